@@ -1,0 +1,33 @@
+"""Settings declared once, each with its help text; overridable by environment (prefix DJ_)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DJ_", extra="ignore")
+
+    db_path: Path = Field(ROOT / "data" / "dangjian.duckdb", description="DuckDB database file")
+    archive_dir: Path | None = Field(
+        None, description="Folder of archived original workbooks (by SHA-256); default: <db folder>/archive"
+    )
+    demo_dir: Path = Field(ROOT / "data" / "demo", description="Folder the demo workbooks are written to")
+    guide_path: Path = Field(ROOT / "indicator_guide.yaml", description="The indicator guide")
+    demo_seed: int = Field(2026, description="Seed of the built-in demo school")
+    lock_timeout_s: float = Field(10.0, description="How long a writer waits for a busy database before giving up")
+    view_password_required: bool = Field(False, description="Whether viewing the dashboard needs a password")
+    max_upload_files: int = Field(400, description="Most workbooks accepted in one upload batch")
+
+    def archive_for(self, db_path: Path) -> Path:
+        return self.archive_dir or Path(db_path).parent / "archive"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()

@@ -1,0 +1,235 @@
+"""DuckDB access: schema, connections and the inter-process lock.
+
+DuckDB lets one process write a file at a time, and a read-write connection blocks readers in other
+processes. So every connection here is short-lived and taken under a file lock beside the database:
+writers (ingest, rollback, registry) hold it for one transaction, readers for one query batch. A caller
+that finds the lock busy waits up to `settings().lock_timeout_s` and then gets `DatabaseBusy` with a
+clear Chinese message.
+
+The data version (a counter bumped by every committed write) lives in a sidecar file, so pages can key
+their caches on it without opening the database.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+from filelock import FileLock, Timeout
+
+from pipelines.config import settings
+
+SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
+CREATE SEQUENCE IF NOT EXISTS submission_seq START 1;
+
+-- One row per file handed to ingest that was written (accepted or replaced).
+CREATE TABLE IF NOT EXISTS loads (
+    load_id      BIGINT PRIMARY KEY,
+    source_file  VARCHAR NOT NULL,
+    sha256       VARCHAR NOT NULL,
+    loaded_at    TIMESTAMP NOT NULL,
+    loaded_by    VARCHAR NOT NULL
+);
+
+-- One row per version of a branch-quarter workbook (报送). status: current | superseded | withdrawn.
+CREATE TABLE IF NOT EXISTS submissions (
+    submission_id BIGINT PRIMARY KEY,
+    load_id       BIGINT NOT NULL,
+    branch_code   VARCHAR NOT NULL,
+    year          INTEGER NOT NULL,
+    quarter       INTEGER NOT NULL,
+    period        VARCHAR NOT NULL,
+    version       INTEGER NOT NULL,
+    file_name     VARCHAR NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    uploaded_at   TIMESTAMP NOT NULL,
+    uploaded_by   VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL
+);
+
+-- Raw tables: exactly what the reader produced, keyed by submission, with source file and sheet row.
+CREATE TABLE IF NOT EXISTS raw_info (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    branch_code   VARCHAR NOT NULL,
+    branch_name   VARCHAR NOT NULL,
+    college       VARCHAR NOT NULL,
+    branch_type   VARCHAR NOT NULL,
+    year          INTEGER NOT NULL,
+    quarter       INTEGER NOT NULL,
+    members       INTEGER NOT NULL,
+    secretary     VARCHAR,
+    filled_by     VARCHAR,
+    filled_on     DATE
+);
+
+CREATE TABLE IF NOT EXISTS raw_ledger (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    sheet         VARCHAR NOT NULL,
+    row_no        INTEGER NOT NULL,
+    date          DATE NOT NULL,
+    activity_type VARCHAR NOT NULL,
+    activity_raw  VARCHAR,
+    topic         VARCHAR,
+    expected      INTEGER,
+    attended      INTEGER,
+    hours         DOUBLE,
+    evidence      VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS raw_counts (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    sheet         VARCHAR NOT NULL,
+    row_no        INTEGER NOT NULL,
+    field         VARCHAR NOT NULL,
+    value         DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS raw_self_assessment (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    sheet         VARCHAR NOT NULL,
+    row_no        INTEGER NOT NULL,
+    item_id       VARCHAR NOT NULL,
+    status        VARCHAR,
+    evidence      VARCHAR
+);
+
+-- Warnings of accepted files (errors never reach the database).
+CREATE TABLE IF NOT EXISTS raw_problems (
+    submission_id BIGINT NOT NULL,
+    severity      VARCHAR NOT NULL,
+    code          VARCHAR NOT NULL,
+    sheet         VARCHAR,
+    cell          VARCHAR,
+    value         VARCHAR,
+    message       VARCHAR NOT NULL
+);
+
+-- The branch registry (支部名册): every branch expected to submit.
+CREATE TABLE IF NOT EXISTS registry (
+    branch_code  VARCHAR PRIMARY KEY,
+    branch_name  VARCHAR NOT NULL,
+    college      VARCHAR NOT NULL,
+    branch_type  VARCHAR NOT NULL,
+    members      INTEGER NOT NULL,
+    updated_at   TIMESTAMP NOT NULL
+);
+
+-- Who did what (admin actions and CLI writes).
+CREATE TABLE IF NOT EXISTS audit_log (
+    logged_at TIMESTAMP NOT NULL,
+    actor   VARCHAR NOT NULL,
+    action  VARCHAR NOT NULL,
+    detail  VARCHAR
+);
+
+-- Staging: only the current version of each branch-quarter, with names and types normalised.
+CREATE OR REPLACE VIEW stg_submissions AS
+SELECT s.submission_id, s.branch_code, s.year, s.quarter, s.period, s.version, s.file_name,
+       s.uploaded_at, i.branch_name, i.college, i.branch_type, i.members
+FROM submissions s JOIN raw_info i USING (submission_id)
+WHERE s.status = 'current';
+
+CREATE OR REPLACE VIEW stg_ledger AS
+SELECT s.branch_code, s.year, s.quarter, s.period, l.submission_id, l.source_file, l.sheet, l.row_no,
+       l.date, month(l.date) AS month, l.activity_type, l.activity_raw, l.topic, l.expected, l.attended,
+       l.hours, l.evidence
+FROM raw_ledger l JOIN stg_submissions s USING (submission_id);
+
+CREATE OR REPLACE VIEW stg_counts AS
+SELECT s.branch_code, s.year, s.quarter, s.period, c.submission_id, c.source_file, c.sheet, c.row_no,
+       c.field, c.value
+FROM raw_counts c JOIN stg_submissions s USING (submission_id);
+
+CREATE OR REPLACE VIEW stg_self_assessment AS
+SELECT s.branch_code, s.year, s.quarter, s.period, a.submission_id, a.source_file, a.sheet, a.row_no,
+       a.item_id, a.status, trim(coalesce(a.evidence, '')) AS evidence
+FROM raw_self_assessment a JOIN stg_submissions s USING (submission_id);
+"""
+
+
+class DatabaseBusy(Exception):
+    """Another writer held the database longer than we were willing to wait."""
+
+
+def db_path(path: str | Path | None = None) -> Path:
+    return Path(path or settings().db_path)
+
+
+def _lock(path: Path) -> FileLock:
+    return FileLock(str(path) + ".lock")
+
+
+def _version_file(path: Path) -> Path:
+    return Path(str(path) + ".version")
+
+
+def data_version(path: str | Path | None = None) -> int:
+    """A counter bumped by every committed write; 0 when the database has never been written."""
+    try:
+        return int(_version_file(db_path(path)).read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+@contextlib.contextmanager
+def connect(path: str | Path | None = None, *, write: bool = False,
+            timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection under the database lock.
+
+    With write=True the schema is ensured, the body runs in one transaction (rolled back on any
+    exception) and the data version is bumped after commit.
+    """
+    path = db_path(path)
+    timeout = settings().lock_timeout_s if timeout is None else timeout
+    lock = _lock(path)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as e:
+        raise DatabaseBusy(
+            f"数据库正被其他程序写入（{path.name}），已等待 {timeout:.0f} 秒仍未释放。请稍后重试。"
+        ) from e
+    try:
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(path))
+            try:
+                con.execute(SCHEMA)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            finally:
+                con.close()
+            _version_file(path).write_text(str(data_version(path) + 1))
+        else:
+            if not path.exists():
+                # An empty in-memory database with the schema, so readers see empty tables, not errors.
+                con = duckdb.connect()
+                con.execute(SCHEMA)
+            else:
+                con = duckdb.connect(str(path), read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+    finally:
+        lock.release()
+
+
+def query_df(sql: str, params: list | dict | None = None, path: str | Path | None = None):
+    """Run one parameterised read query and return a pandas DataFrame."""
+    with connect(path) as con:
+        return con.execute(sql, params or []).df()

@@ -1,0 +1,267 @@
+"""The indicator guide (indicator_guide.yaml) as typed, validated objects.
+
+Everything that names an item, an activity type, a weight or a sheet comes from here; no other module
+repeats those lists.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipelines.config import settings
+
+BranchType = Literal["teacher", "student"]
+MeasureKind = Literal[
+    "monthly", "quarterly", "semester", "annual_count", "annual_coverage", "hours", "ratio", "self_assessed"
+]
+
+
+class GuideError(Exception):
+    """The guide file is missing or broken; the message names the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Named(_Strict):
+    id: str
+    name: str
+    synonyms: tuple[str, ...] = ()
+
+
+class SelfAssessmentOption(_Strict):
+    id: str
+    name: str
+    value: float = Field(ge=0, le=1)
+
+
+class Grade(_Strict):
+    name: str
+    min: float = Field(ge=0, le=100)
+
+
+class CountField(_Strict):
+    id: str
+    name: str
+    scope: Literal["quarter", "year_to_date"]
+    hint: str = ""
+
+
+class Limits(_Strict):
+    max_hours_per_day: float = 24
+    max_file_mb: float = 10
+    max_uncompressed_mb: float = 100
+    max_ledger_rows: int = 2000
+    max_members: int = 1000
+
+
+class Measure(_Strict):
+    """How one requirement of an item is computed (测评规则)."""
+
+    id: str
+    kind: MeasureKind
+    name: str
+    weight: float = Field(default=1, gt=0)
+    activity: str | None = None  # activity type id, for ledger-based kinds
+    required: float | None = None  # annual_count: times a year; hours: hours per member per year
+    count: str | None = None  # annual_coverage: count field id of covered members
+    numerator: str | None = None  # ratio
+    denominator: str | None = None  # ratio
+
+    @model_validator(mode="after")
+    def _parameters(self) -> "Measure":
+        needs = {
+            "monthly": ["activity"],
+            "quarterly": ["activity"],
+            "semester": ["activity"],
+            "annual_count": ["activity", "required"],
+            "hours": ["activity", "required"],
+            "annual_coverage": ["count"],
+            "ratio": ["numerator", "denominator"],
+            "self_assessed": [],
+        }[self.kind]
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"measure {self.id!r} of kind {self.kind} needs {', '.join(missing)}")
+        return self
+
+
+class Item(_Strict):
+    """A third-level item (三级指标 / 考核要点)."""
+
+    id: str
+    text: str
+    weight: float = Field(default=1, gt=0)
+    applies_to: tuple[BranchType, ...] = ("teacher", "student")
+    parts: dict[BranchType, str] = Field(default_factory=dict)
+    measures: tuple[Measure, ...] = Field(min_length=1)
+
+    def applies(self, branch_type: str) -> bool:
+        return branch_type in self.applies_to
+
+    @property
+    def self_assessed(self) -> bool:
+        return any(m.kind == "self_assessed" for m in self.measures)
+
+
+class Indicator(_Strict):
+    """A second-level indicator (二级指标)."""
+
+    id: str
+    name: str
+    weight: float = Field(default=1, gt=0)
+    items: tuple[Item, ...] = Field(min_length=1)
+
+
+class Dimension(_Strict):
+    """A first-level dimension (一级指标), one axis of the radar."""
+
+    id: int = Field(ge=1, le=7)
+    name: str
+    short: str
+    weight: float = Field(gt=0)
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
+
+
+class Column(_Strict):
+    id: str
+    name: str
+    hint: str = ""
+
+
+class Sheets(_Strict):
+    guide: str
+    info: str
+    ledger: str
+    counts: str
+    self_assessment: str
+
+
+class Workbook(_Strict):
+    sheets: Sheets
+    info_fields: tuple[Column, ...]
+    ledger_columns: tuple[Column, ...]
+    counts_columns: tuple[Column, ...]
+    self_assessment_columns: tuple[Column, ...]
+
+
+class Guide(_Strict):
+    version: str
+    title: str
+    school: str
+    branch_types: tuple[Named, ...]
+    self_assessment: tuple[SelfAssessmentOption, ...]
+    self_assessment_without_evidence: str
+    grades: tuple[Grade, ...]
+    activity_types: tuple[Named, ...]
+    count_fields: tuple[CountField, ...]
+    limits: Limits
+    dimensions: tuple[Dimension, ...] = Field(min_length=7, max_length=7)
+    workbook: Workbook
+
+    @model_validator(mode="after")
+    def _references(self) -> "Guide":
+        activities = {a.id for a in self.activity_types}
+        counts = {c.id for c in self.count_fields}
+        answers = {s.id for s in self.self_assessment}
+        if self.self_assessment_without_evidence not in answers:
+            raise ValueError(f"self_assessment_without_evidence: unknown answer {self.self_assessment_without_evidence!r}")
+        if [d.id for d in self.dimensions] != list(range(1, 8)):
+            raise ValueError("dimensions: ids must be 1..7 in order")
+        seen: set[str] = set()
+        for dim in self.dimensions:
+            for ind in dim.indicators:
+                if not ind.id.startswith(f"{dim.id}."):
+                    raise ValueError(f"dimensions.{dim.id}.indicators.{ind.id}: id must start with {dim.id}.")
+                for item in ind.items:
+                    where = f"dimensions.{dim.id}.indicators.{ind.id}.items.{item.id}"
+                    if not item.id.startswith(f"{ind.id}."):
+                        raise ValueError(f"{where}: id must start with {ind.id}.")
+                    if item.id in seen:
+                        raise ValueError(f"{where}: duplicate item id")
+                    seen.add(item.id)
+                    for m in item.measures:
+                        if m.activity and m.activity not in activities:
+                            raise ValueError(f"{where}.measures.{m.id}.activity: unknown activity type {m.activity!r}")
+                        for ref in (m.count, m.numerator, m.denominator):
+                            if ref and ref not in counts:
+                                raise ValueError(f"{where}.measures.{m.id}: unknown count field {ref!r}")
+        mins = [g.min for g in self.grades]
+        if mins != sorted(mins, reverse=True) or mins[-1] != 0:
+            raise ValueError("grades: minimums must descend and end at 0")
+        return self
+
+    # ---- lookups -------------------------------------------------------------------------------
+    @property
+    def indicators(self) -> list[Indicator]:
+        return [ind for d in self.dimensions for ind in d.indicators]
+
+    @property
+    def items(self) -> list[Item]:
+        return [it for d in self.dimensions for ind in d.indicators for it in ind.items]
+
+    def items_for(self, branch_type: str) -> list[Item]:
+        return [it for it in self.items if it.applies(branch_type)]
+
+    def item(self, item_id: str) -> Item:
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+    def dimension_of(self, item_id: str) -> Dimension:
+        return self.dimensions[int(item_id.split(".")[0]) - 1]
+
+    def grade(self, score: float) -> str:
+        return next(g.name for g in self.grades if score >= g.min)
+
+    def branch_type_name(self, type_id: str) -> str:
+        return next(t.name for t in self.branch_types if t.id == type_id)
+
+    def activity_name(self, activity_id: str) -> str:
+        return next(a.name for a in self.activity_types if a.id == activity_id)
+
+    def lookup(self, kind: Literal["branch_type", "activity_type"], text: str) -> str | None:
+        """Map what a secretary typed (name or synonym, already normalised) to an id, or None."""
+        options = self.branch_types if kind == "branch_type" else self.activity_types
+        for opt in options:
+            if text == opt.id or text == opt.name or text in opt.synonyms:
+                return opt.id
+        return None
+
+
+def _locate(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err["loc"]) or "(root)"
+
+
+def load_guide(path: str | Path | None = None) -> Guide:
+    """Load and check the guide; raise GuideError naming the broken key."""
+    path = Path(path or settings().guide_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise GuideError(f"指标指南文件不存在：{path}") from e
+    except yaml.YAMLError as e:
+        raise GuideError(f"指标指南文件 {path} 不是有效的 YAML：{e}") from e
+    try:
+        return Guide.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise GuideError(f"指标指南文件 {path} 有误，位置 {_locate(e)}：{err['msg']}") from e
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> Guide:
+    return load_guide(path)
+
+
+def guide(path: str | Path | None = None) -> Guide:
+    """The current guide, re-read when the file changes."""
+    p = Path(path or settings().guide_path)
+    return _cached(str(p), p.stat().st_mtime if p.exists() else 0.0)
