@@ -1,0 +1,59 @@
+"""Command line: python -m pipelines <command> … (the contract other tools depend on)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipelines", description="党建“双创”数据管道")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("template", help="生成空白填报模板")
+    t.add_argument("--type", required=True, choices=["teacher", "student"])
+    t.add_argument("--out", required=True)
+
+    d = sub.add_parser("demo", help="生成演示学校的填报文件和支部名册")
+    d.add_argument("--out", required=True)
+    d.add_argument("--seed", type=int, default=None)
+    d.add_argument("--branches", type=int, default=80)
+    d.add_argument("--quarters", type=int, default=6)
+
+    r = sub.add_parser("registry", help="从工作簿导入支部名册")
+    r.add_argument("file")
+    r.add_argument("--db", default=None)
+
+    i = sub.add_parser("ingest", help="校验并导入填报文件（文件或文件夹）")
+    i.add_argument("paths", nargs="+")
+    i.add_argument("--db", default=None)
+    i.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("rebuild", help="从归档的原始文件重建数据库")
+    b.add_argument("--db", default=None)
+
+    s = sub.add_parser("scores", help="输出某季度各支部得分，或某支部各指标完成情况")
+    s.add_argument("--db", default=None)
+    s.add_argument("--period", required=True)
+    s.add_argument("--branch", default=None)
+    s.add_argument("--items", action="store_true")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Each command lives beside the code it drives; imported lazily so one command's deps don't slow another.
+    if args.command == "template":
+        from pipelines.workbook import cli_template as run
+    elif args.command == "demo":
+        from pipelines.demo import cli_demo as run
+    elif args.command in ("registry", "ingest", "rebuild"):
+        from pipelines import ingest
+        run = getattr(ingest, f"cli_{args.command}")
+    else:
+        from pipelines.scoring import cli_scores as run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The one module that writes to DuckDB: submissions, registry, rollback, rebuild.
+
+Every write runs inside `db.connect(write=True)`: one transaction under the inter-process lock.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from pipelines.model import ParsedWorkbook, RegistryEntry
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor: str,
+                uploaded_at: dt.datetime | None = None) -> tuple[str, int]:
+    """Write one valid parsed workbook inside the caller's transaction.
+
+    Returns (status, submission_id): status is "accepted" (first version of the branch-quarter),
+    "replaced" (a new version superseding the current one) or "unchanged" (same SHA-256 as the current
+    version; nothing written).
+    """
+    if not parsed.valid or parsed.info is None:
+        raise ValueError(f"{parsed.file_name}: a workbook with errors cannot be saved")
+    info = parsed.info
+    current = con.execute(
+        "SELECT submission_id, sha256 FROM submissions WHERE branch_code = ? AND period = ? AND status = 'current'",
+        [info.branch_code, info.period],
+    ).fetchone()
+    if current and current[1] == parsed.sha256:
+        return "unchanged", current[0]
+    version = con.execute(
+        "SELECT coalesce(max(version), 0) + 1 FROM submissions WHERE branch_code = ? AND period = ?",
+        [info.branch_code, info.period],
+    ).fetchone()[0]
+    if current:
+        con.execute("UPDATE submissions SET status = 'superseded' WHERE submission_id = ?", [current[0]])
+    at = uploaded_at or _now()
+    load_id = con.execute("SELECT nextval('load_seq')").fetchone()[0]
+    sub_id = con.execute("SELECT nextval('submission_seq')").fetchone()[0]
+    con.execute("INSERT INTO loads VALUES (?, ?, ?, ?, ?)", [load_id, parsed.file_name, parsed.sha256, at, actor])
+    con.execute(
+        "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
+        [sub_id, load_id, info.branch_code, info.year, info.quarter, info.period, version,
+         parsed.file_name, parsed.sha256, at, actor],
+    )
+    src = parsed.file_name
+    con.execute(
+        "INSERT INTO raw_info VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [sub_id, load_id, src, info.branch_code, info.branch_name, info.college, info.branch_type, info.year,
+         info.quarter, info.members, info.secretary, info.filled_by, info.filled_on],
+    )
+    from pipelines.guide import guide
+
+    sheets = guide().workbook.sheets
+    if parsed.ledger:
+        con.executemany(
+            "INSERT INTO raw_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[sub_id, load_id, src, sheets.ledger, r.row, r.date, r.activity_type, r.activity_raw, r.topic,
+              r.expected, r.attended, r.hours, r.evidence] for r in parsed.ledger],
+        )
+    if parsed.counts:
+        con.executemany(
+            "INSERT INTO raw_counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[sub_id, load_id, src, sheets.counts, c.row, c.field, c.value] for c in parsed.counts],
+        )
+    if parsed.self_assessment:
+        con.executemany(
+            "INSERT INTO raw_self_assessment VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[sub_id, load_id, src, sheets.self_assessment, a.row, a.item_id, a.status, a.evidence]
+             for a in parsed.self_assessment],
+        )
+    if parsed.warnings:
+        con.executemany(
+            "INSERT INTO raw_problems VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[sub_id, p.severity, p.code, p.sheet, p.cell, p.value, p.message] for p in parsed.warnings],
+        )
+    return ("replaced" if current else "accepted"), sub_id
+
+
+def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry]) -> int:
+    """Insert or update registry rows inside the caller's transaction; returns how many were written."""
+    at = _now()
+    con.executemany(
+        "INSERT OR REPLACE INTO registry VALUES (?, ?, ?, ?, ?, ?)",
+        [[e.branch_code, e.branch_name, e.college, e.branch_type, e.members, at] for e in entries],
+    )
+    return len(entries)
+
+
+def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, detail: str = "") -> None:
+    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [_now(), actor, action, detail])
