@@ -1,0 +1,207 @@
+"""The catalogue of validation problems (校验问题): each code declared once, with a title and a Chinese message.
+
+Frictionless-style: a problem type has a stable `code`, a default severity, a short `title` and a message
+`template`. Templates are `str.format` strings; `{where}` is filled in from the sheet and cell
+(「活动台账」工作表 B7 单元格), `{value}` is the raw value as the secretary typed it, other fields are
+passed by the check. `make()` is the one way to create a `Problem`; `flatten()` feeds the UI table and tests.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pipelines.model import Problem, Severity
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of problem: stable code, default severity, title (for filters) and message template."""
+
+    code: str
+    severity: Severity
+    title: str
+    template: str
+
+
+CATALOGUE: dict[str, ProblemType] = {}
+
+
+def _declare(code: str, severity: Severity, title: str, template: str) -> None:
+    if code in CATALOGUE:  # a code is declared once; a second declaration is a programming error
+        raise ValueError(f"problem code declared twice: {code}")
+    CATALOGUE[code] = ProblemType(code, severity, title, template)
+
+
+# ---- the file itself -----------------------------------------------------------------------------
+_declare("file_unreadable", "error", "文件无法读取", "无法读取文件：{detail}。请确认文件存在且未被其他程序占用，然后重新上传。")
+_declare("file_empty", "error", "空文件", "文件是空的（0 字节）。请用填报模板填写后重新上传。")
+_declare("file_too_large", "error", "文件过大",
+         "文件大小为 {size_mb} MB，超过上限 {limit_mb} MB。请删除工作簿中多余的图片和工作表（佐证材料请另行提交），"
+         "或用填报模板重新填写后上传。")
+_declare("file_not_xlsx", "error", "不是 xlsx 文件",
+         "文件不是 Excel 工作簿（.xlsx）{kind}。请用下发的填报模板填写，并在 Excel 或 WPS 中选择"
+         "“另存为 → Excel 工作簿（*.xlsx）”后重新上传，不要只修改文件扩展名。")
+_declare("file_old_xls", "error", "旧版 .xls 格式",
+         "文件是旧版 Excel 97-2003 格式（.xls）。请在 Excel 或 WPS 中打开后选择“另存为 → Excel 工作簿（*.xlsx）”，"
+         "再上传新保存的文件。")
+_declare("file_encrypted", "error", "文件设置了密码",
+         "文件设置了打开密码（已加密），系统无法读取。请在 Excel 或 WPS 中打开文件，取消密码保护"
+         "（Excel：文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码；WPS：文件 → 文档加密 → 密码加密，清空密码）"
+         "并保存，然后重新上传。请取消密码保护后重新上传。")
+_declare("file_corrupt", "error", "文件已损坏",
+         "文件已损坏或不完整，无法打开（{detail}）。请在 Excel 或 WPS 中确认文件能正常打开，重新保存为 .xlsx 后再上传；"
+         "如果是从微信或邮件下载的，请重新下载。")
+_declare("zip_bomb", "error", "文件内容异常",
+         "文件解压后的内容异常庞大（声明解压后约 {size_mb} MB，上限 {limit_mb} MB{ratio}），为保护系统已拒绝读取。"
+         "请用下发的填报模板重新填写后上传。")
+
+# ---- structure -----------------------------------------------------------------------------------
+_declare("sheet_missing", "error", "缺少工作表",
+         "工作簿中缺少「{sheet}」工作表。请使用下发的填报模板，不要删除或重命名工作表；"
+         "现有工作表：{present}。")
+_declare("column_missing", "error", "缺少列",
+         "{where}缺少“{column}”列（第 1 行应为表头：{expected}）。请不要删除、移动或修改表头，"
+         "可从填报模板复制正确的表头行。")
+_declare("info_field_missing", "error", "缺少支部信息项",
+         "{where}的 A 列中找不到“{field}”这一项。请不要删除或修改「{sheet}」工作表 A 列的项目名称，"
+         "可从填报模板复制。")
+_declare("info_value_missing", "error", "支部信息未填写",
+         "{where}的“{field}”未填写。请在该单元格填写{field}{hint}。")
+_declare("branch_type_unknown", "error", "支部类型无法识别",
+         "{where}的支部类型“{value}”无法识别。请从下拉列表中选择：{options}。")
+_declare("branch_code_unknown", "error", "支部编码不在名册中",
+         "{where}的支部编码“{value}”不在组织部的支部名册中。请核对支部编码（由组织部统一编制），"
+         "如为新成立支部请先联系组织部登记。")
+_declare("registry_mismatch", "warning", "与支部名册不一致",
+         "{where}的{field}“{value}”与支部名册中的“{expected}”不一致。请核对；如名册有误请联系组织部更正。")
+_declare("year_invalid", "error", "年度有误",
+         "{where}的年度“{value}”有误。请填写四位数年份，如 {example}。")
+_declare("quarter_invalid", "error", "季度有误",
+         "{where}的季度“{value}”有误。请从下拉列表中选择 1、2、3 或 4。")
+_declare("members_absurd", "error", "党员数不合理",
+         "{where}的党员数“{value}”不合理（应在 1 到 {max} 之间）。请填写本支部正式党员与预备党员的合计人数。")
+
+# ---- cell values ---------------------------------------------------------------------------------
+_declare("date_missing", "error", "日期未填写",
+         "{where}的日期未填写。请填写活动日期，格式如 {example}。")
+_declare("date_invalid", "error", "日期无法识别",
+         "{where}的日期“{value}”无法识别。请按 {example} 的格式填写（年-月-日）。")
+_declare("date_impossible", "error", "日期不存在",
+         "{where}的日期“{value}”不存在（例如 2 月没有 30 日）。请核对后填写正确日期，格式如 {example}。")
+_declare("date_outside_period", "error", "日期不在本季度",
+         "{where}的日期“{value}”不在所填报的 {year} 年第 {quarter} 季度（{start} 至 {end}）内。"
+         "请核对日期；如果是其他季度的活动，请填在对应季度的报送文件中。")
+_declare("date_invalid_optional", "warning", "日期无法识别",
+         "{where}的日期“{value}”无法识别，已忽略。请按 {example} 的格式填写（年-月-日）。")
+_declare("activity_missing", "error", "活动类型未填写",
+         "{where}的活动类型未填写。请从下拉列表中选择，如“{example}”。")
+_declare("activity_unknown", "error", "活动类型不在指南中",
+         "{where}的活动类型“{value}”不在指南列表中，请从下拉列表中选择，如“{example}”。")
+_declare("number_invalid", "error", "不是数字",
+         "{where}的{field}“{value}”不是数字。请只填写阿拉伯数字，如 {example}。")
+_declare("number_not_integer", "error", "人数不是整数",
+         "{where}的{field}“{value}”不是整数。人数请填写整数，如 {example}。")
+_declare("negative_number", "error", "负数",
+         "{where}的{field}“{value}”是负数。请填写 0 或正数。")
+_declare("attended_exceeds_expected", "error", "实到人数大于应到人数",
+         "{where}的实到人数 {value} 大于应到人数 {expected}。请核对两列人数（实到人数不能多于应到人数）。")
+_declare("hours_too_many", "error", "学时过多",
+         "{where}的学时“{value}”超过了一天的上限 {max}。请填写本次活动每人的学时；"
+         "多天的培训请按天分行填写。")
+_declare("duplicate_row", "warning", "重复的活动记录",
+         "{where}与第 {first} 行的日期、活动类型和主题完全相同，可能重复填写。如确为两次活动，请在主题中加以区分；"
+         "否则请删除重复的一行。")
+_declare("too_many_rows", "error", "台账行数过多",
+         "「{sheet}」工作表有 {rows} 行活动记录，超过上限 {max} 行。请只填写本季度的活动，不要粘贴其他季度或其他表格的内容。")
+
+# ---- counts --------------------------------------------------------------------------------------
+_declare("count_row_missing", "error", "缺少统计项",
+         "「{sheet}」工作表的 A 列中找不到“{field}”这一项。请不要删除或修改 A 列的统计项名称，可从填报模板复制。")
+_declare("count_unknown_field", "warning", "无法识别的统计项",
+         "{where}的统计项“{value}”不在模板中，已忽略。请不要修改 A 列的统计项名称。")
+_declare("count_exceeds_members", "error", "人数超过党员数",
+         "{where}的{field} {value} 超过了支部党员数 {members}。请核对：该人数不能多于党员数。")
+_declare("count_ratio_exceeds", "error", "人数关系不合理",
+         "{where}的{field} {value} 大于{other} {expected}。请核对这两个统计项。")
+
+# ---- self-assessment -----------------------------------------------------------------------------
+_declare("sa_item_unknown", "error", "指标编号无法识别",
+         "{where}的指标编号“{value}”不在指南中。请不要修改「{sheet}」工作表 A 列的指标编号，可从填报模板复制。")
+_declare("sa_item_not_applicable", "warning", "指标不适用于本支部类型",
+         "{where}的指标 {value} 不适用于{branch_type}，已忽略。请使用{branch_type}的填报模板。")
+_declare("sa_item_missing", "error", "缺少自评指标",
+         "「{sheet}」工作表缺少指标 {item} 的自评行。请不要删除自评行，可从{branch_type}填报模板中复制该行。")
+_declare("sa_item_duplicate", "error", "自评指标重复",
+         "{where}的指标 {value} 与第 {first} 行重复。每个指标只填写一行，请删除重复的一行。")
+_declare("sa_status_unknown", "error", "完成情况无法识别",
+         "{where}的完成情况“{value}”无法识别。请从下拉列表中选择：{options}。")
+_declare("sa_status_missing", "warning", "完成情况未填写",
+         "{where}的完成情况未填写，将按未完成计算。请从下拉列表中选择：{options}。")
+_declare("sa_no_evidence", "warning", "完成但无佐证",
+         "{where}自评为“{value}”，但未填写佐证材料及主要举措，将按“{fallback}”计分。"
+         "请在 {evidence_cell} 单元格简要填写佐证材料（如会议记录、活动照片、文件名称）和主要举措。")
+
+# ---- registry workbook ---------------------------------------------------------------------------
+_declare("registry_duplicate_code", "error", "支部编码重复",
+         "{where}的支部编码“{value}”与第 {first} 行重复。每个支部只列一行，请删除或更正重复的编码。")
+_declare("registry_value_missing", "error", "名册信息未填写",
+         "{where}的{field}未填写。请补全该支部的{field}。")
+_declare("registry_empty", "error", "名册为空", "「{sheet}」工作表中没有任何支部。请从第 2 行起每行填写一个支部。")
+
+
+def where(sheet: str, cell: str) -> str:
+    """Chinese location phrase for a message: 「活动台账」工作表 B7 单元格."""
+    if sheet and cell:
+        return f"「{sheet}」工作表 {cell} 单元格"
+    if sheet:
+        return f"「{sheet}」工作表"
+    return "文件"
+
+
+def show(value: object) -> str:
+    """A raw cell value as text for a message: dates as 2026-03-05, whole floats without .0."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def make(code: str, *, file: str, sheet: str = "", cell: str = "", value: object = None,
+         severity: Severity | None = None, **fields: object) -> Problem:
+    """Create the `Problem` for `code`, rendering its Chinese message; unknown codes are a programming error."""
+    kind = CATALOGUE[code]
+    text = show(value)
+    message = kind.template.format(where=where(sheet, cell), sheet=sheet, cell=cell, value=text, **fields)
+    return Problem(file=file, sheet=sheet, cell=cell, value=text, severity=severity or kind.severity,
+                   code=code, message=message)
+
+
+SEVERITY_NAMES = {"error": "错误", "warning": "提醒"}
+COLUMN_NAMES = {"file": "文件", "severity": "级别", "sheet": "工作表", "cell": "单元格", "value": "填写内容",
+                "title": "问题", "message": "说明及修改方法", "code": "代码"}
+
+
+def flatten(problems: list[Problem], *, chinese: bool = False) -> list[dict[str, str]]:
+    """Problems as flat rows (errors first) for a UI table or a test; `chinese=True` gives Chinese keys/labels."""
+    order = sorted(problems, key=lambda p: (p.severity != "error", p.file, p.sheet, _cell_key(p.cell)))
+    rows = []
+    for p in order:
+        row = {"file": p.file, "severity": p.severity, "sheet": p.sheet, "cell": p.cell, "value": p.value,
+               "title": CATALOGUE[p.code].title if p.code in CATALOGUE else p.code, "message": p.message,
+               "code": p.code}
+        if chinese:
+            row = {COLUMN_NAMES[k]: (SEVERITY_NAMES[v] if k == "severity" else v) for k, v in row.items()}
+        rows.append(row)
+    return rows
+
+
+def _cell_key(cell: str) -> tuple[int, str]:
+    # Sort B10 after B9: by row number, then column letters.
+    letters = "".join(c for c in cell if c.isalpha())
+    digits = "".join(c for c in cell if c.isdigit())
+    return (int(digits) if digits else 0, letters)

@@ -1,0 +1,391 @@
+"""The branch's quarterly workbook and the registry workbook, written with openpyxl entirely from the guide.
+
+Sheet names, headers, field names, activity types, count fields and self-assessment items all come from
+`guide()`; nothing here repeats them. Header and prefilled cells are locked by sheet protection without a
+password (Excel, WPS and LibreOffice all open it cleanly; 审阅 → 撤销工作表保护 needs no password); input
+cells are unlocked.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterable
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from pipelines.guide import Guide, guide
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+
+# Headers of the 支部信息 sheet, fixed by the contract in docs/design.md (not part of the guide).
+INFO_HEADERS = ("项目", "填写内容", "说明")
+# The registry workbook is not a branch workbook, so its sheet is not in the guide's workbook section;
+# its columns are the guide's info fields with these ids.
+REGISTRY_SHEET = "支部名册"
+REGISTRY_FIELDS = ("branch_code", "branch_name", "college", "branch_type", "members")
+LEDGER_TEMPLATE_ROWS = 300
+FONT_NAME = "微软雅黑"  # present in Office/WPS on Windows; LibreOffice substitutes a CJK font
+
+_FONT = Font(name=FONT_NAME, size=11)
+_HEADER_FONT = Font(name=FONT_NAME, size=11, bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="C00000")  # Party red
+_LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
+_INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
+_THIN = Side(style="thin", color="BFBFBF")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+DATE_FORMAT = "yyyy-mm-dd"
+# Data-validation date bounds as Excel serials (2000-01-01 .. 2100-12-31): a plain number works in every app.
+_DATE_MIN, _DATE_MAX = 36526, 73415
+
+
+def sheet_names(g: Guide | None = None) -> dict[str, str]:
+    """Sheet key (guide, info, ledger, counts, self_assessment) -> the Chinese sheet name."""
+    return dict((g or guide()).workbook.sheets.model_dump())
+
+
+def _header(ws: Worksheet, names: Iterable[str]) -> None:
+    for col, name in enumerate(names, start=1):
+        c = ws.cell(row=1, column=col, value=name)
+        c.font, c.fill, c.alignment, c.border = _HEADER_FONT, _HEADER_FILL, _CENTER, _BORDER
+        c.protection = Protection(locked=True)
+    ws.freeze_panes = "A2"
+    ws.row_dimensions[1].height = 24
+
+
+def _style(cell, *, locked: bool, number_format: str | None = None, center: bool = False) -> None:
+    cell.font = _FONT
+    cell.border = _BORDER
+    cell.alignment = _CENTER if center else _WRAP
+    cell.fill = _LOCKED_FILL if locked else _INPUT_FILL
+    cell.protection = Protection(locked=locked)
+    if number_format:
+        cell.number_format = number_format
+
+
+def _protect(ws: Worksheet) -> None:
+    # No password: a blank one would prompt in some apps; formatting and row sizing stay allowed.
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.formatCells = False
+
+
+def _widths(ws: Worksheet, widths: Iterable[float]) -> None:
+    for col, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = w
+
+
+def _fit_height(ws: Worksheet, row: int, texts: Iterable[tuple[str, float]]) -> None:
+    # Excel does not auto-size wrapped rows written by openpyxl: estimate from CJK chars per column width.
+    lines = 1
+    for text, width in texts:
+        per_line = max(1, int(width / 2.1))
+        lines = max(lines, sum(-(-max(len(part), 1) // per_line) for part in str(text).split("\n")))
+    ws.row_dimensions[row].height = max(20, 16 * lines + 4)
+
+
+def _list_validation(options: list[str], title: str, prompt: str, error: str) -> DataValidation:
+    formula = '"' + ",".join(options) + '"'
+    if len(formula) > 255:  # Excel's limit for an inline list; the guide would need a helper sheet
+        raise ValueError(f"dropdown list too long for an inline validation: {formula[:60]}…")
+    return DataValidation(type="list", formula1=formula, allow_blank=True, showDropDown=False,
+                          showInputMessage=True, promptTitle=title[:32], prompt=prompt[:255],
+                          showErrorMessage=True, errorStyle="stop", errorTitle="输入有误", error=error[:255])
+
+
+def _example_date(year: int, quarter: int) -> dt.date:
+    return dt.date(year, 3 * (quarter - 1) + 1, 5)
+
+
+# ---- sheets --------------------------------------------------------------------------------------
+def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
+    s = sheet_names(g)
+    wb_ = g.workbook
+    type_name = g.branch_type_name(branch_type)
+    acts = "、".join(a.name for a in g.activity_types)
+    statuses = "、".join(o.name for o in g.self_assessment)
+    without = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
+    info_lines = [f"    · {f.name}" + (f"：{f.hint}" if f.hint else "") for f in wb_.info_fields]
+    col = {c.id: c.name for c in wb_.ledger_columns}
+    example = [
+        f"    {col['date']}：2026-03-05",
+        f"    {col['activity_type']}：{g.activity_types[min(4, len(g.activity_types) - 1)].name}（从下拉列表选择）",
+        f"    {col['topic']}：学习贯彻党的二十届四中全会精神",
+        f"    {col['expected']}：25    {col['attended']}：23",
+        f"    {col['hours']}：2（集中学习培训必填，其他活动可不填）",
+        f"    {col['evidence']}：会议记录、签到表、活动照片",
+    ]
+    lines: list[tuple[str, bool]] = [
+        (f"{g.title} · {type_name}季度填报表 · 填写说明", True),
+        (f"本表由各{type_name}书记或支部委员每季度填写一份，季度结束后报送组织部。"
+         f"灰色单元格为模板内容（已保护，不能修改），白色单元格请填写。", False),
+        ("", False),
+        ("一、填写步骤", True),
+        (f"1. 「{s['info']}」：在 B 列填写本支部的基本信息：", False),
+        *[(line, False) for line in info_lines],
+        (f"2. 「{s['ledger']}」：本季度开展的每一次组织生活、学习培训、谈心谈话等活动各填一行，从第 2 行起连续填写。"
+         f"活动类型请从下拉列表中选择，可选：{acts}。", False),
+        (f"3. 「{s['counts']}」：在 B 列填写各项统计人数（只填人数，不填姓名等个人信息）。"
+         f"“累计”类统计项填写本年度 1 月 1 日至本季度末的累计人数。", False),
+        (f"4. 「{s['self_assessment']}」：逐条对照考核要点，在“完成情况”列选择 {statuses}，"
+         f"并在最后一列简要填写佐证材料及主要举措。", False),
+        ("", False),
+        ("二、填写示例（「活动台账」中的一行）", True),
+        *[(line, False) for line in example],
+        ("", False),
+        ("三、常见错误（系统会逐条提示并退回修改）", True),
+        ("1. 日期不在所报季度内：例如第 1 季度的报表只能填写 1 月 1 日至 3 月 31 日的活动。", False),
+        ("2. 日期写错或写成文字：请写成 2026-03-05 这样的格式，不要写“3月上旬”；2 月没有 30 日。", False),
+        ("3. 活动类型手工输入了列表以外的名称：请从下拉列表中选择，其他活动选择“其他”。", False),
+        ("4. 实到人数多于应到人数，或人数、学时填了负数、文字（如“二十人”）。", False),
+        ("5. 同一活动重复填写两行（日期、类型、主题完全相同）。", False),
+        (f"6. 自评选择“完成”却没有填写佐证材料：将按“{without}”计分。", False),
+        ("7. 删除、重命名工作表，或修改表头、A 列项目名称：请保持模板结构不变。", False),
+        ("8. 给文件设置打开密码、另存为 .xls 或 .et 格式：请保存为 .xlsx 格式、不设密码后报送。", False),
+        ("9. 在台账中粘贴照片：佐证材料只需写明名称，照片等材料按组织部要求另行留存。", False),
+        ("", False),
+        (f"指南版本：{g.version}。如有疑问，请联系学校党委组织部。", False),
+    ]
+    ws.column_dimensions["A"].width = 110
+    for r, (text, bold) in enumerate(lines, start=1):
+        c = ws.cell(row=r, column=1, value=text)
+        c.font = Font(name=FONT_NAME, size=14 if r == 1 else 11, bold=bold)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        if text:
+            _fit_height(ws, r, [(text, 110)])
+    _protect(ws)
+
+
+def _info_sheet(ws: Worksheet, g: Guide, branch_type: str, info: BranchInfo | None) -> None:
+    _header(ws, INFO_HEADERS)
+    _widths(ws, (18, 36, 48))
+    values = _info_values(g, branch_type, info)
+    for r, f in enumerate(g.workbook.info_fields, start=2):
+        a = ws.cell(row=r, column=1, value=f.name)
+        _style(a, locked=True)
+        b = ws.cell(row=r, column=2, value=values.get(f.id))
+        _style(b, locked=False, number_format=DATE_FORMAT if f.id == "filled_on" else "@" if f.id in (
+            "branch_code", "branch_name", "college", "secretary", "filled_by") else None)
+        c = ws.cell(row=r, column=3, value=f.hint)
+        _style(c, locked=True)
+        ref = f"B{r}"
+        if f.id == "branch_type":
+            dv = _list_validation([t.name for t in g.branch_types], f.name, "请从下拉列表中选择支部类型",
+                                  "请从下拉列表中选择：" + "、".join(t.name for t in g.branch_types))
+        elif f.id == "quarter":
+            dv = _list_validation(["1", "2", "3", "4"], f.name, "请选择 1、2、3 或 4", "季度只能是 1、2、3 或 4")
+        elif f.id == "year":
+            dv = DataValidation(type="whole", operator="between", formula1="2000", formula2="2100",
+                                showInputMessage=True, promptTitle=f.name, prompt="请填写四位数年份，如 2026",
+                                showErrorMessage=True, errorTitle="输入有误", error="请填写四位数年份，如 2026")
+        elif f.id == "members":
+            dv = DataValidation(type="whole", operator="between", formula1="1",
+                                formula2=str(g.limits.max_members), showInputMessage=True, promptTitle=f.name,
+                                prompt="正式党员与预备党员合计人数", showErrorMessage=True, errorTitle="输入有误",
+                                error=f"请填写 1 到 {g.limits.max_members} 之间的整数")
+        elif f.id == "filled_on":
+            dv = DataValidation(type="date", operator="between", formula1=str(_DATE_MIN), formula2=str(_DATE_MAX),
+                                showInputMessage=True, promptTitle=f.name, prompt="请按 2026-03-31 的格式填写",
+                                showErrorMessage=True, errorTitle="输入有误", error="请填写日期，格式如 2026-03-31")
+        else:
+            continue
+        ws.add_data_validation(dv)
+        dv.add(ref)
+    _protect(ws)
+
+
+def _info_values(g: Guide, branch_type: str, info: BranchInfo | None) -> dict[str, object]:
+    if info is None:
+        return {"branch_type": g.branch_type_name(branch_type)}
+    return {
+        "branch_code": info.branch_code, "branch_name": info.branch_name, "college": info.college,
+        "branch_type": g.branch_type_name(info.branch_type) if info.branch_type in
+        {t.id for t in g.branch_types} else info.branch_type,
+        "year": info.year, "quarter": info.quarter, "members": info.members, "secretary": info.secretary or None,
+        "filled_by": info.filled_by or None, "filled_on": info.filled_on,
+    }
+
+
+def _ledger_sheet(ws: Worksheet, g: Guide, ledger: list[LedgerRow], example_year: int, example_q: int) -> None:
+    cols = g.workbook.ledger_columns
+    _header(ws, [c.name for c in cols])
+    width = {"date": 14, "activity_type": 22, "topic": 40, "expected": 11, "attended": 11, "hours": 9,
+             "evidence": 32}
+    _widths(ws, [width.get(c.id, 16) for c in cols])
+    n_rows = max(LEDGER_TEMPLATE_ROWS, len(ledger) + 50)
+    idx = {c.id: i for i, c in enumerate(cols, start=1)}
+    fmt = {"date": DATE_FORMAT, "expected": "0", "attended": "0", "hours": "0.0#", "topic": "@", "evidence": "@"}
+    for r in range(2, n_rows + 2):
+        for c in cols:
+            _style(ws.cell(row=r, column=idx[c.id]), locked=False, number_format=fmt.get(c.id))
+    for i, row in enumerate(ledger, start=2):
+        values = {
+            "date": row.date,
+            "activity_type": row.activity_raw or g.activity_name(row.activity_type),
+            "topic": row.topic or None, "expected": row.expected, "attended": row.attended, "hours": row.hours,
+            "evidence": row.evidence or None,
+        }
+        for cid, v in values.items():
+            if cid in idx:
+                ws.cell(row=i, column=idx[cid], value=v)
+    last = n_rows + 1
+    letter = {cid: get_column_letter(i) for cid, i in idx.items()}
+    hints = {c.id: c.hint for c in cols}
+    example = _example_date(example_year, example_q).isoformat()
+    acts = [a.name for a in g.activity_types]
+    dvs = [
+        (_list_validation(acts, "活动类型", hints.get("activity_type") or "请从下拉列表选择",
+                          "活动类型请从下拉列表中选择，列表以外的活动请选择“" + acts[-1] + "”"), "activity_type"),
+        (DataValidation(type="date", operator="between", formula1=str(_DATE_MIN), formula2=str(_DATE_MAX),
+                        showInputMessage=True, promptTitle="日期", prompt=f"请按 {example} 的格式填写活动日期",
+                        showErrorMessage=True, errorTitle="输入有误", error=f"请填写日期，格式如 {example}"), "date"),
+    ]
+    for cid, label in (("expected", "应到人数"), ("attended", "实到人数")):
+        dvs.append((DataValidation(type="whole", operator="between", formula1="0",
+                                   formula2=str(g.limits.max_members), showInputMessage=True, promptTitle=label,
+                                   prompt="请填写整数人数" + ("，不能多于应到人数" if cid == "attended" else ""),
+                                   showErrorMessage=True, errorTitle="输入有误",
+                                   error=f"请填写 0 到 {g.limits.max_members} 之间的整数"), cid))
+    dvs.append((DataValidation(type="decimal", operator="between", formula1="0",
+                               formula2=str(g.limits.max_hours_per_day), showInputMessage=True, promptTitle="学时",
+                               prompt=hints.get("hours") or "每人学时", showErrorMessage=True, errorTitle="输入有误",
+                               error=f"学时请填写 0 到 {g.limits.max_hours_per_day:g} 之间的数字"), "hours"))
+    for dv, cid in dvs:
+        if cid in letter:
+            ws.add_data_validation(dv)
+            dv.add(f"{letter[cid]}2:{letter[cid]}{last}")
+    for cid in ("topic", "evidence"):
+        if cid in letter and hints.get(cid):
+            dv = DataValidation(showInputMessage=True, promptTitle=cid == "topic" and "主题" or "佐证材料",
+                                prompt=hints[cid])
+            ws.add_data_validation(dv)
+            dv.add(f"{letter[cid]}2:{letter[cid]}{last}")
+    _protect(ws)
+
+
+def _counts_sheet(ws: Worksheet, g: Guide, counts: dict[str, float | None] | None) -> None:
+    _header(ws, [c.name for c in g.workbook.counts_columns])
+    _widths(ws, (24, 14, 70))
+    for r, f in enumerate(g.count_fields, start=2):
+        _style(ws.cell(row=r, column=1, value=f.name), locked=True)
+        v = (counts or {}).get(f.id)
+        _style(ws.cell(row=r, column=2, value=v), locked=False, number_format="0", center=True)
+        hint = f.hint + ("（累计）" if f.scope == "year_to_date" and "累计" not in f.hint else "")
+        _style(ws.cell(row=r, column=3, value=hint), locked=True)
+    dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", showInputMessage=True,
+                        promptTitle="人数", prompt="请填写 0 或正整数（人数）", showErrorMessage=True,
+                        errorTitle="输入有误", error="请填写 0 或正整数")
+    ws.add_data_validation(dv)
+    dv.add(f"B2:B{len(g.count_fields) + 1}")
+    _protect(ws)
+
+
+def _self_assessment_sheet(ws: Worksheet, g: Guide, branch_type: str,
+                           answers: dict[str, tuple[str, str]] | None) -> None:
+    cols = g.workbook.self_assessment_columns
+    _header(ws, [c.name for c in cols])
+    width = {"item_id": 10, "dimension": 14, "text": 60, "status": 12, "evidence": 48}
+    _widths(ws, [width.get(c.id, 16) for c in cols])
+    names = {o.id: o.name for o in g.self_assessment}
+    items = g.items_for(branch_type)
+    for r, item in enumerate(items, start=2):
+        status, evidence = (answers or {}).get(item.id, (None, ""))
+        values = {
+            "item_id": item.id, "dimension": g.dimension_of(item.id).name,
+            "text": item.parts.get(branch_type, item.text),
+            "status": names.get(status, status) if status else None, "evidence": evidence or None,
+        }
+        for col, c in enumerate(cols, start=1):
+            cell = ws.cell(row=r, column=col, value=values.get(c.id))
+            _style(cell, locked=c.id not in ("status", "evidence"), center=c.id in ("item_id", "status"))
+        _fit_height(ws, r, [(values["text"], width["text"]), (values["evidence"] or "", width["evidence"])])
+    status_col = next((i for i, c in enumerate(cols, start=1) if c.id == "status"), None)
+    if status_col and items:
+        opts = [o.name for o in g.self_assessment]
+        dv = _list_validation(opts, "完成情况", "请选择：" + "、".join(opts), "请从下拉列表中选择：" + "、".join(opts))
+        ws.add_data_validation(dv)
+        letter = get_column_letter(status_col)
+        dv.add(f"{letter}2:{letter}{len(items) + 1}")
+    _protect(ws)
+
+
+# ---- public API ----------------------------------------------------------------------------------
+def write_workbook(path, branch_type: str, *, info: BranchInfo | None = None, ledger: Iterable[LedgerRow] = (),
+                   counts: dict[str, float | None] | None = None,
+                   self_assessment: dict[str, tuple[str, str]] | None = None,
+                   raw_cells: dict[tuple[str, str], object] | None = None) -> Path:
+    """Write a branch's quarterly workbook: a blank template when only `branch_type` is given, filled otherwise.
+
+    `ledger` rows are written with `activity_raw` when set, else the activity type's Chinese name; dates as real
+    dates. `self_assessment` maps item id -> (status id, evidence). `raw_cells` maps (sheet key, "B7") -> value
+    and is applied last, so tests and the demo can write what secretaries really type ("2026/3/5", serials, ...).
+    Returns the path written.
+    """
+    g = guide()
+    if branch_type not in {t.id for t in g.branch_types}:
+        raise ValueError(f"unknown branch type {branch_type!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    s = sheet_names(g)
+    wb = Workbook()
+    wb.remove(wb.active)
+    ws = {key: wb.create_sheet(name) for key, name in s.items()}
+    today = dt.date.today()
+    year, quarter = (info.year, info.quarter) if info else (today.year, (today.month - 1) // 3 + 1)
+    _guide_sheet(ws["guide"], g, branch_type)
+    _info_sheet(ws["info"], g, branch_type, info)
+    _ledger_sheet(ws["ledger"], g, list(ledger), year, quarter)
+    _counts_sheet(ws["counts"], g, counts)
+    _self_assessment_sheet(ws["self_assessment"], g, branch_type, self_assessment)
+    for (key, ref), value in (raw_cells or {}).items():
+        ws[key][ref].value = value
+    wb.active = 1  # open on 支部信息: the first thing to fill
+    wb.properties.title = f"{g.title} {g.branch_type_name(branch_type)}季度填报表"
+    wb.properties.creator = g.school
+    wb.save(path)
+    return path
+
+
+def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None) -> Path:
+    """Write the registry workbook (支部名册): a blank template, or one row per entry. Returns the path."""
+    g = guide()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = {f.id: f for f in g.workbook.info_fields}
+    wb = Workbook()
+    ws = wb.active
+    ws.title = REGISTRY_SHEET
+    _header(ws, [fields[k].name for k in REGISTRY_FIELDS])
+    _widths(ws, (16, 30, 30, 16, 10))
+    rows = list(entries or [])
+    type_names = {t.id: t.name for t in g.branch_types}
+    for r, e in enumerate(rows, start=2):
+        values = (e.branch_code, e.branch_name, e.college, type_names.get(e.branch_type, e.branch_type), e.members)
+        for col, v in enumerate(values, start=1):
+            _style(ws.cell(row=r, column=col, value=v), locked=False, number_format="0" if col == 5 else "@")
+    last = max(len(rows) + 1, 500)
+    dv = _list_validation(list(type_names.values()), "支部类型", "请从下拉列表中选择支部类型",
+                          "请从下拉列表中选择：" + "、".join(type_names.values()))
+    ws.add_data_validation(dv)
+    dv.add(f"D2:D{last}")
+    dv = DataValidation(type="whole", operator="between", formula1="1", formula2=str(g.limits.max_members),
+                        showErrorMessage=True, errorTitle="输入有误",
+                        error=f"党员数请填写 1 到 {g.limits.max_members} 之间的整数")
+    ws.add_data_validation(dv)
+    dv.add(f"E2:E{last}")
+    ws.auto_filter.ref = f"A1:E{len(rows) + 1}"
+    wb.save(path)
+    return path
+
+
+def cli_template(args) -> int:
+    """`python -m pipelines template --type teacher|student --out FILE`: write a blank template."""
+    g = guide()
+    out = write_workbook(args.out, args.type)
+    print(f"已生成{g.branch_type_name(args.type)}季度填报模板：{out}")
+    return 0
