@@ -1,0 +1,519 @@
+"""Access control: admin sign-in (local bcrypt accounts or OIDC via st.login), the optional view password,
+server-side throttling of failed sign-ins, and the audit helper for admin actions.
+
+Where the settings come from (nothing secret is ever in the repository):
+
+- `.streamlit/secrets.toml` (or any file given with `streamlit run … --secrets.files`)::
+
+      [admins]                       # local admin accounts: name = bcrypt hash
+      orgadmin = "$2b$12$…"
+
+      [access]
+      view_password_required = true  # optional; also DJ_VIEW_PASSWORD_REQUIRED=true (pipelines.config)
+      view_password_hash = "$2b$12$…"
+      admin_emails = ["admin@example.edu.cn"]   # OIDC accounts allowed to administer
+
+      [auth]                         # Streamlit's own OIDC section; enables the st.login button
+      redirect_uri = "…"
+      …
+
+- or the environment: `DJ_ADMINS="name:hash,name2:hash2"`, `DJ_VIEW_PASSWORD_HASH`, `DJ_ADMIN_EMAILS="a@x,b@y"`.
+
+A hash is made with `python -m pipelines.auth hash` (see docs/admin.md). Plain-text passwords are never accepted
+as a configured value: anything that is not a bcrypt hash is ignored and reported on the sign-in page.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import hmac
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import bcrypt
+
+log = logging.getLogger(__name__)
+
+# Environment variables read besides st.secrets (declared here, next to their parsing).
+ENV_ADMINS = "DJ_ADMINS"  # "name:hash,name2:hash2"
+ENV_VIEW_PASSWORD_HASH = "DJ_VIEW_PASSWORD_HASH"
+ENV_ADMIN_EMAILS = "DJ_ADMIN_EMAILS"  # "a@example.edu.cn,b@example.edu.cn"
+
+# Session-state keys (server-side per browser session).
+ADMIN_KEY = "dj_admin"
+VIEWER_KEY = "dj_viewer"
+
+# bcrypt only looks at the first 72 bytes; bcrypt 5 refuses longer input instead of truncating.
+MAX_PASSWORD_BYTES = 72
+
+LOCKED_MESSAGE = (
+    "管理功能已锁定：尚未配置管理员账号。\n\n"
+    "请管理员在服务器上的 `.streamlit/secrets.toml` 中添加 `[admins]` 段（账号名 = bcrypt 密码哈希），"
+    "或设置环境变量 `DJ_ADMINS`；若使用统一身份认证，请配置 `[auth]` 段并在 `[access]` 段的 "
+    "`admin_emails` 中列出管理员邮箱。密码哈希可用 `python -m pipelines.auth hash` 生成。"
+    "配置方法详见 `docs/admin.md`。修改后刷新本页即可。"
+)
+
+VIEW_LOCKED_MESSAGE = (
+    "看板设置为需要查看密码，但尚未配置查看密码的哈希。\n\n"
+    "请管理员在 `.streamlit/secrets.toml` 的 `[access]` 段中设置 `view_password_hash`，"
+    "或设置环境变量 `DJ_VIEW_PASSWORD_HASH`（用 `python -m pipelines.auth hash` 生成）。详见 `docs/admin.md`。"
+)
+
+
+# ---- passwords ---------------------------------------------------------------------------------
+
+def is_bcrypt_hash(value: object) -> bool:
+    """Whether a configured value looks like a bcrypt hash ($2a$/$2b$/$2y$, 60 characters)."""
+    return (isinstance(value, str) and len(value) == 60
+            and value[:4] in ("$2a$", "$2b$", "$2y$") and value[6] == "$")
+
+
+def hash_password(password: str, rounds: int = 12) -> str:
+    """A bcrypt hash of `password` (a new random salt each call). Raises ValueError for empty or too long input."""
+    raw = password.encode("utf-8")
+    if not raw:
+        raise ValueError("密码不能为空")
+    if len(raw) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"密码过长：最多 {MAX_PASSWORD_BYTES} 字节（约 24 个汉字或 72 个英文字符）")
+    return bcrypt.hashpw(raw, bcrypt.gensalt(rounds=rounds)).decode("ascii")
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    """Check `password` against a bcrypt hash (bcrypt compares in constant time). False on any malformed input."""
+    raw = password.encode("utf-8")
+    if not raw or len(raw) > MAX_PASSWORD_BYTES or not is_bcrypt_hash(hashed):
+        return False
+    try:
+        return bcrypt.checkpw(raw, hashed.encode("ascii"))
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(rounds: int) -> bytes:
+    """A hash of a random password, checked when the account is unknown so timing does not reveal accounts."""
+    return bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(rounds=rounds))
+
+
+def _rounds(hashed: str) -> int:
+    try:
+        return int(hashed[4:6])
+    except (ValueError, IndexError):
+        return 12
+
+
+def check_credentials(name: str, password: str, accounts: Mapping[str, str]) -> str | None:
+    """The canonical account name when (name, password) matches a configured account, else None.
+
+    Every call does exactly one bcrypt check and compares the name against every account with
+    hmac.compare_digest, so the time taken does not depend on whether the account exists.
+    """
+    wanted = name.strip().encode("utf-8")
+    match: str | None = None
+    for account in accounts:
+        if hmac.compare_digest(account.encode("utf-8"), wanted):
+            match = account
+    if match is not None:
+        return match if verify_password(password, accounts[match]) else None
+    rounds = _rounds(next(iter(accounts.values()), "")) if accounts else 12
+    raw = password.encode("utf-8")[:MAX_PASSWORD_BYTES] or b"x"
+    bcrypt.checkpw(raw, _dummy_hash(rounds))
+    return None
+
+
+# ---- settings ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccessConfig:
+    """Access-control settings, merged from st.secrets and the environment (secrets win for the same name)."""
+
+    admins: dict[str, str] = field(default_factory=dict)
+    """Local admin accounts: name → bcrypt hash."""
+    view_password_required: bool = False
+    """Whether viewing the dashboard needs the view password."""
+    view_password_hash: str | None = None
+    """bcrypt hash of the shared view password."""
+    oidc: bool = False
+    """Whether Streamlit's `[auth]` section is configured (then st.login is offered)."""
+    oidc_providers: tuple[str, ...] = ()
+    """Named providers under `[auth]` (e.g. `[auth.microsoft]`); empty means the default provider."""
+    admin_emails: frozenset[str] = frozenset()
+    """OIDC e-mail addresses (lower case) allowed to administer."""
+    problems: tuple[str, ...] = ()
+    """Configuration mistakes to show to whoever signs in (never the secret values themselves)."""
+
+    @property
+    def admin_configured(self) -> bool:
+        """Whether at least one way of signing in as admin is configured."""
+        return bool(self.admins) or (self.oidc and bool(self.admin_emails))
+
+
+def _secrets() -> Mapping:
+    """st.secrets as a plain mapping; empty when no secrets file exists or Streamlit is absent."""
+    try:
+        import streamlit as st
+
+        if not st.secrets.load_if_toml_exists():
+            return {}
+        return st.secrets.to_dict()
+    except Exception:  # no secrets file, a broken one, or no runtime: behave as "nothing configured"
+        return {}
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def load_access_config(secrets: Mapping | None = None, environ: Mapping[str, str] | None = None) -> AccessConfig:
+    """Read the access settings from `secrets` (default st.secrets) and `environ` (default os.environ)."""
+    from pipelines.config import settings
+
+    secrets = _secrets() if secrets is None else secrets
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    admins: dict[str, str] = {}
+    for item in _split(environ.get(ENV_ADMINS, "")):
+        name, sep, hashed = item.partition(":")
+        admins[name.strip()] = hashed.strip() if sep else ""
+    section = secrets.get("admins") or {}
+    if isinstance(section, Mapping):
+        admins.update({str(k).strip(): str(v).strip() for k, v in section.items()})
+    else:
+        problems.append("secrets 中的 admins 应为一个段（[admins]，每行“账号名 = 密码哈希”）。")
+    for name in [n for n, h in admins.items() if not n or not is_bcrypt_hash(h)]:
+        problems.append(f"管理员账号“{name or '（空）'}”的密码不是有效的 bcrypt 哈希，已忽略该账号。")
+        del admins[name]
+
+    access = secrets.get("access") or {}
+    if not isinstance(access, Mapping):
+        access = {}
+    required = settings().view_password_required or _truthy(access.get("view_password_required", False))
+    view_hash = str(access.get("view_password_hash") or environ.get(ENV_VIEW_PASSWORD_HASH, "")).strip() or None
+    if view_hash and not is_bcrypt_hash(view_hash):
+        problems.append("查看密码（view_password_hash）不是有效的 bcrypt 哈希，已忽略。")
+        view_hash = None
+
+    emails = access.get("admin_emails") or []
+    if isinstance(emails, str):
+        emails = _split(emails)
+    emails = list(emails) + _split(environ.get(ENV_ADMIN_EMAILS, ""))
+    auth = secrets.get("auth") or {}
+    oidc = isinstance(auth, Mapping) and bool(auth)
+    providers = tuple(k for k, v in auth.items() if isinstance(v, Mapping)) if oidc else ()
+    if oidc and "client_id" in auth:
+        providers = ()  # a flat [auth] section is the default provider
+    if oidc and not emails:
+        problems.append("已配置统一身份认证（[auth]），但 [access] 段中没有 admin_emails，统一身份认证账号无法管理数据。")
+    return AccessConfig(
+        admins=admins,
+        view_password_required=required,
+        view_password_hash=view_hash,
+        oidc=oidc,
+        oidc_providers=providers,
+        admin_emails=frozenset(str(e).strip().lower() for e in emails if str(e).strip()),
+        problems=tuple(problems),
+    )
+
+
+# ---- throttling of failed sign-ins ---------------------------------------------------------------
+
+class Throttle:
+    """Exponential backoff after repeated failures, per key (an account and a browser session), kept in
+    server memory so reloading the page does not reset it.
+
+    The first `free` failures cost nothing; after that each failure locks the key for
+    `base_s * 2**(failures - free)` seconds, at most `cap_s`. A success clears the key.
+    """
+
+    def __init__(self, *, free: int = 3, base_s: float = 2.0, cap_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000) -> None:
+        self.free, self.base_s, self.cap_s, self.clock, self.max_keys = free, base_s, cap_s, clock, max_keys
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[int, float, float]] = {}  # key -> (failures, locked_until, last_seen)
+
+    def wait_s(self, keys: Iterable[str]) -> float:
+        """Seconds until any of `keys` may try again (0 when free to try)."""
+        now = self.clock()
+        with self._lock:
+            return max([0.0] + [self._state[k][1] - now for k in keys if k in self._state])
+
+    def failure(self, keys: Iterable[str]) -> float:
+        """Record a failed attempt for every key; returns the resulting wait in seconds."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            self._prune(now)
+            for k in keys:
+                failures = self._state.get(k, (0, 0.0, 0.0))[0] + 1
+                delay = 0.0 if failures <= self.free else min(self.base_s * 2 ** (failures - self.free - 1), self.cap_s)
+                self._state[k] = (failures, now + delay, now)
+                wait = max(wait, delay)
+        return wait
+
+    def success(self, keys: Iterable[str]) -> None:
+        """Forget the failures of `keys`."""
+        with self._lock:
+            for k in keys:
+                self._state.pop(k, None)
+
+    def failures(self, key: str) -> int:
+        """How many failures are on record for `key`."""
+        with self._lock:
+            return self._state.get(key, (0, 0.0, 0.0))[0]
+
+    def _prune(self, now: float) -> None:
+        # Forget keys quiet for twice the cap; bounds memory when someone tries many account names.
+        if len(self._state) < self.max_keys:
+            return
+        for k in [k for k, (_, _, seen) in self._state.items() if now - seen > 2 * self.cap_s]:
+            del self._state[k]
+        while len(self._state) >= self.max_keys:
+            self._state.pop(next(iter(self._state)))
+
+
+THROTTLE = Throttle()  # module level: one per server process, shared by all sessions
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of one sign-in attempt."""
+
+    ok: bool
+    account: str | None = None
+    wait_s: float = 0.0
+    message: str = ""
+
+
+def _wait_message(wait_s: float) -> str:
+    return f"登录失败次数过多，请 {max(1, round(wait_s))} 秒后再试。"
+
+
+def sign_in(name: str, password: str, accounts: Mapping[str, str], *, session: str = "",
+            throttle: Throttle = THROTTLE) -> SignIn:
+    """Check admin credentials under the throttle (keys: the account name and the browser session)."""
+    keys = [f"account:{name.strip().lower()}"] + ([f"session:{session}"] if session else [])
+    wait = throttle.wait_s(keys)
+    if wait > 0:
+        return SignIn(False, wait_s=wait, message=_wait_message(wait))
+    account = check_credentials(name, password, accounts)
+    if account is None:
+        wait = throttle.failure(keys)
+        log.warning("failed admin sign-in for %r", name.strip()[:64])
+        return SignIn(False, wait_s=wait, message=_wait_message(wait) if wait > 0 else "账号或密码不正确。")
+    throttle.success(keys)
+    return SignIn(True, account=account)
+
+
+def check_view_password(password: str, hashed: str | None, *, session: str = "",
+                        throttle: Throttle = THROTTLE) -> SignIn:
+    """Check the shared view password under the throttle (keys: the view password and the session)."""
+    keys = ["view"] + ([f"session:{session}"] if session else [])
+    wait = throttle.wait_s(keys)
+    if wait > 0:
+        return SignIn(False, wait_s=wait, message=_wait_message(wait))
+    if hashed and verify_password(password, hashed):
+        throttle.success([f"session:{session}"] if session else [])
+        return SignIn(True, account="viewer")
+    # The shared "view" key gets the per-session backoff only, so one visitor cannot lock out everyone.
+    wait = throttle.failure([f"session:{session}"] if session else ["view"])
+    return SignIn(False, wait_s=wait, message=_wait_message(wait) if wait > 0 else "查看密码不正确。")
+
+
+# ---- audit ---------------------------------------------------------------------------------------
+
+def log_action(actor: str, action: str, detail: str = "", db=None) -> bool:
+    """Record an admin action in audit_log (its own short write transaction). Returns False, and logs,
+    when the database is busy: an audit row must not make the action itself fail afterwards."""
+    from pipelines import db as dbmod
+    from pipelines.store import audit
+
+    try:
+        with dbmod.connect(db, write=True) as con:
+            audit(con, actor, action, detail)
+        return True
+    except dbmod.DatabaseBusy:
+        log.warning("audit_log busy; not recorded: %s %s %s", actor, action, detail)
+        return False
+
+
+# ---- Streamlit widgets ---------------------------------------------------------------------------
+
+def _session_id() -> str:
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return ctx.session_id if ctx else ""
+    except Exception:
+        return ""
+
+
+def _oidc_user(config: AccessConfig) -> tuple[bool, str]:
+    """(logged in through OIDC, e-mail) from st.user; (False, "") when OIDC is not configured."""
+    import streamlit as st
+
+    if not config.oidc:
+        return False, ""
+    try:
+        logged_in = bool(st.user.get("is_logged_in", False))
+        return logged_in, str(st.user.get("email") or "").strip().lower()
+    except Exception:
+        return False, ""
+
+
+def current_admin(config: AccessConfig | None = None) -> str | None:
+    """The signed-in admin of this browser session (account name or OIDC e-mail), or None."""
+    import streamlit as st
+
+    config = config or load_access_config()
+    name = st.session_state.get(ADMIN_KEY)
+    if name and name in config.admins:
+        return name
+    logged_in, email = _oidc_user(config)
+    if logged_in and email and email in config.admin_emails:
+        return email
+    return None
+
+
+def _show_problems(config: AccessConfig) -> None:
+    import streamlit as st
+
+    for p in config.problems:
+        st.warning(p)
+
+
+def admin_gate(config: AccessConfig | None = None) -> str | None:
+    """Render the admin sign-in (or the locked message) unless someone is signed in; return the admin or None.
+
+    Local accounts use a form checked with bcrypt under the throttle; OIDC uses st.login when `[auth]` is
+    configured, and only e-mails listed in `[access] admin_emails` are admins.
+    """
+    import streamlit as st
+
+    config = config or load_access_config()
+    admin = current_admin(config)
+    if admin:
+        if st.session_state.get(ADMIN_KEY) != admin and not st.session_state.get("dj_admin_logged"):
+            st.session_state["dj_admin_logged"] = True
+            log_action(admin, "sign_in", "统一身份认证")
+        return admin
+    if not config.admin_configured:
+        st.error(LOCKED_MESSAGE, icon="🔒")
+        _show_problems(config)
+        return None
+
+    st.info("上传数据、回退版本和修改支部名册需要管理员登录。", icon="🔐")
+    _show_problems(config)
+    if config.admins:
+        with st.form("dj_admin_sign_in", clear_on_submit=True):
+            name = st.text_input("管理员账号", key="dj_auth_name")
+            password = st.text_input("密码", type="password", key="dj_auth_password")
+            submitted = st.form_submit_button("登录", type="primary")
+        if submitted:
+            result = sign_in(name or "", password or "", config.admins, session=_session_id())
+            if result.ok:
+                st.session_state[ADMIN_KEY] = result.account
+                log_action(result.account, "sign_in", "本地账号")
+                st.rerun()
+            else:
+                st.error(result.message)
+    if config.oidc:
+        logged_in, email = _oidc_user(config)
+        if logged_in:
+            st.error(f"当前统一身份认证账号（{email or '未提供邮箱'}）不在管理员名单中。")
+            if st.button("退出统一身份认证", key="dj_oidc_logout"):
+                st.logout()
+        else:
+            for provider in config.oidc_providers or (None,):
+                label = "统一身份认证登录" + (f"（{provider}）" if provider else "")
+                if st.button(label, key=f"dj_oidc_login_{provider or 'default'}"):
+                    try:
+                        st.login(provider) if provider else st.login()
+                    except Exception as e:  # e.g. Authlib missing or [auth] incomplete
+                        log.warning("st.login failed: %s", e)
+                        st.error("统一身份认证暂不可用：服务器缺少 Authlib 组件或 [auth] 配置不完整，请联系管理员。")
+    return None
+
+
+def sign_out_button(admin: str, config: AccessConfig | None = None) -> None:
+    """A caption with the signed-in admin and a sign-out button."""
+    import streamlit as st
+
+    config = config or load_access_config()
+    cols = st.columns([4, 1])
+    cols[0].caption(f"已登录管理员：{admin}")
+    if cols[1].button("退出登录", key="dj_sign_out"):
+        log_action(admin, "sign_out")
+        oidc = st.session_state.get(ADMIN_KEY) != admin
+        st.session_state.pop(ADMIN_KEY, None)
+        st.session_state.pop("dj_admin_logged", None)
+        if oidc:
+            st.logout()
+        st.rerun()
+
+
+def viewer_gate(config: AccessConfig | None = None) -> bool:
+    """For app.py: True when this session may view the dashboard; otherwise renders the view-password form.
+
+    Open when `view_password_required` is off; a signed-in admin may always view.
+    """
+    import streamlit as st
+
+    config = config or load_access_config()
+    if not config.view_password_required or st.session_state.get(VIEWER_KEY) or current_admin(config):
+        return True
+    if not config.view_password_hash:
+        st.error(VIEW_LOCKED_MESSAGE, icon="🔒")
+        return False
+    with st.form("dj_view_password", clear_on_submit=True):
+        password = st.text_input("查看密码", type="password", key="dj_view_password_input")
+        submitted = st.form_submit_button("进入看板", type="primary")
+    if submitted:
+        result = check_view_password(password or "", config.view_password_hash, session=_session_id())
+        if result.ok:
+            st.session_state[VIEWER_KEY] = True
+            st.rerun()
+        st.error(result.message)
+    return False
+
+
+# ---- command line --------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pipelines.auth hash`: prompt for a password twice and print its bcrypt hash."""
+    p = argparse.ArgumentParser(prog="python -m pipelines.auth", description="管理员账号工具")
+    sub = p.add_subparsers(dest="command", required=True)
+    h = sub.add_parser("hash", help="为密码生成 bcrypt 哈希（写入 secrets.toml 或环境变量）")
+    h.add_argument("--stdin", action="store_true", help="从标准输入读取密码（一行），用于脚本")
+    args = p.parse_args(argv)
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("密码：")
+        if getpass.getpass("再次输入密码：") != password:
+            print("两次输入的密码不一致。", file=sys.stderr)
+            return 1
+    try:
+        print(hash_password(password))
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
