@@ -229,6 +229,27 @@ def connect(path: str | Path | None = None, *, write: bool = False,
         lock.release()
 
 
+@contextlib.contextmanager
+def locked(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[Path]:
+    """Hold the database lock without opening DuckDB (e.g. to swap in a rebuilt file); yields the path.
+
+    Raises DatabaseBusy with the same message as `connect` when the lock is not free within the timeout.
+    """
+    path = db_path(path)
+    timeout = settings().lock_timeout_s if timeout is None else timeout
+    lock = _lock(path)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as e:
+        raise DatabaseBusy(
+            f"数据库正被其他程序写入（{path.name}），已等待 {timeout:.0f} 秒仍未释放。请稍后重试。"
+        ) from e
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
 def query_df(sql: str, params: list | dict | None = None, path: str | Path | None = None):
     """Run one parameterised read query and return a pandas DataFrame."""
     with connect(path) as con:

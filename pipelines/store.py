@@ -81,9 +81,13 @@ def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor
     return ("replaced" if current else "accepted"), sub_id
 
 
-def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry]) -> int:
-    """Insert or update registry rows inside the caller's transaction; returns how many were written."""
-    at = _now()
+def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry], *,
+                  at: dt.datetime | None = None) -> int:
+    """Insert or update registry rows inside the caller's transaction; returns how many were written.
+
+    `at` (default now) is the update time; rebuild passes the original one.
+    """
+    at = at or _now()
     con.executemany(
         "INSERT OR REPLACE INTO registry VALUES (?, ?, ?, ?, ?, ?)",
         [[e.branch_code, e.branch_name, e.college, e.branch_type, e.members, at] for e in entries],
@@ -91,5 +95,17 @@ def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry]) 
     return len(entries)
 
 
-def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, detail: str = "") -> None:
-    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [_now(), actor, action, detail])
+def audit(con: duckdb.DuckDBPyConnection, actor: str, action: str, detail: str = "", *,
+          at: dt.datetime | None = None) -> None:
+    """Append one audit_log row (who, when, what) inside the caller's transaction; rebuild passes `at`."""
+    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [at or _now(), actor, action, detail])
+
+
+def clear_registry(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove every registry row inside the caller's transaction (a registry workbook lists all branches)."""
+    con.execute("DELETE FROM registry")
+
+
+def set_status(con: duckdb.DuckDBPyConnection, submission_id: int, status: str) -> None:
+    """Change one submission's status (current | superseded | rolled_back | withdrawn)."""
+    con.execute("UPDATE submissions SET status = ? WHERE submission_id = ?", [status, submission_id])
