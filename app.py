@@ -1,0 +1,131 @@
+"""党建“双创”分析看板 — entry point: page config, demo database on first start, sidebar facts, navigation.
+
+Run with `streamlit run app.py`. The database is settings().db_path (env DJ_DB_PATH); when it does not
+exist the built-in demo school is generated and ingested first, and a banner says so.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="党建“双创”分析看板",
+    page_icon=":material/flag:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+from pages import common as c  # noqa: E402
+from pipelines.guide import GuideError, guide  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("dangjian.app")
+DEMO_FLAG = "_demo_built"
+
+
+def ensure_database() -> None:
+    """Build the demo database, with a progress bar, when no database exists yet."""
+    path = c.db_file()
+    if path.exists():
+        return
+    try:
+        from pipelines import demo
+    except ImportError:
+        log.exception("demo module unavailable")
+        st.warning("尚未找到数据库，演示数据生成组件也不可用。请先导入真实数据（见“数据上传”页面）。")
+        return
+    with st.status("首次启动：正在生成演示数据，约需一分钟…", expanded=True) as status:
+        bar = st.progress(0.0, text="正在准备演示学校的报送表…")
+
+        def progress(done: int, total: int, *rest) -> None:
+            name = f"：{rest[0]}" if rest and rest[0] else ""
+            bar.progress(min(1.0, done / max(total, 1)), text=f"正在导入演示报送表 {done}/{total}{name}")
+
+        try:
+            demo.ensure_demo_db(path, progress=progress)
+        except Exception:  # noqa: BLE001 - shown as a message, the pages then show their empty states
+            log.exception("demo build failed")
+            status.update(label="演示数据生成失败", state="error")
+            st.error("演示数据生成失败，请查看服务器日志，或直接导入真实数据。")
+            return
+        status.update(label="演示数据已生成", state="complete", expanded=False)
+    st.session_state[DEMO_FLAG] = True
+
+
+def is_demo() -> bool:
+    """Whether the data shown is the built-in demo school (it lives at the demo path or was loaded by 'demo')."""
+    try:
+        from pipelines import demo
+
+        check = getattr(demo, "is_demo_db", None)
+        if check is not None:
+            return bool(check(c.db_file()))
+    except ImportError:
+        pass
+    df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE loaded_by = 'demo') AS demo FROM loads")
+    return bool(df.at[0, "n"]) and int(df.at[0, "demo"]) == int(df.at[0, "n"])
+
+
+def demo_banner() -> None:
+    """The banner on every page while the demo school is shown."""
+    st.warning(
+        "**当前展示的是演示数据**（虚构的学校与支部，仅用于熟悉看板功能）。"
+        "切换为真实数据：组织部管理员在“数据上传”页面上传支部名册和各支部季度报送表；"
+        "或在服务器上运行 `python -m pipelines registry 名册.xlsx --db 数据库文件` 与 "
+        "`python -m pipelines ingest 报送表文件夹 --db 数据库文件`，"
+        "并用环境变量 `DJ_DB_PATH` 指向该数据库文件后重启看板。",
+        icon=":material/science:",
+    )
+
+
+def sidebar_facts() -> None:
+    """Guide version and data as-of, always visible in the sidebar."""
+    period, at = c.data_as_of()
+    with st.sidebar:
+        st.caption(f"指标指南版本：{c.guide_version()}")
+        if period:
+            when = f"，最近上传 {at:%Y-%m-%d %H:%M}" if at is not None and not isinstance(at, str) else ""
+            st.caption(f"数据截至：{c.period_label(period)}{when}")
+        else:
+            st.caption("数据截至：尚无报送数据")
+
+
+def main() -> None:
+    try:
+        guide()
+    except GuideError as e:
+        st.error(f"指标指南文件有误，看板无法启动：{e}")
+        st.stop()
+    try:
+        from pipelines import auth
+
+        if not auth.viewer_gate():
+            st.stop()
+    except ImportError:
+        pass
+    ensure_database()
+
+    pages = {
+        "数据看板": [
+            st.Page("pages/overview.py", title="全校总览", icon=":material/dashboard:", default=True),
+            st.Page("pages/branch.py", title="支部画像", icon=":material/account_tree:"),
+            st.Page("pages/compare.py", title="教师与学生支部对比", icon=":material/compare_arrows:"),
+            st.Page("pages/trends.py", title="趋势分析", icon=":material/trending_up:"),
+        ],
+        "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
+    }
+    if (ROOT / "pages" / "upload.py").exists():
+        pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
+    nav = st.navigation(pages)
+    try:
+        sidebar_facts()
+        if is_demo():
+            demo_banner()
+    except Exception:  # noqa: BLE001 - the facts are secondary; the page still runs
+        log.exception("sidebar facts failed")
+    nav.run()
+
+
+main()

@@ -1,0 +1,410 @@
+"""Shared UI for the dashboard pages.
+
+One place for: the colour scheme and plotly template, chart builders, cached data access (keyed on the
+database's data version and the guide version, so a new upload shows on the next interaction and nothing
+is recomputed otherwise), widget state that survives page switches and lives in the URL, download
+buttons, empty states and the error guard that keeps raw tracebacks off the screen.
+
+Pages only read: every query goes through pipelines.scoring or pipelines.db.query_df.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ on the path
+    sys.path.insert(0, str(ROOT))
+
+from pipelines import db as dbmod  # noqa: E402
+from pipelines.guide import GuideError, guide  # noqa: E402
+
+log = logging.getLogger("dangjian.pages")
+
+# ---- colours ------------------------------------------------------------------------------------
+RED = "#C8102E"
+DARK_RED = "#8E0C22"
+INK = "#1F2329"
+GREY = "#6B7280"
+LIGHT_GREY = "#D1D5DB"
+GRID = "#ECECEE"
+SCHOOL_COLOR = "#374151"
+TYPE_COLORS = {"teacher": "#B3122E", "student": "#C99A06"}  # the same two colours on every chart
+UP_COLOR = "#B3122E"
+DOWN_COLOR = "#4B5563"
+# Sequential scale for scores: pale grey (low) to Party red (high).
+SCORE_SCALE = [[0.0, "#F3F4F6"], [0.45, "#F2C4CC"], [0.75, "#DB6177"], [1.0, "#8E0C22"]]
+FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+
+pio.templates["dangjian"] = go.layout.Template(
+    layout=dict(
+        font=dict(family=FONT, size=14, color=INK),
+        colorway=[RED, "#C99A06", SCHOOL_COLOR, "#9CA3AF", DARK_RED, "#E5A3AD", "#111827", "#CDB36B"],
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        xaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
+        yaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
+        hoverlabel=dict(font=dict(family=FONT, size=13)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=13)),
+        margin=dict(l=10, r=20, t=40, b=10),
+        polar=dict(
+            bgcolor="white",
+            radialaxis=dict(range=[0, 100], gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=11, color=GREY)),
+            angularaxis=dict(gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=14)),
+        ),
+    )
+)
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True}
+
+KIND_NAMES = {  # measure kinds are code-level types; their Chinese descriptions live here
+    "monthly": "每月开展",
+    "quarterly": "每季度开展",
+    "semester": "每学期开展",
+    "annual_count": "每年次数",
+    "annual_coverage": "党员覆盖率",
+    "hours": "人均学时",
+    "ratio": "比例",
+    "self_assessed": "支部自评",
+}
+STATUS_NAMES = {"met": "达标", "partial": "部分完成", "missed": "未完成", "pending": "未到期"}
+SUBMISSION_NAMES = {"submitted": "已报送", "resubmitted": "已重报", "missing": "未报送"}
+
+
+# ---- guide lookups ------------------------------------------------------------------------------
+def dim_cols() -> list[str]:
+    """The seven dimension score columns of branch_scores: d1..d7."""
+    return [f"d{d.id}" for d in guide().dimensions]
+
+
+def dim_names(short: bool = True) -> list[str]:
+    """Dimension names in order (short names for axes, full names for tables)."""
+    return [d.short if short else d.name for d in guide().dimensions]
+
+
+def dim_label_map(short: bool = True) -> dict[str, str]:
+    """d1..d7 -> Chinese dimension name."""
+    return dict(zip(dim_cols(), dim_names(short)))
+
+
+def type_name(type_id: str) -> str:
+    """Chinese name of a branch type id (teacher / student)."""
+    try:
+        return guide().branch_type_name(type_id)
+    except StopIteration:
+        return str(type_id)
+
+
+def type_ids() -> list[str]:
+    """Branch type ids in guide order."""
+    return [t.id for t in guide().branch_types]
+
+
+def item_label(item_id: str, width: int = 18) -> str:
+    """'1.2.1 “三会一课”突出政治学习…' — an item id with the start of its text."""
+    try:
+        text = guide().item(item_id).text
+    except KeyError:
+        return item_id
+    return f"{item_id} {text[:width]}…" if len(text) > width else f"{item_id} {text}"
+
+
+def period_label(period: str) -> str:
+    """'2026Q3' -> '2026 年第 3 季度'."""
+    try:
+        year, q = str(period).upper().split("Q")
+        return f"{int(year)} 年第 {int(q)} 季度"
+    except ValueError:
+        return str(period)
+
+
+def fmt_score(x: Any, digits: int = 1) -> str:
+    """A score as displayed everywhere: one decimal, '—' when missing."""
+    return "—" if x is None or pd.isna(x) else f"{float(x):.{digits}f}"
+
+
+def fmt_pct(x: Any) -> str:
+    """A 0–1 completion as a whole percentage; '未到期' when missing."""
+    return "未到期" if x is None or pd.isna(x) else f"{float(x) * 100:.0f}%"
+
+
+def rank_arrow(change: Any, prev_rank: Any = 0) -> str:
+    """Rank change as an arrow: '↑3' (moved up), '↓2', '—' (same), '新' (no previous quarter)."""
+    if change is None or pd.isna(change) or (prev_rank is not None and pd.isna(prev_rank)):
+        return "新"
+    change = int(change)
+    return f"↑{change}" if change > 0 else f"↓{-change}" if change < 0 else "—"
+
+
+# ---- cached data access -------------------------------------------------------------------------
+def db_file() -> Path:
+    """The database the app reads (settings().db_path, env DJ_DB_PATH)."""
+    return dbmod.db_path()
+
+
+def data_version() -> int:
+    """The data version of the current database (bumped by every committed write)."""
+    return dbmod.data_version(db_file())
+
+
+def guide_version() -> str:
+    """The version string of the indicator guide."""
+    return guide().version
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tuple, kwargs: tuple):
+    from pipelines import scoring
+
+    return getattr(scoring, fn)(*args, db=db, **dict(kwargs))
+
+
+def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
+    """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version)."""
+    return _scoring_call(fn, str(db_file()), data_version(), guide_version(), tuple(args),
+                         tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _query_call(sql: str, params: tuple, db: str, version: int) -> pd.DataFrame:
+    return dbmod.query_df(sql, list(params), db)
+
+
+def query(sql: str, *params: Any) -> pd.DataFrame:
+    """A read-only SQL query on the app's database, cached on the data version."""
+    return _query_call(sql, tuple(params), str(db_file()), data_version())
+
+
+def data_as_of() -> tuple[str | None, Any]:
+    """(latest period, time of the latest upload) of the current data, or (None, None)."""
+    df = query("SELECT max(period) AS period, max(uploaded_at) AS at FROM stg_submissions")
+    if df.empty or pd.isna(df.at[0, "period"]):
+        return None, None
+    return str(df.at[0, "period"]), df.at[0, "at"]
+
+
+def previous_period(periods: Sequence[str], period: str) -> str | None:
+    """The period before `period` among `periods` (ascending), or None."""
+    ps = list(periods)
+    i = ps.index(period) if period in ps else -1
+    return ps[i - 1] if i > 0 else None
+
+
+# ---- state that survives page switches and lives in the URL -------------------------------------
+_KEEP = "_keep_"
+
+
+def _remember(key: str) -> None:
+    st.session_state[_KEEP + key] = st.session_state[key]
+
+
+def _initial(key: str, options: list, default: Any, multi: bool) -> Any:
+    if _KEEP + key in st.session_state:
+        value = st.session_state[_KEEP + key]
+    elif multi:
+        value = st.query_params.get_all(key) or default
+    else:
+        value = st.query_params.get(key, default)
+    if multi:
+        chosen = [v for v in (value or []) if v in options]
+        return chosen if chosen or not value else [v for v in default if v in options]
+    return value if value in options else default
+
+
+def state_widget(kind: str, label: str, options: Sequence[Any], key: str, default: Any = None,
+                 container: Any = None, **kwargs: Any) -> Any:
+    """A selectbox / multiselect / radio whose value survives page switches and is mirrored in the URL.
+
+    The value comes, in order, from this session's last choice, the URL (?key=...), then `default`.
+    Options are strings (so they round-trip through the URL). kind: select | multi | radio.
+    """
+    container = container or st
+    options = list(options)
+    multi = kind == "multi"
+    if default is None and not multi:
+        default = options[0] if options else None
+    value = _initial(key, options, list(default or []) if multi else default, multi)
+    if key not in st.session_state or st.session_state[key] != value:
+        st.session_state[key] = value
+    widget = {"select": container.selectbox, "multi": container.multiselect, "radio": container.radio}[kind]
+    out = widget(label, options, key=key, on_change=_remember, args=(key,), **kwargs)
+    st.session_state[_KEEP + key] = out
+    if multi:
+        if out:
+            st.query_params[key] = list(out)
+        elif key in st.query_params:
+            del st.query_params[key]
+    elif out is not None:
+        st.query_params[key] = str(out)
+    return out
+
+
+def period_select(periods: Sequence[str], container: Any = None, key: str = "period") -> str:
+    """The shared quarter selector (latest first; default latest)."""
+    options = list(reversed(list(periods)))
+    return state_widget("select", "季度", options, key, default=options[0], container=container,
+                        format_func=period_label)
+
+
+# ---- page frame -----------------------------------------------------------------------------------
+def header(title: str, caption: str | None = None) -> None:
+    """Page title with an optional one-line caption."""
+    st.title(title, anchor=False)
+    if caption:
+        st.caption(caption)
+
+
+def no_data() -> None:
+    """The empty state shown when the database has no submissions yet."""
+    st.info(
+        "还没有任何支部的报送数据。\n\n"
+        "请组织部管理员在左侧“数据上传”页面上传各支部的季度报送表，"
+        "或在服务器上运行 `python -m pipelines ingest 文件夹 --db 数据库文件` 导入；导入后刷新本页即可看到结果。",
+        icon=":material/inbox:",
+    )
+
+
+def run_page(render: Callable[[], None]) -> None:
+    """Run a page body, turning data errors into a Chinese message instead of a traceback."""
+    try:
+        render()
+    except dbmod.DatabaseBusy as e:
+        st.warning(f"{e}\n\n页面会在下次操作时自动重试。", icon=":material/hourglass_top:")
+    except GuideError as e:
+        st.error(f"指标指南有误，无法计算得分：{e}", icon=":material/error:")
+    except ModuleNotFoundError as e:
+        log.exception("page module missing")
+        st.error(f"看板组件尚未安装完整（缺少 {e.name}），请联系管理员。", icon=":material/error:")
+    except Exception as e:  # noqa: BLE001 - the page must never show a raw traceback
+        log.exception("page failed")
+        st.error(
+            f"页面数据加载失败（{type(e).__name__}）。请刷新重试；若问题持续，请联系组织部管理员检查数据库。",
+            icon=":material/error:",
+        )
+
+
+# ---- downloads ------------------------------------------------------------------------------------
+def _excel_bytes(df: pd.DataFrame, sheet: str) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        df.to_excel(xw, index=False, sheet_name=sheet[:31] or "Sheet1")
+        ws = xw.sheets[sheet[:31] or "Sheet1"]
+        for i, col in enumerate(df.columns, start=1):
+            width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) * 1.6 + 2
+            ws.column_dimensions[ws.cell(1, i).column_letter].width = min(60, width)
+    return buf.getvalue()
+
+
+def download_buttons(df: pd.DataFrame, name: str, key: str, container: Any = None) -> None:
+    """CSV (UTF-8 with BOM, opens in Excel) and Excel buttons for a table; the file is built on click."""
+    container = container or st
+    frame = df.copy()
+    c1, c2, _ = container.columns([1, 1, 6])
+    c1.download_button("下载 CSV", data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
+                       file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore",
+                       icon=":material/download:", width="stretch")
+    c2.download_button("下载 Excel", data=lambda: _excel_bytes(frame, name),
+                       file_name=f"{name}.xlsx", key=f"{key}_xlsx", on_click="ignore",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/table_view:", width="stretch")
+
+
+# ---- charts ----------------------------------------------------------------------------------------
+def show(fig: go.Figure, key: str | None = None) -> None:
+    """Render a plotly figure with the dashboard template, full width."""
+    fig.update_layout(template="dangjian")
+    st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
+
+
+def radar(series: Sequence[dict], height: int = 420, labelled: int = 0) -> go.Figure:
+    """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?}; the `labelled` series shows its values."""
+    axes = dim_names()
+    fig = go.Figure()
+    for i, s in enumerate(series):
+        values = [None if pd.isna(v) else round(float(v), 1) for v in s["values"]]
+        closed_r, closed_t = values + values[:1], axes + axes[:1]
+        show_text = i == labelled
+        fig.add_trace(go.Scatterpolar(
+            r=closed_r, theta=closed_t, name=s["name"],
+            mode="lines+markers+text" if show_text else "lines+markers",
+            text=[fmt_score(v) for v in closed_r] if show_text else None,
+            textposition="top center", textfont=dict(size=12, color=s["color"]),
+            line=dict(color=s["color"], width=3 if show_text else 2, dash=s.get("dash", "solid")),
+            marker=dict(size=6 if show_text else 4),
+            fill="toself" if s.get("fill") else None,
+            opacity=1.0,
+            fillcolor=_rgba(s["color"], 0.12) if s.get("fill") else None,
+            hovertemplate="%{theta}：%{r:.1f}<extra>" + s["name"] + "</extra>",
+        ))
+    fig.update_layout(height=height, showlegend=True, margin=dict(l=50, r=50, t=50, b=30),
+                      legend=dict(orientation="h", y=-0.08, yanchor="top", x=0.5, xanchor="center"))
+    return fig
+
+
+def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,
+         color: str | Sequence[str] = RED, hover: Sequence[str] | None = None, height: int | None = None,
+         xmax: float | None = 100, xtitle: str = "") -> go.Figure:
+    """Horizontal bars, first label on top, each bar labelled with its value (readable without hover)."""
+    labels, values = list(labels), list(values)
+    text = list(text) if text is not None else [fmt_score(v) for v in values]
+    fig = go.Figure(go.Bar(
+        y=labels, x=values, orientation="h", text=text, textposition="outside", cliponaxis=False,
+        marker_color=color, customdata=list(hover) if hover is not None else labels,
+        hovertemplate="%{customdata}<br>%{x:.1f}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(range=[0, (xmax or max(values or [1]) * 1.15) * 1.08], title_text=xtitle)
+    fig.update_layout(height=height or max(260, 34 * len(labels) + 60), showlegend=False, bargap=0.3,
+                      margin=dict(l=10, r=40, t=20, b=30))
+    return fig
+
+
+def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: float = 100,
+            hover_name: str = "支部") -> go.Figure:
+    """Rows × columns heat map with the value written in every cell."""
+    text = z.map(lambda v: "" if pd.isna(v) else f"{v:.0f}").values
+    fig = go.Figure(go.Heatmap(
+        z=z.values, x=list(z.columns), y=list(z.index), text=text, texttemplate="%{text}",
+        textfont=dict(size=12), colorscale=SCORE_SCALE, zmin=zmin, zmax=zmax, xgap=2, ygap=2,
+        colorbar=dict(title=dict(text="得分"), thickness=12),
+        hovertemplate=hover_name + "：%{y}<br>%{x}：%{z:.1f}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
+    fig.update_xaxes(side="top", showgrid=False)
+    fig.update_layout(height=height or max(300, 26 * len(z.index) + 90), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
+          height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
+          yrange: Sequence[float] | None = None) -> go.Figure:
+    """One line per group over periods, each point labelled (values are readable without hover)."""
+    fig = go.Figure()
+    xs = sorted(df[x].unique())
+    for name, g in df.groupby(group, sort=False):
+        g = g.set_index(x).reindex(xs)
+        color = (colors or {}).get(name)
+        fig.add_trace(go.Scatter(
+            x=[period_label(p) for p in xs], y=g[y].round(1), name=str(name), mode="lines+markers+text",
+            text=[fmt_score(v) for v in g[y]] if label_last else None, textposition="top center",
+            textfont=dict(size=11, color=color or INK),
+            line=dict(width=2.5, color=color, dash=(dashes or {}).get(name, "solid")), marker=dict(size=7),
+            connectgaps=False, hovertemplate="%{x}<br>" + str(name) + "：%{y:.1f}<extra></extra>",
+        ))
+    fig.update_yaxes(title_text=ytitle, range=list(yrange) if yrange else None)
+    fig.update_layout(height=height, hovermode="x unified")
+    return fig
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -1,0 +1,175 @@
+"""指标指南: the indicator guide as a browsable tree, with weights and how a score is made."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages import common as c  # noqa: E402
+from pipelines.guide import guide  # noqa: E402
+
+
+def requirement_text(m) -> str:
+    """The requirement of one measure, in words a secretary uses."""
+    g = guide()
+    act = f"“{g.activity_name(m.activity)}”" if m.activity else ""
+    counts = {f.id: f.name for f in g.count_fields}
+    kind = m.kind
+    if kind == "monthly":
+        return f"每月至少开展 1 次{act}"
+    if kind == "quarterly":
+        return f"每季度至少开展 1 次{act}"
+    if kind == "semester":
+        return f"每学期末开展 1 次{act}（一年 2 次）"
+    if kind == "annual_count":
+        return f"每年至少 {m.required:g} 次{act}"
+    if kind == "hours":
+        return f"{act}每名党员每年不少于 {m.required:g} 学时"
+    if kind == "annual_coverage":
+        return f"每名党员每年至少 1 次（按统计数据“{counts.get(m.count, m.count)}”÷ 党员数）"
+    if kind == "ratio":
+        return f"统计数据“{counts.get(m.numerator, m.numerator)}”÷“{counts.get(m.denominator, m.denominator)}”"
+    return "支部自评：完成 / 基本完成 / 未完成，并填写佐证材料"
+
+
+def weight_rows(branch_type: str) -> pd.DataFrame:
+    """Effective weight of every applicable item in the overall score (shares multiply down the tree)."""
+    g = guide()
+    rows = []
+    dim_total = sum(d.weight for d in g.dimensions)
+    for d in g.dimensions:
+        inds = [i for i in d.indicators if any(it.applies(branch_type) for it in i.items)]
+        ind_total = sum(i.weight for i in inds)
+        for ind in inds:
+            items = [it for it in ind.items if it.applies(branch_type)]
+            item_total = sum(it.weight for it in items)
+            for it in items:
+                rows.append({
+                    "dimension": f"{d.id} {d.short}", "indicator": ind.id, "item": it.id,
+                    "dim_share": d.weight / dim_total, "ind_share": ind.weight / ind_total,
+                    "item_share": it.weight / item_total,
+                    "overall": d.weight / dim_total * ind.weight / ind_total * it.weight / item_total,
+                })
+    return pd.DataFrame(rows)
+
+
+def sunburst(w: pd.DataFrame) -> go.Figure:
+    """Dimension → indicator → item, sized by each item's share of the overall score."""
+    ids, labels, parents, values = [], [], [], []
+    for dim, dg in w.groupby("dimension", sort=False):
+        ids.append(dim); labels.append(dim); parents.append(""); values.append(dg["overall"].sum())
+        for ind, ig in dg.groupby("indicator", sort=False):
+            ids.append(f"{dim}/{ind}"); labels.append(ind); parents.append(dim); values.append(ig["overall"].sum())
+            for _, r in ig.iterrows():
+                ids.append(f"{dim}/{ind}/{r['item']}"); labels.append(r["item"]); parents.append(f"{dim}/{ind}")
+                values.append(r["overall"])
+    palette = ["#8E0C22", "#B3122E", "#C8102E", "#D9485F", "#E27B8C", "#9CA3AF", "#6B7280"]
+    dims = list(dict.fromkeys(w["dimension"]))
+    colors = [palette[dims.index(i.split("/")[0]) % len(palette)] for i in ids]
+    fig = go.Figure(go.Sunburst(
+        ids=ids, labels=labels, parents=parents, values=[v * 100 for v in values], branchvalues="total",
+        marker=dict(colors=colors, line=dict(color="white", width=1.5)),
+        texttemplate="%{label}<br>%{value:.1f}%", insidetextorientation="horizontal",
+        hovertemplate="%{label}<br>占总分 %{value:.2f}%<extra></extra>",
+    ))
+    fig.update_layout(height=460, margin=dict(l=0, r=0, t=10, b=10))
+    return fig
+
+
+def method() -> None:
+    """How a score is made, in steps, with the guide's own numbers."""
+    g = guide()
+    answers = "、".join(f"{s.name} = {s.value:g}" for s in g.self_assessment)
+    fallback = next(s.name for s in g.self_assessment if s.id == g.self_assessment_without_evidence)
+    grades = "；".join(
+        f"{gr.name}：{gr.min:g} 分及以上" if gr.min > 0 else f"{gr.name}：{g.grades[i - 1].min:g} 分以下"
+        for i, gr in enumerate(g.grades)
+    )
+    st.markdown(
+        f"""
+1. **测评规则 → 完成率（0–100%）**：每个考核要点由一条或多条测评规则计算。按活动台账计数的规则（每月、每季度、每学期、每年）
+   统计本年度截至所选季度末的次数；人均学时、党员覆盖率、比例按“统计数据”表计算；自评规则取支部自评：{answers}。
+   自评为“完成”但未填佐证材料的，按“{fallback}”计并标记提示。
+2. **未到期**：年度要求在全年结束前尚未到期的，若还没有完成，记为“未到期”，不扣分、不计入。
+3. **考核要点完成率** = 各测评规则完成率按其权重加权平均（未到期的不计入）。
+4. **二级指标、一级指标得分（0–100）** = 下一层完成率按权重加权平均 × 100；只计入适用于该支部类型的考核要点，
+   所以教师党支部与学生党支部的满分相同、可以比较。
+5. **总分** = 七个一级指标得分按一级指标权重加权平均。**等次**：{grades}。
+"""
+    )
+
+
+def render() -> None:
+    g = guide()
+    c.header("指标指南", f"{g.title} · {g.school} · 指南版本 {g.version}")
+    n_items = len(g.items)
+    n_ind = len(g.indicators)
+    cols = st.columns(4)
+    cols[0].metric("一级指标", len(g.dimensions))
+    cols[1].metric("二级指标", n_ind)
+    cols[2].metric("三级指标（考核要点）", n_items)
+    cols[3].metric("指南版本", g.version)
+
+    with st.expander("得分是怎样算出来的", expanded=True, icon=":material/calculate:"):
+        method()
+
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        st.subheader("各考核要点在总分中的占比", anchor=False)
+        btype = c.state_widget("radio", "按支部类型查看", c.type_ids(), "gtype", format_func=c.type_name,
+                               horizontal=True)
+        w = weight_rows(btype)
+        c.show(sunburst(w), key="guide_sunburst")
+        st.caption("占比 = 一级指标权重占比 × 二级指标权重占比 × 考核要点权重占比；只计入适用于该类支部的考核要点。")
+    with left:
+        st.subheader("指标体系", anchor=False)
+        q = st.text_input("搜索考核要点", key="guide_q", placeholder="如：党课、谈心谈话、32 学时、1.2.1")
+        q = (q or "").strip()
+        shares = w.set_index("item")
+        shown = 0
+        for d in g.dimensions:
+            dim_share = d.weight / sum(x.weight for x in g.dimensions)
+            matches = [(ind, it) for ind in d.indicators for it in ind.items
+                       if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
+            if not matches:
+                continue
+            with st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q)):
+                for ind in d.indicators:
+                    items = [it for i2, it in matches if i2.id == ind.id]
+                    if not items:
+                        continue
+                    ind_total = sum(i.weight for i in d.indicators)
+                    st.markdown(f"**{ind.id}　{ind.name}**　·　占本一级指标 {ind.weight / ind_total:.0%}")
+                    for it in items:
+                        shown += 1
+                        with st.container(border=True):
+                            applies = " ".join(
+                                f":red-badge[{c.type_name(t)}]" if t == "teacher" else f":orange-badge[{c.type_name(t)}]"
+                                for t in it.applies_to)
+                            share = shares["overall"].get(it.id)
+                            share_txt = f"　占{c.type_name(btype)}总分 {share:.1%}" if share is not None and pd.notna(share) else ""
+                            st.markdown(f"**{it.id}**　{applies}{share_txt}")
+                            st.write(it.text)
+                            for t, part in it.parts.items():
+                                st.caption(f"{c.type_name(t)}：{part}")
+                            total = sum(m.weight for m in it.measures)
+                            st.dataframe(
+                                pd.DataFrame({
+                                    "测评规则": [m.name for m in it.measures],
+                                    "计算方式": [c.KIND_NAMES[m.kind] for m in it.measures],
+                                    "要求": [requirement_text(m) for m in it.measures],
+                                    "权重占比": [f"{m.weight / total:.0%}" for m in it.measures],
+                                }),
+                                hide_index=True, width="stretch",
+                            )
+        if shown == 0:
+            st.info(f"没有找到包含“{q}”的考核要点，请换一个关键词。", icon=":material/search_off:")
+
+
+c.run_page(render)

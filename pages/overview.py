@@ -1,0 +1,224 @@
+"""全校总览: the quarter at a glance for the leadership — headline figures, ranking, radar, heat map,
+weakest items, college ranking and missing submissions."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages import common as c  # noqa: E402
+
+HEAT_ROWS = 40  # more rows than this stop being readable on a projector
+
+
+def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
+    """Branches, submitted / missing, school mean and the two type means, each against last quarter."""
+    submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
+    missing = int((status["status"] == "missing").sum()) if not status.empty else 0
+    total = len(status) if not status.empty else len(bs)
+
+    def mean(df, branch_type=None):
+        if df is None or df.empty:
+            return None
+        if branch_type:
+            df = df[df["branch_type"] == branch_type]
+        return None if df.empty else float(df["overall"].mean())
+
+    def delta(now, before):
+        return None if now is None or before is None else f"{now - before:+.1f}"
+
+    cols = st.columns(6)
+    cols[0].metric("支部总数", total, border=True)
+    cols[1].metric("已报送", submitted, border=True,
+                   help="本季度已有有效报送表的支部数（含重报）")
+    cols[2].metric("未报送", missing, border=True, help="支部名册中本季度尚未报送的支部数")
+    school = mean(bs)
+    cols[3].metric("全校平均分", c.fmt_score(school), delta(school, mean(pbs)), border=True,
+                   help="已报送支部总分的平均值；箭头为与上一季度相比的变化")
+    for col, t in zip(cols[4:], c.type_ids()):
+        now = mean(bs, t)
+        col.metric(f"{c.type_name(t)}平均分", c.fmt_score(now), delta(now, mean(pbs, t)), border=True)
+
+
+def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as shown and downloaded: Chinese headers, rank-change arrows."""
+    labels = c.dim_label_map()
+    df = bs.sort_values(["rank", "branch_code"])
+    out = pd.DataFrame({
+        "排名": df["rank"].astype("Int64"),
+        "排名变化": [c.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
+        "支部": df["branch_name"],
+        "支部编码": df["branch_code"],
+        "二级党组织": df["college"],
+        "类型": df["branch_type"].map(c.type_name),
+        "总分": df["overall"].round(1),
+        "等次": df["grade"],
+        "较上季度": df["delta"].round(1),
+    })
+    for col, name in labels.items():
+        out[name] = df[col].round(1)
+    return out.reset_index(drop=True)
+
+
+def render() -> None:
+    c.header("全校总览", "各基层党支部本季度党建“双创”工作完成情况一览")
+    periods = c.scores("periods")
+    if not periods:
+        c.no_data()
+        return
+    top = st.columns([1, 3])
+    period = c.period_select(periods, container=top[0])
+    bs = c.scores("branch_scores", period)
+    status = c.scores("submission_status", period)
+    prev = c.previous_period(periods, period)
+    pbs = c.scores("branch_scores", prev) if prev else None
+    top[1].caption(f"当前查看：{c.period_label(period)}"
+                   + (f"；对比季度：{c.period_label(prev)}" if prev else "；这是第一个有数据的季度，暂无环比"))
+
+    headline(bs, status, pbs)
+    if bs.empty:
+        st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度，或待各支部报送后再查看。",
+                icon=":material/event_busy:")
+        missing_section(status, period)
+        return
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.subheader("全校七个维度得分", anchor=False)
+        series = [{"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.RED,
+                   "fill": True}]
+        for t in c.type_ids():
+            sub = bs[bs["branch_type"] == t]
+            if not sub.empty:
+                series.append({"name": f"{c.type_name(t)}平均", "values": [sub[col].mean() for col in c.dim_cols()],
+                               "color": c.TYPE_COLORS.get(t, c.GREY), "dash": "dot"})
+        c.show(c.radar(series, height=440), key="ov_radar")
+    with right:
+        st.subheader("二级党组织排名", anchor=False)
+        cs = c.scores("college_scores", period).sort_values(["rank", "college"])
+        if cs.empty:
+            st.info("暂无二级党组织得分。")
+        else:
+            text = [f"{c.fmt_score(s)}（{int(sub)}/{int(n)} 报送）"
+                    for s, sub, n in zip(cs["overall"], cs["submitted"], cs["branches"])]
+            hover = [f"第 {int(r)} 名 · {col}" for r, col in zip(cs["rank"], cs["college"])]
+            c.show(c.hbar(cs["college"], cs["overall"], text=text, hover=hover, xmax=118,
+                          height=max(420, 30 * len(cs) + 60)), key="ov_colleges")
+
+    ranking_section(bs, period)
+    weakest_section(period)
+    missing_section(status, period)
+
+
+def ranking_section(bs: pd.DataFrame, period: str) -> None:
+    """Filters (type, college, grade), the ranking table with downloads, and the branch × dimension heat map."""
+    st.subheader("支部排名", anchor=False)
+    f1, f2, f3 = st.columns([1, 2, 2])
+    btype = c.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "type", default="all", container=f1,
+                           format_func=lambda t: "全部" if t == "all" else c.type_name(t), horizontal=True)
+    colleges = c.state_widget("multi", "二级党组织", sorted(bs["college"].dropna().unique()), "colleges",
+                              default=[], container=f2, placeholder="全部二级党组织")
+    grades = c.state_widget("multi", "等次", [g.name for g in c.guide().grades], "grades", default=[],
+                            container=f3, placeholder="全部等次")
+    view = bs
+    if btype != "all":
+        view = view[view["branch_type"] == btype]
+    if colleges:
+        view = view[view["college"].isin(colleges)]
+    if grades:
+        view = view[view["grade"].isin(grades)]
+    if view.empty:
+        st.info("没有符合筛选条件的支部。请放宽“支部类型”“二级党组织”或“等次”的筛选。",
+                icon=":material/filter_alt_off:")
+        return
+    table = ranking_table(view)
+    st.caption(f"共 {len(table)} 个支部；排名为全校排名；“排名变化”与上一季度相比，↑ 为上升，“新”表示上季度无得分。")
+    st.dataframe(
+        table, hide_index=True, width="stretch", height=min(38 * len(table) + 40, 460), key="ov_ranking",
+        column_config={
+            "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
+            "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f"),
+            **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
+        },
+    )
+    c.download_buttons(table, f"支部排名_{period}", "dl_ranking")
+
+    st.subheader("支部 × 维度热力图", anchor=False)
+    heat = view.sort_values(["rank", "branch_code"])
+    if len(heat) > HEAT_ROWS:
+        which = c.state_widget("radio", "显示范围", ["bottom", "top"], "heat", default="bottom",
+                               format_func=lambda v: f"排名后 {HEAT_ROWS} 名" if v == "bottom" else f"排名前 {HEAT_ROWS} 名",
+                               horizontal=True)
+        heat = heat.tail(HEAT_ROWS) if which == "bottom" else heat.head(HEAT_ROWS)
+        st.caption(f"筛选结果共 {len(view)} 个支部，热力图显示其中 {HEAT_ROWS} 个；可用上方筛选条件缩小范围。")
+    names = heat["branch_name"].where(~heat["branch_name"].duplicated(keep=False),
+                                      heat["branch_name"] + "（" + heat["branch_code"] + "）")
+    z = heat[c.dim_cols() + ["overall"]].set_axis(c.dim_names() + ["总分"], axis=1)
+    z.index = [f"{int(r)}. {n}" for r, n in zip(heat["rank"], names)]
+    c.show(c.heatmap(z), key="ov_heatmap")
+
+
+def weakest_section(period: str) -> None:
+    """The items with the lowest completion across the school (per-item completion, pending excluded)."""
+    st.subheader("全校薄弱考核要点", anchor=False)
+    summary = c.scores("item_summary", period)
+    if summary.empty:
+        st.info("本季度暂无考核要点完成情况。")
+        return
+    s = summary.dropna(subset=["mean_completion"]).copy()
+    if s.empty:
+        st.info("本季度各考核要点均未到期，暂无可比较的完成率。")
+        return
+    s["w"] = s["branches"].fillna(0)
+    s["wc"] = s["mean_completion"] * s["w"]
+    s["wf"] = s["full_share"] * s["w"]
+    agg = s.groupby("item_id", as_index=False)[["w", "wc", "wf"]].sum()
+    agg = agg[agg["w"] > 0]
+    agg["completion"] = agg["wc"] / agg["w"]
+    agg["full_share"] = agg["wf"] / agg["w"]
+    weakest = agg.sort_values(["completion", "item_id"]).head(10)
+    st.caption("按全校各支部的平均完成率排序，显示最低的 10 项（未到期的要求不计入）。")
+    g = c.guide()
+    c.show(c.hbar(
+        [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
+        text=[f"{v * 100:.0f}%（{f * 100:.0f}% 支部完成）" for v, f in zip(weakest["completion"], weakest["full_share"])],
+        hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=125, xtitle="平均完成率（%）",
+        color=c.DARK_RED,
+    ), key="ov_weakest")
+    table = pd.DataFrame({
+        "考核要点": weakest["item_id"],
+        "内容": [g.item(i).text for i in weakest["item_id"]],
+        "平均完成率": (weakest["completion"] * 100).round(1),
+        "完全完成的支部占比": (weakest["full_share"] * 100).round(1),
+        "参与计算的支部数": weakest["w"].astype(int),
+    })
+    with st.expander("查看明细与下载"):
+        st.dataframe(table, hide_index=True, width="stretch")
+        c.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
+
+
+def missing_section(status: pd.DataFrame, period: str) -> None:
+    """Branches of the registry that have not submitted this quarter."""
+    st.subheader("未报送支部", anchor=False)
+    if status.empty:
+        st.info("尚未导入支部名册，无法判断哪些支部未报送。请在“数据上传”页面导入支部名册。")
+        return
+    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"])
+    if miss.empty:
+        st.success(f"{c.period_label(period)} 名册中的全部支部均已报送。", icon=":material/task_alt:")
+        return
+    table = pd.DataFrame({
+        "支部编码": miss["branch_code"], "支部名称": miss["branch_name"], "二级党组织": miss["college"],
+        "类型": miss["branch_type"].map(c.type_name),
+    }).reset_index(drop=True)
+    st.caption(f"共 {len(table)} 个支部尚未报送 {c.period_label(period)} 的报送表。")
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 * len(table) + 40, 360))
+    c.download_buttons(table, f"未报送支部_{period}", "dl_missing")
+
+
+c.run_page(render)
