@@ -1,0 +1,459 @@
+"""Scoring: measure → item → indicator → dimension → overall, rankings and comparisons.
+
+Every number is derived at query time from the staging views (current submissions only) and the current
+guide, so a changed weight in indicator_guide.yaml re-scores every quarter consistently. The logic lives in
+`pipelines/sql/*.sql` (one mart per file, a chain of named CTEs ending in `final`); the guide enters as
+small registered relations (`g_measures`, `g_items`, …) built here from `guide()`, so no item id, weight or
+value is written in SQL. Each public function opens one short read connection under the database lock.
+
+The method, in Chinese for the 组织部, is in docs/scoring.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+
+from pipelines import db as dbmod
+from pipelines.guide import Guide, guide
+from pipelines.model import parse_period, period_of
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+DIMENSION_COLUMNS = [f"d{i}" for i in range(1, 8)]
+CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
+
+# Marts built on every scoring call, in dependency order: (temp table, sql file).
+_BASE_MARTS = [
+    ("t_branches", "branches"),
+    ("mart_measures", "measure_scores"),
+    ("mart_items", "item_scores"),
+    ("mart_indicators", "indicator_scores"),
+    ("mart_dimensions", "dimension_scores"),
+    ("mart_metrics", "rankings"),
+    ("mart_branches", "branch_scores"),
+]
+
+# Public column lists (docs/design.md "Scoring"); extra columns follow these.
+MEASURE_COLUMNS = ["branch_code", "item_id", "measure_id", "measure_name", "kind", "actual", "required",
+                   "completion", "status", "weight"]
+ITEM_COLUMNS = ["branch_code", "item_id", "indicator_id", "dimension_id", "completion", "pending", "flagged",
+                "self_status", "evidence"]
+BRANCH_COLUMNS = ["branch_code", "branch_name", "branch_type", "college", "members", *DIMENSION_COLUMNS,
+                  "overall", "grade", "rank", "rank_in_type", "rank_in_college", "prev_overall", "delta",
+                  "prev_rank", "rank_change", "version", "guide_version"]
+
+FLAG_MESSAGES = {
+    "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
+    "blank_status": "未填写自评完成情况，按 0 计分",
+}
+
+
+# ---- guide as relations ------------------------------------------------------------------------------
+def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
+    """The guide as small relations the SQL joins against (the only place ids and weights enter SQL)."""
+    measures, items = [], []
+    order = 0
+    for dim in g.dimensions:
+        for ind in dim.indicators:
+            for it in ind.items:
+                order += 1
+                for t in it.applies_to:
+                    items.append({"item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
+                                  "branch_type": t, "weight": float(it.weight), "item_order": order})
+                for k, m in enumerate(it.measures):
+                    measures.append({
+                        "item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
+                        "measure_id": m.id, "measure_name": m.name, "kind": m.kind, "activity": m.activity,
+                        "required": None if m.required is None else float(m.required),
+                        "count_field": m.count, "numerator": m.numerator, "denominator": m.denominator,
+                        "weight": float(m.weight), "measure_order": order * 100 + k,
+                    })
+    answers = {a.id: a for a in g.self_assessment}
+    done = g.self_assessment[0]  # the first answer is the full one (完成)
+    fallback = answers[g.self_assessment_without_evidence]
+    return {
+        "g_measures": pd.DataFrame(measures).astype({"required": "float64"}),
+        "g_items": pd.DataFrame(items),
+        "g_indicators": pd.DataFrame([{"indicator_id": ind.id, "dimension_id": d.id, "name": ind.name,
+                                       "weight": float(ind.weight)} for d in g.dimensions for ind in d.indicators]),
+        "g_dimensions": pd.DataFrame([{"dimension_id": d.id, "name": d.name, "short": d.short,
+                                       "weight": float(d.weight)} for d in g.dimensions]),
+        "g_answers": pd.DataFrame([{"status": a.id, "name": a.name, "value": float(a.value)}
+                                   for a in g.self_assessment]),
+        "g_grades": pd.DataFrame([{"name": gr.name, "min": float(gr.min)} for gr in g.grades]),
+        "g_settings": pd.DataFrame([{"guide_version": g.version, "done_status": done.id,
+                                     "without_evidence_status": fallback.id,
+                                     "without_evidence_name": fallback.name,
+                                     "without_evidence_value": float(fallback.value)}]),
+    }
+
+
+@lru_cache(maxsize=None)
+def _sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def prev_period(period: str) -> str:
+    """The calendar quarter before `period` (2026Q1 → 2025Q4)."""
+    year, q = parse_period(period)
+    return period_of(year - 1, 4) if q == 1 else period_of(year, q - 1)
+
+
+def _targets(periods: list[str]) -> pd.DataFrame:
+    rows = []
+    for p in sorted(set(periods), key=parse_period):
+        year, q = parse_period(p)
+        rows.append({"period": period_of(year, q), "year": year, "quarter": q, "prev_period": prev_period(p)})
+    return pd.DataFrame(rows, columns=["period", "year", "quarter", "prev_period"]).astype(
+        {"year": "int32", "quarter": "int32"})
+
+
+@contextmanager
+def _session(db, periods: list[str], g: Guide | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read connection with the guide relations registered and the base marts built for `periods`.
+
+    Each period's previous quarter is scored too, so ranks and deltas can be compared.
+    """
+    g = g or guide()
+    with dbmod.connect(db) as con:
+        for name, frame in guide_frames(g).items():
+            con.register(name, frame)
+        wanted = list(periods) + [prev_period(p) for p in periods]
+        con.register("g_targets", _targets(wanted))
+        for table, sql in _BASE_MARTS:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_sql(sql)}")
+        yield con
+
+
+def _mart(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:
+    return con.execute(_sql(name), params or {}).df()
+
+
+def _only(df: pd.DataFrame, period: str | None, columns: list[str] | None = None,
+          sort: list[str] | None = None) -> pd.DataFrame:
+    """Rows of one period (or all), contract columns first, a clean index."""
+    if period is not None:
+        df = df[df["period"] == period]
+        df = df.drop(columns=["period"])
+    if columns:
+        df = df[[c for c in columns if c in df.columns] + [c for c in df.columns if c not in columns]]
+    if sort:
+        df = df.sort_values(sort, kind="stable")
+    return df.reset_index(drop=True)
+
+
+def _norm(period: str) -> str:
+    return period_of(*parse_period(period))
+
+
+# ---- periods -----------------------------------------------------------------------------------------
+def periods(db=None) -> list[str]:
+    """Periods with at least one current submission, ascending."""
+    with dbmod.connect(db) as con:
+        rows = con.execute("SELECT DISTINCT year, quarter FROM stg_submissions ORDER BY year, quarter").fetchall()
+    return [period_of(y, q) for y, q in rows]
+
+
+def latest_period(db=None) -> str | None:
+    """The most recent period with any current submission, or None when there is none."""
+    ps = periods(db)
+    return ps[-1] if ps else None
+
+
+# ---- per branch ----------------------------------------------------------------------------------------
+def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
+    """Completion of every due measure per branch (completion NaN and status 'pending' when not yet due).
+
+    Extra columns: flagged, flag (no_evidence | blank_status), flag_message, self_status, evidence.
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = con.execute("SELECT * FROM mart_measures WHERE period = $p ORDER BY branch_code, measure_order",
+                         {"p": period}).df()
+    if branch_code is not None:
+        df = df[df["branch_code"] == branch_code]
+    df["flag_message"] = df["flag"].map(_flag_message)
+    return _only(df.drop(columns=["measure_order"]), period, MEASURE_COLUMNS)
+
+
+def _flag_message(flag) -> str | None:
+    if not isinstance(flag, str):
+        return None
+    g = guide()
+    name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
+    return FLAG_MESSAGES[flag].format(answer=name)
+
+
+def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
+    """Item completion per branch: the weighted mean of its due measures (NaN and pending when none is due).
+
+    Items that do not apply to the branch's type have no row. Extra columns: flag, weight.
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = con.execute("SELECT * FROM mart_items WHERE period = $p ORDER BY branch_code, item_order",
+                         {"p": period}).df()
+    if branch_code is not None:
+        df = df[df["branch_code"] == branch_code]
+    return _only(df.drop(columns=["item_order"]), period, ITEM_COLUMNS)
+
+
+def indicator_scores(period: str, db=None) -> pd.DataFrame:
+    """Indicator score (0–100) per branch; indicators whose items are all pending have no row.
+
+    Extra columns: dimension_id, items_due.
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = con.execute("SELECT * FROM mart_indicators WHERE period = $p ORDER BY branch_code, indicator_id",
+                         {"p": period}).df()
+    return _only(df, period, ["branch_code", "indicator_id", "score"])
+
+
+def branch_scores(period: str, db=None) -> pd.DataFrame:
+    """Per branch: the radar d1..d7, overall, grade, ranks (school, type, college), change, guide version.
+
+    Extra columns: year, quarter, uploaded_at, ranked_branches.
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = con.execute("SELECT * FROM mart_branches WHERE period = $p", {"p": period}).df()
+    return _only(df, period, BRANCH_COLUMNS, ["rank", "branch_code"])
+
+
+def rankings(period: str, db=None) -> pd.DataFrame:
+    """Ranks of every branch by overall and by each dimension (long form: metric = overall | d1..d7).
+
+    Columns: branch_code, branch_type, college, metric, dimension_id (0 = overall), score, rank,
+    rank_in_type, rank_in_college, ranked_branches, prev_score, delta, prev_rank, rank_change, … .
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = con.execute("SELECT * FROM mart_metrics WHERE period = $p", {"p": period}).df()
+    return _only(df, period, None, ["dimension_id", "rank", "branch_code"])
+
+
+# ---- comparisons -------------------------------------------------------------------------------------
+def college_scores(period: str, db=None) -> pd.DataFrame:
+    """Per college (二级党组织): branches (registry ∪ submitters), submitted, mean overall and d1..d7, rank.
+
+    Extra columns: overall_std, prev_overall, prev_rank, rank_change.
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = _mart(con, "college_scores")
+    return _only(df, period, ["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
+                 ["rank", "college"])
+
+
+def item_summary(period: str, db=None) -> pd.DataFrame:
+    """Per item and branch type (teacher | student | all): branches judged, share fully met, mean completion.
+
+    Sorted weakest first within each type. Extra columns: pending, dimension_id, indicator_id.
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = _mart(con, "item_summary")
+    df = _only(df, period, ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
+               ["branch_type", "mean_completion", "item_order"])
+    return df.drop(columns=["item_order"])
+
+
+def type_comparison(period: str, db=None) -> pd.DataFrame:
+    """Teacher vs student per dimension: means, spread (population std) and diff = teacher − student."""
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = _mart(con, "type_comparison")
+    return _only(df, period, None, ["dimension_id"])
+
+
+def item_type_comparison(period: str, db=None) -> pd.DataFrame:
+    """Teacher vs student per item (due items only): means and diff = teacher − student; plus std and n."""
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = _mart(con, "item_type_comparison")
+    order = {it.id: k for k, it in enumerate(guide().items)}
+    df = df.assign(_o=df["item_id"].map(order)).sort_values("_o").drop(columns="_o")
+    return _only(df, period)
+
+
+def history(db=None) -> pd.DataFrame:
+    """branch_scores of every period, with a period column, ascending by period then rank."""
+    ps = periods(db)
+    if not ps:
+        return pd.DataFrame(columns=["period", *BRANCH_COLUMNS])
+    with _session(db, ps) as con:
+        df = con.execute("SELECT * FROM mart_branches ORDER BY year, quarter, rank, branch_code").df()
+    return _only(df, None, ["period", *BRANCH_COLUMNS])
+
+
+def score_change(period: str, db=None) -> pd.DataFrame:
+    """Change of overall against the previous quarter, split into each dimension's contribution c1..c7.
+
+    c_k = (share of dimension k × its score) now − the same before, so c1 + … + c7 = delta exactly.
+    Branches without a score in the previous quarter have no row. Extra columns: overall, prev_overall,
+    up_dimension, down_dimension (the dimension that added or took away the most).
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        df = _mart(con, "score_change")
+    return _only(df, period, ["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"])
+
+
+def movers(period: str, n: int = 5, db=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The n most improved (delta > 0) and n most declined (delta < 0) branches, each with main_dimension:
+    the dimension whose contribution moved it most in that direction (main_dimension_name, main_contribution).
+    """
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        change = _mart(con, "score_change")
+        names = con.execute("SELECT branch_code, branch_name, branch_type, college, overall, prev_overall AS p "
+                            "FROM mart_branches WHERE period = $p", {"p": period}).df()
+    change = _only(change, period).merge(names.drop(columns=["overall", "p"]), on="branch_code", how="left")
+    dim_names = {d.id: d.name for d in guide().dimensions}
+
+    def pick(df: pd.DataFrame, col: str) -> pd.DataFrame:
+        df = df.copy()
+        df["main_dimension"] = df[col].astype("int64")
+        df["main_dimension_name"] = df["main_dimension"].map(dim_names)
+        df["main_contribution"] = [row[f"c{d}"] for d, (_, row) in zip(df["main_dimension"], df.iterrows())]
+        cols = ["branch_code", "branch_name", "branch_type", "college", "prev_overall", "overall", "delta",
+                "main_dimension", "main_dimension_name", "main_contribution", *CONTRIBUTION_COLUMNS]
+        return df[cols].reset_index(drop=True)
+
+    up = change[change["delta"] > 1e-9].sort_values(["delta", "branch_code"], ascending=[False, True]).head(n)
+    down = change[change["delta"] < -1e-9].sort_values(["delta", "branch_code"]).head(n)
+    return pick(up, "up_dimension"), pick(down, "down_dimension")
+
+
+def submission_status(period: str, db=None) -> pd.DataFrame:
+    """Registry ∪ submitters of the period: status submitted | resubmitted | missing, version, uploaded_at.
+
+    Extra columns: in_registry, file_name.
+    """
+    period = _norm(period)
+    with dbmod.connect(db) as con:
+        con.register("g_targets", _targets([period]))
+        df = _mart(con, "submission_status")
+    return _only(df, period, ["branch_code", "branch_name", "college", "branch_type", "status", "version",
+                              "uploaded_at"], ["college", "branch_code"])
+
+
+def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
+    """The source rows behind one item of one branch in one period (ledger | counts | self_assessment).
+
+    Columns: source, period (of the workbook the row is in), measure_id, source_file, sheet, row_no, counted,
+    then detail columns (date, activity_type, activity_raw, topic, expected, attended, hours, evidence,
+    field, value, status, status_id).
+    """
+    period = _norm(period)
+    g = guide()
+    with dbmod.connect(db) as con:
+        for name, frame in guide_frames(g).items():
+            con.register(name, frame)
+        con.register("g_targets", _targets([period]))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE t_branches AS {_sql('branches')}")
+        df = con.execute(_sql("trace"), {"branch_code": branch_code, "item_id": item_id}).df()
+    return df.reset_index(drop=True)
+
+
+def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
+    """Every mart of one period from a single connection (what a dashboard page load needs at once)."""
+    period = _norm(period)
+    with _session(db, [period]) as con:
+        out = {
+            "measure_scores": con.execute("SELECT * FROM mart_measures WHERE period = $p", {"p": period}).df(),
+            "item_scores": con.execute("SELECT * FROM mart_items WHERE period = $p", {"p": period}).df(),
+            "indicator_scores": con.execute("SELECT * FROM mart_indicators WHERE period = $p", {"p": period}).df(),
+            "branch_scores": con.execute("SELECT * FROM mart_branches WHERE period = $p", {"p": period}).df(),
+            "rankings": con.execute("SELECT * FROM mart_metrics WHERE period = $p", {"p": period}).df(),
+        }
+        for name in ("college_scores", "item_summary", "type_comparison", "item_type_comparison",
+                     "score_change"):
+            out[name] = _mart(con, name)
+        out["submission_status"] = _mart(con, "submission_status")
+    return {k: _only(v, period) for k, v in out.items()}
+
+
+# ---- CLI -----------------------------------------------------------------------------------------------
+def _fmt(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _print(df: pd.DataFrame, fmt: str, out=sys.stdout) -> None:
+    if fmt == "csv":
+        df.to_csv(out, index=False)
+    elif fmt == "json":
+        records = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=4))
+        json.dump(records, out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    else:
+        text = df.map(_fmt) if len(df) else df
+        out.write(text.to_string(index=False) + "\n")
+
+
+def _branch_table(period: str, db) -> pd.DataFrame:
+    g = guide()
+    df = branch_scores(period, db)
+    df["branch_type"] = df["branch_type"].map(lambda t: g.branch_type_name(t) if t else t)
+    cols = ["branch_code", "branch_name", "branch_type", "college", *DIMENSION_COLUMNS, "overall", "grade",
+            "rank", "rank_in_type"]
+    out = df[cols].copy()
+    out["guide_version"] = g.version
+    return out
+
+
+def _items_table(period: str, branch: str, db) -> pd.DataFrame:
+    items = item_scores(period, db, branch_code=branch)
+    ms = measure_scores(period, db, branch_code=branch)
+    rows = []
+    for it in items.itertuples():
+        parts = []
+        for m in ms[ms["item_id"] == it.item_id].itertuples():
+            state = "未到期" if m.status == "pending" else f"{m.completion:.2f}"
+            parts.append(f"{m.measure_name}: {_fmt(m.actual, 2)}/{_fmt(m.required, 2)} ({state})")
+        rows.append({
+            "item_id": it.item_id,
+            "completion": "未到期" if it.pending else round(float(it.completion), 4),
+            "flagged": bool(it.flagged),
+            "measures": "；".join(parts),
+        })
+    return pd.DataFrame(rows, columns=["item_id", "completion", "flagged", "measures"])
+
+
+def cli_scores(args: argparse.Namespace) -> int:
+    """`python -m pipelines scores --db DB --period 2026Q3 [--branch CODE --items] [--format …]`."""
+    db = args.db or None
+    try:
+        period = _norm(args.period)
+    except (ValueError, IndexError):
+        print(f"季度格式不正确：{args.period}（应为如 2026Q3）", file=sys.stderr)
+        return 1
+    known = periods(db)
+    if period not in known:
+        have = "、".join(known) if known else "无"
+        print(f"没有 {period} 的报送数据。已有季度：{have}", file=sys.stderr)
+        return 1
+    if args.branch or args.items:
+        if not args.branch:
+            print("使用 --items 时须同时指定 --branch 支部编码", file=sys.stderr)
+            return 1
+        df = _items_table(period, args.branch, db)
+        if df.empty:
+            print(f"{period} 没有支部 {args.branch} 的报送数据", file=sys.stderr)
+            return 1
+    else:
+        df = _branch_table(period, db)
+    _print(df, args.format)
+    return 0

@@ -1,0 +1,33 @@
+-- College (二级党组织) aggregates: the plain mean of its scored branches, and the colleges' ranking.
+-- branches = registry ∪ submitters of the college; submitted = branches with a current submission.
+WITH roster AS (
+    SELECT t.period, r.branch_code, r.college FROM g_targets t CROSS JOIN registry r
+    UNION
+    SELECT period, branch_code, college FROM t_branches
+),
+per_college AS (
+    SELECT r.period, r.college,
+           count(DISTINCT r.branch_code) AS branches,
+           count(m.branch_code) AS submitted,
+           avg(m.overall) AS overall,
+           avg(m.d1) AS d1, avg(m.d2) AS d2, avg(m.d3) AS d3, avg(m.d4) AS d4,
+           avg(m.d5) AS d5, avg(m.d6) AS d6, avg(m.d7) AS d7,
+           stddev_pop(m.overall) AS overall_std
+    FROM roster r
+    LEFT JOIN mart_branches m ON m.period = r.period AND m.branch_code = r.branch_code
+    GROUP BY ALL
+),
+ranked AS (
+    SELECT c.*, t.prev_period,
+           CASE WHEN c.overall IS NOT NULL THEN
+               rank() OVER (PARTITION BY c.period ORDER BY round(c.overall, 2) DESC NULLS LAST) END AS rank
+    FROM per_college c JOIN g_targets t USING (period)
+),
+final AS (
+    SELECT r.period, r.college, r.branches, r.submitted, r.overall,
+           r.d1, r.d2, r.d3, r.d4, r.d5, r.d6, r.d7, r.rank,
+           r.overall_std, p.overall AS prev_overall, p.rank AS prev_rank, p.rank - r.rank AS rank_change
+    FROM ranked r
+    LEFT JOIN ranked p ON p.period = r.prev_period AND p.college = r.college
+)
+SELECT * FROM final
