@@ -136,7 +136,7 @@ _declare("sa_item_duplicate", "error", "自评指标重复",
 _declare("sa_status_unknown", "error", "完成情况无法识别",
          "{where}的完成情况“{value}”无法识别。请从下拉列表中选择：{options}。")
 _declare("sa_status_missing", "warning", "完成情况未填写",
-         "{where}的完成情况未填写，将按未完成计算。请从下拉列表中选择：{options}。")
+         "{where}的完成情况未填写。请从下拉列表中选择：{options}；确未开展的请选择最后一项。")
 _declare("sa_no_evidence", "warning", "完成但无佐证",
          "{where}自评为“{value}”，但未填写佐证材料及主要举措，将按“{fallback}”计分。"
          "请在 {evidence_cell} 单元格简要填写佐证材料（如会议记录、活动照片、文件名称）和主要举措。")

@@ -1,0 +1,625 @@
+"""Read and validate a branch workbook (or the registry workbook) with calamine; never raise on bad input.
+
+Order of checks, cheapest first, so a hostile file costs little:
+1. size on disk / in memory (limits.max_file_mb) before reading a path;
+2. magic bytes: OLE/CFB (D0 CF 11 E0) is either an encrypted xlsx (has an EncryptionInfo stream) or a legacy
+   .xls; anything not a zip is not an xlsx;
+3. the zip central directory, before any member is inflated: entry count, total declared uncompressed size
+   (limits.max_uncompressed_mb) and compression ratio (zip bomb);
+4. every member inflated in bounded chunks (constant memory) to verify that declared sizes and CRCs are true,
+   so a bomb with lying headers is stopped at the limit too; only then calamine parses the workbook.
+Every finding is a `Problem` made by `problems.make`; row numbers are the Excel row numbers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import zipfile
+from pathlib import Path
+
+from openpyxl.utils import get_column_letter
+from python_calamine import CalamineWorkbook, PasswordError
+
+from pipelines import normalise as nz
+from pipelines.guide import Guide, guide
+from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, Problem, RegistryEntry,
+                             SelfAssessmentRow, quarter_months)
+from pipelines.problems import make, show
+from pipelines.workbook import REGISTRY_FIELDS, REGISTRY_SHEET
+
+log = logging.getLogger(__name__)
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")  # directory entry of an encrypted OOXML package
+MAX_ZIP_ENTRIES = 2000  # a template has ~15 members; thousands only come from crafted files
+MAX_RATIO = 200  # deflate tops out near 1030:1; real xlsx XML stays well under 100:1
+RATIO_MIN_BYTES = 5 * 2**20  # small members may compress extremely well without being a threat
+CHUNK = 2**20
+REQUIRED_INFO = ("branch_code", "branch_name", "college", "branch_type", "year", "quarter", "members")
+DATE_EXAMPLE = "2026-03-05"
+
+
+class _Reject(Exception):
+    """Internal: stop reading; the problem is already recorded."""
+
+
+def _ref(row: int, col: int) -> str:
+    """A1 reference from a 1-based row and a 0-based column index."""
+    return f"{get_column_letter(col + 1)}{row}"
+
+
+def _cell(rows: list[list], row: int, col: int | None) -> object:
+    """Value at Excel row `row` (1-based) and 0-based column `col`; '' when outside the data."""
+    if col is None or row - 1 >= len(rows) or col >= len(rows[row - 1]):
+        return ""
+    return rows[row - 1][col]
+
+
+# ---- container checks ----------------------------------------------------------------------------
+def _load(source: Path | bytes | str, name: str, g: Guide) -> tuple[bytes, str, list[Problem]]:
+    """The file's bytes and SHA-256, or a size/readability problem (a too-large file is hashed, not kept)."""
+    limit = g.limits.max_file_mb * 2**20
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        sha = hashlib.sha256(data).hexdigest()
+        if len(data) > limit:
+            return b"", sha, [_too_large(name, len(data), g)]
+        return data, sha, []
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+        if size > limit:  # hash in chunks: never hold an oversized file in memory
+            h = hashlib.sha256()
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(CHUNK), b""):
+                    h.update(chunk)
+            return b"", h.hexdigest(), [_too_large(name, size, g)]
+        data = path.read_bytes()
+    except OSError as e:
+        return b"", "", [make("file_unreadable", file=name, detail=e.strerror or type(e).__name__)]
+    return data, hashlib.sha256(data).hexdigest(), []
+
+
+def _too_large(name: str, size: int, g: Guide) -> Problem:
+    return make("file_too_large", file=name, size_mb=f"{size / 2**20:.1f}", limit_mb=f"{g.limits.max_file_mb:g}")
+
+
+def _sniff(data: bytes) -> str:
+    """A Chinese hint of what a non-xlsx file probably is, for the message."""
+    head = data[:2048].lstrip()
+    if head.startswith(b"%PDF"):
+        return "（看起来是 PDF 文件）"
+    if head[:1] == b"<":
+        return "（看起来是网页或 XML 文件，常见于从其他系统“导出为 Excel”的文件）"
+    for enc in ("utf-8", "gb18030"):
+        try:
+            head.decode(enc)
+            return "（看起来是 CSV 或文本文件）"
+        except UnicodeDecodeError:
+            continue
+    return ""
+
+
+def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Problem]:
+    """Problems with the file as a container (not xlsx, encrypted, corrupt, zip bomb); [] when safe to parse.
+
+    The zip central directory is inspected before any member is inflated, so an honest bomb is rejected
+    without decompressing a byte; members are then inflated in bounded chunks to catch lying headers.
+    """
+    g = g or guide()
+    if not data:
+        return [make("file_empty", file=name)]
+    if data.startswith(OLE_MAGIC):
+        if ENCRYPTION_STREAM in data:
+            return [make("file_encrypted", file=name)]
+        return [make("file_old_xls", file=name)]
+    if not data.startswith(b"PK"):
+        return [make("file_not_xlsx", file=name, kind=_sniff(data))]
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as e:
+        return [make("file_corrupt", file=name, detail=f"压缩结构损坏：{e}")]
+    limit = g.limits.max_uncompressed_mb * 2**20
+    total = sum(i.file_size for i in infos)
+    worst = max(infos, key=lambda i: i.file_size / max(i.compress_size, 1), default=None)
+    ratio = worst.file_size / max(worst.compress_size, 1) if worst else 0
+    if (len(infos) > MAX_ZIP_ENTRIES or total > limit
+            or (worst and worst.file_size > RATIO_MIN_BYTES and ratio > MAX_RATIO)):
+        return [_bomb(name, total, g, ratio)]
+    names = set(zf.namelist())
+    if "xl/workbook.xml" not in names:
+        kind = ("（看起来是 Word 文档）" if "word/document.xml" in names else
+                "（看起来是 PowerPoint 文件）" if any(n.startswith("ppt/") for n in names) else
+                "（看起来是 WPS/LibreOffice 的 .ods 表格）" if "content.xml" in names else
+                "（看起来是一个压缩包）")
+        return [make("file_not_xlsx", file=name, kind=kind)]
+    inflated = 0
+    try:
+        for info in infos:
+            with zf.open(info) as member:
+                seen = 0
+                while chunk := member.read(CHUNK):
+                    seen += len(chunk)
+                    inflated += len(chunk)
+                    if inflated > limit or seen > info.file_size:
+                        return [_bomb(name, inflated, g, ratio)]
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as e:
+        # RuntimeError: zipfile's "encrypted member, password required"
+        return [make("file_corrupt", file=name, detail=f"内容校验失败：{e}")]
+    except Exception as e:  # zlib.error and friends: damaged compressed data
+        return [make("file_corrupt", file=name, detail=f"压缩数据损坏：{type(e).__name__}")]
+    return []
+
+
+def _bomb(name: str, size: float, g: Guide, ratio: float) -> Problem:
+    return make("zip_bomb", file=name, size_mb=f"{size / 2**20:,.0f}", limit_mb=f"{g.limits.max_uncompressed_mb:g}",
+                ratio=f"，压缩比约 {ratio:,.0f}:1" if ratio > MAX_RATIO else "")
+
+
+def _open(source: Path | bytes | str, file_name: str | None, g: Guide
+          ) -> tuple[str, str, CalamineWorkbook | None, list[Problem]]:
+    name = file_name or (Path(source).name if not isinstance(source, (bytes, bytearray, memoryview)) else "上传文件")
+    data, sha, problems = _load(source, name, g)
+    if problems:
+        return name, sha, None, problems
+    problems = check_container(data, name, g)
+    if problems:
+        return name, sha, None, problems
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except PasswordError:
+        return name, sha, None, [make("file_encrypted", file=name)]
+    except Exception as e:  # calamine raises its own errors for XML it cannot parse
+        return name, sha, None, [make("file_corrupt", file=name, detail=f"工作簿内容无法解析：{type(e).__name__}")]
+    return name, sha, wb, []
+
+
+def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str) -> tuple[dict[str, tuple[str, list]], list[Problem]]:
+    """Rows of each wanted sheet (key -> (actual name, rows)), matched after normalising names."""
+    actual = {nz.key(n): n for n in wb.sheet_names}
+    found, problems = {}, []
+    for k, wanted in keys.items():
+        real = actual.get(nz.key(wanted))
+        if real is None:
+            problems.append(make("sheet_missing", file=name, sheet=wanted,
+                                 present="、".join(f"「{n}」" for n in wb.sheet_names) or "无"))
+            continue
+        found[k] = (real, wb.get_sheet_by_name(real).to_python(skip_empty_area=False))
+    return found, problems
+
+
+def _columns(rows: list[list], wanted: list[tuple[str, str]], sheet: str, name: str
+             ) -> tuple[dict[str, int], list[Problem]]:
+    """Map column ids to 0-based indexes by their header in row 1; a missing header is a problem."""
+    header = {nz.key(v): i for i, v in enumerate(rows[0] if rows else []) if not nz.is_blank(v)}
+    cols, problems = {}, []
+    expected = " | ".join(n for _, n in wanted)
+    for pos, (cid, cname) in enumerate(wanted):
+        i = header.get(nz.key(cname))
+        if i is None:
+            problems.append(make("column_missing", file=name, sheet=sheet, cell=_ref(1, pos), column=cname,
+                                 expected=expected, value=_cell(rows, 1, pos)))
+        else:
+            cols[cid] = i
+    return cols, problems
+
+
+# ---- the branch workbook -------------------------------------------------------------------------
+class _Reader:
+    """One workbook's validation state; each `_read_*` method appends to `problems`."""
+
+    def __init__(self, g: Guide, name: str, registry: dict[str, RegistryEntry] | None):
+        self.g, self.name, self.registry = g, name, registry
+        self.problems: list[Problem] = []
+        self.branch_type: str | None = None
+        self.period: tuple[int, int] | None = None
+        self.members: int | None = None
+
+    def add(self, code: str, sheet: str = "", cell: str = "", value: object = None, **fields) -> None:
+        self.problems.append(make(code, file=self.name, sheet=sheet, cell=cell, value=value, **fields))
+
+    def number(self, raw, sheet, cell, field, *, whole: bool) -> float | int | None:
+        """Parse a non-negative number; record a problem and return None when it is not one."""
+        try:
+            n = nz.parse_int(raw) if whole else nz.parse_number(raw)
+        except nz.NotInteger:
+            self.add("number_not_integer", sheet, cell, raw, field=field, example="12")
+            return None
+        except nz.InvalidNumber:
+            self.add("number_invalid", sheet, cell, raw, field=field, example="12")
+            return None
+        if n is not None and n < 0:
+            self.add("negative_number", sheet, cell, raw, field=field)
+            return None
+        return n
+
+    # ---- 支部信息
+    def read_info(self, sheet: str, rows: list[list]) -> BranchInfo | None:
+        g = self.g
+        at = {}
+        for r in range(2, len(rows) + 1):
+            k = nz.key(_cell(rows, r, 0))
+            if k and k not in at:
+                at[k] = r
+        values: dict[str, object] = {}
+        cells: dict[str, str] = {}
+        for f in g.workbook.info_fields:
+            r = at.get(nz.key(f.name))
+            if r is None:
+                if f.id in REQUIRED_INFO:
+                    self.add("info_field_missing", sheet, "", None, field=f.name)
+                continue
+            raw, cell = _cell(rows, r, 1), f"B{r}"
+            cells[f.id] = cell
+            if nz.is_blank(raw):
+                if f.id in REQUIRED_INFO:
+                    self.add("info_value_missing", sheet, cell, raw, field=f.name,
+                             hint=f"（{f.hint}）" if f.hint else "")
+                continue
+            values[f.id] = self._info_value(f.id, f.name, raw, sheet, cell)
+        self.branch_type = values.get("branch_type")
+        self.members = values.get("members")
+        if values.get("year") and values.get("quarter"):
+            self.period = (values["year"], values["quarter"])
+        self._check_registry(values, cells, sheet)
+        if not (values.get("branch_code") and self.period):
+            return None
+        # Partial info (unknown type, bad member count) still names the branch and period in reports.
+        return BranchInfo(
+            branch_code=values["branch_code"], branch_name=values.get("branch_name") or "",
+            college=values.get("college") or "", branch_type=self.branch_type or "",
+            year=self.period[0], quarter=self.period[1], members=self.members or 0,
+            secretary=values.get("secretary") or "", filled_by=values.get("filled_by") or "",
+            filled_on=values.get("filled_on"),
+        )
+
+    def _info_value(self, fid: str, fname: str, raw: object, sheet: str, cell: str) -> object:
+        g = self.g
+        if fid == "branch_type":
+            t = nz.branch_type(raw, g)
+            if t is None:
+                self.add("branch_type_unknown", sheet, cell, raw, options="、".join(x.name for x in g.branch_types))
+            return t
+        if fid == "year":
+            try:
+                return nz.parse_year(raw)
+            except nz.InvalidNumber:
+                self.add("year_invalid", sheet, cell, raw, example=dt.date.today().year)
+                return None
+        if fid == "quarter":
+            try:
+                return nz.parse_quarter(raw)
+            except nz.InvalidNumber:
+                self.add("quarter_invalid", sheet, cell, raw)
+                return None
+        if fid == "members":
+            n = self.number(raw, sheet, cell, fname, whole=True)
+            if n is not None and not 1 <= n <= g.limits.max_members:
+                self.add("members_absurd", sheet, cell, raw, max=g.limits.max_members)
+                return None
+            return n
+        if fid == "filled_on":
+            try:
+                return nz.parse_date(raw)
+            except nz.InvalidDate:
+                self.add("date_invalid_optional", sheet, cell, raw, example=DATE_EXAMPLE)
+                return None
+        if fid == "branch_code":  # codes never contain spaces; full-width letters/digits are a typing accident
+            return nz.key(raw)
+        return nz.text(raw)
+
+    def _check_registry(self, values: dict, cells: dict, sheet: str) -> None:
+        code = values.get("branch_code")
+        if self.registry is None or not code:
+            return
+        entry = self.registry.get(code)
+        if entry is None:
+            self.add("branch_code_unknown", sheet, cells["branch_code"], code)
+            return
+        names = {f.id: f.name for f in self.g.workbook.info_fields}
+        for fid, expected in (("branch_name", entry.branch_name), ("college", entry.college),
+                              ("branch_type", entry.branch_type)):
+            got = values.get(fid)
+            if got and expected and nz.key(got) != nz.key(expected):
+                show_got = self.g.branch_type_name(got) if fid == "branch_type" else got
+                show_exp = self.g.branch_type_name(expected) if fid == "branch_type" and expected in {
+                    t.id for t in self.g.branch_types} else expected
+                self.add("registry_mismatch", sheet, cells.get(fid, ""), show_got, field=names[fid],
+                         expected=show_exp)
+
+    # ---- 活动台账
+    def read_ledger(self, sheet: str, rows: list[list]) -> list[LedgerRow]:
+        g = self.g
+        wanted = [(c.id, c.name) for c in g.workbook.ledger_columns]
+        cols, problems = _columns(rows, wanted, sheet, self.name)
+        self.problems += problems
+        if "date" not in cols or "activity_type" not in cols:
+            return []
+        names = {c.id: c.name for c in g.workbook.ledger_columns}
+        filled = [r for r in range(2, len(rows) + 1) if any(not nz.is_blank(v) for v in rows[r - 1])]
+        if len(filled) > g.limits.max_ledger_rows:
+            self.add("too_many_rows", sheet, "", None, rows=len(filled), max=g.limits.max_ledger_rows)
+            filled = filled[: g.limits.max_ledger_rows]
+        example_activity = g.activity_types[min(4, len(g.activity_types) - 1)].name
+        out: list[LedgerRow] = []
+        seen: dict[tuple, int] = {}
+        for r in filled:
+            def raw(cid):
+                return _cell(rows, r, cols.get(cid))
+
+            def ref(cid):
+                return _ref(r, cols[cid]) if cid in cols else ""
+            ok = True
+            date = self._ledger_date(raw("date"), sheet, ref("date"))
+            ok &= date is not None
+            act_raw = raw("activity_type")
+            act = nz.activity_type(act_raw, g)
+            if nz.is_blank(act_raw):
+                self.add("activity_missing", sheet, ref("activity_type"), act_raw, example=example_activity)
+                ok = False
+            elif act is None:
+                self.add("activity_unknown", sheet, ref("activity_type"), act_raw, example=example_activity)
+                ok = False
+            nums = {}
+            for cid in ("expected", "attended", "hours"):
+                before = len(self.problems)
+                nums[cid] = self.number(raw(cid), sheet, ref(cid), names.get(cid, cid), whole=cid != "hours")
+                ok &= len(self.problems) == before
+            if nums["expected"] is not None and nums["attended"] is not None and nums["attended"] > nums["expected"]:
+                self.add("attended_exceeds_expected", sheet, ref("attended"), raw("attended"),
+                         expected=nums["expected"])
+                ok = False
+            if nums["hours"] is not None and nums["hours"] > g.limits.max_hours_per_day:
+                self.add("hours_too_many", sheet, ref("hours"), raw("hours"), max=f"{g.limits.max_hours_per_day:g}")
+                ok = False
+            if not ok:
+                continue
+            topic = nz.text(raw("topic"))
+            dup = (date, act, nz.key(topic))
+            if dup in seen:
+                self.add("duplicate_row", sheet, _ref(r, 0), None, first=seen[dup])
+            else:
+                seen[dup] = r
+            out.append(LedgerRow(row=r, date=date, activity_type=act, activity_raw=nz.text(act_raw), topic=topic,
+                                 expected=nums["expected"], attended=nums["attended"], hours=nums["hours"],
+                                 evidence=nz.text(raw("evidence"))))
+        return out
+
+    def _ledger_date(self, raw: object, sheet: str, cell: str) -> dt.date | None:
+        try:
+            d = nz.parse_date(raw)
+        except nz.ImpossibleDate:
+            self.add("date_impossible", sheet, cell, raw, example=DATE_EXAMPLE)
+            return None
+        except nz.InvalidDate:
+            self.add("date_invalid", sheet, cell, raw, example=DATE_EXAMPLE)
+            return None
+        if d is None:
+            self.add("date_missing", sheet, cell, raw, example=DATE_EXAMPLE)
+            return None
+        if self.period:
+            year, q = self.period
+            months = quarter_months(q)
+            if d.year != year or d.month not in months:
+                start = dt.date(year, months[0], 1)
+                end = (dt.date(year + 1, 1, 1) if q == 4 else dt.date(year, months[-1] + 1, 1)) - dt.timedelta(days=1)
+                self.add("date_outside_period", sheet, cell, d, year=year, quarter=q, start=start, end=end)
+                return None
+        return d
+
+    # ---- 统计数据
+    def read_counts(self, sheet: str, rows: list[list]) -> list[CountValue]:
+        g = self.g
+        cols, problems = _columns(rows, [(c.id, c.name) for c in g.workbook.counts_columns], sheet, self.name)
+        self.problems += problems
+        fcol, vcol = cols.get("field", 0), cols.get("value")
+        if vcol is None:
+            return []
+        by_key = {nz.key(f.name): f for f in g.count_fields}
+        out: dict[str, CountValue] = {}
+        cells: dict[str, tuple[str, object]] = {}
+        for r in range(2, len(rows) + 1):
+            label, raw = _cell(rows, r, fcol), _cell(rows, r, vcol)
+            if nz.is_blank(label):
+                continue
+            f = by_key.get(nz.key(label))
+            if f is None:
+                self.add("count_unknown_field", sheet, _ref(r, fcol), label)
+                continue
+            if f.id in out:
+                continue
+            cell = _ref(r, vcol)
+            before = len(self.problems)
+            value = self.number(raw, sheet, cell, f.name, whole=True)
+            out[f.id] = CountValue(row=r, field=f.id, value=None if len(self.problems) > before else value)
+            cells[f.id] = (cell, raw)
+        for f in g.count_fields:
+            if f.id not in out:
+                self.add("count_row_missing", sheet, "", None, field=f.name)
+        self._cross_check_counts(sheet, out, cells)
+        return list(out.values())
+
+    def _cross_check_counts(self, sheet: str, out: dict[str, CountValue], cells: dict) -> None:
+        g = self.g
+        names = {f.id: f.name for f in g.count_fields}
+        measures = [m for it in g.items for m in it.measures]
+
+        def val(fid):
+            return out[fid].value if fid in out else None
+        coverage = dict.fromkeys(m.count for m in measures if m.kind == "annual_coverage")
+        for fid in coverage:
+            v = val(fid)
+            if v is not None and self.members and v > self.members:
+                cell, raw = cells[fid]
+                self.add("count_exceeds_members", sheet, cell, raw, field=names[fid], members=self.members)
+        pairs = dict.fromkeys((m.numerator, m.denominator) for m in measures if m.kind == "ratio")
+        for num, den in pairs:
+            a, b = val(num), val(den)
+            if a is not None and b is not None and a > b:
+                cell, raw = cells[num]
+                self.add("count_ratio_exceeds", sheet, cell, raw, field=names[num], other=names[den], expected=show(b))
+
+    # ---- 自评
+    def read_self_assessment(self, sheet: str, rows: list[list]) -> list[SelfAssessmentRow]:
+        g = self.g
+        cols, problems = _columns(rows, [(c.id, c.name) for c in g.workbook.self_assessment_columns], sheet,
+                                  self.name)
+        self.problems += problems
+        if "item_id" not in cols or "status" not in cols:
+            return []
+        known = {it.id: it for it in g.items}
+        options = "、".join(o.name for o in g.self_assessment)
+        done = g.self_assessment[0]  # the top answer (完成) is the one that needs evidence
+        fallback = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
+        type_name = g.branch_type_name(self.branch_type) if self.branch_type else "本支部类型"
+        out: dict[str, SelfAssessmentRow] = {}
+        present: set[str] = set()  # item ids with a row, even a faulty one: "missing" means no row at all
+        for r in range(2, len(rows) + 1):
+            raw_id = _cell(rows, r, cols["item_id"])
+            if nz.is_blank(raw_id):
+                continue
+            item_cell = _ref(r, cols["item_id"])
+            iid = nz.item_id(raw_id)
+            present.add(iid)
+            if iid not in known:
+                self.add("sa_item_unknown", sheet, item_cell, raw_id)
+                continue
+            if self.branch_type and not known[iid].applies(self.branch_type):
+                self.add("sa_item_not_applicable", sheet, item_cell, iid, branch_type=type_name)
+                continue
+            if iid in out:
+                self.add("sa_item_duplicate", sheet, item_cell, iid, first=out[iid].row)
+                continue
+            raw_status = _cell(rows, r, cols["status"])
+            status_cell = _ref(r, cols["status"])
+            evidence = nz.text(_cell(rows, r, cols.get("evidence")))
+            status = nz.status(raw_status, g)
+            if nz.is_blank(raw_status):
+                self.add("sa_status_missing", sheet, status_cell, raw_status, options=options)
+            elif status is None:
+                self.add("sa_status_unknown", sheet, status_cell, raw_status, options=options)
+                continue
+            elif status == done.id and not evidence:
+                ev_cell = _ref(r, cols["evidence"]) if "evidence" in cols else "“佐证材料”列"
+                self.add("sa_no_evidence", sheet, status_cell, done.name, fallback=fallback, evidence_cell=ev_cell)
+            out[iid] = SelfAssessmentRow(row=r, item_id=iid, status=status, evidence=evidence)
+        if self.branch_type:
+            for it in g.items_for(self.branch_type):
+                if it.id not in present:
+                    self.add("sa_item_missing", sheet, "", None, item=it.id, branch_type=type_name)
+        return list(out.values())
+
+
+def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
+                  registry: dict[str, RegistryEntry] | None = None) -> ParsedWorkbook:
+    """Read and validate one branch workbook; never raises on bad input (every finding is a `Problem`).
+
+    `source` is a path or the file's bytes; `file_name` (default: the path's name) is what problems name.
+    With `registry` (branch code -> entry), an unknown branch code is an error and a name/college/type that
+    differs from the registry a warning. `sha256` is that of the file's bytes, even for rejected files.
+    """
+    g = guide()
+    name, sha, wb, problems = _open(source, file_name, g)
+    parsed = ParsedWorkbook(file_name=name, sha256=sha, problems=problems)
+    if wb is None:
+        return parsed
+    reader = _Reader(g, name, registry)
+    try:
+        with wb:
+            s = g.workbook.sheets
+            keys = {"info": s.info, "ledger": s.ledger, "counts": s.counts, "self_assessment": s.self_assessment}
+            found, problems = _sheets(wb, keys, name)
+            reader.problems += problems
+            if "info" in found:
+                parsed.info = reader.read_info(*found["info"])
+            if "ledger" in found:
+                parsed.ledger = reader.read_ledger(*found["ledger"])
+            if "counts" in found:
+                parsed.counts = reader.read_counts(*found["counts"])
+            if "self_assessment" in found:
+                parsed.self_assessment = reader.read_self_assessment(*found["self_assessment"])
+    except Exception as e:  # a reader bug or calamine failing mid-sheet must not take the upload page down
+        log.exception("reading %s failed", name)
+        reader.add("file_corrupt", detail=f"读取工作表时出错：{type(e).__name__}")
+    parsed.problems += reader.problems
+    return parsed
+
+
+# ---- the registry workbook -----------------------------------------------------------------------
+def read_registry(source: Path | bytes | str, file_name: str | None = None
+                  ) -> tuple[list[RegistryEntry], list[Problem]]:
+    """Read the registry workbook (支部名册): valid entries and the problems found; never raises.
+
+    The sheet 支部名册 is used when present, else the first sheet; columns are found by header name.
+    Rows with an error are left out of the entries.
+    """
+    g = guide()
+    name, _, wb, problems = _open(source, file_name, g)
+    if wb is None:
+        return [], problems
+    reader = _Reader(g, name, None)
+    entries: list[RegistryEntry] = []
+    try:
+        with wb:
+            wanted = next((n for n in wb.sheet_names if nz.key(n) == nz.key(REGISTRY_SHEET)), None)
+            sheet = wanted or (wb.sheet_names[0] if wb.sheet_names else REGISTRY_SHEET)
+            if not wb.sheet_names:
+                reader.add("sheet_missing", REGISTRY_SHEET, present="无")
+                return [], reader.problems
+            rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            fields = {f.id: f for f in g.workbook.info_fields}
+            cols, problems = _columns(rows, [(k, fields[k].name) for k in REGISTRY_FIELDS], sheet, name)
+            reader.problems += problems
+            if problems:
+                return [], reader.problems
+            entries = _registry_rows(reader, sheet, rows, cols, fields)
+    except Exception as e:
+        log.exception("reading registry %s failed", name)
+        reader.add("file_corrupt", detail=f"读取工作表时出错：{type(e).__name__}")
+    return entries, reader.problems
+
+
+def _registry_rows(reader: _Reader, sheet: str, rows: list[list], cols: dict[str, int], fields: dict
+                   ) -> list[RegistryEntry]:
+    g = reader.g
+    entries, first = [], {}
+    for r in range(2, len(rows) + 1):
+        raw = {k: _cell(rows, r, i) for k, i in cols.items()}
+        if all(nz.is_blank(v) for v in raw.values()):
+            continue
+        ok = True
+        for k in ("branch_code", "branch_name", "college", "branch_type", "members"):
+            if nz.is_blank(raw[k]):
+                reader.add("registry_value_missing", sheet, _ref(r, cols[k]), raw[k], field=fields[k].name)
+                ok = False
+        code = nz.key(raw["branch_code"])
+        if code and code in first:
+            reader.add("registry_duplicate_code", sheet, _ref(r, cols["branch_code"]), raw["branch_code"],
+                       first=first[code])
+            ok = False
+        elif code:
+            first[code] = r
+        btype = nz.branch_type(raw["branch_type"], g)
+        if not nz.is_blank(raw["branch_type"]) and btype is None:
+            reader.add("branch_type_unknown", sheet, _ref(r, cols["branch_type"]), raw["branch_type"],
+                       options="、".join(t.name for t in g.branch_types))
+            ok = False
+        members = None
+        if not nz.is_blank(raw["members"]):
+            cell = _ref(r, cols["members"])
+            before = len(reader.problems)
+            members = reader.number(raw["members"], sheet, cell, fields["members"].name, whole=True)
+            if len(reader.problems) > before:
+                ok = False
+            elif not 1 <= members <= g.limits.max_members:
+                reader.add("members_absurd", sheet, cell, raw["members"], max=g.limits.max_members)
+                ok = False
+        if ok:
+            entries.append(RegistryEntry(branch_code=code, branch_name=nz.text(raw["branch_name"]),
+                                         college=nz.text(raw["college"]), branch_type=btype, members=members))
+    if not entries and not reader.problems:
+        reader.add("registry_empty", sheet)
+    return entries
