@@ -1,0 +1,74 @@
+"""Real branch and registry workbooks written by `pipelines.workbook`, and database snapshots, for the
+ingest, CLI and concurrency tests."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines import db as dbm
+from pipelines.guide import guide
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, quarter_months
+from pipelines.workbook import write_registry_workbook, write_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ["loads", "submissions", "raw_info", "raw_ledger", "raw_counts", "raw_self_assessment", "raw_problems",
+          "registry", "audit_log"]
+MEMBERS = 12
+
+
+def code_of(i: int, branch_type: str = "teacher") -> str:
+    return f"JX{i // 10 + 1:02d}-{'T' if branch_type == 'teacher' else 'S'}{i % 10 + 1:02d}"
+
+
+def branch_workbook(path: Path, code: str = "JX01-T01", year: int = 2026, quarter: int = 1, *,
+                    variant: int = 0, branch_type: str = "teacher",
+                    raw_cells: dict[tuple[str, str], object] | None = None) -> Path:
+    """A valid, fully filled workbook; `variant` changes a topic so the bytes (and SHA-256) differ."""
+    g = guide()
+    info = BranchInfo(code, f"{code} 党支部", "机械工程学院", branch_type, year, quarter, MEMBERS, "张书记", "李委员",
+                      dt.date(year, quarter_months(quarter)[-1], 28))
+    ledger = []
+    for m in quarter_months(quarter):
+        ledger.append(LedgerRow(0, dt.date(year, m, 5), "committee_meeting", "", f"{m}月支委会 v{variant}", 5, 5,
+                                None, "会议记录"))
+        ledger.append(LedgerRow(0, dt.date(year, m, 12), "theme_day", "", f"{m}月主题党日", MEMBERS, MEMBERS - 1,
+                                None, "照片、签到表"))
+    ledger.append(LedgerRow(0, dt.date(year, quarter_months(quarter)[1], 20), "training", "", "集中学习", MEMBERS,
+                            MEMBERS, 8.0, "签到表"))
+    counts = {f.id: 0 for f in g.count_fields}
+    counts.update(fee_due=MEMBERS, fee_paid=MEMBERS, members_reported=3, members_talked=4)
+    answers = {it.id: ("done", "会议记录与照片") for it in g.items_for(branch_type)}
+    return write_workbook(path, branch_type, info=info, ledger=ledger, counts=counts, self_assessment=answers,
+                          raw_cells=raw_cells)
+
+
+def registry_entries(codes: list[str]) -> list[RegistryEntry]:
+    return [RegistryEntry(c, f"{c} 党支部", "机械工程学院", "teacher" if "-T" in c else "student", MEMBERS)
+            for c in codes]
+
+
+def registry_workbook(path: Path, codes: list[str]) -> Path:
+    return write_registry_workbook(path, registry_entries(codes))
+
+
+def snapshot(db: Path, *, ids: bool = True) -> dict[str, list[tuple]]:
+    """Full contents of every table, sorted, so two databases can be compared exactly."""
+    out = {}
+    with dbm.connect(db) as con:
+        for t in TABLES:
+            cols = [r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()]
+            if not ids:
+                cols = [c for c in cols if c not in ("submission_id", "load_id")]
+            rows = con.execute(f"SELECT {', '.join(cols)} FROM {t}").fetchall()
+            out[t] = sorted(rows, key=repr)
+    return out
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m pipelines …` in a fresh process, with this test's settings in its environment."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,274 @@
+"""Ingest against real DuckDB files and real workbooks: classification, atomicity, history, rollback,
+withdraw, the archive and rebuild, and the registry."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest_helpers import branch_workbook, registry_workbook, snapshot
+from pipelines import db as dbm
+from pipelines import ingest
+from pipelines.config import settings
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return settings().db_path
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """A few real workbooks (written once; tests only read them): three versions of one branch-quarter,
+    another branch, another quarter, and a bad-cell file."""
+    d = tmp_path_factory.mktemp("in")
+    return {
+        "a1": branch_workbook(d / "a1.xlsx", "JX01-T01"),
+        "a2": branch_workbook(d / "a2.xlsx", "JX01-T01", variant=2),
+        "a3": branch_workbook(d / "a3.xlsx", "JX01-T01", variant=3),
+        "b": branch_workbook(d / "b.xlsx", "JX01-T02"),
+        "c_q2": branch_workbook(d / "c_q2.xlsx", "JX01-T01", quarter=2),
+        # 2026/2/30 does not exist: a located error in 活动台账 A2
+        "bad": branch_workbook(d / "bad.xlsx", "JX01-T03", raw_cells={("ledger", "A2"): "2026/2/30"}),
+    }
+
+
+def _state(db: Path) -> tuple:
+    """Everything a rejected write must leave untouched: table contents, data version, manifest."""
+    manifest = ingest.read_manifest(db)
+    return snapshot(db), dbm.data_version(db), json.dumps(manifest, ensure_ascii=False)
+
+
+def _rows(db: Path, sql: str, params=()) -> list[tuple]:
+    with dbm.connect(db) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def test_preview_classifies_without_writing_and_ingest_agrees(db, files):
+    first = ingest.preview([files["a1"]], db)
+    assert [r.status for r in first] == ["accepted"]
+    assert not db.exists() and dbm.data_version(db) == 0  # preview wrote nothing, not even an empty file
+    ingest.ingest([files["a1"]], db)
+
+    batch = [files["a1"], files["a2"], files["b"], files["bad"]]
+    before = _state(db)
+    planned = ingest.preview(batch, db)
+    assert [r.status for r in planned] == ["unchanged", "replaced", "accepted", "rejected"]
+    assert [(r.branch_code, r.period) for r in planned[:3]] == [("JX01-T01", "2026Q1"), ("JX01-T01", "2026Q1"),
+                                                                ("JX01-T02", "2026Q1")]
+    assert _state(db) == before
+
+    done = ingest.ingest(batch, db)
+    assert [r.status for r in done] == [r.status for r in planned]
+    assert [r.version for r in done] == [1, 2, 1, None]
+    assert all(r.sha256 == ingest._sha(Path(f).read_bytes()) for r, f in zip(done, batch))
+
+
+def test_rejected_file_leaves_database_unchanged(db, files):
+    ingest.ingest([files["a1"], files["b"]], db)
+    before = _state(db)
+    archive_before = sorted(p.name for p in settings().archive_for(db).rglob("*.xlsx"))
+
+    # A bad cell in a new branch-quarter, and a bad re-submission of an existing one.
+    bad_resubmission = branch_workbook(db.parent.parent / "a_bad.xlsx", "JX01-T01", variant=9,
+                                       raw_cells={("ledger", "A3"): "2026-13-01"})
+    results = ingest.ingest([files["bad"], bad_resubmission], db)
+
+    assert [r.status for r in results] == ["rejected", "rejected"]
+    err = results[0].errors[0]
+    assert (err.sheet, err.cell, err.value) == ("活动台账", "A2", "2026/2/30")
+    assert err.message and "A2" in err.message
+    assert results[1].errors[0].cell == "A3"
+    assert _state(db) == before  # contents, data version and manifest byte-for-byte the same
+    assert sorted(p.name for p in settings().archive_for(db).rglob("*.xlsx")) == archive_before
+    assert _rows(db, "SELECT version FROM submissions WHERE branch_code = 'JX01-T01' AND status = 'current'") == [(1,)]
+
+
+def test_mixed_folder_batch_writes_only_the_good_ones(db, files, tmp_path):
+    folder = tmp_path / "quarter"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(files["a1"], folder / "a1.xlsx")
+    shutil.copy(files["b"], folder / "sub" / "b.xlsx")  # folders are searched recursively
+    shutil.copy(files["bad"], folder / "bad.xlsx")
+    (folder / "not_a_workbook.xlsx").write_bytes(b"this is not a zip file")
+    (folder / "~$a1.xlsx").write_bytes(b"owner file Excel leaves while a1 is open")  # must be ignored
+    (folder / "notes.txt").write_text("ignored")
+
+    seen = []
+    results = ingest.ingest([folder], db, progress=lambda done, total, name: seen.append((done, total, name)))
+
+    by_name = {r.file_name: r for r in results}
+    assert set(by_name) == {"a1.xlsx", "b.xlsx", "bad.xlsx", "not_a_workbook.xlsx"}
+    assert {n: r.status for n, r in by_name.items()} == {
+        "a1.xlsx": "accepted", "b.xlsx": "accepted", "bad.xlsx": "rejected", "not_a_workbook.xlsx": "rejected"}
+    assert by_name["not_a_workbook.xlsx"].errors[0].code == "file_not_xlsx"
+    assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert sorted(_rows(db, "SELECT branch_code, status FROM submissions")) == [
+        ("JX01-T01", "current"), ("JX01-T02", "current")]
+    assert _rows(db, "SELECT count(*) FROM raw_info WHERE branch_code = 'JX01-T03'") == [(0,)]
+
+
+def test_resubmission_replaces_and_keeps_history(db, files):
+    (r1,) = ingest.ingest([files["a1"]], db, actor="张管理员")
+    (r2,) = ingest.ingest([files["a2"]], db, actor="李管理员")
+    assert (r1.status, r1.version, r2.status, r2.version) == ("accepted", 1, "replaced", 2)
+
+    subs = _rows(db, "SELECT version, status, uploaded_by, file_name FROM submissions ORDER BY version")
+    assert subs == [(1, "superseded", "张管理员", "a1.xlsx"), (2, "current", "李管理员", "a2.xlsx")]
+    # The superseded version's rows stay in the raw tables; staging shows only the current one.
+    per_sub = _rows(db, "SELECT submission_id, count(*) FROM raw_ledger GROUP BY 1 ORDER BY 1")
+    assert [s for s, _ in per_sub] == [r1.submission_id, r2.submission_id] and per_sub[0][1] == per_sub[1][1]
+    assert _rows(db, "SELECT DISTINCT submission_id FROM stg_ledger") == [(r2.submission_id,)]
+    assert _rows(db, "SELECT version FROM stg_submissions") == [(2,)]
+    assert [a for (a,) in _rows(db, "SELECT action FROM audit_log ORDER BY logged_at")] == ["ingest", "ingest"]
+
+
+def test_identical_file_is_a_no_op(db, files, tmp_path):
+    ingest.ingest([files["a1"]], db)
+    before = _state(db)
+
+    (again,) = ingest.ingest([files["a1"]], db)
+    assert again.status == "unchanged" and again.version == 1
+    assert _state(db) == before  # not even the data version moves
+
+    # The same bytes twice in one batch under another name: the second is reported as a duplicate.
+    twin = tmp_path / "twin.xlsx"
+    shutil.copy(files["b"], twin)
+    results = ingest.ingest([files["b"], twin], db)
+    assert [r.status for r in results] == ["accepted", "unchanged"]
+    assert [p.code for p in results[1].problems] == ["batch_duplicate"] and "b.xlsx" in results[1].problems[0].message
+    assert _rows(db, "SELECT count(*) FROM submissions WHERE branch_code = 'JX01-T02'") == [(1,)]
+
+
+def test_same_branch_quarter_twice_in_one_batch(db, files):
+    planned = ingest.preview([files["a1"], files["a2"]], db)
+    assert [r.status for r in planned] == ["accepted", "replaced"]
+    assert [p.code for p in planned[0].problems] == ["batch_replaced_later"]
+    assert [p.code for p in planned[1].problems] == ["batch_replaces"]
+    assert all(p.severity == "warning" for r in planned for p in r.problems)
+
+    done = ingest.ingest([files["a1"], files["a2"]], db)
+    assert [(r.status, r.version) for r in done] == [("accepted", 1), ("replaced", 2)]
+    assert _rows(db, "SELECT version, status FROM submissions ORDER BY version") == [(1, "superseded"), (2, "current")]
+
+
+def test_rollback_and_withdraw(db, files):
+    ids = [ingest.ingest([files[k]], db, actor="admin")[0].submission_id for k in ("a1", "a2", "a3")]
+
+    def statuses():
+        return _rows(db, "SELECT version, status FROM submissions WHERE period = '2026Q1' ORDER BY version")
+
+    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") == ids[1]
+    assert statuses() == [(1, "superseded"), (2, "current"), (3, "rolled_back")]
+    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") == ids[0]
+    assert statuses() == [(1, "current"), (2, "rolled_back"), (3, "rolled_back")]
+    version = dbm.data_version(db)
+    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") is None  # nothing earlier: no write
+    assert dbm.data_version(db) == version
+
+    # Submitting the rolled-back file again makes it a new version, not "unchanged".
+    (again,) = ingest.ingest([files["a3"]], db)
+    assert (again.status, again.version) == ("replaced", 4)
+
+    assert ingest.withdraw("JX01-T01", "2026Q1", db, actor="admin") == again.submission_id
+    assert _rows(db, "SELECT count(*) FROM stg_submissions WHERE period = '2026Q1'") == [(0,)]
+    assert ingest.withdraw("JX01-T01", "2026Q1", db, actor="admin") is None
+    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") is None  # nothing current to roll back
+
+    # After a withdrawal the branch-quarter is open again: a new file is a new version, status accepted.
+    (fresh,) = ingest.ingest([files["a2"]], db)
+    assert (fresh.status, fresh.version) == ("accepted", 5)
+
+    actions = [a for (a,) in _rows(db, "SELECT action FROM audit_log")]
+    assert actions.count("rollback") == 2 and actions.count("withdraw") == 1
+    assert [e["action"] for e in ingest.read_manifest(db)] == [
+        "ingest", "ingest", "ingest", "rollback", "rollback", "ingest", "withdraw", "ingest"]
+
+
+def test_archive_keeps_every_written_original(db, files):
+    (r,) = ingest.ingest([("上传的文件.xlsx", files["a1"].read_bytes())], db)  # (name, bytes) as from the page
+    assert r.status == "accepted" and r.file_name == "上传的文件.xlsx"
+    assert ingest.archived_file(r.sha256, db) == files["a1"].read_bytes()
+    stored = settings().archive_for(db) / r.sha256[:2] / f"{r.sha256}.xlsx"
+    assert stored.exists()
+    assert not list(settings().archive_for(db).rglob("*.tmp"))  # written atomically, no temp left
+    with pytest.raises(ValueError):
+        ingest.archived_file("../../etc/passwd", db)
+    with pytest.raises(FileNotFoundError):
+        ingest.archived_file("0" * 64, db)
+
+
+def _history(db: Path, files: dict[str, Path], tmp_path: Path) -> None:
+    """A realistic history: registry, uploads, a re-submission, a rollback, a withdrawal, a registry update."""
+    reg = registry_workbook(tmp_path / "reg.xlsx", ["JX01-T01", "JX01-T02", "JX01-T03"])
+    assert ingest.load_registry(reg, db, actor="组织部")[0] == 3
+    ingest.ingest([files["a1"], files["b"], files["bad"]], db, actor="组织部")
+    ingest.ingest([files["a2"], files["a3"], files["c_q2"]], db, actor="管理员乙")
+    ingest.rollback("JX01-T01", "2026Q1", db, actor="管理员乙")
+    ingest.withdraw("JX01-T01", "2026Q2", db, actor="管理员乙")
+    reg2 = registry_workbook(tmp_path / "reg2.xlsx", ["JX01-T01", "JX01-T02", "JX01-T03", "JX02-S01"])
+    assert ingest.load_registry(reg2, db, actor="组织部")[0] == 4
+
+
+def _without_rebuild_rows(snap: dict) -> dict:
+    return {**snap, "audit_log": [r for r in snap["audit_log"] if r[2] != "rebuild"]}
+
+
+def test_rebuild_reproduces_the_same_tables(db, files, tmp_path):
+    _history(db, files, tmp_path)
+    original = snapshot(db)
+    assert {r[-1] for r in original["submissions"]} == {"current", "superseded", "rolled_back", "withdrawn"}
+    version = dbm.data_version(db)
+
+    # The database is lost: only the archive (originals + manifest) remains.
+    db.unlink()
+    results = ingest.rebuild(db)
+    assert [r.status for r in results] == ["accepted", "accepted", "accepted", "replaced", "replaced", "accepted",
+                                           "accepted"]
+    rebuilt = snapshot(db)
+    assert _without_rebuild_rows(rebuilt) == original  # ids, times, actors, versions, statuses, audit log
+    assert [r[2] for r in rebuilt["audit_log"]].count("rebuild") == 1
+    assert dbm.data_version(db) > version  # pages reload
+
+    # Rebuilding over an existing database swaps in the same content; no temp files are left behind.
+    ingest.rebuild(db)
+    assert _without_rebuild_rows(snapshot(db)) == original
+    assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith(".")) == []
+    assert not Path(str(db) + ".wal").exists()
+
+
+def test_rebuild_keeps_the_database_when_an_archived_file_is_missing(db, files):
+    (r,) = ingest.ingest([files["a1"]], db)
+    before = snapshot(db)
+    (settings().archive_for(db) / r.sha256[:2] / f"{r.sha256}.xlsx").unlink()
+    with pytest.raises(ingest.RebuildIncomplete) as exc:
+        ingest.rebuild(db)
+    assert [p.code for p in exc.value.results[0].problems] == ["archive_missing"]
+    assert snapshot(db) == before
+
+
+def test_registry_with_errors_writes_nothing(db, files, tmp_path):
+    reg = registry_workbook(tmp_path / "reg.xlsx", ["JX01-T01", "JX01-T02"])
+    n, problems = ingest.load_registry(reg, db, actor="组织部")
+    assert n == 2 and not [p for p in problems if p.severity == "error"]
+    before = _state(db)
+
+    dup = registry_workbook(tmp_path / "dup.xlsx", ["JX01-T01", "JX01-T09", "JX01-T01"])
+    n, problems = ingest.load_registry(dup, db, actor="组织部")
+    assert n == 0
+    codes = [(p.code, p.cell) for p in problems if p.severity == "error"]
+    assert codes == [("registry_duplicate_code", "A4")]
+    assert _state(db) == before
+
+    # With a registry loaded, a workbook of a branch missing from it is rejected, and nothing is written.
+    (r,) = ingest.ingest([files["b"]], db)
+    assert r.status == "accepted"
+    (r,) = ingest.ingest([files["c_q2"]], db)
+    assert r.status == "accepted"
+    unknown = branch_workbook(tmp_path / "unknown.xlsx", "ZZ99-T01")
+    before = _state(db)
+    (r,) = ingest.ingest([unknown], db)
+    assert r.status == "rejected" and "branch_code_unknown" in [p.code for p in r.errors]
+    assert _state(db) == before
