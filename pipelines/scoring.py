@@ -115,20 +115,39 @@ def _targets(periods: list[str]) -> pd.DataFrame:
         {"year": "int32", "quarter": "int32"})
 
 
-@contextmanager
-def _session(db, periods: list[str], g: Guide | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read connection with the guide relations registered and the base marts built for `periods`.
+_FRAMES: dict[int, tuple[Guide, dict[str, pd.DataFrame]]] = {}
 
-    Each period's previous quarter is scored too, so ranks and deltas can be compared.
+
+def _frames_for(g: Guide) -> dict[str, pd.DataFrame]:
+    # guide() returns the same object until the file changes; keep the frames of the last few guides
+    hit = _FRAMES.get(id(g))
+    if hit is None or hit[0] is not g:
+        if len(_FRAMES) > 8:
+            _FRAMES.clear()
+        hit = _FRAMES[id(g)] = (g, guide_frames(g))
+    return hit[1]
+
+
+def _register_guide(con: duckdb.DuckDBPyConnection, g: Guide | None = None) -> None:
+    for name, frame in _frames_for(g or guide()).items():
+        con.register(name, frame)
+
+
+@contextmanager
+def _session(db, periods: list[str], upto: str = "mart_branches", *,
+             with_prev: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read connection with the guide relations registered and the base marts built for `periods`,
+    up to and including the temp table `upto`. With `with_prev`, each period's previous quarter is
+    scored too, so ranks and deltas can be compared.
     """
-    g = g or guide()
     with dbmod.connect(db) as con:
-        for name, frame in guide_frames(g).items():
-            con.register(name, frame)
-        wanted = list(periods) + [prev_period(p) for p in periods]
+        _register_guide(con)
+        wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
         con.register("g_targets", _targets(wanted))
         for table, sql in _BASE_MARTS:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_sql(sql)}")
+            if table == upto:
+                break
         yield con
 
 
@@ -174,21 +193,20 @@ def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.D
     Extra columns: flagged, flag (no_evidence | blank_status), flag_message, self_status, evidence.
     """
     period = _norm(period)
-    with _session(db, [period]) as con:
+    with _session(db, [period], "mart_measures", with_prev=False) as con:
         df = con.execute("SELECT * FROM mart_measures WHERE period = $p ORDER BY branch_code, measure_order",
                          {"p": period}).df()
     if branch_code is not None:
         df = df[df["branch_code"] == branch_code]
-    df["flag_message"] = df["flag"].map(_flag_message)
+    messages = _flag_messages()
+    df["flag_message"] = df["flag"].map(lambda f: messages.get(f) if isinstance(f, str) else None)
     return _only(df.drop(columns=["measure_order"]), period, MEASURE_COLUMNS)
 
 
-def _flag_message(flag) -> str | None:
-    if not isinstance(flag, str):
-        return None
+def _flag_messages() -> dict[str, str]:
     g = guide()
     name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
-    return FLAG_MESSAGES[flag].format(answer=name)
+    return {k: v.format(answer=name) for k, v in FLAG_MESSAGES.items()}
 
 
 def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
@@ -197,7 +215,7 @@ def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.Data
     Items that do not apply to the branch's type have no row. Extra columns: flag, weight.
     """
     period = _norm(period)
-    with _session(db, [period]) as con:
+    with _session(db, [period], "mart_items", with_prev=False) as con:
         df = con.execute("SELECT * FROM mart_items WHERE period = $p ORDER BY branch_code, item_order",
                          {"p": period}).df()
     if branch_code is not None:
@@ -211,7 +229,7 @@ def indicator_scores(period: str, db=None) -> pd.DataFrame:
     Extra columns: dimension_id, items_due.
     """
     period = _norm(period)
-    with _session(db, [period]) as con:
+    with _session(db, [period], "mart_indicators", with_prev=False) as con:
         df = con.execute("SELECT * FROM mart_indicators WHERE period = $p ORDER BY branch_code, indicator_id",
                          {"p": period}).df()
     return _only(df, period, ["branch_code", "indicator_id", "score"])
@@ -259,7 +277,7 @@ def item_summary(period: str, db=None) -> pd.DataFrame:
     Sorted weakest first within each type. Extra columns: pending, dimension_id, indicator_id.
     """
     period = _norm(period)
-    with _session(db, [period]) as con:
+    with _session(db, [period], "mart_items", with_prev=False) as con:
         df = _mart(con, "item_summary")
     df = _only(df, period, ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
                ["branch_type", "mean_completion", "item_order"])
@@ -269,7 +287,7 @@ def item_summary(period: str, db=None) -> pd.DataFrame:
 def type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per dimension: means, spread (population std) and diff = teacher − student."""
     period = _norm(period)
-    with _session(db, [period]) as con:
+    with _session(db, [period], "mart_dimensions", with_prev=False) as con:
         df = _mart(con, "type_comparison")
     return _only(df, period, None, ["dimension_id"])
 
@@ -277,7 +295,7 @@ def type_comparison(period: str, db=None) -> pd.DataFrame:
 def item_type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per item (due items only): means and diff = teacher − student; plus std and n."""
     period = _norm(period)
-    with _session(db, [period]) as con:
+    with _session(db, [period], "mart_items", with_prev=False) as con:
         df = _mart(con, "item_type_comparison")
     order = {it.id: k for k, it in enumerate(guide().items)}
     df = df.assign(_o=df["item_id"].map(order)).sort_values("_o").drop(columns="_o")
@@ -354,12 +372,7 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     field, value, status, status_id).
     """
     period = _norm(period)
-    g = guide()
-    with dbmod.connect(db) as con:
-        for name, frame in guide_frames(g).items():
-            con.register(name, frame)
-        con.register("g_targets", _targets([period]))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE t_branches AS {_sql('branches')}")
+    with _session(db, [period], "t_branches", with_prev=False) as con:
         df = con.execute(_sql("trace"), {"branch_code": branch_code, "item_id": item_id}).df()
     return df.reset_index(drop=True)
 

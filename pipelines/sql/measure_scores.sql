@@ -94,7 +94,8 @@ actuals AS (
                WHEN 'ratio'           THEN cd.value
                WHEN 'self_assessed'   THEN 1
            END AS required,
-           CASE WHEN d.kind = 'self_assessed' THEN coalesce(sa.flag, 'blank_status') END AS flag,
+           CASE WHEN d.kind = 'self_assessed' THEN
+                    CASE WHEN sa.item_id IS NULL THEN 'blank_status' ELSE sa.flag END END AS flag,
            CASE WHEN d.kind = 'self_assessed' THEN sa.self_status END AS self_status,
            CASE WHEN d.kind = 'self_assessed' THEN coalesce(sa.evidence, '') END AS evidence
     FROM due_measures d
