@@ -103,6 +103,8 @@ _declare("number_not_integer", "error", "人数不是整数",
          "{where}的{field}“{value}”不是整数。人数请填写整数，如 {example}。")
 _declare("negative_number", "error", "负数",
          "{where}的{field}“{value}”是负数。请填写 0 或正数。")
+_declare("headcount_absurd", "error", "人数过大",
+         "{where}的{field}“{value}”超过了上限 {max}。请核对是否多输入了数字，只填写本支部相关的人数。")
 _declare("attended_exceeds_expected", "error", "实到人数大于应到人数",
          "{where}的实到人数 {value} 大于应到人数 {expected}。请核对两列人数（实到人数不能多于应到人数）。")
 _declare("hours_too_many", "error", "学时过多",

@@ -9,6 +9,19 @@ Order of checks, cheapest first, so a hostile file costs little:
 4. every member inflated in bounded chunks (constant memory) to verify that declared sizes and CRCs are true,
    so a bomb with lying headers is stopped at the limit too; only then calamine parses the workbook.
 Every finding is a `Problem` made by `problems.make`; row numbers are the Excel row numbers.
+
+Decisions:
+- Duplicate ledger rows (same date, activity type and topic) are a warning, not an error: two talks or two
+  group meetings on one day are real; the secretary is asked to tell them apart in the topic. Both rows are kept.
+- A ledger row with any error is left out of `ledger`; the file is rejected anyway, and the rows kept are exactly
+  the ones that would be stored.
+- Blank rows (and notes typed outside the ledger columns) are skipped silently.
+- `info` is filled whenever branch code, year and quarter are readable, even if other fields have errors, so a
+  rejected file still names its branch and period in reports; unreadable fields get "" / 0 there.
+- Self-assessment: an item of the other branch type is a warning (ignored); a missing item row is an error (the
+  template has every row; a deleted one would silently score as not done); 完成 without evidence is a warning.
+- Counts: a blank count is None without a problem (e.g. 推优 for teacher branches); coverage counts may not
+  exceed 党员数 and a ratio's numerator may not exceed its denominator (both taken from the guide's measures).
 """
 from __future__ import annotations
 
@@ -37,6 +50,12 @@ MAX_ZIP_ENTRIES = 2000  # a template has ~15 members; thousands only come from c
 MAX_RATIO = 200  # deflate tops out near 1030:1; real xlsx XML stays well under 100:1
 RATIO_MIN_BYTES = 5 * 2**20  # small members may compress extremely well without being a threat
 CHUNK = 2**20
+MAX_SHEET_ROWS = 1000  # info, counts and self-assessment sheets hold a few dozen rows
+
+
+def ledger_cap(g: Guide) -> int:
+    """Rows read from the ledger sheet: enough to count a little past the limit, with blank rows between."""
+    return 2 * g.limits.max_ledger_rows + 2
 REQUIRED_INFO = ("branch_code", "branch_name", "college", "branch_type", "year", "quarter", "members")
 DATE_EXAMPLE = "2026-03-05"
 
@@ -177,8 +196,13 @@ def _open(source: Path | bytes | str, file_name: str | None, g: Guide
     return name, sha, wb, []
 
 
-def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str) -> tuple[dict[str, tuple[str, list]], list[Problem]]:
-    """Rows of each wanted sheet (key -> (actual name, rows)), matched after normalising names."""
+def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str, caps: dict[str, int]
+            ) -> tuple[dict[str, tuple[str, list]], list[Problem]]:
+    """Rows of each wanted sheet (key -> (actual name, rows)), matched after normalising names.
+
+    At most `caps[key]` (default MAX_SHEET_ROWS) rows are read: a pasted-in sheet of a million rows must not
+    become a million Python lists.
+    """
     actual = {nz.key(n): n for n in wb.sheet_names}
     found, problems = {}, []
     for k, wanted in keys.items():
@@ -187,7 +211,7 @@ def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str) -> tuple[dict
             problems.append(make("sheet_missing", file=name, sheet=wanted,
                                  present="、".join(f"「{n}」" for n in wb.sheet_names) or "无"))
             continue
-        found[k] = (real, wb.get_sheet_by_name(real).to_python(skip_empty_area=False))
+        found[k] = (real, wb.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=caps.get(k, MAX_SHEET_ROWS)))
     return found, problems
 
 
@@ -339,9 +363,11 @@ class _Reader:
         if "date" not in cols or "activity_type" not in cols:
             return []
         names = {c.id: c.name for c in g.workbook.ledger_columns}
-        filled = [r for r in range(2, len(rows) + 1) if any(not nz.is_blank(v) for v in rows[r - 1])]
+        # Notes typed beside the table (e.g. a 备注 column) do not make a row an activity.
+        filled = [r for r in range(2, len(rows) + 1) if any(not nz.is_blank(_cell(rows, r, i)) for i in cols.values())]
         if len(filled) > g.limits.max_ledger_rows:
-            self.add("too_many_rows", sheet, "", None, rows=len(filled), max=g.limits.max_ledger_rows)
+            count = f"{len(filled)}" if len(rows) < ledger_cap(g) else f"超过 {len(filled)}"
+            self.add("too_many_rows", sheet, "", None, rows=count, max=g.limits.max_ledger_rows)
             filled = filled[: g.limits.max_ledger_rows]
         example_activity = g.activity_types[min(4, len(g.activity_types) - 1)].name
         out: list[LedgerRow] = []
@@ -368,6 +394,11 @@ class _Reader:
                 before = len(self.problems)
                 nums[cid] = self.number(raw(cid), sheet, ref(cid), names.get(cid, cid), whole=cid != "hours")
                 ok &= len(self.problems) == before
+            for cid in ("expected", "attended"):
+                if nums[cid] is not None and nums[cid] > g.limits.max_members:
+                    self.add("headcount_absurd", sheet, ref(cid), raw(cid), field=names.get(cid, cid),
+                             max=g.limits.max_members)
+                    nums[cid], ok = None, False
             if nums["expected"] is not None and nums["attended"] is not None and nums["attended"] > nums["expected"]:
                 self.add("attended_exceeds_expected", sheet, ref("attended"), raw("attended"),
                          expected=nums["expected"])
@@ -434,6 +465,8 @@ class _Reader:
             cell = _ref(r, vcol)
             before = len(self.problems)
             value = self.number(raw, sheet, cell, f.name, whole=True)
+            if value is not None and value > g.limits.max_members:
+                self.add("headcount_absurd", sheet, cell, raw, field=f.name, max=g.limits.max_members)
             out[f.id] = CountValue(row=r, field=f.id, value=None if len(self.problems) > before else value)
             cells[f.id] = (cell, raw)
         for f in g.count_fields:
@@ -531,7 +564,7 @@ def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
         with wb:
             s = g.workbook.sheets
             keys = {"info": s.info, "ledger": s.ledger, "counts": s.counts, "self_assessment": s.self_assessment}
-            found, problems = _sheets(wb, keys, name)
+            found, problems = _sheets(wb, keys, name, {"ledger": ledger_cap(g)})
             reader.problems += problems
             if "info" in found:
                 parsed.info = reader.read_info(*found["info"])

@@ -377,6 +377,13 @@ def test_bad_info_values(tmp_path, field, value, code):
     assert p.message.startswith(f"「{S.info}」工作表 {cell} 单元格")
 
 
+def test_unreadable_fill_date_is_only_a_warning(tmp_path):
+    cell = f"B{INFO_ROW['filled_on']}"
+    parsed = read_workbook(write(tmp_path, raw={("info", cell): "月底"}))
+    p = one(parsed, "date_invalid_optional")
+    assert p.cell == cell and parsed.valid and parsed.info.filled_on is None
+
+
 # ---- ledger --------------------------------------------------------------------------------------
 def ledger_problem(tmp_path, raw: dict, code: str, col: str, row: int = 7):
     parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L[k]}{row}"): v for k, v in raw.items()}))
@@ -440,6 +447,16 @@ def test_number_as_words(tmp_path):
     assert "实到人数“二十人”不是数字" in p.message
 
 
+def test_absurd_headcount(tmp_path):
+    p = ledger_problem(tmp_path, {"expected": 50000}, "headcount_absurd", "expected")
+    assert f"应到人数“50000”超过了上限 {G.limits.max_members}" in p.message
+
+
+def test_notes_beside_the_ledger_do_not_make_a_row(tmp_path):
+    parsed = read_workbook(write(tmp_path, raw={("ledger", "J40"): "备注：本月活动照片另行报送"}))
+    assert parsed.problems == []
+
+
 def test_fractional_headcount(tmp_path):
     ledger_problem(tmp_path, {"expected": 12.5}, "number_not_integer", "expected")
 
@@ -493,6 +510,11 @@ def test_negative_and_unreadable_counts(tmp_path):
 def test_blank_count_is_none_without_problem(tmp_path):
     parsed = read_workbook(write(tmp_path, raw={("counts", count_cell("recommended")): None}))
     assert parsed.problems == [] and {c.field: c.value for c in parsed.counts}["recommended"] is None
+
+
+def test_absurd_count(tmp_path):
+    parsed = read_workbook(write(tmp_path, raw={("counts", count_cell("applicants")): 123456}))
+    assert one(parsed, "headcount_absurd").cell == count_cell("applicants")
 
 
 def test_count_row_renamed(tmp_path):
@@ -617,6 +639,12 @@ def test_registry_problems(tmp_path):
     assert all(p.sheet == "支部名册" and p.file == "名册.xlsx" for p in problems)
     assert [e.branch_code for e in entries] == ["A01", "A07"]
     assert entries[1] == RegistryEntry("A07", "七支部", "学院丙", "student", 20)
+
+
+def test_blank_registry_template(tmp_path):
+    entries, problems = read_registry(write_registry_workbook(tmp_path / "空名册.xlsx"))
+    assert entries == [] and [p.code for p in problems] == ["registry_empty"]
+    assert "没有任何支部" in problems[0].message and problems[0].sheet == "支部名册"
 
 
 def test_registry_missing_column_and_not_xlsx(tmp_path):
