@@ -396,58 +396,68 @@ def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
 
 
 # ---- CLI -----------------------------------------------------------------------------------------------
-def _fmt(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+TABLE_HEADERS = {
+    "branch_code": "支部编码", "branch_name": "支部名称", "branch_type_name": "类型", "college": "二级党组织",
+    "overall": "总分", "grade": "等次", "rank": "全校排名", "rank_in_type": "类型内排名",
+    "item_id": "指标", "completion": "完成率", "flagged": "需核实", "measures": "测评要求（实际/要求）",
+}
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
+    if isinstance(value, bool):
+        return "是" if value else ""
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
 
 
-def _print(df: pd.DataFrame, fmt: str, out=sys.stdout) -> None:
-    if fmt == "csv":
-        df.to_csv(out, index=False)
-    elif fmt == "json":
-        records = json.loads(df.to_json(orient="records", force_ascii=False, double_precision=4))
-        json.dump(records, out, ensure_ascii=False, indent=1)
-        out.write("\n")
-    else:
-        text = df.map(_fmt) if len(df) else df
-        out.write(text.to_string(index=False) + "\n")
+def _num(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{round(float(value), 2):g}"
 
 
 def _branch_table(period: str, db) -> pd.DataFrame:
     g = guide()
     df = branch_scores(period, db)
-    df["branch_type"] = df["branch_type"].map(lambda t: g.branch_type_name(t) if t else t)
-    cols = ["branch_code", "branch_name", "branch_type", "college", *DIMENSION_COLUMNS, "overall", "grade",
-            "rank", "rank_in_type"]
-    out = df[cols].copy()
-    out["guide_version"] = g.version
-    return out
+    df["branch_type_name"] = df["branch_type"].map(lambda t: g.branch_type_name(t) if isinstance(t, str) else t)
+    cols = ["branch_code", "branch_name", "branch_type", "branch_type_name", "college", *DIMENSION_COLUMNS,
+            "overall", "grade", "rank", "rank_in_type", "guide_version"]
+    return df[cols]
 
 
-def _items_table(period: str, branch: str, db) -> pd.DataFrame:
+def _items_table(period: str, branch: str, db) -> tuple[pd.DataFrame, pd.DataFrame]:
     items = item_scores(period, db, branch_code=branch)
     ms = measure_scores(period, db, branch_code=branch)
     rows = []
     for it in items.itertuples():
         parts = []
         for m in ms[ms["item_id"] == it.item_id].itertuples():
-            state = "未到期" if m.status == "pending" else f"{m.completion:.2f}"
-            parts.append(f"{m.measure_name}: {_fmt(m.actual, 2)}/{_fmt(m.required, 2)} ({state})")
-        rows.append({
-            "item_id": it.item_id,
-            "completion": "未到期" if it.pending else round(float(it.completion), 4),
-            "flagged": bool(it.flagged),
-            "measures": "；".join(parts),
-        })
-    return pd.DataFrame(rows, columns=["item_id", "completion", "flagged", "measures"])
+            state = "未到期" if m.status == "pending" else f"{m.completion:.0%}"
+            parts.append(f"{m.measure_name} {_num(m.actual)}/{_num(m.required)} {state}")
+        rows.append({"item_id": it.item_id,
+                     "completion": "未到期" if it.pending else float(it.completion),
+                     "flagged": bool(it.flagged), "measures": "；".join(parts)})
+    return pd.DataFrame(rows, columns=["item_id", "completion", "flagged", "measures"]), ms
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`
+        pass
 
 
 def cli_scores(args: argparse.Namespace) -> int:
-    """`python -m pipelines scores --db DB --period 2026Q3 [--branch CODE --items] [--format …]`."""
+    """`python -m pipelines scores --db DB --period 2026Q3 [--branch CODE --items] [--format table|csv|json]`.
+
+    Per branch: code, name, type, college, d1..d7, overall, grade, rank, rank within type (and the guide
+    version). With --branch/--items: that branch's items, completion or 未到期, each measure's actual vs
+    required. Returns 1 with a Chinese message for an unknown period or branch.
+    """
     db = args.db or None
+    fmt = getattr(args, "format", "table") or "table"
     try:
         period = _norm(args.period)
     except (ValueError, IndexError):
@@ -458,15 +468,38 @@ def cli_scores(args: argparse.Namespace) -> int:
         have = "、".join(known) if known else "无"
         print(f"没有 {period} 的报送数据。已有季度：{have}", file=sys.stderr)
         return 1
+    g = guide()
     if args.branch or args.items:
         if not args.branch:
             print("使用 --items 时须同时指定 --branch 支部编码", file=sys.stderr)
             return 1
-        df = _items_table(period, args.branch, db)
+        df, ms = _items_table(period, args.branch, db)
         if df.empty:
             print(f"{period} 没有支部 {args.branch} 的报送数据", file=sys.stderr)
             return 1
+        if fmt == "json":
+            out = []
+            for row in df.to_dict("records"):
+                sub = ms[ms["item_id"] == row["item_id"]]
+                row["measures"] = json.loads(sub[["measure_id", "measure_name", "kind", "actual", "required",
+                                                  "completion", "status"]].to_json(orient="records",
+                                                                                   force_ascii=False))
+                out.append(row)
+            _write(json.dumps({"period": period, "branch_code": args.branch, "guide_version": g.version,
+                               "items": out}, ensure_ascii=False, indent=1) + "\n")
+            return 0
+        title = f"{period} 支部 {args.branch} 各指标完成情况（指标指南版本 {g.version}）"
     else:
         df = _branch_table(period, db)
-    _print(df, args.format)
+        if fmt == "json":
+            _write(df.to_json(orient="records", force_ascii=False, indent=1) + "\n")
+            return 0
+        title = f"{period} 各支部得分（指标指南版本 {g.version}）"
+    if fmt == "csv":
+        _write(df.to_csv(index=False))
+        return 0
+    table = df.drop(columns=[c for c in ("branch_type", "guide_version") if c in df.columns])
+    table = table.map(_fmt).rename(columns=TABLE_HEADERS)
+    legend = "；".join(f"d{d.id}={d.short}" for d in g.dimensions)
+    _write(f"{title}\n{table.to_string(index=False)}\n" + ("" if args.items else f"{legend}\n"))
     return 0
