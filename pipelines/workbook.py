@@ -70,6 +70,8 @@ def _style(cell, *, locked: bool, number_format: str | None = None, center: bool
 
 def _protect(ws: Worksheet) -> None:
     # No password: a blank one would prompt in some apps; formatting and row sizing stay allowed.
+    for dv in ws.data_validations.dataValidation:  # clearing a cell must never trip a validation
+        dv.allow_blank = True
     ws.protection.sheet = True
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
@@ -193,6 +195,8 @@ def _info_sheet(ws: Worksheet, g: Guide, branch_type: str, info: BranchInfo | No
             dv = DataValidation(type="date", operator="between", formula1=str(_DATE_MIN), formula2=str(_DATE_MAX),
                                 showInputMessage=True, promptTitle=f.name, prompt="请按 2026-03-31 的格式填写",
                                 showErrorMessage=True, errorTitle="输入有误", error="请填写日期，格式如 2026-03-31")
+        elif f.hint:  # input hint only, no restriction
+            dv = DataValidation(showInputMessage=True, promptTitle=f.name[:32], prompt=f.hint[:255])
         else:
             continue
         ws.add_data_validation(dv)

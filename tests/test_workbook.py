@@ -73,6 +73,9 @@ def test_blank_template_dropdowns_protection_and_layout(tmp_path):
     kinds = {dv.type for dv in _validations(ledger)}
     assert {"list", "date", "whole", "decimal"} <= kinds
     assert all(dv.error and dv.prompt for dv in _validations(ledger) if dv.type)  # typed ones: hint + error
+    assert all(dv.allow_blank for ws in wb.worksheets for dv in _validations(ws))
+    hinted = [dv for dv in _validations(info) if f"B{rows['branch_code']}" in dv.sqref]
+    assert hinted and "JX01-T01" in hinted[0].prompt
 
     for ws in wb.worksheets:
         assert ws.protection.sheet is True
