@@ -40,7 +40,7 @@ from pipelines.guide import Guide, guide
 from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, Problem, RegistryEntry,
                              SelfAssessmentRow, quarter_months)
 from pipelines.problems import make, show
-from pipelines.workbook import REGISTRY_FIELDS, REGISTRY_SHEET
+from pipelines.workbook import REGISTRY_FIELDS, REGISTRY_SHEET, example_activity
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ class _Reader:
             count = f"{len(filled)}" if len(rows) < ledger_cap(g) else f"超过 {len(filled)}"
             self.add("too_many_rows", sheet, "", None, rows=count, max=g.limits.max_ledger_rows)
             filled = filled[: g.limits.max_ledger_rows]
-        example_activity = g.activity_types[min(4, len(g.activity_types) - 1)].name
+        example = example_activity(g)
         out: list[LedgerRow] = []
         seen: dict[tuple, int] = {}
         for r in filled:
@@ -384,10 +384,10 @@ class _Reader:
             act_raw = raw("activity_type")
             act = nz.activity_type(act_raw, g)
             if nz.is_blank(act_raw):
-                self.add("activity_missing", sheet, ref("activity_type"), act_raw, example=example_activity)
+                self.add("activity_missing", sheet, ref("activity_type"), act_raw, example=example)
                 ok = False
             elif act is None:
-                self.add("activity_unknown", sheet, ref("activity_type"), act_raw, example=example_activity)
+                self.add("activity_unknown", sheet, ref("activity_type"), act_raw, example=example)
                 ok = False
             nums = {}
             for cid in ("expected", "attended", "hours"):

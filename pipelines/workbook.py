@@ -101,6 +101,16 @@ def _list_validation(options: list[str], title: str, prompt: str, error: str) ->
                           showErrorMessage=True, errorStyle="stop", errorTitle="输入有误", error=error[:255])
 
 
+def example_activity(g: Guide) -> str:
+    """The activity type named in examples and messages (主题党日 in the current guide: every branch knows it)."""
+    return g.activity_types[min(4, len(g.activity_types) - 1)].name
+
+
+def catch_all_activity(g: Guide) -> str:
+    """The guide lists its catch-all activity type (其他) last."""
+    return g.activity_types[-1].name
+
+
 def _example_date(year: int, quarter: int) -> dt.date:
     return dt.date(year, 3 * (quarter - 1) + 1, 5)
 
@@ -117,7 +127,7 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
     col = {c.id: c.name for c in wb_.ledger_columns}
     example = [
         f"    {col['date']}：2026-03-05",
-        f"    {col['activity_type']}：{g.activity_types[min(4, len(g.activity_types) - 1)].name}（从下拉列表选择）",
+        f"    {col['activity_type']}：{example_activity(g)}（从下拉列表选择）",
         f"    {col['topic']}：学习贯彻党的二十届四中全会精神",
         f"    {col['expected']}：25    {col['attended']}：23",
         f"    {col['hours']}：2（集中学习培训必填，其他活动可不填）",
@@ -144,7 +154,7 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
         ("三、常见错误（系统会逐条提示并退回修改）", True),
         ("1. 日期不在所报季度内：例如第 1 季度的报表只能填写 1 月 1 日至 3 月 31 日的活动。", False),
         ("2. 日期写错或写成文字：请写成 2026-03-05 这样的格式，不要写“3月上旬”；2 月没有 30 日。", False),
-        ("3. 活动类型手工输入了列表以外的名称：请从下拉列表中选择，其他活动选择“其他”。", False),
+        (f"3. 活动类型手工输入了列表以外的名称：请从下拉列表中选择，列表以外的活动选择“{catch_all_activity(g)}”。", False),
         ("4. 实到人数多于应到人数，或人数、学时填了负数、文字（如“二十人”）。", False),
         ("5. 同一活动重复填写两行（日期、类型、主题完全相同）。", False),
         (f"6. 自评选择“完成”却没有填写佐证材料：将按“{without}”计分。", False),
@@ -248,7 +258,7 @@ def _ledger_sheet(ws: Worksheet, g: Guide, ledger: list[LedgerRow], example_year
     acts = [a.name for a in g.activity_types]
     dvs = [
         (_list_validation(acts, "活动类型", hints.get("activity_type") or "请从下拉列表选择",
-                          "活动类型请从下拉列表中选择，列表以外的活动请选择“" + acts[-1] + "”"), "activity_type"),
+                          f"活动类型请从下拉列表中选择，列表以外的活动请选择“{catch_all_activity(g)}”"), "activity_type"),
         (DataValidation(type="date", operator="between", formula1=str(_DATE_MIN), formula2=str(_DATE_MAX),
                         showInputMessage=True, promptTitle="日期", prompt=f"请按 {example} 的格式填写活动日期",
                         showErrorMessage=True, errorTitle="输入有误", error=f"请填写日期，格式如 {example}"), "date"),
