@@ -39,6 +39,7 @@ SUMMARY_FILE = "demo_summary.json"  # written last: its presence means the folde
 
 TEACHER, STUDENT = "teacher", "student"  # guide branch type ids
 TEACHER_SHARE = 0.4
+DEMO_BRANCHES, DEMO_QUARTERS = 80, 6  # the school the app builds on first start
 
 
 # ---- the school -------------------------------------------------------------------------------------------
@@ -530,11 +531,11 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
                         hours=2.0 if lecture and rng.random() < 0.5 else None)
         for act, required in measures.hours:
             # Yearly hours per member rise with quality: exemplary well above the requirement, lagging far below.
-            yearly = required * (0.25 + 1.12 * qual ** 1.3) if not exemplary else required * rng.uniform(1.12, 1.35)
+            yearly = required * (0.2 + 1.1 * qual ** 1.4) if not exemplary else required * rng.uniform(1.18, 1.4)
             target = yearly / 4 / train_rate
             train_months = [m for m in months if not (student and m in BREAKS)] or months[-1:]
             got = 0.0
-            while got < target - 1:
+            while got < target - (0 if exemplary else 1):
                 h = float(rng.choice([2, 2, 3, 3, 4, 4, 8] if got + 8 <= target + 2 else [2, 3, 4]))
                 m = int(rng.choice(train_months))
                 led.add(led.date(m, kind=act), act, _topic(rng, act, year, m), members,
@@ -632,7 +633,7 @@ def _make_task(g: Guide, branch: Branch, year: int, quarter: int, members: int, 
 
 def _self_assessment(g: Guide, branch_type: str, qual: float, ledger: list[LedgerRow], rng: np.random.Generator,
                      warn: bool) -> dict[str, tuple[str, str]]:
-    """Answers correlated with quality (secretaries rate themselves a little kindly); items measured only from
+    """Answers correlated with quality; items measured only from
     the ledger get a summary of the ledger as evidence. `warn` leaves 1–2 完成 without evidence (a warning)."""
     ids = [o.id for o in g.self_assessment]  # ordered best to worst by the guide
     best, middle, worst = ids[0], ids[len(ids) // 2], ids[-1]
@@ -641,8 +642,8 @@ def _self_assessment(g: Guide, branch_type: str, qual: float, ledger: list[Ledge
         held.setdefault(row.activity_type, []).append(row)
     out: dict[str, tuple[str, str]] = {}
     for item in g.items_for(branch_type):
-        u = qual + 0.08 + rng.normal(0, 0.12)
-        status = best if u > 0.62 else middle if u > 0.36 else worst
+        u = qual + rng.normal(0, 0.15)
+        status = best if u > 0.72 else middle if u > 0.38 else worst
         measure = next((m for m in item.measures if m.kind == "self_assessed"), None)
         if measure is None:
             parts = []
@@ -859,7 +860,7 @@ def ensure_demo_db(db=None, progress: Callable[[float, str], None] | None = None
                 and (Path(demo_dir) / REGISTRY_FILE).exists()
             if not complete:
                 report(0.0, "正在生成演示学校的填报文件……")
-                generate(demo_dir, progress=lambda i, n: report(0.6 * i / n, f"正在生成演示填报文件（{i}/{n}）"))
+                generate(demo_dir, branches=DEMO_BRANCHES, quarters=DEMO_QUARTERS, progress=lambda i, n: report(0.6 * i / n, f"正在生成演示填报文件（{i}/{n}）"))
             report(0.6, "正在导入演示数据……")
             _remove_db(path)  # leftovers of an interrupted build
             build_db(demo_dir, path,
