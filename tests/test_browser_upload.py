@@ -1,0 +1,190 @@
+"""Real Chromium against `streamlit run app.py`: sign in, upload a new quarter through the real file input,
+confirm, and see that quarter on 全校总览 — in this session and in one that was already open.
+
+The admin exists only in a temporary secrets file passed with `--secrets.files`; nothing is committed.
+Screenshots go to tests/artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines import auth, db, scoring
+from pipelines.guide import guide
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, parse_period, period_of, quarter_months
+from pipelines.workbook import write_workbook
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "浏览器测试-口令-2026"
+NEW_BRANCHES = 4
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium instead of a Playwright download."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 1800}, "locale": "zh-CN"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _next_period(period: str) -> str:
+    year, q = parse_period(period)
+    return period_of(year + q // 4, q % 4 + 1)
+
+
+def _workbook(folder: Path, e: RegistryEntry, period: str) -> Path:
+    """A real, valid filled workbook for a registry branch."""
+    year, q = parse_period(period)
+    months = quarter_months(q)
+    info = BranchInfo(e.branch_code, e.branch_name, e.college, e.branch_type, year, q, e.members,
+                      "张书记", "李委员", dt.date(year, months[-1], 25))
+    ledger, row = [], 2
+    for m in months:
+        for act in ("committee_meeting", "group_meeting", "theme_day"):
+            ledger.append(LedgerRow(row, dt.date(year, m, 10), act, "", f"{m}月学习", e.members, e.members - 1,
+                                    None, "会议记录"))
+            row += 1
+    counts = {f.id: 0 for f in guide().count_fields} | {"fee_due": e.members, "fee_paid": e.members}
+    sa = {it.id: ("done", "有记录") for it in guide().items_for(e.branch_type)}
+    return write_workbook(folder / f"{e.branch_code}_{period}.xlsx", e.branch_type, info=info, ledger=ledger,
+                          counts=counts, self_assessment=sa)
+
+
+@pytest.fixture
+def server(demo_db, tmp_path):
+    """`streamlit run app.py` on a free port, on a copy of the demo database, with a temporary admin."""
+    secrets = tmp_path / "secrets" / "secrets.toml"
+    secrets.parent.mkdir()
+    secrets.write_text(f'[admins]\nbrowser = "{auth.hash_password(PASSWORD, rounds=4)}"\n', encoding="utf-8")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in (auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH)}
+    env.update(DJ_DB_PATH=str(demo_db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--secrets.files", str(secrets)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"upload_{name}.png"), full_page=True)
+
+
+def _settled(page, timeout: float = 60_000) -> None:
+    """Wait until the app has finished its current script run."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="detached",
+                           timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser):
+    latest = scoring.latest_period(demo_db)
+    new = _next_period(latest)
+    label = f"{int(new[:4])} 年第 {int(new[-1])} 季度"
+    reg = db.query_df("SELECT branch_code, branch_name, college, branch_type, members FROM registry "
+                      "ORDER BY branch_code", path=demo_db)
+    entries = [RegistryEntry(*r) for r in reg.head(NEW_BRANCHES).itertuples(index=False)]
+    files = [_workbook(tmp_path / "upload", e, new) for e in entries]
+    before = len(db.query_df("SELECT * FROM submissions", path=demo_db))
+
+    # A second session already open on 全校总览, showing the old latest quarter.
+    other = browser.new_page(viewport={"width": 1440, "height": 1800}, locale="zh-CN")
+    other.goto(server + "/")
+    other.get_by_text("全校总览").first.wait_for(timeout=90_000)
+    _settled(other, 90_000)
+    assert label not in other.inner_text("body")
+
+    # Sign in on 数据上传.
+    page.goto(server + "/upload")
+    page.get_by_label("管理员账号").wait_for(timeout=90_000)
+    _settled(page)
+    _shot(page, "1_signed_out")
+    page.get_by_label("管理员账号").fill("browser")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("已登录管理员：browser").wait_for(timeout=30_000)
+    _settled(page)
+
+    # Upload through the real file input of the batch uploader.
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="选择各支部的季度填报表")
+    uploader.locator('input[type="file"]').set_input_files([str(f) for f in files])
+    confirm = page.get_by_role("button", name=f"确认写入 {len(files)} 个文件")
+    confirm.wait_for(timeout=120_000)
+    _settled(page)
+    body = page.inner_text("body")
+    assert "将新增" in body and "校验结果" in body
+    assert len(db.query_df("SELECT * FROM submissions", path=demo_db)) == before  # nothing written yet
+    _shot(page, "2_preview")
+
+    confirm.click()
+    page.get_by_text("写入完成").wait_for(timeout=120_000)
+    _settled(page)
+    _shot(page, "3_committed")
+    subs = db.query_df("SELECT branch_code, uploaded_by FROM submissions WHERE period = ?", [new], demo_db)
+    assert sorted(subs["branch_code"]) == sorted(e.branch_code for e in entries)
+    assert set(subs["uploaded_by"]) == {"browser"}
+
+    # 全校总览 in this session shows the new quarter (the latest is the default choice).
+    page.get_by_role("link", name="全校总览").click()
+    page.get_by_text(label).first.wait_for(timeout=90_000)
+    _settled(page, 90_000)
+    _shot(page, "4_overview")
+    assert f"当前查看：{label}" in page.inner_text("body")  # the new latest quarter is the one shown
+    assert f"period={new}" in page.url
+
+    # …and so does the session that was already open, on its next interaction.
+    other.get_by_role("link", name="全校总览").click()
+    other.get_by_text(label).first.wait_for(timeout=90_000)
+    _settled(other, 90_000)
+    other.get_by_test_id("stSelectbox").first.click()
+    other.get_by_role("option", name=label).wait_for(timeout=30_000)  # selectable there too
+    _shot(other, "5_other_session")
+    other.get_by_role("option", name=label).click()
+    _settled(other, 90_000)
+    assert f"当前查看：{label}" in other.inner_text("body")
+    other.close()
