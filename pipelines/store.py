@@ -57,28 +57,41 @@ def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor
 
     sheets = guide().workbook.sheets
     if parsed.ledger:
-        con.executemany(
-            "INSERT INTO raw_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _insert(
+            con, "raw_ledger",
             [[sub_id, load_id, src, sheets.ledger, r.row, r.date, r.activity_type, r.activity_raw, r.topic,
               r.expected, r.attended, r.hours, r.evidence] for r in parsed.ledger],
         )
     if parsed.counts:
-        con.executemany(
-            "INSERT INTO raw_counts VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _insert(
+            con, "raw_counts",
             [[sub_id, load_id, src, sheets.counts, c.row, c.field, c.value] for c in parsed.counts],
         )
     if parsed.self_assessment:
-        con.executemany(
-            "INSERT INTO raw_self_assessment VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        _insert(
+            con, "raw_self_assessment",
             [[sub_id, load_id, src, sheets.self_assessment, a.row, a.item_id, a.status, a.evidence]
              for a in parsed.self_assessment],
         )
     if parsed.warnings:
-        con.executemany(
-            "INSERT INTO raw_problems VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _insert(
+            con, "raw_problems",
             [[sub_id, p.severity, p.code, p.sheet, p.cell, p.value, p.message] for p in parsed.warnings],
         )
     return ("replaced" if current else "accepted"), sub_id
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list], *, replace: bool = False) -> None:
+    """Insert many rows with one parameterised multi-row VALUES statement per 500 rows.
+
+    DuckDB's executemany runs one statement per row (about 50 times slower for a 30-row ledger).
+    `table` is always one of our own table names, never user input.
+    """
+    verb = "INSERT OR REPLACE INTO" if replace else "INSERT INTO"
+    for start in range(0, len(rows), 500):
+        chunk = rows[start:start + 500]
+        one = "(" + ", ".join(["?"] * len(chunk[0])) + ")"
+        con.execute(f"{verb} {table} VALUES {', '.join([one] * len(chunk))}", [v for r in chunk for v in r])
 
 
 def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry], *,
@@ -88,9 +101,10 @@ def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry], 
     `at` (default now) is the update time; rebuild passes the original one.
     """
     at = at or _now()
-    con.executemany(
-        "INSERT OR REPLACE INTO registry VALUES (?, ?, ?, ?, ?, ?)",
+    _insert(
+        con, "registry",
         [[e.branch_code, e.branch_name, e.college, e.branch_type, e.members, at] for e in entries],
+        replace=True,
     )
     return len(entries)
 
