@@ -7,7 +7,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import os
+import shutil
 import struct
+import subprocess
 import zipfile
 
 import pytest
@@ -656,3 +659,24 @@ def test_registry_missing_column_and_not_xlsx(tmp_path):
     assert entries == [] and [(p.code, p.cell) for p in problems] == [("column_missing", "E1")]
     entries, problems = read_registry(b"not a workbook", "r.xlsx")
     assert entries == [] and problems[0].code == "file_not_xlsx"
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.skipif(SOFFICE is None or os.environ.get("RUN_LIBREOFFICE") != "1",
+                    reason="slow (~5 s): set RUN_LIBREOFFICE=1 with LibreOffice (soffice) installed")
+def test_libreoffice_opens_and_resaves_identically(tmp_path):
+    """A secretary who opens and saves the workbook in LibreOffice submits the same values."""
+    path = write(tmp_path, "student", name="filled.xlsx")
+    out = tmp_path / "out"
+    subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(path)],
+                   check=True, capture_output=True, timeout=120)
+    resaved, original = read_workbook(out / path.name), read_workbook(path)
+    assert resaved.problems == [] and resaved.sha256 != original.sha256
+    assert (resaved.info, resaved.ledger, resaved.counts, resaved.self_assessment) == (
+        original.info, original.ledger, original.counts, original.self_assessment)
+    wb = load_workbook(out / path.name)
+    assert all(ws.protection.sheet for ws in wb.worksheets)
+    assert any(dv.type == "list" for dv in wb[S.ledger].data_validations.dataValidation)
