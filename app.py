@@ -22,13 +22,12 @@ from pipelines.guide import GuideError, guide  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("dangjian.app")
-DEMO_FLAG = "_demo_built"
 
 
 def ensure_database() -> None:
-    """Build the demo database, with a progress bar, when no database exists yet."""
+    """Build the demo database, with a progress bar, when no database exists yet (or a build was interrupted)."""
     path = c.db_file()
-    if path.exists():
+    if path.exists() and not Path(str(path) + ".demo-building").exists():
         return
     try:
         from pipelines import demo
@@ -36,35 +35,29 @@ def ensure_database() -> None:
         log.exception("demo module unavailable")
         st.warning("尚未找到数据库，演示数据生成组件也不可用。请先导入真实数据（见“数据上传”页面）。")
         return
-    with st.status("首次启动：正在生成演示数据，约需一分钟…", expanded=True) as status:
-        bar = st.progress(0.0, text="正在准备演示学校的报送表…")
+    with st.status("首次启动：正在生成演示数据，约需一两分钟……", expanded=True) as status:
+        bar = st.progress(0.0, text="正在准备演示学校……")
 
-        def progress(done: int, total: int, *rest) -> None:
-            name = f"：{rest[0]}" if rest and rest[0] else ""
-            bar.progress(min(1.0, done / max(total, 1)), text=f"正在导入演示报送表 {done}/{total}{name}")
+        def progress(fraction: float, text: str = "") -> None:
+            bar.progress(min(1.0, max(0.0, float(fraction))), text=text or "正在生成演示数据……")
 
         try:
             demo.ensure_demo_db(path, progress=progress)
-        except Exception:  # noqa: BLE001 - shown as a message, the pages then show their empty states
+        except Exception:  # noqa: BLE001 - shown as a message; the pages then show their empty states
             log.exception("demo build failed")
             status.update(label="演示数据生成失败", state="error")
-            st.error("演示数据生成失败，请查看服务器日志，或直接导入真实数据。")
+            st.error("演示数据生成失败，请查看服务器日志，或直接导入真实数据（见“数据上传”页面）。")
             return
         status.update(label="演示数据已生成", state="complete", expanded=False)
-    st.session_state[DEMO_FLAG] = True
 
 
 def is_demo() -> bool:
-    """Whether the data shown is the built-in demo school (it lives at the demo path or was loaded by 'demo')."""
+    """Whether every load in the database was made by the demo builder (actor demo.ACTOR)."""
     try:
-        from pipelines import demo
-
-        check = getattr(demo, "is_demo_db", None)
-        if check is not None:
-            return bool(check(c.db_file()))
+        from pipelines.demo import ACTOR
     except ImportError:
-        pass
-    df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE loaded_by = 'demo') AS demo FROM loads")
+        return False
+    df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE loaded_by = ?) AS demo FROM loads", ACTOR)
     return bool(df.at[0, "n"]) and int(df.at[0, "demo"]) == int(df.at[0, "n"])
 
 

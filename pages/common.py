@@ -9,6 +9,7 @@ Pages only read: every query goes through pipelines.scoring or pipelines.db.quer
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import sys
@@ -173,6 +174,18 @@ def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
                          tuple(sorted(kwargs.items())))
 
 
+def bundle(period: str) -> dict[str, pd.DataFrame]:
+    """Every mart of one period from one scoring session (scoring.marts), cached; keys are the scoring
+    function names (branch_scores, item_scores, measure_scores, college_scores, item_summary, …).
+
+    One session builds the base marts once, so a page needing several frames of a period pays once.
+    """
+    out = dict(scores("marts", period))
+    if "branch_scores" in out:
+        out["branch_scores"] = out["branch_scores"].sort_values(["rank", "branch_code"]).reset_index(drop=True)
+    return out
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _query_call(sql: str, params: tuple, db: str, version: int) -> pd.DataFrame:
     return dbmod.query_df(sql, list(params), db)
@@ -192,10 +205,9 @@ def data_as_of() -> tuple[str | None, Any]:
 
 
 def previous_period(periods: Sequence[str], period: str) -> str | None:
-    """The period before `period` among `periods` (ascending), or None."""
-    ps = list(periods)
-    i = ps.index(period) if period in ps else -1
-    return ps[i - 1] if i > 0 else None
+    """The latest period with data before `period`, or None."""
+    before = [p for p in periods if _period_key(p) < _period_key(period)]
+    return max(before, key=_period_key) if before else None
 
 
 # ---- state that survives page switches and lives in the URL -------------------------------------
@@ -232,8 +244,8 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     if default is None and not multi:
         default = options[0] if options else None
     value = _initial(key, options, list(default or []) if multi else default, multi)
-    if key not in st.session_state or st.session_state[key] != value:
-        st.session_state[key] = value
+    # Always re-seed: after a page switch the same key belongs to a new widget (ids include the page).
+    st.session_state[key] = value
     widget = {"select": container.selectbox, "multi": container.multiselect, "radio": container.radio}[kind]
     out = widget(label, options, key=key, on_change=_remember, args=(key,), **kwargs)
     st.session_state[_KEEP + key] = out
@@ -247,11 +259,37 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     return out
 
 
+def due_period(today: dt.date | None = None) -> str:
+    """The latest completed quarter: the one branches are reporting on now."""
+    today = today or dt.date.today()
+    q = (today.month - 1) // 3 + 1
+    return f"{today.year - 1}Q4" if q == 1 else f"{today.year}Q{q - 1}"
+
+
+def _period_key(p: str) -> tuple[int, int]:
+    year, q = p.upper().split("Q")
+    return int(year), int(q)
+
+
+def period_options(periods: Sequence[str]) -> list[str]:
+    """Periods with data, plus the quarter now due when nobody has submitted it yet (and a registry
+    says who should) — so the dashboard can show who is still missing. Ascending."""
+    ps = list(periods)
+    due = due_period()
+    if ps and _period_key(due) > _period_key(ps[-1]):
+        n = query("SELECT count(*) AS n FROM registry")
+        if int(n.at[0, "n"]) > 0:
+            ps.append(due)
+    return ps
+
+
 def period_select(periods: Sequence[str], container: Any = None, key: str = "period") -> str:
-    """The shared quarter selector (latest first; default latest)."""
-    options = list(reversed(list(periods)))
-    return state_widget("select", "季度", options, key, default=options[0], container=container,
-                        format_func=period_label)
+    """The shared quarter selector: latest first, default the latest quarter with data."""
+    ps = list(periods)
+    options = list(reversed(period_options(ps)))
+    empty = set(options) - set(ps)
+    return state_widget("select", "季度", options, key, default=ps[-1] if ps else None, container=container,
+                        format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
 
 
 # ---- page frame -----------------------------------------------------------------------------------

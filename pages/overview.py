@@ -100,10 +100,14 @@ def render() -> None:
         c.show(c.radar(series, height=440), key="ov_radar")
     with right:
         st.subheader("二级党组织排名", anchor=False)
-        cs = c.scores("college_scores", period).sort_values(["rank", "college"])
+        cs = c.scores("college_scores", period)
+        unscored = sorted(cs.loc[cs["overall"].isna(), "college"])
+        cs = cs.dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
         if cs.empty:
             st.info("暂无二级党组织得分。")
         else:
+            if unscored:
+                st.caption(f"本季度没有支部报送、暂无得分的二级党组织：{'、'.join(unscored)}")
             text = [f"{c.fmt_score(s)}（{int(sub)}/{int(n)} 报送）"
                     for s, sub, n in zip(cs["overall"], cs["submitted"], cs["branches"])]
             hover = [f"第 {int(r)} 名 · {col}" for r, col in zip(cs["rank"], cs["college"])]

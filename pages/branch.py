@@ -1,0 +1,242 @@
+"""支部画像: drill down 二级党组织 → branch; its radar against the same-type and school means, every item
+with its measures, the ledger rows behind an item, and its score and rank over the quarters."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+from plotly.subplots import make_subplots  # noqa: E402
+
+from pages import common as c  # noqa: E402
+
+TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
+    "source": "来源", "measure_name": "测评规则", "period": "报送季度", "source_file": "文件", "sheet": "工作表",
+    "row_no": "行号", "counted": "是否计入", "date": "日期", "activity_raw": "活动类型（原文）", "topic": "主题",
+    "expected": "应到人数", "attended": "实到人数", "hours": "学时", "field": "统计项", "value": "数值",
+    "status": "自评", "evidence": "佐证材料",
+}
+SOURCE_NAMES = {"ledger": "活动台账", "counts": "统计数据", "self_assessment": "自评"}
+
+
+def measure_text(m: pd.Series, self_status: str | None) -> str:
+    """One measure as 'name：actual / required（状态）' — readable in a table cell."""
+    status = c.STATUS_NAMES.get(m["status"], m["status"] or "")
+    if m["kind"] == "self_assessed":
+        return f"{m['measure_name']}：自评“{self_status or '未填写'}”"
+    if pd.isna(m.get("actual")):
+        return f"{m['measure_name']}（{status}）"
+    actual = f"{m['actual']:.2f}".rstrip("0").rstrip(".")
+    if m["kind"] in ("annual_coverage", "ratio"):
+        actual = f"{m['actual'] * 100:.0f}%" if m["actual"] <= 1.5 else actual
+    required = "" if pd.isna(m.get("required")) else f" / 要求 {m['required']:g}"
+    if m["kind"] in ("annual_coverage", "ratio"):
+        required = " / 要求 100%"
+    return f"{m['measure_name']}：实际 {actual}{required}（{status}）"
+
+
+def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The dimension → item table of one branch: completion, pending, measures, evidence, warnings."""
+    from pipelines.scoring import FLAG_MESSAGES
+
+    g = c.guide()
+    fallback = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
+    rows = []
+    for _, it in items.iterrows():
+        ms = measures[measures["item_id"] == it["item_id"]]
+        flag = it.get("flag")
+        warning = FLAG_MESSAGES[flag].format(answer=fallback) if isinstance(flag, str) and flag in FLAG_MESSAGES else ""
+        pending = bool(it["pending"])
+        rows.append({
+            "考核要点": it["item_id"],
+            "一级指标": g.dimensions[int(it["dimension_id"]) - 1].short,
+            "内容": g.item(it["item_id"]).text,
+            "完成率": None if pd.isna(it["completion"]) else round(float(it["completion"]) * 100, 1),
+            "未到期": "未到期" if pending else "",
+            "测评情况": "；".join(measure_text(m, it.get("self_status")) for _, m in ms.iterrows()),
+            "佐证材料": it.get("evidence") or "",
+            "提示": warning,
+        })
+    return pd.DataFrame(rows)
+
+
+def history_chart(h: pd.DataFrame) -> go.Figure:
+    """Score (left) and school rank (right, 1 at the top) over the quarters, every point labelled."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("总分", "全校排名"), horizontal_spacing=0.12)
+    x = [c.period_label(p) for p in h["period"]]
+    fig.add_trace(go.Scatter(x=x, y=h["overall"].round(1), mode="lines+markers+text", name="总分",
+                             text=[c.fmt_score(v) for v in h["overall"]], textposition="top center",
+                             line=dict(color=c.RED, width=3), marker=dict(size=8),
+                             hovertemplate="%{x}<br>总分 %{y:.1f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=h["rank"], mode="lines+markers+text", name="全校排名",
+                             text=[f"第{int(r)}名" for r in h["rank"]], textposition="bottom center",
+                             line=dict(color=c.SCHOOL_COLOR, width=3), marker=dict(size=8),
+                             hovertemplate="%{x}<br>第 %{y} 名<extra></extra>"), row=1, col=2)
+    fig.update_yaxes(range=[0, 105], row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=1, col=2, title_text="名次")
+    fig.update_layout(height=340, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def render() -> None:
+    c.header("支部画像", "选择二级党组织和支部，查看其各项指标完成情况、佐证材料与历史变化")
+    periods = c.scores("periods")
+    if not periods:
+        c.no_data()
+        return
+    top = st.columns([1, 2, 3])
+    period = c.period_select(periods, container=top[0])
+    data = c.bundle(period)
+    bs, status = data["branch_scores"], data["submission_status"]
+    roster = pd.concat([
+        status[["branch_code", "branch_name", "college", "branch_type"]],
+        bs[["branch_code", "branch_name", "college", "branch_type"]],
+    ]).drop_duplicates("branch_code")
+    if roster.empty:
+        st.info(f"{c.period_label(period)} 没有支部名册，也没有支部报送。请选择其他季度。", icon=":material/event_busy:")
+        return
+    colleges = sorted(roster["college"].dropna().unique())
+    college = c.state_widget("select", "二级党组织", colleges, "college", container=top[1])
+    in_college = roster[roster["college"] == college].sort_values("branch_code")
+    names = dict(zip(in_college["branch_code"], in_college["branch_name"]))
+    code = c.state_widget("select", "支部", list(names), "branch", container=top[2],
+                          format_func=lambda k: f"{names.get(k, k)}（{k}）")
+    if code is None:
+        st.info("该二级党组织下没有支部。")
+        return
+    branch = roster.set_index("branch_code").loc[code]
+    row = bs[bs["branch_code"] == code]
+    st.subheader(f"{branch['branch_name']}　·　{c.type_name(branch['branch_type'])}　·　{branch['college']}",
+                 anchor=False)
+    if row.empty:
+        st.info(f"该支部未报送 {c.period_label(period)} 的报送表，本季度没有得分。可切换季度，或在下方查看历史得分。",
+                icon=":material/event_busy:")
+    else:
+        profile(row.iloc[0], bs, data, period)
+    history_section(code)
+
+
+def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
+    """Metrics, radar, item table, ledger trace and warnings of one branch in one period."""
+    code = r["branch_code"]
+    cols = st.columns(5)
+    cols[0].metric("总分", c.fmt_score(r["overall"]),
+                   None if pd.isna(r["delta"]) else f"{r['delta']:+.1f}", border=True, help="与上一季度相比")
+    cols[1].metric("等次", r["grade"], border=True)
+    n_all = len(bs)
+    n_type = int((bs["branch_type"] == r["branch_type"]).sum())
+    n_college = int((bs["college"] == r["college"]).sum())
+    change = None if pd.isna(r["rank_change"]) else int(r["rank_change"])
+    cols[2].metric("全校排名", f"{int(r['rank'])} / {n_all}",
+                   None if change is None else (f"上升 {change} 名" if change > 0 else f"下降 {-change} 名" if change < 0 else "持平"),
+                   delta_color="normal" if change else "off", border=True)
+    cols[3].metric(f"{c.type_name(r['branch_type'])}中排名", f"{int(r['rank_in_type'])} / {n_type}", border=True)
+    cols[4].metric("二级党组织内排名", f"{int(r['rank_in_college'])} / {n_college}", border=True)
+
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.markdown("**七个维度：本支部与同类支部、全校平均对比**")
+        same = bs[bs["branch_type"] == r["branch_type"]]
+        series = [
+            {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": c.RED, "fill": True},
+            {"name": f"{c.type_name(r['branch_type'])}平均", "values": [same[col].mean() for col in c.dim_cols()],
+             "color": c.TYPE_COLORS.get(r["branch_type"], c.GREY), "dash": "dot"},
+            {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.SCHOOL_COLOR,
+             "dash": "dash"},
+        ]
+        c.show(c.radar(series, height=430), key="br_radar")
+    with right:
+        st.markdown("**各考核要点完成情况**")
+        items = data["item_scores"]
+        items = items[items["branch_code"] == code].sort_values("item_order" if "item_order" in items else "item_id")
+        measures = data["measure_scores"]
+        measures = measures[measures["branch_code"] == code]
+        dims = ["all"] + [str(d.id) for d in c.guide().dimensions]
+        dim = c.state_widget("radio", "一级指标", dims, "dim", default="all", horizontal=True,
+                             format_func=lambda d: "全部" if d == "all" else c.guide().dimensions[int(d) - 1].short)
+        if dim != "all":
+            items = items[items["dimension_id"].astype(int) == int(dim)]
+        table = item_table(items, measures)
+        if table.empty:
+            st.info("该维度下没有适用于本支部类型的考核要点。")
+        else:
+            st.dataframe(
+                table, hide_index=True, width="stretch", height=min(36 * len(table) + 40, 420), key="br_items",
+                column_config={
+                    "完成率": st.column_config.ProgressColumn("完成率", min_value=0, max_value=100, format="%.0f%%"),
+                    "内容": st.column_config.TextColumn("内容", width="medium"),
+                    "测评情况": st.column_config.TextColumn("测评情况", width="large"),
+                },
+            )
+            c.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
+
+    trace_section(code, period, data)
+    problems_section(code, period)
+
+
+def trace_section(code: str, period: str, data: dict) -> None:
+    """The ledger, count and self-assessment rows behind one chosen item."""
+    st.markdown("**考核要点的数据来源（台账明细）**")
+    items = data["item_scores"]
+    ids = list(items.loc[items["branch_code"] == code, "item_id"])
+    if not ids:
+        st.info("本支部本季度没有可追溯的考核要点。")
+        return
+    item = c.state_widget("select", "选择考核要点", ids, "item", format_func=lambda i: c.item_label(i, 40))
+    rows = c.scores("trace", period, code, item)
+    if rows.empty:
+        st.info("该考核要点在本季度没有对应的台账、统计或自评记录（可能尚未开展或未填写）。", icon=":material/info:")
+        return
+    g = c.guide()
+    names = {m.id: m.name for m in g.item(item).measures}
+    df = rows.copy()
+    df["measure_name"] = df.get("measure_id", pd.Series(dtype=str)).map(names)
+    df["source"] = df["source"].map(SOURCE_NAMES).fillna(df["source"])
+    if "counted" in df:
+        df["counted"] = df["counted"].map({True: "是", False: "否"}).fillna("")
+    if "field" in df:
+        fields = {f.id: f.name for f in g.count_fields}
+        df["field"] = df["field"].map(lambda v: fields.get(v, v) if isinstance(v, str) else v)
+    if "status" in df and "status_id" in df:
+        pass  # status already holds the Chinese answer
+    keep = [k for k in TRACE_COLUMNS if k in df.columns]
+    df = df[keep].rename(columns=TRACE_COLUMNS)
+    df = df.loc[:, [col for col in df.columns if df[col].notna().any() and (df[col].astype(str) != "").any()]]
+    st.caption(f"共 {len(df)} 行；“是否计入”为“否”的行（如日期不在所属季度）仅供核对，不参与计分。")
+    st.dataframe(df, hide_index=True, width="stretch", height=min(36 * len(df) + 40, 360), key="br_trace")
+    c.download_buttons(df, f"台账明细_{code}_{item}_{period}", "dl_trace")
+
+
+def problems_section(code: str, period: str) -> None:
+    """Validation warnings recorded when this branch's current workbook was accepted."""
+    probs = c.query(
+        "SELECT p.sheet, p.cell, p.value, p.message FROM raw_problems p "
+        "JOIN stg_submissions s USING (submission_id) WHERE s.branch_code = ? AND s.period = ? "
+        "ORDER BY p.sheet, p.cell", code, period)
+    if probs.empty:
+        return
+    with st.expander(f"报送表校验提示（{len(probs)} 条）", icon=":material/warning:"):
+        st.dataframe(probs.rename(columns={"sheet": "工作表", "cell": "单元格", "value": "填写内容", "message": "提示"}),
+                     hide_index=True, width="stretch")
+
+
+def history_section(code: str) -> None:
+    """The branch's overall score and school rank over every quarter it was scored."""
+    st.markdown("**历史得分与排名**")
+    h = c.scores("history")
+    h = h[h["branch_code"] == code].sort_values("period")
+    if h.empty:
+        st.info("该支部还没有任何季度的得分。")
+        return
+    if len(h) == 1:
+        st.info(f"该支部目前只有 {c.period_label(h['period'].iloc[0])} 一个季度的数据，"
+                "积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
+    c.show(history_chart(h), key="br_history")
+
+
+c.run_page(render)

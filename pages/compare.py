@@ -1,0 +1,155 @@
+"""教师与学生支部对比: the two branch types side by side — mean radars, distributions per dimension,
+per-item completion sorted by the gap, the split by 二级党组织, and the two means over the quarters."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages import common as c  # noqa: E402
+
+ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the table)
+
+
+def box_chart(bs: pd.DataFrame) -> go.Figure:
+    """Per-dimension distribution of both types (box with mean), same colours as everywhere."""
+    fig = go.Figure()
+    long = bs.melt(id_vars=["branch_type"], value_vars=c.dim_cols(), var_name="dim", value_name="score")
+    long["dim"] = long["dim"].map(c.dim_label_map())
+    for t in c.type_ids():
+        sub = long[long["branch_type"] == t]
+        if sub.empty:
+            continue
+        fig.add_trace(go.Box(x=sub["dim"], y=sub["score"], name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
+                             boxmean=True, boxpoints=False, line=dict(width=1.5),
+                             hovertemplate="%{x}<br>%{y:.1f}<extra>" + c.type_name(t) + "</extra>"))
+    fig.update_layout(boxmode="group", height=430, yaxis=dict(range=[0, 105], title_text="得分"),
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def item_bars(df: pd.DataFrame) -> go.Figure:
+    """Per-item completion of both types side by side (largest gap on top), values written on the bars."""
+    labels = [c.item_label(i, 14) for i in df["item_id"]]
+    fig = go.Figure()
+    for t, col in (("teacher", "teacher_mean"), ("student", "student_mean")):
+        vals = df[col] * 100
+        fig.add_trace(go.Bar(y=labels, x=vals, orientation="h", name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
+                             text=[("—" if pd.isna(v) else f"{v:.0f}%") for v in vals], textposition="outside",
+                             cliponaxis=False, hovertemplate="%{y}<br>%{x:.1f}%<extra>" + c.type_name(t) + "</extra>"))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(range=[0, 118], title_text="平均完成率（%）")
+    fig.update_layout(barmode="group", height=max(360, 46 * len(df) + 80), bargap=0.25, bargroupgap=0.05,
+                      margin=dict(l=10, r=30, t=40, b=10))
+    return fig
+
+
+def college_bars(bs: pd.DataFrame) -> go.Figure:
+    """Mean overall score of each type within each 二级党组织."""
+    g = bs.groupby(["college", "branch_type"])["overall"].agg(["mean", "count"]).reset_index()
+    order = bs.groupby("college")["overall"].mean().sort_values(ascending=False).index.tolist()
+    fig = go.Figure()
+    for t in c.type_ids():
+        sub = g[g["branch_type"] == t].set_index("college").reindex(order)
+        fig.add_trace(go.Bar(
+            y=order, x=sub["mean"], orientation="h", name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
+            text=[("" if pd.isna(m) else f"{m:.1f}（{int(n)}个）") for m, n in zip(sub["mean"], sub["count"])],
+            textposition="outside", cliponaxis=False,
+            hovertemplate="%{y}<br>%{x:.1f}<extra>" + c.type_name(t) + "</extra>"))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(range=[0, 122], title_text="平均总分")
+    fig.update_layout(barmode="group", height=max(360, 52 * len(order) + 80), bargap=0.25,
+                      margin=dict(l=10, r=30, t=40, b=10))
+    return fig
+
+
+def render() -> None:
+    c.header("教师与学生支部对比", "同一季度教师党支部与学生党支部在七个维度和各考核要点上的差异")
+    periods = c.scores("periods")
+    if not periods:
+        c.no_data()
+        return
+    top = st.columns([1, 3])
+    period = c.period_select(periods, container=top[0])
+    data = c.bundle(period)
+    bs = data["branch_scores"]
+    if bs.empty:
+        st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度。", icon=":material/event_busy:")
+        return
+    counts = bs["branch_type"].value_counts()
+    means = bs.groupby("branch_type")["overall"].mean()
+    cols = st.columns(3)
+    for col, t in zip(cols, c.type_ids()):
+        col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", c.fmt_score(means.get(t)), border=True)
+    gap = means.get("teacher", float("nan")) - means.get("student", float("nan"))
+    cols[2].metric("差值（教师 − 学生）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True)
+    missing_type = [t for t in c.type_ids() if counts.get(t, 0) == 0]
+    if missing_type:
+        st.info(f"{c.period_label(period)} 没有{('、'.join(c.type_name(t) for t in missing_type))}的报送，"
+                "下方只显示有数据的一类。", icon=":material/info:")
+
+    tc = data["type_comparison"].sort_values("dimension_id")
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("七个维度平均得分", anchor=False)
+        series = []
+        for i, t in enumerate(c.type_ids()):
+            col = f"{t}_mean"
+            if col in tc and tc[col].notna().any():
+                series.append({"name": c.type_name(t), "values": list(tc[col]), "color": c.TYPE_COLORS[t],
+                               "fill": True})
+        c.show(c.radar(series, height=430, labelled=-1 if len(series) > 1 else 0), key="cmp_radar")
+        table = pd.DataFrame({
+            "一级指标": c.dim_names(short=False),
+            **{f"{c.type_name(t)}平均": tc[f"{t}_mean"].round(1).values for t in c.type_ids()},
+            "差值（教师−学生）": tc["diff"].round(1).values,
+        })
+        st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims")
+    with right:
+        st.subheader("各维度得分分布", anchor=False)
+        c.show(box_chart(bs), key="cmp_box")
+        st.caption("箱体为中间一半支部的得分范围，中线为中位数，虚线为平均数，须线为其余支部的范围。")
+
+    st.subheader("各考核要点完成率对比（按差距排序）", anchor=False)
+    itc = data["item_type_comparison"].copy()
+    if itc.empty:
+        st.info("本季度没有可比较的考核要点（可能都未到期）。")
+    else:
+        itc["gap"] = itc["diff"].abs()
+        itc = itc.sort_values(["gap", "item_id"], ascending=[False, True], na_position="last")
+        shown = itc.head(ITEM_BARS)
+        st.caption(f"显示差距最大的 {len(shown)} 项；只适用于一类支部的考核要点（如 4.1.1、4.1.2）在表中列出。")
+        c.show(item_bars(shown), key="cmp_items")
+        g = c.guide()
+        full = pd.DataFrame({
+            "考核要点": itc["item_id"],
+            "内容": [g.item(i).text for i in itc["item_id"]],
+            **{f"{c.type_name(t)}平均完成率": (itc[f"{t}_mean"] * 100).round(1) for t in c.type_ids()},
+            "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
+        })
+        with st.expander("全部考核要点对比表与下载"):
+            st.dataframe(full, hide_index=True, width="stretch")
+            c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
+
+    st.subheader("分二级党组织对比", anchor=False)
+    c.show(college_bars(bs), key="cmp_colleges")
+
+    st.subheader("两类支部平均分的季度变化", anchor=False)
+    h = c.scores("history")
+    if h["period"].nunique() < 2:
+        st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
+    means = h.groupby(["period", "branch_type"], as_index=False)["overall"].mean()
+    means["branch_type"] = means["branch_type"].map(c.type_name)
+    school = h.groupby("period", as_index=False)["overall"].mean().assign(branch_type="全校平均")
+    colors = {c.type_name(t): c.TYPE_COLORS[t] for t in c.type_ids()} | {"全校平均": c.SCHOOL_COLOR}
+    c.show(c.lines(pd.concat([means, school]), "period", "overall", "branch_type", colors=colors,
+                   dashes={"全校平均": "dash"}, height=380, ytitle="平均总分"), key="cmp_trend")
+
+
+c.run_page(render)

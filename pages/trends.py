@@ -1,0 +1,126 @@
+"""趋势分析: school, type and 二级党组织 lines for the overall score and each dimension; the most improved
+and declined branches with the dimension that moved them; chosen branches compared over the quarters."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages import common as c  # noqa: E402
+
+DEFAULT_COLLEGES = 8  # college lines drawn when none is chosen
+COLLEGE_PALETTE = ["#8E0C22", "#C8102E", "#E27B8C", "#C99A06", "#4B5563", "#9CA3AF", "#1F2937", "#CDB36B",
+                   "#7F1D1D", "#6B7280"]
+
+
+def metric_name(m: str) -> str:
+    """'overall' -> 总分, 'd3' -> the third dimension's name."""
+    return "总分" if m == "overall" else c.dim_label_map(short=False).get(m, m)
+
+
+def movers_chart(df: pd.DataFrame, up: bool):
+    """Biggest movers as bars labelled with the change and the dimension that moved them most."""
+    labels = [f"{n}（{col}）" for n, col in zip(df["branch_name"], df["college"])]
+    text = [f"{d:+.1f}　主要来自“{dim}” {ct:+.1f}" for d, dim, ct in
+            zip(df["delta"], df["main_dimension_name"], df["main_contribution"])]
+    values = df["delta"].abs()
+    return c.hbar(labels, values, text=text, color=c.UP_COLOR if up else c.DOWN_COLOR,
+                  hover=[f"{lb}<br>{p:.1f} → {o:.1f}" for lb, p, o in zip(labels, df["prev_overall"], df["overall"])],
+                  xmax=max(values.max() * 2.3, 1), height=max(240, 46 * len(df) + 60),
+                  xtitle="分数变化（绝对值）")
+
+
+def render() -> None:
+    c.header("趋势分析", "全校、两类支部和各二级党组织的得分变化，进步与退步最大的支部")
+    periods = c.scores("periods")
+    if not periods:
+        c.no_data()
+        return
+    h = c.scores("history")
+    top = st.columns([1, 1, 2])
+    period = c.period_select(periods, container=top[0])
+    metric = c.state_widget("select", "指标", ["overall"] + c.dim_cols(), "metric", container=top[1],
+                            format_func=metric_name)
+    name = metric_name(metric)
+    if len(periods) < 2:
+        st.info(f"目前只有 {c.period_label(periods[0])} 一个季度的数据。积累两个及以上季度后，"
+                "这里将显示得分变化和进步、退步最大的支部。", icon=":material/timeline:")
+
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader(f"全校与两类支部：{name}", anchor=False)
+        by_type = h.groupby(["period", "branch_type"], as_index=False)[metric].mean()
+        by_type["group"] = by_type["branch_type"].map(lambda t: f"{c.type_name(t)}平均")
+        school = h.groupby("period", as_index=False)[metric].mean().assign(group="全校平均")
+        colors = {f"{c.type_name(t)}平均": c.TYPE_COLORS[t] for t in c.type_ids()} | {"全校平均": c.SCHOOL_COLOR}
+        c.show(c.lines(pd.concat([school, by_type]), "period", metric, "group", colors=colors,
+                       dashes={"全校平均": "dash"}, ytitle=name), key="tr_school")
+    with right:
+        st.subheader(f"各二级党组织：{name}", anchor=False)
+        latest = h[h["period"] == periods[-1]].groupby("college")[metric].mean().sort_values(ascending=False)
+        all_colleges = sorted(h["college"].dropna().unique())
+        chosen = c.state_widget("multi", "二级党组织", all_colleges, "colleges", default=[],
+                                placeholder=f"默认显示最新季度得分前 {DEFAULT_COLLEGES} 个")
+        shown = chosen or list(latest.index[:DEFAULT_COLLEGES])
+        by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
+        colors = {col: COLLEGE_PALETTE[i % len(COLLEGE_PALETTE)] for i, col in enumerate(shown)}
+        c.show(c.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
+                       height=400), key="tr_colleges")
+
+    st.subheader(f"{c.period_label(period)} 进步与退步最大的支部（总分，与上一季度相比）", anchor=False)
+    up, down = c.scores("movers", period, 5)
+    if up.empty and down.empty:
+        prev = c.previous_period(periods, period)
+        st.info("所选季度没有可比较的上一季度得分，无法计算进步与退步。" if prev is None
+                else "所选季度与上一季度相比，没有支部的总分发生变化。", icon=":material/info:")
+    else:
+        l2, r2 = st.columns(2, gap="large")
+        with l2:
+            st.markdown("**进步最大**")
+            if up.empty:
+                st.info("本季度没有总分上升的支部。")
+            else:
+                c.show(movers_chart(up, True), key="tr_up")
+        with r2:
+            st.markdown("**退步最大**")
+            if down.empty:
+                st.info("本季度没有总分下降的支部。")
+            else:
+                c.show(movers_chart(down, False), key="tr_down")
+        table = pd.concat([up.assign(方向="进步"), down.assign(方向="退步")])
+        table = pd.DataFrame({
+            "方向": table["方向"], "支部": table["branch_name"], "支部编码": table["branch_code"],
+            "二级党组织": table["college"], "类型": table["branch_type"].map(c.type_name),
+            "上季度总分": table["prev_overall"].round(1), "本季度总分": table["overall"].round(1),
+            "变化": table["delta"].round(1), "主要变化维度": table["main_dimension_name"],
+            "该维度贡献": table["main_contribution"].round(1),
+        })
+        with st.expander("明细与下载"):
+            st.dataframe(table, hide_index=True, width="stretch")
+            c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
+
+    st.subheader(f"支部对比：{name}", anchor=False)
+    roster = h.sort_values("period").drop_duplicates("branch_code", keep="last")
+    names = dict(zip(roster["branch_code"], roster["branch_name"]))
+    default = list(up["branch_code"].head(1)) + list(down["branch_code"].head(1))
+    picked = c.state_widget("multi", "选择要对比的支部（可多选）", sorted(names), "branches", default=default,
+                            format_func=lambda k: f"{names.get(k, k)}（{k}）", max_selections=8,
+                            placeholder="输入支部名称或编码搜索")
+    if not picked:
+        st.info("请在上方选择一个或多个支部，对比它们在各季度的得分。", icon=":material/touch_app:")
+        return
+    sel = h[h["branch_code"].isin(picked)].assign(
+        who=lambda d: d["branch_code"].map(lambda k: f"{names.get(k, k)}"))
+    colors = {names.get(k, k): COLLEGE_PALETTE[i % len(COLLEGE_PALETTE)] for i, k in enumerate(picked)}
+    c.show(c.lines(sel, "period", metric, "who", colors=colors, ytitle=name, height=400,
+                   label_last=len(picked) <= 3), key="tr_branches")
+    if sel["period"].nunique() < 2:
+        st.caption("所选支部目前只有一个季度的得分。")
+
+
+c.run_page(render)

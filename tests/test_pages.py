@@ -1,0 +1,401 @@
+"""Dashboard pages under Streamlit's AppTest, against a real demo database (and a few small hand-built ones).
+
+Values on screen are checked against the scoring functions the pages are built on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pipelines import db as dbmod
+from pipelines import scoring, store
+from pipelines.guide import guide
+from pipelines.model import BranchInfo, CountValue, LedgerRow, ParsedWorkbook, RegistryEntry, SelfAssessmentRow
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {
+    "overview": "pages/overview.py",
+    "branch": "pages/branch.py",
+    "compare": "pages/compare.py",
+    "trends": "pages/trends.py",
+    "guide": "pages/guide.py",
+}
+TIMEOUT = 120
+
+
+def page(name: str, **params: str | list[str]) -> AppTest:
+    """An AppTest of one page file (run directly, as st.navigation would run it), with URL query params."""
+    at = AppTest.from_file(str(ROOT / PAGES[name]), default_timeout=TIMEOUT)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    """Assert the run showed neither an exception nor an error box."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The displayed value of the metric whose label starts with `label`."""
+    for m in at.metric:
+        if m.label.startswith(label):
+            return m.value
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def texts(at: AppTest) -> str:
+    """Everything a user reads in info/success/warning boxes, captions and markdown."""
+    parts = [e.value for kind in ("info", "success", "warning", "caption", "markdown", "subheader")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def frame(at: AppTest, key: str) -> pd.DataFrame:
+    for df in at.dataframe:
+        if df.proto.id and key in df.proto.id or getattr(df, "key", None) == key:
+            return df.value
+    raise AssertionError(f"no dataframe {key!r}")
+
+
+# ---- smoke ---------------------------------------------------------------------------------------------
+SMOKE = {  # page -> (title, minimum number of plotly charts)
+    "overview": ("全校总览", 4),
+    "branch": ("支部画像", 2),
+    "compare": ("教师与学生支部对比", 5),
+    "trends": ("趋势分析", 4),
+    "guide": ("指标指南", 1),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_runs_on_the_demo(demo_db, name):
+    at = ok(page(name).run())
+    title, n_charts = SMOKE[name]
+    assert [t.value for t in at.title] == [title]
+    assert charts(at) >= n_charts
+
+
+def test_app_builds_navigation_and_shows_demo_banner_and_facts(demo_db):
+    at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+    assert [t.value for t in at.title] == ["全校总览"]
+    assert any("当前展示的是演示数据" in w.value for w in at.warning)
+    assert any("DJ_DB_PATH" in w.value for w in at.warning)
+    side = " ".join(c.value for c in at.sidebar.caption)
+    assert f"指标指南版本：{guide().version}" in side
+    latest = scoring.latest_period(demo_db)
+    assert "数据截至" in side and latest[:4] in side
+    for name in ("branch", "compare", "trends", "guide"):
+        at.switch_page(PAGES[name])
+        ok(at.run())
+        assert [t.value for t in at.title] == [SMOKE[name][0]]
+
+
+def test_app_builds_the_demo_when_no_database_exists(monkeypatch, tmp_path):
+    """First start: no database → the demo is generated and ingested (progress shown), then the banner."""
+    from pipelines import demo
+
+    calls = []
+
+    def small_demo(db=None, progress=None):
+        # the real builder, at a small size so the test stays quick
+        files = tmp_path / "files"
+        demo.generate(files, seed=3, branches=8, quarters=2)
+        progress(0.5, "正在导入演示数据")
+        demo.build_db(files, db)
+        calls.append(db)
+        return True
+
+    monkeypatch.setattr(demo, "ensure_demo_db", small_demo)
+    at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+    assert len(calls) == 1 and Path(calls[0]).exists()
+    assert any("当前展示的是演示数据" in w.value for w in at.warning)
+    assert metric(at, "支部总数") == "8"
+
+
+# ---- overview --------------------------------------------------------------------------------------------
+def test_overview_headline_matches_scoring_and_follows_the_quarter(demo_db):
+    ps = scoring.periods(demo_db)
+    at = ok(page("overview").run())
+    latest = scoring.branch_scores(ps[-1], demo_db)
+    status = scoring.submission_status(ps[-1], demo_db)
+    assert at.selectbox(key="period").value == ps[-1]
+    assert metric(at, "全校平均分") == f"{latest['overall'].mean():.1f}"
+    assert metric(at, "已报送") == str(int((status["status"] != "missing").sum()))
+    assert metric(at, "未报送") == str(int((status["status"] == "missing").sum()))
+    teacher = latest[latest["branch_type"] == "teacher"]["overall"].mean()
+    assert metric(at, "教师党支部平均分") == f"{teacher:.1f}"
+    assert at.query_params["period"] == [ps[-1]] or at.query_params["period"] == ps[-1]
+
+    earlier = ps[-3]
+    at.selectbox(key="period").select(earlier).run()
+    ok(at)
+    bs = scoring.branch_scores(earlier, demo_db)
+    assert metric(at, "全校平均分") == f"{bs['overall'].mean():.1f}"
+    prev = scoring.branch_scores(ps[-4], demo_db)
+    delta = [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
+    assert delta == f"{bs['overall'].mean() - prev['overall'].mean():+.1f}"
+    assert str(at.query_params["period"]).strip("[]'") == earlier
+
+
+def test_overview_ranking_filters_by_type_college_and_grade(demo_db):
+    ps = scoring.periods(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db)
+    at = ok(page("overview").run())
+    table = at.dataframe[0].value
+    assert len(table) == len(bs)
+    assert list(table["支部编码"]) == list(bs.sort_values(["rank", "branch_code"])["branch_code"])
+    assert set(table["排名变化"].str[0]) <= {"↑", "↓", "—", "新"}
+
+    at.radio(key="type").set_value("student").run()
+    table = ok(at).dataframe[0].value
+    assert set(table["类型"]) == {"学生党支部"}
+    assert len(table) == int((bs["branch_type"] == "student").sum())
+
+    college = sorted(bs["college"].unique())[0]
+    at.multiselect(key="colleges").set_value([college]).run()
+    table = ok(at).dataframe[0].value
+    expected = bs[(bs["branch_type"] == "student") & (bs["college"] == college)]
+    assert len(table) == len(expected)
+    assert at.query_params["colleges"] in ([college], college)
+
+    grade = bs["grade"].iloc[0]
+    at.radio(key="type").set_value("all").run()
+    at.multiselect(key="colleges").set_value([]).run()
+    at.multiselect(key="grades").set_value([grade]).run()
+    table = ok(at).dataframe[0].value
+    assert set(table["等次"]) == {grade} and len(table) == int((bs["grade"] == grade).sum())
+
+
+def test_overview_filter_matching_nothing_says_so(demo_db):
+    ps = scoring.periods(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db)
+    grades = [g.name for g in guide().grades]
+    absent = [g for g in grades if g not in set(bs["grade"])]
+    at = page("overview")
+    if absent:
+        at.query_params["grades"] = [absent[0]]
+    else:  # every grade occurs: combine a college with the type it has none of
+        by = bs.groupby("college")["branch_type"].unique()
+        college = next(c for c, ts in by.items() if len(ts) == 1)
+        other = "student" if by[college][0] == "teacher" else "teacher"
+        at.query_params["colleges"] = [college]
+        at.query_params["type"] = other
+    ok(at.run())
+    assert "没有符合筛选条件的支部" in texts(at)
+
+
+def test_overview_state_comes_from_the_url(demo_db):
+    ps = scoring.periods(demo_db)
+    at = ok(page("overview", period=ps[0], type="teacher").run())
+    assert at.selectbox(key="period").value == ps[0]
+    assert at.radio(key="type").value == "teacher"
+    assert "这是第一个有数据的季度" in texts(at)
+    # a link with a value that does not exist falls back to the default
+    at = ok(page("overview", period="1999Q1").run())
+    assert at.selectbox(key="period").value == ps[-1]
+
+
+def test_overview_lists_missing_submissions(demo_db):
+    ps = scoring.periods(demo_db)
+    status = scoring.submission_status(ps[-1], demo_db)
+    missing = status[status["status"] == "missing"]
+    at = ok(page("overview").run())
+    shown = [df.value for df in at.dataframe if "支部编码" in df.value.columns and "排名" not in df.value.columns]
+    assert shown and sorted(shown[-1]["支部编码"]) == sorted(missing["branch_code"])
+
+
+def test_overview_weakest_items_match_item_summary(demo_db):
+    ps = scoring.periods(demo_db)
+    summary = scoring.item_summary(ps[-1], demo_db)
+    at = ok(page("overview").run())
+    weakest = [df.value for df in at.dataframe if "平均完成率" in df.value.columns][0]
+    first = weakest.iloc[0]
+    allrows = summary[summary["branch_type"] == "all"].dropna(subset=["mean_completion"])
+    assert first["考核要点"] == allrows.sort_values(["mean_completion", "item_id"]).iloc[0]["item_id"]
+    assert first["平均完成率"] == pytest.approx(allrows["mean_completion"].min() * 100, abs=0.05)
+
+
+# ---- branch ------------------------------------------------------------------------------------------------
+def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
+    ps = scoring.periods(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db)
+    target = bs.sort_values("rank").iloc[len(bs) // 2]
+    at = ok(page("branch").run())
+    at.selectbox(key="college").select(target["college"]).run()
+    at.selectbox(key="branch").select(target["branch_code"]).run()
+    ok(at)
+    assert any(target["branch_name"] in s.value for s in at.subheader)
+    assert metric(at, "总分") == f"{target['overall']:.1f}"
+    assert metric(at, "等次") == target["grade"]
+    assert metric(at, "全校排名") == f"{int(target['rank'])} / {len(bs)}"
+    assert at.query_params["branch"] in (target["branch_code"], [target["branch_code"]])
+
+    items = scoring.item_scores(ps[-1], demo_db, branch_code=target["branch_code"])
+    table = [df.value for df in at.dataframe if "测评情况" in df.value.columns][0]
+    assert list(table["考核要点"]) == list(items["item_id"])
+    done = items.dropna(subset=["completion"]).iloc[0]
+    shown = table.set_index("考核要点").loc[done["item_id"], "完成率"]
+    assert shown == pytest.approx(done["completion"] * 100, abs=0.05)
+    assert (table["未到期"] == "未到期").sum() == int(items["pending"].sum())
+
+    at.radio(key="dim").set_value("3").run()
+    table = [df.value for df in ok(at).dataframe if "测评情况" in df.value.columns][0]
+    assert set(table["考核要点"].str[0]) == {"3"}
+
+    item = "1.2.1"
+    at.selectbox(key="item").select(item).run()
+    ok(at)
+    rows = scoring.trace(ps[-1], target["branch_code"], item, demo_db)
+    trace = [df.value for df in at.dataframe if "来源" in df.value.columns][0]
+    assert len(trace) == len(rows)
+    assert set(trace["来源"]) <= {"活动台账", "统计数据", "自评"}
+
+
+def test_branch_that_did_not_submit_the_quarter_is_explained(demo_db):
+    ps = scoring.periods(demo_db)
+    status = scoring.submission_status(ps[-1], demo_db)
+    miss = status[status["status"] == "missing"].iloc[0]
+    at = ok(page("branch", period=ps[-1], college=miss["college"], branch=miss["branch_code"]).run())
+    assert f"该支部未报送 {ps[-1][:4]} 年第 {ps[-1][-1]} 季度" in texts(at)
+    assert charts(at) == 1  # its history still shows
+
+
+def test_quarter_survives_a_page_switch(demo_db):
+    ps = scoring.periods(demo_db)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.selectbox(key="period").select(ps[1]).run()
+    at.switch_page(PAGES["compare"]).run()
+    ok(at)
+    assert at.selectbox(key="period").value == ps[1]
+    assert str(at.query_params["period"]).strip("[]'") == ps[1]
+
+
+# ---- compare and trends --------------------------------------------------------------------------------------
+def test_compare_means_match_type_comparison(demo_db):
+    ps = scoring.periods(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db)
+    at = ok(page("compare").run())
+    means = bs.groupby("branch_type")["overall"].mean()
+    assert metric(at, "教师党支部平均分") == f"{means['teacher']:.1f}"
+    assert metric(at, "学生党支部平均分") == f"{means['student']:.1f}"
+    tc = scoring.type_comparison(ps[-1], demo_db)
+    dims = [df.value for df in at.dataframe if "一级指标" in df.value.columns][0]
+    assert list(dims["差值（教师−学生）"]) == pytest.approx(list(tc["diff"].round(1)), abs=0.051)
+    itc = scoring.item_type_comparison(ps[-1], demo_db)
+    full = [df.value for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns][0]
+    gaps = full["差值（教师−学生，百分点）"].dropna().abs()
+    assert list(gaps) == sorted(gaps, reverse=True)  # sorted by the gap
+    assert len(full) == len(itc)
+
+
+def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
+    ps = scoring.periods(demo_db)
+    up, down = scoring.movers(ps[-1], 5, demo_db)
+    at = ok(page("trends").run())
+    table = [df.value for df in at.dataframe if "主要变化维度" in df.value.columns][0]
+    assert list(table[table["方向"] == "进步"]["支部编码"]) == list(up["branch_code"])
+    assert list(table[table["方向"] == "退步"]["支部编码"]) == list(down["branch_code"])
+    assert list(table[table["方向"] == "进步"]["主要变化维度"]) == list(up["main_dimension_name"])
+    picked = at.multiselect(key="branches").value
+    assert picked == list(up["branch_code"].head(1)) + list(down["branch_code"].head(1))
+    hist = scoring.history(demo_db)
+    codes = sorted(hist["branch_code"].unique())[:3]
+    at.multiselect(key="branches").set_value(codes).run()
+    ok(at)
+    assert at.query_params["branches"] == codes or list(at.query_params["branches"]) == codes
+    at.selectbox(key="metric").select("d2").run()
+    assert any(guide().dimensions[1].name in s.value for s in ok(at).subheader)
+
+
+# ---- empty and thin states ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["overview", "branch", "compare", "trends"])
+def test_empty_database_shows_a_friendly_message(name):
+    at = ok(page(name).run())
+    assert "还没有任何支部的报送数据" in texts(at)
+    assert charts(at) == 0
+
+
+def _workbook(code: str, year: int, quarter: int, branch_type: str = "teacher", college: str = "机械工程学院",
+              n: int = 0) -> ParsedWorkbook:
+    """A small valid workbook built in code: monthly meetings, fees paid, every self-assessment 完成."""
+    g = guide()
+    months = [3 * (quarter - 1) + k for k in (1, 2, 3)]
+    ledger = [LedgerRow(row=2 + k, date=dt.date(year, m, 10), activity_type="committee_meeting",
+                        activity_raw="支部委员会会议", topic="支委会", expected=8, attended=8, evidence="会议记录")
+              for k, m in enumerate(months)]
+    sa = [SelfAssessmentRow(row=2 + k, item_id=it.id, status="done", evidence="有佐证")
+          for k, it in enumerate(g.items_for(branch_type)) if it.self_assessed]
+    info = BranchInfo(branch_code=code, branch_name=f"{code}支部", college=college, branch_type=branch_type,
+                      year=year, quarter=quarter, members=8)
+    return ParsedWorkbook(file_name=f"{code}_{year}Q{quarter}.xlsx",
+                          sha256=hashlib.sha256(f"{code}{year}{quarter}{n}".encode()).hexdigest(), info=info,
+                          ledger=ledger, counts=[CountValue(2, "fee_due", 8), CountValue(3, "fee_paid", 8)],
+                          self_assessment=sa)
+
+
+@pytest.fixture
+def thin_db() -> Path:
+    """Two branches: T01 with two quarters, S01 (student) with only the later one; a registry of three."""
+    path = dbmod.db_path()
+    with dbmod.connect(path, write=True) as con:
+        store.save_registry(con, [RegistryEntry("T01", "T01支部", "机械工程学院", "teacher", 8),
+                                  RegistryEntry("S01", "S01支部", "机械工程学院", "student", 8),
+                                  RegistryEntry("S02", "S02支部", "外国语学院", "student", 6)])
+        store.save_parsed(con, _workbook("T01", 2025, 1), actor="test")
+        store.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
+        store.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
+    return path
+
+
+def test_branch_with_one_quarter_says_the_trend_needs_more(thin_db):
+    at = ok(page("branch", period="2025Q2", college="机械工程学院", branch="S01").run())
+    assert "只有 2025 年第 2 季度 一个季度的数据" in texts(at)
+
+
+def test_quarter_nobody_submitted_yet_shows_who_is_missing(thin_db):
+    """The quarter now due is offered even before anyone submitted; the page lists every branch as missing."""
+    from pages.common import due_period
+
+    due = due_period()
+    at = ok(page("overview").run())
+    options = at.selectbox(key="period").options
+    assert any(due[:4] in o for o in options)
+    at.selectbox(key="period").select(due).run()
+    ok(at)
+    assert "还没有任何支部报送" in texts(at)
+    assert metric(at, "未报送") == "3"
+    missing = [df.value for df in at.dataframe if "支部编码" in df.value.columns][0]
+    assert sorted(missing["支部编码"]) == ["S01", "S02", "T01"]
+
+
+def test_single_quarter_trend_pages_explain_the_thin_state(thin_db):
+    at = ok(page("trends", period="2025Q1").run())
+    assert "没有可比较的上一季度得分" in texts(at)
+    at = ok(page("compare", period="2025Q1").run())
+    assert "没有学生党支部的报送" in texts(at)
+
+
+def test_guide_page_shows_every_item_and_searches(demo_db):
+    at = ok(page("guide").run())
+    g = guide()
+    assert any(g.version in c.value for c in at.caption)
+    assert len(at.expander) == 1 + len(g.dimensions)
+    at.text_input(key="guide_q").input("32").run()
+    ok(at)
+    assert len(at.expander) == 2  # the method and the one dimension holding 2.1.3
+    at.text_input(key="guide_q").input("不存在的要点").run()
+    assert "没有找到" in texts(ok(at))
+    at.radio(key="gtype").set_value("student").run()
+    assert at.query_params["gtype"] in ("student", ["student"])
