@@ -215,8 +215,11 @@ def change_preview(batch: BatchPreview, db=None) -> ChangePreview:
     """New and replaced branch-quarters (replaced ones with overall score before and after) and missing branches."""
     from pipelines import scoring
 
-    new = pd.DataFrame([{"支部编码": r.branch_code, "季度": r.period, "文件": r.file_name}
-                        for r in batch.of_status("accepted")], columns=["支部编码", "季度", "文件"])
+    reg = dbmod.query_df("SELECT branch_code, branch_name FROM registry", path=db)
+    names = dict(zip(reg["branch_code"], reg["branch_name"]))
+    new = pd.DataFrame([{"支部编码": r.branch_code, "支部名称": names.get(r.branch_code, ""), "季度": r.period,
+                         "文件": r.file_name} for r in batch.of_status("accepted")],
+                       columns=["支部编码", "支部名称", "季度", "文件"])
     replaced_results = batch.of_status("replaced")
     periods = sorted({r.period for r in replaced_results if r.period})
     rows = []
@@ -259,30 +262,33 @@ def change_preview(batch: BatchPreview, db=None) -> ChangePreview:
 def commit_batch(batch: BatchPreview, actor: str, db=None,
                  progress: Callable[[int, int, str], None] | None = None,
                  committed: dict[str, str] | None = None) -> list[Any]:
-    """Write the accepted and replaced files of a previewed batch, each in its own transaction (ingest.ingest).
+    """Write the accepted and replaced files of a previewed batch with one ingest.ingest call (each file in
+    its own transaction, so a failure or a rejected file never touches the others).
 
-    Files this session already committed (by SHA-256, in `committed`) are skipped, and ingest itself reports a
-    file identical to the current version as unchanged, so a repeated confirm writes nothing twice. Rejected
-    files are never handed to ingest. DatabaseBusy propagates after the files written so far are recorded in
-    `committed`.
+    Files this session already committed (by SHA-256, in `committed`) are not handed to ingest again, and
+    ingest itself reports a file identical to the current version as unchanged, so a repeated confirm writes
+    nothing twice. Rejected files are never handed to ingest. On DatabaseBusy the files finished so far are
+    recorded in `committed` before the exception propagates.
     """
     from pipelines import ingest
 
     committed = {} if committed is None else committed
-    todo = batch.writable()
-    results: list[Any] = []
-    for i, (name, data) in enumerate(todo):
-        if progress:
-            progress(i, len(todo), name)
-        sha = hashlib.sha256(data).hexdigest()
-        if sha in committed:
-            continue
-        for r in ingest.ingest([(name, data)], db=db, actor=actor):
-            results.append(r)
+    todo = [(name, data) for name, data in batch.writable()
+            if hashlib.sha256(data).hexdigest() not in committed]
+    if not todo:
+        return []
+
+    def record(results: Sequence[Any]) -> None:
+        for r in results:
             if r.status != "rejected":
                 committed[r.sha256] = r.status
-    if progress:
-        progress(len(todo), len(todo), "")
+
+    try:
+        results = ingest.ingest(todo, db=db, actor=actor, progress=progress)
+    except dbmod.DatabaseBusy as e:
+        record(getattr(e, "results", []))
+        raise
+    record(results)
     return results
 
 
