@@ -15,11 +15,11 @@ zip entries are pinned after writing.
 from __future__ import annotations
 
 import datetime as dt
+import contextlib
 import json
 import math
 import os
 import re
-import shutil
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from openpyxl.utils import get_column_letter
 
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
@@ -101,6 +102,14 @@ ANNUAL_MONTHS = {
     "secretary_lecture": (6, 7, 11, 4, 10),  # 七一 or autumn
 }
 SEMESTER_MONTHS = ((1,), (6, 7))  # semester ends: January, and June/July
+SAME_MEETING = {"democratic_review": "life_meeting"}  # 民主评议 usually at the 组织生活会
+COMMITTEE_ONLY = {"committee_meeting"}  # attended by the 支委, not by all members
+FIXED_DAY = {"theme_day"}  # 每月相对固定1天
+NO_ATTENDANCE = {"heart_talk", "report_to_superior"}  # no 应到/实到 for these
+LECTURE_HOURS = {"secretary_lecture": 2.0, "party_lecture": 1.5}  # 学时 some secretaries note for a lecture
+# Cumulative coverage counts by quarter, as a share of the year's final coverage (talks come early).
+COVERAGE_SHAPE = {"members_talked": (0.35, 0.6, 0.85, 1.0)}
+DEFAULT_COVERAGE_SHAPE = (0.25, 0.5, 0.75, 1.0)
 # Optional activities (no measure): mean per quarter at quality 1, for teacher and student branches.
 OPTIONAL_RATES = {
     "party_lecture": (0.6, 0.6),
@@ -471,9 +480,9 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
             month = int(rng.choice(prefs, p=weights / weights.sum()))
             qual = q_of[(y, (month - 1) // 3 + 1)]
             annual[(y, act)] = month if exemplary or rng.random() < 0.12 + 0.95 * qual else None
-        # 民主评议 usually at the same meeting as the 组织生活会
-        if annual.get((y, "life_meeting")) and annual.get((y, "democratic_review")) and rng.random() < 0.7:
-            annual[(y, "democratic_review")] = annual[(y, "life_meeting")]
+        for act, with_act in SAME_MEETING.items():
+            if annual.get((y, act)) and annual.get((y, with_act)) and rng.random() < 0.7:
+                annual[(y, act)] = annual[(y, with_act)]
 
     tasks: list[Task] = []
     coverage_state: dict[str, tuple[int, float]] = {}  # count field -> (year, covered members)
@@ -497,14 +506,14 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
                 held, online = happens(min(0.98, 0.22 + 0.82 * qual), m)
                 if not held:
                     continue
-                if act == "theme_day":
-                    date = led.date(m, kind=act, fixed=branch.theme_day)
-                    att = _attendance(rng, members, meet_rate)
-                    led.add(date, act, _topic(rng, act, year, m), members, att, online=online)
-                else:
+                if act in COMMITTEE_ONLY:  # early in the month, to plan it
                     date = led.date(m, 1, 10, kind=act)
                     att = branch.committee - int(rng.random() < 0.15)
                     led.add(date, act, _topic(rng, act, year, m), branch.committee, att, online=online)
+                else:
+                    date = led.date(m, kind=act, fixed=branch.theme_day if act in FIXED_DAY else None)
+                    att = _attendance(rng, members, meet_rate)
+                    led.add(date, act, _topic(rng, act, year, m), members, att, online=online)
         for act in measures.quarterly:
             # Students meet in term time: the quarter's middle month, or the first month after a break.
             choices = [m for m in months if not (student and m in BREAKS)] or months
@@ -521,14 +530,16 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
                 m = int(rng.choice(due))
                 held, _ = happens(min(1.0, 0.15 + 0.9 * qual))
                 if held:
-                    led.add(led.date(m, 5, 25, kind=act), act, _topic(rng, act, year, m), None, None)
+                    expected = None if act in NO_ATTENDANCE else members
+                    led.add(led.date(m, 5, 25, kind=act), act, _topic(rng, act, year, m), expected,
+                            _attendance(rng, members, meet_rate) if expected else None)
         for act in measures.annual:
             m = annual.get((year, act))
             if m in months:
-                lecture = act == "secretary_lecture"
                 date = led.date(m, 10, 28, kind=act)
+                hours = LECTURE_HOURS.get(act) if rng.random() < 0.5 else None
                 led.add(date, act, _topic(rng, act, year, m), members, _attendance(rng, members, meet_rate),
-                        hours=2.0 if lecture and rng.random() < 0.5 else None)
+                        hours=hours)
         for act, required in measures.hours:
             # Yearly hours per member rise with quality: exemplary well above the requirement, lagging far below.
             yearly = required * (0.2 + 1.1 * qual ** 1.4) if not exemplary else required * rng.uniform(1.18, 1.4)
@@ -549,9 +560,10 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
                 m = int(rng.choice(months))
                 if student and m in BREAKS and rng.random() > 0.25:
                     continue  # few optional student activities in the breaks
-                expected = members if act not in ("heart_talk",) else None
+                expected = None if act in NO_ATTENDANCE else members
+                hours = LECTURE_HOURS.get(act) if rng.random() < 0.5 else None
                 led.add(led.date(m, kind=act), act, _topic(rng, act, year, m), expected,
-                        _attendance(rng, members, meet_rate) if expected else None)
+                        _attendance(rng, members, meet_rate) if expected else None, hours=hours)
 
         # Counts.
         counts: dict[str, float | None] = {f.id: None for f in g.count_fields}
@@ -565,7 +577,7 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
             if prev_year != year:
                 prev = 0.0
             final = 1.0 if exemplary else float(np.clip(0.4 + 0.62 * qual + rng.normal(0, 0.05), 0.2, 1.0))
-            shape = (0.35, 0.6, 0.85, 1.0) if fid == "members_talked" else (0.25, 0.5, 0.75, 1.0)
+            shape = COVERAGE_SHAPE.get(fid, DEFAULT_COVERAGE_SHAPE)
             share = final * shape[quarter - 1] * float(rng.uniform(0.9, 1.05))
             covered = float(min(members, max(prev, round(share * members))))
             if quarter == 4 and exemplary:
@@ -606,7 +618,7 @@ def _make_task(g: Guide, branch: Branch, year: int, quarter: int, members: int, 
     ledger: list[LedgerRow] = []
     raw_cells: dict[tuple[str, str], object] = {}
     cols = [c.id for c in g.workbook.ledger_columns]
-    date_col = chr(ord("A") + cols.index("date")) if "date" in cols else None
+    date_col = get_column_letter(cols.index("date") + 1) if "date" in cols else None
     for r, (date, kind, topic, exp, att, hours, evidence) in enumerate(sorted(led.rows, key=lambda x: (x[0], x[1])),
                                                                       start=2):
         raw = ""
@@ -633,8 +645,9 @@ def _make_task(g: Guide, branch: Branch, year: int, quarter: int, members: int, 
 
 def _self_assessment(g: Guide, branch_type: str, qual: float, ledger: list[LedgerRow], rng: np.random.Generator,
                      warn: bool) -> dict[str, tuple[str, str]]:
-    """Answers correlated with quality; items measured only from
-    the ledger get a summary of the ledger as evidence. `warn` leaves 1–2 完成 without evidence (a warning)."""
+    """Answers correlated with quality; items measured only from the ledger get a summary of it as evidence.
+
+    `warn` leaves 1–2 完成 without evidence (a warning, never an error)."""
     ids = [o.id for o in g.self_assessment]  # ordered best to worst by the guide
     best, middle, worst = ids[0], ids[len(ids) // 2], ids[-1]
     held: dict[str, list[LedgerRow]] = {}
@@ -741,7 +754,7 @@ def generate(out_dir, seed: int | None = None, branches: int = 80, quarters: int
     today = today or dt.date.today()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / SUMMARY_FILE).unlink(missing_ok=True)
+    _remove_previous(out)
     periods = demo_periods(quarters, today)
     school = plan_school(branches, seed, periods[-1][0])
     measures = _Measures.of(g)
@@ -768,8 +781,6 @@ def generate(out_dir, seed: int | None = None, branches: int = 80, quarters: int
         tasks.extend(t)
         registry.append(entry)
     tasks.sort(key=lambda t: (t.info.period, t.info.branch_code))
-    for y, q in periods:
-        shutil.rmtree(out / period_of(y, q), ignore_errors=True)  # stale files of an earlier run
     _write_all(tasks, progress, workers)
     reg_path = out / REGISTRY_FILE
     write_registry_workbook(reg_path, registry)
@@ -789,6 +800,19 @@ def generate(out_dir, seed: int | None = None, branches: int = 80, quarters: int
     summary.seconds = round(time.perf_counter() - started, 2)
     (out / SUMMARY_FILE).write_text(json.dumps(asdict(summary), ensure_ascii=False, indent=1), encoding="utf-8")
     return summary
+
+
+def _remove_previous(out: Path) -> None:
+    """Delete the files an earlier `generate` wrote here (listed in its summary); never anything else."""
+    previous = read_summary(out)
+    (out / SUMMARY_FILE).unlink(missing_ok=True)
+    if previous is None:
+        return
+    for f in previous.files:
+        (out / f).unlink(missing_ok=True)
+    for period in previous.periods:
+        with contextlib.suppress(OSError):
+            (out / period).rmdir()  # only if empty
 
 
 def read_summary(files_dir) -> DemoSummary | None:

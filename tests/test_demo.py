@@ -279,10 +279,12 @@ def test_cli_demo_prints_a_chinese_summary(tmp_path, capsys):
     assert demo.read_summary(out).seed == 4
 
 
-def test_regeneration_replaces_stale_files(tmp_path):
-    demo.generate(tmp_path, seed=1, branches=3, quarters=1, today=TODAY)
-    stale = tmp_path / "2026Q3" / "2026Q3_XX-T99_旧支部.xlsx"
-    shutil.copy(next((tmp_path / "2026Q3").glob("*.xlsx")), stale)
-    s = demo.generate(tmp_path, seed=1, branches=3, quarters=1, today=TODAY)
-    assert not stale.exists()
-    assert len(demo.demo_files(tmp_path)) == len(s.files)
+def test_regeneration_replaces_its_own_files_only(tmp_path):
+    first = demo.generate(tmp_path, seed=1, branches=4, quarters=2, today=TODAY)
+    mine = tmp_path / "2026Q3" / "别人的文件.xlsx"
+    shutil.copy(tmp_path / first.files[0], mine)
+    second = demo.generate(tmp_path, seed=1, branches=3, quarters=2, today=TODAY)
+    gone = set(first.files) - set(second.files)
+    assert gone and not any((tmp_path / f).exists() for f in gone)  # the earlier run's extra branch
+    assert mine.exists()  # a file the generator did not write is left alone …
+    assert demo.demo_files(tmp_path) == [tmp_path / f for f in second.files]  # … and not ingested
