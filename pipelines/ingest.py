@@ -338,21 +338,21 @@ class _Batch:
         self.by_key: dict[tuple[str, str], FileResult] = {}
 
     def note(self, result: FileResult, key: tuple[str, str]) -> None:
-        if result.status == "unchanged" and result.sha256 in self.by_sha:
-            first = self.by_sha[result.sha256]
+        same = self.by_sha.get(result.sha256)
+        if result.status == "unchanged" and same is not None:
             result.problems.append(_problem(
                 result.file_name, "batch_duplicate",
-                f"与本批次中的文件「{first.file_name}」内容完全相同，已跳过（不会重复导入）。", value=first.file_name))
+                f"与本批次中的文件「{same.file_name}」内容完全相同，已跳过（不会重复导入）。"))
         elif result.status == "replaced" and key in self.by_key:
             earlier = self.by_key[key]
+            twin = f"（内容与本批次中的「{same.file_name}」完全相同）" if same is not None else ""
             result.problems.append(_problem(
                 result.file_name, "batch_replaces",
-                f"本批次中「{earlier.file_name}」也是 {key[0]} {key[1]} 的报送；本文件在后，将作为新版本替换它。"
-                "如不是有意为之，请检查两份文件的支部编码和季度。", value=earlier.file_name))
+                f"本批次中「{earlier.file_name}」也是 {key[0]} {key[1]} 的报送；本文件在后{twin}，将作为新版本替换它。"
+                "如不是有意为之，请检查两份文件的支部编码和季度。"))
             earlier.problems.append(_problem(
                 earlier.file_name, "batch_replaced_later",
-                f"本批次中后面的「{result.file_name}」也是 {key[0]} {key[1]} 的报送，将替换本文件成为当前版本。",
-                value=result.file_name))
+                f"本批次中后面的「{result.file_name}」也是 {key[0]} {key[1]} 的报送，将替换本文件成为当前版本。"))
         self.by_sha.setdefault(result.sha256, result)
         if result.status in ("accepted", "replaced"):
             self.by_key[key] = result

@@ -57,8 +57,9 @@ def _check_store(db: Path, results: list, batch: dict[str, list[Path]]) -> None:
     assert Counter(e["sha256"] for e in manifest) == Counter({sha: 1 for sha in distinct})
 
 
-def test_two_threads_ingest_at_once(batch):
+def test_two_threads_ingest_at_once(batch, monkeypatch):
     db = config.settings().db_path
+    monkeypatch.setattr(ingest, "CHUNK_FILES", 1)  # one lock round per file: the threads alternate file by file
     start = threading.Barrier(2)
     results: dict[str, list] = {}
     errors = []
@@ -88,6 +89,7 @@ def _loaded(pid: int, library: str) -> bool:
 
 def test_cli_process_and_app_ingest_at_once(batch, tmp_path, monkeypatch):
     db = tmp_path / "shared.duckdb"
+    monkeypatch.setattr(ingest, "CHUNK_FILES", 1)  # the app side takes the lock once per file
     monkeypatch.setenv("DJ_LOCK_TIMEOUT_S", "60")
     config.settings.cache_clear()
     env = {**os.environ, "DJ_DB_PATH": str(db), "DJ_LOCK_TIMEOUT_S": "60"}
@@ -102,7 +104,7 @@ def test_cli_process_and_app_ingest_at_once(batch, tmp_path, monkeypatch):
         except Exception as e:
             errors.append(e)
 
-    # Hold the lock while both writers start, so they really compete for it file by file once it is free.
+    # Hold the lock while both writers start, so they really compete for it once it is free.
     # The CLI is close to the lock once DuckDB is loaded (imported just before ingest runs); the assertions
     # hold for any interleaving, the wait only makes a real race likely.
     with dbm.locked(db):

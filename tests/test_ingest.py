@@ -86,7 +86,8 @@ def test_rejected_file_leaves_database_unchanged(db, files):
     assert _rows(db, "SELECT version FROM submissions WHERE branch_code = 'JX01-T01' AND status = 'current'") == [(1,)]
 
 
-def test_mixed_folder_batch_writes_only_the_good_ones(db, files, tmp_path):
+def test_mixed_folder_batch_writes_only_the_good_ones(db, files, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "CHUNK_FILES", 2)  # several write chunks, with a rejected file between them
     folder = tmp_path / "quarter"
     (folder / "sub").mkdir(parents=True)
     shutil.copy(files["a1"], folder / "a1.xlsx")
@@ -272,3 +273,16 @@ def test_registry_with_errors_writes_nothing(db, files, tmp_path):
     (r,) = ingest.ingest([unknown], db)
     assert r.status == "rejected" and "branch_code_unknown" in [p.code for p in r.errors]
     assert _state(db) == before
+
+
+def test_manifest_survives_a_torn_line(db, files):
+    """A crash mid-append leaves half a line; it is skipped and does not swallow the next entry."""
+    ingest.ingest([files["a1"]], db)
+    manifest = settings().archive_for(db) / ingest.MANIFEST_NAME
+    with open(manifest, "ab") as fh:
+        fh.write(b'{"txn": "torn", "action": "ing')
+    ingest.ingest([files["b"]], db)
+    assert [e["file_name"] for e in ingest.read_manifest(db)] == ["a1.xlsx", "b.xlsx"]
+    original = snapshot(db)
+    ingest.rebuild(db)
+    assert _without_rebuild_rows(snapshot(db)) == original
