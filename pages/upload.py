@@ -483,7 +483,8 @@ def _confirm_section(batch: BatchPreview, actor: str) -> None:
         return
     rejected = len(batch.of_status("rejected"))
     note = f"；{rejected} 个未通过校验的文件不会写入" if rejected else ""
-    st.caption(f"将写入 {len(todo)} 个文件（每个文件单独提交，互不影响）{note}。")
+    st.caption(f"将写入 {len(todo)} 个文件（每个文件单独提交，互不影响）{note}。写入过程中请勿操作本页面；"
+               "如被打断，重新上传并确认即可，已写入的文件会显示为“无变化”，不会重复写入。")
     if st.button(f"确认写入 {len(todo)} 个文件", type="primary", key="dj_upload_confirm", icon=":material/save:"):
         bar = st.progress(0.0, text="正在写入…")
 

@@ -358,3 +358,27 @@ def test_sign_out(registry_db, admin_hash):
     assert not at.file_uploader
     assert db.query_df("SELECT action FROM audit_log WHERE actor = 'orgadmin' ORDER BY logged_at")[
         "action"].tolist()[-1] == "sign_out"
+
+
+def test_blank_templates_are_offered_as_real_workbooks(registry_db, admin_hash):
+    at = signed_in(admin_hash)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"教师党支部填报模板", "学生党支部填报模板", "支部名册模板"} <= set(labels)
+    page = load_page()
+    sheets = guide().workbook.sheets
+    for kind in ("teacher", "student"):
+        wb = load_workbook(io.BytesIO(page._template_bytes(kind, guide().version)))
+        assert wb.sheetnames == [sheets.guide, sheets.info, sheets.ledger, sheets.counts, sheets.self_assessment]
+    assert load_workbook(io.BytesIO(page._template_bytes("registry", guide().version))).sheetnames == ["支部名册"]
+
+
+def test_registry_with_errors_changes_nothing(registry_db, admin_hash, tmp_path):
+    at = signed_in(admin_hash)
+    bad = write_registry_workbook(tmp_path / "坏名册.xlsx", REGISTRY + [REGISTRY[0]])  # a duplicate code
+    reg_up = next(u for u in at.file_uploader if u.key.startswith("dj_registry_uploader_"))
+    reg_up.set_value(("坏名册.xlsx", bad.read_bytes(), XLSX))
+    at.run()
+    assert not at.exception
+    assert "本次不会写入任何数据" in texts(at)
+    assert not [b for b in at.button if b.key == "dj_registry_confirm"]
+    assert len(db.query_df("SELECT * FROM registry")) == 3
