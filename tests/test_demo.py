@@ -181,6 +181,32 @@ def test_profiles_shape_the_ledger(demo_db_master, demo_files):
     assert (per_member[per_member.profile == "lagging"].yearly < hours.required).all()
 
 
+def test_profiles_show_in_the_scores(demo_db_master, demo_files):
+    """Scored by the real marts: exemplary > average > lagging; improving rises, declining falls."""
+    from pipelines import scoring
+
+    s = demo.read_summary(demo_files)
+    first, last = s.periods[0], s.periods[-1]
+    mean = {}
+    for period in (first, last):
+        df = scoring.branch_scores(period, db=demo_db_master)
+        df["profile"] = df.branch_code.map(s.profiles)
+        mean[period] = df.groupby("profile").overall.mean()
+    assert mean[last]["exemplary"] > mean[last]["average"] > mean[last]["lagging"]
+    assert mean[last]["improving"] > mean[first]["improving"] + 10
+    assert mean[last]["declining"] < mean[first]["declining"] - 10
+
+
+def test_student_branches_do_less_in_the_breaks(demo_db_master):
+    with duckdb.connect(str(demo_db_master), read_only=True) as con:
+        rates = dict(con.execute("""
+            SELECT s.branch_type || (l.month IN (1, 2, 7, 8))::INT,
+                   count(*) / count(DISTINCT l.branch_code || l.period || l.month)
+            FROM stg_ledger l JOIN stg_submissions s USING (submission_id) GROUP BY ALL""").fetchall())
+    assert rates["student1"] < 0.7 * rates["student0"]  # winter and summer breaks
+    assert rates["teacher1"] > 0.8 * rates["teacher0"]
+
+
 def test_cumulative_counts_grow_through_the_year_and_reset_in_january(demo_files):
     g = guide()
     coverage = [m.count for it in g.items for m in it.measures if m.kind == "annual_coverage"]
