@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from pipelines import reader as reader_mod
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, CountValue, LedgerRow, RegistryEntry, SelfAssessmentRow
-from pipelines.problems import CATALOGUE, flatten
+from pipelines.problems import CATALOGUE, flatten, make
 from pipelines.reader import read_registry, read_workbook
 from pipelines.workbook import write_registry_workbook, write_workbook
 
@@ -606,8 +606,15 @@ def test_flatten_rows_for_the_ui(tmp_path):
 
 
 def test_catalogue_messages_are_chinese_and_render():
+    from string import Formatter
+
     for code, kind in CATALOGUE.items():
         assert kind.severity in ("error", "warning") and kind.title and "请" in kind.template, code
+        fields = {f for _, f, _, _ in Formatter().parse(kind.template) if f} - {"where", "sheet", "cell", "value"}
+        p = make(code, file="f.xlsx", sheet="活动台账", cell="B7", value="x", **dict.fromkeys(fields, "?"))
+        assert p.code == code and p.severity == kind.severity and "{" not in p.message
+        if "{where}" in kind.template:
+            assert "「活动台账」工作表 B7 单元格" in p.message
 
 
 # ---- registry ------------------------------------------------------------------------------------
