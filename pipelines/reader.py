@@ -211,7 +211,8 @@ def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str, caps: dict[st
             problems.append(make("sheet_missing", file=name, sheet=wanted,
                                  present="、".join(f"「{n}」" for n in wb.sheet_names) or "无"))
             continue
-        found[k] = (real, wb.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=caps.get(k, MAX_SHEET_ROWS)))
+        rows = wb.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=caps.get(k, MAX_SHEET_ROWS))
+        found[k] = (real, rows)
     return found, problems
 
 
@@ -264,7 +265,7 @@ class _Reader:
     def read_info(self, sheet: str, rows: list[list]) -> BranchInfo | None:
         g = self.g
         at = {}
-        for r in range(2, len(rows) + 1):
+        for r in range(1, len(rows) + 1):  # from row 1: a deleted header row must not hide the first field
             k = nz.key(_cell(rows, r, 0))
             if k and k not in at:
                 at[k] = r
