@@ -41,6 +41,8 @@ SUBMISSION_STATUS_NAMES = {"current": "当前版本", "superseded": "已被替�
                            "withdrawn": "已撤回"}
 """Chinese labels of submissions.status."""
 MANIFEST_NAME = "manifest.jsonl"
+FOLDER_SUFFIXES = (".xlsx", ".xls")
+"""Files picked up when a folder is ingested (case-insensitive); .xls is read only to be refused clearly."""
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -126,7 +128,10 @@ def _collect(files: Iterable[Source] | Source) -> list[_Item]:
         p = Path(f)
         if p.is_dir():
             # Excel leaves "~$name.xlsx" owner files beside a workbook that is open; they are not workbooks.
-            found = sorted(x for x in p.rglob("*.xlsx") if x.is_file() and not x.name.startswith(("~$", ".")))
+            # Old .xls files are picked up too, so the secretary hears why they were refused instead of
+            # the file silently missing from the batch.
+            found = sorted(x for x in p.rglob("*") if x.suffix.lower() in FOLDER_SUFFIXES and x.is_file()
+                           and not x.name.startswith(("~$", ".")))
             items.extend(_Item(file_name=x.name, path=x) for x in found)
         else:
             items.append(_Item(file_name=p.name, path=p, missing=not p.exists()))
@@ -196,7 +201,7 @@ def _archive_path(archive: Path, sha256: str) -> Path:
 def _archive(archive: Path, data: bytes, sha256: str) -> Path:
     """Store the original under its hash, atomically (temp file + rename); a no-op when already there."""
     target = _archive_path(archive, sha256)
-    if target.exists() and target.stat().st_size == len(data):
+    if target.exists() and _sha(target.read_bytes()) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -675,8 +680,12 @@ def rebuild(db: str | Path | None = None, *, actor: str = "cli") -> list[FileRes
                 pass
     finally:
         _remove_db(tmp)
-    # A no-op write bumps the data version so every open page reloads.
-    with dbm.connect(path, write=True):
+    # A no-op write bumps the data version so every open page reloads. If someone is writing right now,
+    # their commit bumps it anyway, and the rebuilt tables equal the old ones, so skipping is harmless.
+    try:
+        with dbm.connect(path, write=True):
+            pass
+    except dbm.DatabaseBusy:
         pass
     return results
 

@@ -96,18 +96,21 @@ def test_mixed_folder_batch_writes_only_the_good_ones(db, files, tmp_path, monke
     (folder / "not_a_workbook.xlsx").write_bytes(b"this is not a zip file")
     (folder / "~$a1.xlsx").write_bytes(b"owner file Excel leaves while a1 is open")  # must be ignored
     (folder / "notes.txt").write_text("ignored")
+    shutil.copy(files["c_q2"], folder / "sub" / "UPPER.XLSX")  # Windows names count too
+    (folder / "old.xls").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 512)  # an Excel 97 file: refused
 
     seen = []
     results = ingest.ingest([folder], db, progress=lambda done, total, name: seen.append((done, total, name)))
 
     by_name = {r.file_name: r for r in results}
-    assert set(by_name) == {"a1.xlsx", "b.xlsx", "bad.xlsx", "not_a_workbook.xlsx"}
     assert {n: r.status for n, r in by_name.items()} == {
-        "a1.xlsx": "accepted", "b.xlsx": "accepted", "bad.xlsx": "rejected", "not_a_workbook.xlsx": "rejected"}
+        "a1.xlsx": "accepted", "b.xlsx": "accepted", "UPPER.XLSX": "accepted", "bad.xlsx": "rejected",
+        "not_a_workbook.xlsx": "rejected", "old.xls": "rejected"}
     assert by_name["not_a_workbook.xlsx"].errors[0].code == "file_not_xlsx"
-    assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert sorted(_rows(db, "SELECT branch_code, status FROM submissions")) == [
-        ("JX01-T01", "current"), ("JX01-T02", "current")]
+    assert by_name["old.xls"].errors[0].code == "file_old_xls"
+    assert [s[:2] for s in seen] == [(i, 6) for i in range(1, 7)]
+    assert sorted(_rows(db, "SELECT branch_code, period, status FROM submissions")) == [
+        ("JX01-T01", "2026Q1", "current"), ("JX01-T01", "2026Q2", "current"), ("JX01-T02", "2026Q1", "current")]
     assert _rows(db, "SELECT count(*) FROM raw_info WHERE branch_code = 'JX01-T03'") == [(0,)]
 
 
