@@ -784,16 +784,16 @@ def generate(out_dir, seed: int | None = None, branches: int = 80, quarters: int
     _write_all(tasks, progress, workers)
     reg_path = out / REGISTRY_FILE
     write_registry_workbook(reg_path, registry)
-    _pin_zip(reg_path, dt.datetime.combine(dt.date(*periods[-1][:1], 1, 1), dt.time(9, 0)))
+    _pin_zip(reg_path, dt.datetime(periods[-1][0], 1, 1, 9, 0))  # the registry is set up at the start of the year
 
-    warn_paths = {str(Path(t.path).relative_to(out)) for t in tasks
+    warn_paths = {Path(t.path).relative_to(out).as_posix() for t in tasks
                   if (t.info.branch_code, t.info.period) in {(school[i].code, p) for i, p in warn_slots}}
     summary = DemoSummary(
         out_dir=str(out), seed=seed, periods=[period_of(*p) for p in periods], branches=len(school),
         teacher_branches=sum(b.branch_type == TEACHER for b in school),
         student_branches=sum(b.branch_type == STUDENT for b in school),
         colleges=len({b.college for b in school}),
-        files=[str(Path(t.path).relative_to(out)) for t in tasks],
+        files=[Path(t.path).relative_to(out).as_posix() for t in tasks],
         missing=sorted((school[i].code, latest) for i in missing_idx),
         warning_files=sorted(warn_paths), profiles={b.code: b.profile for b in school},
     )
@@ -884,7 +884,8 @@ def ensure_demo_db(db=None, progress: Callable[[float, str], None] | None = None
                 and (Path(demo_dir) / REGISTRY_FILE).exists()
             if not complete:
                 report(0.0, "正在生成演示学校的填报文件……")
-                generate(demo_dir, branches=DEMO_BRANCHES, quarters=DEMO_QUARTERS, progress=lambda i, n: report(0.6 * i / n, f"正在生成演示填报文件（{i}/{n}）"))
+                generate(demo_dir, branches=DEMO_BRANCHES, quarters=DEMO_QUARTERS,
+                         progress=lambda i, n: report(0.6 * i / n, f"正在生成演示填报文件（{i}/{n}）"))
             report(0.6, "正在导入演示数据……")
             _remove_db(path)  # leftovers of an interrupted build
             build_db(demo_dir, path,
