@@ -382,3 +382,21 @@ def test_registry_with_errors_changes_nothing(registry_db, admin_hash, tmp_path)
     assert "本次不会写入任何数据" in texts(at)
     assert not [b for b in at.button if b.key == "dj_registry_confirm"]
     assert len(db.query_df("SELECT * FROM registry")) == 3
+
+
+def test_page_runs_inside_the_app_navigation(demo_db, admin_hash):
+    """Through app.py (st.navigation, the viewer gate, the sidebar), signed in, on the demo school."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets["admins"] = {"orgadmin": admin_hash}
+    at.run()
+    at.switch_page("pages/upload.py").run()
+    assert not at.exception
+    at.text_input(key="dj_auth_name").input("orgadmin")
+    at.text_input(key="dj_auth_password").input(PASSWORD)
+    next(b for b in at.button if b.label == "登录").click().run()
+    assert not at.exception
+    history = frame(at, "上传人")
+    assert len(history) == len(db.query_df("SELECT * FROM submissions"))
+    assert not at.error
