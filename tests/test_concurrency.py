@@ -142,6 +142,30 @@ def test_busy_writer_waits_then_raises(tmp_path, monkeypatch, batch):
     assert dbm.data_version(db) == before + 1  # only the holder's own (empty) commit
 
 
+def test_every_write_and_command_reports_busy(tmp_path, monkeypatch, batch, capsys):
+    from ingest_helpers import registry_workbook
+    from pipelines.__main__ import main
+
+    db = config.settings().db_path
+    ingest.ingest(batch["a"][:1], db)
+    reg = registry_workbook(tmp_path / "reg.xlsx", ["JX01-T01"])
+    monkeypatch.setenv("DJ_LOCK_TIMEOUT_S", "0.2")
+    config.settings.cache_clear()
+    with dbm.locked(db):
+        for write in (lambda: ingest.rollback("JX01-T01", "2026Q1", db, actor="a"),
+                      lambda: ingest.withdraw("JX01-T01", "2026Q1", db, actor="a"),
+                      lambda: ingest.load_registry(reg, db, actor="a"),
+                      lambda: ingest.preview(batch["b"][:1], db)):
+            with pytest.raises(dbm.DatabaseBusy, match=BUSY):
+                write()
+        capsys.readouterr()
+        assert main(["registry", str(reg), "--db", str(db)]) == 2
+        assert main(["rebuild", "--db", str(db)]) == 2
+        assert main(["ingest", str(batch["b"][0]), "--db", str(db)]) == 2
+        assert capsys.readouterr().err.count(BUSY) == 3
+    assert ingest.withdraw("JX01-T01", "2026Q1", db, actor="a") is not None  # free again: it goes through
+
+
 def test_waiting_writer_gets_in_when_the_lock_frees(batch):
     db = config.settings().db_path
     held = threading.Event()
