@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import contextmanager
 from functools import lru_cache
@@ -29,9 +30,14 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 DIMENSION_COLUMNS = [f"d{i}" for i in range(1, 8)]
 CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
 
+# DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
+# scheduling overhead and leaves the other core to concurrent page loads (measured in bench/bench_scoring.py).
+THREADS = int(os.environ.get("DJ_SCORING_THREADS", "1"))
+
 # Marts built on every scoring call, in dependency order: (temp table, sql file).
 _BASE_MARTS = [
     ("t_branches", "branches"),
+    ("t_self", "self_assessment"),
     ("mart_measures", "measure_scores"),
     ("mart_items", "item_scores"),
     ("mart_indicators", "indicator_scores"),
@@ -66,7 +72,8 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
                 order += 1
                 for t in it.applies_to:
                     items.append({"item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
-                                  "branch_type": t, "weight": float(it.weight), "item_order": order})
+                                  "branch_type": t, "weight": float(it.weight), "item_order": order,
+                                  "self_assessed": it.self_assessed})
                 for k, m in enumerate(it.measures):
                     measures.append({
                         "item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
@@ -141,6 +148,7 @@ def _session(db, periods: list[str], upto: str = "mart_branches", *,
     scored too, so ranks and deltas can be compared.
     """
     with dbmod.connect(db) as con:
+        con.execute(f"SET threads = {THREADS}")
         _register_guide(con)
         wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
         con.register("g_targets", _targets(wanted))
@@ -151,8 +159,22 @@ def _session(db, periods: list[str], upto: str = "mart_branches", *,
         yield con
 
 
+def _int_types(t):
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()  # nullable, like DuckDB's own .df()
+    return None
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run a query and return a DataFrame via Arrow (several times faster than .df() for string columns)."""
+    rel = con.sql(sql, params=params) if params else con.sql(sql)
+    return rel.to_arrow_table().to_pandas(types_mapper=_int_types)
+
+
 def _mart(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:
-    return con.execute(_sql(name), params or {}).df()
+    return _df(con, _sql(name), params)
 
 
 def _only(df: pd.DataFrame, period: str | None, columns: list[str] | None = None,
@@ -194,8 +216,7 @@ def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.D
     """
     period = _norm(period)
     with _session(db, [period], "mart_measures", with_prev=False) as con:
-        df = con.execute("SELECT * FROM mart_measures WHERE period = $p ORDER BY branch_code, measure_order",
-                         {"p": period}).df()
+        df = _mart(con, "measure_detail", {"period": period})
     if branch_code is not None:
         df = df[df["branch_code"] == branch_code]
     messages = _flag_messages()
@@ -216,8 +237,7 @@ def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.Data
     """
     period = _norm(period)
     with _session(db, [period], "mart_items", with_prev=False) as con:
-        df = con.execute("SELECT * FROM mart_items WHERE period = $p ORDER BY branch_code, item_order",
-                         {"p": period}).df()
+        df = _df(con, "SELECT * FROM mart_items WHERE period = $p ORDER BY branch_code, item_order", {"p": period})
     if branch_code is not None:
         df = df[df["branch_code"] == branch_code]
     return _only(df.drop(columns=["item_order"]), period, ITEM_COLUMNS)
@@ -230,8 +250,7 @@ def indicator_scores(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period], "mart_indicators", with_prev=False) as con:
-        df = con.execute("SELECT * FROM mart_indicators WHERE period = $p ORDER BY branch_code, indicator_id",
-                         {"p": period}).df()
+        df = _df(con, "SELECT * FROM mart_indicators WHERE period = $p ORDER BY branch_code, indicator_id", {"p": period})
     return _only(df, period, ["branch_code", "indicator_id", "score"])
 
 
@@ -242,7 +261,7 @@ def branch_scores(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period]) as con:
-        df = con.execute("SELECT * FROM mart_branches WHERE period = $p", {"p": period}).df()
+        df = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": period})
     return _only(df, period, BRANCH_COLUMNS, ["rank", "branch_code"])
 
 
@@ -254,7 +273,7 @@ def rankings(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period]) as con:
-        df = con.execute("SELECT * FROM mart_metrics WHERE period = $p", {"p": period}).df()
+        df = _df(con, "SELECT * FROM mart_metrics WHERE period = $p", {"p": period})
     return _only(df, period, None, ["dimension_id", "rank", "branch_code"])
 
 
@@ -308,7 +327,7 @@ def history(db=None) -> pd.DataFrame:
     if not ps:
         return pd.DataFrame(columns=["period", *BRANCH_COLUMNS])
     with _session(db, ps) as con:
-        df = con.execute("SELECT * FROM mart_branches ORDER BY year, quarter, rank, branch_code").df()
+        df = _df(con, "SELECT * FROM mart_branches ORDER BY year, quarter, rank, branch_code")
     return _only(df, None, ["period", *BRANCH_COLUMNS])
 
 
@@ -332,8 +351,8 @@ def movers(period: str, n: int = 5, db=None) -> tuple[pd.DataFrame, pd.DataFrame
     period = _norm(period)
     with _session(db, [period]) as con:
         change = _mart(con, "score_change")
-        names = con.execute("SELECT branch_code, branch_name, branch_type, college, overall, prev_overall AS p "
-                            "FROM mart_branches WHERE period = $p", {"p": period}).df()
+        names = _df(con, "SELECT branch_code, branch_name, branch_type, college, overall, prev_overall AS p "
+                            "FROM mart_branches WHERE period = $p", {"p": period})
     change = _only(change, period).merge(names.drop(columns=["overall", "p"]), on="branch_code", how="left")
     dim_names = {d.id: d.name for d in guide().dimensions}
 
@@ -373,7 +392,7 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period], "t_branches", with_prev=False) as con:
-        df = con.execute(_sql("trace"), {"branch_code": branch_code, "item_id": item_id}).df()
+        df = _df(con, _sql("trace"), {"branch_code": branch_code, "item_id": item_id})
     return df.reset_index(drop=True)
 
 
@@ -382,11 +401,11 @@ def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
     period = _norm(period)
     with _session(db, [period]) as con:
         out = {
-            "measure_scores": con.execute("SELECT * FROM mart_measures WHERE period = $p", {"p": period}).df(),
-            "item_scores": con.execute("SELECT * FROM mart_items WHERE period = $p", {"p": period}).df(),
-            "indicator_scores": con.execute("SELECT * FROM mart_indicators WHERE period = $p", {"p": period}).df(),
-            "branch_scores": con.execute("SELECT * FROM mart_branches WHERE period = $p", {"p": period}).df(),
-            "rankings": con.execute("SELECT * FROM mart_metrics WHERE period = $p", {"p": period}).df(),
+            "measure_scores": _mart(con, "measure_detail", {"period": period}),
+            "item_scores": _df(con, "SELECT * FROM mart_items WHERE period = $p", {"p": period}),
+            "indicator_scores": _df(con, "SELECT * FROM mart_indicators WHERE period = $p", {"p": period}),
+            "branch_scores": _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": period}),
+            "rankings": _df(con, "SELECT * FROM mart_metrics WHERE period = $p", {"p": period}),
         }
         for name in ("college_scores", "item_summary", "type_comparison", "item_type_comparison",
                      "score_change"):

@@ -1,6 +1,8 @@
 -- Every score of a branch in long form (metric = overall | d1 … d7) with its ranks: school-wide, within
--- branch type, within college. Ranks compare scores rounded to 2 decimals (as shown); ties share the
--- smallest rank (1, 1, 3). rank_change = previous rank − rank (positive = moved up).
+-- branch type, within college. Ranks compare scores rounded to 2 decimals (as shown; half up), ties share
+-- the smallest rank (1, 1, 3). rank_change = previous rank − rank (positive = moved up).
+-- score_key = the score in hundredths as an integer, rounded via millionths so that float noise from
+-- summation order can never split a tie.
 WITH overall AS (
     SELECT period, branch_code, 0 AS dimension_id, 'overall' AS metric, sum(weighted) AS score
     FROM mart_dimensions
@@ -11,20 +13,21 @@ dimensions AS (
     FROM mart_dimensions
 ),
 metrics AS (
-    SELECT m.*, b.branch_type, b.college, b.prev_period
+    SELECT m.*, b.branch_type, b.college, b.prev_period,
+           (round(m.score * 1000000)::BIGINT + 5000) // 10000 AS score_key
     FROM (SELECT * FROM overall UNION ALL BY NAME SELECT * FROM dimensions) m
     JOIN t_branches b USING (period, branch_code)
 ),
 ranked AS (
     SELECT *,
-           rank() OVER (PARTITION BY period, metric ORDER BY round(score, 2) DESC NULLS LAST) AS rank,
-           rank() OVER (PARTITION BY period, metric, branch_type ORDER BY round(score, 2) DESC NULLS LAST) AS rank_in_type,
-           rank() OVER (PARTITION BY period, metric, college ORDER BY round(score, 2) DESC NULLS LAST) AS rank_in_college,
+           rank() OVER (PARTITION BY period, metric ORDER BY score_key DESC NULLS LAST) AS rank,
+           rank() OVER (PARTITION BY period, metric, branch_type ORDER BY score_key DESC NULLS LAST) AS rank_in_type,
+           rank() OVER (PARTITION BY period, metric, college ORDER BY score_key DESC NULLS LAST) AS rank_in_college,
            count(*) OVER (PARTITION BY period, metric) AS ranked_branches
     FROM metrics
 ),
 final AS (
-    SELECT r.period, r.branch_code, r.branch_type, r.college, r.metric, r.dimension_id, r.score,
+    SELECT r.period, r.branch_code, r.branch_type, r.college, r.metric, r.dimension_id, r.score, r.score_key,
            r.rank, r.rank_in_type, r.rank_in_college, r.ranked_branches,
            p.score AS prev_score, r.score - p.score AS delta,
            p.rank AS prev_rank, p.rank - r.rank AS rank_change,

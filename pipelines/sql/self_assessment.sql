@@ -1,0 +1,23 @@
+-- Each scored submission's self-assessment answer per item, with its value and flag.
+-- 完成 without evidence scores as the guide's self_assessment_without_evidence answer, flagged
+-- (no_evidence); a blank status scores 0, flagged (blank_status). Duplicate rows: the first answered wins.
+WITH answered AS (
+    SELECT a.submission_id, a.item_id,
+           arg_min(a.status, a.row_no) AS status,
+           arg_min(a.evidence, a.row_no) AS evidence
+    FROM t_branches b JOIN stg_self_assessment a ON a.submission_id = b.submission_id
+    GROUP BY ALL
+),
+final AS (
+    SELECT r.submission_id, r.item_id, r.evidence, r.status,
+           ans.name AS self_status,
+           CASE WHEN ans.status IS NULL THEN 0
+                WHEN r.status = cfg.done_status AND r.evidence = '' THEN cfg.without_evidence_value
+                ELSE ans.value END AS value,
+           CASE WHEN ans.status IS NULL THEN 'blank_status'
+                WHEN r.status = cfg.done_status AND r.evidence = '' THEN 'no_evidence' END AS flag
+    FROM answered r
+    CROSS JOIN g_settings cfg
+    LEFT JOIN g_answers ans ON ans.status = r.status
+)
+SELECT * FROM final
