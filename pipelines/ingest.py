@@ -210,7 +210,21 @@ def _archive(archive: Path, data: bytes, sha256: str) -> Path:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, target)
+    _fsync_dir(target.parent)  # the rename itself must survive a power cut before the database commit does
     return target
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders; its rename is durable enough for us
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def archived_file(sha256: str, db: str | Path | None = None) -> bytes:
@@ -673,6 +687,7 @@ def rebuild(db: str | Path | None = None, *, actor: str = "cli") -> list[FileRes
                 for stale in (Path(str(path) + ".wal"),):
                     stale.unlink(missing_ok=True)
                 os.replace(tmp, path)
+                _fsync_dir(path.parent)
         finally:
             try:
                 con.close()
