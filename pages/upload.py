@@ -446,7 +446,7 @@ def _preview_section(batch: BatchPreview) -> None:
         view = problems if show == "全部" else problems[problems["级别"] == ("错误" if show == "仅错误" else "警告")]
         st.dataframe(view, hide_index=True, width="stretch", key="dj_problems_table",
                      column_config={"说明": st.column_config.TextColumn(width="large")})
-    st.download_button("下载校验结果（Excel，可发回各支部）", data=problems_workbook(results),
+    st.download_button("下载校验结果（Excel，可发回各支部）", data=lambda: problems_workbook(results),
                        file_name=f"校验结果_{dt.date.today():%Y%m%d}.xlsx", mime=XLSX_MIME,
                        key="dj_problems_download", on_click="ignore", icon=":material/download:")
 

@@ -7,6 +7,7 @@ Screenshots go to tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from pipelines import auth, db, scoring
 from pipelines.guide import guide
@@ -160,6 +162,11 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     assert "将新增" in body and "校验结果" in body
     assert len(db.query_df("SELECT * FROM submissions", path=demo_db)) == before  # nothing written yet
     _shot(page, "2_preview")
+    with page.expect_download() as dl:  # the problems report, built on click
+        page.get_by_role("button", name="下载校验结果（Excel，可发回各支部）").click()
+    assert dl.value.suggested_filename.endswith(".xlsx")
+    report = load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert report.sheetnames == ["校验问题", "文件结果"] and report["文件结果"].max_row == len(files) + 1
 
     confirm.click()
     page.get_by_text("写入完成").wait_for(timeout=120_000)
