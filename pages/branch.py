@@ -66,9 +66,10 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
 
 
 def history_chart(h: pd.DataFrame) -> go.Figure:
-    """Score (left) and school rank (right, 1 at the top) over the quarters, every point labelled."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("总分", "全校排名"), horizontal_spacing=0.12)
-    x = [c.period_label(p) for p in h["period"]]
+    """Score (top) and school rank (bottom, 1 at the top) over the quarters, every point labelled."""
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("总分", "全校排名"), vertical_spacing=0.16,
+                        shared_xaxes=True)
+    x = [c.period_short(p) for p in h["period"]]
     fig.add_trace(go.Scatter(x=x, y=h["overall"].round(1), mode="lines+markers+text", name="总分",
                              text=[c.fmt_score(v) for v in h["overall"]], textposition="top center",
                              line=dict(color=c.RED, width=3), marker=dict(size=8),
@@ -76,10 +77,12 @@ def history_chart(h: pd.DataFrame) -> go.Figure:
     fig.add_trace(go.Scatter(x=x, y=h["rank"], mode="lines+markers+text", name="全校排名",
                              text=[f"第{int(r)}名" for r in h["rank"]], textposition="bottom center",
                              line=dict(color=c.SCHOOL_COLOR, width=3), marker=dict(size=8),
-                             hovertemplate="%{x}<br>第 %{y} 名<extra></extra>"), row=1, col=2)
-    fig.update_yaxes(range=[0, 105], row=1, col=1)
-    fig.update_yaxes(autorange="reversed", row=1, col=2, title_text="名次")
-    fig.update_layout(height=340, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+                             hovertemplate="%{x}<br>第 %{y} 名<extra></extra>"), row=2, col=1)
+    fig.update_yaxes(range=[0, 112], row=1, col=1, title_text="分")
+    worst = int(h["rank"].max())
+    fig.update_yaxes(range=[worst + max(2, worst * 0.15), 0.5], row=2, col=1, title_text="名次")
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=400, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
@@ -116,29 +119,26 @@ def render() -> None:
     if row.empty:
         st.info(f"该支部未报送 {c.period_label(period)} 的报送表，本季度没有得分。可切换季度，或在下方查看历史得分。",
                 icon=":material/event_busy:")
+        history_section(code)
     else:
         profile(row.iloc[0], bs, data, period)
-    history_section(code)
 
 
 def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     """Metrics, radar, item table, ledger trace and warnings of one branch in one period."""
     code = r["branch_code"]
     cols = st.columns(5)
-    cols[0].metric("总分", c.fmt_score(r["overall"]),
-                   None if pd.isna(r["delta"]) else f"{r['delta']:+.1f}", border=True, help="与上一季度相比")
-    cols[1].metric("等次", r["grade"], border=True)
+    cols[0].metric("总分", c.fmt_score(r["overall"]), **c.delta_args(r["delta"]), border=True, height=c.METRIC_H, help="与上一季度相比")
+    cols[1].metric("等次", r["grade"], border=True, height=c.METRIC_H)
     n_all = len(bs)
     n_type = int((bs["branch_type"] == r["branch_type"]).sum())
     n_college = int((bs["college"] == r["college"]).sum())
     change = None if pd.isna(r["rank_change"]) else int(r["rank_change"])
-    cols[2].metric("全校排名", f"{int(r['rank'])} / {n_all}",
-                   None if change is None else (f"上升 {change} 名" if change > 0 else f"下降 {-change} 名" if change < 0 else "持平"),
-                   delta_color="normal" if change else "off", border=True)
-    cols[3].metric(f"{c.type_name(r['branch_type'])}中排名", f"{int(r['rank_in_type'])} / {n_type}", border=True)
-    cols[4].metric("二级党组织内排名", f"{int(r['rank_in_college'])} / {n_college}", border=True)
+    cols[2].metric("全校排名", f"{int(r['rank'])} / {n_all}", **c.delta_args(change, " 名", 0), border=True, height=c.METRIC_H, help="与上一季度相比，+ 为名次上升")
+    cols[3].metric(f"{c.type_name(r['branch_type'])}中排名", f"{int(r['rank_in_type'])} / {n_type}", border=True, height=c.METRIC_H)
+    cols[4].metric("二级党组织内排名", f"{int(r['rank_in_college'])} / {n_college}", border=True, height=c.METRIC_H)
 
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**七个维度：本支部与同类支部、全校平均对比**")
         same = bs[bs["branch_type"] == r["branch_type"]]
@@ -149,31 +149,35 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
             {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.SCHOOL_COLOR,
              "dash": "dash"},
         ]
-        c.show(c.radar(series, height=430), key="br_radar")
+        c.show(c.radar(series, height=440), key="br_radar")
     with right:
-        st.markdown("**各考核要点完成情况**")
-        items = data["item_scores"]
-        items = items[items["branch_code"] == code].sort_values("item_order" if "item_order" in items else "item_id")
-        measures = data["measure_scores"]
-        measures = measures[measures["branch_code"] == code]
-        dims = ["all"] + [str(d.id) for d in c.guide().dimensions]
-        dim = c.state_widget("radio", "一级指标", dims, "dim", default="all", horizontal=True,
-                             format_func=lambda d: "全部" if d == "all" else c.guide().dimensions[int(d) - 1].short)
-        if dim != "all":
-            items = items[items["dimension_id"].astype(int) == int(dim)]
-        table = item_table(items, measures)
-        if table.empty:
-            st.info("该维度下没有适用于本支部类型的考核要点。")
-        else:
-            st.dataframe(
-                table, hide_index=True, width="stretch", height=min(36 * len(table) + 40, 420), key="br_items",
-                column_config={
-                    "完成率": st.column_config.ProgressColumn("完成率", min_value=0, max_value=100, format="%.0f%%"),
-                    "内容": st.column_config.TextColumn("内容", width="medium"),
-                    "测评情况": st.column_config.TextColumn("测评情况", width="large"),
-                },
-            )
-            c.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
+        history_section(code)
+
+    st.markdown("**各考核要点完成情况**")
+    items = data["item_scores"]
+    items = items[items["branch_code"] == code].sort_values("item_order" if "item_order" in items else "item_id")
+    measures = data["measure_scores"]
+    measures = measures[measures["branch_code"] == code]
+    dims = ["all"] + [str(d.id) for d in c.guide().dimensions]
+    dim = c.state_widget("radio", "一级指标", dims, "dim", default="all", horizontal=True,
+                         format_func=lambda d: "全部" if d == "all" else c.guide().dimensions[int(d) - 1].name)
+    if dim != "all":
+        items = items[items["dimension_id"].astype(int) == int(dim)]
+    table = item_table(items, measures)
+    if table.empty:
+        st.info("该维度下没有适用于本支部类型的考核要点。")
+    else:
+        st.dataframe(
+            table, hide_index=True, width="stretch", height=c.table_height(len(table), 520), key="br_items",
+            column_config={
+                "完成率": st.column_config.ProgressColumn("完成率", min_value=0, max_value=100, format="%.0f%%",
+                                                       width="small"),
+                "内容": st.column_config.TextColumn("内容", width="large"),
+                "测评情况": st.column_config.TextColumn("测评情况", width="large"),
+                "佐证材料": st.column_config.TextColumn("佐证材料", width="medium"),
+            },
+        )
+        c.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
 
     trace_section(code, period, data)
     problems_section(code, period)
@@ -183,7 +187,8 @@ def trace_section(code: str, period: str, data: dict) -> None:
     """The ledger, count and self-assessment rows behind one chosen item."""
     st.markdown("**考核要点的数据来源（台账明细）**")
     items = data["item_scores"]
-    ids = list(items.loc[items["branch_code"] == code, "item_id"])
+    mine = items[items["branch_code"] == code]
+    ids = list(mine.sort_values("item_order")["item_id"] if "item_order" in mine else mine["item_id"])
     if not ids:
         st.info("本支部本季度没有可追溯的考核要点。")
         return
@@ -207,8 +212,9 @@ def trace_section(code: str, period: str, data: dict) -> None:
     keep = [k for k in TRACE_COLUMNS if k in df.columns]
     df = df[keep].rename(columns=TRACE_COLUMNS)
     df = df.loc[:, [col for col in df.columns if df[col].notna().any() and (df[col].astype(str) != "").any()]]
+    df = df.astype(object).where(df.notna(), "")
     st.caption(f"共 {len(df)} 行；“是否计入”为“否”的行（如日期不在所属季度）仅供核对，不参与计分。")
-    st.dataframe(df, hide_index=True, width="stretch", height=min(36 * len(df) + 40, 360), key="br_trace")
+    st.dataframe(df, hide_index=True, width="stretch", height=c.table_height(len(df), 360), key="br_trace")
     c.download_buttons(df, f"台账明细_{code}_{item}_{period}", "dl_trace")
 
 
@@ -227,7 +233,7 @@ def problems_section(code: str, period: str) -> None:
 
 def history_section(code: str) -> None:
     """The branch's overall score and school rank over every quarter it was scored."""
-    st.markdown("**历史得分与排名**")
+    st.markdown("**历史得分与全校排名**")
     h = c.scores("history")
     h = h[h["branch_code"] == code].sort_values("period")
     if h.empty:
@@ -239,4 +245,5 @@ def history_section(code: str) -> None:
     c.show(history_chart(h), key="br_history")
 
 
+c.require_entrypoint()
 c.run_page(render)

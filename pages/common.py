@@ -39,17 +39,21 @@ GREY = "#6B7280"
 LIGHT_GREY = "#D1D5DB"
 GRID = "#ECECEE"
 SCHOOL_COLOR = "#374151"
-TYPE_COLORS = {"teacher": "#B3122E", "student": "#C99A06"}  # the same two colours on every chart
-UP_COLOR = "#B3122E"
+TYPE_COLORS = {"teacher": "#2B4C7E", "student": "#D4A017"}  # the same two colours on every chart
+# Lines of colleges or branches: distinct but muted, never the two type colours (navy, gold).
+LINE_PALETTE = ["#C8102E", "#374151", "#0F766E", "#9A3412", "#6D28D9", "#E27B8C", "#9CA3AF", "#65A30D",
+                "#8E0C22", "#0E7490"]
+UP_COLOR = "#C8102E"
 DOWN_COLOR = "#4B5563"
 # Sequential scale for scores: pale grey (low) to Party red (high).
 SCORE_SCALE = [[0.0, "#F3F4F6"], [0.45, "#F2C4CC"], [0.75, "#DB6177"], [1.0, "#8E0C22"]]
+METRIC_H = 124  # px: bordered metrics in a row share one height whether or not they show a delta
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 pio.templates["dangjian"] = go.layout.Template(
     layout=dict(
         font=dict(family=FONT, size=14, color=INK),
-        colorway=[RED, "#C99A06", SCHOOL_COLOR, "#9CA3AF", DARK_RED, "#E5A3AD", "#111827", "#CDB36B"],
+        colorway=[RED, "#2B4C7E", "#D4A017", SCHOOL_COLOR, "#9CA3AF", DARK_RED, "#E5A3AD", "#111827"],
         paper_bgcolor="white",
         plot_bgcolor="white",
         xaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
@@ -59,8 +63,8 @@ pio.templates["dangjian"] = go.layout.Template(
         margin=dict(l=10, r=20, t=40, b=10),
         polar=dict(
             bgcolor="white",
-            radialaxis=dict(range=[0, 100], gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=11, color=GREY)),
-            angularaxis=dict(gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=14)),
+            radialaxis=dict(gridcolor=GRID, linecolor=LIGHT_GREY),
+            angularaxis=dict(gridcolor=GRID, linecolor=LIGHT_GREY),
         ),
     )
 )
@@ -135,6 +139,16 @@ def fmt_score(x: Any, digits: int = 1) -> str:
 def fmt_pct(x: Any) -> str:
     """A 0–1 completion as a whole percentage; '未到期' when missing."""
     return "未到期" if x is None or pd.isna(x) else f"{float(x) * 100:.0f}%"
+
+
+def delta_args(change: Any, unit: str = "", digits: int = 1) -> dict:
+    """st.metric delta arguments for a change: '+1.2' up / '-0.5' down, '持平' without an arrow, none if unknown."""
+    if change is None or pd.isna(change):
+        return {"delta": None}
+    change = float(change)
+    if round(change, digits) == 0:
+        return {"delta": "与上季度持平", "delta_color": "off", "delta_arrow": "off"}
+    return {"delta": f"{change:+.{digits}f}{unit}"}
 
 
 def rank_arrow(change: Any, prev_rank: Any = 0) -> str:
@@ -293,6 +307,21 @@ def period_select(periods: Sequence[str], container: Any = None, key: str = "per
 
 
 # ---- page frame -----------------------------------------------------------------------------------
+def require_entrypoint() -> None:
+    """Make sure the page runs inside app.py's st.navigation (banner, wide layout, viewer gate).
+
+    Streamlit starts in its legacy `pages/` directory mode whenever a `pages/` folder exists, until some
+    script calls st.navigation. If the first visitor opens a page URL directly (/branch?…), Streamlit would
+    run the page file on its own. Switching the legacy mode off and rerunning makes app.py run first, and its
+    st.navigation then opens the requested page with the same URL.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def header(title: str, caption: str | None = None) -> None:
     """Page title with an optional one-line caption."""
     st.title(title, anchor=False)
@@ -345,61 +374,84 @@ def download_buttons(df: pd.DataFrame, name: str, key: str, container: Any = Non
     """CSV (UTF-8 with BOM, opens in Excel) and Excel buttons for a table; the file is built on click."""
     container = container or st
     frame = df.copy()
-    c1, c2, _ = container.columns([1, 1, 6])
-    c1.download_button("下载 CSV", data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
-                       file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore",
-                       icon=":material/download:", width="stretch")
-    c2.download_button("下载 Excel", data=lambda: _excel_bytes(frame, name),
-                       file_name=f"{name}.xlsx", key=f"{key}_xlsx", on_click="ignore",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/table_view:", width="stretch")
+    row = container.container(horizontal=True, gap="small")
+    row.download_button("下载 CSV", data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
+                        file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore",
+                        icon=":material/download:")
+    row.download_button("下载 Excel", data=lambda: _excel_bytes(frame, name),
+                        file_name=f"{name}.xlsx", key=f"{key}_xlsx", on_click="ignore",
+                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        icon=":material/table_view:")
 
 
 # ---- charts ----------------------------------------------------------------------------------------
+def table_height(rows: int, cap: int = 460) -> int:
+    """Pixel height of a st.dataframe showing `rows` rows without a blank row, capped."""
+    return min(35 * (rows + 1) + 3, cap)
+
+
 def show(fig: go.Figure, key: str | None = None) -> None:
     """Render a plotly figure with the dashboard template, full width."""
     fig.update_layout(template="dangjian")
     st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
 
 
-def radar(series: Sequence[dict], height: int = 420, labelled: int = 0) -> go.Figure:
-    """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?}; the `labelled` series shows its values."""
+def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -> go.Figure:
+    """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?}.
+
+    The `labelled` series (index, None for none) has its values written under the axis names, so the
+    chart reads without hovering and no number sits on top of a line.
+    """
     axes = dim_names()
+    if labelled is not None and 0 <= labelled < len(series):
+        vals = series[labelled]["values"]
+        color = series[labelled]["color"]
+        axes = [f"{a}<br><span style='color:{color}'><b>{fmt_score(v)}</b></span>" for a, v in zip(axes, vals)]
     fig = go.Figure()
     for i, s in enumerate(series):
         values = [None if pd.isna(v) else round(float(v), 1) for v in s["values"]]
-        closed_r, closed_t = values + values[:1], axes + axes[:1]
-        show_text = i == labelled
+        main = i == labelled
         fig.add_trace(go.Scatterpolar(
-            r=closed_r, theta=closed_t, name=s["name"],
-            mode="lines+markers+text" if show_text else "lines+markers",
-            text=[fmt_score(v) for v in closed_r] if show_text else None,
-            textposition="top center", textfont=dict(size=12, color=s["color"]),
-            line=dict(color=s["color"], width=3 if show_text else 2, dash=s.get("dash", "solid")),
-            marker=dict(size=6 if show_text else 4),
+            r=values + values[:1], theta=axes + axes[:1], name=s["name"], mode="lines+markers",
+            line=dict(color=s["color"], width=3 if main else 2.2, dash=s.get("dash", "solid")),
+            marker=dict(size=6 if main else 4),
             fill="toself" if s.get("fill") else None,
-            opacity=1.0,
             fillcolor=_rgba(s["color"], 0.12) if s.get("fill") else None,
-            hovertemplate="%{theta}：%{r:.1f}<extra>" + s["name"] + "</extra>",
+            hovertemplate=s["name"] + "：%{r:.1f}<extra></extra>",
         ))
-    fig.update_layout(height=height, showlegend=True, margin=dict(l=50, r=50, t=50, b=30),
-                      legend=dict(orientation="h", y=-0.08, yanchor="top", x=0.5, xanchor="center"))
+    fig.update_layout(
+        height=height, showlegend=True, margin=dict(l=60, r=60, t=40, b=30),
+        legend=dict(orientation="h", y=-0.06, yanchor="top", x=0.5, xanchor="center"),
+        polar=dict(
+            bgcolor="white",
+            radialaxis=dict(range=[0, 110], tickvals=[20, 40, 60, 80, 100], angle=90, tickangle=90,
+                            gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=10, color="#9CA3AF")),
+            angularaxis=dict(rotation=90, direction="clockwise", gridcolor=GRID, linecolor=LIGHT_GREY,
+                             tickfont=dict(size=14, color=INK)),
+        ),
+    )
     return fig
 
 
 def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,
          color: str | Sequence[str] = RED, hover: Sequence[str] | None = None, height: int | None = None,
-         xmax: float | None = 100, xtitle: str = "") -> go.Figure:
-    """Horizontal bars, first label on top, each bar labelled with its value (readable without hover)."""
+         xmax: float | None = 100, xtitle: str = "", inside: bool = False) -> go.Figure:
+    """Horizontal bars, first label on top, each bar labelled with its value (readable without hover).
+
+    inside=True writes the label inside the bar end (for long labels on bars that are near full length).
+    """
     labels, values = list(labels), list(values)
     text = list(text) if text is not None else [fmt_score(v) for v in values]
     fig = go.Figure(go.Bar(
-        y=labels, x=values, orientation="h", text=text, textposition="outside", cliponaxis=False,
+        y=labels, x=values, orientation="h", text=text, textposition="inside" if inside else "outside",
+        insidetextanchor="end", insidetextfont=dict(color="white", size=13), cliponaxis=False,
         marker_color=color, customdata=list(hover) if hover is not None else labels,
         hovertemplate="%{customdata}<br>%{x:.1f}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_xaxes(range=[0, (xmax or max(values or [1]) * 1.15) * 1.08], title_text=xtitle)
+    top = xmax or max(values or [1]) * 1.15
+    fig.update_xaxes(range=[0, top * 1.02], title_text=xtitle,
+                     tickvals=[0, 20, 40, 60, 80, 100] if top >= 100 else None)
     fig.update_layout(height=height or max(260, 34 * len(labels) + 60), showlegend=False, bargap=0.3,
                       margin=dict(l=10, r=40, t=20, b=30))
     return fig
@@ -421,23 +473,44 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
     return fig
 
 
+def period_short(period: str) -> str:
+    """'2026Q3' -> '2026年Q3' (compact, for chart axes)."""
+    try:
+        year, q = str(period).upper().split("Q")
+        return f"{int(year)}年Q{int(q)}"
+    except ValueError:
+        return str(period)
+
+
 def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
           height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
-          yrange: Sequence[float] | None = None) -> go.Figure:
-    """One line per group over periods, each point labelled (values are readable without hover)."""
+          order: Sequence[str] | None = None) -> go.Figure:
+    """One line per group over periods, points labelled when few lines (readable without hover).
+
+    `order` fixes the legend order; with more than four lines the legend moves below the plot.
+    """
     fig = go.Figure()
-    xs = sorted(df[x].unique())
-    for name, g in df.groupby(group, sort=False):
+    xs = sorted(df[x].unique(), key=_period_key)
+    groups = list(order) if order else list(dict.fromkeys(df[group]))
+    for name in groups:
+        g = df[df[group] == name]
+        if g.empty:
+            continue
         g = g.set_index(x).reindex(xs)
         color = (colors or {}).get(name)
         fig.add_trace(go.Scatter(
-            x=[period_label(p) for p in xs], y=g[y].round(1), name=str(name), mode="lines+markers+text",
+            x=[period_short(p) for p in xs], y=g[y].round(1), name=str(name),
+            mode="lines+markers+text" if label_last else "lines+markers",
             text=[fmt_score(v) for v in g[y]] if label_last else None, textposition="top center",
             textfont=dict(size=11, color=color or INK),
             line=dict(width=2.5, color=color, dash=(dashes or {}).get(name, "solid")), marker=dict(size=7),
             connectgaps=False, hovertemplate="%{x}<br>" + str(name) + "：%{y:.1f}<extra></extra>",
         ))
-    fig.update_yaxes(title_text=ytitle, range=list(yrange) if yrange else None)
+    fig.update_yaxes(title_text=ytitle)
+    fig.update_xaxes(type="category")
+    if len(groups) > 4:  # many lines: legend below, so the plot keeps the full width
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"))
+        height += 24 * ((len(groups) + 2) // 3)
     fig.update_layout(height=height, hovermode="x unified")
     return fig
 

@@ -63,7 +63,7 @@ def college_bars(bs: pd.DataFrame) -> go.Figure:
             textposition="outside", cliponaxis=False,
             hovertemplate="%{y}<br>%{x:.1f}<extra>" + c.type_name(t) + "</extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_xaxes(range=[0, 122], title_text="平均总分")
+    fig.update_xaxes(range=[0, 122], title_text="平均总分", tickvals=[0, 20, 40, 60, 80, 100])
     fig.update_layout(barmode="group", height=max(360, 52 * len(order) + 80), bargap=0.25,
                       margin=dict(l=10, r=30, t=40, b=10))
     return fig
@@ -86,9 +86,9 @@ def render() -> None:
     means = bs.groupby("branch_type")["overall"].mean()
     cols = st.columns(3)
     for col, t in zip(cols, c.type_ids()):
-        col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", c.fmt_score(means.get(t)), border=True)
+        col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", c.fmt_score(means.get(t)), border=True, height=c.METRIC_H)
     gap = means.get("teacher", float("nan")) - means.get("student", float("nan"))
-    cols[2].metric("差值（教师 − 学生）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True)
+    cols[2].metric("差值（教师 − 学生）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True, height=c.METRIC_H)
     missing_type = [t for t in c.type_ids() if counts.get(t, 0) == 0]
     if missing_type:
         st.info(f"{c.period_label(period)} 没有{('、'.join(c.type_name(t) for t in missing_type))}的报送，"
@@ -102,9 +102,9 @@ def render() -> None:
         for i, t in enumerate(c.type_ids()):
             col = f"{t}_mean"
             if col in tc and tc[col].notna().any():
-                series.append({"name": c.type_name(t), "values": list(tc[col]), "color": c.TYPE_COLORS[t],
-                               "fill": True})
-        c.show(c.radar(series, height=430, labelled=-1 if len(series) > 1 else 0), key="cmp_radar")
+                series.append({"name": c.type_name(t), "values": list(tc[col]), "color": c.TYPE_COLORS[t]})
+        # values are in the table below, so neither series is written on the axes
+        c.show(c.radar(series, height=430, labelled=None if len(series) > 1 else 0), key="cmp_radar")
         table = pd.DataFrame({
             "一级指标": c.dim_names(short=False),
             **{f"{c.type_name(t)}平均": tc[f"{t}_mean"].round(1).values for t in c.type_ids()},
@@ -149,7 +149,9 @@ def render() -> None:
     school = h.groupby("period", as_index=False)["overall"].mean().assign(branch_type="全校平均")
     colors = {c.type_name(t): c.TYPE_COLORS[t] for t in c.type_ids()} | {"全校平均": c.SCHOOL_COLOR}
     c.show(c.lines(pd.concat([means, school]), "period", "overall", "branch_type", colors=colors,
-                   dashes={"全校平均": "dash"}, height=380, ytitle="平均总分"), key="cmp_trend")
+                   dashes={"全校平均": "dash"}, height=380, ytitle="平均总分",
+                   order=[c.type_name(t) for t in c.type_ids()] + ["全校平均"]), key="cmp_trend")
 
 
+c.require_entrypoint()
 c.run_page(render)

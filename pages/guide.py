@@ -139,7 +139,7 @@ def render() -> None:
                        if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
             if not matches:
                 continue
-            with st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q)):
+            with st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1):
                 for ind in d.indicators:
                     items = [it for i2, it in matches if i2.id == ind.id]
                     if not items:
@@ -172,4 +172,5 @@ def render() -> None:
             st.info(f"没有找到包含“{q}”的考核要点，请换一个关键词。", icon=":material/search_off:")
 
 
+c.require_entrypoint()
 c.run_page(render)

@@ -30,19 +30,19 @@ def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -
         return None if df.empty else float(df["overall"].mean())
 
     def delta(now, before):
-        return None if now is None or before is None else f"{now - before:+.1f}"
+        return c.delta_args(None if now is None or before is None else now - before)
 
     cols = st.columns(6)
-    cols[0].metric("支部总数", total, border=True)
-    cols[1].metric("已报送", submitted, border=True,
+    cols[0].metric("支部总数", total, border=True, height=c.METRIC_H)
+    cols[1].metric("已报送", submitted, border=True, height=c.METRIC_H,
                    help="本季度已有有效报送表的支部数（含重报）")
-    cols[2].metric("未报送", missing, border=True, help="支部名册中本季度尚未报送的支部数")
+    cols[2].metric("未报送", missing, border=True, height=c.METRIC_H, help="支部名册中本季度尚未报送的支部数")
     school = mean(bs)
-    cols[3].metric("全校平均分", c.fmt_score(school), delta(school, mean(pbs)), border=True,
+    cols[3].metric("全校平均分", c.fmt_score(school), **delta(school, mean(pbs)), border=True, height=c.METRIC_H,
                    help="已报送支部总分的平均值；箭头为与上一季度相比的变化")
     for col, t in zip(cols[4:], c.type_ids()):
         now = mean(bs, t)
-        col.metric(f"{c.type_name(t)}平均分", c.fmt_score(now), delta(now, mean(pbs, t)), border=True)
+        col.metric(f"{c.type_name(t)}平均分", c.fmt_score(now), **delta(now, mean(pbs, t)), border=True, height=c.METRIC_H)
 
 
 def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
@@ -91,7 +91,7 @@ def render() -> None:
     with left:
         st.subheader("全校七个维度得分", anchor=False)
         series = [{"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.RED,
-                   "fill": True}]
+                   "fill": True}]  # the school in Party red; the two types in their fixed colours
         for t in c.type_ids():
             sub = bs[bs["branch_type"] == t]
             if not sub.empty:
@@ -111,7 +111,7 @@ def render() -> None:
             text = [f"{c.fmt_score(s)}（{int(sub)}/{int(n)} 报送）"
                     for s, sub, n in zip(cs["overall"], cs["submitted"], cs["branches"])]
             hover = [f"第 {int(r)} 名 · {col}" for r, col in zip(cs["rank"], cs["college"])]
-            c.show(c.hbar(cs["college"], cs["overall"], text=text, hover=hover, xmax=118,
+            c.show(c.hbar(cs["college"], cs["overall"], text=text, hover=hover, xmax=100, inside=True,
                           height=max(420, 30 * len(cs) + 60)), key="ov_colleges")
 
     ranking_section(bs, period)
@@ -122,7 +122,7 @@ def render() -> None:
 def ranking_section(bs: pd.DataFrame, period: str) -> None:
     """Filters (type, college, grade), the ranking table with downloads, and the branch × dimension heat map."""
     st.subheader("支部排名", anchor=False)
-    f1, f2, f3 = st.columns([1, 2, 2])
+    f1, f2, f3 = st.columns([3, 4, 3])
     btype = c.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "type", default="all", container=f1,
                            format_func=lambda t: "全部" if t == "all" else c.type_name(t), horizontal=True)
     colleges = c.state_widget("multi", "二级党组织", sorted(bs["college"].dropna().unique()), "colleges",
@@ -143,7 +143,7 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
     table = ranking_table(view)
     st.caption(f"共 {len(table)} 个支部；排名为全校排名；“排名变化”与上一季度相比，↑ 为上升，“新”表示上季度无得分。")
     st.dataframe(
-        table, hide_index=True, width="stretch", height=min(38 * len(table) + 40, 460), key="ov_ranking",
+        table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
         column_config={
             "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
             "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f"),
@@ -221,8 +221,9 @@ def missing_section(status: pd.DataFrame, period: str) -> None:
         "类型": miss["branch_type"].map(c.type_name),
     }).reset_index(drop=True)
     st.caption(f"共 {len(table)} 个支部尚未报送 {c.period_label(period)} 的报送表。")
-    st.dataframe(table, hide_index=True, width="stretch", height=min(38 * len(table) + 40, 360))
+    st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 360))
     c.download_buttons(table, f"未报送支部_{period}", "dl_missing")
 
 
+c.require_entrypoint()
 c.run_page(render)

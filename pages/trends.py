@@ -14,8 +14,6 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 
 DEFAULT_COLLEGES = 8  # college lines drawn when none is chosen
-COLLEGE_PALETTE = ["#8E0C22", "#C8102E", "#E27B8C", "#C99A06", "#4B5563", "#9CA3AF", "#1F2937", "#CDB36B",
-                   "#7F1D1D", "#6B7280"]
 
 
 def metric_name(m: str) -> str:
@@ -24,15 +22,20 @@ def metric_name(m: str) -> str:
 
 
 def movers_chart(df: pd.DataFrame, up: bool):
-    """Biggest movers as bars labelled with the change and the dimension that moved them most."""
-    labels = [f"{n}（{col}）" for n, col in zip(df["branch_name"], df["college"])]
-    text = [f"{d:+.1f}　主要来自“{dim}” {ct:+.1f}" for d, dim, ct in
+    """Biggest movers: bars of the change, labelled with it and the dimension that moved the branch most."""
+    short = {d.name: d.short for d in c.guide().dimensions}
+    labels = list(df["branch_name"])
+    text = [f"{d:+.1f}（{short.get(dim, dim)} {ct:+.1f}）" for d, dim, ct in
             zip(df["delta"], df["main_dimension_name"], df["main_contribution"])]
     values = df["delta"].abs()
-    return c.hbar(labels, values, text=text, color=c.UP_COLOR if up else c.DOWN_COLOR,
-                  hover=[f"{lb}<br>{p:.1f} → {o:.1f}" for lb, p, o in zip(labels, df["prev_overall"], df["overall"])],
-                  xmax=max(values.max() * 2.3, 1), height=max(240, 46 * len(df) + 60),
-                  xtitle="分数变化（绝对值）")
+    hover = [f"{n}（{col}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
+             for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
+                                          df["main_dimension_name"])]
+    fig = c.hbar(labels, values, text=text, color=c.UP_COLOR if up else c.DOWN_COLOR, hover=hover,
+                 xmax=max(float(values.max()) * 2.0, 1), height=max(240, 44 * len(df) + 70),
+                 xtitle="总分变化（分）")
+    fig.update_xaxes(showticklabels=False)
+    return fig
 
 
 def render() -> None:
@@ -59,7 +62,8 @@ def render() -> None:
         school = h.groupby("period", as_index=False)[metric].mean().assign(group="全校平均")
         colors = {f"{c.type_name(t)}平均": c.TYPE_COLORS[t] for t in c.type_ids()} | {"全校平均": c.SCHOOL_COLOR}
         c.show(c.lines(pd.concat([school, by_type]), "period", metric, "group", colors=colors,
-                       dashes={"全校平均": "dash"}, ytitle=name), key="tr_school")
+                       dashes={"全校平均": "dash"}, ytitle=name, height=400,
+                       order=["全校平均"] + [f"{c.type_name(t)}平均" for t in c.type_ids()]), key="tr_school")
     with right:
         st.subheader(f"各二级党组织：{name}", anchor=False)
         latest = h[h["period"] == periods[-1]].groupby("college")[metric].mean().sort_values(ascending=False)
@@ -68,9 +72,9 @@ def render() -> None:
                                 placeholder=f"默认显示最新季度得分前 {DEFAULT_COLLEGES} 个")
         shown = chosen or list(latest.index[:DEFAULT_COLLEGES])
         by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
-        colors = {col: COLLEGE_PALETTE[i % len(COLLEGE_PALETTE)] for i, col in enumerate(shown)}
+        colors = {col: c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, col in enumerate(shown)}
         c.show(c.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
-                       height=400), key="tr_colleges")
+                       height=400, order=shown), key="tr_colleges")
 
     st.subheader(f"{c.period_label(period)} 进步与退步最大的支部（总分，与上一季度相比）", anchor=False)
     up, down = c.scores("movers", period, 5)
@@ -116,11 +120,12 @@ def render() -> None:
         return
     sel = h[h["branch_code"].isin(picked)].assign(
         who=lambda d: d["branch_code"].map(lambda k: f"{names.get(k, k)}"))
-    colors = {names.get(k, k): COLLEGE_PALETTE[i % len(COLLEGE_PALETTE)] for i, k in enumerate(picked)}
+    colors = {names.get(k, k): c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, k in enumerate(picked)}
     c.show(c.lines(sel, "period", metric, "who", colors=colors, ytitle=name, height=400,
-                   label_last=len(picked) <= 3), key="tr_branches")
+                   label_last=len(picked) <= 3, order=[names.get(k, k) for k in picked]), key="tr_branches")
     if sel["period"].nunique() < 2:
         st.caption("所选支部目前只有一个季度的得分。")
 
 
+c.require_entrypoint()
 c.run_page(render)
