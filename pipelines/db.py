@@ -12,6 +12,7 @@ their caches on it without opening the database.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,6 +158,9 @@ FROM raw_self_assessment a JOIN stg_submissions s USING (submission_id);
 """
 
 
+SCHEMA_FINGERPRINT = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]
+
+
 class DatabaseBusy(Exception):
     """Another writer held the database longer than we were willing to wait."""
 
@@ -182,12 +186,10 @@ def data_version(path: str | Path | None = None) -> int:
 
 
 @contextlib.contextmanager
-def connect(path: str | Path | None = None, *, write: bool = False,
-            timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection under the database lock.
+def locked(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[Path]:
+    """Hold the database lock without opening DuckDB (e.g. to swap in a rebuilt file); yields the path.
 
-    With write=True the schema is ensured, the body runs in one transaction (rolled back on any
-    exception) and the data version is bumped after commit.
+    Raises DatabaseBusy with a clear Chinese message when the lock is not free within the timeout.
     """
     path = db_path(path)
     timeout = settings().lock_timeout_s if timeout is None else timeout
@@ -199,11 +201,37 @@ def connect(path: str | Path | None = None, *, write: bool = False,
             f"数据库正被其他程序写入（{path.name}），已等待 {timeout:.0f} 秒仍未释放。请稍后重试。"
         ) from e
     try:
+        yield path
+    finally:
+        lock.release()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create or update the schema, skipping the DDL when the stored fingerprint already matches."""
+    try:
+        row = con.execute("SELECT fingerprint FROM schema_meta").fetchone()
+    except duckdb.CatalogException:
+        row = None
+    if row and row[0] == SCHEMA_FINGERPRINT:
+        return
+    con.execute(SCHEMA)
+    con.execute("CREATE OR REPLACE TABLE schema_meta AS SELECT ? AS fingerprint", [SCHEMA_FINGERPRINT])
+
+
+@contextlib.contextmanager
+def connect(path: str | Path | None = None, *, write: bool = False,
+            timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection under the database lock.
+
+    With write=True the schema is ensured, the body runs in one transaction (rolled back on any
+    exception) and the data version is bumped after commit.
+    """
+    with locked(path, timeout=timeout) as path:
         if write:
             path.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(path))
             try:
-                con.execute(SCHEMA)
+                ensure_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
@@ -225,29 +253,6 @@ def connect(path: str | Path | None = None, *, write: bool = False,
                 yield con
             finally:
                 con.close()
-    finally:
-        lock.release()
-
-
-@contextlib.contextmanager
-def locked(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[Path]:
-    """Hold the database lock without opening DuckDB (e.g. to swap in a rebuilt file); yields the path.
-
-    Raises DatabaseBusy with the same message as `connect` when the lock is not free within the timeout.
-    """
-    path = db_path(path)
-    timeout = settings().lock_timeout_s if timeout is None else timeout
-    lock = _lock(path)
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout as e:
-        raise DatabaseBusy(
-            f"数据库正被其他程序写入（{path.name}），已等待 {timeout:.0f} 秒仍未释放。请稍后重试。"
-        ) from e
-    try:
-        yield path
-    finally:
-        lock.release()
 
 
 def query_df(sql: str, params: list | dict | None = None, path: str | Path | None = None):

@@ -713,7 +713,7 @@ def _remove_db(p: Path) -> None:
 def _replay_start(tmp: Path) -> tuple[duckdb.DuckDBPyConnection, list[FileResult]]:
     _remove_db(tmp)
     con = duckdb.connect(str(tmp))
-    con.execute(dbm.SCHEMA)
+    dbm.ensure_schema(con)
     return con, []
 
 
