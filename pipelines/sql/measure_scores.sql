@@ -9,7 +9,7 @@ due_measures AS (
     -- items that do not apply to the branch's type have no row at all (left out, not zero)
     SELECT b.period, b.year, b.quarter, b.branch_code, b.submission_id, b.members,
            m.item_id, m.kind, m.activity, m.required AS param_required,
-           m.count_field, m.numerator, m.denominator, m.weight, m.measure_order
+           m.count_field, m.numerator, m.denominator, m.weight, m.measure_order, i.item_order
     FROM branches b
     JOIN g_items i ON i.branch_type = b.branch_type
     JOIN g_measures m ON m.item_id = i.item_id
@@ -25,6 +25,7 @@ ledger AS (
     SELECT submission_id, activity_type, month, hours, attended
     FROM stg_ledger
     WHERE year(date) = year AND quarter(date) = quarter
+      AND submission_id IN (SELECT submission_id FROM ytd_submissions)
 ),
 ledger_quarter AS (
     -- keyed by the scored submission: (submission_id, activity)
@@ -91,7 +92,7 @@ self_measures AS (
     SELECT d.*, coalesce(sa.value, 0) AS actual, 1 AS required,
            CASE WHEN sa.item_id IS NULL THEN 'blank_status' ELSE sa.flag END AS flag
     FROM due_measures d
-    LEFT JOIN t_self sa ON sa.submission_id = d.submission_id AND sa.item_id = d.item_id
+    LEFT JOIN t_self sa ON sa.submission_id = d.submission_id AND sa.item_order = d.item_order
     WHERE d.kind = 'self_assessed'
 ),
 actuals AS (
@@ -111,7 +112,7 @@ completions AS (
                    CASE WHEN coalesce(required, 0) <= 0 OR actual >= required THEN 1.0
                         WHEN quarter < 4 THEN NULL
                         ELSE actual / required END
-               WHEN kind = 'hours' AND coalesce(required, 0) <= 0 THEN 1.0
+               WHEN kind = 'hours' AND (coalesce(required, 0) <= 0 OR members <= 0) THEN 1.0
                WHEN kind = 'ratio' AND (actual IS NULL OR required IS NULL) THEN 0.0
                WHEN kind = 'ratio' AND required <= 0 THEN 1.0
                ELSE least(actual / required, 1.0)

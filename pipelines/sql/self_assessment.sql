@@ -8,8 +8,12 @@ WITH answered AS (
     FROM t_branches b JOIN stg_self_assessment a ON a.submission_id = b.submission_id
     GROUP BY ALL
 ),
+item_keys AS (
+    SELECT DISTINCT item_id, item_order FROM g_items
+),
 final AS (
-    SELECT r.submission_id, r.item_id, r.evidence, r.status,
+    -- item_order is the item's integer key, so the measure mart joins on (submission_id, item_order)
+    SELECT r.submission_id, r.item_id, k.item_order, r.evidence, r.status,
            ans.name AS self_status,
            CASE WHEN ans.status IS NULL THEN 0
                 WHEN r.status = cfg.done_status AND r.evidence = '' THEN cfg.without_evidence_value
@@ -17,6 +21,7 @@ final AS (
            CASE WHEN ans.status IS NULL THEN 'blank_status'
                 WHEN r.status = cfg.done_status AND r.evidence = '' THEN 'no_evidence' END AS flag
     FROM answered r
+    JOIN item_keys k USING (item_id)
     CROSS JOIN g_settings cfg
     LEFT JOIN g_answers ans ON ans.status = r.status
 )
