@@ -545,19 +545,27 @@ def _history_tab(actor: str) -> None:
 
     st.subheader("回退或撤回", anchor=False)
     groups = (view.groupby(["branch_code", "period"], sort=False)
-              .agg(name=("branch_name", "first"), versions=("version", "max"),
-                   current=("version", lambda v: _current_version(view, v)))
-              .reset_index())
+              .agg(name=("branch_name", "first"), versions=("version", "max")).reset_index())
+    current = {(r.branch_code, r.period): int(r.version) for r in view[view["status"] == "current"].itertuples()}
+    earlier = {(r.branch_code, r.period) for r in view[view["status"] == "superseded"].itertuples()
+               if (r.branch_code, r.period) in current and r.version < current[(r.branch_code, r.period)]}
     options = [f"{r.branch_code}|{r.period}" for r in groups.itertuples()]
-    labels = {f"{r.branch_code}|{r.period}":
-              f"{r.branch_code} {r.name or ''} · {_period_label(r.period)} · 共 {r.versions} 版，"
-              + (f"当前第 {r.current} 版" if r.current else "已撤回") for r in groups.itertuples()}
+    labels = {}
+    for r in groups.itertuples():
+        cur = current.get((r.branch_code, r.period))
+        labels[f"{r.branch_code}|{r.period}"] = (
+            f"{r.branch_code} {r.name or ''} · {_period_label(r.period)} · 共 {r.versions} 版，"
+            + (f"当前第 {cur} 版" if cur else "当前无有效版本（已撤回或已回退）"))
     choice = st.selectbox("选择支部季度", options, key="dj_undo_target", format_func=lambda o: labels.get(o, o))
     if choice:
         branch, per = choice.split("|", 1)
+        can_rollback, can_withdraw = (branch, per) in earlier, (branch, per) in current
+        if not can_rollback:
+            st.caption("该支部季度没有可回退的更早版本。" if can_withdraw else "该支部季度当前没有有效版本。")
         sure = st.checkbox("我已核对，确认执行此操作（操作会记录在操作日志中）", key="dj_undo_sure")
         b1, b2 = st.columns(2)
-        if b1.button("回退到上一版本", key="dj_rollback", disabled=not sure, icon=":material/undo:", width="stretch"):
+        if b1.button("回退到上一版本", key="dj_rollback", disabled=not (sure and can_rollback),
+                     icon=":material/undo:", width="stretch"):
             ok, sub_id = _guarded(lambda: ingest.rollback(branch, per, actor=actor), "版本回退")
             if ok:
                 if sub_id is None:
@@ -567,7 +575,8 @@ def _history_tab(actor: str) -> None:
                     v = int(ver["version"].iloc[0]) if len(ver) else "?"
                     _flash("success", f"已将 {_md(branch)} {_period_label(per)} 回退到第 {v} 版。")
                 st.rerun()
-        if b2.button("撤回该季度报送", key="dj_withdraw", disabled=not sure, icon=":material/block:", width="stretch"):
+        if b2.button("撤回该季度报送", key="dj_withdraw", disabled=not (sure and can_withdraw),
+                     icon=":material/block:", width="stretch"):
             ok, sub_id = _guarded(lambda: ingest.withdraw(branch, per, actor=actor), "撤回")
             if ok:
                 _flash("success" if sub_id is not None else "warning",
@@ -591,12 +600,6 @@ def _history_tab(actor: str) -> None:
         else:
             st.download_button("下载该版本的原始文件", data=data, file_name=str(row["file_name"]), mime=XLSX_MIME,
                                key="dj_archive_download", on_click="ignore", icon=":material/download:")
-
-
-def _current_version(frame: pd.DataFrame, versions: pd.Series) -> int | None:
-    cur = frame.loc[versions.index]
-    cur = cur[cur["status"] == "current"]
-    return int(cur["version"].iloc[0]) if len(cur) else None
 
 
 REGISTRY_SQL = "SELECT branch_code, branch_name, college, branch_type, members, updated_at FROM registry ORDER BY branch_code"
