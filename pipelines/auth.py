@@ -270,6 +270,11 @@ class Throttle:
             for k in keys:
                 self._state.pop(k, None)
 
+    def reset(self) -> None:
+        """Forget every failure (a server restart does the same)."""
+        with self._lock:
+            self._state.clear()
+
     def failures(self, key: str) -> int:
         """How many failures are on record for `key`."""
         with self._lock:

@@ -12,6 +12,14 @@ from pipelines import auth, db
 
 
 @pytest.fixture(autouse=True)
+def fresh_throttle():
+    """The server-side throttle outlives a test (as it outlives a session); start each test clean."""
+    auth.THROTTLE.reset()
+    yield
+    auth.THROTTLE.reset()
+
+
+@pytest.fixture(autouse=True)
 def no_env_credentials(monkeypatch):
     for name in (auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH, auth.ENV_ADMIN_EMAILS, "DJ_VIEW_PASSWORD_REQUIRED"):
         monkeypatch.delenv(name, raising=False)

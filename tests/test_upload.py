@@ -33,6 +33,14 @@ BY_CODE = {e.branch_code: e for e in REGISTRY}
 
 
 @pytest.fixture(autouse=True)
+def fresh_throttle():
+    """The server-side throttle outlives a test (as it outlives a session); start each test clean."""
+    auth.THROTTLE.reset()
+    yield
+    auth.THROTTLE.reset()
+
+
+@pytest.fixture(autouse=True)
 def no_env_credentials(monkeypatch):
     for name in (auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH, auth.ENV_ADMIN_EMAILS):
         monkeypatch.delenv(name, raising=False)
@@ -400,3 +408,20 @@ def test_page_runs_inside_the_app_navigation(demo_db, admin_hash):
     history = frame(at, "上传人")
     assert len(history) == len(db.query_df("SELECT * FROM submissions"))
     assert not at.error
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(registry_db, admin_hash):
+    at = app({"admins": {"orgadmin": admin_hash}}).run()
+    for _ in range(4):
+        at.text_input(key="dj_auth_name").input("orgadmin")
+        at.text_input(key="dj_auth_password").input("wrong")
+        at.button[0].click().run()
+    assert "登录失败次数过多" in texts(at)
+    # the right password is refused while the account waits, from a fresh session too
+    fresh = app({"admins": {"orgadmin": admin_hash}}).run()
+    fresh.text_input(key="dj_auth_name").input("orgadmin")
+    fresh.text_input(key="dj_auth_password").input(PASSWORD)
+    fresh.button[0].click().run()
+    assert "登录失败次数过多" in texts(fresh)
+    assert "dj_admin" not in fresh.session_state
+    assert not fresh.file_uploader
