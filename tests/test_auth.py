@@ -235,10 +235,15 @@ def _view_app():
         st.write("dashboard visible")
 
 
+def _isolated(at):
+    at.secrets["dj_test"] = "isolated"  # never read a developer's real .streamlit/secrets.toml
+    return at
+
+
 def test_admin_gate_locked_without_secrets():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_gate_app).run()
+    at = _isolated(AppTest.from_function(_gate_app)).run()
     assert not at.exception
     assert "管理功能已锁定" in at.error[0].value
     assert at.markdown[-1].value == "admin=None"
@@ -286,7 +291,7 @@ def test_admin_gate_oidc_allowlist():
 def test_viewer_gate(admin_hash, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_view_app).run()
+    at = _isolated(AppTest.from_function(_view_app)).run()
     assert [m.value for m in at.markdown] == ["dashboard visible"]  # open by default
 
     at = AppTest.from_function(_view_app)

@@ -101,6 +101,7 @@ def app(secrets: dict | None = None):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(PAGE, default_timeout=120)
+    at.secrets["dj_test"] = "isolated"  # never read a developer's real .streamlit/secrets.toml
     for k, v in (secrets or {}).items():
         at.secrets[k] = v
     return at
@@ -397,6 +398,7 @@ def test_page_runs_inside_the_app_navigation(demo_db, admin_hash):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets["dj_test"] = "isolated"
     at.secrets["admins"] = {"orgadmin": admin_hash}
     at.run()
     at.switch_page("pages/upload.py").run()
