@@ -1,0 +1,173 @@
+"""Every dashboard page in real Chromium (Debian's /usr/bin/chromium through pytest-playwright) against
+`streamlit run app.py` on a copy of the demo database: no error element, the key charts drawn, CJK fonts
+available, the view reproduced from its URL. A full-page screenshot of each page goes to tests/artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines import scoring
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+PAGES = {  # url path -> (title, plotly charts that must be drawn)
+    "": ("全校总览", 4),
+    "branch": ("支部画像", 2),
+    "compare": ("教师与学生支部对比", 5),
+    "trends": ("趋势分析", 5),
+    "guide": ("指标指南", 1),
+}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium instead of a Playwright download."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A laptop-sized window (1440 × 900) in a Chinese locale."""
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}, "locale": "zh-CN"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(db: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` headless on a free port with DJ_DB_PATH=db; returns (process, base url)."""
+    port = _free_port()
+    env = dict(os.environ, DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).status == 200:
+                return proc, base
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError("streamlit did not start:\n" + log_path.read_text())
+        time.sleep(0.3)
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(demo_db_master, tmp_path_factory):
+    """The app on a private copy of the demo database, for the whole module."""
+    folder = tmp_path_factory.mktemp("browser_db")
+    for f in demo_db_master.parent.iterdir():
+        (shutil.copytree if f.is_dir() else shutil.copy)(f, folder / f.name)
+    db = folder / demo_db_master.name
+    proc, base = start_app(db, folder / "streamlit.log")
+    yield base, db
+    stop_app(proc)
+
+
+def wait_finished(page, title: str, charts: int, timeout_s: float = 60) -> float:
+    """Wait until the page title is shown, no script is running, and `charts` plotly charts are drawn.
+
+    Returns the seconds from the call to the moment the page was finished (the quiet check itself excluded).
+    """
+    start = time.perf_counter()
+    page.get_by_role("heading", name=title, level=1).wait_for(timeout=timeout_s * 1000)
+    quiet_since = None
+    while time.perf_counter() - start < timeout_s:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        drawn = page.locator(".js-plotly-plot .main-svg").count() >= charts
+        skeleton = page.locator('[data-testid="stSkeleton"]').count() > 0
+        if not running and drawn and not skeleton:
+            quiet_since = quiet_since or time.perf_counter()
+            if time.perf_counter() - quiet_since >= 0.5:
+                return quiet_since - start
+        else:
+            quiet_since = None
+        page.wait_for_timeout(50)
+    raise AssertionError(f"page {title!r} did not finish within {timeout_s} s")
+
+
+def full_screenshot(page, name: str) -> Path:
+    """A screenshot of the whole page: the window is stretched to the scroll height of the main area."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": min(int(height) + 40, 16000)})
+    page.wait_for_timeout(1200)  # plotly re-lays out on resize
+    path = ARTIFACTS / f"page_{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    return path
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=[p or "overview" for p in PAGES])
+def test_page_renders_in_chromium(server, page, path):
+    base, _ = server
+    title, charts = PAGES[path]
+    page.goto(f"{base}/{path}")
+    wait_finished(page, title, charts)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert page.locator(".js-plotly-plot .main-svg").count() >= charts
+    # the demo banner and the sidebar facts are on every page
+    assert page.get_by_text("当前展示的是演示数据").count() == 1
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("指标指南版本").count() == 1
+    # a CJK font is available, so Chinese labels render as glyphs, not boxes
+    assert page.evaluate("() => document.fonts.check(\"16px 'Noto Sans CJK SC'\")")
+    # nothing overflows the window sideways
+    overflow = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth"
+                             " - document.querySelector('[data-testid=\"stMain\"]').clientWidth")
+    assert overflow <= 1
+    assert full_screenshot(page, path or "overview").stat().st_size > 20_000
+
+
+def test_link_reproduces_the_view_and_quarter_survives_navigation(server, page):
+    base, db = server
+    ps = scoring.periods(db)
+    bs = scoring.branch_scores(ps[-2], db)
+    target = bs.iloc[len(bs) // 2]
+    query = urllib.parse.urlencode({"period": ps[-2], "college": target["college"], "branch": target["branch_code"]})
+    page.goto(f"{base}/branch?{query}")
+    wait_finished(page, "支部画像", 2)
+    assert page.get_by_role("heading", name=target["branch_name"]).count() >= 1
+    total = page.locator('[data-testid="stMetric"]').filter(has_text="总分").locator('[data-testid="stMetricValue"]')
+    assert total.inner_text().strip() == f"{target['overall']:.1f}"
+    assert f"period={ps[-2]}" in page.url and f"branch={target['branch_code']}" in page.url
+
+    # switch page through the sidebar: the chosen quarter stays, and is in the new page's URL
+    page.get_by_role("link", name="教师与学生支部对比").click()
+    wait_finished(page, "教师与学生支部对比", 5)
+    assert f"period={ps[-2]}" in page.url
+    year, q = ps[-2].split("Q")
+    assert page.get_by_role("combobox", name="季度").input_value() == f"{year} 年第 {q} 季度"
