@@ -224,8 +224,8 @@ def change_preview(batch: BatchPreview, db=None) -> ChangePreview:
     periods = sorted({r.period for r in replaced_results if r.period})
     rows = []
     if replaced_results:
-        names = {r.file_name for r in replaced_results}
-        after = simulate_scores([f for f in batch.files if f[0] in names], periods, db)
+        after = simulate_scores([f for f, r in zip(batch.files, batch.results) if r.status == "replaced"],
+                                periods, db)
         before = {p: _overall(p, db) for p in periods}
         for r in replaced_results:
             b = before.get(r.period, pd.DataFrame())
