@@ -37,9 +37,9 @@ TARGET_QUARTER_S = 1.0
 
 # ---- synthesis -------------------------------------------------------------------------------------------
 def _quarters(n: int, last_year: int = 2026) -> list[tuple[int, int]]:
-    first = (last_year - (n - 1) // 4 - (1 if n % 4 and False else 0))
-    out = [(y, q) for y in range(last_year - 5, last_year + 1) for q in (1, 2, 3, 4)]
-    return out[-n:] if n <= len(out) else out
+    """The n quarters ending with last_year Q4 (8 → 2025Q1 … 2026Q4)."""
+    out = [(y, q) for y in range(last_year - (n + 3) // 4 + 1, last_year + 1) for q in (1, 2, 3, 4)]
+    return out[-n:]
 
 
 def synthesise(path: Path, branches: int = 1000, quarters: int = 8, seed: int = 1) -> dict[str, int]:

@@ -113,6 +113,12 @@ def prev_period(period: str) -> str:
     return period_of(year - 1, 4) if q == 1 else period_of(year, q - 1)
 
 
+def _arrow(df: pd.DataFrame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
 def _targets(periods: list[str]) -> pd.DataFrame:
     rows = []
     for p in sorted(set(periods), key=parse_period):
@@ -122,16 +128,20 @@ def _targets(periods: list[str]) -> pd.DataFrame:
         {"year": "int32", "quarter": "int32"})
 
 
-_FRAMES: dict[int, tuple[Guide, dict[str, pd.DataFrame]]] = {}
+_FRAMES: dict[int, tuple[Guide, dict]] = {}
 
 
-def _frames_for(g: Guide) -> dict[str, pd.DataFrame]:
-    # guide() returns the same object until the file changes; keep the frames of the last few guides
+def _frames_for(g: Guide) -> dict:
+    """The guide relations as Arrow tables (typed, so binding them in SQL costs nothing), per guide object."""
+    import pyarrow as pa
+
+    # guide() returns the same object until the file changes; keep the tables of the last few guides
     hit = _FRAMES.get(id(g))
     if hit is None or hit[0] is not g:
         if len(_FRAMES) > 8:
             _FRAMES.clear()
-        hit = _FRAMES[id(g)] = (g, guide_frames(g))
+        tables = {k: pa.Table.from_pandas(v, preserve_index=False) for k, v in guide_frames(g).items()}
+        hit = _FRAMES[id(g)] = (g, tables)
     return hit[1]
 
 
@@ -151,7 +161,7 @@ def _session(db, periods: list[str], upto: str = "mart_branches", *,
         con.execute(f"SET threads = {THREADS}")
         _register_guide(con)
         wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
-        con.register("g_targets", _targets(wanted))
+        con.register("g_targets", _arrow(_targets(wanted)))
         for table, sql in _BASE_MARTS:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_sql(sql)}")
             if table == upto:
@@ -173,15 +183,21 @@ def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) ->
     return rel.to_arrow_table().to_pandas(types_mapper=_int_types)
 
 
-def _mart(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:
-    return _df(con, _sql(name), params)
+def _mart(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, *,
+          period: str | None = None) -> pd.DataFrame:
+    """One mart's rows; with `period`, only that period's (the filter is pushed into the SQL)."""
+    if period is None:
+        return _df(con, _sql(name), params)
+    sql = f"SELECT * FROM (\n{_sql(name)}\n) AS mart WHERE period = $period"
+    return _df(con, sql, {**(params or {}), "period": period})
 
 
 def _only(df: pd.DataFrame, period: str | None, columns: list[str] | None = None,
           sort: list[str] | None = None) -> pd.DataFrame:
     """Rows of one period (or all), contract columns first, a clean index."""
-    if period is not None:
-        df = df[df["period"] == period]
+    if period is not None and "period" in df.columns:
+        if (df["period"] != period).any():
+            df = df[df["period"] == period]
         df = df.drop(columns=["period"])
     if columns:
         df = df[[c for c in columns if c in df.columns] + [c for c in df.columns if c not in columns]]
@@ -285,7 +301,7 @@ def college_scores(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period]) as con:
-        df = _mart(con, "college_scores")
+        df = _mart(con, "college_scores", period=period)
     return _only(df, period, ["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
                  ["rank", "college"])
 
@@ -297,7 +313,7 @@ def item_summary(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period], "mart_items", with_prev=False) as con:
-        df = _mart(con, "item_summary")
+        df = _mart(con, "item_summary", period=period)
     df = _only(df, period, ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
                ["branch_type", "mean_completion", "item_order"])
     return df.drop(columns=["item_order"])
@@ -307,7 +323,7 @@ def type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per dimension: means, spread (population std) and diff = teacher − student."""
     period = _norm(period)
     with _session(db, [period], "mart_dimensions", with_prev=False) as con:
-        df = _mart(con, "type_comparison")
+        df = _mart(con, "type_comparison", period=period)
     return _only(df, period, None, ["dimension_id"])
 
 
@@ -315,7 +331,7 @@ def item_type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per item (due items only): means and diff = teacher − student; plus std and n."""
     period = _norm(period)
     with _session(db, [period], "mart_items", with_prev=False) as con:
-        df = _mart(con, "item_type_comparison")
+        df = _mart(con, "item_type_comparison", period=period)
     order = {it.id: k for k, it in enumerate(guide().items)}
     df = df.assign(_o=df["item_id"].map(order)).sort_values("_o").drop(columns="_o")
     return _only(df, period)
@@ -340,7 +356,7 @@ def score_change(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with _session(db, [period]) as con:
-        df = _mart(con, "score_change")
+        df = _mart(con, "score_change", period=period)
     return _only(df, period, ["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"])
 
 
@@ -350,7 +366,7 @@ def movers(period: str, n: int = 5, db=None) -> tuple[pd.DataFrame, pd.DataFrame
     """
     period = _norm(period)
     with _session(db, [period]) as con:
-        change = _mart(con, "score_change")
+        change = _mart(con, "score_change", period=period)
         names = _df(con, "SELECT branch_code, branch_name, branch_type, college, overall, prev_overall AS p "
                             "FROM mart_branches WHERE period = $p", {"p": period})
     change = _only(change, period).merge(names.drop(columns=["overall", "p"]), on="branch_code", how="left")
@@ -377,8 +393,8 @@ def submission_status(period: str, db=None) -> pd.DataFrame:
     """
     period = _norm(period)
     with dbmod.connect(db) as con:
-        con.register("g_targets", _targets([period]))
-        df = _mart(con, "submission_status")
+        con.register("g_targets", _arrow(_targets([period])))
+        df = _mart(con, "submission_status", period=period)
     return _only(df, period, ["branch_code", "branch_name", "college", "branch_type", "status", "version",
                               "uploaded_at"], ["college", "branch_code"])
 
@@ -409,8 +425,8 @@ def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
         }
         for name in ("college_scores", "item_summary", "type_comparison", "item_type_comparison",
                      "score_change"):
-            out[name] = _mart(con, name)
-        out["submission_status"] = _mart(con, "submission_status")
+            out[name] = _mart(con, name, period=period)
+        out["submission_status"] = _mart(con, "submission_status", period=period)
     return {k: _only(v, period) for k, v in out.items()}
 
 

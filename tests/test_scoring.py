@@ -490,3 +490,10 @@ def test_contract_columns(db):
     all_marts = scoring.marts(p, db)
     pd.testing.assert_frame_equal(all_marts["branch_scores"][scoring.BRANCH_COLUMNS],
                                   scoring.branch_scores(p, db)[scoring.BRANCH_COLUMNS], check_dtype=False)
+
+
+def test_no_members_scores_hours_and_coverage_as_complete(db):
+    save(db, workbook("Z", 2026, 4, members=0, counts={"fee_due": 0, "fee_paid": 0}))
+    ms = scoring.measure_scores("2026Q4", db, branch_code="Z").set_index("measure_id")
+    assert ms.loc["hours", "completion"] == 1 and ms.loc["talks", "completion"] == 1
+    assert ms.loc["fee", "completion"] == 1
