@@ -414,7 +414,7 @@ def _upload_tab(actor: str) -> None:
         bar = st.progress(0.0, text=f"正在校验 {len(files)} 个文件…")
 
         def progress(done: int, total: int, name: str) -> None:
-            bar.progress(done / max(total, 1), text=f"正在校验 {done}/{total}：{name}")
+            bar.progress(done / max(total, 1), text=f"正在校验 {done}/{total}：{_md(name)}")
 
         ok, batch = _guarded(lambda: preview_batch(files, key=key, progress=progress), "校验")
         bar.empty()
@@ -489,7 +489,7 @@ def _confirm_section(batch: BatchPreview, actor: str) -> None:
         bar = st.progress(0.0, text="正在写入…")
 
         def progress(done: int, total: int, name: str) -> None:
-            bar.progress(done / max(total, 1), text=f"正在写入 {done}/{total}" + (f"：{name}" if name else ""))
+            bar.progress(done / max(total, 1), text=f"正在写入 {done}/{total}" + (f"：{_md(name)}" if name else ""))
 
         committed = st.session_state.setdefault(COMMITTED_KEY, {})
         ok, results = _guarded(lambda: commit_batch(batch, actor, progress=progress, committed=committed), "写入")
@@ -690,7 +690,7 @@ def _registry_tab(actor: str) -> None:
         if ok:
             written, problems_after = out
             if not written:
-                st.error("名册未能写入：" + "；".join(p.message for p in problems_after if p.severity == "error"))
+                st.error("名册未能写入：" + "；".join(_md(p.message) for p in problems_after if p.severity == "error"))
                 return
             st.session_state[REG_DONE_KEY] = f"支部名册已更新：共 {written} 个支部。"
             st.session_state[REG_ROUND_KEY] = round_no + 1
