@@ -439,7 +439,8 @@ def admin_gate(config: AccessConfig | None = None) -> str | None:
     if config.oidc:
         logged_in, email = _oidc_user(config)
         if logged_in:
-            st.error(f"当前统一身份认证账号（{email or '未提供邮箱'}）不在管理员名单中。")
+            shown = "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in email) or "未提供邮箱"
+            st.error(f"当前统一身份认证账号（{shown}）不在管理员名单中。")
             if st.button("退出统一身份认证", key="dj_oidc_logout"):
                 st.logout()
         else:
