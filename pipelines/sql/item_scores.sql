@@ -1,14 +1,15 @@
 -- Item completion: the weighted mean of its measures that are due; all pending → the item is pending.
--- (Keyed by the scored submission, one per branch and period, to keep grouping and joins on integers.)
+-- (Keyed by the scored submission and item_order, integers, to keep grouping and joins cheap.)
 WITH measures AS (
     SELECT * FROM mart_measures
 ),
 by_item AS (
-    SELECT submission_id, item_id,
+    SELECT submission_id, item_order,
            sum(weight * completion) / nullif(sum(weight) FILTER (WHERE completion IS NOT NULL), 0) AS completion,
            bool_and(completion IS NULL) AS pending,
            bool_or(flagged) AS flagged,
-           max(flag) AS flag
+           max(flag) AS flag,
+           any_value(item_id) AS item_id
     FROM measures
     GROUP BY ALL
 ),
@@ -20,7 +21,7 @@ final AS (
            i.weight, i.item_order
     FROM by_item b
     JOIN t_branches t ON t.submission_id = b.submission_id
-    JOIN g_items i ON i.item_id = b.item_id AND i.branch_type = t.branch_type
-    LEFT JOIN t_self s ON s.submission_id = b.submission_id AND s.item_id = b.item_id
+    JOIN g_items i ON i.item_order = b.item_order AND i.branch_type = t.branch_type
+    LEFT JOIN t_self s ON s.submission_id = b.submission_id AND s.item_order = b.item_order
 )
 SELECT * FROM final

@@ -120,7 +120,7 @@ completions AS (
     FROM actuals
 ),
 final AS (
-    SELECT period, branch_code, submission_id, item_id, measure_order, kind,
+    SELECT period, branch_code, submission_id, item_id, item_order, measure_order, kind,
            actual::DOUBLE AS actual, required::DOUBLE AS required, completion::DOUBLE AS completion,
            CASE WHEN completion IS NULL THEN 'pending'
                 WHEN completion >= 1 - 1e-9 THEN 'met'
