@@ -307,3 +307,24 @@ def test_viewer_gate(admin_hash, monkeypatch):
     at.button[0].click().run()
     assert not at.exception
     assert any(m.value == "dashboard visible" for m in at.markdown)
+
+
+def test_view_password_guards_the_whole_app(demo_db, admin_hash):
+    """app.py calls viewer_gate before navigation: with the setting on, no page renders until the password."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app_py = Path(__file__).resolve().parent.parent / "app.py"
+    at = _isolated(AppTest.from_file(str(app_py), default_timeout=120))
+    at.secrets["access"] = {"view_password_required": True, "view_password_hash": admin_hash}
+    at.run()
+    assert not at.exception
+    assert not at.metric and not at.get("plotly_chart")  # nothing of the dashboard yet
+    at.text_input(key="dj_view_password_input").input("wrong")
+    at.button[0].click().run()
+    assert any("查看密码不正确" in e.value for e in at.error)
+    at.text_input(key="dj_view_password_input").input("正确的密码-2026")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.metric  # the overview's headline figures
