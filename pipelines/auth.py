@@ -342,7 +342,7 @@ def check_view_password(password: str, hashed: str | None, *, session: str = "",
 
 def log_action(actor: str, action: str, detail: str = "", db=None) -> bool:
     """Record an admin action in audit_log (its own short write transaction). Returns False, and logs,
-    when the database is busy: an audit row must not make the action itself fail afterwards."""
+    when the database is busy or cannot be written: an audit row must not make the action itself fail."""
     from pipelines import db as dbmod
     from pipelines.store import audit
 
@@ -352,6 +352,9 @@ def log_action(actor: str, action: str, detail: str = "", db=None) -> bool:
         return True
     except dbmod.DatabaseBusy:
         log.warning("audit_log busy; not recorded: %s %s %s", actor, action, detail)
+        return False
+    except Exception:  # e.g. a read-only disk: sign-in itself must still work
+        log.exception("audit_log write failed; not recorded: %s %s %s", actor, action, detail)
         return False
 
 
