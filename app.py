@@ -112,6 +112,7 @@ def main() -> None:
     if (ROOT / "pages" / "upload.py").exists():
         pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
     nav = st.navigation(pages)
+    c.prefetch()
     try:
         sidebar_facts()
         if is_demo():

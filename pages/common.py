@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,39 @@ def bundle(period: str) -> dict[str, pd.DataFrame]:
     if "branch_scores" in out:
         out["branch_scores"] = out["branch_scores"].sort_values(["rank", "branch_code"]).reset_index(drop=True)
     return out
+
+
+_prefetched: set[tuple] = set()
+_prefetch_lock = threading.Lock()
+
+
+def prefetch() -> None:
+    """Warm the caches every page needs first (latest quarters, history, movers) in a background thread,
+    once per (database, data version, guide version) in this server process.
+
+    After an upload the next visitor would otherwise pay every scoring query at once; st.cache_data makes a
+    page that asks for a value being computed wait for that computation instead of repeating it.
+    """
+    key = (str(db_file()), data_version(), guide_version())
+    with _prefetch_lock:
+        if key in _prefetched:
+            return
+        _prefetched.add(key)
+
+    def work() -> None:
+        try:
+            ps = scores("periods")
+            if not ps:
+                return
+            bundle(ps[-1])
+            if len(ps) > 1:
+                scores("branch_scores", ps[-2])
+            scores("history")
+            scores("movers", ps[-1], 5)
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the page computes it itself
+            log.exception("prefetch failed")
+
+    threading.Thread(target=work, name="dangjian-prefetch", daemon=True).start()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -73,8 +73,8 @@ def render() -> None:
         return
     top = st.columns([1, 3])
     period = c.period_select(periods, container=top[0])
-    bs = c.scores("branch_scores", period)
-    status = c.scores("submission_status", period)
+    data = c.bundle(period)  # one scoring session for every frame of this quarter
+    bs, status = data["branch_scores"], data["submission_status"]
     prev = c.previous_period(periods, period)
     pbs = c.scores("branch_scores", prev) if prev else None
     top[1].caption(f"当前查看：{c.period_label(period)}"
@@ -100,7 +100,7 @@ def render() -> None:
         c.show(c.radar(series, height=440), key="ov_radar")
     with right:
         st.subheader("二级党组织排名", anchor=False)
-        cs = c.scores("college_scores", period)
+        cs = data["college_scores"]
         unscored = sorted(cs.loc[cs["overall"].isna(), "college"])
         cs = cs.dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
         if cs.empty:
@@ -115,7 +115,7 @@ def render() -> None:
                           height=max(420, 30 * len(cs) + 60)), key="ov_colleges")
 
     ranking_section(bs, period)
-    weakest_section(period)
+    weakest_section(data["item_summary"], period)
     missing_section(status, period)
 
 
@@ -167,13 +167,14 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
     c.show(c.heatmap(z), key="ov_heatmap")
 
 
-def weakest_section(period: str) -> None:
+def weakest_section(summary: pd.DataFrame, period: str) -> None:
     """The items with the lowest completion across the school (per-item completion, pending excluded)."""
     st.subheader("全校薄弱考核要点", anchor=False)
-    summary = c.scores("item_summary", period)
     if summary.empty:
         st.info("本季度暂无考核要点完成情况。")
         return
+    if (summary["branch_type"] == "all").any():  # scoring's school-wide rows (teacher ∪ student)
+        summary = summary[summary["branch_type"] == "all"]
     s = summary.dropna(subset=["mean_completion"]).copy()
     if s.empty:
         st.info("本季度各考核要点均未到期，暂无可比较的完成率。")

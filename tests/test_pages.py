@@ -225,6 +225,8 @@ def test_overview_weakest_items_match_item_summary(demo_db):
     allrows = summary[summary["branch_type"] == "all"].dropna(subset=["mean_completion"])
     assert first["考核要点"] == allrows.sort_values(["mean_completion", "item_id"]).iloc[0]["item_id"]
     assert first["平均完成率"] == pytest.approx(allrows["mean_completion"].min() * 100, abs=0.05)
+    weakest_row = allrows.sort_values(["mean_completion", "item_id"]).iloc[0]
+    assert first["参与计算的支部数"] == weakest_row["branches"]
 
 
 # ---- branch ------------------------------------------------------------------------------------------------

@@ -1,0 +1,249 @@
+"""Dashboard page benchmark: each page's script time (AppTest) and time to a finished page in Chromium,
+on the 80-branch demo school and on a synthetic school of 1,000 branches × 8 quarters.
+
+    python bench/bench_pages.py                 # both schools, AppTest and Chromium
+    python bench/bench_pages.py --no-browser    # AppTest only
+    python bench/bench_pages.py --demo-db FILE  # reuse a demo database instead of building one
+
+Targets (issue 4): every page under 1 s of script time and under 3 s to a finished page at 1,000 branches.
+
+"cold" = caches empty (the first visitor after new data: every scoring query runs); "warm" = the same page
+again (cached on the data version, what every later visitor gets). In Chromium, "first" is a fresh tab
+opening the page right after the server started, "again" a fresh tab opening it once more.
+Databases are written under bench/out/ (git-ignored).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+OUT = ROOT / "bench" / "out"
+CHROMIUM = "/usr/bin/chromium"
+PAGES = {  # name -> (file, url path, title, plotly charts on the finished page)
+    "overview": ("pages/overview.py", "", "全校总览", 4),
+    "branch": ("pages/branch.py", "branch", "支部画像", 2),
+    "compare": ("pages/compare.py", "compare", "教师与学生支部对比", 5),
+    "trends": ("pages/trends.py", "trends", "趋势分析", 5),
+    "guide": ("pages/guide.py", "guide", "指标指南", 1),
+}
+TARGET_SCRIPT_S = 1.0
+TARGET_BROWSER_S = 3.0
+
+
+# ---- databases --------------------------------------------------------------------------------------
+def big_db(branches: int, quarters: int) -> Path:
+    """The synthetic school of bench/bench_scoring.py (bulk-inserted), rebuilt each run."""
+    from bench_scoring import synthesise
+
+    path = OUT / f"pages_{branches}x{quarters}.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    synthesise(path, branches=branches, quarters=quarters)
+    return path
+
+
+def demo_db(path: Path | None) -> Path:
+    """The real demo school (generated workbooks, real ingest); built once and kept under bench/out/."""
+    if path:
+        return path
+    from pipelines import demo
+
+    target = OUT / "pages_demo80.duckdb"
+    if not target.exists():
+        files = OUT / "demo80_files"
+        print("building the 80-branch demo database (generate + ingest, a few minutes) …", flush=True)
+        demo.generate(files, branches=80, quarters=6)
+        demo.build_db(files, target)
+    return target
+
+
+# ---- AppTest --------------------------------------------------------------------------------------------
+def script_times(db: Path) -> dict[str, tuple[float, float]]:
+    """(cold, warm) seconds of one AppTest run of each page on `db`."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines import config
+
+    os.environ["DJ_DB_PATH"] = str(db)
+    config.settings.cache_clear()
+    AppTest.from_file(str(ROOT / "pages/guide.py"), default_timeout=300).run()  # imports, once
+    out = {}
+    for name, (file, *_rest) in PAGES.items():
+        st.cache_data.clear()
+        times = []
+        for _ in range(2):
+            at = AppTest.from_file(str(ROOT / file), default_timeout=300)
+            t = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - t)
+            if at.exception or at.error:
+                raise RuntimeError(f"{name} failed: {[e.value for e in list(at.exception) + list(at.error)]}")
+        out[name] = (times[0], times[1])
+    return out
+
+
+# ---- Chromium ------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_finished(page, title: str, charts: int, start: float, timeout_s: float = 120) -> float:
+    """Seconds from `start` until the title is shown, no script runs and `charts` plotly charts are drawn
+    (the state must then hold for 0.5 s, which is not counted)."""
+    page.get_by_role("heading", name=title, level=1).wait_for(timeout=timeout_s * 1000)
+    quiet_since = None
+    while time.perf_counter() - start < timeout_s:
+        busy = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        drawn = page.locator(".js-plotly-plot .main-svg").count() >= charts
+        if not busy and drawn:
+            quiet_since = quiet_since or time.perf_counter()
+            if time.perf_counter() - quiet_since >= 0.5:
+                return quiet_since - start
+        else:
+            quiet_since = None
+        page.wait_for_timeout(25)
+    raise RuntimeError(f"{title} did not finish in {timeout_s} s")
+
+
+def browser_times(db: Path) -> dict[str, tuple[float, float, float]]:
+    """(first, again, switch) seconds to a finished page on a freshly started server.
+
+    first: a new tab opens the page's URL (server caches cold for that page's data); again: a new tab opens
+    it once more (warm caches, browser cache of the app's scripts); switch: clicking the page in the sidebar
+    of an open dashboard (the everyday case).
+    """
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = dict(os.environ, DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
+    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    out: dict[str, list[float]] = {n: [] for n in PAGES}
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+            if time.time() > deadline:
+                raise RuntimeError("streamlit did not start")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"])
+            ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+            for _round in range(2):
+                for name, (_file, path, title, charts) in PAGES.items():
+                    page = ctx.new_page()
+                    t = time.perf_counter()
+                    page.goto(f"{base}/{path}")
+                    out[name].append(_wait_finished(page, title, charts, t))
+                    _no_error(page, name)
+                    page.close()
+            page = ctx.new_page()
+            page.goto(f"{base}/guide")
+            _wait_finished(page, "指标指南", 1, time.perf_counter())
+            for name in ["overview", "branch", "compare", "trends", "guide"]:
+                _file, path, title, charts = PAGES[name]
+                link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=_nav_title(name))
+                t = time.perf_counter()
+                link.click()
+                out[name].append(_wait_finished(page, title, charts, t))
+                _no_error(page, name)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {n: tuple(v) for n, v in out.items()}
+
+
+def _nav_title(name: str) -> str:
+    return {"overview": "全校总览", "branch": "支部画像", "compare": "教师与学生支部对比", "trends": "趋势分析",
+            "guide": "指标指南"}[name]
+
+
+def _no_error(page, name: str) -> None:
+    if page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
+        raise RuntimeError(f"{name}: error shown in the browser")
+
+
+# ---- report ----------------------------------------------------------------------------------------------
+def _fmt(x: float | None, target: float | None = None) -> str:
+    if x is None:
+        return "—"
+    mark = " !" if target is not None and x >= target else ""
+    return f"{x:5.2f}{mark}"
+
+
+def report(results: dict[str, dict], out=sys.stdout) -> None:
+    """One block per school: per page, script cold / warm and browser first / again / switch (seconds)."""
+    for school, r in results.items():
+        print(f"\n{school}", file=out)
+        print(f"{'page':<10} | script cold   warm | browser first  again  switch", file=out)
+        print("-" * 60, file=out)
+        for name in PAGES:
+            sc = r.get("script", {}).get(name, (None, None))
+            br = r.get("browser", {}).get(name, (None, None, None))
+            print(f"{name:<10} |      {_fmt(sc[0])}  {_fmt(sc[1], TARGET_SCRIPT_S)} |"
+                  f"        {_fmt(br[0])}  {_fmt(br[1], TARGET_BROWSER_S)}  {_fmt(br[2], TARGET_BROWSER_S)}",
+                  file=out)
+    print(f"\ntargets at 1,000 branches: script < {TARGET_SCRIPT_S:.0f} s, finished page < {TARGET_BROWSER_S:.0f} s "
+          "('!' marks a warm / again / switch value over its target).", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Dashboard page benchmark (AppTest script time, Chromium time to finished)")
+    p.add_argument("--branches", type=int, default=1000)
+    p.add_argument("--quarters", type=int, default=8)
+    p.add_argument("--demo-db", type=Path, default=None, help="an existing demo database (else built under bench/out)")
+    p.add_argument("--no-browser", action="store_true", help="skip the Chromium timings")
+    p.add_argument("--no-demo", action="store_true", help="only the large school")
+    args = p.parse_args(argv)
+
+    schools = {}
+    if not args.no_demo:
+        schools["demo (80 branches)"] = demo_db(args.demo_db)
+    schools[f"{args.branches} branches × {args.quarters} quarters"] = big_db(args.branches, args.quarters)
+    results: dict[str, dict] = {}
+    for label, db in schools.items():
+        # each school on a private copy, so the benchmark never writes to the source
+        work = Path(tempfile.mkdtemp(prefix="bench_pages_")) / db.name
+        for f in db.parent.glob(db.name + "*"):
+            if f.is_file():
+                shutil.copy(f, work.parent / f.name)
+        print(f"{label}: AppTest …", flush=True)
+        results[label] = {"script": script_times(work)}
+        if not args.no_browser and Path(CHROMIUM).exists():
+            print(f"{label}: Chromium …", flush=True)
+            results[label]["browser"] = browser_times(work)
+        shutil.rmtree(work.parent, ignore_errors=True)
+    print()
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
