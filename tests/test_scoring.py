@@ -497,3 +497,18 @@ def test_no_members_scores_hours_and_coverage_as_complete(db):
     ms = scoring.measure_scores("2026Q4", db, branch_code="Z").set_index("measure_id")
     assert ms.loc["hours", "completion"] == 1 and ms.loc["talks", "completion"] == 1
     assert ms.loc["fee", "completion"] == 1
+
+
+def test_duplicate_self_assessment_rows_first_answered_row_wins(db):
+    from pipelines.model import SelfAssessmentRow
+
+    wb = workbook("A", 2026, 1)
+    wb.self_assessment = [r for r in wb.self_assessment if r.item_id != "6.1.2"] + [
+        SelfAssessmentRow(row=40, item_id="6.1.2", status=None, evidence="空白行"),
+        SelfAssessmentRow(row=41, item_id="6.1.2", status="mostly", evidence="第二行"),
+        SelfAssessmentRow(row=42, item_id="6.1.2", status="done", evidence="第三行")]
+    save(db, wb)
+    it = item(db, "2026Q1", "A", "6.1.2")
+    assert (it["completion"], it["self_status"], it["evidence"]) == (approx(0.7), "基本完成", "第二行")
+    t = scoring.trace("2026Q1", "A", "6.1.2", db)
+    assert t.loc[t["counted"], "row_no"].tolist() == [41]

@@ -2,11 +2,10 @@
 -- 完成 without evidence scores as the guide's self_assessment_without_evidence answer, flagged
 -- (no_evidence); a blank status scores 0, flagged (blank_status). Duplicate rows: the first answered wins.
 WITH answered AS (
-    SELECT a.submission_id, a.item_id,
-           arg_min(a.status, a.row_no) AS status,
-           arg_min(a.evidence, a.row_no) AS evidence
+    SELECT a.submission_id, a.item_id, a.status, a.evidence
     FROM t_branches b JOIN stg_self_assessment a ON a.submission_id = b.submission_id
-    GROUP BY ALL
+    QUALIFY row_number() OVER (PARTITION BY a.submission_id, a.item_id
+                               ORDER BY (a.status IS NULL), a.row_no) = 1
 ),
 item_keys AS (
     SELECT DISTINCT item_id, item_order FROM g_items
