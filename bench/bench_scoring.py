@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.guide import Guide, guide  # noqa: E402
-from pipelines.model import period_of, quarter_months  # noqa: E402
+from pipelines.model import period_of  # noqa: E402
 
 TARGET_QUARTER_S = 1.0
 
