@@ -320,11 +320,11 @@ def _period_key(p: str) -> tuple[int, int]:
 
 
 def period_options(periods: Sequence[str]) -> list[str]:
-    """Periods with data, plus the quarter now due when nobody has submitted it yet (and a registry
-    says who should) — so the dashboard can show who is still missing. Ascending."""
+    """Periods with data, plus the quarter now due when nobody has submitted it yet and a registry says who
+    should — so the dashboard can show who is still missing, even before the first submission. Ascending."""
     ps = list(periods)
     due = due_period()
-    if ps and _period_key(due) > _period_key(ps[-1]):
+    if not ps or _period_key(due) > _period_key(ps[-1]):
         n = query("SELECT count(*) AS n FROM registry")
         if int(n.at[0, "n"]) > 0:
             ps.append(due)
@@ -336,7 +336,7 @@ def period_select(periods: Sequence[str], container: Any = None, key: str = "per
     ps = list(periods)
     options = list(reversed(period_options(ps)))
     empty = set(options) - set(ps)
-    return state_widget("select", "季度", options, key, default=ps[-1] if ps else None, container=container,
+    return state_widget("select", "季度", options, key, default=ps[-1] if ps else options[0], container=container,
                         format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
 
 

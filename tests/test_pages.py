@@ -382,6 +382,33 @@ def test_quarter_nobody_submitted_yet_shows_who_is_missing(thin_db):
     assert sorted(missing["支部编码"]) == ["S01", "S02", "T01"]
 
 
+def test_new_data_shows_on_the_next_interaction(thin_db):
+    """Caches are keyed on the data version: a write between two runs is visible without a restart."""
+    at = ok(page("overview", period="2025Q2").run())
+    assert metric(at, "已报送") == "2"
+    before = dbmod.data_version(thin_db)
+    with dbmod.connect(thin_db, write=True) as con:
+        store.save_parsed(con, _workbook("S02", 2025, 2, "student", college="外国语学院"), actor="test")
+    assert dbmod.data_version(thin_db) == before + 1
+    at.run()
+    assert metric(ok(at), "已报送") == "3"
+    assert metric(at, "全校平均分") == f"{scoring.branch_scores('2025Q2', thin_db)['overall'].mean():.1f}"
+
+
+def test_registry_without_submissions_lists_everyone_as_missing():
+    path = dbmod.db_path()
+    with dbmod.connect(path, write=True) as con:
+        store.save_registry(con, [RegistryEntry("T01", "T01支部", "机械工程学院", "teacher", 8),
+                                  RegistryEntry("S01", "S01支部", "外国语学院", "student", 6)])
+    at = ok(page("overview").run())
+    assert metric(at, "未报送") == "2"
+    assert "还没有任何支部报送" in texts(at)
+    at = ok(page("branch", college="外国语学院").run())
+    assert "该支部未报送" in texts(at)
+    for name in ("compare", "trends"):
+        assert "还没有任何支部的报送数据" in texts(ok(page(name).run()))
+
+
 def test_single_quarter_trend_pages_explain_the_thin_state(thin_db):
     at = ok(page("trends", period="2025Q1").run())
     assert "没有可比较的上一季度得分" in texts(at)
