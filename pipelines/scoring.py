@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from pipelines import db as dbmod
+from pipelines.config import settings
 from pipelines.guide import Guide, guide
 from pipelines.model import parse_period, period_of
 
@@ -32,7 +33,6 @@ CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
 
 # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
 # scheduling overhead and leaves the other core to concurrent page loads (measured in bench/bench_scoring.py).
-THREADS = int(os.environ.get("DJ_SCORING_THREADS", "1"))
 
 # Marts built on every scoring call, in dependency order: (temp table, sql file).
 _BASE_MARTS = [
@@ -158,7 +158,7 @@ def _session(db, periods: list[str], upto: str = "mart_branches", *,
     scored too, so ranks and deltas can be compared.
     """
     with dbmod.connect(db) as con:
-        con.execute(f"SET threads = {THREADS}")
+        con.execute(f"SET threads = {int(settings().scoring_threads)}")
         _register_guide(con)
         wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
         con.register("g_targets", _arrow(_targets(wanted)))
