@@ -82,7 +82,7 @@ def history_chart(h: pd.DataFrame) -> go.Figure:
     worst = int(h["rank"].max())
     fig.update_yaxes(range=[worst + max(2, worst * 0.15), 0.5], row=2, col=1, title_text="名次")
     fig.update_xaxes(type="category")
-    fig.update_layout(height=400, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=470, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 

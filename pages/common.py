@@ -454,8 +454,8 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
             hovertemplate=s["name"] + "：%{r:.1f}<extra></extra>",
         ))
     fig.update_layout(
-        height=height, showlegend=True, margin=dict(l=60, r=60, t=40, b=30),
-        legend=dict(orientation="h", y=-0.06, yanchor="top", x=0.5, xanchor="center"),
+        height=height + 50, showlegend=True, margin=dict(l=60, r=60, t=40, b=100),
+        legend=dict(orientation="h", y=-0.17, yanchor="top", x=0.5, xanchor="center"),  # below the axis labels
         polar=dict(
             bgcolor="white",
             radialaxis=dict(range=[0, 110], tickvals=[20, 40, 60, 80, 100], angle=90, tickangle=90,
