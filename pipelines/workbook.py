@@ -8,15 +8,24 @@ cells are unlocked.
 from __future__ import annotations
 
 import datetime as dt
-from copy import copy
+from dataclasses import dataclass
+from io import BytesIO
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterable
+from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from pipelines.guide import Guide, guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
@@ -39,6 +48,9 @@ _THIN = Side(style="thin", color="BFBFBF")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_LOCKED, _UNLOCKED = Protection(locked=True), Protection(locked=False)
+_GUIDE_FONTS = {(size, bold): Font(name=FONT_NAME, size=size, bold=bold)
+                for size in (11, 14) for bold in (False, True)}
 DATE_FORMAT = "yyyy-mm-dd"
 # Data-validation date bounds as Excel serials (2000-01-01 .. 2100-12-31): a plain number works in every app.
 _DATE_MIN, _DATE_MAX = 36526, 73415
@@ -49,23 +61,78 @@ def sheet_names(g: Guide | None = None) -> dict[str, str]:
     return dict((g or guide()).workbook.sheets.model_dump())
 
 
-def _header(ws: Worksheet, names: Iterable[str]) -> None:
+class _Styles:
+    """The cell styles of one workbook, each built once and then copied.
+
+    Assigning font, border, alignment, fill and protection hashes each object into the workbook's style
+    lists; doing it once per kind of cell and copying the resulting style array to the others is ~50x
+    cheaper. Kinds are built in first-use order, so the workbook's style table comes out as before.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, StyleArray] = {}
+
+    def _array(self, ws: Worksheet, key: tuple) -> StyleArray:
+        arr = self._arrays.get(key)
+        if arr is None:
+            cell = Cell(ws)  # a scratch cell, not on the sheet: styling it registers the objects with the workbook
+            if key[0] == "header":
+                cell.font, cell.fill, cell.alignment, cell.border = _HEADER_FONT, _HEADER_FILL, _CENTER, _BORDER
+                cell.protection = _LOCKED
+            else:
+                _, locked, number_format, center = key
+                cell.font = _FONT
+                cell.border = _BORDER
+                cell.alignment = _CENTER if center else _WRAP
+                cell.fill = _LOCKED_FILL if locked else _INPUT_FILL
+                cell.protection = _LOCKED if locked else _UNLOCKED
+                if number_format:
+                    cell.number_format = number_format
+            arr = self._arrays[key] = cell._style
+        return arr
+
+    def body_array(self, ws: Worksheet, *, locked: bool, number_format: str | None = None,
+                   center: bool = False) -> StyleArray:
+        """The style of a body cell: thin border, wrapped text, grey and locked or white and unlocked."""
+        return self._array(ws, ("body", locked, number_format, center))
+
+    def body(self, cell: Cell, *, locked: bool, number_format: str | None = None, center: bool = False) -> None:
+        cell._style = StyleArray(self.body_array(cell.parent, locked=locked, number_format=number_format,
+                                                 center=center))
+
+    def header(self, cell: Cell) -> None:
+        cell._style = StyleArray(self._array(cell.parent, ("header",)))
+
+
+@dataclass
+class _BlankRows:
+    """A block of formatted empty rows (the ledger's template rows): rows `first`..`last`, one style per column.
+
+    They are not openpyxl cells: 2,000+ Cell objects cost a third of the writing time (creating, sorting and
+    garbage-collecting them). `_SheetWriter` writes these rows as openpyxl writes such cells, so the file is
+    the same; a row that gets a value (`raw_cells`) becomes real cells through `fill`.
+    """
+
+    first: int
+    last: int
+    styles: list[tuple[int, StyleArray]]  # (column number, style)
+
+    def __contains__(self, row: int) -> bool:
+        return self.first <= row <= self.last
+
+    def fill(self, ws: Worksheet, row: int) -> None:
+        """Make `row` real cells in the block's format (cells already formatted are left as they are)."""
+        for col, arr in self.styles:
+            cell = ws.cell(row=row, column=col)
+            if not cell.has_style:
+                cell._style = StyleArray(arr)
+
+
+def _header(ws: Worksheet, st: _Styles, names: Iterable[str]) -> None:
     for col, name in enumerate(names, start=1):
-        c = ws.cell(row=1, column=col, value=name)
-        c.font, c.fill, c.alignment, c.border = _HEADER_FONT, _HEADER_FILL, _CENTER, _BORDER
-        c.protection = Protection(locked=True)
+        st.header(ws.cell(row=1, column=col, value=name))
     ws.freeze_panes = "A2"
     ws.row_dimensions[1].height = 24
-
-
-def _style(cell, *, locked: bool, number_format: str | None = None, center: bool = False) -> None:
-    cell.font = _FONT
-    cell.border = _BORDER
-    cell.alignment = _CENTER if center else _WRAP
-    cell.fill = _LOCKED_FILL if locked else _INPUT_FILL
-    cell.protection = Protection(locked=locked)
-    if number_format:
-        cell.number_format = number_format
 
 
 def _protect(ws: Worksheet) -> None:
@@ -167,25 +234,25 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
     ws.column_dimensions["A"].width = 110
     for r, (text, bold) in enumerate(lines, start=1):
         c = ws.cell(row=r, column=1, value=text)
-        c.font = Font(name=FONT_NAME, size=14 if r == 1 else 11, bold=bold)
-        c.alignment = Alignment(wrap_text=True, vertical="top")
+        c.font = _GUIDE_FONTS[(14 if r == 1 else 11, bold)]
+        c.alignment = _WRAP
         if text:
             _fit_height(ws, r, [(text, 110)])
     _protect(ws)
 
 
-def _info_sheet(ws: Worksheet, g: Guide, branch_type: str, info: BranchInfo | None) -> None:
-    _header(ws, INFO_HEADERS)
+def _info_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: str, info: BranchInfo | None) -> None:
+    _header(ws, st, INFO_HEADERS)
     _widths(ws, (18, 36, 48))
     values = _info_values(g, branch_type, info)
     for r, f in enumerate(g.workbook.info_fields, start=2):
         a = ws.cell(row=r, column=1, value=f.name)
-        _style(a, locked=True)
+        st.body(a, locked=True)
         b = ws.cell(row=r, column=2, value=values.get(f.id))
-        _style(b, locked=False, number_format=DATE_FORMAT if f.id == "filled_on" else "@" if f.id in (
+        st.body(b, locked=False, number_format=DATE_FORMAT if f.id == "filled_on" else "@" if f.id in (
             "branch_code", "branch_name", "college", "secretary", "filled_by") else None)
         c = ws.cell(row=r, column=3, value=f.hint)
-        _style(c, locked=True)
+        st.body(c, locked=True)
         ref = f"B{r}"
         if f.id == "branch_type":
             dv = _list_validation([t.name for t in g.branch_types], f.name, "请从下拉列表中选择支部类型",
@@ -226,21 +293,22 @@ def _info_values(g: Guide, branch_type: str, info: BranchInfo | None) -> dict[st
     }
 
 
-def _ledger_sheet(ws: Worksheet, g: Guide, ledger: list[LedgerRow], example_year: int, example_q: int) -> None:
+def _ledger_sheet(ws: Worksheet, st: _Styles, g: Guide, ledger: list[LedgerRow], example_year: int,
+                  example_q: int) -> _BlankRows:
     cols = g.workbook.ledger_columns
-    _header(ws, [c.name for c in cols])
+    _header(ws, st, [c.name for c in cols])
     width = {"date": 14, "activity_type": 22, "topic": 40, "expected": 11, "attended": 11, "hours": 9,
              "evidence": 32}
     _widths(ws, [width.get(c.id, 16) for c in cols])
     n_rows = max(LEDGER_TEMPLATE_ROWS, len(ledger) + 50)
     idx = {c.id: i for i, c in enumerate(cols, start=1)}
     fmt = {"date": DATE_FORMAT, "expected": "0", "attended": "0", "hours": "0.0#", "topic": "@", "evidence": "@"}
-    for c in cols:
-        proto = ws.cell(row=2, column=idx[c.id])
-        _style(proto, locked=False, number_format=fmt.get(c.id))
-        # Copying the style array is ~50x faster than re-assigning each style object (the demo writes hundreds).
-        for r in range(3, n_rows + 2):
-            ws.cell(row=r, column=idx[c.id])._style = copy(proto._style)
+    # Rows 2..n_rows+1 are formatted, unlocked input cells (cells, not column styles: the formatted area ends
+    # where the validations end). Rows with an activity are cells here; the rest are left to the writer.
+    styles = [(idx[c.id], st.body_array(ws, locked=False, number_format=fmt.get(c.id))) for c in cols]
+    blank = _BlankRows(first=len(ledger) + 2, last=n_rows + 1, styles=styles)
+    for r in range(2, blank.first):
+        blank.fill(ws, r)
     for i, row in enumerate(ledger, start=2):
         values = {
             "date": row.date,
@@ -284,17 +352,18 @@ def _ledger_sheet(ws: Worksheet, g: Guide, ledger: list[LedgerRow], example_year
             ws.add_data_validation(dv)
             dv.add(f"{letter[cid]}2:{letter[cid]}{last}")
     _protect(ws)
+    return blank
 
 
-def _counts_sheet(ws: Worksheet, g: Guide, counts: dict[str, float | None] | None) -> None:
-    _header(ws, [c.name for c in g.workbook.counts_columns])
+def _counts_sheet(ws: Worksheet, st: _Styles, g: Guide, counts: dict[str, float | None] | None) -> None:
+    _header(ws, st, [c.name for c in g.workbook.counts_columns])
     _widths(ws, (24, 14, 70))
     for r, f in enumerate(g.count_fields, start=2):
-        _style(ws.cell(row=r, column=1, value=f.name), locked=True)
+        st.body(ws.cell(row=r, column=1, value=f.name), locked=True)
         v = (counts or {}).get(f.id)
-        _style(ws.cell(row=r, column=2, value=v), locked=False, number_format="0", center=True)
+        st.body(ws.cell(row=r, column=2, value=v), locked=False, number_format="0", center=True)
         hint = f.hint + ("（累计）" if f.scope == "year_to_date" and "累计" not in f.hint else "")
-        _style(ws.cell(row=r, column=3, value=hint), locked=True)
+        st.body(ws.cell(row=r, column=3, value=hint), locked=True)
     dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", showInputMessage=True,
                         promptTitle="人数", prompt="请填写 0 或正整数（人数）", showErrorMessage=True,
                         errorTitle="输入有误", error="请填写 0 或正整数")
@@ -303,10 +372,10 @@ def _counts_sheet(ws: Worksheet, g: Guide, counts: dict[str, float | None] | Non
     _protect(ws)
 
 
-def _self_assessment_sheet(ws: Worksheet, g: Guide, branch_type: str,
+def _self_assessment_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: str,
                            answers: dict[str, tuple[str, str]] | None) -> None:
     cols = g.workbook.self_assessment_columns
-    _header(ws, [c.name for c in cols])
+    _header(ws, st, [c.name for c in cols])
     width = {"item_id": 10, "dimension": 14, "text": 60, "status": 12, "evidence": 48}
     _widths(ws, [width.get(c.id, 16) for c in cols])
     names = {o.id: o.name for o in g.self_assessment}
@@ -320,7 +389,7 @@ def _self_assessment_sheet(ws: Worksheet, g: Guide, branch_type: str,
         }
         for col, c in enumerate(cols, start=1):
             cell = ws.cell(row=r, column=col, value=values.get(c.id))
-            _style(cell, locked=c.id not in ("status", "evidence"), center=c.id in ("item_id", "status"))
+            st.body(cell, locked=c.id not in ("status", "evidence"), center=c.id in ("item_id", "status"))
         _fit_height(ws, r, [(values["text"], width["text"]), (values["evidence"] or "", width["evidence"])])
     status_col = next((i for i, c in enumerate(cols, start=1) if c.id == "status"), None)
     if status_col and items:
@@ -330,6 +399,77 @@ def _self_assessment_sheet(ws: Worksheet, g: Guide, branch_type: str,
         letter = get_column_letter(status_col)
         dv.add(f"{letter}2:{letter}{len(items) + 1}")
     _protect(ws)
+
+
+# ---- saving --------------------------------------------------------------------------------------
+class _SheetWriter(WorksheetWriter):
+    """openpyxl's worksheet writer, plus a sheet's `_BlankRows` written without Cell objects.
+
+    Each blank row is written as the text openpyxl writes for such a row (`<c r="A9" s="5" t="n" />` per
+    cell; `tests/test_workbook.py` checks the whole file against openpyxl's own writer, byte for byte).
+    Where that text cannot be written directly (a writer without et_xmlfile's `_file`, e.g. lxml's, or a
+    row with dimensions), the row's cells are built and written by openpyxl instead.
+    """
+
+    def __init__(self, ws: Worksheet, out, blank: _BlankRows | None):
+        self.blank = blank
+        self._blank_row = None  # the row's text as a format string of the row number, built on first use
+        super().__init__(ws, out)
+
+    def write_dimensions(self):  # the used range includes the blank rows, as when they were cells
+        if self.blank is None:
+            return super().write_dimensions()
+        ws, cols = self.ws, [col for col, _ in self.blank.styles]
+        ref = (f"{get_column_letter(min(ws.min_column, *cols))}{min(ws.min_row, self.blank.first)}:"
+               f"{get_column_letter(max(ws.max_column, *cols))}{max(ws.max_row, self.blank.last)}")
+        self.xf.send(SheetDimension(ref).to_tree())
+
+    def rows(self):
+        rows = super().rows()
+        if self.blank is not None:
+            present = {r for r, _ in rows}
+            rows += [(r, None) for r in range(self.blank.first, self.blank.last + 1) if r not in present]
+            rows.sort(key=itemgetter(0))
+        return rows
+
+    def write_row(self, xf, row, row_idx):
+        if row is not None:
+            return super().write_row(xf, row, row_idx)
+        raw = getattr(xf, "_file", None)
+        if callable(raw) and row_idx not in self.ws.row_dimensions:
+            if self._blank_row is None:  # style ids are taken here, in the order openpyxl would take them
+                self._blank_row = '<row r="{0}">' + "".join(
+                    f'<c r="{c.column_letter}{{0}}" s="{c.style_id}" t="n" />' for c in self._cells(row_idx)
+                ) + "</row>"
+            raw(self._blank_row.format(row_idx))
+        else:
+            super().write_row(xf, self._cells(row_idx), row_idx)
+
+    def _cells(self, row_idx: int) -> list[Cell]:
+        return [Cell(self.ws, row=row_idx, column=col, style_array=arr) for col, arr in self.blank.styles]
+
+
+class _ExcelWriter(ExcelWriter):
+    def __init__(self, workbook: Workbook, archive: ZipFile, blanks: dict[str, _BlankRows]):
+        super().__init__(workbook, archive)
+        self.blanks = blanks
+
+    def write_worksheet(self, ws):  # openpyxl 3.1's ExcelWriter.write_worksheet, with our sheet writer
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        writer = _SheetWriter(ws, BytesIO(), self.blanks.get(ws.title))  # in memory: no temp file per sheet
+        writer.write()
+        ws._rels = writer._rels
+        self._archive.writestr(ws.path[1:], writer.out.getvalue())
+        self.manifest.append(ws)
+
+
+def _save(wb: Workbook, path: Path, blanks: dict[str, _BlankRows] | None = None) -> None:
+    """`wb.save(path)` (openpyxl's `save_workbook`), with each sheet's blank rows (sheet title -> rows)."""
+    wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        _ExcelWriter(wb, archive, blanks or {}).write_data()
 
 
 # ---- public API ----------------------------------------------------------------------------------
@@ -349,6 +489,15 @@ def write_workbook(path, branch_type: str, *, info: BranchInfo | None = None, le
         raise ValueError(f"unknown branch type {branch_type!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    wb, blanks = _build_workbook(g, branch_type, info, list(ledger), counts, self_assessment, raw_cells)
+    _save(wb, path, blanks)
+    return path
+
+
+def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger: list[LedgerRow],
+                    counts: dict[str, float | None] | None, self_assessment: dict[str, tuple[str, str]] | None,
+                    raw_cells: dict[tuple[str, str], object] | None) -> tuple[Workbook, dict[str, _BlankRows]]:
+    """The branch workbook in memory, and its blank rows by sheet title (for `_save`)."""
     s = sheet_names(g)
     wb = Workbook()
     wb.remove(wb.active)
@@ -356,17 +505,21 @@ def write_workbook(path, branch_type: str, *, info: BranchInfo | None = None, le
     today = dt.date.today()
     year, quarter = (info.year, info.quarter) if info else (today.year, (today.month - 1) // 3 + 1)
     _guide_sheet(ws["guide"], g, branch_type)
-    _info_sheet(ws["info"], g, branch_type, info)
-    _ledger_sheet(ws["ledger"], g, list(ledger), year, quarter)
-    _counts_sheet(ws["counts"], g, counts)
-    _self_assessment_sheet(ws["self_assessment"], g, branch_type, self_assessment)
+    st = _Styles()
+    _info_sheet(ws["info"], st, g, branch_type, info)
+    blanks = {s["ledger"]: _ledger_sheet(ws["ledger"], st, g, ledger, year, quarter)}
+    _counts_sheet(ws["counts"], st, g, counts)
+    _self_assessment_sheet(ws["self_assessment"], st, g, branch_type, self_assessment)
     for (key, ref), value in (raw_cells or {}).items():
-        ws[key][ref].value = value
+        cell = ws[key][ref]
+        blank = blanks.get(s[key])
+        if blank is not None and cell.row in blank:  # typed into a template row: the row keeps its format
+            blank.fill(ws[key], cell.row)
+        cell.value = value
     wb.active = 1  # open on 支部信息: the first thing to fill
     wb.properties.title = f"{g.title} {g.branch_type_name(branch_type)}季度填报表"
     wb.properties.creator = g.school
-    wb.save(path)
-    return path
+    return wb, blanks
 
 
 def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None) -> Path:
@@ -378,14 +531,15 @@ def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None
     wb = Workbook()
     ws = wb.active
     ws.title = REGISTRY_SHEET
-    _header(ws, [fields[k].name for k in REGISTRY_FIELDS])
+    st = _Styles()
+    _header(ws, st, [fields[k].name for k in REGISTRY_FIELDS])
     _widths(ws, (16, 30, 30, 16, 10))
     rows = list(entries or [])
     type_names = {t.id: t.name for t in g.branch_types}
     for r, e in enumerate(rows, start=2):
         values = (e.branch_code, e.branch_name, e.college, type_names.get(e.branch_type, e.branch_type), e.members)
         for col, v in enumerate(values, start=1):
-            _style(ws.cell(row=r, column=col, value=v), locked=False, number_format="0" if col == 5 else "@")
+            st.body(ws.cell(row=r, column=col, value=v), locked=False, number_format="0" if col == 5 else "@")
     last = max(len(rows) + 1, 500)
     dv = _list_validation(list(type_names.values()), "支部类型", "请从下拉列表中选择支部类型",
                           "请从下拉列表中选择：" + "、".join(type_names.values()))
@@ -397,7 +551,7 @@ def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None
     ws.add_data_validation(dv)
     dv.add(f"E2:E{last}")
     ws.auto_filter.ref = f"A1:E{len(rows) + 1}"
-    wb.save(path)
+    _save(wb, path)
     return path
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 
 import pytest
 from openpyxl import load_workbook
@@ -9,7 +10,8 @@ from openpyxl import load_workbook
 from pipelines.__main__ import main
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.workbook import INFO_HEADERS, REGISTRY_SHEET, write_registry_workbook, write_workbook
+from pipelines.workbook import (INFO_HEADERS, LEDGER_TEMPLATE_ROWS, REGISTRY_SHEET, _build_workbook, _save,
+                                write_registry_workbook, write_workbook)
 
 
 def _validations(ws):
@@ -128,3 +130,57 @@ def test_cli_template(tmp_path, capsys):
     out = tmp_path / "模板.xlsx"
     assert main(["template", "--type", "student", "--out", str(out)]) == 0
     assert out.exists() and "学生党支部" in capsys.readouterr().out
+
+
+# ---- the fast writer writes what openpyxl writes --------------------------------------------------------
+def _filled_args():
+    info = BranchInfo("JX01-T02", "机械学院教工第二党支部", "机械工程学院", "teacher", 2026, 1, 25,
+                      "王书记", "李委员", dt.date(2026, 3, 30))
+    ledger = [LedgerRow(2, dt.date(2026, 1, 8), "theme_day", "", "主题党日", 25, 23, None, "照片"),
+              LedgerRow(3, dt.date(2026, 2, 9), "training", "", "专题学习", 25, 25, 2.0, "签到表")]
+    # Typed into template rows, beyond the sheet's columns and beyond the template: each keeps its old format.
+    raw = {("ledger", "A3"): "2026/2/9", ("ledger", "A20"): "2026年3月5日", ("ledger", "B30"): dt.date(2026, 3, 6),
+           ("ledger", "H5"): "备注", ("ledger", "C400"): "表外", ("counts", "B2"): "二十"}
+    return "teacher", info, ledger, {"fee_due": 25}, {"1.1.1": ("done", "学习记录")}, raw
+
+
+@pytest.mark.parametrize("args", [("student", None, [], None, None, None), _filled_args()],
+                         ids=["blank", "filled"])
+def test_fast_save_is_byte_identical_to_openpyxl_save(tmp_path, args):
+    """The template rows written without Cell objects, and the in-memory sheets, change no byte of the file."""
+    g = guide()
+    wb, blanks = _build_workbook(g, *args)
+    _save(wb, tmp_path / "fast.xlsx", blanks)
+    wb, blanks = _build_workbook(g, *args)
+    for title, blank in blanks.items():  # the same rows as real cells, saved by openpyxl itself
+        for r in range(blank.first, blank.last + 1):
+            blank.fill(wb[title], r)
+    wb.save(tmp_path / "openpyxl.xlsx")
+    with zipfile.ZipFile(tmp_path / "fast.xlsx") as fast, zipfile.ZipFile(tmp_path / "openpyxl.xlsx") as ref:
+        assert fast.namelist() == ref.namelist()
+        for name in ref.namelist():
+            if name != "docProps/core.xml":  # save timestamps
+                assert fast.read(name) == ref.read(name), name
+
+
+def test_template_rows_are_formatted_input_cells_up_to_the_last_validated_row(tmp_path):
+    g = guide()
+    bt, info, ledger, counts, answers, raw = _filled_args()
+    wb = load_workbook(write_workbook(tmp_path / "f.xlsx", bt, info=info, ledger=ledger, counts=counts,
+                                      self_assessment=answers, raw_cells=raw))
+    ledger_ws = wb[g.workbook.sheets.ledger]
+    last = LEDGER_TEMPLATE_ROWS + 1
+    assert ledger_ws.max_row == 400 and ledger_ws.dimensions == "A1:H400"
+    formats = [ledger_ws.cell(row=2, column=c).number_format for c in range(1, 8)]
+    assert formats[0] == "yyyy-mm-dd" and formats[2] == "@"
+    for r in (3, 4, 20, 30, 150, last):  # data rows, typed-into template rows, untouched template rows
+        for col in range(1, 8):
+            cell = ledger_ws.cell(row=r, column=col)
+            assert not cell.protection.locked, cell.coordinate
+            assert cell.border.left.style == "thin" and cell.fill.fgColor.rgb == "00FFFFFF", cell.coordinate
+            assert cell.font.name == "微软雅黑" and cell.alignment.wrap_text, cell.coordinate
+            if cell.coordinate != "B30":  # a typed date gets a date format, as in Excel
+                assert cell.number_format == formats[col - 1], cell.coordinate
+    assert ledger_ws["A20"].value == "2026年3月5日" and ledger_ws["B30"].value.date() == dt.date(2026, 3, 6)
+    assert ledger_ws.cell(row=last + 1, column=1).protection.locked  # formatting ends with the validations
+    assert ledger_ws["H5"].value == "备注" and ledger_ws["H5"].protection.locked
