@@ -35,7 +35,7 @@ def requirement_text(m) -> str:
         return f"每名党员每年至少 1 次（按统计数据“{counts.get(m.count, m.count)}”÷ 党员数）"
     if kind == "ratio":
         return f"统计数据“{counts.get(m.numerator, m.numerator)}”÷“{counts.get(m.denominator, m.denominator)}”"
-    return "支部自评：完成 / 基本完成 / 未完成，并填写佐证材料"
+    return "按完成 / 基本完成 / 未完成自评，并填写佐证材料"
 
 
 def weight_rows(branch_type: str) -> pd.DataFrame:
@@ -159,15 +159,10 @@ def render() -> None:
                             for t, part in it.parts.items():
                                 st.caption(f"{c.type_name(t)}：{part}")
                             total = sum(m.weight for m in it.measures)
-                            st.dataframe(
-                                pd.DataFrame({
-                                    "测评规则": [m.name for m in it.measures],
-                                    "计算方式": [c.KIND_NAMES[m.kind] for m in it.measures],
-                                    "要求": [requirement_text(m) for m in it.measures],
-                                    "权重占比": [f"{m.weight / total:.0%}" for m in it.measures],
-                                }),
-                                hide_index=True, width="stretch",
-                            )
+                            st.markdown("\n".join(
+                                f"- **{m.name}**　{c.KIND_NAMES[m.kind]}　·　{requirement_text(m)}"
+                                + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
+                                for m in it.measures))
         if shown == 0:
             st.info(f"没有找到包含“{q}”的考核要点，请换一个关键词。", icon=":material/search_off:")
 
