@@ -51,26 +51,28 @@ def ensure_database() -> None:
         status.update(label="演示数据已生成", state="complete", expanded=False)
 
 
-def is_demo() -> bool:
-    """Whether every load in the database was made by the demo builder (actor demo.ACTOR)."""
+def demo_share() -> tuple[int, int]:
+    """(demo loads, all loads): loads made by the demo builder (actor demo.ACTOR) and in total."""
     try:
         from pipelines.demo import ACTOR
     except ImportError:
-        return False
+        return 0, 0
     df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE loaded_by = ?) AS demo FROM loads", ACTOR)
-    return bool(df.at[0, "n"]) and int(df.at[0, "demo"]) == int(df.at[0, "n"])
+    return int(df.at[0, "demo"]), int(df.at[0, "n"])
 
 
-def demo_banner() -> None:
-    """The banner on every page while the demo school is shown."""
-    st.warning(
-        "**当前展示的是演示数据**（虚构的学校与支部，仅用于熟悉看板功能）。"
-        "切换为真实数据：组织部管理员在“数据上传”页面上传支部名册和各支部季度报送表；"
-        "或在服务器上运行 `python -m pipelines registry 名册.xlsx --db 数据库文件` 与 "
-        "`python -m pipelines ingest 报送表文件夹 --db 数据库文件`，"
-        "并用环境变量 `DJ_DB_PATH` 指向该数据库文件后重启看板。",
-        icon=":material/science:",
-    )
+def demo_banner(demo: int, total: int) -> None:
+    """The banner on every page while demo data is shown (or mixed into real data)."""
+    how = ("切换为真实数据：组织部管理员在“数据上传”页面上传支部名册和各支部季度报送表；"
+           "或在服务器上运行 `python -m pipelines registry 名册.xlsx --db 数据库文件` 与 "
+           "`python -m pipelines ingest 报送表文件夹 --db 数据库文件`，"
+           "并用环境变量 `DJ_DB_PATH` 指向该数据库文件后重启看板。")
+    if demo == total:
+        st.warning(f"**当前展示的是演示数据**（虚构的学校与支部，仅用于熟悉看板功能）。{how}",
+                   icon=":material/science:")
+    else:
+        st.warning(f"**数据库中仍有 {demo} 份演示报送表**，与 {total - demo} 份真实报送混在一起，排名和平均分会受影响。"
+                   f"请为真实数据使用新的数据库文件：{how}", icon=":material/science:")
 
 
 def sidebar_facts() -> None:
@@ -115,8 +117,9 @@ def main() -> None:
     c.prefetch()
     try:
         sidebar_facts()
-        if is_demo():
-            demo_banner()
+        demo, total = demo_share()
+        if demo:
+            demo_banner(demo, total)
     except Exception:  # noqa: BLE001 - the facts are secondary; the page still runs
         log.exception("sidebar facts failed")
     nav.run()

@@ -70,21 +70,24 @@ def frame(at: AppTest, key: str) -> pd.DataFrame:
 
 
 # ---- smoke ---------------------------------------------------------------------------------------------
-SMOKE = {  # page -> (title, minimum number of plotly charts)
-    "overview": ("全校总览", 4),
-    "branch": ("支部画像", 2),
-    "compare": ("教师与学生支部对比", 5),
-    "trends": ("趋势分析", 4),
-    "guide": ("指标指南", 1),
+SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (CSV + Excel each))
+    "overview": ("全校总览", 4, 6, 3, 6),
+    "branch": ("支部画像", 2, 5, 2, 4),
+    "compare": ("教师与学生支部对比", 5, 3, 2, 2),
+    "trends": ("趋势分析", 5, 0, 1, 2),
+    "guide": ("指标指南", 1, 4, 0, 0),
 }
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_runs_on_the_demo(demo_db, name):
     at = ok(page(name).run())
-    title, n_charts = SMOKE[name]
+    title, n_charts, n_metrics, n_tables, n_downloads = SMOKE[name]
     assert [t.value for t in at.title] == [title]
     assert charts(at) >= n_charts
+    assert len(at.metric) == n_metrics
+    assert len(at.dataframe) >= n_tables
+    assert len(at.get("download_button")) >= n_downloads
 
 
 def test_app_builds_navigation_and_shows_demo_banner_and_facts(demo_db):
@@ -428,3 +431,11 @@ def test_guide_page_shows_every_item_and_searches(demo_db):
     assert "没有找到" in texts(ok(at))
     at.radio(key="gtype").set_value("student").run()
     assert at.query_params["gtype"] in ("student", ["student"])
+
+
+def test_real_data_added_to_the_demo_database_is_flagged(demo_db):
+    with dbmod.connect(demo_db, write=True) as con:
+        store.save_parsed(con, _workbook("ZZ-T99", 2025, 2), actor="admin")
+    at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+    banner = [w.value for w in at.warning if "演示" in w.value]
+    assert len(banner) == 1 and "数据库中仍有" in banner[0] and "1 份真实报送" in banner[0]
