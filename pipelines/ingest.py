@@ -30,7 +30,7 @@ import duckdb
 from pipelines import db as dbm
 from pipelines import store
 from pipelines.config import settings
-from pipelines.model import ParsedWorkbook, Problem, RegistryEntry
+from pipelines.model import HasProblems, ParsedWorkbook, Problem, RegistryEntry
 
 Source = Path | str | tuple[str, bytes]
 Progress = Callable[[int, int, str], None]
@@ -47,7 +47,7 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
-class FileResult:
+class FileResult(HasProblems):
     """What ingest did (or, from preview, would do) with one file."""
 
     file_name: str
@@ -63,13 +63,6 @@ class FileResult:
     def ok(self) -> bool:
         return self.status != "rejected"
 
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     def as_dict(self) -> dict:
         """Plain JSON-ready dict (the per-file shape of `ingest --json`)."""

@@ -24,6 +24,20 @@ class Problem:
         return asdict(self)
 
 
+class HasProblems:
+    """Mixin for anything carrying a `problems` list: its errors and warnings."""
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
 @dataclass
 class BranchInfo:
     branch_code: str
@@ -71,7 +85,7 @@ class SelfAssessmentRow:
 
 
 @dataclass
-class ParsedWorkbook:
+class ParsedWorkbook(HasProblems):
     """A workbook after reading and validation. `valid` is False when any problem is an error."""
 
     file_name: str
@@ -86,13 +100,6 @@ class ParsedWorkbook:
     def valid(self) -> bool:
         return not any(p.severity == "error" for p in self.problems)
 
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
 
 @dataclass
