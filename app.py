@@ -88,6 +88,7 @@ def sidebar_facts() -> None:
 
 
 def main() -> None:
+    """Guide check, viewer gate, demo database, navigation, sidebar facts and banner, then the page."""
     try:
         guide()
     except GuideError as e:

@@ -215,6 +215,7 @@ def report(results: dict[str, dict], out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build both schools, time every page, print the report."""
     p = argparse.ArgumentParser(description="Dashboard page benchmark (AppTest script time, Chromium time to finished)")
     p.add_argument("--branches", type=int, default=1000)
     p.add_argument("--quarters", type=int, default=8)

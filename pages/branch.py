@@ -87,6 +87,7 @@ def history_chart(h: pd.DataFrame) -> go.Figure:
 
 
 def render() -> None:
+    """The 支部画像 page body: quarter, 二级党组织 and branch pickers, then the branch's profile."""
     c.header("支部画像", "选择二级党组织和支部，查看其各项指标完成情况、佐证材料与历史变化")
     periods = c.scores("periods")
     if not c.period_options(periods):  # no submission and no registry yet

@@ -70,6 +70,7 @@ def college_bars(bs: pd.DataFrame) -> go.Figure:
 
 
 def render() -> None:
+    """The 教师与学生支部对比 page body."""
     c.header("教师与学生支部对比", "同一季度教师党支部与学生党支部在七个维度和各考核要点上的差异")
     periods = c.scores("periods")
     if not periods:

@@ -106,6 +106,7 @@ def method() -> None:
 
 
 def render() -> None:
+    """The 指标指南 page body."""
     g = guide()
     c.header("指标指南", f"{g.title} · {g.school} · 指南版本 {g.version}")
     n_items = len(g.items)

@@ -66,6 +66,7 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
 
 
 def render() -> None:
+    """The 全校总览 page body."""
     c.header("全校总览", "各基层党支部本季度党建“双创”工作完成情况一览")
     periods = c.scores("periods")
     if not c.period_options(periods):  # no submission and no registry yet

@@ -39,6 +39,7 @@ def movers_chart(df: pd.DataFrame, up: bool):
 
 
 def render() -> None:
+    """The 趋势分析 page body."""
     c.header("趋势分析", "全校、两类支部和各二级党组织的得分变化，进步与退步最大的支部")
     periods = c.scores("periods")
     if not periods:

@@ -77,6 +77,7 @@ def start_app(db: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
 
 
 def stop_app(proc: subprocess.Popen) -> None:
+    """Stop the app started by start_app."""
     proc.terminate()
     try:
         proc.wait(timeout=10)

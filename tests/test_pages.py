@@ -62,13 +62,6 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def frame(at: AppTest, key: str) -> pd.DataFrame:
-    for df in at.dataframe:
-        if df.proto.id and key in df.proto.id or getattr(df, "key", None) == key:
-            return df.value
-    raise AssertionError(f"no dataframe {key!r}")
-
-
 # ---- smoke ---------------------------------------------------------------------------------------------
 SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (CSV + Excel each))
     "overview": ("全校总览", 4, 6, 3, 6),
