@@ -331,6 +331,13 @@ def period_options(periods: Sequence[str]) -> list[str]:
     return ps
 
 
+def open_branch(period: str, college: str, code: str) -> None:
+    """Go to 支部画像 showing one branch (the choice is kept like any other, and put in the URL)."""
+    for key, value in (("period", period), ("college", college), ("branch", code)):
+        st.session_state[_KEEP + key] = value
+    st.switch_page("pages/branch.py", query_params={"period": period, "college": college, "branch": code})
+
+
 def period_select(periods: Sequence[str], container: Any = None, key: str = "period") -> str:
     """The shared quarter selector: latest first, default the latest quarter with data."""
     ps = list(periods)

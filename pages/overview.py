@@ -142,15 +142,21 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
                 icon=":material/filter_alt_off:")
         return
     table = ranking_table(view)
-    st.caption(f"共 {len(table)} 个支部；排名为全校排名；“排名变化”与上一季度相比，↑ 为上升，“新”表示上季度无得分。")
-    st.dataframe(
+    st.caption(f"共 {len(table)} 个支部；排名为全校排名；“排名变化”与上一季度相比，↑ 为上升，“新”表示上季度无得分。"
+               "勾选某一行即可打开该支部的画像。")
+    event = st.dataframe(
         table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
+        on_select="rerun", selection_mode="single-row",
         column_config={
             "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
             "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f"),
             **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
         },
     )
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        picked = table.iloc[rows[0]]
+        c.open_branch(period, picked["二级党组织"], picked["支部编码"])
     c.download_buttons(table, f"支部排名_{period}", "dl_ranking")
 
     st.subheader("支部 × 维度热力图", anchor=False)

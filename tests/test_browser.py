@@ -172,3 +172,18 @@ def test_link_reproduces_the_view_and_quarter_survives_navigation(server, page):
     assert f"period={ps[-2]}" in page.url
     year, q = ps[-2].split("Q")
     assert page.get_by_role("combobox", name="季度").input_value() == f"{year} 年第 {q} 季度"
+
+
+def test_ranking_row_opens_the_branch_profile(server, page):
+    base, db = server
+    ps = scoring.periods(db)
+    top = scoring.branch_scores(ps[-1], db).sort_values(["rank", "branch_code"]).iloc[0]
+    page.goto(f"{base}/")
+    wait_finished(page, "全校总览", 4)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the selection box of the first row
+    wait_finished(page, "支部画像", 2)
+    assert page.get_by_role("heading", name=top["branch_name"]).count() >= 1
+    assert f"branch={top['branch_code']}" in page.url

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
