@@ -24,20 +24,25 @@ TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
 SOURCE_NAMES = {"ledger": "活动台账", "counts": "统计数据", "self_assessment": "自评"}
 
 
+UNITS = {  # measure kind -> unit of its actual / required numbers (as scoring reports them)
+    "monthly": "个月", "quarterly": "次", "semester": "次", "annual_count": "次（全年）",
+    "hours": "学时（人均，全年）", "annual_coverage": "人", "ratio": "人",
+}
+
+
 def measure_text(m: pd.Series, self_status: str | None) -> str:
-    """One measure as 'name：actual / required（状态）' — readable in a table cell."""
+    """One measure as 'name：actual / required unit（状态）' — readable in a table cell."""
     status = c.STATUS_NAMES.get(m["status"], m["status"] or "")
     if m["kind"] == "self_assessed":
         return f"{m['measure_name']}：自评“{self_status or '未填写'}”"
     if pd.isna(m.get("actual")):
         return f"{m['measure_name']}（{status}）"
-    actual = f"{m['actual']:.2f}".rstrip("0").rstrip(".")
-    if m["kind"] in ("annual_coverage", "ratio"):
-        actual = f"{m['actual'] * 100:.0f}%" if m["actual"] <= 1.5 else actual
-    required = "" if pd.isna(m.get("required")) else f" / 要求 {m['required']:g}"
-    if m["kind"] in ("annual_coverage", "ratio"):
-        required = " / 要求 100%"
-    return f"{m['measure_name']}：实际 {actual}{required}（{status}）"
+
+    def num(x) -> str:
+        return f"{x:.1f}".rstrip("0").rstrip(".")
+
+    required = "" if pd.isna(m.get("required")) else f" / {num(m['required'])}"
+    return f"{m['measure_name']}：{num(m['actual'])}{required} {UNITS.get(m['kind'], '')}（{status}）"
 
 
 def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:

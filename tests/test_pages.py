@@ -247,6 +247,11 @@ def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
     assert shown == pytest.approx(done["completion"] * 100, abs=0.05)
     assert (table["未到期"] == "未到期").sum() == int(items["pending"].sum())
 
+    measures = scoring.measure_scores(ps[-1], demo_db, branch_code=target["branch_code"])
+    m = measures[(measures["kind"] == "monthly") & measures["actual"].notna()].iloc[0]
+    cell = table.set_index("考核要点").loc[m["item_id"], "测评情况"]
+    assert f"{m['measure_name']}：{m['actual']:g} / {m['required']:g} 个月" in cell
+
     at.radio(key="dim").set_value("3").run()
     table = [df.value for df in ok(at).dataframe if "测评情况" in df.value.columns][0]
     assert set(table["考核要点"].str[0]) == {"3"}
