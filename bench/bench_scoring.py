@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
+from pipelines.config import settings  # noqa: E402
 from pipelines.guide import Guide, guide  # noqa: E402
 from pipelines.model import period_of  # noqa: E402
 
@@ -451,7 +452,7 @@ def run(branches: int, quarters: int, db: Path | None = None, repeat: int = 3, o
 
         w = out.write
         w(f"\n评分基准测试 scoring benchmark — {branches} branches × {quarters} quarters ({ps[0]}–{last}), "
-          f"DuckDB threads per connection: {scoring.THREADS}\n")
+          f"DuckDB threads per connection: {settings().scoring_threads}\n")
         w("rows: " + ", ".join(f"{k}={v:,}" for k, v in rows.items()) + "\n")
         w(f"synthesis {t_synth:.2f} s; reading the staging tables into pandas {t_load:.2f} s; agreement asserted on "
           f"{n1} + {nh} branch rows; best of {repeat} interleaved runs (history {hist_repeat}); wall s (CPU s)\n")
