@@ -6,6 +6,8 @@ exist the built-in demo school is generated and ingested first, and a banner say
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -24,31 +26,55 @@ ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("dangjian.app")
 
 
+@st.cache_resource(show_spinner=False)
+def _demo_builder(path: str) -> dict:
+    """Build the demo database once per server process, in a background thread.
+
+    The build must not live in a visitor's script run: Streamlit stops a run when its browser tab closes or
+    reruns, which would restart the build for the next visitor. Sessions only watch the shared state.
+    """
+    from pipelines import demo
+
+    state = {"fraction": 0.0, "text": "正在准备演示学校……", "done": False, "error": None}
+
+    def progress(fraction: float, text: str = "") -> None:
+        state["fraction"] = min(1.0, max(0.0, float(fraction)))
+        if text:
+            state["text"] = text
+
+    def run() -> None:
+        try:
+            demo.ensure_demo_db(Path(path), progress=progress)
+        except Exception as e:  # noqa: BLE001 - reported to every watching session
+            log.exception("demo build failed")
+            state["error"] = str(e)
+        finally:
+            state["done"] = True
+
+    threading.Thread(target=run, name="demo-builder", daemon=True).start()
+    return state
+
+
 def ensure_database() -> None:
     """Build the demo database, with a progress bar, when no database exists yet (or a build was interrupted)."""
     path = c.db_file()
     if path.exists() and not Path(str(path) + ".demo-building").exists():
         return
     try:
-        from pipelines import demo
+        state = _demo_builder(str(path))
     except ImportError:
         log.exception("demo module unavailable")
         st.warning("尚未找到数据库，演示数据生成组件也不可用。请先导入真实数据（见“数据上传”页面）。")
         return
-    with st.status("首次启动：正在生成演示数据，约需一两分钟……", expanded=True) as status:
-        bar = st.progress(0.0, text="正在准备演示学校……")
-
-        def progress(fraction: float, text: str = "") -> None:
-            bar.progress(min(1.0, max(0.0, float(fraction))), text=text or "正在生成演示数据……")
-
-        try:
-            demo.ensure_demo_db(path, progress=progress)
-        except Exception:  # noqa: BLE001 - shown as a message; the pages then show their empty states
-            log.exception("demo build failed")
-            status.update(label="演示数据生成失败", state="error")
-            st.error("演示数据生成失败，请查看服务器日志，或直接导入真实数据（见“数据上传”页面）。")
-            return
-        status.update(label="演示数据已生成", state="complete", expanded=False)
+    if not state["done"]:
+        with st.status("首次启动：正在生成演示数据，约需半分钟……", expanded=True):
+            st.progress(state["fraction"], text=state["text"])
+            st.caption("演示学校：12 个二级党组织、80 个支部、6 个季度的报送表，经真实的模板、校验和导入流程生成。")
+        time.sleep(0.5)
+        st.rerun()
+    _demo_builder.clear()
+    if state["error"]:
+        st.error("演示数据生成失败，请查看服务器日志，或直接导入真实数据（见“数据上传”页面）。")
 
 
 def demo_share() -> tuple[int, int]:
@@ -101,8 +127,6 @@ def main() -> None:
             st.stop()
     except ImportError:
         pass
-    ensure_database()
-
     pages = {
         "数据看板": [
             st.Page("pages/overview.py", title="全校总览", icon=":material/dashboard:", default=True),
@@ -115,6 +139,7 @@ def main() -> None:
     if (ROOT / "pages" / "upload.py").exists():
         pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
     nav = st.navigation(pages)
+    ensure_database()
     c.prefetch()
     try:
         sidebar_facts()

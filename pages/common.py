@@ -260,23 +260,30 @@ def previous_period(periods: Sequence[str], period: str) -> str | None:
 
 # ---- state that survives page switches and lives in the URL -------------------------------------
 _KEEP = "_keep_"
+_AUTO = "_auto_"
 
 
 def _remember(key: str) -> None:
     st.session_state[_KEEP + key] = st.session_state[key]
 
 
-def _initial(key: str, options: list, default: Any, multi: bool) -> Any:
+def _initial(key: str, options: list, default: Any, multi: bool) -> tuple[Any, bool]:
+    """The widget's starting value and whether it was chosen (this session, or through a link).
+
+    A URL value that this session wrote itself as a default (remembered under _AUTO) is not a choice: the
+    widget then follows its default, so e.g. a newly uploaded quarter shows on the next interaction.
+    """
+    url = (st.query_params.get_all(key) if multi else st.query_params.get(key)) if key in st.query_params else None
     if _KEEP + key in st.session_state:
-        value = st.session_state[_KEEP + key]
-    elif multi:
-        value = st.query_params.get_all(key) or default
+        value, chosen = st.session_state[_KEEP + key], True
+    elif url is not None and url != st.session_state.get(_AUTO + key):
+        value, chosen = url, True
     else:
-        value = st.query_params.get(key, default)
+        value, chosen = default, False
     if multi:
-        chosen = [v for v in (value or []) if v in options]
-        return chosen if chosen or not value else [v for v in default if v in options]
-    return value if value in options else default
+        picked = [v for v in (value or []) if v in options]
+        return (picked if picked or not value else [v for v in default if v in options]), chosen
+    return (value if value in options else default), chosen
 
 
 def state_widget(kind: str, label: str, options: Sequence[Any], key: str, default: Any = None,
@@ -291,19 +298,26 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     multi = kind == "multi"
     if default is None and not multi:
         default = options[0] if options else None
-    value = _initial(key, options, list(default or []) if multi else default, multi)
+    value, chosen = _initial(key, options, list(default or []) if multi else default, multi)
     # Always re-seed: after a page switch the same key belongs to a new widget (ids include the page).
     st.session_state[key] = value
     widget = {"select": container.selectbox, "multi": container.multiselect, "radio": container.radio}[kind]
     out = widget(label, options, key=key, on_change=_remember, args=(key,), **kwargs)
-    st.session_state[_KEEP + key] = out
     if multi:
+        url_value = [str(v) for v in out]
         if out:
-            st.query_params[key] = list(out)
-        elif key in st.query_params:
-            del st.query_params[key]
-    elif out is not None:
-        st.query_params[key] = str(out)
+            st.query_params[key] = url_value
+        else:
+            st.query_params.pop(key, None)
+    else:
+        url_value = None if out is None else str(out)
+        if out is not None:
+            st.query_params[key] = url_value
+    if chosen:
+        st.session_state[_KEEP + key] = out
+        st.session_state.pop(_AUTO + key, None)
+    else:
+        st.session_state[_AUTO + key] = url_value
     return out
 
 

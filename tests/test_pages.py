@@ -436,3 +436,15 @@ def test_real_data_added_to_the_demo_database_is_flagged(demo_db):
     at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
     banner = [w.value for w in at.warning if "演示" in w.value]
     assert len(banner) == 1 and "数据库中仍有" in banner[0] and "1 份真实报送" in banner[0]
+
+
+def test_a_new_quarter_is_shown_unless_the_viewer_chose_one(thin_db):
+    """A session left on the default quarter moves to a newly uploaded one; an explicit choice stays put."""
+    idle = ok(page("overview").run())
+    chooser = ok(page("overview").run())
+    assert idle.selectbox(key="period").value == chooser.selectbox(key="period").value == "2025Q2"
+    chooser.selectbox(key="period").select("2025Q1").run()
+    with dbmod.connect(thin_db, write=True) as con:
+        store.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
+    assert ok(idle.run()).selectbox(key="period").value == "2025Q3"
+    assert ok(chooser.run()).selectbox(key="period").value == "2025Q1"
