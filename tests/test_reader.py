@@ -11,6 +11,7 @@ import os
 import shutil
 import struct
 import subprocess
+import time
 import zipfile
 
 import pytest
@@ -192,10 +193,55 @@ def _ole(*streams: str) -> bytes:
     return reader_mod.OLE_MAGIC + b"\0" * 504 + body + b"\0" * 1024
 
 
-def test_password_protected_xlsx(tmp_path):
-    # An encrypted xlsx is a CFB container holding EncryptionInfo and EncryptedPackage streams.
+def test_password_protected_minimal_header():
+    # Only the shape the reader looks for: a CFB header and an EncryptionInfo directory entry, no real sectors.
     p = one(read_workbook(_ole("Root Entry", "EncryptionInfo", "EncryptedPackage"), "加密.xlsx"), "file_encrypted")
     assert p.file == "加密.xlsx" and "请取消密码保护后重新上传" in p.message
+
+
+def test_password_protected_xlsx(tmp_path):
+    """A real workbook encrypted with a password (as Excel's 用密码进行加密 does) is rejected with one clear error."""
+    ooxml = pytest.importorskip("msoffcrypto.format.ooxml", reason="pip install msoffcrypto-tool (test extra)")
+    plain = write(tmp_path)
+    encrypted = io.BytesIO()
+    with plain.open("rb") as f:
+        ooxml.OOXMLFile(f).encrypt("支部2026", encrypted)
+    data = encrypted.getvalue()
+    assert data.startswith(reader_mod.OLE_MAGIC)
+
+    path = tmp_path / "加密报表.xlsx"
+    path.write_bytes(data)
+    for parsed, name in ((read_workbook(path), path.name), (read_workbook(data, "加密.xlsx"), "加密.xlsx")):
+        assert [(p.code, p.severity, p.file) for p in parsed.problems] == [("file_encrypted", "error", name)]
+        assert parsed.file_name == name and not parsed.valid and parsed.info is None
+        message = parsed.problems[0].message
+        assert "请取消密码保护后重新上传" in message and "密码" in message and "WPS" in message
+
+    # The file really is encrypted: only the password opens it, and it opens to the very workbook written.
+    office = ooxml.OOXMLFile(io.BytesIO(data))
+    assert office.is_encrypted()
+    office.load_key(password="支部2026", verify_password=True)
+    decrypted = io.BytesIO()
+    office.decrypt(decrypted)
+    back, original = read_workbook(decrypted.getvalue(), "解密.xlsx"), read_workbook(plain)
+    assert back.problems == [] and (back.info, back.ledger, back.counts, back.self_assessment) == (
+        original.info, original.ledger, original.counts, original.self_assessment)
+    from msoffcrypto.exceptions import InvalidKeyError
+
+    with pytest.raises(InvalidKeyError):
+        ooxml.OOXMLFile(io.BytesIO(data)).load_key(password="wrong", verify_password=True)
+
+
+def test_password_protected_xlsx_is_rejected_quickly(tmp_path):
+    ooxml = pytest.importorskip("msoffcrypto.format.ooxml", reason="pip install msoffcrypto-tool (test extra)")
+    encrypted = io.BytesIO()
+    with write(tmp_path).open("rb") as f:
+        ooxml.OOXMLFile(f).encrypt("支部2026", encrypted)
+    data = encrypted.getvalue()
+    start = time.perf_counter()
+    for _ in range(20):
+        assert codes(read_workbook(data, "加密.xlsx")) == ["file_encrypted"]
+    assert time.perf_counter() - start < 2  # decided from the header, never by trying passwords or parsing
 
 
 def test_legacy_xls(tmp_path):
