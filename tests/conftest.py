@@ -73,6 +73,14 @@ def demo_db(demo_db_master, tmp_path, monkeypatch) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Browser tests use Debian's chromium, never a Playwright download."""
+    from app_server import CHROMIUM_ARGS
+
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests need Debian's chromium; CI (REQUIRE_BROWSER=1) must have it, elsewhere they skip."""
     if os.path.exists(CHROMIUM) or os.environ.get("REQUIRE_BROWSER") == "1":

@@ -4,25 +4,20 @@ available, the view reproduced from its URL. A full-page screenshot of each page
 """
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from app_server import start_app, stop_app
 from pipelines import scoring
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 PAGES = {  # url path -> (title, plotly charts that must be drawn)
     "": ("全校总览", 4),
     "branch": ("支部画像", 2),
@@ -33,56 +28,9 @@ PAGES = {  # url path -> (title, plotly charts that must be drawn)
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's chromium instead of a Playwright download."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     """A laptop-sized window (1440 × 900) in a Chinese locale."""
     return {**browser_context_args, "viewport": {"width": 1440, "height": 900}, "locale": "zh-CN"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(db: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` headless on a free port with DJ_DB_PATH=db; returns (process, base url)."""
-    port = _free_port()
-    env = dict(os.environ, DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).status == 200:
-                return proc, base
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError("streamlit did not start:\n" + log_path.read_text())
-        time.sleep(0.3)
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    """Stop the app started by start_app."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")

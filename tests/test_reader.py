@@ -11,7 +11,6 @@ import os
 import shutil
 import struct
 import subprocess
-import time
 import zipfile
 
 import pytest
@@ -230,18 +229,6 @@ def test_password_protected_xlsx(tmp_path):
 
     with pytest.raises(InvalidKeyError):
         ooxml.OOXMLFile(io.BytesIO(data)).load_key(password="wrong", verify_password=True)
-
-
-def test_password_protected_xlsx_is_rejected_quickly(tmp_path):
-    ooxml = pytest.importorskip("msoffcrypto.format.ooxml", reason="pip install msoffcrypto-tool (test extra)")
-    encrypted = io.BytesIO()
-    with write(tmp_path).open("rb") as f:
-        ooxml.OOXMLFile(f).encrypt("支部2026", encrypted)
-    data = encrypted.getvalue()
-    start = time.perf_counter()
-    for _ in range(20):
-        assert codes(read_workbook(data, "加密.xlsx")) == ["file_encrypted"]
-    assert time.perf_counter() - start < 2  # decided from the header, never by trying passwords or parsing
 
 
 def test_legacy_xls(tmp_path):

@@ -432,19 +432,14 @@ def test_repeated_failed_sign_ins_are_slowed_down(registry_db, admin_hash):
 @pytest.mark.slow
 def test_a_whole_school_in_one_batch(demo_files, admin_hash):
     """Every demo workbook (24 branches × 6 quarters) through the page in one batch, into an empty database."""
-    import time
-
     from pipelines.demo import REGISTRY_FILE, demo_files as demo_paths
 
     n, _ = ingest.load_registry(demo_files / REGISTRY_FILE, actor="setup")
     files = [(p.name, p.read_bytes()) for p in demo_paths(demo_files)]
     assert n == 24 and len(files) > 100
     at = signed_in(admin_hash)
-    started = time.perf_counter()
     upload(at, files)
     assert metric(at, "将新增") == str(len(files)) and metric(at, "未通过") == "0"
     confirm(at)
-    elapsed = time.perf_counter() - started
     assert len(submissions()) == len(files)
     assert f"新增 {len(files)} 份" in at.success[0].value
-    assert elapsed < 120, f"preview + commit of {len(files)} files took {elapsed:.0f} s"
