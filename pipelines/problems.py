@@ -59,6 +59,9 @@ _declare("zip_bomb", "error", "文件内容异常",
 _declare("sheet_missing", "error", "缺少工作表",
          "工作簿中缺少「{sheet}」工作表。请使用下发的填报模板，不要删除或重命名工作表；"
          "现有工作表：{present}。")
+_declare("registry_not_submission", "error", "这是支部名册",
+         "这是支部名册工作簿（含「{sheet}」工作表），不是支部季度填报表。请在“数据上传”页面的“支部名册”中上传，"
+         "或运行 python -m pipelines registry 导入名册。")
 _declare("column_missing", "error", "缺少列",
          "{where}缺少“{column}”列（第 1 行应为表头：{expected}）。请不要删除、移动或修改表头，"
          "可从填报模板复制正确的表头行。")

@@ -204,6 +204,9 @@ def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str, caps: dict[st
     become a million Python lists.
     """
     actual = {nz.key(n): n for n in wb.sheet_names}
+    if nz.key(REGISTRY_SHEET) in actual and not any(nz.key(w) in actual for w in keys.values()):
+        # A registry workbook handed in as a submission: one clear message instead of five missing sheets.
+        return {}, [make("registry_not_submission", file=name, sheet=actual[nz.key(REGISTRY_SHEET)])]
     found, problems = {}, []
     for k, wanted in keys.items():
         real = actual.get(nz.key(wanted))

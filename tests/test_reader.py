@@ -720,3 +720,15 @@ def test_libreoffice_opens_and_resaves_identically(tmp_path):
     wb = load_workbook(out / path.name)
     assert all(ws.protection.sheet for ws in wb.worksheets)
     assert any(dv.type == "list" for dv in wb[S.ledger].data_validations.dataValidation)
+
+
+def test_registry_workbook_handed_in_as_a_submission(tmp_path):
+    """The 支部名册 in a folder of submissions gets one message pointing to the registry import."""
+    from pipelines.model import RegistryEntry
+    from pipelines.workbook import write_registry_workbook
+
+    path = write_registry_workbook(tmp_path / "支部名册.xlsx",
+                                   [RegistryEntry("JX-T01", "机械工程学院教工第一党支部", "机械工程学院党委", "teacher", 12)])
+    parsed = read_workbook(path)
+    assert [(p.code, p.severity, p.sheet) for p in parsed.problems] == [("registry_not_submission", "error", "支部名册")]
+    assert "python -m pipelines registry" in parsed.problems[0].message and parsed.problems[0].file == "支部名册.xlsx"
