@@ -240,7 +240,7 @@ def problems_section(code: str, period: str) -> None:
 def history_section(code: str) -> None:
     """The branch's overall score and school rank over every quarter it was scored."""
     st.markdown("**历史得分与全校排名**")
-    h = c.scores("history")
+    h = c.history()
     h = h[h["branch_code"] == code].sort_values("period")
     if h.empty:
         st.info("该支部还没有任何季度的得分。")

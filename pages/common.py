@@ -201,13 +201,39 @@ def bundle(period: str) -> dict[str, pd.DataFrame]:
     return out
 
 
+def previous_scores(periods: Sequence[str], period: str) -> tuple[str | None, pd.DataFrame | None]:
+    """(the latest period with data before `period`, its branch_scores), or (None, None).
+
+    When that is the calendar quarter before, its scores come from bundle(period), which scored it anyway;
+    only after a gap in the data is it a scoring call of its own. Its change columns (delta, …) are not
+    included: they compare it with the quarter before it.
+    """
+    from pipelines.scoring import prev_period
+
+    prev = previous_period(periods, period)
+    if prev is None:
+        return None, None
+    if prev == prev_period(period):
+        return prev, bundle(period)["prev_branch_scores"]
+    return prev, scores("branch_scores", prev)
+
+
+def history() -> pd.DataFrame:
+    """Every branch's overall, d1..d7 and school rank in every period (scoring.score_history), cached.
+
+    Columns: period, branch_code, branch_name, branch_type, college, d1..d7, overall, rank.
+    """
+    return scores("score_history")
+
+
 _prefetched: set[tuple] = set()
 _prefetch_lock = threading.Lock()
 
 
 def prefetch() -> None:
-    """Warm the caches every page needs first (latest quarters, history, movers) in a background thread,
-    once per (database, data version, guide version) in this server process.
+    """Warm the caches every page needs first (the latest quarter's marts, the score history, movers) in a
+    background thread, once per (database, data version, guide version) in this server process; the latest
+    quarter first, since the default page (全校总览) needs only that.
 
     After an upload the next visitor would otherwise pay every scoring query at once; st.cache_data makes a
     page that asks for a value being computed wait for that computation instead of repeating it.
@@ -224,9 +250,7 @@ def prefetch() -> None:
             if not ps:
                 return
             bundle(ps[-1])
-            if len(ps) > 1:
-                scores("branch_scores", ps[-2])
-            scores("history")
+            history()
             scores("movers", ps[-1], 5)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the page computes it itself
             log.exception("prefetch failed")

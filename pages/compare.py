@@ -142,7 +142,7 @@ def render() -> None:
     c.show(college_bars(bs), key="cmp_colleges")
 
     st.subheader("两类支部平均分的季度变化", anchor=False)
-    h = c.scores("history")
+    h = c.history()
     if h["period"].nunique() < 2:
         st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
     means = h.groupby(["period", "branch_type"], as_index=False)["overall"].mean()

@@ -45,7 +45,7 @@ def render() -> None:
     if not periods:
         c.no_data()
         return
-    h = c.scores("history")
+    h = c.history()
     top = st.columns([1, 1, 2])
     period = c.period_select(periods, container=top[0])
     metric = c.state_widget("select", "指标", ["overall"] + c.dim_cols(), "metric", container=top[1],

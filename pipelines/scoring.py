@@ -53,6 +53,10 @@ ITEM_COLUMNS = ["branch_code", "item_id", "indicator_id", "dimension_id", "compl
 BRANCH_COLUMNS = ["branch_code", "branch_name", "branch_type", "college", "members", *DIMENSION_COLUMNS,
                   "overall", "grade", "rank", "rank_in_type", "rank_in_college", "prev_overall", "delta",
                   "prev_rank", "rank_change", "version", "guide_version"]
+SCORE_HISTORY_COLUMNS = ["period", "branch_code", "branch_name", "branch_type", "college", *DIMENSION_COLUMNS,
+                         "overall", "rank"]
+# branch_scores columns that compare a period with the one before it
+CHANGE_COLUMNS = ["prev_overall", "delta", "prev_rank", "rank_change"]
 
 FLAG_MESSAGES = {
     "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
@@ -150,19 +154,25 @@ def _register_guide(con: duckdb.DuckDBPyConnection, g: Guide | None = None) -> N
 
 
 @contextmanager
-def _session(db, periods: list[str], upto: str = "mart_branches", *,
-             with_prev: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read connection with the guide relations registered and the base marts built for `periods`,
-    up to and including the temp table `upto`. With `with_prev`, each period's previous quarter is
-    scored too, so ranks and deltas can be compared.
+def _session(db, periods: list[str] | None, upto: str = "mart_branches", *,
+             with_prev: bool = True, lean: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read connection with the guide relations registered and the base marts built for `periods`
+    (None: every period with a current submission), up to and including the temp table `upto`. With
+    `with_prev`, each period's previous quarter is scored too, so ranks and deltas can be compared.
+
+    With `lean`, every mart after t_branches is a view instead of a table: the same SQL, but one query
+    then computes only the columns it reads (no evidence or flag strings per measure) in one pipeline.
     """
     with dbmod.connect(db) as con:
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
         _register_guide(con)
+        if periods is None:
+            periods = [period_of(y, q) for y, q in con.execute(_PERIODS_SQL).fetchall()]
         wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
         con.register("g_targets", _arrow(_targets(wanted)))
         for table, sql in _BASE_MARTS:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_sql(sql)}")
+            kind = "VIEW" if lean and table != "t_branches" else "TABLE"
+            con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(sql)}")
             if table == upto:
                 break
         yield con
@@ -210,10 +220,13 @@ def _norm(period: str) -> str:
 
 
 # ---- periods -----------------------------------------------------------------------------------------
+_PERIODS_SQL = "SELECT DISTINCT year, quarter FROM stg_submissions ORDER BY year, quarter"
+
+
 def periods(db=None) -> list[str]:
     """Periods with at least one current submission, ascending."""
     with dbmod.connect(db) as con:
-        rows = con.execute("SELECT DISTINCT year, quarter FROM stg_submissions ORDER BY year, quarter").fetchall()
+        rows = con.execute(_PERIODS_SQL).fetchall()
     return [period_of(y, q) for y, q in rows]
 
 
@@ -346,6 +359,24 @@ def history(db=None) -> pd.DataFrame:
     return _only(df, None, ["period", *BRANCH_COLUMNS])
 
 
+def score_history(db=None) -> pd.DataFrame:
+    """Every branch's overall, d1..d7 and school rank in every period (the same numbers as history()),
+    ascending by period then rank: what the trend charts need, in one lean pass over all periods.
+
+    Columns: period, branch_code, branch_name, branch_type, college, d1..d7, overall, rank.
+    """
+    with _session(db, None, "mart_measures", with_prev=False, lean=True) as con:
+        df = _df(con, _sql("score_history"))
+    return _only(df, None, SCORE_HISTORY_COLUMNS)
+
+
+def branch_history(branch_code: str, db=None) -> pd.DataFrame:
+    """One branch's overall, d1..d7 and school rank in every period it was scored (score_history's rows of
+    that branch), ascending by period."""
+    df = score_history(db)
+    return df[df["branch_code"] == branch_code].reset_index(drop=True)
+
+
 def score_change(period: str, db=None) -> pd.DataFrame:
     """Change of overall against the previous quarter, split into each dimension's contribution c1..c7.
 
@@ -412,8 +443,14 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
 
 
 def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
-    """Every mart of one period from a single connection (what a dashboard page load needs at once)."""
+    """Every mart of one period from a single connection (what a dashboard page load needs at once).
+
+    Keys are the scoring functions' names, plus prev_branch_scores: branch_scores of the quarter before,
+    scored in the same session, without its own change columns (prev_overall, delta, prev_rank,
+    rank_change), which would need the quarter before that.
+    """
     period = _norm(period)
+    prev = prev_period(period)
     with _session(db, [period]) as con:
         out = {
             "measure_scores": _mart(con, "measure_detail", {"period": period}),
@@ -426,7 +463,12 @@ def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
                      "score_change"):
             out[name] = _mart(con, name, period=period)
         out["submission_status"] = _mart(con, "submission_status", period=period)
-    return {k: _only(v, period) for k, v in out.items()}
+        before = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": prev})
+    out = {k: _only(v, period) for k, v in out.items()}
+    before = before.drop(columns=CHANGE_COLUMNS)
+    out["prev_branch_scores"] = _only(before, prev, [c for c in BRANCH_COLUMNS if c not in CHANGE_COLUMNS],
+                                      ["rank", "branch_code"])
+    return out
 
 
 # ---- CLI -----------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -359,6 +360,31 @@ def thin_db() -> Path:
         store.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
         store.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
     return path
+
+
+def test_overview_change_skips_a_quarter_without_data(thin_db):
+    """After a gap, the headline compares with the latest quarter that has data, not the calendar one."""
+    with dbmod.connect(thin_db, write=True) as con:
+        store.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
+        store.save_parsed(con, _workbook("S01", 2025, 4, "student"), actor="test")
+    at = ok(page("overview", period="2025Q4").run())
+    now, before = scoring.branch_scores("2025Q4", thin_db), scoring.branch_scores("2025Q2", thin_db)
+    assert "对比季度：2025 年第 2 季度" in texts(at)
+    delta = [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
+    assert delta == f"{now['overall'].mean() - before['overall'].mean():+.1f}"
+
+
+def test_branch_history_chart_matches_scoring_history(demo_db):
+    ps = scoring.periods(demo_db)
+    h = scoring.history(demo_db)
+    code = h[h["period"] == ps[-1]].sort_values("rank").iloc[3]["branch_code"]
+    row = h[h["branch_code"] == code].sort_values("period")
+    bs = scoring.branch_scores(ps[-1], demo_db).set_index("branch_code")
+    at = ok(page("branch", college=bs.loc[code, "college"], branch=code).run())
+    chart = [ch for ch in at.get("plotly_chart") if "全校排名" in ch.proto.spec][0]
+    traces = json.loads(chart.proto.spec)["data"]  # each point is labelled with its value
+    assert traces[0]["text"] == [f"{v:.1f}" for v in row["overall"]]
+    assert traces[1]["text"] == [f"第{int(r)}名" for r in row["rank"]]
 
 
 def test_branch_with_one_quarter_says_the_trend_needs_more(thin_db):

@@ -374,6 +374,39 @@ def test_first_quarter_and_year_boundary_in_change_and_history(db):
     assert scoring.periods(db) == ["2026Q4", "2027Q1"] and scoring.latest_period(db) == "2027Q1"
 
 
+def test_score_history_and_branch_history_agree_with_history(db):
+    save(db, workbook("A", 2026, 3, rows=full_year_rows(2026, 3)), workbook("A", 2026, 4, rows=full_year_rows(2026, 4)),
+         workbook("B", 2026, 4, branch_type="student", self_status={"1.1.1": ("mostly", "x")}),
+         workbook("C", 2027, 1, college="外国语学院"), workbook("A", 2027, 1))
+    h = scoring.history(db)
+    sh = scoring.score_history(db)
+    assert list(sh.columns[:len(scoring.SCORE_HISTORY_COLUMNS)]) == scoring.SCORE_HISTORY_COLUMNS
+    pd.testing.assert_frame_equal(sh[scoring.SCORE_HISTORY_COLUMNS], h[scoring.SCORE_HISTORY_COLUMNS],
+                                  check_dtype=False, rtol=0, atol=1e-9)
+    for code in ("A", "B", "C", "nobody"):
+        bh = scoring.branch_history(code, db)
+        want = h[h["branch_code"] == code].reset_index(drop=True)
+        assert list(bh["period"]) == list(want["period"])
+        assert list(bh["rank"]) == list(want["rank"])
+        assert list(bh["overall"]) == pytest.approx(list(want["overall"]), abs=1e-9)
+
+
+def test_score_history_of_an_empty_database_has_the_columns(db):
+    assert scoring.score_history(db).empty
+    assert list(scoring.score_history(db).columns) == scoring.SCORE_HISTORY_COLUMNS
+    assert scoring.branch_history("A", db).empty
+
+
+def test_marts_carry_the_previous_quarter_as_branch_scores_shows_it(db):
+    save(db, workbook("A", 2026, 4, rows=full_year_rows(2026, 4)), workbook("B", 2026, 4, branch_type="student"),
+         workbook("A", 2027, 1), workbook("N", 2027, 1))
+    before = scoring.marts("2027Q1", db)["prev_branch_scores"]  # across the year boundary
+    want = scoring.branch_scores("2026Q4", db)
+    assert not set(scoring.CHANGE_COLUMNS) & set(before.columns)
+    pd.testing.assert_frame_equal(before, want[before.columns], check_dtype=False)
+    assert scoring.marts("2026Q4", db)["prev_branch_scores"].empty  # no quarter before
+
+
 # ---- comparisons ---------------------------------------------------------------------------------------
 def test_item_summary_and_teacher_student_comparison(db):
     save(db, workbook("T1", 2026, 1, self_status={"6.1.1": ("mostly", "x")}),

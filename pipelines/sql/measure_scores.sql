@@ -5,14 +5,20 @@
 WITH branches AS (
     SELECT * FROM t_branches
 ),
-due_measures AS (
-    -- items that do not apply to the branch's type have no row at all (left out, not zero)
-    SELECT b.period, b.year, b.quarter, b.branch_code, b.submission_id, b.members,
-           m.item_id, m.kind, m.activity, m.required AS param_required,
+guide_due AS (
+    -- the measures of each branch type (a few dozen rows)
+    SELECT i.branch_type, m.item_id, m.kind, m.activity, m.required AS param_required,
            m.count_field, m.numerator, m.denominator, m.weight, m.measure_order, i.item_order
+    FROM g_items i JOIN g_measures m ON m.item_id = i.item_id
+),
+due_measures AS NOT MATERIALIZED (
+    -- items that do not apply to the branch's type have no row at all (left out, not zero). Not
+    -- materialised: each kind below joins only its own measures, so the kind filter reaches the guide side
+    SELECT b.period, b.year, b.quarter, b.branch_code, b.submission_id, b.members,
+           g.item_id, g.kind, g.activity, g.param_required, g.count_field, g.numerator, g.denominator,
+           g.weight, g.measure_order, g.item_order
     FROM branches b
-    JOIN g_items i ON i.branch_type = b.branch_type
-    JOIN g_measures m ON m.item_id = i.item_id
+    JOIN guide_due g ON g.branch_type = b.branch_type
 ),
 ytd_submissions AS (
     -- year to date: the current versions of the branch's submissions in the same year, quarter <= q
