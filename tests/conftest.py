@@ -25,6 +25,19 @@ def isolated_settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def isolated_access(monkeypatch):
+    """No admin or viewer credentials leak in from the environment, and the sign-in throttle starts clean
+    (it lives in the server process, so it outlives a test as it outlives a session)."""
+    from pipelines import auth
+
+    for name in (auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH, auth.ENV_ADMIN_EMAILS, "DJ_VIEW_PASSWORD_REQUIRED"):
+        monkeypatch.delenv(name, raising=False)
+    auth.THROTTLE.reset()
+    yield
+    auth.THROTTLE.reset()
+
+
+@pytest.fixture(autouse=True)
 def clear_streamlit_caches():
     """Cached results would otherwise leak between AppTest runs."""
     yield

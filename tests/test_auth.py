@@ -11,20 +11,6 @@ import pytest
 from pipelines import auth, db
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    """The server-side throttle outlives a test (as it outlives a session); start each test clean."""
-    auth.THROTTLE.reset()
-    yield
-    auth.THROTTLE.reset()
-
-
-@pytest.fixture(autouse=True)
-def no_env_credentials(monkeypatch):
-    for name in (auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH, auth.ENV_ADMIN_EMAILS, "DJ_VIEW_PASSWORD_REQUIRED"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture(scope="module")
 def admin_hash() -> str:
     return auth.hash_password("正确的密码-2026", rounds=4)
