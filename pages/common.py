@@ -14,6 +14,7 @@ import io
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -191,22 +192,25 @@ def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
 
 def bundle(period: str) -> dict[str, pd.DataFrame]:
     """Every mart of one period from one scoring session (scoring.marts), cached; keys are the scoring
-    function names (branch_scores, item_scores, measure_scores, college_scores, item_summary, …).
+    function names (branch_scores, item_scores, measure_scores, college_scores, item_summary, …) and
+    prev_branch_scores (the calendar quarter before; see previous_scores).
 
     One session builds the base marts once, so a page needing several frames of a period pays once.
     """
-    out = dict(scores("marts", period))
+    out = dict(scores("marts", period, previous=True))
     if "branch_scores" in out:
         out["branch_scores"] = out["branch_scores"].sort_values(["rank", "branch_code"]).reset_index(drop=True)
     return out
 
 
-def previous_scores(periods: Sequence[str], period: str) -> tuple[str | None, pd.DataFrame | None]:
+def previous_scores(periods: Sequence[str], period: str,
+                    data: dict[str, pd.DataFrame] | None = None) -> tuple[str | None, pd.DataFrame | None]:
     """(the latest period with data before `period`, its branch_scores), or (None, None).
 
-    When that is the calendar quarter before, its scores come from bundle(period), which scored it anyway;
-    only after a gap in the data is it a scoring call of its own. Its change columns (delta, …) are not
-    included: they compare it with the quarter before it.
+    When that is the calendar quarter before, its scores come from bundle(period) (pass it as `data` if the
+    page has it already), which scored that quarter anyway; only after a gap in the data is it a scoring
+    call of its own. Its change columns (delta, …) are not included: they compare it with the quarter
+    before it.
     """
     from pipelines.scoring import prev_period
 
@@ -214,7 +218,7 @@ def previous_scores(periods: Sequence[str], period: str) -> tuple[str | None, pd
     if prev is None:
         return None, None
     if prev == prev_period(period):
-        return prev, bundle(period)["prev_branch_scores"]
+        return prev, (data or bundle(period))["prev_branch_scores"]
     return prev, scores("branch_scores", prev)
 
 
@@ -228,34 +232,49 @@ def history() -> pd.DataFrame:
 
 _prefetched: set[tuple] = set()
 _prefetch_lock = threading.Lock()
+_waiting_prefetches: list[threading.Event] = []  # set when the script run that started them has rendered
+PREFETCH_WAIT_S = 3.0  # at most this long for that run (a page without run_page never signals)
+PREFETCH_GAP_S = 0.06  # pause between warm-ups: longer than the file lock's poll interval (0.05 s)
 
 
 def prefetch() -> None:
-    """Warm the caches every page needs first (the latest quarter's marts, the score history, movers) in a
-    background thread, once per (database, data version, guide version) in this server process; the latest
-    quarter first, since the default page (全校总览) needs only that.
+    """Warm the caches every page needs (the latest quarter's marts, the score history, movers) in a
+    background thread, once per (database, data version, guide version) in this server process.
 
     After an upload the next visitor would otherwise pay every scoring query at once; st.cache_data makes a
-    page that asks for a value being computed wait for that computation instead of repeating it.
+    page that asks for a value being computed wait for that computation instead of repeating it. The
+    database lock is exclusive, so the warm-up lets pages go first: it starts once the page of the run that
+    called it has rendered (that page computes what it needs itself, without queueing behind the warm-up),
+    and it pauses between its queries so a waiting page query gets the lock.
     """
     key = (str(db_file()), data_version(), guide_version())
+    page_done = threading.Event()
     with _prefetch_lock:
         if key in _prefetched:
             return
         _prefetched.add(key)
+        _waiting_prefetches.append(page_done)
 
     def work() -> None:
+        page_done.wait(PREFETCH_WAIT_S)
         try:
             ps = scores("periods")
             if not ps:
                 return
-            bundle(ps[-1])
-            history()
-            scores("movers", ps[-1], 5)
+            for warm in (lambda: bundle(ps[-1]), history, lambda: scores("movers", ps[-1], 5)):
+                warm()
+                time.sleep(PREFETCH_GAP_S)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the page computes it itself
             log.exception("prefetch failed")
 
     threading.Thread(target=work, name="dangjian-prefetch", daemon=True).start()
+
+
+def _page_rendered() -> None:
+    """Release the warm-ups waiting for this run's page (see prefetch)."""
+    with _prefetch_lock:
+        while _waiting_prefetches:
+            _waiting_prefetches.pop().set()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -419,7 +438,8 @@ def no_data() -> None:
 
 
 def run_page(render: Callable[[], None]) -> None:
-    """Run a page body, turning data errors into a Chinese message instead of a traceback."""
+    """Run a page body, turning data errors into a Chinese message instead of a traceback; then let the
+    background warm-up start (see prefetch)."""
     try:
         render()
     except dbmod.DatabaseBusy as e:
@@ -435,6 +455,8 @@ def run_page(render: Callable[[], None]) -> None:
             f"页面数据加载失败（{type(e).__name__}）。请刷新重试；若问题持续，请联系组织部管理员检查数据库。",
             icon=":material/error:",
         )
+    finally:
+        _page_rendered()
 
 
 # ---- downloads ------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def render() -> None:
     period = c.period_select(periods, container=top[0])
     data = c.bundle(period)  # one scoring session for every frame of this quarter
     bs, status = data["branch_scores"], data["submission_status"]
-    prev, pbs = c.previous_scores(periods, period)
+    prev, pbs = c.previous_scores(periods, period, data)
     top[1].caption(f"当前查看：{c.period_label(period)}"
                    + (f"；对比季度：{c.period_label(prev)}" if prev else "；这是第一个有数据的季度，暂无环比"))
 

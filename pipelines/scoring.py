@@ -162,6 +162,7 @@ def _session(db, periods: list[str] | None, upto: str = "mart_branches", *,
 
     With `lean`, every mart after t_branches is a view instead of a table: the same SQL, but one query
     then computes only the columns it reads (no evidence or flag strings per measure) in one pipeline.
+    A view is computed again wherever it is read, so this suits one query that reads each mart once.
     """
     with dbmod.connect(db) as con:
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
@@ -442,12 +443,12 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
+def marts(period: str, db=None, *, previous: bool = False) -> dict[str, pd.DataFrame]:
     """Every mart of one period from a single connection (what a dashboard page load needs at once).
 
-    Keys are the scoring functions' names, plus prev_branch_scores: branch_scores of the quarter before,
-    scored in the same session, without its own change columns (prev_overall, delta, prev_rank,
-    rank_change), which would need the quarter before that.
+    Keys are the scoring functions' names. With `previous`, also prev_branch_scores: branch_scores of the
+    calendar quarter before, scored in the same session anyway, without its own change columns
+    (prev_overall, delta, prev_rank, rank_change), which would need the quarter before that.
     """
     period = _norm(period)
     prev = prev_period(period)
@@ -463,11 +464,12 @@ def marts(period: str, db=None) -> dict[str, pd.DataFrame]:
                      "score_change"):
             out[name] = _mart(con, name, period=period)
         out["submission_status"] = _mart(con, "submission_status", period=period)
-        before = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": prev})
+        before = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": prev}) if previous else None
     out = {k: _only(v, period) for k, v in out.items()}
-    before = before.drop(columns=CHANGE_COLUMNS)
-    out["prev_branch_scores"] = _only(before, prev, [c for c in BRANCH_COLUMNS if c not in CHANGE_COLUMNS],
-                                      ["rank", "branch_code"])
+    if before is not None:
+        out["prev_branch_scores"] = _only(before.drop(columns=CHANGE_COLUMNS), prev,
+                                          [c for c in BRANCH_COLUMNS if c not in CHANGE_COLUMNS],
+                                          ["rank", "branch_code"])
     return out
 
 

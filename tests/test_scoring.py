@@ -400,11 +400,12 @@ def test_score_history_of_an_empty_database_has_the_columns(db):
 def test_marts_carry_the_previous_quarter_as_branch_scores_shows_it(db):
     save(db, workbook("A", 2026, 4, rows=full_year_rows(2026, 4)), workbook("B", 2026, 4, branch_type="student"),
          workbook("A", 2027, 1), workbook("N", 2027, 1))
-    before = scoring.marts("2027Q1", db)["prev_branch_scores"]  # across the year boundary
+    before = scoring.marts("2027Q1", db, previous=True)["prev_branch_scores"]  # across the year boundary
     want = scoring.branch_scores("2026Q4", db)
     assert not set(scoring.CHANGE_COLUMNS) & set(before.columns)
     pd.testing.assert_frame_equal(before, want[before.columns], check_dtype=False)
-    assert scoring.marts("2026Q4", db)["prev_branch_scores"].empty  # no quarter before
+    assert scoring.marts("2026Q4", db, previous=True)["prev_branch_scores"].empty  # no quarter before
+    assert "prev_branch_scores" not in scoring.marts("2027Q1", db)
 
 
 # ---- comparisons ---------------------------------------------------------------------------------------
