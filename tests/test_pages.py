@@ -381,8 +381,9 @@ def test_branch_history_chart_matches_scoring_history(demo_db):
     row = h[h["branch_code"] == code].sort_values("period")
     bs = scoring.branch_scores(ps[-1], demo_db).set_index("branch_code")
     at = ok(page("branch", college=bs.loc[code, "college"], branch=code).run())
-    chart = [ch for ch in at.get("plotly_chart") if "全校排名" in ch.proto.spec][0]
-    traces = json.loads(chart.proto.spec)["data"]  # each point is labelled with its value
+    # parse the spec: plotly escapes CJK in its JSON unless orjson is installed
+    specs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+    traces = next(sp for sp in specs if "全校排名" in json.dumps(sp, ensure_ascii=False))["data"]
     assert traces[0]["text"] == [f"{v:.1f}" for v in row["overall"]]
     assert traces[1]["text"] == [f"第{int(r)}名" for r in row["rank"]]
 
