@@ -89,10 +89,10 @@ def demo_share() -> tuple[int, int]:
 
 def demo_banner(demo: int, total: int) -> None:
     """The banner on every page while demo data is shown (or mixed into real data)."""
-    how = ("切换为真实数据：在服务器上运行 `python -m pipelines registry 名册.xlsx --db 新数据库文件` 和 "
-           "`python -m pipelines ingest 报送表文件夹 --db 新数据库文件` 建立真实数据库，"
-           "再设置环境变量 `DJ_DB_PATH=新数据库文件` 并重启看板；"
-           "此后各季度的报送表由组织部管理员在“数据上传”页面上传。")
+    how = ("切换为真实数据：组织部管理员在“数据上传”页面点击“清空演示数据，开始使用真实数据”（原数据自动备份），"
+           "再上传本校支部名册和各支部报送表；"
+           "也可在服务器上用 `python -m pipelines registry` / `ingest` 建立新数据库，"
+           "并设置环境变量 `DJ_DB_PATH=新数据库文件` 后重启看板。")
     if demo == total:
         st.warning(f"**当前展示的是演示数据**（虚构的学校与支部，仅用于熟悉看板功能）。{how}",
                    icon=":material/science:")

@@ -61,6 +61,7 @@ REG_ROUND_KEY = "dj_registry_round"
 REG_PREVIEW_KEY = "dj_registry_preview"
 REG_DONE_KEY = "dj_registry_done"
 FLASH_KEY = "dj_upload_flash"
+FRESH_KEY = "dj_fresh_done"  # the message after the demo data was set aside
 
 
 def _period_label(period: Any) -> str:
@@ -384,7 +385,32 @@ def _show_summary(done: dict) -> None:
         st.dataframe(results_frame(results, DONE_LABELS), hide_index=True, width="stretch")
 
 
+def _demo_section(actor: str) -> None:
+    """While demo data is loaded: one confirmed step to set it aside and start from an empty database."""
+    from pipelines import ingest
+    from pipelines.demo import ACTOR as DEMO_ACTOR
+
+    n = _query("SELECT count(*) AS n FROM loads WHERE loaded_by = ?", DEMO_ACTOR)
+    if int(n.at[0, "n"]) == 0:
+        return
+    with st.container(border=True):
+        st.markdown("**当前数据库含演示数据。** 开始使用真实数据前，请先清空演示数据："
+                    "现有数据库和归档文件将整体移入数据文件夹中的备份目录（不会删除），看板从空白开始；"
+                    "随后在“支部名册”中上传本校支部名册，再在此上传各支部报送表。")
+        sure = st.checkbox("我已了解：清空后看板将暂无数据，直到上传真实数据", key="dj_fresh_sure")
+        if st.button("清空演示数据，开始使用真实数据", key="dj_fresh", disabled=not sure,
+                     icon=":material/restart_alt:"):
+            backup = ingest.start_fresh(actor=actor)
+            st.session_state.pop("dj_fresh_sure", None)
+            st.session_state[FRESH_KEY] = (f"已清空演示数据，原数据库与归档已备份到数据文件夹中的 {_md(backup.name)}。"
+                                           "请先在“支部名册”中上传本校支部名册。")
+            st.rerun()
+
+
 def _upload_tab(actor: str) -> None:
+    if FRESH_KEY in st.session_state:
+        st.success(st.session_state.pop(FRESH_KEY), icon=":material/check_circle:")
+    _demo_section(actor)
     _templates_section()
     st.divider()
     summary = st.container()  # the last commit's summary, above the (now empty) uploader

@@ -429,3 +429,31 @@ def test_a_whole_school_in_one_batch(demo_files, admin_hash):
     confirm(at)
     assert len(submissions()) == len(files)
     assert f"新增 {len(files)} 份" in at.success[0].value
+
+
+def test_demo_data_is_set_aside_to_start_with_real_data(demo_db, admin_hash, tmp_path):
+    """Signed in on the demo school: one confirmed click leaves an empty database, the old one kept as a backup,
+    and real data then goes in as usual."""
+    before = len(db.query_df("SELECT * FROM submissions"))
+    at = signed_in(admin_hash)
+    assert "当前数据库含演示数据" in texts(at)
+    button = at.button(key="dj_fresh")
+    assert button.disabled  # nothing happens without the acknowledgement
+    at.checkbox(key="dj_fresh_sure").check().run()
+    at.button(key="dj_fresh").click().run()
+    assert not at.exception
+    assert "已清空演示数据" in texts(at) and "当前数据库含演示数据" not in texts(at)
+    assert db.query_df("SELECT count(*) AS n FROM submissions").at[0, "n"] == 0
+    assert db.query_df("SELECT count(*) AS n FROM registry").at[0, "n"] == 0
+    actions = db.query_df("SELECT actor, action FROM audit_log")
+    assert actions.values.tolist() == [["orgadmin", "start_fresh"]]
+    backups = list(demo_db.parent.glob("backup-*"))
+    assert len(backups) == 1
+    kept = backups[0] / demo_db.name
+    assert len(db.query_df("SELECT * FROM submissions", path=kept)) == before
+    assert (backups[0] / "archive" / "manifest.jsonl").exists()
+    # real data goes in afterwards through the usual path
+    path = write_registry_workbook(tmp_path / "名册.xlsx", REGISTRY)
+    assert ingest.load_registry(path, actor="orgadmin")[0] == 3
+    name, data = workbook(tmp_path, "JX01-T01", "2026Q1")
+    assert [r.status for r in ingest.ingest([(name, data)], actor="orgadmin")] == ["accepted"]
