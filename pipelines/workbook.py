@@ -516,10 +516,23 @@ def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger:
         if blank is not None and cell.row in blank:  # typed into a template row: the row keeps its format
             blank.fill(ws[key], cell.row)
         cell.value = value
+    for sheet in ws.values():
+        _print_setup(sheet)
     wb.active = 1  # open on 支部信息: the first thing to fill
     wb.properties.title = f"{g.title} {g.branch_type_name(branch_type)}季度填报表"
     wb.properties.creator = g.school
     return wb, blanks
+
+
+def _print_setup(ws) -> None:
+    """Print landscape on A4, one page wide with the header row repeated: secretaries print these to sign."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if ws.max_row > 1 and ws.freeze_panes:
+        ws.print_title_rows = "1:1"
 
 
 def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None) -> Path:
