@@ -531,7 +531,7 @@ def _print_setup(ws) -> None:
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    if ws.max_row > 1 and ws.freeze_panes:
+    if ws.freeze_panes:
         ws.print_title_rows = "1:1"
 
 

@@ -184,3 +184,16 @@ def test_template_rows_are_formatted_input_cells_up_to_the_last_validated_row(tm
     assert ledger_ws["A20"].value == "2026年3月5日" and ledger_ws["B30"].value.date() == dt.date(2026, 3, 6)
     assert ledger_ws.cell(row=last + 1, column=1).protection.locked  # formatting ends with the validations
     assert ledger_ws["H5"].value == "备注" and ledger_ws["H5"].protection.locked
+
+
+def test_every_sheet_prints_one_page_wide(tmp_path):
+    """Secretaries print the workbook to sign it: landscape A4, fitted to the page width, header repeated."""
+    from openpyxl import load_workbook
+
+    from pipelines.workbook import write_workbook
+
+    wb = load_workbook(write_workbook(tmp_path / "t.xlsx", "student"))
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+    assert wb[guide().workbook.sheets.ledger].print_title_rows == "$1:$1"
