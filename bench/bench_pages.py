@@ -17,20 +17,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from app_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-CHROMIUM = "/usr/bin/chromium"
 PAGES = {  # name -> (file, url path, title, plotly charts on the finished page)
     "overview": ("pages/overview.py", "", "全校总览", 4),
     "branch": ("pages/branch.py", "branch", "支部画像", 2),
@@ -95,12 +94,6 @@ def script_times(db: Path) -> dict[str, tuple[float, float]]:
 
 
 # ---- Chromium ------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_finished(page, title: str, charts: int, start: float, timeout_s: float = 120) -> float:
     """Seconds from `start` until the title is shown, no script runs and `charts` plotly charts are drawn
     (the state must then hold for 0.5 s, which is not counted)."""
@@ -128,29 +121,13 @@ def browser_times(db: Path) -> dict[str, tuple[float, float, float]]:
     """
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    env = dict(os.environ, DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
     log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    log.close()
+    proc, base = start_app(db, Path(log.name))
     out: dict[str, list[float]] = {n: [] for n in PAGES}
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(base + "/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-            if time.time() > deadline:
-                raise RuntimeError("streamlit did not start")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
             for _round in range(2):
                 for name, (_file, path, title, charts) in PAGES.items():
@@ -172,11 +149,7 @@ def browser_times(db: Path) -> dict[str, tuple[float, float, float]]:
                 _no_error(page, name)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
     return {n: tuple(v) for n, v in out.items()}
 
 
