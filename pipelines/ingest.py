@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterable
@@ -612,29 +613,6 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
     return _write(path, body)
 
 
-def start_fresh(db: str | Path | None = None, *, actor: str) -> Path:
-    """Set the database and its archive aside in a dated backup folder beside them, and start an empty one.
-
-    This is how the organization department leaves the demo school for real data without a server shell.
-    Nothing is deleted: the backup folder holds the old database file and archive. Returns that folder.
-    """
-    import shutil
-
-    path = dbm.db_path(db)
-    archive = _archive_dir(path)
-    backup = path.parent / f"backup-{_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
-    with dbm.locked(path):
-        backup.mkdir(parents=True)
-        for f in (path, Path(str(path) + ".wal")):
-            if f.exists():
-                shutil.move(str(f), backup / f.name)
-        if archive.exists():
-            shutil.move(str(archive), backup / archive.name)
-    with dbm.connect(path, write=True) as con:
-        store.audit(con, actor, "start_fresh", f"原数据库与归档已移至 {backup.name}，从空白数据库开始")
-    return backup
-
-
 def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, actor: str) -> int | None:
     """Withdraw the current version of a branch-quarter (it then counts as not submitted).
 
@@ -652,6 +630,27 @@ def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, act
         return done[0], _entry("withdraw", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
 
     return _write(path, body)
+
+
+def start_fresh(db: str | Path | None = None, *, actor: str) -> Path:
+    """Set the database and its archive aside in a dated backup folder beside them, and start an empty one.
+
+    This is how the organization department leaves the demo school for real data without a server shell.
+    Nothing is deleted: the backup folder holds the old database file and archive. Returns that folder.
+    """
+    path = dbm.db_path(db)
+    archive = _archive_dir(path)
+    backup = path.parent / f"backup-{_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    with dbm.locked(path):
+        backup.mkdir(parents=True)
+        for f in (path, Path(str(path) + ".wal")):
+            if f.exists():
+                shutil.move(str(f), backup / f.name)
+        if archive.exists():
+            shutil.move(str(archive), backup / archive.name)
+    with dbm.connect(path, write=True) as con:
+        store.audit(con, actor, "start_fresh", f"原数据库与归档已移至 {backup.name}，从空白数据库开始")
+    return backup
 
 
 # ---- rebuild ------------------------------------------------------------------------------------------
