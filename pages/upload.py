@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from pages import common as c  # noqa: E402
 from pipelines import auth  # noqa: E402
 from pipelines import db as dbmod  # noqa: E402
 from pipelines.config import settings  # noqa: E402
@@ -774,4 +775,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # Streamlit runs pages as __main__; tests may import the functions
+    c.require_entrypoint()
     main()
