@@ -1,6 +1,6 @@
 """党建“双创”分析看板 — entry point: page config, demo database on first start, sidebar facts, navigation.
 
-Run with `streamlit run app.py`. The database is settings().db_path (env DJ_DB_PATH); when it does not
+Run with `streamlit run serve.py` (this script with a warm start) or `streamlit run app.py`. The database is settings().db_path (env DJ_DB_PATH); when it does not
 exist the built-in demo school is generated and ingested first, and a banner says so.
 """
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Running the real dashboard for browser tests: `streamlit run app.py` on a free port, and Debian's chromium."""
+"""Running the real dashboard for browser tests: `streamlit run serve.py` (the README's command; app.py with a
+warm start) on a free port, and Debian's chromium."""
 from __future__ import annotations
 
 import os
@@ -24,18 +25,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(db: Path, log_path: Path, *, extra_args: Iterable[str] = (), drop_env: Iterable[str] = (),
-              timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` headless on a free port with DJ_DB_PATH=db; returns (process, base url).
+def start_app(db: Path, log_path: Path, *, script: str = "serve.py", extra_args: Iterable[str] = (),
+              drop_env: Iterable[str] = (), timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
+    """`streamlit run <script>` headless on a free port with DJ_DB_PATH=db; returns (process, base url).
 
-    `drop_env` names environment variables the app must not inherit (e.g. admin secrets of the caller).
+    `script` is serve.py (with the warm start) or app.py (without). `drop_env` names environment variables
+    the app must not inherit (e.g. admin secrets of the caller).
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in set(drop_env)}
     env.update(DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false", *extra_args],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -1,6 +1,7 @@
 """Every dashboard page in real Chromium (Debian's /usr/bin/chromium through pytest-playwright) against
-`streamlit run app.py` on a copy of the demo database: no error element, the key charts drawn, CJK fonts
-available, the view reproduced from its URL. A full-page screenshot of each page goes to tests/artifacts/.
+`streamlit run serve.py` (app.py with the warm start) on a copy of the demo database: no error element, the key
+charts drawn, CJK fonts available, the view reproduced from its URL. A full-page screenshot of each page goes to
+tests/artifacts/.
 """
 from __future__ import annotations
 
@@ -135,3 +136,22 @@ def test_ranking_row_opens_the_branch_profile(server, page):
     wait_finished(page, "支部画像", 2)
     assert page.get_by_role("heading", name=top["branch_name"]).count() >= 1
     assert f"branch={top['branch_code']}" in page.url
+
+
+@pytest.mark.parametrize("script", ["app.py", "serve.py"])
+def test_first_visit_straight_to_a_page_url_gets_the_whole_app(demo_db_master, tmp_path, page, script):
+    """The very first visitor after a start opens /upload directly. Streamlit would run pages/upload.py on
+    its own (its legacy pages/ mode lasts until app.py's st.navigation has run once); the page must still come
+    with app.py's frame: the demo banner and the sidebar navigation."""
+    for f in demo_db_master.parent.iterdir():
+        (shutil.copytree if f.is_dir() else shutil.copy)(f, tmp_path / f.name)
+    proc, base = start_app(tmp_path / demo_db_master.name, tmp_path / "streamlit.log", script=script)
+    try:
+        page.goto(f"{base}/upload")
+        page.get_by_role("heading", name="数据上传", level=1).wait_for(timeout=60_000)
+        page.get_by_text("当前展示的是演示数据").wait_for(timeout=30_000)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        assert nav.get_by_role("link", name="全校总览").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        stop_app(proc)

@@ -1,4 +1,4 @@
-"""Real Chromium against `streamlit run app.py`: sign in, upload a new quarter through the real file input,
+"""Real Chromium against `streamlit run serve.py`: sign in, upload a new quarter through the real file input,
 confirm, and see that quarter on 全校总览 — in this session and in one that was already open.
 
 The admin exists only in a temporary secrets file passed with `--secrets.files`; nothing is committed.
@@ -57,7 +57,7 @@ def _workbook(folder: Path, e: RegistryEntry, period: str) -> Path:
 
 @pytest.fixture
 def server(demo_db, tmp_path):
-    """`streamlit run app.py` on a free port, on a copy of the demo database, with a temporary admin."""
+    """`streamlit run serve.py` on a free port, on a copy of the demo database, with a temporary admin."""
     secrets = tmp_path / "secrets" / "secrets.toml"
     secrets.parent.mkdir()
     secrets.write_text(f'[admins]\nbrowser = "{auth.hash_password(PASSWORD, rounds=4)}"\n', encoding="utf-8")

@@ -1,0 +1,30 @@
+"""Serve the dashboard with a warm start: `python -m streamlit run serve.py` (same options as for app.py).
+
+app.py stays the Streamlit script; this wraps it in st.App so that, as soon as the server listens, a
+background thread opens every page once (pipelines/warmup.py): imports, page scripts and data caches are
+ready before the first real visitor, and a missing database starts building the demo school at once.
+`streamlit run app.py` still works, without the warm start.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit as st
+from streamlit import config
+
+
+@asynccontextmanager
+async def warm_start(_app):
+    """Start the warm-up visit in the background; the server does not wait for it."""
+    from pipelines.warmup import stream_url, visit_pages
+
+    url = stream_url(config.get_option("server.address"), int(config.get_option("server.port")),
+                     config.get_option("server.baseUrlPath") or "",
+                     tls=bool(config.get_option("server.sslCertFile")))
+    threading.Thread(target=visit_pages, args=(url,), name="dangjian-warm-start", daemon=True).start()
+    yield
+
+
+app = st.App(Path(__file__).resolve().parent / "app.py", lifespan=warm_start)
