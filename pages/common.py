@@ -491,6 +491,13 @@ def table_height(rows: int, cap: int = 460) -> int:
     return min(35 * (rows + 1) + 3, cap)
 
 
+def one_decimal(df: pd.DataFrame, signed: Sequence[str] = ()) -> dict[str, Any]:
+    """column_config showing every float column of `df` with one decimal (83.0, not 83 beside 80.6);
+    the `signed` columns are differences and get a sign (+1.4 / -1.4)."""
+    return {col: st.column_config.NumberColumn(col, format="%+.1f" if col in signed else "%.1f")
+            for col in df.columns if pd.api.types.is_float_dtype(df[col])}
+
+
 def show(fig: go.Figure, key: str | None = None) -> None:
     """Render a plotly figure with the dashboard template, full width."""
     fig.update_layout(template="dangjian")
@@ -532,6 +539,12 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
         ),
     )
     return fig
+
+
+def unique_labels(names: pd.Series, codes: pd.Series) -> list[str]:
+    """Branch names as chart labels; a name two branches share gets its code, so their rows stay apart."""
+    names, codes = pd.Series(list(names)), pd.Series(list(codes))
+    return list(names.where(~names.duplicated(keep=False), names + "（" + codes + "）"))
 
 
 def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,

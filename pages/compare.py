@@ -111,7 +111,8 @@ def render() -> None:
             **{f"{c.type_name(t)}平均": tc[f"{t}_mean"].round(1).values for t in c.type_ids()},
             "差值（教师−学生）": tc["diff"].round(1).values,
         })
-        st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims")
+        st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
+                     column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
     with right:
         st.subheader("各维度得分分布", anchor=False)
         c.show(box_chart(bs), key="cmp_box")
@@ -135,7 +136,8 @@ def render() -> None:
             "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
         })
         with st.expander("全部考核要点对比表与下载"):
-            st.dataframe(full, hide_index=True, width="stretch")
+            st.dataframe(full, hide_index=True, width="stretch",
+                         column_config=c.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
             c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 
     st.subheader("分二级党组织对比", anchor=False)

@@ -166,8 +166,7 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
                                horizontal=True)
         heat = heat.tail(HEAT_ROWS) if which == "bottom" else heat.head(HEAT_ROWS)
         st.caption(f"筛选结果共 {len(view)} 个支部，热力图显示其中 {HEAT_ROWS} 个；可用上方筛选条件缩小范围。")
-    names = heat["branch_name"].where(~heat["branch_name"].duplicated(keep=False),
-                                      heat["branch_name"] + "（" + heat["branch_code"] + "）")
+    names = c.unique_labels(heat["branch_name"], heat["branch_code"])
     z = heat[c.dim_cols() + ["overall"]].set_axis(c.dim_names() + ["总分"], axis=1)
     z.index = [f"{int(r)}. {n}" for r, n in zip(heat["rank"], names)]
     c.show(c.heatmap(z), key="ov_heatmap")
@@ -209,7 +208,7 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
         "参与计算的支部数": weakest["w"].astype(int),
     })
     with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=c.one_decimal(table))
         c.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
 
 

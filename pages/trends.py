@@ -22,17 +22,21 @@ def metric_name(m: str) -> str:
 
 
 def movers_chart(df: pd.DataFrame, up: bool):
-    """Biggest movers: bars of the change, labelled with it and the dimension that moved the branch most."""
+    """Biggest movers: bars of the change; under each branch name, the dimension that moved it most.
+
+    The dimension sits on the axis, not beside the bar: in a half-width column a long label beside the
+    longest bar would run out of the chart.
+    """
     short = {d.name: d.short for d in c.guide().dimensions}
-    labels = list(df["branch_name"])
-    text = [f"{d:+.1f}（{short.get(dim, dim)} {ct:+.1f}）" for d, dim, ct in
-            zip(df["delta"], df["main_dimension_name"], df["main_contribution"])]
+    names = c.unique_labels(df["branch_name"], df["branch_code"])
+    labels = [f"{n}<br><span style='font-size:12px;color:{c.GREY}'>主要来自{short.get(dim, dim)} {ct:+.1f}</span>"
+              for n, dim, ct in zip(names, df["main_dimension_name"], df["main_contribution"])]
     values = df["delta"].abs()
     hover = [f"{n}（{col}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
-    fig = c.hbar(labels, values, text=text, color=c.UP_COLOR if up else c.DOWN_COLOR, hover=hover,
-                 xmax=max(float(values.max()) * 2.0, 1), height=max(240, 44 * len(df) + 70),
+    fig = c.hbar(labels, values, text=[f"{d:+.1f}" for d in df["delta"]], color=c.UP_COLOR if up else c.DOWN_COLOR,
+                 hover=hover, xmax=max(float(values.max()) * 1.25, 1), height=max(260, 56 * len(df) + 70),
                  xtitle="总分变化（分）")
     fig.update_xaxes(showticklabels=False)
     return fig
@@ -106,7 +110,8 @@ def render() -> None:
             "该维度贡献": table["main_contribution"].round(1),
         })
         with st.expander("明细与下载"):
-            st.dataframe(table, hide_index=True, width="stretch")
+            st.dataframe(table, hide_index=True, width="stretch",
+                         column_config=c.one_decimal(table, signed=["变化", "该维度贡献"]))
             c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
 
     st.subheader(f"支部对比：{name}", anchor=False)

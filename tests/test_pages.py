@@ -9,6 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -81,6 +82,17 @@ def test_every_page_runs_on_the_demo(demo_db, name):
     assert len(at.metric) == n_metrics
     assert len(at.dataframe) >= n_tables
     assert len(at.get("download_button")) >= n_downloads
+
+
+@pytest.mark.parametrize("name", ["overview", "branch", "compare", "trends"])
+def test_every_decimal_column_has_a_fixed_format(demo_db, name):
+    """83.0 beside 80.6, never 83: each float column of each table names its format."""
+    at = ok(page(name).run())
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns or "{}")
+        for col in table.value.columns:
+            if pd.api.types.is_float_dtype(table.value[col]):
+                assert config.get(col, {}).get("type_config", {}).get("format"), (name, col)
 
 
 def test_app_builds_navigation_and_shows_demo_banner_and_facts(demo_db):
