@@ -20,6 +20,7 @@ st.set_page_config(
 )
 
 from pages import common as c  # noqa: E402
+from pipelines.config import settings  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -69,7 +70,8 @@ def ensure_database() -> None:
     if not state["done"]:
         with st.status("首次启动：正在生成演示数据，约需半分钟……", expanded=True):
             st.progress(state["fraction"], text=state["text"])
-            st.caption("演示学校：12 个二级党组织、80 个支部、6 个季度的报送表，经真实的模板、校验和导入流程生成。")
+            st.caption(f"演示学校：{settings().demo_branches} 个支部、{settings().demo_quarters} 个季度的报送表，"
+                       "经真实的模板、校验和导入流程生成。")
         time.sleep(0.5)
         st.rerun()
     _demo_builder.clear()

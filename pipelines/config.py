@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     demo_dir: Path = Field(ROOT / "data" / "demo", description="Folder the demo workbooks are written to")
     guide_path: Path = Field(ROOT / "indicator_guide.yaml", description="The indicator guide")
     demo_seed: int = Field(2026, description="Seed of the built-in demo school")
+    demo_branches: int = Field(80, ge=2, description="Branches of the demo school built when no database exists")
+    demo_quarters: int = Field(6, ge=1, description="Quarters of the demo school, ending with the latest completed one")
     lock_timeout_s: float = Field(10.0, description="How long a writer waits for a busy database before giving up")
     view_password_required: bool = Field(False, description="Whether viewing the dashboard needs a password")
     scoring_threads: int = Field(1, description="DuckDB threads per scoring connection (1 measured fastest on 2 cores)")

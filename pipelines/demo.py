@@ -40,7 +40,6 @@ SUMMARY_FILE = "demo_summary.json"  # written last: its presence means the folde
 
 TEACHER, STUDENT = "teacher", "student"  # guide branch type ids
 TEACHER_SHARE = 0.4
-DEMO_BRANCHES, DEMO_QUARTERS = 80, 6  # the school the app builds on first start
 
 
 # ---- the school -------------------------------------------------------------------------------------------
@@ -884,7 +883,7 @@ def ensure_demo_db(db=None, progress: Callable[[float, str], None] | None = None
                 and (Path(demo_dir) / REGISTRY_FILE).exists()
             if not complete:
                 report(0.0, "正在生成演示学校的填报文件……")
-                generate(demo_dir, branches=DEMO_BRANCHES, quarters=DEMO_QUARTERS,
+                generate(demo_dir, branches=settings().demo_branches, quarters=settings().demo_quarters,
                          progress=lambda i, n: report(0.6 * i / n, f"正在生成演示填报文件（{i}/{n}）"))
             report(0.6, "正在导入演示数据……")
             _remove_db(path)  # leftovers of an interrupted build

@@ -261,8 +261,9 @@ def test_ensure_demo_db_builds_once(tmp_path):
 
 def test_ensure_demo_db_generates_when_the_folder_is_empty(tmp_path, monkeypatch):
     # The default school is 80 branches; a smaller one keeps this test fast and exercises the same path.
-    monkeypatch.setattr(demo, "DEMO_BRANCHES", 3)
-    monkeypatch.setattr(demo, "DEMO_QUARTERS", 1)
+    monkeypatch.setenv("DJ_DEMO_BRANCHES", "3")
+    monkeypatch.setenv("DJ_DEMO_QUARTERS", "1")
+    settings.cache_clear()
     db = tmp_path / "fresh" / "demo.duckdb"
     assert demo.ensure_demo_db(db) is True
     assert demo.read_summary(settings().demo_dir) is not None

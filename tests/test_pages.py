@@ -110,24 +110,17 @@ def test_app_builds_navigation_and_shows_demo_banner_and_facts(demo_db):
         assert [t.value for t in at.title] == [SMOKE[name][0]]
 
 
-def test_app_builds_the_demo_when_no_database_exists(monkeypatch, tmp_path):
+def test_app_builds_the_demo_when_no_database_exists(monkeypatch):
     """First start: no database → the demo is generated and ingested (progress shown), then the banner."""
-    from pipelines import demo
+    from pipelines.config import settings
 
-    calls = []
-
-    def small_demo(db=None, progress=None):
-        # the real builder, at a small size so the test stays quick
-        files = tmp_path / "files"
-        demo.generate(files, seed=3, branches=8, quarters=2)
-        progress(0.5, "正在导入演示数据")
-        demo.build_db(files, db)
-        calls.append(db)
-        return True
-
-    monkeypatch.setattr(demo, "ensure_demo_db", small_demo)
+    # the real builder, at a small size so the test stays quick
+    monkeypatch.setenv("DJ_DEMO_BRANCHES", "8")
+    monkeypatch.setenv("DJ_DEMO_QUARTERS", "2")
+    settings.cache_clear()
+    assert not settings().db_path.exists()
     at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
-    assert len(calls) == 1 and Path(calls[0]).exists()
+    assert settings().db_path.exists()
     assert any("当前展示的是演示数据" in w.value for w in at.warning)
     assert metric(at, "支部总数") == "8"
 
