@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pipelines import report  # noqa: E402
 
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 
@@ -72,13 +73,19 @@ def render() -> None:
     if not c.period_options(periods):  # no submission and no registry yet
         c.no_data()
         return
-    top = st.columns([1, 3])
+    top = st.columns([1, 2, 1], vertical_alignment="bottom")
     period = c.period_select(periods, container=top[0])
     data = c.bundle(period)  # one scoring session for every frame of this quarter
     bs, status = data["branch_scores"], data["submission_status"]
     prev, pbs = c.previous_scores(periods, period, data)
     top[1].caption(f"当前查看：{c.period_label(period)}"
                    + (f"；对比季度：{c.period_label(prev)}" if prev else "；这是第一个有数据的季度，暂无环比"))
+    db = c.db_file()
+    top[2].download_button(
+        "下载本季度报告（Excel）", data=lambda: report.quarter_report(period, db), file_name=report.file_name(period),
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_report",
+        on_click="ignore", icon=":material/summarize:", width="stretch",
+        help="概况、支部排名、二级党组织、考核要点完成率和未报送支部，一个工作簿，可直接打印或用于会议材料")
 
     headline(bs, status, pbs)
     if bs.empty:

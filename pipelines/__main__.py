@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--branch", default=None)
     s.add_argument("--items", action="store_true")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    q = sub.add_parser("report", help="生成某季度的季度报告（Excel 工作簿）")
+    q.add_argument("--db", default=None)
+    q.add_argument("--period", required=True)
+    q.add_argument("--out", default=None, help="输出文件（默认：党建双创季度报告_季度.xlsx）")
     return p
 
 
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command in ("registry", "ingest", "rebuild"):
         from pipelines import ingest
         run = getattr(ingest, f"cli_{args.command}")
+    elif args.command == "report":
+        from pipelines.report import cli_report as run
     else:
         from pipelines.scoring import cli_scores as run
     return run(args)

@@ -155,3 +155,24 @@ def test_first_visit_straight_to_a_page_url_gets_the_whole_app(demo_db_master, t
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         stop_app(proc)
+
+
+def test_quarter_report_downloads_from_the_overview(server, page, tmp_path):
+    from openpyxl import load_workbook
+
+    from pipelines import report
+
+    base, db = server
+    latest = scoring.periods(db)[-1]
+    page.goto(f"{base}/")
+    wait_finished(page, "全校总览", 4)
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name="下载本季度报告（Excel）").click()
+    download = info.value
+    assert download.suggested_filename == report.file_name(latest)
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    wb = load_workbook(target)
+    assert wb.sheetnames == list(report.SHEETS)
+    top = scoring.branch_scores(latest, db).sort_values(["rank", "branch_code"]).iloc[0]
+    assert wb["支部排名"].cell(2, 4).value == top["branch_code"]

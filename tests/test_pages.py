@@ -65,7 +65,7 @@ def texts(at: AppTest) -> str:
 
 # ---- smoke ---------------------------------------------------------------------------------------------
 SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (CSV + Excel each))
-    "overview": ("全校总览", 4, 6, 3, 6),
+    "overview": ("全校总览", 4, 6, 3, 7),  # 7: the quarterly report and three tables' CSV + Excel
     "branch": ("支部画像", 2, 5, 2, 4),
     "compare": ("教师与学生支部对比", 5, 3, 2, 2),
     "trends": ("趋势分析", 5, 0, 1, 2),

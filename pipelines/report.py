@@ -1,0 +1,219 @@
+"""The quarterly report: one formatted Excel workbook of a quarter for the Party committee's meeting papers.
+
+Sheets: 概况 (headline figures against the quarter before, grade counts, the seven dimensions for the school
+and both branch types), 支部排名, 二级党组织, 考核要点 (weakest first), 未报送支部. Every number comes from
+scoring.marts, so the report shows what the dashboard shows. Built by the 全校总览 page's download button and
+by `python -m pipelines report`.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from pipelines import scoring
+from pipelines.guide import guide
+from pipelines.model import parse_period, period_of
+
+RED = "C8102E"
+HEADER_FILL = PatternFill("solid", fgColor="F4E1E4")
+THIN = Side(style="thin", color="D1D5DB")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+SHEETS = ("概况", "支部排名", "二级党组织", "考核要点", "未报送支部")
+
+
+def _norm(period: str) -> str:
+    return period_of(*parse_period(period))
+
+
+def period_label(period: str) -> str:
+    year, q = parse_period(period)
+    return f"{year} 年第 {q} 季度"
+
+
+def file_name(period: str) -> str:
+    return f"党建双创季度报告_{period}.xlsx"
+
+
+def _mean(df: pd.DataFrame | None, branch_type: str | None = None) -> float | None:
+    if df is None or df.empty:
+        return None
+    if branch_type:
+        df = df[df["branch_type"] == branch_type]
+    return None if df.empty else float(df["overall"].mean())
+
+
+def _round(v, digits: int = 1):
+    return None if v is None or pd.isna(v) else round(float(v), digits)
+
+
+def _diff(now, before):
+    return None if now is None or before is None else round(now - before, 1)
+
+
+def frames(period: str, db=None) -> dict[str, pd.DataFrame]:
+    """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个维度)."""
+    g = guide()
+    period = _norm(period)
+    data = scoring.marts(period, db, previous=True)
+    bs, status, pbs = data["branch_scores"], data["submission_status"], data.get("prev_branch_scores")
+    dims = [(f"d{i}", d.name) for i, d in enumerate(g.dimensions, 1)]
+    types = [t.id for t in g.branch_types]
+
+    submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
+    missing = int((status["status"] == "missing").sum()) if not status.empty else 0
+    rows = [("支部总数", len(status) if not status.empty else len(bs), None, None),
+            ("已报送支部", submitted, None, None), ("未报送支部", missing, None, None)]
+    for label, t in [("全校平均分", None), *[(f"{g.branch_type_name(t)}平均分", t) for t in types]]:
+        now, before = _mean(bs, t), _mean(pbs, t)
+        rows.append((label, _round(now), _round(before), _diff(now, before)))
+    for grade in g.grades:
+        now = int((bs["grade"] == grade.name).sum())
+        before = int((pbs["grade"] == grade.name).sum()) if pbs is not None and not pbs.empty else None
+        rows.append((f"等次为“{grade.name}”的支部", now, before, None if before is None else now - before))
+    summary = pd.DataFrame(rows, columns=["项目", "本季度", "上季度", "变化"], dtype=object)  # counts stay ints
+
+    tc = data["type_comparison"].set_index("dimension_id")
+    dim_table = pd.DataFrame({
+        "一级指标": [name for _, name in dims],
+        "全校平均": [_round(bs[col].mean()) if not bs.empty else None for col, _ in dims],
+        **{f"{g.branch_type_name(t)}平均": [_round(tc[f"{t}_mean"].get(i)) if f"{t}_mean" in tc else None
+                                          for i in range(1, len(dims) + 1)] for t in types},
+        "差值（教师−学生）": [_round(tc["diff"].get(i)) if "diff" in tc else None for i in range(1, len(dims) + 1)],
+    }, dtype=object)
+
+    ranked = bs.sort_values(["rank", "branch_code"])
+    ranking = pd.DataFrame({
+        "排名": ranked["rank"].astype("Int64"),
+        "排名变化（正数为上升）": ranked["rank_change"].astype("Int64"),
+        "支部": ranked["branch_name"], "支部编码": ranked["branch_code"], "二级党组织": ranked["college"],
+        "类型": ranked["branch_type"].map(g.branch_type_name),
+        "总分": ranked["overall"].round(1), "等次": ranked["grade"], "较上季度": ranked["delta"].round(1),
+        **{name: ranked[col].round(1) for col, name in dims},
+    })
+
+    cs = data["college_scores"].sort_values(["rank", "college"], na_position="last")
+    colleges = pd.DataFrame({
+        "排名": cs["rank"].astype("Int64"), "二级党组织": cs["college"],
+        "支部数": cs["branches"].astype("Int64"), "已报送": cs["submitted"].astype("Int64"),
+        "平均总分": cs["overall"].round(1), "较上季度": (cs["overall"] - cs["prev_overall"]).round(1),
+        **{name: cs[col].round(1) for col, name in dims},
+    })
+
+    summ = data["item_summary"]
+    by_type = {t: summ[summ["branch_type"] == t].set_index("item_id") for t in [*types, "all"]}
+    items = pd.DataFrame([{
+        "考核要点": it.id, "一级指标": g.dimension_of(it.id).name, "内容": it.text,
+        "全校平均完成率（%）": _pct(by_type["all"], it.id, "mean_completion"),
+        "完全完成的支部占比（%）": _pct(by_type["all"], it.id, "full_share"),
+        **{f"{g.branch_type_name(t)}平均完成率（%）": _pct(by_type[t], it.id, "mean_completion") for t in types},
+        "参与计算的支部数": _count(by_type["all"], it.id),
+    } for it in g.items])
+    items = items.sort_values(["全校平均完成率（%）", "考核要点"], na_position="last").reset_index(drop=True)
+
+    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) if not status.empty \
+        else status
+    missing_table = pd.DataFrame({
+        "支部编码": miss.get("branch_code", []), "支部名称": miss.get("branch_name", []),
+        "二级党组织": miss.get("college", []),
+        "类型": pd.Series(miss.get("branch_type", []), dtype="object").map(
+            lambda t: g.branch_type_name(t) if isinstance(t, str) else t),
+    })
+    return {"概况": summary, "七个维度": dim_table, "支部排名": ranking, "二级党组织": colleges,
+            "考核要点": items, "未报送支部": missing_table}
+
+
+def _pct(df: pd.DataFrame, item_id: str, col: str):
+    v = df[col].get(item_id) if item_id in df.index else None
+    return None if v is None or pd.isna(v) else round(float(v) * 100, 1)
+
+
+def _count(df: pd.DataFrame, item_id: str):
+    v = df["branches"].get(item_id) if item_id in df.index else None
+    return None if v is None or pd.isna(v) else int(v)
+
+
+def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> bytes:
+    """The report workbook of `period` as .xlsx bytes."""
+    g = guide()
+    period = _norm(period)
+    tables = frames(period, db)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "概况"
+    ws["A1"] = f"{g.title}季度报告（{period_label(period)}）"
+    ws["A1"].font = Font(size=16, bold=True, color=RED)
+    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+    ws["A2"] = f"{g.school} · 指标指南版本 {g.version} · 生成时间 {stamp}"
+    ws["A2"].font = Font(size=10, color="6B7280")
+    end = _table(ws, tables["概况"], top=4, title="主要数据（与上一季度相比）")
+    _table(ws, tables["七个维度"], top=end + 2, title="七个维度平均得分")
+    for name in SHEETS[1:]:
+        sheet = wb.create_sheet(name)
+        if tables[name].empty:
+            sheet["A1"] = "本季度全部支部均已报送。" if name == "未报送支部" else "本季度暂无数据。"
+            continue
+        _table(sheet, tables[name], top=1)
+        sheet.freeze_panes = "A2"
+    for sheet in wb.worksheets:
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        if sheet.freeze_panes:
+            sheet.print_title_rows = "1:1"
+    wb.properties.title = f"{g.title}季度报告 {period}"
+    wb.properties.creator = g.school
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _table(ws, df: pd.DataFrame, top: int, title: str | None = None) -> int:
+    """Write `df` with a bold header from row `top` (after an optional title row); returns the last row used."""
+    if title:
+        ws.cell(top, 1, title).font = Font(size=12, bold=True)
+        top += 1
+    for j, col in enumerate(df.columns, 1):
+        cell = ws.cell(top, j, col)
+        cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BOX
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for i, row in enumerate(df.itertuples(index=False), top + 1):
+        for j, value in enumerate(row, 1):
+            value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+            cell = ws.cell(i, j, value.item() if hasattr(value, "item") else value)
+            cell.border = BOX
+            if isinstance(cell.value, float):
+                cell.number_format = "0.0"
+            elif df.columns[j - 1] == "内容":
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for j, col in enumerate(df.columns, 1):
+        width = max([_width(col)] + [_width(v) for v in df.iloc[:, j - 1].head(200)])
+        letter = get_column_letter(j)
+        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, min(width + 2, 60))
+    return top + len(df)
+
+
+def _width(value) -> int:
+    """Display width in Excel character units: CJK characters count double."""
+    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def cli_report(args: argparse.Namespace) -> int:
+    """`python -m pipelines report --period 2026Q3 [--db DB] [--out FILE]`."""
+    if args.period not in scoring.periods(args.db) and scoring.submission_status(args.period, args.db).empty:
+        print(f"{args.period} 没有任何报送数据，也没有支部名册，无法生成报告。", file=sys.stderr)
+        return 1
+    out = Path(args.out or file_name(_norm(args.period)))
+    out.write_bytes(quarter_report(args.period, args.db))
+    print(f"已生成 {out}")
+    return 0

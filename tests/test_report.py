@@ -1,0 +1,101 @@
+"""The quarterly report workbook (pipelines/report.py) on the demo database: its numbers against the scoring
+functions, its layout as read back by openpyxl, the empty quarter, and `python -m pipelines report`."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from pipelines import report, scoring
+from pipelines.__main__ import main as cli
+from pipelines.guide import guide
+
+
+@pytest.fixture
+def latest(demo_db) -> str:
+    return scoring.periods(demo_db)[-1]
+
+
+def test_figures_match_the_scoring_functions(demo_db, latest):
+    ps = scoring.periods(demo_db)
+    bs, before = scoring.branch_scores(latest, demo_db), scoring.branch_scores(ps[-2], demo_db)
+    status = scoring.submission_status(latest, demo_db)
+    f = report.frames(latest, demo_db)
+
+    summary = f["概况"].set_index("项目")
+    assert summary.at["支部总数", "本季度"] == len(status)
+    assert summary.at["未报送支部", "本季度"] == int((status["status"] == "missing").sum())
+    assert summary.at["全校平均分", "本季度"] == round(bs["overall"].mean(), 1)
+    assert summary.at["全校平均分", "上季度"] == round(before["overall"].mean(), 1)
+    assert summary.at["等次为“优秀”的支部", "本季度"] == int((bs["grade"] == "优秀").sum())
+
+    ranking = f["支部排名"]
+    top = bs.sort_values(["rank", "branch_code"]).iloc[0]
+    assert ranking.iloc[0]["支部编码"] == top["branch_code"] and ranking.iloc[0]["总分"] == round(top["overall"], 1)
+    assert list(ranking["排名"]) == sorted(ranking["排名"])
+    assert len(ranking) == len(bs)
+
+    dims = f["七个维度"].set_index("一级指标")
+    first = guide().dimensions[0].name
+    assert dims.at[first, "全校平均"] == round(bs["d1"].mean(), 1)
+
+    items = f["考核要点"]
+    summ = scoring.item_summary(latest, demo_db)
+    weakest = items.iloc[0]
+    expected = summ[(summ["branch_type"] == "all") & (summ["item_id"] == weakest["考核要点"])]["mean_completion"]
+    assert weakest["全校平均完成率（%）"] == round(float(expected.iloc[0]) * 100, 1)
+    shown = items["全校平均完成率（%）"].dropna()
+    assert list(shown) == sorted(shown)  # weakest first
+    assert len(items) == len(guide().items)
+
+    missing = status[status["status"] == "missing"]
+    assert sorted(f["未报送支部"]["支部编码"]) == sorted(missing["branch_code"])
+
+
+def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
+    data = report.quarter_report(latest, demo_db, now=dt.datetime(2026, 11, 27, 9, 30))
+    wb = load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == list(report.SHEETS)
+    year, q = latest.split("Q")
+    assert f"{int(year)} 年第 {int(q)} 季度" in wb["概况"]["A1"].value
+    assert "2026-11-27 09:30" in wb["概况"]["A2"].value and guide().version in wb["概况"]["A2"].value
+    ws = wb["支部排名"]
+    header = [c.value for c in ws[1]]
+    assert header[:3] == ["排名", "排名变化（正数为上升）", "支部"]
+    total = header.index("总分") + 1
+    assert ws.cell(2, total).number_format == "0.0"
+    assert ws.freeze_panes == "A2" and ws.page_setup.orientation == "landscape"
+    assert ws.print_title_rows == "$1:$1"
+    counts = {r[0].value: r[1].value for r in wb["概况"].iter_rows(min_row=6, max_row=8)}
+    assert isinstance(counts["支部总数"], int)  # a count is never written as 24.0
+
+
+def test_a_quarter_nobody_submitted_lists_every_branch_as_missing(demo_db, latest):
+    year, q = latest.split("Q")
+    empty = f"{int(year) + 1}Q{q}"
+    f = report.frames(empty, demo_db)
+    registry = scoring.submission_status(latest, demo_db)
+    assert f["支部排名"].empty
+    assert len(f["未报送支部"]) == len(registry)
+    wb = load_workbook(io.BytesIO(report.quarter_report(empty, demo_db)))
+    assert wb["支部排名"]["A1"].value == "本季度暂无数据。"
+
+
+def test_cli_writes_the_report(demo_db, latest, tmp_path, capsys):
+    out = tmp_path / "报告.xlsx"
+    assert cli(["report", "--db", str(demo_db), "--period", latest.lower(), "--out", str(out)]) == 0
+    assert load_workbook(out).sheetnames == list(report.SHEETS)
+    assert str(out) in capsys.readouterr().out
+
+
+def test_cli_refuses_a_database_without_data(tmp_path, capsys):
+    from pipelines import db
+
+    empty = tmp_path / "empty.duckdb"
+    with db.connect(empty, write=True):  # the schema, no rows
+        pass
+    assert cli(["report", "--db", str(empty), "--period", "2026Q3", "--out", str(tmp_path / "r.xlsx")]) == 1
+    assert "没有任何报送数据" in capsys.readouterr().err
+    assert not (tmp_path / "r.xlsx").exists()
