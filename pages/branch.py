@@ -75,7 +75,7 @@ def history_chart(h: pd.DataFrame) -> go.Figure:
     fig = make_subplots(rows=2, cols=1, subplot_titles=("总分", "全校排名"), vertical_spacing=0.16,
                         shared_xaxes=True)
     x = [c.period_short(p) for p in h["period"]]
-    fig.add_trace(go.Scatter(x=x, y=h["overall"].round(1), mode="lines+markers+text", name="总分",
+    fig.add_trace(go.Scatter(x=x, y=c.scoring.shown(h["overall"]), mode="lines+markers+text", name="总分",
                              text=[c.fmt_score(v) for v in h["overall"]], textposition="top center",
                              line=dict(color=c.RED, width=3), marker=dict(size=8),
                              hovertemplate="%{x}<br>总分 %{y:.1f}<extra></extra>"), row=1, col=1)

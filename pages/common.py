@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines import db as dbmod  # noqa: E402
+from pipelines import scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
@@ -133,9 +134,9 @@ def period_label(period: str) -> str:
         return str(period)
 
 
-def fmt_score(x: Any, digits: int = 1) -> str:
-    """A score as displayed everywhere: one decimal, '—' when missing."""
-    return "—" if x is None or pd.isna(x) else f"{float(x):.{digits}f}"
+def fmt_score(x: Any) -> str:
+    """A score as displayed everywhere: one decimal, half up as it is graded and ranked; '—' when missing."""
+    return "—" if x is None or pd.isna(x) else f"{scoring.shown(x):.1f}"
 
 
 def fmt_pct(x: Any) -> str:
@@ -179,8 +180,6 @@ def guide_version() -> str:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tuple, kwargs: tuple):
-    from pipelines import scoring
-
     return getattr(scoring, fn)(*args, db=db, **dict(kwargs))
 
 
@@ -613,7 +612,7 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
         g = g.set_index(x).reindex(xs)
         color = (colors or {}).get(name)
         fig.add_trace(go.Scatter(
-            x=[period_short(p) for p in xs], y=g[y].round(1), name=str(name),
+            x=[period_short(p) for p in xs], y=scoring.shown(g[y]), name=str(name),
             mode="lines+markers+text" if label_last else "lines+markers",
             text=[fmt_score(v) for v in g[y]] if label_last else None, textposition="top center",
             textfont=dict(size=11, color=color or INK),

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
-from pipelines import report  # noqa: E402
+from pipelines import report, scoring  # noqa: E402
 
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 
@@ -57,12 +57,12 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
         "支部编码": df["branch_code"],
         "二级党组织": df["college"],
         "类型": df["branch_type"].map(c.type_name),
-        "总分": df["overall"].round(1),
+        "总分": scoring.shown(df["overall"]),
         "等次": df["grade"],
         "较上季度": df["delta"].round(1),
     })
     for col, name in labels.items():
-        out[name] = df[col].round(1)
+        out[name] = scoring.shown(df[col])
     return out.reset_index(drop=True)
 
 

@@ -105,7 +105,7 @@ def render() -> None:
         table = pd.DataFrame({
             "方向": table["方向"], "支部": table["branch_name"], "支部编码": table["branch_code"],
             "二级党组织": table["college"], "类型": table["branch_type"].map(c.type_name),
-            "上季度总分": table["prev_overall"].round(1), "本季度总分": table["overall"].round(1),
+            "上季度总分": c.scoring.shown(table["prev_overall"]), "本季度总分": c.scoring.shown(table["overall"]),
             "变化": table["delta"].round(1), "主要变化维度": table["main_dimension_name"],
             "该维度贡献": table["main_contribution"].round(1),
         })

@@ -50,8 +50,8 @@ def _mean(df: pd.DataFrame | None, branch_type: str | None = None) -> float | No
     return None if df.empty else float(df["overall"].mean())
 
 
-def _round(v, digits: int = 1):
-    return None if v is None or pd.isna(v) else round(float(v), digits)
+def _round(v):
+    return None if v is None or pd.isna(v) else scoring.shown(v)
 
 
 def _diff(now, before):
@@ -95,16 +95,16 @@ def frames(period: str, db=None) -> dict[str, pd.DataFrame]:
         "排名变化（正数为上升）": ranked["rank_change"].astype("Int64"),
         "支部": ranked["branch_name"], "支部编码": ranked["branch_code"], "二级党组织": ranked["college"],
         "类型": ranked["branch_type"].map(g.branch_type_name),
-        "总分": ranked["overall"].round(1), "等次": ranked["grade"], "较上季度": ranked["delta"].round(1),
-        **{name: ranked[col].round(1) for col, name in dims},
+        "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"], "较上季度": ranked["delta"].round(1),
+        **{name: scoring.shown(ranked[col]) for col, name in dims},
     })
 
     cs = data["college_scores"].sort_values(["rank", "college"], na_position="last")
     colleges = pd.DataFrame({
         "排名": cs["rank"].astype("Int64"), "二级党组织": cs["college"],
         "支部数": cs["branches"].astype("Int64"), "已报送": cs["submitted"].astype("Int64"),
-        "平均总分": cs["overall"].round(1), "较上季度": (cs["overall"] - cs["prev_overall"]).round(1),
-        **{name: cs[col].round(1) for col, name in dims},
+        "平均总分": scoring.shown(cs["overall"]), "较上季度": (cs["overall"] - cs["prev_overall"]).round(1),
+        **{name: scoring.shown(cs[col]) for col, name in dims},
     })
 
     summ = data["item_summary"]

@@ -105,6 +105,25 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
     }
 
 
+SHOWN_DECIMALS = 1  # scores are shown, graded and ranked at this precision (dashboard, report, CLI)
+# score_key(x): the score as shown, as an integer (tenths), rounded half up via millionths so float noise
+# from summation order never splits a tie; shown(x): the same as a number. Grades and ranks use these.
+_MACROS = (f"CREATE OR REPLACE TEMP MACRO score_key(x) AS "
+           f"(round(x * 1000000)::BIGINT + {10 ** (6 - SHOWN_DECIMALS) // 2}) // {10 ** (6 - SHOWN_DECIMALS)};"
+           f"CREATE OR REPLACE TEMP MACRO shown(x) AS score_key(x) / {10 ** SHOWN_DECIMALS}::DOUBLE;")
+
+
+def shown(x):
+    """A score (number or Series) as shown, graded and ranked: SHOWN_DECIMALS decimals, half up — the Python
+    twin of the SQL macro, so a page never shows 87.2 for a score ranked as 87.3."""
+    unit = 10 ** (6 - SHOWN_DECIMALS)
+    if isinstance(x, pd.Series):
+        return ((x * 1_000_000).round() + unit // 2).floordiv(unit) / 10 ** SHOWN_DECIMALS
+    if x is None or pd.isna(x):
+        return x
+    return (round(float(x) * 1_000_000) + unit // 2) // unit / 10 ** SHOWN_DECIMALS
+
+
 @lru_cache(maxsize=None)
 def _sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -167,6 +186,7 @@ def _session(db, periods: list[str] | None, upto: str = "mart_branches", *,
     with dbmod.connect(db) as con:
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
         _register_guide(con)
+        con.execute(_MACROS)
         if periods is None:
             periods = [period_of(y, q) for y, q in con.execute(_PERIODS_SQL).fetchall()]
         wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
@@ -577,7 +597,10 @@ def cli_scores(args: argparse.Namespace) -> int:
         _write(df.to_csv(index=False))
         return 0
     table = df.drop(columns=[c for c in ("branch_type", "guide_version") if c in df.columns])
-    table = table.map(_fmt).rename(columns=TABLE_HEADERS)
+    score_cols = {*DIMENSION_COLUMNS, "overall"}  # shown as they are graded and ranked
+    table = table.apply(lambda col: col.map(lambda v: _fmt(shown(v), SHOWN_DECIMALS) if col.name in score_cols
+                                            else _fmt(v)))
+    table = table.rename(columns=TABLE_HEADERS)
     legend = "；".join(f"d{d.id}={d.short}" for d in g.dimensions)
     _write(f"{title}\n{table.to_string(index=False)}\n" + ("" if args.items else f"{legend}\n"))
     return 0

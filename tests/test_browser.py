@@ -112,7 +112,7 @@ def test_link_reproduces_the_view_and_quarter_survives_navigation(server, page):
     wait_finished(page, "支部画像", 2)
     assert page.get_by_role("heading", name=target["branch_name"]).count() >= 1
     total = page.locator('[data-testid="stMetric"]').filter(has_text="总分").locator('[data-testid="stMetricValue"]')
-    assert total.inner_text().strip() == f"{target['overall']:.1f}"
+    assert total.inner_text().strip() == f"{scoring.shown(target['overall']):.1f}"
     assert f"period={ps[-2]}" in page.url and f"branch={target['branch_code']}" in page.url
 
     # switch page through the sidebar: the chosen quarter stays, and is in the new page's URL

@@ -132,18 +132,18 @@ def test_overview_headline_matches_scoring_and_follows_the_quarter(demo_db):
     latest = scoring.branch_scores(ps[-1], demo_db)
     status = scoring.submission_status(ps[-1], demo_db)
     assert at.selectbox(key="period").value == ps[-1]
-    assert metric(at, "全校平均分") == f"{latest['overall'].mean():.1f}"
+    assert metric(at, "全校平均分") == f"{scoring.shown(latest['overall'].mean()):.1f}"
     assert metric(at, "已报送") == str(int((status["status"] != "missing").sum()))
     assert metric(at, "未报送") == str(int((status["status"] == "missing").sum()))
     teacher = latest[latest["branch_type"] == "teacher"]["overall"].mean()
-    assert metric(at, "教师党支部平均分") == f"{teacher:.1f}"
+    assert metric(at, "教师党支部平均分") == f"{scoring.shown(teacher):.1f}"
     assert at.query_params["period"] == [ps[-1]] or at.query_params["period"] == ps[-1]
 
     earlier = ps[-3]
     at.selectbox(key="period").select(earlier).run()
     ok(at)
     bs = scoring.branch_scores(earlier, demo_db)
-    assert metric(at, "全校平均分") == f"{bs['overall'].mean():.1f}"
+    assert metric(at, "全校平均分") == f"{scoring.shown(bs['overall'].mean()):.1f}"
     prev = scoring.branch_scores(ps[-4], demo_db)
     delta = [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
     assert delta == f"{bs['overall'].mean() - prev['overall'].mean():+.1f}"
@@ -240,7 +240,7 @@ def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
     at.selectbox(key="branch").select(target["branch_code"]).run()
     ok(at)
     assert any(target["branch_name"] in s.value for s in at.subheader)
-    assert metric(at, "总分") == f"{target['overall']:.1f}"
+    assert metric(at, "总分") == f"{scoring.shown(target['overall']):.1f}"
     assert metric(at, "等次") == target["grade"]
     assert metric(at, "全校排名") == f"{int(target['rank'])} / {len(bs)}"
     assert at.query_params["branch"] in (target["branch_code"], [target["branch_code"]])
@@ -296,8 +296,8 @@ def test_compare_means_match_type_comparison(demo_db):
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = ok(page("compare").run())
     means = bs.groupby("branch_type")["overall"].mean()
-    assert metric(at, "教师党支部平均分") == f"{means['teacher']:.1f}"
-    assert metric(at, "学生党支部平均分") == f"{means['student']:.1f}"
+    assert metric(at, "教师党支部平均分") == f"{scoring.shown(means['teacher']):.1f}"
+    assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
     tc = scoring.type_comparison(ps[-1], demo_db)
     dims = [df.value for df in at.dataframe if "一级指标" in df.value.columns][0]
     assert list(dims["差值（教师−学生）"]) == pytest.approx(list(tc["diff"].round(1)), abs=0.051)
@@ -389,7 +389,7 @@ def test_branch_history_chart_matches_scoring_history(demo_db):
     # parse the spec: plotly escapes CJK in its JSON unless orjson is installed
     specs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
     traces = next(sp for sp in specs if "全校排名" in json.dumps(sp, ensure_ascii=False))["data"]
-    assert traces[0]["text"] == [f"{v:.1f}" for v in row["overall"]]
+    assert traces[0]["text"] == [f"{scoring.shown(v):.1f}" for v in row["overall"]]  # half up, as ranked
     assert traces[1]["text"] == [f"第{int(r)}名" for r in row["rank"]]
 
 
@@ -424,7 +424,8 @@ def test_new_data_shows_on_the_next_interaction(thin_db):
     assert dbmod.data_version(thin_db) == before + 1
     at.run()
     assert metric(ok(at), "已报送") == "3"
-    assert metric(at, "全校平均分") == f"{scoring.branch_scores('2025Q2', thin_db)['overall'].mean():.1f}"
+    mean = scoring.branch_scores("2025Q2", thin_db)["overall"].mean()
+    assert metric(at, "全校平均分") == f"{scoring.shown(mean):.1f}"
 
 
 def test_registry_without_submissions_lists_everyone_as_missing():

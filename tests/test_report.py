@@ -27,19 +27,19 @@ def test_figures_match_the_scoring_functions(demo_db, latest):
     summary = f["概况"].set_index("项目")
     assert summary.at["支部总数", "本季度"] == len(status)
     assert summary.at["未报送支部", "本季度"] == int((status["status"] == "missing").sum())
-    assert summary.at["全校平均分", "本季度"] == round(bs["overall"].mean(), 1)
-    assert summary.at["全校平均分", "上季度"] == round(before["overall"].mean(), 1)
+    assert summary.at["全校平均分", "本季度"] == scoring.shown(bs["overall"].mean())
+    assert summary.at["全校平均分", "上季度"] == scoring.shown(before["overall"].mean())
     assert summary.at["等次为“优秀”的支部", "本季度"] == int((bs["grade"] == "优秀").sum())
 
     ranking = f["支部排名"]
     top = bs.sort_values(["rank", "branch_code"]).iloc[0]
-    assert ranking.iloc[0]["支部编码"] == top["branch_code"] and ranking.iloc[0]["总分"] == round(top["overall"], 1)
+    assert ranking.iloc[0]["支部编码"] == top["branch_code"] and ranking.iloc[0]["总分"] == scoring.shown(top["overall"])
     assert list(ranking["排名"]) == sorted(ranking["排名"])
     assert len(ranking) == len(bs)
 
     dims = f["七个维度"].set_index("一级指标")
     first = guide().dimensions[0].name
-    assert dims.at[first, "全校平均"] == round(bs["d1"].mean(), 1)
+    assert dims.at[first, "全校平均"] == scoring.shown(bs["d1"].mean())
 
     items = f["考核要点"]
     summ = scoring.item_summary(latest, demo_db)

@@ -8,6 +8,7 @@ import pytest
 
 from pipelines import scoring
 from pipelines.config import settings
+from pipelines.guide import guide
 from test_scoring_fixtures import full_year_rows, ledger, save, workbook
 
 
@@ -546,3 +547,26 @@ def test_duplicate_self_assessment_rows_first_answered_row_wins(db):
     assert (it["completion"], it["self_status"], it["evidence"]) == (approx(0.7), "基本完成", "第二行")
     t = scoring.trace("2026Q1", "A", "6.1.2", db)
     assert t.loc[t["counted"], "row_no"].tolist() == [41]
+
+
+# ---- the score as shown ------------------------------------------------------------------------------------
+def test_grades_and_ranks_follow_the_score_as_shown(demo_db):
+    """The pages show one decimal: a branch shown as 90.0 is 优秀, and two branches shown alike share a rank."""
+    g = guide()
+    for period in scoring.periods(demo_db):
+        bs = scoring.branch_scores(period, demo_db)
+        shown = scoring.shown(bs["overall"])
+        assert list(bs["grade"]) == [g.grade(v) for v in shown], period
+        for _, same in bs.assign(shown=shown).groupby("shown"):
+            assert same["rank"].nunique() == 1, (period, list(same["branch_code"]))
+        expected = shown.rank(method="min", ascending=False).astype(int)
+        assert list(bs["rank"]) == list(expected), period
+
+
+def test_score_key_rounds_half_up_without_float_noise(db):
+    with scoring._session(db, []) as con:
+        got = con.execute("SELECT score_key(89.95), score_key(89.9499), score_key(89.95 - 1e-12), shown(99.24),"
+                          " shown(99.16)").fetchone()
+    assert got == (900, 899, 900, 99.2, 99.2)
+    assert [scoring.shown(x) for x in (89.95, 89.9499, 89.95 - 1e-12, 87.25, -0.25)] == [90.0, 89.9, 90.0, 87.3, -0.2]
+    assert scoring.shown(pd.Series([87.25, None])).iloc[0] == 87.3

@@ -68,7 +68,7 @@ def test_cli_branch_scores_in_three_formats(db):
     assert table.returncode == 0, table.stderr
     assert "2026Q1 各支部得分（指标指南版本 2026.1）" in table.stdout
     assert "全校排名" in table.stdout and "教师党支部" in table.stdout
-    assert f"{expected.loc['A', 'overall']:.2f}" in table.stdout
+    assert f"{scoring.shown(expected.loc['A', 'overall']):.1f}" in table.stdout
 
 
 def test_cli_branch_items_in_three_formats(db, main):

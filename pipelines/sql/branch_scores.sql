@@ -20,7 +20,7 @@ overall AS (
 ),
 graded AS (
     SELECT o.*, g.name AS grade
-    FROM overall o ASOF LEFT JOIN g_grades g ON o.score_key / 100 >= g.min  -- the score as shown
+    FROM overall o ASOF LEFT JOIN g_grades g ON shown(o.score) >= g.min  -- the score as shown
 ),
 final AS (
     SELECT b.period, b.branch_code, b.branch_name, b.branch_type, b.college, b.members,

@@ -21,7 +21,7 @@ ranked AS (
     SELECT c.*, t.prev_period,
            CASE WHEN c.overall IS NOT NULL THEN
                rank() OVER (PARTITION BY c.period
-                            ORDER BY (round(c.overall * 1000000)::BIGINT + 5000) // 10000 DESC) END AS rank
+                            ORDER BY score_key(c.overall) DESC) END AS rank
     FROM per_college c JOIN g_targets t USING (period)
 ),
 final AS (

@@ -1,8 +1,7 @@
 -- Every score of a branch in long form (metric = overall | d1 … d7) with its ranks: school-wide, within
--- branch type, within college. Ranks compare scores rounded to 2 decimals (as shown; half up), ties share
--- the smallest rank (1, 1, 3). rank_change = previous rank − rank (positive = moved up).
--- score_key = the score in hundredths as an integer, rounded via millionths so that float noise from
--- summation order can never split a tie.
+-- branch type, within college. Ranks compare the scores as shown (score_key, a macro of scoring.py: one
+-- decimal, half up), ties share the smallest rank (1, 1, 3). rank_change = previous rank − rank
+-- (positive = moved up).
 WITH overall AS (
     SELECT period, branch_code, 0 AS dimension_id, 'overall' AS metric, sum(weighted) AS score
     FROM mart_dimensions
@@ -14,7 +13,7 @@ dimensions AS (
 ),
 metrics AS (
     SELECT m.*, b.branch_type, b.college, b.prev_period,
-           (round(m.score * 1000000)::BIGINT + 5000) // 10000 AS score_key
+           score_key(m.score) AS score_key
     FROM (SELECT * FROM overall UNION ALL BY NAME SELECT * FROM dimensions) m
     JOIN t_branches b USING (period, branch_code)
 ),

@@ -47,11 +47,11 @@ wide AS (
     GROUP BY ALL
 ),
 final AS (
-    -- rank as rankings.sql: the score in hundredths (half up, via millionths), ties share the smallest rank
+    -- rank as rankings.sql: the score as shown (score_key), ties share the smallest rank
     SELECT b.period, b.branch_code, b.branch_name, b.branch_type, b.college,
            w.d1, w.d2, w.d3, w.d4, w.d5, w.d6, w.d7, w.overall,
            rank() OVER (PARTITION BY b.period
-                        ORDER BY (round(w.overall * 1000000)::BIGINT + 5000) // 10000 DESC NULLS LAST) AS rank,
+                        ORDER BY score_key(w.overall) DESC NULLS LAST) AS rank,
            b.year, b.quarter
     FROM t_branches b JOIN wide w USING (submission_id)
 )
