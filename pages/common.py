@@ -204,21 +204,29 @@ def bundle(period: str) -> dict[str, pd.DataFrame]:
 
 def previous_scores(periods: Sequence[str], period: str,
                     data: dict[str, pd.DataFrame] | None = None) -> tuple[str | None, pd.DataFrame | None]:
-    """(the latest period with data before `period`, its branch_scores), or (None, None).
+    """(the calendar quarter before `period`, its branch_scores) when that quarter has data, else (None, None).
 
-    When that is the calendar quarter before, its scores come from bundle(period) (pass it as `data` if the
-    page has it already), which scored that quarter anyway; only after a gap in the data is it a scoring
-    call of its own. Its change columns (delta, …) are not included: they compare it with the quarter
-    before it.
+    Every change on every page (headline arrows, rank changes, 较上季度, movers, the report) compares with
+    the calendar quarter before, so they always agree; after a quarter without data there is no change to
+    show (comparison_caption says so). The scores come from bundle(period) (pass it as `data` if the page has
+    it already), which scored that quarter anyway; their change columns (delta, …) are not included.
     """
-    from pipelines.scoring import prev_period
-
-    prev = previous_period(periods, period)
-    if prev is None:
+    prev = scoring.prev_period(period)
+    if prev not in periods:
         return None, None
-    if prev == prev_period(period):
-        return prev, (data or bundle(period))["prev_branch_scores"]
-    return prev, scores("branch_scores", prev)
+    return prev, (data or bundle(period))["prev_branch_scores"]
+
+
+def comparison_caption(periods: Sequence[str], period: str) -> str:
+    """What `period` is compared with, for the caption under the quarter selector."""
+    prev = scoring.prev_period(period)
+    if period not in periods:
+        return f"当前查看：{period_label(period)}；本季度尚无支部报送"
+    if prev in periods:
+        return f"当前查看：{period_label(period)}；对比季度：{period_label(prev)}"
+    if previous_period(periods, period):
+        return f"当前查看：{period_label(period)}；上一季度（{period_label(prev)}）没有报送数据，暂无环比"
+    return f"当前查看：{period_label(period)}；这是第一个有数据的季度，暂无环比"
 
 
 def history() -> pd.DataFrame:

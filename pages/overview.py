@@ -30,8 +30,8 @@ def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -
             df = df[df["branch_type"] == branch_type]
         return None if df.empty else float(df["overall"].mean())
 
-    def delta(now, before):
-        return c.delta_args(None if now is None or before is None else now - before)
+    def delta(now, before):  # the change between the two figures as shown
+        return c.delta_args(None if now is None or before is None else scoring.shown(now) - scoring.shown(before))
 
     cols = st.columns(6)
     cols[0].metric("支部总数", total, border=True, height=c.METRIC_H)
@@ -77,9 +77,8 @@ def render() -> None:
     period = c.period_select(periods, container=top[0])
     data = c.bundle(period)  # one scoring session for every frame of this quarter
     bs, status = data["branch_scores"], data["submission_status"]
-    prev, pbs = c.previous_scores(periods, period, data)
-    top[1].caption(f"当前查看：{c.period_label(period)}"
-                   + (f"；对比季度：{c.period_label(prev)}" if prev else "；这是第一个有数据的季度，暂无环比"))
+    _prev, pbs = c.previous_scores(periods, period, data)
+    top[1].caption(c.comparison_caption(periods, period))
     db = c.db_file()
     top[2].download_button(
         "下载本季度报告（Excel）", data=lambda: report.quarter_report(period, db), file_name=report.file_name(period),

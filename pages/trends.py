@@ -84,9 +84,16 @@ def render() -> None:
     st.subheader(f"{c.period_label(period)} 进步与退步最大的支部（总分，与上一季度相比）", anchor=False)
     up, down = c.scores("movers", period, 5)
     if up.empty and down.empty:
-        prev = c.previous_period(periods, period)
-        st.info("所选季度没有可比较的上一季度得分，无法计算进步与退步。" if prev is None
-                else "所选季度与上一季度相比，没有支部的总分发生变化。", icon=":material/info:")
+        prev = c.scoring.prev_period(period)
+        if period not in periods:
+            why = "所选季度还没有支部报送，无法计算进步与退步。"
+        elif c.previous_period(periods, period) is None:
+            why = "所选季度是第一个有数据的季度，没有可比较的上一季度得分，无法计算进步与退步。"
+        elif prev not in periods:
+            why = f"上一季度（{c.period_label(prev)}）没有报送数据，无法计算进步与退步。"
+        else:
+            why = "所选季度与上一季度相比，没有支部的总分发生变化。"
+        st.info(why, icon=":material/info:")
     else:
         l2, r2 = st.columns(2, gap="large")
         with l2:

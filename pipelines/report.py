@@ -54,8 +54,8 @@ def _round(v):
     return None if v is None or pd.isna(v) else scoring.shown(v)
 
 
-def _diff(now, before):
-    return None if now is None or before is None else round(now - before, 1)
+def _diff(now, before):  # between the figures as shown
+    return None if now is None or before is None else round(scoring.shown(now) - scoring.shown(before), 1)
 
 
 def frames(period: str, db=None) -> dict[str, pd.DataFrame]:

@@ -146,7 +146,7 @@ def test_overview_headline_matches_scoring_and_follows_the_quarter(demo_db):
     assert metric(at, "全校平均分") == f"{scoring.shown(bs['overall'].mean()):.1f}"
     prev = scoring.branch_scores(ps[-4], demo_db)
     delta = [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
-    assert delta == f"{bs['overall'].mean() - prev['overall'].mean():+.1f}"
+    assert delta == f"{scoring.shown(bs['overall'].mean()) - scoring.shown(prev['overall'].mean()):+.1f}"
     assert str(at.query_params["period"]).strip("[]'") == earlier
 
 
@@ -367,35 +367,28 @@ def thin_db() -> Path:
     return path
 
 
-def test_overview_change_skips_a_quarter_without_data(thin_db):
-    """After a gap, the headline compares with the latest quarter that has data, not the calendar one."""
+def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
+    """Changes compare with the calendar quarter before, as the ranking's arrows and 较上季度 do: after a
+    quarter nobody submitted, the headline, the ranking and the movers all say there is nothing to compare."""
     with dbmod.connect(thin_db, write=True) as con:
         store.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
         store.save_parsed(con, _workbook("S01", 2025, 4, "student"), actor="test")
     at = ok(page("overview", period="2025Q4").run())
-    now, before = scoring.branch_scores("2025Q4", thin_db), scoring.branch_scores("2025Q2", thin_db)
-    assert "对比季度：2025 年第 2 季度" in texts(at)
+    assert "上一季度（2025 年第 3 季度）没有报送数据，暂无环比" in texts(at)
+    assert not [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
+    ranking = [df.value for df in at.dataframe if "排名变化" in df.value.columns][0]
+    assert set(ranking["排名变化"]) == {"新"} and ranking["较上季度"].isna().all()
+    trends = ok(page("trends", period="2025Q4").run())
+    assert "上一季度（2025 年第 3 季度）没有报送数据，无法计算进步与退步" in texts(trends)
+    # with the calendar quarter before present, the headline change is against it
+    at = ok(page("overview", period="2025Q2").run())
+    now, before = scoring.branch_scores("2025Q2", thin_db), scoring.branch_scores("2025Q1", thin_db)
+    assert "对比季度：2025 年第 1 季度" in texts(at)
+    from pages.common import delta_args
+
     delta = [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
-    assert delta == f"{now['overall'].mean() - before['overall'].mean():+.1f}"
-
-
-def test_branch_history_chart_matches_scoring_history(demo_db):
-    ps = scoring.periods(demo_db)
-    h = scoring.history(demo_db)
-    code = h[h["period"] == ps[-1]].sort_values("rank").iloc[3]["branch_code"]
-    row = h[h["branch_code"] == code].sort_values("period")
-    bs = scoring.branch_scores(ps[-1], demo_db).set_index("branch_code")
-    at = ok(page("branch", college=bs.loc[code, "college"], branch=code).run())
-    # parse the spec: plotly escapes CJK in its JSON unless orjson is installed
-    specs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
-    traces = next(sp for sp in specs if "全校排名" in json.dumps(sp, ensure_ascii=False))["data"]
-    assert traces[0]["text"] == [f"{scoring.shown(v):.1f}" for v in row["overall"]]  # half up, as ranked
-    assert traces[1]["text"] == [f"第{int(r)}名" for r in row["rank"]]
-
-
-def test_branch_with_one_quarter_says_the_trend_needs_more(thin_db):
-    at = ok(page("branch", period="2025Q2", college="机械工程学院", branch="S01").run())
-    assert "只有 2025 年第 2 季度 一个季度的数据" in texts(at)
+    change = scoring.shown(now["overall"].mean()) - scoring.shown(before["overall"].mean())
+    assert delta == delta_args(change)["delta"]
 
 
 def test_quarter_nobody_submitted_yet_shows_who_is_missing(thin_db):
