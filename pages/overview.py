@@ -19,9 +19,10 @@ HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
     """Branches, submitted / missing, school mean and the two type means, each against last quarter."""
+    registry = scoring.has_registry(status)
     submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
-    missing = int((status["status"] == "missing").sum()) if not status.empty else 0
-    total = len(status) if not status.empty else len(bs)
+    missing = int((status["status"] == "missing").sum()) if registry else "—"
+    total = len(status) if registry else "—"
 
     def mean(df, branch_type=None):
         if df is None or df.empty:
@@ -34,10 +35,13 @@ def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -
         return c.delta_args(None if now is None or before is None else scoring.shown(now) - scoring.shown(before))
 
     cols = st.columns(6)
-    cols[0].metric("支部总数", total, border=True, height=c.METRIC_H)
+    no_registry = "尚未导入支部名册，无法统计。请在“数据上传”页面导入本校支部名册。"
+    cols[0].metric("支部总数", total, border=True, height=c.METRIC_H,
+                   help="支部名册中的支部数" if registry else no_registry)
     cols[1].metric("已报送", submitted, border=True, height=c.METRIC_H,
                    help="本季度已有有效报送表的支部数（含重报）")
-    cols[2].metric("未报送", missing, border=True, height=c.METRIC_H, help="支部名册中本季度尚未报送的支部数")
+    cols[2].metric("未报送", missing, border=True, height=c.METRIC_H,
+                   help="支部名册中本季度尚未报送的支部数" if registry else no_registry)
     school = mean(bs)
     cols[3].metric("全校平均分", c.fmt_score(school), **delta(school, mean(pbs)), border=True, height=c.METRIC_H,
                    help="已报送支部总分的平均值；箭头为与上一季度相比的变化")
@@ -221,7 +225,7 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
 def missing_section(status: pd.DataFrame, period: str) -> None:
     """Branches of the registry that have not submitted this quarter."""
     st.subheader("未报送支部", anchor=False)
-    if status.empty:
+    if not scoring.has_registry(status):
         st.info("尚未导入支部名册，无法判断哪些支部未报送。请在“数据上传”页面导入支部名册。")
         return
     miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"])

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -58,8 +59,9 @@ def _diff(now, before):  # between the figures as shown
     return None if now is None or before is None else round(scoring.shown(now) - scoring.shown(before), 1)
 
 
-def frames(period: str, db=None) -> dict[str, pd.DataFrame]:
-    """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个维度)."""
+def frames(period: str, db=None) -> dict[str, Any]:
+    """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个维度), and
+    "registry": whether a registry is loaded (without one, nobody can be listed as missing)."""
     g = guide()
     period = _norm(period)
     data = scoring.marts(period, db, previous=True)
@@ -67,9 +69,10 @@ def frames(period: str, db=None) -> dict[str, pd.DataFrame]:
     dims = [(f"d{i}", d.name) for i, d in enumerate(g.dimensions, 1)]
     types = [t.id for t in g.branch_types]
 
+    registry = scoring.has_registry(status)
     submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
-    missing = int((status["status"] == "missing").sum()) if not status.empty else 0
-    rows = [("支部总数", len(status) if not status.empty else len(bs), None, None),
+    missing = int((status["status"] == "missing").sum()) if registry else "未导入支部名册"
+    rows = [("支部总数", len(status) if registry else "未导入支部名册", None, None),
             ("已报送支部", submitted, None, None), ("未报送支部", missing, None, None)]
     for label, t in [("全校平均分", None), *[(f"{g.branch_type_name(t)}平均分", t) for t in types]]:
         now, before = _mean(bs, t), _mean(pbs, t)
@@ -118,15 +121,15 @@ def frames(period: str, db=None) -> dict[str, pd.DataFrame]:
     } for it in g.items])
     items = items.sort_values(["全校平均完成率（%）", "考核要点"], na_position="last").reset_index(drop=True)
 
-    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) if not status.empty \
-        else status
+    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) if registry \
+        else status.iloc[0:0]
     missing_table = pd.DataFrame({
         "支部编码": miss.get("branch_code", []), "支部名称": miss.get("branch_name", []),
         "二级党组织": miss.get("college", []),
         "类型": pd.Series(miss.get("branch_type", []), dtype="object").map(
             lambda t: g.branch_type_name(t) if isinstance(t, str) else t),
     })
-    return {"概况": summary, "七个维度": dim_table, "支部排名": ranking, "二级党组织": colleges,
+    return {"registry": registry, "概况": summary, "七个维度": dim_table, "支部排名": ranking, "二级党组织": colleges,
             "考核要点": items, "未报送支部": missing_table}
 
 
@@ -158,7 +161,8 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> b
     for name in SHEETS[1:]:
         sheet = wb.create_sheet(name)
         if tables[name].empty:
-            sheet["A1"] = "本季度全部支部均已报送。" if name == "未报送支部" else "本季度暂无数据。"
+            sheet["A1"] = "本季度暂无数据。" if name != "未报送支部" else "本季度全部支部均已报送。" \
+                if tables["registry"] else "尚未导入支部名册，无法统计未报送支部。"
             continue
         _table(sheet, tables[name], top=1)
         sheet.freeze_panes = "A2"

@@ -450,6 +450,11 @@ def submission_status(period: str, db=None) -> pd.DataFrame:
                               "uploaded_at"], ["college", "branch_code"])
 
 
+def has_registry(status: pd.DataFrame) -> bool:
+    """Whether a registry is loaded, given submission_status: only then does it list missing branches."""
+    return not status.empty and bool(status["in_registry"].any())
+
+
 def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     """The source rows behind one item of one branch in one period (ledger | counts | self_assessment).
 

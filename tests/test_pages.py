@@ -474,3 +474,17 @@ def test_a_new_quarter_is_shown_unless_the_viewer_chose_one(thin_db):
         store.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
     assert ok(idle.run()).selectbox(key="period").value == "2025Q3"
     assert ok(chooser.run()).selectbox(key="period").value == "2025Q1"
+
+
+def test_without_a_registry_nobody_is_called_missing():
+    """Submissions but no registry (e.g. right after 清空演示数据): the page cannot know who is missing and
+    says so, instead of claiming that everyone submitted."""
+    path = dbmod.db_path()
+    with dbmod.connect(path, write=True) as con:
+        store.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
+        store.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
+    at = ok(page("overview", period="2025Q2").run())
+    assert metric(at, "已报送") == "2"
+    assert metric(at, "未报送") == "—" and metric(at, "支部总数") == "—"
+    assert "尚未导入支部名册，无法判断哪些支部未报送" in texts(at)
+    assert "全部支部均已报送" not in texts(at)

@@ -99,3 +99,15 @@ def test_cli_refuses_a_database_without_data(tmp_path, capsys):
     assert cli(["report", "--db", str(empty), "--period", "2026Q3", "--out", str(tmp_path / "r.xlsx")]) == 1
     assert "没有任何报送数据" in capsys.readouterr().err
     assert not (tmp_path / "r.xlsx").exists()
+
+
+def test_without_a_registry_the_report_lists_nobody_as_missing(tmp_path):
+    from test_scoring_fixtures import save, workbook
+
+    path = tmp_path / "noreg.duckdb"
+    save(path, workbook("T01", 2025, 2))
+    f = report.frames("2025Q2", path)
+    assert not f["registry"] and f["未报送支部"].empty
+    assert f["概况"].set_index("项目").at["未报送支部", "本季度"] == "未导入支部名册"
+    wb = load_workbook(io.BytesIO(report.quarter_report("2025Q2", path)))
+    assert wb["未报送支部"]["A1"].value == "尚未导入支部名册，无法统计未报送支部。"
