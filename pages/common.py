@@ -317,11 +317,13 @@ def _remember(key: str) -> None:
     st.session_state[_KEEP + key] = st.session_state[key]
 
 
-def _initial(key: str, options: list, default: Any, multi: bool) -> tuple[Any, bool]:
+def _initial(key: str, options: list, default: Any, multi: bool,
+             max_selections: int | None = None) -> tuple[Any, bool]:
     """The widget's starting value and whether it was chosen (this session, or through a link).
 
     A URL value that this session wrote itself as a default (remembered under _AUTO) is not a choice: the
-    widget then follows its default, so e.g. a newly uploaded quarter shows on the next interaction.
+    widget then follows its default, so e.g. a newly uploaded quarter shows on the next interaction. A
+    multi-select keeps the known values of a link once each, at most `max_selections` of them.
     """
     url = (st.query_params.get_all(key) if multi else st.query_params.get(key)) if key in st.query_params else None
     if _KEEP + key in st.session_state:
@@ -331,7 +333,7 @@ def _initial(key: str, options: list, default: Any, multi: bool) -> tuple[Any, b
     else:
         value, chosen = default, False
     if multi:
-        picked = [v for v in (value or []) if v in options]
+        picked = list(dict.fromkeys(v for v in (value or []) if v in options))[:max_selections]
         return (picked if picked or not value else [v for v in default if v in options]), chosen
     return (value if value in options else default), chosen
 
@@ -348,7 +350,8 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     multi = kind == "multi"
     if default is None and not multi:
         default = options[0] if options else None
-    value, chosen = _initial(key, options, list(default or []) if multi else default, multi)
+    value, chosen = _initial(key, options, list(default or []) if multi else default, multi,
+                             kwargs.get("max_selections"))
     # Always re-seed: after a page switch the same key belongs to a new widget (ids include the page).
     st.session_state[key] = value
     widget = {"select": container.selectbox, "multi": container.multiselect, "radio": container.radio}[kind]

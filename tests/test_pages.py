@@ -488,3 +488,19 @@ def test_without_a_registry_nobody_is_called_missing():
     assert metric(at, "未报送") == "—" and metric(at, "支部总数") == "—"
     assert "尚未导入支部名册，无法判断哪些支部未报送" in texts(at)
     assert "全部支部均已报送" not in texts(at)
+
+
+def test_a_link_with_too_many_or_repeated_branches_still_opens(demo_db):
+    """趋势分析 compares at most 8 branches: a hand-edited link with ten (one of them twice) opens with the
+    first eight, each once, instead of an error."""
+    codes = sorted(scoring.history(demo_db)["branch_code"].unique())[:10]
+    at = ok(page("trends", branches=[codes[0], *codes]).run())
+    assert at.multiselect(key="branches").value == codes[:8]
+
+
+@pytest.mark.parametrize("name", ["overview", "branch", "compare", "trends"])
+def test_garbage_in_the_url_falls_back_to_defaults(demo_db, name):
+    at = ok(page(name, period="abc", branch="zzz", college="不存在的学院", colleges=["不存在"], type="x",
+                 grades=["y"], metric="d99", dim="z", item="9.9.9", heat="q", branches=["nope"]).run())
+    assert [t.value for t in at.title] == [SMOKE[name][0]]
+    assert charts(at) >= 1
