@@ -26,7 +26,7 @@ SOURCE_NAMES = {"ledger": "活动台账", "counts": "统计数据", "self_assess
 
 UNITS = {  # measure kind -> unit of its actual / required numbers (as scoring reports them)
     "monthly": "个月", "quarterly": "次", "semester": "次", "annual_count": "次（全年）",
-    "hours": "学时（人均，全年）", "annual_coverage": "人", "ratio": "人",
+    "hours": "学时（人均，本年累计）", "annual_coverage": "人", "ratio": "人",
 }
 
 
@@ -42,7 +42,11 @@ def measure_text(m: pd.Series, self_status: str | None) -> str:
         return f"{x:.1f}".rstrip("0").rstrip(".")
 
     required = "" if pd.isna(m.get("required")) else f" / {num(m['required'])}"
-    return f"{m['measure_name']}：{num(m['actual'])}{required} {UNITS.get(m['kind'], '')}（{status}）"
+    unit = UNITS.get(m["kind"], "")
+    if m["kind"] == "hours":  # the yearly requirement is spread over the quarters (8, 16, 24, 32)
+        annual = next((x.required for x in c.guide().item(m["item_id"]).measures if x.id == m["measure_id"]), None)
+        unit += f"；截至本季度应达 {num(m['required'])}" + (f"，全年 {num(annual)}" if annual else "")
+    return f"{m['measure_name']}：{num(m['actual'])}{required} {unit}（{status}）"
 
 
 def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:

@@ -504,3 +504,19 @@ def test_garbage_in_the_url_falls_back_to_defaults(demo_db, name):
                  grades=["y"], metric="d99", dim="z", item="9.9.9", heat="q", branches=["nope"]).run())
     assert [t.value for t in at.title] == [SMOKE[name][0]]
     assert charts(at) >= 1
+
+
+def test_hours_show_the_requirement_so_far_and_for_the_year(demo_db):
+    """Study hours are cumulative and the yearly 32 is spread over the quarters: the table says both."""
+    g = guide()
+    item, measure = next((it, m) for it in g.items for m in it.measures if m.kind == "hours")
+    ps = scoring.periods(demo_db)
+    period = next(p for p in ps if p.endswith(("Q1", "Q2", "Q3")))
+    q = int(period[-1])
+    bs = scoring.branch_scores(period, demo_db)
+    row = bs[bs["branch_type"] == "teacher"].iloc[0]
+    at = ok(page("branch", period=period, college=row["college"], branch=row["branch_code"]).run())
+    table = [df.value for df in at.dataframe if "测评情况" in df.value.columns][0]
+    text = table.set_index("考核要点").at[item.id, "测评情况"]
+    so_far = f"{measure.required * q / 4:.1f}".rstrip("0").rstrip(".")
+    assert f"截至本季度应达 {so_far}，全年 {measure.required:g}" in text
