@@ -114,7 +114,10 @@ def render() -> None:
         st.info(f"{c.period_label(period)} 没有支部名册，也没有支部报送。请选择其他季度。", icon=":material/event_busy:")
         return
     colleges = sorted(roster["college"].dropna().unique())
-    college = c.state_widget("select", "二级党组织", colleges, "college", container=top[1])
+    # a link naming only a branch (?branch=…) opens that branch: its college is the default
+    linked = roster.set_index("branch_code")["college"].get(st.query_params.get("branch"))
+    college = c.state_widget("select", "二级党组织", colleges, "college", container=top[1],
+                             default=linked if linked in colleges else None)
     in_college = roster[roster["college"] == college].sort_values("branch_code")
     names = dict(zip(in_college["branch_code"], in_college["branch_name"]))
     code = c.state_widget("select", "支部", list(names), "branch", container=top[2],

@@ -88,7 +88,7 @@ def render() -> None:
     cols = st.columns(3)
     for col, t in zip(cols, c.type_ids()):
         col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", c.fmt_score(means.get(t)), border=True, height=c.METRIC_H)
-    gap = means.get("teacher", float("nan")) - means.get("student", float("nan"))
+    gap = c.scoring.shown(means.get("teacher", float("nan"))) - c.scoring.shown(means.get("student", float("nan")))
     cols[2].metric("差值（教师 − 学生）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True, height=c.METRIC_H)
     missing_type = [t for t in c.type_ids() if counts.get(t, 0) == 0]
     if missing_type:
@@ -123,12 +123,21 @@ def render() -> None:
     if itc.empty:
         st.info("本季度没有可比较的考核要点（可能都未到期）。")
     else:
-        itc["gap"] = itc["diff"].abs()
-        itc = itc.sort_values(["gap", "item_id"], ascending=[False, True], na_position="last")
-        shown = itc.head(ITEM_BARS)
-        st.caption(f"显示差距最大的 {len(shown)} 项；只适用于一类支部的考核要点（如 4.1.1、4.1.2）在表中列出。")
-        c.show(item_bars(shown), key="cmp_items")
         g = c.guide()
+        one_type = [it.id for it in g.items if sum(it.applies(t) for t in c.type_ids()) == 1]
+        itc["gap"] = itc["diff"].abs()
+        itc["order"] = itc["item_id"].map({it.id: k for k, it in enumerate(g.items)})
+        if missing_type:  # one type only: no gap to sort by, the items in guide order
+            itc = itc.sort_values("order")
+            shown = itc.head(ITEM_BARS)
+            st.caption(f"本季度只有{'、'.join(c.type_name(t) for t in c.type_ids() if t not in missing_type)}报送，"
+                       f"暂无两类支部的差距；图中为其前 {len(shown)} 个考核要点的平均完成率，全部考核要点见下表。")
+        else:
+            itc = itc.sort_values(["gap", "order"], ascending=[False, True], na_position="last")
+            shown = itc.head(ITEM_BARS)
+            st.caption(f"显示差距最大的 {len(shown)} 项"
+                       + (f"；只适用于一类支部的考核要点（如 {'、'.join(one_type[:2])}）在表中列出。" if one_type else "。"))
+        c.show(item_bars(shown), key="cmp_items")
         full = pd.DataFrame({
             "考核要点": itc["item_id"],
             "内容": [g.item(i).text for i in itc["item_id"]],

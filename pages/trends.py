@@ -73,7 +73,8 @@ def render() -> None:
         st.subheader(f"各二级党组织：{name}", anchor=False)
         latest = h[h["period"] == periods[-1]].groupby("college")[metric].mean().sort_values(ascending=False)
         all_colleges = sorted(h["college"].dropna().unique())
-        chosen = c.state_widget("multi", "二级党组织", all_colleges, "colleges", default=[],
+        # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice
+        chosen = c.state_widget("multi", "二级党组织", all_colleges, "college_lines", default=[],
                                 placeholder=f"默认显示最新季度得分前 {DEFAULT_COLLEGES} 个")
         shown = chosen or list(latest.index[:DEFAULT_COLLEGES])
         by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()

@@ -520,3 +520,29 @@ def test_hours_show_the_requirement_so_far_and_for_the_year(demo_db):
     text = table.set_index("考核要点").at[item.id, "测评情况"]
     so_far = f"{measure.required * q / 4:.1f}".rstrip("0").rstrip(".")
     assert f"截至本季度应达 {so_far}，全年 {measure.required:g}" in text
+
+
+def test_compare_with_one_type_only_does_not_talk_of_gaps(thin_db):
+    at = ok(page("compare", period="2025Q1").run())  # only the teacher branch T01 submitted
+    assert "本季度只有教师党支部报送，暂无两类支部的差距" in texts(at)
+    assert "显示差距最大" not in texts(at)
+    assert metric(at, "差值") == "—"
+
+
+def test_a_link_with_only_a_branch_opens_that_branch(demo_db):
+    bs = scoring.branch_scores(scoring.periods(demo_db)[-1], demo_db)
+    first = sorted(bs["college"].unique())[0]
+    target = bs[bs["college"] != first].sort_values("branch_code").iloc[-1]
+    at = ok(page("branch", branch=target["branch_code"]).run())
+    assert at.selectbox(key="college").value == target["college"]
+    assert at.selectbox(key="branch").value == target["branch_code"]
+
+
+def test_trends_college_lines_are_not_the_overview_filter(demo_db):
+    h = scoring.history(demo_db)
+    college = sorted(h["college"].unique())[0]
+    at = ok(page("trends").run())
+    at.multiselect(key="college_lines").set_value([college]).run()
+    ok(at)
+    assert "colleges" not in at.query_params
+    assert list(at.query_params["college_lines"]) == [college] or at.query_params["college_lines"] == college
