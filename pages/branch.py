@@ -153,7 +153,7 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
 
     left, right = st.columns(2, gap="large")
     with left:
-        st.markdown("**七个维度：本支部与同类支部、全校平均对比**")
+        st.markdown("**七个一级指标：本支部与同类支部、全校平均对比**")
         same = bs[bs["branch_type"] == r["branch_type"]]
         series = [
             {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": c.RED, "fill": True},
@@ -178,7 +178,7 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
         items = items[items["dimension_id"].astype(int) == int(dim)]
     table = item_table(items, measures)
     if table.empty:
-        st.info("该维度下没有适用于本支部类型的考核要点。")
+        st.info("该一级指标下没有适用于本支部类型的考核要点。")
     else:
         st.dataframe(
             table, hide_index=True, width="stretch", height=c.table_height(len(table), 520), key="br_items",

@@ -71,7 +71,7 @@ def college_bars(bs: pd.DataFrame) -> go.Figure:
 
 def render() -> None:
     """The 教师与学生支部对比 page body."""
-    c.header("教师与学生支部对比", "同一季度教师党支部与学生党支部在七个维度和各考核要点上的差异")
+    c.header("教师与学生支部对比", "同一季度教师党支部与学生党支部在七个一级指标和各考核要点上的差异")
     periods = c.scores("periods")
     if not periods:
         c.no_data()
@@ -98,7 +98,7 @@ def render() -> None:
     tc = data["type_comparison"].sort_values("dimension_id")
     left, right = st.columns(2, gap="large")
     with left:
-        st.subheader("七个维度平均得分", anchor=False)
+        st.subheader("七个一级指标平均得分", anchor=False)
         series = []
         for i, t in enumerate(c.type_ids()):
             col = f"{t}_mean"
@@ -114,7 +114,7 @@ def render() -> None:
         st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
                      column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
     with right:
-        st.subheader("各维度得分分布", anchor=False)
+        st.subheader("各一级指标得分分布", anchor=False)
         c.show(box_chart(bs), key="cmp_box")
         st.caption("箱体为中间一半支部的得分范围，中线为中位数，虚线为平均数，须线为其余支部的范围。")
 

@@ -99,7 +99,7 @@ def render() -> None:
 
     left, right = st.columns([1, 1], gap="large")
     with left:
-        st.subheader("全校七个维度得分", anchor=False)
+        st.subheader("全校七个一级指标得分", anchor=False)
         series = [{"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.RED,
                    "fill": True}]  # the school in Party red; the two types in their fixed colours
         for t in c.type_ids():
@@ -168,7 +168,7 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
         c.open_branch(period, picked["二级党组织"], picked["支部编码"])
     c.download_buttons(table, f"支部排名_{period}", "dl_ranking")
 
-    st.subheader("支部 × 维度热力图", anchor=False)
+    st.subheader("支部 × 一级指标热力图", anchor=False)
     heat = view.sort_values(["rank", "branch_code"])
     if len(heat) > HEAT_ROWS:
         which = c.state_widget("radio", "显示范围", ["bottom", "top"], "heat", default="bottom",

@@ -114,12 +114,12 @@ def render() -> None:
             "方向": table["方向"], "支部": table["branch_name"], "支部编码": table["branch_code"],
             "二级党组织": table["college"], "类型": table["branch_type"].map(c.type_name),
             "上季度总分": c.scoring.shown(table["prev_overall"]), "本季度总分": c.scoring.shown(table["overall"]),
-            "变化": table["delta"].round(1), "主要变化维度": table["main_dimension_name"],
-            "该维度贡献": table["main_contribution"].round(1),
+            "变化": table["delta"].round(1), "主要变化的一级指标": table["main_dimension_name"],
+            "该指标的贡献": table["main_contribution"].round(1),
         })
         with st.expander("明细与下载"):
             st.dataframe(table, hide_index=True, width="stretch",
-                         column_config=c.one_decimal(table, signed=["变化", "该维度贡献"]))
+                         column_config=c.one_decimal(table, signed=["变化", "该指标的贡献"]))
             c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
 
     st.subheader(f"支部对比：{name}", anchor=False)

@@ -60,7 +60,7 @@ def _diff(now, before):  # between the figures as shown
 
 
 def frames(period: str, db=None) -> dict[str, Any]:
-    """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个维度), and
+    """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个一级指标), and
     "registry": whether a registry is loaded (without one, nobody can be listed as missing)."""
     g = guide()
     period = _norm(period)
@@ -129,7 +129,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
         "类型": pd.Series(miss.get("branch_type", []), dtype="object").map(
             lambda t: g.branch_type_name(t) if isinstance(t, str) else t),
     })
-    return {"registry": registry, "概况": summary, "七个维度": dim_table, "支部排名": ranking, "二级党组织": colleges,
+    return {"registry": registry, "概况": summary, "七个一级指标": dim_table, "支部排名": ranking, "二级党组织": colleges,
             "考核要点": items, "未报送支部": missing_table}
 
 
@@ -157,7 +157,7 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> b
     ws["A2"] = f"{g.school} · 指标指南版本 {g.version} · 生成时间 {stamp}"
     ws["A2"].font = Font(size=10, color="6B7280")
     end = _table(ws, tables["概况"], top=4, title="主要数据（与上一季度相比）")
-    _table(ws, tables["七个维度"], top=end + 2, title="七个维度平均得分")
+    _table(ws, tables["七个一级指标"], top=end + 2, title="七个一级指标平均得分")
     for name in SHEETS[1:]:
         sheet = wb.create_sheet(name)
         if tables[name].empty:

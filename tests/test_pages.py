@@ -312,10 +312,10 @@ def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
     ps = scoring.periods(demo_db)
     up, down = scoring.movers(ps[-1], 5, demo_db)
     at = ok(page("trends").run())
-    table = [df.value for df in at.dataframe if "主要变化维度" in df.value.columns][0]
+    table = [df.value for df in at.dataframe if "主要变化的一级指标" in df.value.columns][0]
     assert list(table[table["方向"] == "进步"]["支部编码"]) == list(up["branch_code"])
     assert list(table[table["方向"] == "退步"]["支部编码"]) == list(down["branch_code"])
-    assert list(table[table["方向"] == "进步"]["主要变化维度"]) == list(up["main_dimension_name"])
+    assert list(table[table["方向"] == "进步"]["主要变化的一级指标"]) == list(up["main_dimension_name"])
     picked = at.multiselect(key="branches").value
     assert picked == list(up["branch_code"].head(1)) + list(down["branch_code"].head(1))
     hist = scoring.history(demo_db)

@@ -37,7 +37,7 @@ def test_figures_match_the_scoring_functions(demo_db, latest):
     assert list(ranking["排名"]) == sorted(ranking["排名"])
     assert len(ranking) == len(bs)
 
-    dims = f["七个维度"].set_index("一级指标")
+    dims = f["七个一级指标"].set_index("一级指标")
     first = guide().dimensions[0].name
     assert dims.at[first, "全校平均"] == scoring.shown(bs["d1"].mean())
 
