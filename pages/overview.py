@@ -48,6 +48,13 @@ def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -
     for col, t in zip(cols[4:], c.type_ids()):
         now = mean(bs, t)
         col.metric(f"{c.type_name(t)}平均分", c.fmt_score(now), **delta(now, mean(pbs, t)), border=True, height=c.METRIC_H)
+    types_now = set(bs["branch_type"]) if not bs.empty else set()
+    types_before = set(pbs["branch_type"]) if pbs is not None and not pbs.empty else types_now
+    if types_now != types_before:  # e.g. student branches on summer break: the school mean mixes other branches
+        st.caption("注：本季度与上季度报送的支部类型不同（" + "；".join(
+            f"{label}：{'、'.join(c.type_name(t) for t in c.type_ids() if t in ts) or '无'}"
+            for label, ts in (("本季度", types_now), ("上季度", types_before)))
+            + "），全校平均分的变化受支部构成影响，请以两类支部各自的变化为准。")
 
 
 def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:

@@ -546,3 +546,13 @@ def test_trends_college_lines_are_not_the_overview_filter(demo_db):
     ok(at)
     assert "colleges" not in at.query_params
     assert list(at.query_params["college_lines"]) == [college] or at.query_params["college_lines"] == college
+
+
+def test_school_mean_change_warns_when_the_mix_of_types_changed(thin_db):
+    """2025Q1 had only the teacher branch, 2025Q2 both: the school mean's change mixes different branches."""
+    at = ok(page("overview", period="2025Q2").run())
+    assert "本季度与上季度报送的支部类型不同（本季度：教师党支部、学生党支部；上季度：教师党支部）" in texts(at)
+    with dbmod.connect(thin_db, write=True) as con:
+        store.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
+        store.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
+    assert "支部类型不同" not in texts(ok(page("overview", period="2025Q3").run()))
