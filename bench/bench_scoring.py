@@ -189,9 +189,12 @@ def _prev(period: str) -> str:
     return scoring.prev_period(period)
 
 
+_UNIT = 10 ** (6 - scoring.SHOWN_DECIMALS)  # millionths per shown step
+
+
 def _key(score: pd.Series) -> pd.Series:
-    """Score in hundredths as an integer (via millionths), as the SQL ranks and grades it."""
-    return (np.round(score * 1_000_000).astype("Int64") + 5000) // 10000
+    """The score as shown, as an integer (via millionths, half up), as the SQL ranks and grades it."""
+    return (np.round(score * 1_000_000).astype("Int64") + _UNIT // 2) // _UNIT
 
 
 def pandas_marts(st: dict[str, pd.DataFrame], g: Guide, periods: list[str], *, full: bool = True) -> dict:
@@ -302,7 +305,7 @@ def pandas_marts(st: dict[str, pd.DataFrame], g: Guide, periods: list[str], *, f
     bs = b.set_index(key).join(wide, how="inner").reset_index()
     grades = fr["g_grades"].sort_values("min")
     r2 = _key(bs["overall"])
-    bs["grade"] = pd.cut(r2 / 100, bins=[*grades["min"], np.inf], right=False, labels=grades["name"]).astype(str)
+    bs["grade"] = pd.cut(r2 / 10 ** scoring.SHOWN_DECIMALS, bins=[*grades["min"], np.inf], right=False, labels=grades["name"]).astype(str)
     for level, extra in (("rank", []), ("rank_in_type", ["branch_type"]), ("rank_in_college", ["college"])):
         bs[level] = r2.groupby([bs["period"], *[bs[e] for e in extra]]).rank(method="min", ascending=False)
     prev = bs[["period", "branch_code", "overall", "rank"]].rename(
