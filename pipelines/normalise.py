@@ -78,6 +78,14 @@ def key(value: object) -> str:
     return "".join(unicodedata.normalize("NFKC", text(value)).split())
 
 
+_DASHES = str.maketrans({ch: "-" for ch in "‐‑‒–—―−"})  # hyphen look-alikes typed by IMEs and Word
+
+
+def code(value: object) -> str:
+    """A branch code as stored and looked up: key(), upper case, any dash as '-'. ' dq—t01 ' → 'DQ-T01'."""
+    return key(value).translate(_DASHES).upper()
+
+
 # ---- dates ---------------------------------------------------------------------------------------
 def _make_date(y: int, m: int, d: int, raw: object) -> dt.date:
     try:

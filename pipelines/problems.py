@@ -75,6 +75,16 @@ _declare("branch_type_unknown", "error", "支部类型无法识别",
 _declare("branch_code_unknown", "error", "支部编码不在名册中",
          "{where}的支部编码“{value}”不在组织部的支部名册中。请核对支部编码（由组织部统一编制），"
          "如为新成立支部请先联系组织部登记。")
+_declare("registry_name_mismatch", "error", "支部名称与名册不一致",
+         "{where}的支部名称“{value}”与支部名册中编码 {branch_code} 的支部“{expected}”不一致。为免把一个支部的数据记到"
+         "另一个支部名下，本文件未导入。请核对支部编码（复制其他支部的文件修改时最容易漏改）；如支部已更名，"
+         "请组织部先在“支部名册”中更新名称。")
+_declare("file_name_period_mismatch", "error", "文件名与季度不一致",
+         "文件名中的季度是 {name_year} 年第 {name_quarter} 季度，而{where}填写的是 {year} 年第 {quarter} 季度。"
+         "如果本表是复制上一季度的文件修改而来，请把年度和季度改为本季度；如果是文件名写错了，请改正文件名后重新上传。")
+_declare("file_name_branch_mismatch", "error", "文件名与支部编码不一致",
+         "文件名中的支部编码是 {name_code}，而{where}填写的是 {value}。请核对本表是哪个支部的：如果是复制其他支部的"
+         "文件修改而来，请改正支部编码和支部名称；如果是文件名写错了，请改正文件名后重新上传。")
 _declare("registry_mismatch", "warning", "与支部名册不一致",
          "{where}的{field}“{value}”与支部名册中的“{expected}”不一致。请核对；如名册有误请联系组织部更正。")
 _declare("year_invalid", "error", "年度有误",

@@ -18,6 +18,10 @@ Decisions:
 - Blank rows (and notes typed outside the ledger columns) are skipped silently.
 - `info` is filled whenever branch code, year and quarter are readable, even if other fields have errors, so a
   rejected file still names its branch and period in reports; unreadable fields get "" / 0 there.
+- A branch name that is not the registry's name for the code is an error, and so is a period or a registered
+  code in the file name that disagrees with 支部信息: a workbook copied from another branch or quarter and only
+  half edited would otherwise replace that branch's or quarter's data. College and type mismatches stay warnings.
+  Branch codes are compared as nz.code spells them (upper case, plain dashes).
 - Self-assessment: an item of the other branch type is a warning (ignored); a missing item row is an error (the
   template has every row; a deleted one would silently score as not done); 完成 without evidence is a warning.
 - Counts: a blank count is None without a problem (e.g. 推优 for teacher branches); coverage counts may not
@@ -29,6 +33,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import re
 import zipfile
 from pathlib import Path
 
@@ -58,6 +63,10 @@ def ledger_cap(g: Guide) -> int:
     return 2 * g.limits.max_ledger_rows + 2
 REQUIRED_INFO = ("branch_code", "branch_name", "college", "branch_type", "year", "quarter", "members")
 DATE_EXAMPLE = "2026-03-05"
+# A period in a file name: 2026Q2, 2026-Q2, 2026年第2季度, 2026年第二季度 (after nz.key: no spaces, half-width).
+_NAME_PERIOD = re.compile(r"(20\d{2})(?:[-_.]?[Qq]([1-4])|年?第?([1-4一二三四])季度)")
+_CN_DIGITS = str.maketrans("一二三四", "1234")
+_NAME_TOKENS = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")  # code-like tokens of an upper-cased file name
 
 
 class _Reject(Exception):
@@ -293,6 +302,7 @@ class _Reader:
         if values.get("year") and values.get("quarter"):
             self.period = (values["year"], values["quarter"])
         self._check_registry(values, cells, sheet)
+        self._check_file_name(values, cells, sheet)
         if not (values.get("branch_code") and self.period):
             return None
         # Partial info (unknown type, bad member count) still names the branch and period in reports.
@@ -335,8 +345,8 @@ class _Reader:
             except nz.InvalidDate:
                 self.add("date_invalid_optional", sheet, cell, raw, example=DATE_EXAMPLE)
                 return None
-        if fid == "branch_code":  # codes never contain spaces; full-width letters/digits are a typing accident
-            return nz.key(raw)
+        if fid == "branch_code":  # no spaces, half-width, upper case, plain dashes (see nz.code)
+            return nz.code(raw)
         return nz.text(raw)
 
     def _check_registry(self, values: dict, cells: dict, sheet: str) -> None:
@@ -348,8 +358,12 @@ class _Reader:
             self.add("branch_code_unknown", sheet, cells["branch_code"], code)
             return
         names = {f.id: f.name for f in self.g.workbook.info_fields}
-        for fid, expected in (("branch_name", entry.branch_name), ("college", entry.college),
-                              ("branch_type", entry.branch_type)):
+        got = values.get("branch_name")
+        if got and entry.branch_name and nz.key(got) != nz.key(entry.branch_name):
+            # most often a file copied from another branch with only the name changed: never file it silently
+            self.add("registry_name_mismatch", sheet, cells.get("branch_name", ""), got, branch_code=code,
+                     expected=entry.branch_name)
+        for fid, expected in (("college", entry.college), ("branch_type", entry.branch_type)):
             got = values.get(fid)
             if got and expected and nz.key(got) != nz.key(expected):
                 show_got = self.g.branch_type_name(got) if fid == "branch_type" else got
@@ -357,6 +371,22 @@ class _Reader:
                     t.id for t in self.g.branch_types} else expected
                 self.add("registry_mismatch", sheet, cells.get(fid, ""), show_got, field=names[fid],
                          expected=show_exp)
+
+    def _check_file_name(self, values: dict, cells: dict, sheet: str) -> None:
+        """A period or a registered branch code in the file name must agree with 支部信息 (a file copied from
+        another quarter or branch and only half edited would otherwise replace the wrong data)."""
+        stem = Path(self.name).stem
+        m = _NAME_PERIOD.search(nz.key(stem))
+        if m and self.period:
+            named = (int(m.group(1)), int(m.group(2) or m.group(3).translate(_CN_DIGITS)))
+            if named != self.period:
+                self.add("file_name_period_mismatch", sheet, cells.get("quarter", ""), self.period[1],
+                         name_year=named[0], name_quarter=named[1], year=self.period[0], quarter=self.period[1])
+        code = values.get("branch_code")
+        if self.registry and code:
+            named = [t for t in _NAME_TOKENS.findall(nz.code(stem)) if t in self.registry and t != code]
+            if named and code not in _NAME_TOKENS.findall(nz.code(stem)):
+                self.add("file_name_branch_mismatch", sheet, cells.get("branch_code", ""), code, name_code=named[0])
 
     # ---- 活动台账
     def read_ledger(self, sheet: str, rows: list[list]) -> list[LedgerRow]:
@@ -632,7 +662,7 @@ def _registry_rows(reader: _Reader, sheet: str, rows: list[list], cols: dict[str
             if nz.is_blank(raw[k]):
                 reader.add("registry_value_missing", sheet, _ref(r, cols[k]), raw[k], field=fields[k].name)
                 ok = False
-        code = nz.key(raw["branch_code"])
+        code = nz.code(raw["branch_code"])
         if code and code in first:
             reader.add("registry_duplicate_code", sheet, _ref(r, cols["branch_code"]), raw["branch_code"],
                        first=first[code])

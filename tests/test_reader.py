@@ -732,3 +732,54 @@ def test_registry_workbook_handed_in_as_a_submission(tmp_path):
     parsed = read_workbook(path)
     assert [(p.code, p.severity, p.sheet) for p in parsed.problems] == [("registry_not_submission", "error", "支部名册")]
     assert "python -m pipelines registry" in parsed.problems[0].message and parsed.problems[0].file == "支部名册.xlsx"
+
+
+# ---- a file copied from another branch or quarter ------------------------------------------------------------
+def _registry(*codes_and_names):
+    return {c: RegistryEntry(c, n, "机械工程学院", "teacher", 30) for c, n in codes_and_names}
+
+
+def test_a_branch_name_that_is_not_the_registered_name_of_the_code_is_an_error(tmp_path):
+    """The secretary of T02 starts from T01's file and changes only the name: the code still says T01."""
+    good = info()
+    registry = _registry((good.branch_code, good.branch_name), ("JX01-T02", "机械工程学院教师第二支部"))
+    path = write(tmp_path, info=info(branch_name="机械工程学院教师第二支部"))
+    parsed = read_workbook(path, registry=registry)
+    p = one(parsed, "registry_name_mismatch")
+    assert not parsed.valid and (p.sheet, p.cell) == (S.info, f"B{INFO_ROW['branch_name']}")
+    assert f"编码 {good.branch_code} 的支部“{good.branch_name}”" in p.message and "本文件未导入" in p.message
+
+
+@pytest.mark.parametrize("name,ok", [
+    ("JX01-T01_2026Q2.xlsx", True), ("机械一支部2026年第二季度.xlsx", True), ("2026-q2 报表.xlsx", True),
+    ("JX01-T01_2026Q1.xlsx", False), ("机械一支部2026年第1季度.xlsx", False), ("支部报表.xlsx", True),
+])
+def test_a_period_in_the_file_name_must_match_the_workbook(tmp_path, name, ok):
+    parsed = read_workbook(write(tmp_path, name=name))  # the workbook says 2026 Q2
+    assert ("file_name_period_mismatch" not in codes(parsed)) == ok
+    if not ok:
+        p = one(parsed, "file_name_period_mismatch")
+        assert p.cell == f"B{INFO_ROW['quarter']}" and "2026 年第 1 季度" in p.message and "2026 年第 2 季度" in p.message
+
+
+def test_a_registered_code_in_the_file_name_must_match_the_workbook(tmp_path):
+    good = info()
+    registry = _registry((good.branch_code, good.branch_name), ("JX01-T02", "第二支部"))
+    parsed = read_workbook(write(tmp_path, name="JX01-T02_2026Q2.xlsx"), registry=registry)
+    p = one(parsed, "file_name_branch_mismatch")
+    assert "文件名中的支部编码是 JX01-T02" in p.message and p.cell == f"B{INFO_ROW['branch_code']}"
+    assert read_workbook(write(tmp_path, name="JX01-T02_2026Q2.xlsx")).valid  # no registry: nothing to compare
+    assert read_workbook(write(tmp_path, name="JX01-T01_2026Q2.xlsx"), registry=registry).valid
+
+
+def test_branch_codes_ignore_case_and_dash_look_alikes(tmp_path):
+    good = info()
+    path = write(tmp_path, raw={("info", f"B{INFO_ROW['branch_code']}"): " jx01—t01 "})
+    parsed = read_workbook(path, registry=_registry((good.branch_code, good.branch_name)))
+    assert parsed.valid and parsed.info.branch_code == "JX01-T01"
+
+
+def test_registry_codes_are_stored_in_one_spelling(tmp_path):
+    entries = [RegistryEntry("jx01–t01", "第一支部", "机械工程学院", "teacher", 30)]
+    got, problems = read_registry(write_registry_workbook(tmp_path / "名册.xlsx", entries))
+    assert not problems and [e.branch_code for e in got] == ["JX01-T01"]
