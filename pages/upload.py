@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,38 @@ def preview_batch(files: Sequence[tuple[str, bytes]], db=None, key: tuple | None
 
     files = list(files)
     results = list(ingest.preview(files, db=db, progress=progress)) if files else []
-    return BatchPreview(key or batch_key(files, db), files, results)
+    return BatchPreview(key or batch_key(files, db), files, refuse_conflicts(results))
+
+
+def refuse_conflicts(results: list[Any]) -> list[Any]:
+    """Two different files for one branch-quarter in one upload: neither is written.
+
+    ingest (and the CLI) would keep the later one, but on this page the order is only the order in which the
+    files were picked, so which version wins would be an accident. The uploader keeps the right one and
+    uploads again. Files identical to another file of the batch stay "unchanged" (harmless).
+    """
+    from pipelines.model import Problem
+
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(results):
+        if r.status in ("accepted", "replaced"):
+            groups.setdefault((r.branch_code, r.period), []).append(i)
+    out = list(results)
+    for (code, period), where in groups.items():
+        if len(where) < 2:
+            continue
+        same = [results[i] for i in where]
+        names = "、".join(f"「{r.file_name}」" for r in same)
+        for i, r in zip(where, same):
+            message = (f"本批次中有 {len(same)} 份内容不同的 {code} {period} 报送：{names}，无法确定以哪份为准，"
+                       "均未写入。请只保留正确的一份后重新上传（如是其他支部的表，请核对其支部编码）。")
+            fixed = dataclasses.replace(
+                r, status="rejected",
+                problems=[p for p in r.problems if p.code not in ("batch_replaces", "batch_replaced_later")]
+                + [Problem(file=r.file_name, sheet="", cell="", value="", severity="error", code="batch_conflict",
+                           message=message)])
+            out[i] = fixed
+    return out
 
 
 def results_frame(results: Sequence[Any], labels: dict[str, str] = PREVIEW_LABELS) -> pd.DataFrame:

@@ -287,6 +287,21 @@ def test_same_file_twice_is_unchanged_and_writes_nothing(registry_db, admin_hash
     assert len(submissions()) == 1 and db.data_version() == version
 
 
+def test_two_versions_of_one_branch_quarter_in_one_upload_write_neither(registry_db, admin_hash, tmp_path):
+    """Which file was picked last is an accident: both are refused, with a message naming both."""
+    at = signed_in(admin_hash)
+    a = workbook(tmp_path, "JX01-T01", "2026Q3", meetings=3, name="一支部_第一版.xlsx")
+    b = workbook(tmp_path, "JX01-T01", "2026Q3", meetings=2, name="一支部_第二版.xlsx")
+    other = workbook(tmp_path, "JX01-S01", "2026Q3")
+    upload(at, [a, b, other])
+    assert list(frame(at, "结果")["结果"]) == ["未通过", "未通过", "将新增"]
+    problems = frame(at, "说明")
+    conflict = problems[problems["问题代码"] == "batch_conflict"]
+    assert len(conflict) == 2 and all("一支部_第一版.xlsx" in m and "一支部_第二版.xlsx" in m for m in conflict["说明"])
+    confirm(at)
+    assert [(code, version) for code, _period, version, *_ in submissions()] == [("JX01-S01", 1)]
+
+
 def test_commit_batch_is_idempotent_by_hash(registry_db, tmp_path):
     page = load_page()
     batch = page.preview_batch([workbook(tmp_path, "JX01-T01", "2026Q3")])
