@@ -44,6 +44,9 @@ log = logging.getLogger("dangjian.upload")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BUSY_MESSAGE = "数据库正忙（其他管理员或命令行正在写入），请稍后再试。本次操作未写入任何数据。"
 
+# Only .xlsx is read, but the picker also offers the formats secretaries save by mistake: the validator then
+# says in Chinese how to convert them, instead of the browser's English "files are not allowed".
+ACCEPTED_TYPES = ["xlsx", "xls", "et", "csv", "ods", "xlsm"]
 PREVIEW_LABELS = {"accepted": "将新增", "replaced": "将替换", "unchanged": "无变化", "rejected": "未通过"}
 DONE_LABELS = {"accepted": "已新增", "replaced": "已替换", "unchanged": "无变化（已存在）", "rejected": "未通过"}
 SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
@@ -451,7 +454,7 @@ def _upload_tab(actor: str) -> None:
     round_no = st.session_state.setdefault(ROUND_KEY, 0)
     uploaded = st.file_uploader(
         f"选择各支部的季度填报表（.xlsx，可一次选择多个，最多 {limit} 个）",
-        type=["xlsx"], accept_multiple_files=True, key=f"dj_uploader_{round_no}",
+        type=ACCEPTED_TYPES, accept_multiple_files=True, key=f"dj_uploader_{round_no}",
         help="选择文件后系统先逐一校验并显示结果，点击“确认写入”之前不会写入任何数据。",
     )
     if not uploaded:
@@ -715,7 +718,7 @@ def _registry_tab(actor: str) -> None:
 
     round_no = st.session_state.setdefault(REG_ROUND_KEY, 0)
     up = st.file_uploader("上传支部名册（.xlsx）：名册应列出全部支部，确认后将整体替换当前名册",
-                          type=["xlsx"], key=f"dj_registry_uploader_{round_no}")
+                          type=ACCEPTED_TYPES, key=f"dj_registry_uploader_{round_no}")
     if up is None:
         return
     data = up.getvalue()

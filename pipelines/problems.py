@@ -41,9 +41,8 @@ _declare("file_too_large", "error", "文件过大",
 _declare("file_not_xlsx", "error", "不是 xlsx 文件",
          "文件不是 Excel 工作簿（.xlsx）{kind}。请用下发的填报模板填写，并在 Excel 或 WPS 中选择"
          "“另存为 → Excel 工作簿（*.xlsx）”后重新上传，不要只修改文件扩展名。")
-_declare("file_old_xls", "error", "旧版 .xls 格式",
-         "文件是旧版 Excel 97-2003 格式（.xls）。请在 Excel 或 WPS 中打开后选择“另存为 → Excel 工作簿（*.xlsx）”，"
-         "再上传新保存的文件。")
+_declare("file_old_xls", "error", "不是 .xlsx 格式",
+         "文件是{kind}。请在 Excel 或 WPS 中打开后选择“另存为 → Excel 工作簿（*.xlsx）”，再上传新保存的文件。")
 _declare("file_encrypted", "error", "文件设置了密码",
          "文件设置了打开密码（已加密），系统无法读取。请在 Excel 或 WPS 中打开文件，取消密码保护"
          "（Excel：文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码；WPS：文件 → 文档加密 → 密码加密，清空密码）"

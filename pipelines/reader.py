@@ -142,7 +142,8 @@ def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Prob
     if data.startswith(OLE_MAGIC):
         if ENCRYPTION_STREAM in data:
             return [make("file_encrypted", file=name)]
-        return [make("file_old_xls", file=name)]
+        kind = "WPS 表格专用格式（.et）" if name.lower().endswith(".et") else "旧版 Excel 97-2003 格式（.xls）"
+        return [make("file_old_xls", file=name, kind=kind)]
     if not data.startswith(b"PK"):
         return [make("file_not_xlsx", file=name, kind=_sniff(data))]
     try:

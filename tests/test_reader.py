@@ -233,7 +233,9 @@ def test_password_protected_xlsx(tmp_path):
 
 def test_legacy_xls(tmp_path):
     p = one(read_workbook(_ole("Root Entry", "Workbook"), "旧.xls"), "file_old_xls")
-    assert ".xls" in p.message and "另存为" in p.message
+    assert "旧版 Excel 97-2003 格式（.xls）" in p.message and "另存为" in p.message
+    p = one(read_workbook(_ole("Root Entry", "Workbook"), "支部.et"), "file_old_xls")
+    assert "WPS 表格专用格式（.et）" in p.message and ".xls）" not in p.message
 
 
 def test_corrupt_zip_truncated(tmp_path):

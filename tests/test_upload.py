@@ -302,6 +302,15 @@ def test_two_versions_of_one_branch_quarter_in_one_upload_write_neither(registry
     assert [(code, version) for code, _period, version, *_ in submissions()] == [("JX01-S01", 1)]
 
 
+def test_a_file_in_another_format_gets_the_chinese_how_to(registry_db, admin_hash, tmp_path):
+    """The picker offers .xls/.et/.csv too, so the validator (not the browser, in English) explains."""
+    at = signed_in(admin_hash)
+    assert {".xlsx", ".xls", ".et", ".csv"} <= set(uploader(at).proto.type)
+    upload(at, [("一支部.csv", "日期,活动类型\n2026-07-05,支委会\n".encode("gb18030"))])
+    assert list(frame(at, "结果")["结果"]) == ["未通过"]
+    assert any("CSV" in m and "另存为" in m for m in frame(at, "说明")["说明"])
+
+
 def test_commit_batch_is_idempotent_by_hash(registry_db, tmp_path):
     page = load_page()
     batch = page.preview_batch([workbook(tmp_path, "JX01-T01", "2026Q3")])
