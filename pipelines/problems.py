@@ -103,6 +103,10 @@ _declare("date_impossible", "error", "日期不存在",
 _declare("date_outside_period", "error", "日期不在本季度",
          "{where}的日期“{value}”不在所填报的 {year} 年第 {quarter} 季度（{start} 至 {end}）内。"
          "请核对日期；如果是其他季度的活动，请填在对应季度的报送文件中。")
+_declare("period_contradicts_dates", "error", "年度或季度可能填错",
+         "「{ledger}」中有 {n} 条记录的日期都在 {year} 年第 {quarter} 季度，而{where}填写的是 {info_year} 年第 "
+         "{info_quarter} 季度。请先核对「支部信息」中的年度和季度（常见于复制上一季度的文件后忘记修改）；"
+         "如年度、季度无误，再逐条核对台账日期。")
 _declare("date_invalid_optional", "warning", "日期无法识别",
          "{where}的日期“{value}”无法识别，已忽略。请按 {example} 的格式填写（年-月-日）。")
 _declare("activity_missing", "error", "活动类型未填写",

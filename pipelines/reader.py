@@ -34,6 +34,7 @@ import hashlib
 import io
 import logging
 import re
+from collections import Counter
 import zipfile
 from pathlib import Path
 
@@ -255,6 +256,9 @@ class _Reader:
         self.branch_type: str | None = None
         self.period: tuple[int, int] | None = None
         self.members: int | None = None
+        self.info_sheet, self.info_cells = "", {}  # where 支部信息 put each field (for messages)
+        self.outside: list[tuple[str, dt.date]] = []  # ledger dates outside the period: (cell, date)
+        self.dated = 0  # ledger rows with a readable date
 
     def add(self, code: str, sheet: str = "", cell: str = "", value: object = None, **fields) -> None:
         self.problems.append(make(code, file=self.name, sheet=sheet, cell=cell, value=value, **fields))
@@ -302,6 +306,7 @@ class _Reader:
         self.members = values.get("members")
         if values.get("year") and values.get("quarter"):
             self.period = (values["year"], values["quarter"])
+        self.info_sheet, self.info_cells = sheet, cells
         self._check_registry(values, cells, sheet)
         self._check_file_name(values, cells, sheet)
         if not (values.get("branch_code") and self.period):
@@ -452,6 +457,7 @@ class _Reader:
             out.append(LedgerRow(row=r, date=date, activity_type=act, activity_raw=nz.text(act_raw), topic=topic,
                                  expected=nums["expected"], attended=nums["attended"], hours=nums["hours"],
                                  evidence=nz.text(raw("evidence"))))
+        self._blame_the_period()
         return out
 
     def _ledger_date(self, raw: object, sheet: str, cell: str) -> dt.date | None:
@@ -466,6 +472,7 @@ class _Reader:
         if d is None:
             self.add("date_missing", sheet, cell, raw, example=DATE_EXAMPLE)
             return None
+        self.dated += 1
         if self.period:
             year, q = self.period
             months = quarter_months(q)
@@ -473,8 +480,26 @@ class _Reader:
                 start = dt.date(year, months[0], 1)
                 end = (dt.date(year + 1, 1, 1) if q == 4 else dt.date(year, months[-1] + 1, 1)) - dt.timedelta(days=1)
                 self.add("date_outside_period", sheet, cell, d, year=year, quarter=q, start=start, end=end)
+                self.outside.append((cell, d))
                 return None
         return d
+
+    def _blame_the_period(self) -> None:
+        """When (nearly) every ledger date lies in one other quarter, the 年度/季度 cells are the likely mistake
+        (e.g. last quarter's file reused): one error there instead of one per date, which would invite the
+        secretary to "fix" correct dates."""
+        if not self.period or len(self.outside) < 3 or len(self.outside) < 0.8 * self.dated:
+            return
+        quarters = Counter((d.year, (d.month - 1) // 3 + 1) for _, d in self.outside)
+        (year, q), n = quarters.most_common(1)[0]
+        if n < 0.8 * len(self.outside):
+            return
+        cells = {c for c, _ in self.outside}
+        self.problems = [p for p in self.problems if not (p.code == "date_outside_period" and p.cell in cells)]
+        field = "year" if year != self.period[0] else "quarter"
+        self.add("period_contradicts_dates", self.info_sheet, self.info_cells.get(field, ""),
+                 self.period[0] if field == "year" else self.period[1], n=n, year=year, quarter=q,
+                 info_year=self.period[0], info_quarter=self.period[1], ledger=self.g.workbook.sheets.ledger)
 
     # ---- 统计数据
     def read_counts(self, sheet: str, rows: list[list]) -> list[CountValue]:

@@ -785,3 +785,19 @@ def test_registry_codes_are_stored_in_one_spelling(tmp_path):
     entries = [RegistryEntry("jx01–t01", "第一支部", "机械工程学院", "teacher", 30)]
     got, problems = read_registry(write_registry_workbook(tmp_path / "名册.xlsx", entries))
     assert not problems and [e.branch_code for e in got] == ["JX01-T01"]
+
+
+def test_a_wrong_quarter_cell_is_blamed_once_instead_of_every_date(tmp_path):
+    """The workbook says Q1 but every activity is in Q2 (last quarter's file reused, or the quarter mistyped):
+    one error on the 季度 cell, none on the dates, which are right."""
+    parsed = read_workbook(write(tmp_path, raw={("info", f"B{INFO_ROW['quarter']}"): 1}))
+    assert "date_outside_period" not in codes(parsed)
+    p = one(parsed, "period_contradicts_dates")
+    assert (p.sheet, p.cell) == (S.info, f"B{INFO_ROW['quarter']}") and not parsed.valid
+    assert "都在 2026 年第 2 季度" in p.message and "填写的是 2026 年第 1 季度" in p.message
+
+
+def test_a_few_dates_outside_the_quarter_are_blamed_one_by_one(tmp_path):
+    parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}2"): "2026-01-15"}))
+    assert "period_contradicts_dates" not in codes(parsed)
+    assert one(parsed, "date_outside_period").cell == f"{L['date']}2"
