@@ -107,6 +107,9 @@ _declare("period_contradicts_dates", "error", "年度或季度可能填错",
          "「{ledger}」中有 {n} 条记录的日期都在 {year} 年第 {quarter} 季度，而{where}填写的是 {info_year} 年第 "
          "{info_quarter} 季度。请先核对「支部信息」中的年度和季度（常见于复制上一季度的文件后忘记修改）；"
          "如年度、季度无误，再逐条核对台账日期。")
+_declare("ledger_empty", "warning", "活动台账为空",
+         "「活动台账」中没有任何活动记录，本季度按台账计分的要求（支委会、党员大会、主题党日等）都将按未开展计分。"
+         "如确有活动，请逐条填写后重新上传。")
 _declare("date_invalid_optional", "warning", "日期无法识别",
          "{where}的日期“{value}”无法识别，已忽略。请按 {example} 的格式填写（年-月-日）。")
 _declare("activity_missing", "error", "活动类型未填写",
@@ -135,6 +138,9 @@ _declare("too_many_rows", "error", "台账行数过多",
 # ---- counts --------------------------------------------------------------------------------------
 _declare("count_row_missing", "error", "缺少统计项",
          "「{sheet}」工作表的 A 列中找不到“{field}”这一项。请不要删除或修改 A 列的统计项名称，可从填报模板复制。")
+_declare("count_blank", "warning", "统计数据未填写",
+         "{where}的“{field}”为空（或显示为 #REF!、#VALUE! 等错误值），考核要点 {items} 将按未完成计分。"
+         "请填写数字；本季度确实为 0 的请填写 0。")
 _declare("count_unknown_field", "warning", "无法识别的统计项",
          "{where}的统计项“{value}”不在模板中，已忽略。请不要修改 A 列的统计项名称。")
 _declare("count_exceeds_members", "error", "人数超过党员数",

@@ -24,7 +24,9 @@ Decisions:
   Branch codes are compared as nz.code spells them (upper case, plain dashes).
 - Self-assessment: an item of the other branch type is a warning (ignored); a missing item row is an error (the
   template has every row; a deleted one would silently score as not done); 完成 without evidence is a warning.
-- Counts: a blank count is None without a problem (e.g. 推优 for teacher branches); coverage counts may not
+- Counts: a blank count is None; it is a warning (naming the items it costs) only when an item of the branch's
+  type scores it (推优 may stay blank for teacher branches). calamine reads error cells (#REF!) as blank, so
+  the message mentions them. An empty ledger is a warning too. Coverage counts may not
   exceed 党员数 and a ratio's numerator may not exceed its denominator (both taken from the guide's measures).
 """
 from __future__ import annotations
@@ -458,6 +460,8 @@ class _Reader:
                                  expected=nums["expected"], attended=nums["attended"], hours=nums["hours"],
                                  evidence=nz.text(raw("evidence"))))
         self._blame_the_period()
+        if not filled:
+            self.add("ledger_empty", sheet, "A2", None)
         return out
 
     def _ledger_date(self, raw: object, sheet: str, cell: str) -> dt.date | None:
@@ -523,6 +527,8 @@ class _Reader:
             if f.id in out:
                 continue
             cell = _ref(r, vcol)
+            if nz.is_blank(raw) and f.id in self._scored_counts():
+                self.add("count_blank", sheet, cell, raw, field=f.name, items="、".join(self._scored_counts()[f.id]))
             before = len(self.problems)
             value = self.number(raw, sheet, cell, f.name, whole=True)
             if value is not None and value > g.limits.max_members:
@@ -534,6 +540,17 @@ class _Reader:
                 self.add("count_row_missing", sheet, "", None, field=f.name)
         self._cross_check_counts(sheet, out, cells)
         return list(out.values())
+
+    def _scored_counts(self) -> dict[str, list[str]]:
+        """Count field id -> the items that score it, for this branch type (all types while it is unknown)."""
+        items = self.g.items_for(self.branch_type) if self.branch_type else self.g.items
+        used: dict[str, list[str]] = {}
+        for it in items:
+            for m in it.measures:
+                for fid in (m.count, m.numerator, m.denominator):
+                    if fid and it.id not in used.setdefault(fid, []):
+                        used[fid].append(it.id)
+        return used
 
     def _cross_check_counts(self, sheet: str, out: dict[str, CountValue], cells: dict) -> None:
         g = self.g

@@ -801,3 +801,25 @@ def test_a_few_dates_outside_the_quarter_are_blamed_one_by_one(tmp_path):
     parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}2"): "2026-01-15"}))
     assert "period_contradicts_dates" not in codes(parsed)
     assert one(parsed, "date_outside_period").cell == f"{L['date']}2"
+
+
+def test_a_blank_count_that_is_scored_warns_and_names_its_items(tmp_path):
+    scored = {}
+    for it in G.items_for("teacher"):
+        for m in it.measures:
+            for fid in (m.count, m.numerator, m.denominator):
+                if fid:
+                    scored.setdefault(fid, []).append(it.id)
+    fid = next(iter(scored))
+    cell = f"B{COUNT_ROW[fid]}"
+    parsed = read_workbook(write(tmp_path, raw={("counts", cell): None}))
+    p = one(parsed, "count_blank")
+    assert parsed.valid and p.cell == cell and scored[fid][0] in p.message and "请填写数字" in p.message
+    unscored = [f.id for f in G.count_fields if f.id not in scored]
+    for other in unscored:  # a field no teacher item scores may stay blank
+        assert "count_blank" not in codes(read_workbook(write(tmp_path, raw={("counts", f"B{COUNT_ROW[other]}"): None})))
+
+
+def test_an_empty_ledger_warns(tmp_path):
+    parsed = read_workbook(write(tmp_path, ledger=[]))
+    assert one(parsed, "ledger_empty").severity == "warning"
