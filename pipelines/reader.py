@@ -15,7 +15,8 @@ Decisions:
   group meetings on one day are real; the secretary is asked to tell them apart in the topic. Both rows are kept.
 - A ledger row with any error is left out of `ledger`; the file is rejected anyway, and the rows kept are exactly
   the ones that would be stored.
-- Blank rows (and notes typed outside the ledger columns) are skipped silently.
+- Blank rows (and notes typed outside the ledger columns) are skipped silently; a note typed in the date column
+  of a row without activity type or numbers (备注、合计) is skipped with a warning.
 - `info` is filled whenever branch code, year and quarter are readable, even if other fields have errors, so a
   rejected file still names its branch and period in reports; unreadable fields get "" / 0 there.
 - A branch name that is not the registry's name for the code is an error, and so is a period or a registered
@@ -37,6 +38,7 @@ import io
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 import zipfile
 from pathlib import Path
 
@@ -420,6 +422,9 @@ class _Reader:
 
             def ref(cid):
                 return _ref(r, cols[cid]) if cid in cols else ""
+            if _is_note_row(raw):  # 备注 / 合计 typed under the table: not an activity, say so and skip it
+                self.add("ledger_note_row", sheet, ref("date"), raw("date"))
+                continue
             ok = True
             date = self._ledger_date(raw("date"), sheet, ref("date"))
             ok &= date is not None
@@ -690,6 +695,20 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
         log.exception("reading registry %s failed", name)
         reader.add("file_corrupt", detail=f"读取工作表时出错：{type(e).__name__}")
     return entries, reader.problems
+
+
+def _is_note_row(raw: Callable[[str], object]) -> bool:
+    """A ledger row that is a note, not an activity: text in the date column that is no date, and neither an
+    activity type nor any number. ('备注：…', '合计', '以上活动均有记录')"""
+    first = raw("date")
+    if nz.is_blank(first) or not isinstance(first, str):
+        return False
+    try:
+        nz.parse_date(first)
+        return False
+    except (nz.InvalidDate, nz.ImpossibleDate):
+        pass
+    return all(nz.is_blank(raw(c)) for c in ("activity_type", "expected", "attended", "hours"))
 
 
 def _registry_rows(reader: _Reader, sheet: str, rows: list[list], cols: dict[str, int], fields: dict

@@ -823,3 +823,18 @@ def test_a_blank_count_that_is_scored_warns_and_names_its_items(tmp_path):
 def test_an_empty_ledger_warns(tmp_path):
     parsed = read_workbook(write(tmp_path, ledger=[]))
     assert one(parsed, "ledger_empty").severity == "warning"
+
+
+@pytest.mark.parametrize("note", ["备注：以上活动均有签到表", "合计", "以上为本季度全部活动"])
+def test_a_note_under_the_ledger_is_skipped_with_a_warning(tmp_path, note):
+    base = sample()
+    row = len(base["ledger"]) + 3
+    parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}{row}"): note}))
+    assert parsed.valid and len(parsed.ledger) == len(base["ledger"])
+    p = one(parsed, "ledger_note_row")
+    assert p.cell == f"{L['date']}{row}" and "不是活动日期" in p.message
+
+
+def test_a_bad_date_in_an_activity_row_is_still_an_error(tmp_path):
+    parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}2"): "七月初"}))
+    assert "ledger_note_row" not in codes(parsed) and one(parsed, "date_invalid")
