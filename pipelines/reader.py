@@ -68,6 +68,7 @@ def ledger_cap(g: Guide) -> int:
     return 2 * g.limits.max_ledger_rows + 2
 REQUIRED_INFO = ("branch_code", "branch_name", "college", "branch_type", "year", "quarter", "members")
 DATE_EXAMPLE = "2026-03-05"
+TABLE_SHEETS = ("ledger", "counts", "self_assessment")  # one record per row: merged cells would hide values
 # A period in a file name: 2026Q2, 2026-Q2, 2026年第2季度, 2026年第二季度 (after nz.key: no spaces, half-width).
 _NAME_PERIOD = re.compile(r"(20\d{2})(?:[-_.]?[Qq]([1-4])|年?第?([1-4一二三四])季度)")
 _CN_DIGITS = str.maketrans("一二三四", "1234")
@@ -229,8 +230,14 @@ def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str, caps: dict[st
             problems.append(make("sheet_missing", file=name, sheet=wanted,
                                  present="、".join(f"「{n}」" for n in wb.sheet_names) or "无"))
             continue
-        rows = wb.get_sheet_by_name(real).to_python(skip_empty_area=False, nrows=caps.get(k, MAX_SHEET_ROWS))
+        sheet = wb.get_sheet_by_name(real)
+        rows = sheet.to_python(skip_empty_area=False, nrows=caps.get(k, MAX_SHEET_ROWS))
         found[k] = (real, rows)
+        if k in TABLE_SHEETS:  # only the top-left cell of a merged range has a value: the rest read as blank
+            for (r0, c0), (r1, c1) in getattr(sheet, "merged_cell_ranges", None) or []:
+                if r1 >= 1:  # reaches the data rows (a merged header is harmless)
+                    problems.append(make("merged_cells", file=name, sheet=real,
+                                         cell=f"{_ref(r0 + 1, c0)}:{_ref(r1 + 1, c1)}"))
     return found, problems
 
 

@@ -838,3 +838,16 @@ def test_a_note_under_the_ledger_is_skipped_with_a_warning(tmp_path, note):
 def test_a_bad_date_in_an_activity_row_is_still_an_error(tmp_path):
     parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}2"): "七月初"}))
     assert "ledger_note_row" not in codes(parsed) and one(parsed, "date_invalid")
+
+
+def test_merged_cells_in_a_table_are_named_as_such(tmp_path):
+    from openpyxl import load_workbook
+
+    path = write(tmp_path)
+    wb = load_workbook(path)
+    wb[S.ledger].merge_cells(f"{L['date']}2:{L['date']}3")
+    wb.save(path)
+    parsed = read_workbook(path)
+    p = one(parsed, "merged_cells")
+    assert (p.sheet, p.cell) == (S.ledger, f"{L['date']}2:{L['date']}3") and "取消合并" in p.message
+    assert not parsed.valid
