@@ -38,6 +38,7 @@ class SelfAssessmentOption(_Strict):
     id: str
     name: str
     value: float = Field(ge=0, le=1)
+    synonyms: tuple[str, ...] = ()  # what secretaries type instead of the dropdown's name
 
 
 class Grade(_Strict):

@@ -101,8 +101,14 @@ def from_serial(serial: float) -> dt.date:
     return EXCEL_EPOCH + dt.timedelta(days=int(serial))
 
 
-def parse_date(value: object) -> dt.date | None:
-    """A cell value as a date; None when blank. Raises InvalidDate / ImpossibleDate (see module doc)."""
+_MONTH_DAY_RE = re.compile(r"^(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?$")
+
+
+def parse_date(value: object, year: int | None = None) -> dt.date | None:
+    """A cell value as a date; None when blank. Raises InvalidDate / ImpossibleDate (see module doc).
+
+    With `year` (the workbook's 年度), a date typed without its year as '7月5日' is read in that year.
+    """
     if is_blank(value):
         return None
     if isinstance(value, dt.datetime):
@@ -124,6 +130,9 @@ def parse_date(value: object) -> dt.date | None:
         return _make_date(int(m["y"]), int(m["m"]), int(m["d"]), value)
     if re.fullmatch(r"\d{5}(\.\d+)?", s):  # a serial stored as text, e.g. pasted from another system
         return from_serial(float(s))
+    m = _MONTH_DAY_RE.match(s)
+    if m and year:
+        return _make_date(year, int(m["m"]), int(m["d"]), value)
     raise InvalidDate(f"not a date: {value!r}")
 
 
@@ -198,7 +207,7 @@ def activity_type(value: object, g: Guide) -> str | None:
 def status(value: object, g: Guide) -> str | None:
     """Self-assessment status id for a 完成情况 name (or id), or None when unknown or blank."""
     k = key(value)
-    return next((o.id for o in g.self_assessment if k in (o.name, o.id)), None) if k else None
+    return next((o.id for o in g.self_assessment if k in (o.name, o.id, *map(key, o.synonyms))), None) if k else None
 
 
 def item_id(value: object) -> str:

@@ -478,7 +478,7 @@ class _Reader:
 
     def _ledger_date(self, raw: object, sheet: str, cell: str) -> dt.date | None:
         try:
-            d = nz.parse_date(raw)
+            d = nz.parse_date(raw, year=self.period[0] if self.period else None)
         except nz.ImpossibleDate:
             self.add("date_impossible", sheet, cell, raw, example=DATE_EXAMPLE)
             return None

@@ -100,4 +100,19 @@ def test_synonyms_through_the_guide():
     assert nz.activity_type("打球", g) is None and nz.activity_type("", g) is None
     for o in g.self_assessment:
         assert nz.status(f" {o.name} ", g) == o.id
-    assert nz.status("已完成", g) is None and nz.status(None, g) is None
+    assert nz.status("完成了一半", g) is None and nz.status(None, g) is None
+
+
+def test_a_date_without_its_year_takes_the_workbooks_year():
+    assert nz.parse_date("7月5日", year=2026) == dt.date(2026, 7, 5)
+    assert nz.parse_date("７月５号", year=2026) == dt.date(2026, 7, 5)
+    with pytest.raises(nz.InvalidDate):
+        nz.parse_date("7月5日")  # no year known: still not a date
+    with pytest.raises(nz.ImpossibleDate):
+        nz.parse_date("2月30日", year=2026)
+
+
+@pytest.mark.parametrize("typed,status", [("已完成", "done"), ("全部完成", "done"), ("没有完成", "not_done"),
+                                          ("基本完成", "mostly"), ("完成了一半", None)])
+def test_self_assessment_synonyms(typed, status):
+    assert nz.status(typed, guide()) == status

@@ -564,8 +564,8 @@ def test_count_row_renamed(tmp_path):
 # ---- self-assessment -----------------------------------------------------------------------------
 def test_unknown_status(tmp_path):
     cell = f"{SA['status']}{sa_row('teacher', '2.1.3')}"
-    p = one(read_workbook(write(tmp_path, raw={("self_assessment", cell): "已完成"})), "sa_status_unknown")
-    assert (p.sheet, p.cell, p.value) == (S.self_assessment, cell, "已完成")
+    p = one(read_workbook(write(tmp_path, raw={("self_assessment", cell): "完成了一半"})), "sa_status_unknown")
+    assert (p.sheet, p.cell, p.value) == (S.self_assessment, cell, "完成了一半")
     assert "请从下拉列表中选择：完成、基本完成、未完成" in p.message
 
 
@@ -851,3 +851,8 @@ def test_merged_cells_in_a_table_are_named_as_such(tmp_path):
     p = one(parsed, "merged_cells")
     assert (p.sheet, p.cell) == (S.ledger, f"{L['date']}2:{L['date']}3") and "取消合并" in p.message
     assert not parsed.valid
+
+
+def test_a_ledger_date_without_its_year_is_read_in_the_workbooks_year(tmp_path):
+    parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}2"): "5月20日"}))  # the workbook: 2026 Q2
+    assert parsed.valid and parsed.ledger[0].date == dt.date(2026, 5, 20)
