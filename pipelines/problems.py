@@ -61,6 +61,9 @@ _declare("sheet_missing", "error", "缺少工作表",
 _declare("registry_not_submission", "error", "这是支部名册",
          "这是支部名册工作簿（含「{sheet}」工作表），不是支部季度填报表。请在“数据上传”页面的“支部名册”中上传，"
          "或运行 python -m pipelines registry 导入名册。")
+_declare("submission_not_registry", "error", "这是支部填报表",
+         "这是支部季度填报表（含「{sheet}」工作表），不是支部名册。请在“上传报送”中上传填报表；"
+         "支部名册请用“下载空白模板 → 支部名册模板”填写全部支部后上传。")
 _declare("column_missing", "error", "缺少列",
          "{where}缺少“{column}”列（第 1 行应为表头：{expected}）。请不要删除、移动或修改表头，"
          "可从填报模板复制正确的表头行。")

@@ -687,6 +687,11 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
     try:
         with wb:
             wanted = next((n for n in wb.sheet_names if nz.key(n) == nz.key(REGISTRY_SHEET)), None)
+            branch_sheets = {nz.key(g.workbook.sheets.info), nz.key(g.workbook.sheets.ledger)}
+            if wanted is None and branch_sheets & {nz.key(n) for n in wb.sheet_names}:
+                # a branch's quarterly workbook handed in as the registry: one clear message
+                reader.add("submission_not_registry", g.workbook.sheets.info)
+                return [], reader.problems
             sheet = wanted or (wb.sheet_names[0] if wb.sheet_names else REGISTRY_SHEET)
             if not wb.sheet_names:
                 reader.add("sheet_missing", REGISTRY_SHEET, present="无")

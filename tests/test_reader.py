@@ -856,3 +856,9 @@ def test_merged_cells_in_a_table_are_named_as_such(tmp_path):
 def test_a_ledger_date_without_its_year_is_read_in_the_workbooks_year(tmp_path):
     parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['date']}2"): "5月20日"}))  # the workbook: 2026 Q2
     assert parsed.valid and parsed.ledger[0].date == dt.date(2026, 5, 20)
+
+
+def test_a_branch_workbook_handed_in_as_the_registry_gets_one_clear_message(tmp_path):
+    entries, problems = read_registry(write(tmp_path))
+    assert entries == [] and [p.code for p in problems] == ["submission_not_registry"]
+    assert "不是支部名册" in problems[0].message and problems[0].file == "支部报表.xlsx"
