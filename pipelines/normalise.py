@@ -170,9 +170,9 @@ def parse_int(value: object) -> int | None:
 
 
 def parse_year(value: object) -> int | None:
-    """A year such as 2026 (also '2026年', '２０２６'); None when blank; raises InvalidNumber."""
+    """A year such as 2026 (also '2026年', '2026年度', '２０２６'); None when blank; raises InvalidNumber."""
     if isinstance(value, str):
-        value = key(value).removesuffix("年")
+        value = key(value).removesuffix("年度").removesuffix("年")
     n = parse_int(value)
     if n is not None and not 2000 <= n <= 2100:
         raise InvalidNumber(f"not a plausible year: {value!r}")

@@ -75,6 +75,7 @@ def test_bad_quarters(raw):
 
 def test_years():
     assert nz.parse_year("2026年") == 2026 and nz.parse_year(2026.0) == 2026 and nz.parse_year("２０２６") == 2026
+    assert nz.parse_year("2026年度") == 2026
     for bad in ("26", 1999, "二〇二六"):
         with pytest.raises(nz.InvalidNumber):
             nz.parse_year(bad)
