@@ -116,6 +116,9 @@ _declare("merged_cells", "error", "合并单元格",
 _declare("ledger_note_row", "warning", "不是活动记录，已忽略",
          "{where}的“{value}”不是活动日期，这一行也没有活动类型，按备注处理，不计入活动。"
          "如是活动记录，请填写日期（如 2026-03-05）和活动类型；备注请写在表格右侧空白列。")
+_declare("training_incomplete", "warning", "学时或实到人数未填",
+         "{where}是“{activity}”，但{missing}未填写，这次活动不计入全年人均学时（考核要点 {items}）。"
+         "请填写每人学时和实际参加人数。")
 _declare("ledger_empty", "warning", "活动台账为空",
          "「活动台账」中没有任何活动记录，本季度按台账计分的要求（支委会、党员大会、主题党日等）都将按未开展计分。"
          "如确有活动，请逐条填写后重新上传。")

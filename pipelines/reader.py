@@ -462,6 +462,12 @@ class _Reader:
                 ok = False
             if not ok:
                 continue
+            if act in self._hours_activities():  # counted as 学时 × 实到人数: both are needed
+                missing = [names.get(c, c) for c in ("hours", "attended") if nums[c] is None]
+                if missing:
+                    self.add("training_incomplete", sheet, ref("hours" if nums["hours"] is None else "attended"),
+                             None, activity=g.activity_name(act), missing="和".join(f"“{m}”" for m in missing),
+                             items="、".join(self._hours_activities()[act]))
             topic = nz.text(raw("topic"))
             dup = (date, act, nz.key(topic))
             if dup in seen:
@@ -553,6 +559,16 @@ class _Reader:
         self._cross_check_counts(sheet, out, cells)
         return list(out.values())
 
+    def _hours_activities(self) -> dict[str, list[str]]:
+        """Activity id -> the items that count its hours (学时 × 实到人数), for this branch type."""
+        items = self.g.items_for(self.branch_type) if self.branch_type else self.g.items
+        out: dict[str, list[str]] = {}
+        for it in items:
+            for m in it.measures:
+                if m.kind == "hours" and m.activity and it.id not in out.setdefault(m.activity, []):
+                    out[m.activity].append(it.id)
+        return out
+
     def _scored_counts(self) -> dict[str, list[str]]:
         """Count field id -> the items that score it, for this branch type (all types while it is unknown)."""
         items = self.g.items_for(self.branch_type) if self.branch_type else self.g.items
@@ -624,7 +640,7 @@ class _Reader:
             elif status is None:
                 self.add("sa_status_unknown", sheet, status_cell, raw_status, options=options)
                 continue
-            elif status == done.id and not evidence:
+            elif status == done.id and not evidence and g.item(iid).self_assessed:  # only where the answer counts
                 ev_cell = _ref(r, cols["evidence"]) if "evidence" in cols else "“佐证材料”列"
                 self.add("sa_no_evidence", sheet, status_cell, done.name, fallback=fallback, evidence_cell=ev_cell)
             out[iid] = SelfAssessmentRow(row=r, item_id=iid, status=status, evidence=evidence)

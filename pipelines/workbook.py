@@ -190,6 +190,10 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
     acts = "、".join(a.name for a in g.activity_types)
     statuses = "、".join(o.name for o in g.self_assessment)
     without = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
+    statuses_meaning = "（" + "；".join(f"{o.name}计 {o.value:g} 分" for o in g.self_assessment) + "）"
+    training = next((a.name for m in (m for it in g.items for m in it.measures) if m.kind == "hours"
+                     for a in g.activity_types if a.id == m.activity), "集中学习培训")
+    lecture = next((a.name for a in g.activity_types if a.id == "secretary_lecture"), None)
     info_lines = [f"    · {f.name}" + (f"：{f.hint}" if f.hint else "") for f in wb_.info_fields]
     col = {c.id: c.name for c in wb_.ledger_columns}
     example = [
@@ -197,7 +201,7 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
         f"    {col['activity_type']}：{example_activity(g)}（从下拉列表选择）",
         f"    {col['topic']}：学习贯彻党的二十届四中全会精神",
         f"    {col['expected']}：25    {col['attended']}：23",
-        f"    {col['hours']}：2（集中学习培训必填，其他活动可不填）",
+        f"    {col['hours']}：2（{training}必填，并须填写实到人数；其他活动可不填）",
         f"    {col['evidence']}：会议记录、签到表、活动照片",
     ]
     lines: list[tuple[str, bool]] = [
@@ -208,12 +212,22 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
         ("一、填写步骤", True),
         (f"1. 「{s['info']}」：在 B 列填写本支部的基本信息：", False),
         *[(line, False) for line in info_lines],
-        (f"2. 「{s['ledger']}」：本季度开展的每一次组织生活、学习培训、谈心谈话等活动各填一行，从第 2 行起连续填写。"
+        (f"2. 「{s['ledger']}」：本季度开展的每一次会议、党课、主题党日、学习培训等活动各填一行，从第 2 行起连续填写。"
          f"活动类型请从下拉列表中选择，可选：{acts}。", False),
+        ("    一次会议有多项内容的（如党员大会上书记讲党课、向党员大会报告工作），请按内容各填一行；"
+         + (f"书记本人讲党课请选“{lecture}”；" if lecture else "")
+         + "每学期末向上级党组织报告工作须登记一行。", False),
+        (f"    “{training}”请务必填写学时和实到人数，否则不计入全年人均学时；"
+         f"谈心谈话无需逐次登记，在「{s['counts']}」中填写累计人数即可。", False),
         (f"3. 「{s['counts']}」：在 B 列填写各项统计人数（只填人数，不填姓名等个人信息）。"
-         f"“累计”类统计项填写本年度 1 月 1 日至本季度末的累计人数。", False),
+         f"“累计”类统计项填写本年度 1 月 1 日至本季度末的累计人数。空白按未完成计分，确为 0 请填 0。", False),
+        ("    谈心谈话覆盖人数、向支部汇报人数与党员数相比计算覆盖率（第 4 季度须覆盖全体党员），"
+         "党费实缴人数 ÷ 应缴人数计算收缴率；入党申请、积极分子、发展党员、推优人数仅作统计，不计分。", False),
         (f"4. 「{s['self_assessment']}」：逐条对照考核要点，在“完成情况”列选择 {statuses}，"
-         f"并在最后一列简要填写佐证材料及主要举措。", False),
+         f"并在最后一列简要填写佐证材料及主要举措{statuses_meaning}。"
+         "考核要点后注明“自动计分”的，按台账和统计数据计分，自评仅供参考。", False),
+        (f"5. 保存为 .xlsx 格式报送，文件名建议写成“2026年第3季度-支部名称.xlsx”（文件名中的季度须与「{s['info']}」一致）。",
+         False),
         ("", False),
         ("二、填写示例（「活动台账」中的一行）", True),
         *[(line, False) for line in example],
@@ -372,6 +386,16 @@ def _counts_sheet(ws: Worksheet, st: _Styles, g: Guide, counts: dict[str, float 
     _protect(ws)
 
 
+def scoring_note(item) -> str:
+    """How an item's row is scored, for the 自评 sheet: self-assessment only where a rule reads it."""
+    own = [m.name for m in item.measures if m.kind == "self_assessed"]
+    if not own:
+        return "\n【本条按「活动台账」和「统计数据」自动计分，“完成情况”仅供参考】"
+    if len(own) < len(item.measures):
+        return f"\n【本行自评只计“{'、'.join(own)}”；其余要求按「活动台账」「统计数据」自动计分】"
+    return ""
+
+
 def _self_assessment_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: str,
                            answers: dict[str, tuple[str, str]] | None) -> None:
     cols = g.workbook.self_assessment_columns
@@ -384,7 +408,7 @@ def _self_assessment_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: st
         status, evidence = (answers or {}).get(item.id, (None, ""))
         values = {
             "item_id": item.id, "dimension": g.dimension_of(item.id).name,
-            "text": item.parts.get(branch_type, item.text),
+            "text": item.parts.get(branch_type, item.text) + scoring_note(item),
             "status": names.get(status, status) if status else None, "evidence": evidence or None,
         }
         for col, c in enumerate(cols, start=1):

@@ -862,3 +862,23 @@ def test_a_branch_workbook_handed_in_as_the_registry_gets_one_clear_message(tmp_
     entries, problems = read_registry(write(tmp_path))
     assert entries == [] and [p.code for p in problems] == ["submission_not_registry"]
     assert "不是支部名册" in problems[0].message and problems[0].file == "支部报表.xlsx"
+
+
+def test_a_training_row_without_hours_or_attendance_warns_that_it_will_not_count(tmp_path):
+    base = sample()
+    row = next(r.row for r in base["ledger"] if r.activity_type == "training")
+    parsed = read_workbook(write(tmp_path, raw={("ledger", f"{L['attended']}{row}"): None}))
+    p = one(parsed, "training_incomplete")
+    assert parsed.valid and p.cell == f"{L['attended']}{row}" and "不计入全年人均学时" in p.message
+    assert "training_incomplete" not in codes(read_workbook(write(tmp_path)))
+
+
+def test_no_evidence_warning_only_where_the_self_assessment_is_scored(tmp_path):
+    auto = next(it for it in G.items_for("teacher") if not it.self_assessed)
+    own = next(it for it in G.items_for("teacher") if it.self_assessed)
+    raw = {("self_assessment", f"{SA['evidence']}{sa_row('teacher', auto.id)}"): None,
+           ("self_assessment", f"{SA['status']}{sa_row('teacher', auto.id)}"): "完成",
+           ("self_assessment", f"{SA['evidence']}{sa_row('teacher', own.id)}"): None,
+           ("self_assessment", f"{SA['status']}{sa_row('teacher', own.id)}"): "完成"}
+    found = [p.cell for p in read_workbook(write(tmp_path, raw=raw)).problems if p.code == "sa_no_evidence"]
+    assert found == [f"{SA['status']}{sa_row('teacher', own.id)}"]

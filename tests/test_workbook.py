@@ -50,9 +50,14 @@ def test_blank_template_sheets_headers_and_items(tmp_path, branch_type):
     items = g.items_for(branch_type)
     assert [sa.cell(row=r, column=1).value for r in range(2, 2 + len(items))] == [it.id for it in items]
     assert sa.cell(row=2 + len(items), column=1).value is None
-    # Items with a teacher and a student part show only this type's part.
+    # Items with a teacher and a student part show only this type's part, then how the row is scored.
+    from pipelines.workbook import scoring_note
+
     for r, it in enumerate(items, start=2):
-        assert sa.cell(row=r, column=3).value == it.parts.get(branch_type, it.text)
+        assert sa.cell(row=r, column=3).value == it.parts.get(branch_type, it.text) + scoring_note(it)
+    auto = next(it for it in items if not it.self_assessed)
+    assert "自动计分" in scoring_note(auto) and scoring_note(next(
+        it for it in items if all(m.kind == "self_assessed" for m in it.measures))) == ""
 
     # The guide sheet explains in Chinese, with an example and common mistakes.
     text = "\n".join(str(c.value) for c in wb[s.guide]["A"] if c.value)
