@@ -115,7 +115,7 @@ _declare("merged_cells", "error", "合并单元格",
          "取消合并，再在每一行分别填写。")
 _declare("ledger_note_row", "warning", "不是活动记录，已忽略",
          "{where}的“{value}”不是活动日期，这一行也没有活动类型，按备注处理，不计入活动。"
-         "如是活动记录，请填写日期（如 2026-03-05）和活动类型；备注请写在表格右侧空白列。")
+         "如是活动记录，请填写日期（如 2026-03-05）和活动类型；备注请写在这次活动的“主题”列中。")
 _declare("training_incomplete", "warning", "学时或实到人数未填",
          "{where}是“{activity}”，但{missing}未填写，这次活动不计入全年人均学时（考核要点 {items}）。"
          "请填写每人学时和实际参加人数。")
@@ -143,7 +143,7 @@ _declare("hours_too_many", "error", "学时过多",
          "多天的培训请按天分行填写。")
 _declare("duplicate_row", "warning", "重复的活动记录",
          "{where}与第 {first} 行的日期、活动类型和主题完全相同，可能重复填写。如确为两次活动，请在主题中加以区分；"
-         "否则请删除重复的一行。")
+         "否则请清空重复那一行的内容。")
 _declare("too_many_rows", "error", "台账行数过多",
          "「{sheet}」工作表有 {rows} 行活动记录，超过上限 {max} 行。请只填写本季度的活动，不要粘贴其他季度或其他表格的内容。")
 
@@ -168,7 +168,7 @@ _declare("sa_item_not_applicable", "warning", "指标不适用于本支部类型
 _declare("sa_item_missing", "error", "缺少自评指标",
          "「{sheet}」工作表缺少指标 {item} 的自评行。请不要删除自评行，可从{branch_type}填报模板中复制该行。")
 _declare("sa_item_duplicate", "error", "自评指标重复",
-         "{where}的指标 {value} 与第 {first} 行重复。每个指标只填写一行，请删除重复的一行。")
+         "{where}的指标 {value} 与第 {first} 行重复。每个指标只填写一行，请清空重复那一行的内容。")
 _declare("sa_status_unknown", "error", "完成情况无法识别",
          "{where}的完成情况“{value}”无法识别。请从下拉列表中选择：{options}。")
 _declare("sa_status_missing", "warning", "完成情况未填写",

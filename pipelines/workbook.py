@@ -311,7 +311,7 @@ def _ledger_sheet(ws: Worksheet, st: _Styles, g: Guide, ledger: list[LedgerRow],
                   example_q: int) -> _BlankRows:
     cols = g.workbook.ledger_columns
     _header(ws, st, [c.name for c in cols])
-    width = {"date": 14, "activity_type": 22, "topic": 40, "expected": 11, "attended": 11, "hours": 9,
+    width = {"date": 14, "activity_type": 26, "topic": 40, "expected": 11, "attended": 11, "hours": 9,
              "evidence": 32}
     _widths(ws, [width.get(c.id, 16) for c in cols])
     n_rows = max(LEDGER_TEMPLATE_ROWS, len(ledger) + 50)
@@ -527,7 +527,10 @@ def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger:
     wb.remove(wb.active)
     ws = {key: wb.create_sheet(name) for key, name in s.items()}
     today = dt.date.today()
-    year, quarter = (info.year, info.quarter) if info else (today.year, (today.month - 1) // 3 + 1)
+    # a blank template is filled after its quarter ended: its examples use the latest completed quarter
+    current = (today.month - 1) // 3 + 1
+    year, quarter = (info.year, info.quarter) if info else (
+        (today.year, current - 1) if current > 1 else (today.year - 1, 4))
     _guide_sheet(ws["guide"], g, branch_type)
     st = _Styles()
     _info_sheet(ws["info"], st, g, branch_type, info)
