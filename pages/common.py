@@ -178,6 +178,13 @@ def guide_version() -> str:
     return guide().version
 
 
+def guide_key() -> str:
+    """What cached scores depend on in the guide: its version and a hash of its content (an edited weight
+    re-scores on the next interaction even if nobody changed `version`)."""
+    g = guide()
+    return f"{g.version}:{g.fingerprint}"
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tuple, kwargs: tuple):
     return getattr(scoring, fn)(*args, db=db, **dict(kwargs))
@@ -185,7 +192,7 @@ def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tupl
 
 def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
     """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version)."""
-    return _scoring_call(fn, str(db_file()), data_version(), guide_version(), tuple(args),
+    return _scoring_call(fn, str(db_file()), data_version(), guide_key(), tuple(args),
                          tuple(sorted(kwargs.items())))
 
 
@@ -254,7 +261,7 @@ def prefetch() -> None:
     called it has rendered (that page computes what it needs itself, without queueing behind the warm-up),
     and it pauses between its queries so a waiting page query gets the lock.
     """
-    key = (str(db_file()), data_version(), guide_version())
+    key = (str(db_file()), data_version(), guide_key())
     page_done = threading.Event()
     with _prefetch_lock:
         if key in _prefetched:

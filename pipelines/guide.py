@@ -5,7 +5,8 @@ repeats those lists.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -198,6 +199,11 @@ class Guide(_Strict):
         return self
 
     # ---- lookups -------------------------------------------------------------------------------
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the whole guide: changes with any weight, rule or text, even if `version` does not."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+
     @property
     def indicators(self) -> list[Indicator]:
         return [ind for d in self.dimensions for ind in d.indicators]

@@ -556,3 +556,26 @@ def test_school_mean_change_warns_when_the_mix_of_types_changed(thin_db):
         store.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
         store.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
     assert "支部类型不同" not in texts(ok(page("overview", period="2025Q3").run()))
+
+
+def test_an_edited_weight_shows_on_the_next_interaction_even_with_the_same_version(demo_db, tmp_path, monkeypatch):
+    """Cached scores are keyed on the guide's content, not only on its version string."""
+    import os
+
+    import yaml
+
+    from pipelines import config
+
+    raw = yaml.safe_load(open(config.settings().guide_path, encoding="utf-8"))
+    path = tmp_path / "guide.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("DJ_GUIDE_PATH", str(path))
+    config.settings.cache_clear()
+    at = ok(page("overview").run())
+    before = metric(at, "全校平均分")
+    raw["dimensions"][0]["weight"] = 80  # the version string stays as it is
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
+    at.run()
+    latest = scoring.branch_scores(scoring.periods(demo_db)[-1], demo_db)
+    assert metric(ok(at), "全校平均分") == f"{scoring.shown(latest['overall'].mean()):.1f}" != before
