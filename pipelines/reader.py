@@ -561,24 +561,11 @@ class _Reader:
 
     def _hours_activities(self) -> dict[str, list[str]]:
         """Activity id -> the items that count its hours (学时 × 实到人数), for this branch type."""
-        items = self.g.items_for(self.branch_type) if self.branch_type else self.g.items
-        out: dict[str, list[str]] = {}
-        for it in items:
-            for m in it.measures:
-                if m.kind == "hours" and m.activity and it.id not in out.setdefault(m.activity, []):
-                    out[m.activity].append(it.id)
-        return out
+        return _uses(self.g, self.branch_type, lambda m: [m.activity] if m.kind == "hours" and m.activity else [])
 
     def _scored_counts(self) -> dict[str, list[str]]:
         """Count field id -> the items that score it, for this branch type (all types while it is unknown)."""
-        items = self.g.items_for(self.branch_type) if self.branch_type else self.g.items
-        used: dict[str, list[str]] = {}
-        for it in items:
-            for m in it.measures:
-                for fid in (m.count, m.numerator, m.denominator):
-                    if fid and it.id not in used.setdefault(fid, []):
-                        used[fid].append(it.id)
-        return used
+        return _uses(self.g, self.branch_type, lambda m: [f for f in (m.count, m.numerator, m.denominator) if f])
 
     def _cross_check_counts(self, sheet: str, out: dict[str, CountValue], cells: dict) -> None:
         g = self.g
@@ -723,6 +710,28 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
         log.exception("reading registry %s failed", name)
         reader.add("file_corrupt", detail=f"读取工作表时出错：{type(e).__name__}")
     return entries, reader.problems
+
+
+_USES: dict[tuple, tuple[Guide, dict[str, list[str]]]] = {}  # the guide is kept, so its id is not reused
+
+
+def _uses(g: Guide, branch_type: str | None, refs: Callable) -> dict[str, list[str]]:
+    """{what a measure refers to: the items of this branch type (all while unknown) with such a measure},
+    cached per guide, type and kind of reference (asked for on every ledger and count row)."""
+    key = (id(g), branch_type, refs.__code__)
+    hit = _USES.get(key)
+    if hit is None or hit[0] is not g:
+        items = g.items_for(branch_type) if branch_type else g.items
+        out: dict[str, list[str]] = {}
+        for it in items:
+            for m in it.measures:
+                for ref in refs(m):
+                    if it.id not in out.setdefault(ref, []):
+                        out[ref].append(it.id)
+        if len(_USES) > 64:
+            _USES.clear()
+        hit = _USES[key] = (g, out)
+    return hit[1]
 
 
 def _is_note_row(raw: Callable[[str], object]) -> bool:
