@@ -125,10 +125,9 @@ def main() -> None:
     try:
         from pipelines import auth
 
-        if not auth.viewer_gate():
-            st.stop()
+        allowed = auth.viewer_gate()
     except ImportError:
-        pass
+        allowed = True
     pages = {
         "数据看板": [
             st.Page("pages/overview.py", title="全校总览", icon=":material/dashboard:", default=True),
@@ -140,7 +139,11 @@ def main() -> None:
     }
     if (ROOT / "pages" / "upload.py").exists():
         pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
-    nav = st.navigation(pages)
+    # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to
+    # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
+    nav = st.navigation(pages, position="sidebar" if allowed else "hidden")
+    if not allowed:
+        st.stop()
     ensure_database()
     c.prefetch()
     try:

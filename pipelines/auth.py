@@ -47,6 +47,7 @@ ENV_ADMIN_EMAILS = "DJ_ADMIN_EMAILS"  # "a@example.edu.cn,b@example.edu.cn"
 
 # Session-state keys (server-side per browser session).
 ADMIN_KEY = "dj_admin"
+VIEW_ERROR_KEY = "dj_view_error"
 VIEWER_KEY = "dj_viewer"
 
 # bcrypt only looks at the first 72 bytes; bcrypt 5 refuses longer input instead of truncating.
@@ -495,8 +496,13 @@ def viewer_gate(config: AccessConfig | None = None) -> bool:
         result = check_view_password(password or "", config.view_password_hash, session=_session_id())
         if result.ok:
             st.session_state[VIEWER_KEY] = True
-            st.rerun()
-        st.error(result.message)
+            st.session_state.pop(VIEW_ERROR_KEY, None)
+        else:  # shown until the next attempt: app.py's navigation may rerun the script before this run ends
+            st.session_state[VIEW_ERROR_KEY] = result.message
+        st.rerun()
+    message = st.session_state.get(VIEW_ERROR_KEY)
+    if message:
+        st.error(message)
     return False
 
 

@@ -107,6 +107,7 @@ def visit_pages(url: str, pages: Iterable[str] | None = None, *, connect_wait_s:
     except Exception:  # noqa: BLE001 - see docstring
         log.warning("warm start stopped after %s", list(done), exc_info=True)
         return done
-    log.info("warm start: %s in %.1f s", ", ".join(str(v.title) for v in done.values()),
+    # a page that showed no title stopped early (e.g. at the viewer password): its path is logged instead
+    log.info("warm start: %s in %.1f s", ", ".join(v.title or f"/{p}（无标题）" for p, v in done.items()),
              time.perf_counter() - started)
     return done

@@ -176,3 +176,33 @@ def test_quarter_report_downloads_from_the_overview(server, page, tmp_path):
     assert wb.sheetnames == list(report.SHEETS)
     top = scoring.branch_scores(latest, db).sort_values(["rank", "branch_code"]).iloc[0]
     assert wb["支部排名"].cell(2, 4).value == top["branch_code"]
+
+
+def test_view_password_gate_hides_the_pages_and_keeps_the_link(demo_db_master, tmp_path, page):
+    """With the viewer password on, a visitor following a link to a page sees only the password form (no page
+    list in the sidebar), and after the password lands on the page the link named."""
+    from pipelines import auth
+
+    for f in demo_db_master.parent.iterdir():
+        (shutil.copytree if f.is_dir() else shutil.copy)(f, tmp_path / f.name)
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[access]\nview_password_required = true\n'
+                       f'view_password_hash = "{auth.hash_password("正确的密码-2026", rounds=4)}"\n', encoding="utf-8")
+    proc, base = start_app(tmp_path / demo_db_master.name, tmp_path / "streamlit.log",
+                           extra_args=["--secrets.files", str(secrets)],
+                           drop_env=(auth.ENV_VIEW_PASSWORD_HASH, "DJ_VIEW_PASSWORD_REQUIRED"))
+    try:
+        page.goto(f"{base}/compare")
+        box = page.get_by_label("查看密码")
+        box.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stSidebarNav"] a').count() == 0
+        assert page.get_by_role("heading", name="教师与学生支部对比").count() == 0
+        box.fill("不对的密码")
+        page.get_by_role("button", name="进入看板").click()
+        page.get_by_text("查看密码不正确").wait_for(timeout=30_000)
+        page.get_by_label("查看密码").fill("正确的密码-2026")
+        page.get_by_role("button", name="进入看板").click()
+        wait_finished(page, "教师与学生支部对比", 5)
+        assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="全校总览").count() == 1
+    finally:
+        stop_app(proc)
