@@ -61,7 +61,6 @@ ACTION_LABELS = {
 ROUND_KEY = "dj_upload_round"  # bumped after a commit, so the uploader starts empty
 PREVIEW_KEY = "dj_upload_preview"
 DONE_KEY = "dj_upload_done"
-COMMITTED_KEY = "dj_upload_committed"  # sha256 -> status of files this session already committed
 REG_ROUND_KEY = "dj_registry_round"
 REG_PREVIEW_KEY = "dj_registry_preview"
 REG_DONE_KEY = "dj_registry_done"
@@ -297,36 +296,19 @@ def change_preview(batch: BatchPreview, db=None) -> ChangePreview:
 
 
 def commit_batch(batch: BatchPreview, actor: str, db=None,
-                 progress: Callable[[int, int, str], None] | None = None,
-                 committed: dict[str, str] | None = None) -> list[Any]:
+                 progress: Callable[[int, int, str], None] | None = None) -> list[Any]:
     """Write the accepted and replaced files of a previewed batch with one ingest.ingest call (each file in
     its own transaction, so a failure or a rejected file never touches the others).
 
-    Files this session already committed (by SHA-256, in `committed`) are not handed to ingest again, and
-    ingest itself reports a file identical to the current version as unchanged, so a repeated confirm writes
-    nothing twice. Rejected files are never handed to ingest. On DatabaseBusy the files finished so far are
-    recorded in `committed` before the exception propagates.
+    A repeated confirm (or a retry after DatabaseBusy) writes nothing twice: ingest reports a file identical
+    to the current version as unchanged. Nothing is remembered in the session, so a file written, then rolled
+    back or withdrawn (or set aside with the demo data), is written again when uploaded again.
+    Rejected files are never handed to ingest.
     """
     from pipelines import ingest
 
-    committed = {} if committed is None else committed
-    todo = [(name, data) for name, data in batch.writable()
-            if hashlib.sha256(data).hexdigest() not in committed]
-    if not todo:
-        return []
-
-    def record(results: Sequence[Any]) -> None:
-        for r in results:
-            if r.status != "rejected":
-                committed[r.sha256] = r.status
-
-    try:
-        results = ingest.ingest(todo, db=db, actor=actor, progress=progress)
-    except dbmod.DatabaseBusy as e:
-        record(getattr(e, "results", []))
-        raise
-    record(results)
-    return results
+    todo = batch.writable()
+    return ingest.ingest(todo, db=db, actor=actor, progress=progress) if todo else []
 
 
 # ---- cached helpers --------------------------------------------------------------------------------
@@ -553,8 +535,7 @@ def _confirm_section(batch: BatchPreview, actor: str) -> None:
         def progress(done: int, total: int, name: str) -> None:
             bar.progress(done / max(total, 1), text=f"正在写入 {done}/{total}" + (f"：{_md(name)}" if name else ""))
 
-        committed = st.session_state.setdefault(COMMITTED_KEY, {})
-        ok, results = _guarded(lambda: commit_batch(batch, actor, progress=progress, committed=committed), "写入")
+        ok, results = _guarded(lambda: commit_batch(batch, actor, progress=progress), "写入")
         if not ok:
             st.info("已写入的文件不会重复写入：稍后再次点击确认即可继续。")
             st.session_state.pop(PREVIEW_KEY, None)  # statuses changed; preview again on the next run
@@ -575,6 +556,11 @@ LEFT JOIN raw_info i USING (submission_id)
 LEFT JOIN registry r ON r.branch_code = s.branch_code
 ORDER BY s.uploaded_at DESC, s.submission_id DESC
 """
+
+
+def _unconfirm() -> None:
+    """Untick the rollback / withdraw confirmation."""
+    st.session_state.pop("dj_undo_sure", None)
 
 
 def _history_tab(actor: str) -> None:
@@ -617,13 +603,16 @@ def _history_tab(actor: str) -> None:
         cur = current.get((r.branch_code, r.period))
         labels[f"{r.branch_code}|{r.period}"] = (
             f"{r.branch_code} {r.name or ''} · {_period_label(r.period)} · 共 {r.versions} 版，"
-            + (f"当前第 {cur} 版" if cur else "当前无有效版本（已撤回或已回退）"))
-    choice = st.selectbox("选择支部季度", options, key="dj_undo_target", format_func=lambda o: labels.get(o, o))
+            + (f"当前第 {cur} 版" if cur else "当前无有效版本（已撤回）"))
+    choice = st.selectbox("选择支部季度", options, key="dj_undo_target", format_func=lambda o: labels.get(o, o),
+                          on_change=_unconfirm)  # a tick given for one branch-quarter does not carry over
     if choice:
         branch, per = choice.split("|", 1)
         can_rollback, can_withdraw = (branch, per) in earlier, (branch, per) in current
         if not can_rollback:
             st.caption("该支部季度没有可回退的更早版本。" if can_withdraw else "该支部季度当前没有有效版本。")
+        if can_withdraw:
+            st.caption("撤回后该支部本季度视为未报送，无法在本页恢复；如需恢复，请重新上传该支部本季度的报送表。")
         sure = st.checkbox("我已核对，确认执行此操作（操作会记录在操作日志中）", key="dj_undo_sure")
         b1, b2 = st.columns(2)
         if b1.button("回退到上一版本", key="dj_rollback", disabled=not (sure and can_rollback),
@@ -636,6 +625,7 @@ def _history_tab(actor: str) -> None:
                     ver = _query("SELECT version FROM submissions WHERE submission_id = ?", int(sub_id))
                     v = int(ver["version"].iloc[0]) if len(ver) else "?"
                     _flash("success", f"已将 {_md(branch)} {_period_label(per)} 回退到第 {v} 版。")
+                _unconfirm()  # each action needs its own tick
                 st.rerun()
         if b2.button("撤回该季度报送", key="dj_withdraw", disabled=not (sure and can_withdraw),
                      icon=":material/block:", width="stretch"):
@@ -644,6 +634,7 @@ def _history_tab(actor: str) -> None:
                 _flash("success" if sub_id is not None else "warning",
                        f"已撤回 {_md(branch)} {_period_label(per)} 的报送，该支部本季度视为未报送。" if sub_id is not None
                        else f"{_md(branch)} {_period_label(per)} 当前没有有效版本，未做任何修改。")
+                _unconfirm()
                 st.rerun()
 
     st.subheader("下载原始文件", anchor=False)

@@ -264,11 +264,19 @@ def test_resubmission_replaces_with_scores_then_rolls_back(registry_db, admin_ha
     actions = db.query_df("SELECT actor, action FROM audit_log WHERE action = 'rollback'")
     assert actions.values.tolist() == [["orgadmin", "rollback"]]  # logged once, by ingest.rollback
 
+    assert at.button(key="dj_withdraw").disabled  # the tick was for the rollback only
+    assert "无法在本页恢复" in texts(at)
     at.checkbox(key="dj_undo_sure").check().run()
     at.button(key="dj_withdraw").click().run()
     assert not at.exception
     assert [s[3] for s in submissions()] == ["withdrawn", "rolled_back"]
     assert "已撤回" in texts(at)
+
+    # the same session uploads the withdrawn file again: it is written again, as a new version
+    upload(at, [workbook(tmp_path, "JX01-T01", "2026Q3", meetings=1)])
+    assert list(frame(at, "结果")["结果"]) == ["将新增"]
+    confirm(at)
+    assert [s[2:4] for s in submissions()][-1] == (3, "current")
 
 
 def test_same_file_twice_is_unchanged_and_writes_nothing(registry_db, admin_hash, tmp_path):
@@ -311,14 +319,11 @@ def test_a_file_in_another_format_gets_the_chinese_how_to(registry_db, admin_has
     assert any("CSV" in m and "另存为" in m for m in frame(at, "说明")["说明"])
 
 
-def test_commit_batch_is_idempotent_by_hash(registry_db, tmp_path):
+def test_commit_batch_twice_writes_once(registry_db, tmp_path):
     page = load_page()
     batch = page.preview_batch([workbook(tmp_path, "JX01-T01", "2026Q3")])
-    committed: dict[str, str] = {}
-    first = page.commit_batch(batch, "orgadmin", committed=committed)
-    assert [r.status for r in first] == ["accepted"] and len(committed) == 1
-    assert page.commit_batch(batch, "orgadmin", committed=committed) == []  # skipped by hash
-    assert [r.status for r in page.commit_batch(batch, "orgadmin")] == ["unchanged"]  # and by ingest
+    assert [r.status for r in page.commit_batch(batch, "orgadmin")] == ["accepted"]
+    assert [r.status for r in page.commit_batch(batch, "orgadmin")] == ["unchanged"]  # ingest knows it
     assert len(submissions()) == 1
 
 
