@@ -54,7 +54,7 @@ SUBMISSION_LABELS = {"current": "当前版本", "superseded": "已被替换", "r
 ACTION_LABELS = {
     "sign_in": "登录", "sign_out": "退出登录", "ingest": "导入报送", "upload": "上传报送", "replace": "替换报送",
     "rollback": "版本回退", "withdraw": "撤回报送", "registry": "更新支部名册", "load_registry": "更新支部名册",
-    "rebuild": "重建数据库",
+    "rebuild": "重建数据库", "start_fresh": "清空演示数据",
 }
 
 # Session-state keys
@@ -395,7 +395,7 @@ def _show_summary(done: dict) -> None:
         f"写入完成（操作人：{_md(done['actor'])}，{done['at']}）：新增 {counts['accepted']} 份，"
         f"替换 {counts['replaced']} 份，无变化 {counts['unchanged']} 份"
         + (f"，写入时未通过 {counts['rejected']} 份" if counts["rejected"] else "")
-        + f"；另有 {done['rejected']} 份文件未通过校验，未写入。"
+        + (f"；另有 {done['rejected']} 份文件未通过校验，未写入" if done["rejected"] else "") + "。"
         + "所有页面在下次操作时即显示新数据。",
         icon=":material/check_circle:",
     )
@@ -411,16 +411,26 @@ def _demo_section(actor: str) -> None:
     n = _query("SELECT count(*) AS n FROM loads WHERE loaded_by = ?", DEMO_ACTOR)
     if int(n.at[0, "n"]) == 0:
         return
+    real = int(_query("SELECT count(*) AS n FROM submissions WHERE uploaded_by <> ?", DEMO_ACTOR).at[0, "n"])
     with st.container(border=True):
         st.markdown("**当前数据库含演示数据。** 开始使用真实数据前，请先清空演示数据："
-                    "现有数据库和归档文件将整体移入数据文件夹中的备份目录（不会删除），看板从空白开始；"
+                    "现有数据库和归档文件将整体移入数据库所在文件夹中的备份目录（不会删除），看板从空白开始；"
                     "随后在“支部名册”中上传本校支部名册，再在此上传各支部报送表。")
+        if real:
+            st.warning(f"数据库中还有 **{real} 份管理员上传的报送**（非演示数据），清空时会和演示数据一起移入备份，"
+                       "看板上不再显示，需要重新上传。", icon=":material/warning:")
         sure = st.checkbox("我已了解：清空后看板将暂无数据，直到上传真实数据", key="dj_fresh_sure")
-        if st.button("清空演示数据，开始使用真实数据", key="dj_fresh", disabled=not sure,
+        sure_real = st.checkbox(f"我确认这 {real} 份已上传的报送也一并移走", key="dj_fresh_sure_real") if real else True
+        if st.button("清空演示数据，开始使用真实数据", key="dj_fresh", disabled=not (sure and sure_real),
                      icon=":material/restart_alt:"):
-            backup = ingest.start_fresh(actor=actor)
-            st.session_state.pop("dj_fresh_sure", None)
-            st.session_state[FRESH_KEY] = (f"已清空演示数据，原数据库与归档已备份到数据文件夹中的 {_md(backup.name)}。"
+            ok, backup = _guarded(lambda: ingest.start_fresh(actor=actor), "清空演示数据")
+            if not ok:
+                return
+            for key in ("dj_fresh_sure", "dj_fresh_sure_real", DONE_KEY, PREVIEW_KEY, REG_PREVIEW_KEY, REG_DONE_KEY,
+                        "dj_upload_changes"):
+                st.session_state.pop(key, None)  # nothing from before the clear is shown as if it were current
+            st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
+            st.session_state[FRESH_KEY] = (f"已清空演示数据，原数据库与归档已备份到数据库所在文件夹中的 {_md(backup.name)}。"
                                            "请先在“支部名册”中上传本校支部名册。")
             st.rerun()
 
@@ -510,7 +520,7 @@ def _confirm_section(batch: BatchPreview, actor: str) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("新增支部季度", len(cp.new))
     c2.metric("替换支部季度", len(cp.replaced))
-    c3.metric("本季度仍未报送的支部", len(cp.missing))
+    c3.metric("写入后仍未报送的支部", len(cp.missing))
     if len(cp.new):
         with st.expander(f"新增的支部季度（{len(cp.new)}）", expanded=len(cp.new) <= 20):
             st.dataframe(cp.new, hide_index=True, width="stretch", key="dj_new_table")
@@ -752,7 +762,7 @@ def _registry_tab(actor: str) -> None:
 
 
 def _audit_tab() -> None:
-    log_df = _query("SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT 2000")
+    log_df = _query("SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC, rowid DESC LIMIT 2000")
     if log_df.empty:
         st.info("暂无操作记录。")
         return

@@ -490,3 +490,29 @@ def test_demo_data_is_set_aside_to_start_with_real_data(demo_db, admin_hash, tmp
     assert ingest.load_registry(path, actor="orgadmin")[0] == 3
     name, data = workbook(tmp_path, "JX01-T01", "2026Q1")
     assert [r.status for r in ingest.ingest([(name, data)], actor="orgadmin")] == ["accepted"]
+
+
+def test_clearing_demo_data_warns_about_real_uploads_and_leaves_nothing_stale(demo_db, admin_hash, tmp_path):
+    """Real uploads made on top of the demo are counted and need their own tick; after the clear, the last
+    upload's summary is gone and the log reads 清空演示数据, newest first."""
+    at = signed_in(admin_hash)
+    demo_branch = db.query_df("SELECT branch_code, branch_name, college, branch_type FROM registry LIMIT 1").iloc[0]
+    g = guide()
+    info = BranchInfo(demo_branch["branch_code"], demo_branch["branch_name"], demo_branch["college"],
+                      demo_branch["branch_type"], 2030, 1, 8)
+    sa = {it.id: ("done", "有记录") for it in g.items_for(demo_branch["branch_type"])}
+    path = write_workbook(tmp_path / "real.xlsx", demo_branch["branch_type"], info=info, self_assessment=sa,
+                          ledger=[LedgerRow(2, dt.date(2030, 1, 10), "committee_meeting", "", "支委会", 8, 8, None, "记录")])
+    upload(at, [("real.xlsx", path.read_bytes())])
+    confirm(at)
+    assert "写入完成" in texts(at) and "另有 0 份" not in texts(at)
+
+    assert "1 份管理员上传的报送" in texts(at)
+    at.checkbox(key="dj_fresh_sure").check().run()
+    assert at.button(key="dj_fresh").disabled  # the real upload needs its own acknowledgement
+    at.checkbox(key="dj_fresh_sure_real").check().run()
+    at.button(key="dj_fresh").click().run()
+    assert not at.exception
+    assert "已清空演示数据" in texts(at) and "写入完成" not in texts(at)
+    log = frame(at, "操作")
+    assert log.iloc[0]["操作"] == "清空演示数据"
