@@ -745,6 +745,10 @@ def _registry_tab(actor: str) -> None:
     st.markdown(f"新名册共 {len(entries)} 个支部：新增 {counts.get('新增', 0)} 个，修改 {counts.get('修改', 0)} 个，"
                 f"不变 {counts.get('不变', 0)} 个；将移除 {counts.get('移除', 0)} 个。")
     st.dataframe(diff, hide_index=True, width="stretch", key="dj_registry_diff")
+    renamed = diff[diff["变化内容"].str.contains("名称：", regex=False)]
+    if len(renamed):
+        st.info(f"{len(renamed)} 个支部的名称有变更：确认后，这些支部今后报送表中的“支部名称”须与新名称一致，"
+                "否则会被退回（已导入的数据不受影响）。请通知相关支部使用新名称。", icon=":material/info:")
     if not entries:
         st.error("名册中没有任何支部，本次不会写入。")
         return

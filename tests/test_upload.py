@@ -5,6 +5,7 @@ own uploaded-files → preview → confirm path runs unchanged.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.util
 import io
@@ -352,7 +353,8 @@ def test_history_download_registry_and_audit_tabs(registry_db, admin_hash, tmp_p
     assert [b for b in at.get("download_button") if "原始文件" in b.proto.label]
 
     # registry: validate then confirm, replacing the registry
-    new_registry = REGISTRY[:2] + [RegistryEntry("WY03-S01", "外语学院学生第一党支部", "外国语学院", "student", 25)]
+    renamed = dataclasses.replace(REGISTRY[1], branch_name=REGISTRY[1].branch_name + "（更名）")
+    new_registry = [REGISTRY[0], renamed, RegistryEntry("WY03-S01", "外语学院学生第一党支部", "外国语学院", "student", 25)]
     reg_file = write_registry_workbook(tmp_path / "新名册.xlsx", new_registry)
     reg_up = next(u for u in at.file_uploader if u.key.startswith("dj_registry_uploader_"))
     reg_up.set_value(("新名册.xlsx", reg_file.read_bytes(), XLSX))
@@ -360,7 +362,8 @@ def test_history_download_registry_and_audit_tabs(registry_db, admin_hash, tmp_p
     assert not at.exception
     diff = frame(at, "变化内容").set_index("支部编码")
     assert diff.loc["WY03-S01", "变化"] == "新增" and diff.loc["XX02-T01", "变化"] == "移除"
-    assert diff.loc["JX01-T01", "变化"] == "不变"
+    assert diff.loc["JX01-T01", "变化"] == "不变" and diff.loc[renamed.branch_code, "变化"] == "修改"
+    assert "1 个支部的名称有变更" in texts(at)  # their next workbooks must use the new name
     assert len(db.query_df("SELECT * FROM registry")) == 3
     assert sorted(db.query_df("SELECT branch_code FROM registry")["branch_code"]) == ["JX01-S01", "JX01-T01", "XX02-T01"]
     at.button(key="dj_registry_confirm").click().run()
