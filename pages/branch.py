@@ -141,7 +141,7 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     """Metrics, radar, item table, ledger trace and warnings of one branch in one period."""
     code = r["branch_code"]
     cols = st.columns(5)
-    cols[0].metric("总分", c.fmt_score(r["overall"]), **c.delta_args(r["delta"]), border=True, height=c.METRIC_H, help="与上一季度相比")
+    cols[0].metric("总分", c.fmt_score(r["overall"]), **c.delta_args(c.scoring.shown_change(r["overall"], r["prev_overall"])), border=True, height=c.METRIC_H, help="与上一季度相比")
     cols[1].metric("等次", r["grade"], border=True, height=c.METRIC_H)
     n_all = len(bs)
     n_type = int((bs["branch_type"] == r["branch_type"]).sum())

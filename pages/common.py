@@ -591,7 +591,7 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
 def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: float = 100,
             hover_name: str = "支部") -> go.Figure:
     """Rows × columns heat map with the value written in every cell."""
-    text = z.map(lambda v: "" if pd.isna(v) else f"{v:.0f}").values
+    text = z.map(lambda v: "" if pd.isna(v) else fmt_score(v)).values  # as in every table: one decimal, half up
     fig = go.Figure(go.Heatmap(
         z=z.values, x=list(z.columns), y=list(z.index), text=text, texttemplate="%{text}",
         textfont=dict(size=12), colorscale=SCORE_SCALE, zmin=zmin, zmax=zmax, xgap=2, ygap=2,

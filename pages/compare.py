@@ -108,8 +108,8 @@ def render() -> None:
         c.show(c.radar(series, height=430, labelled=None if len(series) > 1 else 0), key="cmp_radar")
         table = pd.DataFrame({
             "一级指标": c.dim_names(short=False),
-            **{f"{c.type_name(t)}平均": tc[f"{t}_mean"].round(1).values for t in c.type_ids()},
-            "差值（教师−学生）": tc["diff"].round(1).values,
+            **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
+            "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
         })
         st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
                      column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))

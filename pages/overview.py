@@ -32,7 +32,7 @@ def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -
         return None if df.empty else float(df["overall"].mean())
 
     def delta(now, before):  # the change between the two figures as shown
-        return c.delta_args(None if now is None or before is None else scoring.shown(now) - scoring.shown(before))
+        return c.delta_args(scoring.shown_change(now, before))
 
     cols = st.columns(6)
     no_registry = "尚未导入支部名册，无法统计。请在“数据上传”页面导入本校支部名册。"
@@ -70,7 +70,7 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
         "类型": df["branch_type"].map(c.type_name),
         "总分": scoring.shown(df["overall"]),
         "等次": df["grade"],
-        "较上季度": df["delta"].round(1),
+        "较上季度": scoring.shown_change(df["overall"], df["prev_overall"]),
     })
     for col, name in labels.items():
         out[name] = scoring.shown(df[col])

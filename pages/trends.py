@@ -35,7 +35,7 @@ def movers_chart(df: pd.DataFrame, up: bool):
     hover = [f"{n}（{col}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
-    fig = c.hbar(labels, values, text=[f"{d:+.1f}" for d in df["delta"]], color=c.UP_COLOR if up else c.DOWN_COLOR,
+    fig = c.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=c.UP_COLOR if up else c.DOWN_COLOR,
                  hover=hover, xmax=max(float(values.max()) * 1.25, 1), height=max(260, 56 * len(df) + 70),
                  xtitle="总分变化（分）")
     fig.update_xaxes(showticklabels=False)
@@ -114,7 +114,8 @@ def render() -> None:
             "方向": table["方向"], "支部": table["branch_name"], "支部编码": table["branch_code"],
             "二级党组织": table["college"], "类型": table["branch_type"].map(c.type_name),
             "上季度总分": c.scoring.shown(table["prev_overall"]), "本季度总分": c.scoring.shown(table["overall"]),
-            "变化": table["delta"].round(1), "主要变化的一级指标": table["main_dimension_name"],
+            "变化": c.scoring.shown_change(table["overall"], table["prev_overall"]),
+            "主要变化的一级指标": table["main_dimension_name"],
             "该指标的贡献": table["main_contribution"].round(1),
         })
         with st.expander("明细与下载"):

@@ -56,7 +56,7 @@ def _round(v):
 
 
 def _diff(now, before):  # between the figures as shown
-    return None if now is None or before is None else round(scoring.shown(now) - scoring.shown(before), 1)
+    return scoring.shown_change(now, before)
 
 
 def frames(period: str, db=None) -> dict[str, Any]:
@@ -89,7 +89,8 @@ def frames(period: str, db=None) -> dict[str, Any]:
         "全校平均": [_round(bs[col].mean()) if not bs.empty else None for col, _ in dims],
         **{f"{g.branch_type_name(t)}平均": [_round(tc[f"{t}_mean"].get(i)) if f"{t}_mean" in tc else None
                                           for i in range(1, len(dims) + 1)] for t in types},
-        "差值（教师−学生）": [_round(tc["diff"].get(i)) if "diff" in tc else None for i in range(1, len(dims) + 1)],
+        "差值（教师−学生）": [scoring.shown_change(tc["teacher_mean"].get(i), tc["student_mean"].get(i))
+                          if "teacher_mean" in tc and "student_mean" in tc else None for i in range(1, len(dims) + 1)],
     }, dtype=object)
 
     ranked = bs.sort_values(["rank", "branch_code"])
@@ -98,7 +99,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
         "排名变化（正数为上升）": ranked["rank_change"].astype("Int64"),
         "支部": ranked["branch_name"], "支部编码": ranked["branch_code"], "二级党组织": ranked["college"],
         "类型": ranked["branch_type"].map(g.branch_type_name),
-        "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"], "较上季度": ranked["delta"].round(1),
+        "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"], "较上季度": scoring.shown_change(ranked["overall"], ranked["prev_overall"]),
         **{name: scoring.shown(ranked[col]) for col, name in dims},
     })
 
@@ -106,7 +107,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
     colleges = pd.DataFrame({
         "排名": cs["rank"].astype("Int64"), "二级党组织": cs["college"],
         "支部数": cs["branches"].astype("Int64"), "已报送": cs["submitted"].astype("Int64"),
-        "平均总分": scoring.shown(cs["overall"]), "较上季度": (cs["overall"] - cs["prev_overall"]).round(1),
+        "平均总分": scoring.shown(cs["overall"]), "较上季度": scoring.shown_change(cs["overall"], cs["prev_overall"]),
         **{name: scoring.shown(cs[col]) for col, name in dims},
     })
 

@@ -124,6 +124,16 @@ def shown(x):
     return (round(float(x) * 1_000_000) + unit // 2) // unit / 10 ** SHOWN_DECIMALS
 
 
+def shown_change(now, before):
+    """A change as shown beside two shown scores: their difference (numbers or Series), so 71.0 → 55.5
+    always reads −15.5, never the −15.4 of the unrounded scores. NaN/None when either is missing."""
+    if isinstance(now, pd.Series) or isinstance(before, pd.Series):
+        return (shown(now) - shown(before)).round(SHOWN_DECIMALS)
+    if now is None or before is None or pd.isna(now) or pd.isna(before):
+        return None
+    return round(shown(now) - shown(before), SHOWN_DECIMALS)
+
+
 @lru_cache(maxsize=None)
 def _sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")

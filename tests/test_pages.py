@@ -579,3 +579,21 @@ def test_an_edited_weight_shows_on_the_next_interaction_even_with_the_same_versi
     at.run()
     latest = scoring.branch_scores(scoring.periods(demo_db)[-1], demo_db)
     assert metric(ok(at), "全校平均分") == f"{scoring.shown(latest['overall'].mean()):.1f}" != before
+
+
+def test_every_change_is_the_difference_of_the_scores_shown(demo_db):
+    """较上季度 beside 71.0 → 55.5 reads −15.5, whatever the unrounded scores were; the same for 差值."""
+    ps = scoring.periods(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db).set_index("branch_code")
+    before = scoring.branch_scores(ps[-2], demo_db).set_index("branch_code")
+    at = ok(page("overview").run())
+    ranking = [df.value for df in at.dataframe if "较上季度" in df.value.columns][0].set_index("支部编码")
+    both = ranking.index.intersection(before.index)
+    assert len(both) > 5
+    for code in both:
+        expected = round(scoring.shown(bs.at[code, "overall"]) - scoring.shown(before.at[code, "overall"]), 1)
+        assert ranking.at[code, "较上季度"] == expected, code
+    cmp = ok(page("compare").run())
+    dims = [df.value for df in cmp.dataframe if "差值（教师−学生）" in df.value.columns][0]
+    for _, row in dims.iterrows():
+        assert row["差值（教师−学生）"] == round(scoring.shown(row["教师党支部平均"]) - scoring.shown(row["学生党支部平均"]), 1)
