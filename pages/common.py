@@ -145,13 +145,16 @@ def fmt_pct(x: Any) -> str:
 
 
 def delta_args(change: Any, unit: str = "", digits: int = 1) -> dict:
-    """st.metric delta arguments for a change: '+1.2' up / '-0.5' down, '持平' without an arrow, none if unknown."""
+    """st.metric delta arguments for a change: '+1.2' up / '-0.5' down, '持平' without an arrow, none if unknown.
+
+    One colour rule on every page, as on the 进步/退步 charts: a rise in Party red, a fall in grey.
+    """
     if change is None or pd.isna(change):
         return {"delta": None}
     change = float(change)
     if round(change, digits) == 0:
         return {"delta": "与上季度持平", "delta_color": "off", "delta_arrow": "off"}
-    return {"delta": f"{change:+.{digits}f}{unit}"}
+    return {"delta": f"{change:+.{digits}f}{unit}", "delta_color": "red" if change > 0 else "gray"}
 
 
 def rank_arrow(change: Any, prev_rank: Any = 0) -> str:

@@ -597,3 +597,10 @@ def test_every_change_is_the_difference_of_the_scores_shown(demo_db):
     dims = [df.value for df in cmp.dataframe if "差值（教师−学生）" in df.value.columns][0]
     for _, row in dims.iterrows():
         assert row["差值（教师−学生）"] == round(scoring.shown(row["教师党支部平均"]) - scoring.shown(row["学生党支部平均"]), 1)
+
+
+def test_a_rise_is_red_and_a_fall_grey_on_every_metric():
+    from pages.common import delta_args
+
+    assert delta_args(1.2)["delta_color"] == "red" and delta_args(-0.5)["delta_color"] == "gray"
+    assert delta_args(0.04)["delta"] == "与上季度持平" and delta_args(None) == {"delta": None}
