@@ -125,9 +125,12 @@ def render() -> None:
         else:
             if unscored:
                 st.caption(f"本季度没有支部报送、暂无得分的二级党组织：{'、'.join(unscored)}")
+            st.caption("平均分只计已报送的支部，括号内为报送数；与上季度的比较只看两个季度都报送的支部。")
             text = [f"{c.fmt_score(s)}（{int(sub)}/{int(n)} 报送）"
                     for s, sub, n in zip(cs["overall"], cs["submitted"], cs["branches"])]
-            hover = [f"第 {int(r)} 名 · {col}" for r, col in zip(cs["rank"], cs["college"])]
+            change = scoring.shown_change(cs["overall_same"], cs["prev_same"])
+            hover = [f"第 {int(r)} 名 · {col}" + (f"<br>较上季度（同一批 {int(k)} 个支部）：{d:+.1f}" if d == d else "")
+                     for r, col, d, k in zip(cs["rank"], cs["college"], change, cs["same_branches"])]
             c.show(c.hbar(cs["college"], cs["overall"], text=text, hover=hover, xmax=100, inside=True,
                           height=max(420, 30 * len(cs) + 60)), key="ov_colleges")
 

@@ -107,7 +107,10 @@ def frames(period: str, db=None) -> dict[str, Any]:
     colleges = pd.DataFrame({
         "排名": cs["rank"].astype("Int64"), "二级党组织": cs["college"],
         "支部数": cs["branches"].astype("Int64"), "已报送": cs["submitted"].astype("Int64"),
-        "平均总分": scoring.shown(cs["overall"]), "较上季度": scoring.shown_change(cs["overall"], cs["prev_overall"]),
+        "平均总分": scoring.shown(cs["overall"]),
+        # like for like: a college must not gain because its weakest branches stopped submitting
+        "较上季度（两季度均报送的支部）": scoring.shown_change(cs["overall_same"], cs["prev_same"]),
+        "参与比较的支部数": cs["same_branches"].astype("Int64"),
         **{name: scoring.shown(cs[col]) for col, name in dims},
     })
 

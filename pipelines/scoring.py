@@ -340,7 +340,8 @@ def rankings(period: str, db=None) -> pd.DataFrame:
 def college_scores(period: str, db=None) -> pd.DataFrame:
     """Per college (二级党组织): branches (registry ∪ submitters), submitted, mean overall and d1..d7, rank.
 
-    Extra columns: overall_std, prev_overall, prev_rank, rank_change.
+    Extra columns: overall_std, prev_overall, prev_rank, rank_change; same_branches, overall_same, prev_same
+    (the branches scored in both quarters and their means now and then: the like-for-like change).
     """
     period = _norm(period)
     with _session(db, [period]) as con:

@@ -570,3 +570,17 @@ def test_score_key_rounds_half_up_without_float_noise(db):
     assert got == (900, 899, 900, 99.2, 99.2)
     assert [scoring.shown(x) for x in (89.95, 89.9499, 89.95 - 1e-12, 87.25, -0.25)] == [90.0, 89.9, 90.0, 87.3, -0.2]
     assert scoring.shown(pd.Series([87.25, None])).iloc[0] == 87.3
+
+
+def test_college_change_compares_the_same_branches(db):
+    """A college whose weak branch stops submitting rises in plain mean, but not like for like."""
+    def wb(code, q, status):
+        return workbook(code, 2026, q, college="机械学院", rows=full_year_rows(2026, q), self_status={"5.1.1": status})
+    save(db, wb("A", 1, ("done", "x")), wb("B", 1, ("not_done", "")))
+    save(db, wb("A", 2, ("done", "x")))
+    q1 = scoring.branch_scores("2026Q1", db).set_index("branch_code")["overall"]
+    q2 = scoring.branch_scores("2026Q2", db).set_index("branch_code")["overall"]
+    cs = scoring.college_scores("2026Q2", db).set_index("college").loc["机械学院"]
+    assert cs["overall"] == approx(q2["A"]) and cs["prev_overall"] == approx((q1["A"] + q1["B"]) / 2)
+    assert cs["same_branches"] == 1 and cs["overall_same"] == approx(q2["A"]) and cs["prev_same"] == approx(q1["A"])
+    assert cs["overall"] - cs["prev_overall"] > 1 and abs(cs["overall_same"] - cs["prev_same"]) < 1e-9

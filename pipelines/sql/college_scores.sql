@@ -1,5 +1,8 @@
 -- College (二级党组织) aggregates: the plain mean of its scored branches, and the colleges' ranking.
 -- branches = registry ∪ submitters of the college; submitted = branches with a current submission.
+-- same_branches / overall_same / prev_same: the branches scored in this and the calendar quarter before, and
+-- their means then and now — a college's change that does not move just because weak branches stopped
+-- (or started) submitting.
 WITH roster AS (
     SELECT t.period, r.branch_code, r.college FROM g_targets t CROSS JOIN registry r
     UNION
@@ -12,7 +15,10 @@ per_college AS (
            avg(m.overall) AS overall,
            avg(m.d1) AS d1, avg(m.d2) AS d2, avg(m.d3) AS d3, avg(m.d4) AS d4,
            avg(m.d5) AS d5, avg(m.d6) AS d6, avg(m.d7) AS d7,
-           stddev_pop(m.overall) AS overall_std
+           stddev_pop(m.overall) AS overall_std,
+           count(m.prev_overall) AS same_branches,
+           avg(m.overall) FILTER (WHERE m.prev_overall IS NOT NULL) AS overall_same,
+           avg(m.prev_overall) AS prev_same
     FROM roster r
     LEFT JOIN mart_branches m ON m.period = r.period AND m.branch_code = r.branch_code
     GROUP BY ALL
@@ -27,7 +33,8 @@ ranked AS (
 final AS (
     SELECT r.period, r.college, r.branches, r.submitted, r.overall,
            r.d1, r.d2, r.d3, r.d4, r.d5, r.d6, r.d7, r.rank,
-           r.overall_std, p.overall AS prev_overall, p.rank AS prev_rank, p.rank - r.rank AS rank_change
+           r.overall_std, p.overall AS prev_overall, p.rank AS prev_rank, p.rank - r.rank AS rank_change,
+           r.same_branches, r.overall_same, r.prev_same
     FROM ranked r
     LEFT JOIN ranked p ON p.period = r.prev_period AND p.college = r.college
 )
