@@ -61,16 +61,16 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
     """The ranking as shown and downloaded: Chinese headers, rank-change arrows."""
     labels = c.dim_label_map()
     df = bs.sort_values(["rank", "branch_code"])
-    out = pd.DataFrame({
+    out = pd.DataFrame({  # what a laptop screen shows without scrolling sideways comes first
         "排名": df["rank"].astype("Int64"),
         "排名变化": [c.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
         "支部": df["branch_name"],
-        "支部编码": df["branch_code"],
-        "二级党组织": df["college"],
-        "类型": df["branch_type"].map(c.type_name),
         "总分": scoring.shown(df["overall"]),
         "等次": df["grade"],
         "较上季度": scoring.shown_change(df["overall"], df["prev_overall"]),
+        "二级党组织": df["college"],
+        "类型": df["branch_type"].map(c.type_name),
+        "支部编码": df["branch_code"],
     })
     for col, name in labels.items():
         out[name] = scoring.shown(df[col])
@@ -167,6 +167,8 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
         table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
         on_select="rerun", selection_mode="single-row",
         column_config={
+            "排名": st.column_config.NumberColumn("排名", pinned=True),
+            "支部": st.column_config.TextColumn("支部", pinned=True),
             "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
             "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f"),
             **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
