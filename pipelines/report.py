@@ -28,6 +28,7 @@ HEADER_FILL = PatternFill("solid", fgColor="F4E1E4")
 THIN = Side(style="thin", color="D1D5DB")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SHEETS = ("概况", "支部排名", "二级党组织", "考核要点", "未报送支部")
+SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
 
 
 def _norm(period: str) -> str:
@@ -70,10 +71,17 @@ def frames(period: str, db=None) -> dict[str, Any]:
     types = [t.id for t in g.branch_types]
 
     registry = scoring.has_registry(status)
-    submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
-    missing = int((status["status"] == "missing").sum()) if registry else "未导入支部名册"
-    rows = [("支部总数", len(status) if registry else "未导入支部名册", None, None),
-            ("已报送支部", submitted, None, None), ("未报送支部", missing, None, None)]
+    def counts(st: pd.DataFrame, scored: pd.DataFrame | None) -> tuple:
+        """(branches, submitted, missing) of one quarter; the first and last need a registry."""
+        has = scoring.has_registry(st)
+        sub = int((st["status"] != "missing").sum()) if not st.empty else (0 if scored is None else len(scored))
+        return (len(st) if has else None), sub, (int((st["status"] == "missing").sum()) if has else None)
+
+    now_c = counts(status, bs)
+    before_c = counts(scoring.submission_status(scoring.prev_period(period), db), pbs)
+    rows = []
+    for label, n, b in zip(("支部总数", "已报送支部", "未报送支部"), now_c, before_c):
+        rows.append((label, n if n is not None else "未导入支部名册", b, None if n is None or b is None else n - b))
     for label, t in [("全校平均分", None), *[(f"{g.branch_type_name(t)}平均分", t) for t in types]]:
         now, before = _mean(bs, t), _mean(pbs, t)
         rows.append((label, _round(now), _round(before), _diff(now, before)))
@@ -96,7 +104,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
     ranked = bs.sort_values(["rank", "branch_code"])
     ranking = pd.DataFrame({
         "排名": ranked["rank"].astype("Int64"),
-        "排名变化（正数为上升）": ranked["rank_change"].astype("Int64"),
+        "排名变化": ranked["rank_change"].astype("Int64"),  # written +3 / -2 (see _table)
         "支部": ranked["branch_name"], "支部编码": ranked["branch_code"], "二级党组织": ranked["college"],
         "类型": ranked["branch_type"].map(g.branch_type_name),
         "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"], "较上季度": scoring.shown_change(ranked["overall"], ranked["prev_overall"]),
@@ -199,8 +207,12 @@ def _table(ws, df: pd.DataFrame, top: int, title: str | None = None) -> int:
             value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
             cell = ws.cell(i, j, value.item() if hasattr(value, "item") else value)
             cell.border = BOX
+            signed = any(w in str(df.columns[j - 1]) for w in SIGNED_HEADERS)
             if isinstance(cell.value, float):
-                cell.number_format = "0.0"
+                cell.number_format = "+0.0;-0.0;0.0" if signed else "0.0"
+            elif signed and isinstance(cell.value, int):
+                cell.number_format = "+0;-0;0"
+                cell.alignment = Alignment(horizontal="center")
             elif df.columns[j - 1] == "内容":
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     for j, col in enumerate(df.columns, 1):

@@ -63,13 +63,17 @@ def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
     assert "2026-11-27 09:30" in wb["概况"]["A2"].value and guide().version in wb["概况"]["A2"].value
     ws = wb["支部排名"]
     header = [c.value for c in ws[1]]
-    assert header[:3] == ["排名", "排名变化（正数为上升）", "支部"]
+    assert header[:3] == ["排名", "排名变化", "支部"]
     total = header.index("总分") + 1
     assert ws.cell(2, total).number_format == "0.0"
+    assert ws.cell(2, header.index("较上季度") + 1).number_format == "+0.0;-0.0;0.0"
+    assert ws.cell(2, 2).number_format == "+0;-0;0"  # the rank change reads +3 / -2
     assert ws.freeze_panes == "A2" and ws.page_setup.orientation == "landscape"
     assert ws.print_title_rows == "$1:$1"
-    counts = {r[0].value: r[1].value for r in wb["概况"].iter_rows(min_row=6, max_row=8)}
-    assert isinstance(counts["支部总数"], int)  # a count is never written as 24.0
+    counts = {r[0].value: (r[1].value, r[2].value) for r in wb["概况"].iter_rows(min_row=6, max_row=8)}
+    assert isinstance(counts["支部总数"][0], int)  # a count is never written as 24.0
+    before = scoring.submission_status(scoring.prev_period(latest), demo_db)
+    assert counts["已报送支部"][1] == int((before["status"] != "missing").sum())  # last quarter's too
 
 
 def test_a_quarter_nobody_submitted_lists_every_branch_as_missing(demo_db, latest):
