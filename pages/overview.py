@@ -218,8 +218,8 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
     g = c.guide()
     c.show(c.hbar(
         [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
-        text=[f"{v * 100:.0f}%（{f * 100:.0f}% 支部完成）" for v, f in zip(weakest["completion"], weakest["full_share"])],
-        hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=125, xtitle="平均完成率（%）",
+        text=[f"平均 {v * 100:.0f}%，{f * 100:.0f}% 的支部全部完成" for v, f in zip(weakest["completion"], weakest["full_share"])],
+        hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=170, xtitle="平均完成率（%）",
         color=c.DARK_RED,
     ), key="ov_weakest")
     table = pd.DataFrame({

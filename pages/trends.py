@@ -27,9 +27,8 @@ def movers_chart(df: pd.DataFrame, up: bool):
     The dimension sits on the axis, not beside the bar: in a half-width column a long label beside the
     longest bar would run out of the chart.
     """
-    short = {d.name: d.short for d in c.guide().dimensions}
     names = c.unique_labels(df["branch_name"], df["branch_code"])
-    labels = [f"{n}<br><span style='font-size:12px;color:{c.GREY}'>主要来自{short.get(dim, dim)} {ct:+.1f}</span>"
+    labels = [f"{n}<br><span style='font-size:12px;color:{c.GREY}'>主要变化：{dim} {ct:+.1f}</span>"
               for n, dim, ct in zip(names, df["main_dimension_name"], df["main_contribution"])]
     values = df["delta"].abs()
     hover = [f"{n}（{col}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
