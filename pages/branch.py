@@ -80,15 +80,18 @@ def history_chart(h: pd.DataFrame) -> go.Figure:
                         shared_xaxes=True)
     x = [c.period_short(p) for p in h["period"]]
     fig.add_trace(go.Scatter(x=x, y=c.scoring.shown(h["overall"]), mode="lines+markers+text", name="总分",
-                             text=[c.fmt_score(v) for v in h["overall"]], textposition="top center",
+                             text=[c.fmt_score(v) if pd.notna(v) else "" for v in h["overall"]], textposition="top center",
+                             connectgaps=False,
                              line=dict(color=c.RED, width=3), marker=dict(size=8),
                              hovertemplate="%{x}<br>总分 %{y:.1f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=h["rank"], mode="lines+markers+text", name="全校排名",
-                             text=[f"第{int(r)}名" for r in h["rank"]], textposition="bottom center",
+    rank = h["rank"].astype("float")  # a missed quarter is NaN (a gap), not pandas' NA
+    fig.add_trace(go.Scatter(x=x, y=rank, mode="lines+markers+text", name="全校排名",
+                             text=[f"第{int(r)}名" if pd.notna(r) else "" for r in rank], textposition="bottom center",
+                             connectgaps=False,
                              line=dict(color=c.SCHOOL_COLOR, width=3), marker=dict(size=8),
                              hovertemplate="%{x}<br>第 %{y} 名<extra></extra>"), row=2, col=1)
     fig.update_yaxes(range=[0, 112], row=1, col=1, title_text="分")
-    worst = int(h["rank"].max())
+    worst = int(rank.max())
     fig.update_yaxes(range=[worst + max(2, worst * 0.15), 0.5], row=2, col=1, title_text="名次")
     fig.update_xaxes(type="category")
     fig.update_layout(height=470, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
@@ -247,12 +250,18 @@ def problems_section(code: str, period: str) -> None:
 def history_section(code: str) -> None:
     """The branch's overall score and school rank over every quarter it was scored."""
     st.markdown("**历史得分与全校排名**")
-    h = c.history()
-    h = h[h["branch_code"] == code].sort_values("period")
+    everything = c.history()
+    h = everything[everything["branch_code"] == code].sort_values("period")
     if h.empty:
         st.info("该支部还没有任何季度的得分。")
         return
-    if len(h) == 1:
+    # every quarter the school has data for, from the branch's first: a quarter it missed is a gap, not a jump
+    quarters = [p for p in sorted(everything["period"].unique()) if h["period"].min() <= p <= h["period"].max()]
+    missed = [p for p in quarters if p not in set(h["period"])]
+    h = h.set_index("period").reindex(quarters).reset_index()
+    if missed:
+        st.caption(f"未报送的季度（图中断开）：{'、'.join(c.period_label(p) for p in missed)}")
+    if h["overall"].notna().sum() == 1:
         st.info(f"该支部目前只有 {c.period_label(h['period'].iloc[0])} 一个季度的数据，"
                 "积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
     c.show(history_chart(h), key="br_history")

@@ -604,3 +604,26 @@ def test_a_rise_is_red_and_a_fall_grey_on_every_metric():
 
     assert delta_args(1.2)["delta_color"] == "red" and delta_args(-0.5)["delta_color"] == "gray"
     assert delta_args(0.04)["delta"] == "与上季度持平" and delta_args(None) == {"delta": None}
+
+
+def test_a_quarter_the_branch_missed_is_a_gap_in_its_history(thin_db):
+    with dbmod.connect(thin_db, write=True) as con:
+        store.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
+        store.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
+    at = ok(page("branch", period="2025Q4", college="机械工程学院", branch="T01").run())
+    assert "未报送的季度（图中断开）：2025 年第 3 季度" in texts(at)
+    import math
+
+    import plotly.io as pio
+
+    figs = [pio.from_json(ch.proto.spec) for ch in at.get("plotly_chart")]
+    score = next(f for f in figs if any(t.name == "全校排名" for t in f.data)).data[0]
+    assert list(score.x) == ["2025年Q1", "2025年Q2", "2025年Q3", "2025年Q4"]
+    y = score.y
+    if isinstance(y, dict):  # plotly's typed-array encoding: {"dtype": "f8", "bdata": base64}
+        import base64
+
+        import numpy as np
+
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    assert math.isnan(y[2]) and score.text[2] == "" and score.connectgaps is False
