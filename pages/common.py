@@ -616,6 +616,19 @@ def period_short(period: str) -> str:
         return str(period)
 
 
+def _value_range(values: pd.Series, min_span: float = 10.0) -> list[float] | None:
+    """A y range spanning at least `min_span` points (87.0–87.8 must not look like a collapse), with room
+    above the points for their labels; never below 0 for scores."""
+    vals = pd.to_numeric(values, errors="coerce").dropna()
+    if vals.empty:
+        return None
+    lo, hi = float(vals.min()), float(vals.max())
+    span = max(hi - lo, min_span)
+    mid = (lo + hi) / 2
+    bottom, top = mid - span / 2 - span * 0.08, mid + span / 2 + span * 0.15
+    return [max(bottom, 0.0) if lo >= 0 else bottom, top]
+
+
 def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
           height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
           order: Sequence[str] | None = None) -> go.Figure:
@@ -640,10 +653,10 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
             line=dict(width=2.5, color=color, dash=(dashes or {}).get(name, "solid")), marker=dict(size=7),
             connectgaps=False, hovertemplate="%{x}<br>" + str(name) + "：%{y:.1f}<extra></extra>",
         ))
-    fig.update_yaxes(title_text=ytitle)
+    fig.update_yaxes(title_text=ytitle, range=_value_range(df[y]))
     fig.update_xaxes(type="category")
     if len(groups) > 4:  # many lines: legend below, so the plot keeps the full width
-        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"))
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
         height += 24 * ((len(groups) + 2) // 3)
     fig.update_layout(height=height, hovermode="x unified")
     return fig

@@ -627,3 +627,13 @@ def test_a_quarter_the_branch_missed_is_a_gap_in_its_history(thin_db):
 
         y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
     assert math.isnan(y[2]) and score.text[2] == "" and score.connectgaps is False
+
+
+def test_line_charts_never_magnify_a_tiny_change():
+    from pages.common import _value_range
+
+    lo, hi = _value_range(pd.Series([87.0, 87.8, 87.4]))
+    assert hi - lo >= 10 and lo <= 87.0 and hi > 87.8 + 1  # room for the labels above the points
+    lo, hi = _value_range(pd.Series([20.0, 95.0]))
+    assert lo < 20 and hi > 95 and lo >= 0
+    assert _value_range(pd.Series([None], dtype="float")) is None
