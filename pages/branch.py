@@ -162,8 +162,8 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
             {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": c.RED, "fill": True},
             {"name": f"{c.type_name(r['branch_type'])}平均", "values": [same[col].mean() for col in c.dim_cols()],
              "color": c.TYPE_COLORS.get(r["branch_type"], c.GREY), "dash": "dot"},
-            {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.SCHOOL_COLOR,
-             "dash": "dash"},
+            {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.LIGHT_GREY_LINE,
+             "dash": "dash"},  # lighter than the type's line, so the two averages stay apart on a projector
         ]
         c.show(c.radar(series, height=440), key="br_radar")
     with right:

@@ -41,6 +41,7 @@ INK = "#1F2329"
 GREY = "#6B7280"
 LIGHT_GREY = "#D1D5DB"
 GRID = "#ECECEE"
+LIGHT_GREY_LINE = "#9CA3AF"  # a second reference line beside a coloured one
 SCHOOL_COLOR = "#374151"
 TYPE_COLORS = {"teacher": "#2B4C7E", "student": "#D4A017"}  # the same two colours on every chart
 # Lines of colleges or branches: distinct but muted, never the two type colours (navy, gold).
@@ -587,7 +588,8 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
     fig.update_xaxes(range=[0, top * 1.02], title_text=xtitle,
                      tickvals=[0, 20, 40, 60, 80, 100] if top >= 100 else None)
     fig.update_layout(height=height or max(260, 34 * len(labels) + 60), showlegend=False, bargap=0.3,
-                      margin=dict(l=10, r=40, t=20, b=30))
+                      margin=dict(l=10, r=40, t=20, b=30),
+                      uniformtext=dict(minsize=12, mode="show"))  # labels inside short bars stay readable
     return fig
 
 
