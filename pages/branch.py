@@ -105,7 +105,7 @@ def render() -> None:
     if not c.period_options(periods):  # no submission and no registry yet
         c.no_data()
         return
-    top = st.columns([1, 2, 3])
+    top = st.columns([1.3, 2, 3])  # wide enough for "2026 年第 3 季度" on a laptop
     period = c.period_select(periods, container=top[0])
     data = c.bundle(period)
     bs, status = data["branch_scores"], data["submission_status"]

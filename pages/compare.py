@@ -106,17 +106,18 @@ def render() -> None:
                 series.append({"name": c.type_name(t), "values": list(tc[col]), "color": c.TYPE_COLORS[t]})
         # values are in the table below, so neither series is written on the axes
         c.show(c.radar(series, height=430, labelled=None if len(series) > 1 else 0), key="cmp_radar")
-        table = pd.DataFrame({
-            "一级指标": c.dim_names(short=False),
-            **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
-            "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
-        })
-        st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
-                     column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
     with right:
         st.subheader("各一级指标得分分布", anchor=False)
         c.show(box_chart(bs), key="cmp_box")
         st.caption("箱体为中间一半支部的得分范围，中线为中位数，虚线为平均数，须线为其余支部的范围。")
+    # the radar's values, full width so the 差值 column shows on a laptop too
+    table = pd.DataFrame({
+        "一级指标": c.dim_names(short=False),
+        **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
+        "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
+    })
+    st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
+                 column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
 
     st.subheader("各考核要点完成率对比（按差距排序）", anchor=False)
     itc = data["item_type_comparison"].copy()
