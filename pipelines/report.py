@@ -1,7 +1,7 @@
 """The quarterly report: one formatted Excel workbook of a quarter for the Party committee's meeting papers.
 
 Sheets: 概况 (headline figures against the quarter before, grade counts, the seven dimensions for the school
-and both branch types), 支部排名, 二级党组织, 考核要点 (weakest first), 未报送支部. Every number comes from
+and both branch types), 支部排名, 支部一级指标得分, 二级党组织, 考核要点 (weakest first), 未报送支部. Every number comes from
 scoring.marts, so the report shows what the dashboard shows. Built by the 全校总览 page's download button and
 by `python -m pipelines report`.
 """
@@ -27,7 +27,7 @@ RED = "C8102E"
 HEADER_FILL = PatternFill("solid", fgColor="F4E1E4")
 THIN = Side(style="thin", color="D1D5DB")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-SHEETS = ("概况", "支部排名", "二级党组织", "考核要点", "未报送支部")
+SHEETS = ("概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
 SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
 
 
@@ -107,7 +107,12 @@ def frames(period: str, db=None) -> dict[str, Any]:
         "排名变化": ranked["rank_change"].astype("Int64"),  # written +3 / -2 (see _table)
         "支部": ranked["branch_name"], "支部编码": ranked["branch_code"], "二级党组织": ranked["college"],
         "类型": ranked["branch_type"].map(g.branch_type_name),
-        "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"], "较上季度": scoring.shown_change(ranked["overall"], ranked["prev_overall"]),
+        "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"],
+        "较上季度": scoring.shown_change(ranked["overall"], ranked["prev_overall"]),
+    })
+    # the seven scores on a sheet of their own: the ranking then prints legibly on one A4 page width
+    branch_dims = pd.DataFrame({
+        "排名": ranked["rank"].astype("Int64"), "支部": ranked["branch_name"], "支部编码": ranked["branch_code"],
         **{name: scoring.shown(ranked[col]) for col, name in dims},
     })
 
@@ -141,8 +146,8 @@ def frames(period: str, db=None) -> dict[str, Any]:
         "类型": pd.Series(miss.get("branch_type", []), dtype="object").map(
             lambda t: g.branch_type_name(t) if isinstance(t, str) else t),
     })
-    return {"registry": registry, "概况": summary, "七个一级指标": dim_table, "支部排名": ranking, "二级党组织": colleges,
-            "考核要点": items, "未报送支部": missing_table}
+    return {"registry": registry, "概况": summary, "七个一级指标": dim_table, "支部排名": ranking,
+            "支部一级指标得分": branch_dims, "二级党组织": colleges, "考核要点": items, "未报送支部": missing_table}
 
 
 def _pct(df: pd.DataFrame, item_id: str, col: str):

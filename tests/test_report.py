@@ -37,6 +37,9 @@ def test_figures_match_the_scoring_functions(demo_db, latest):
     assert list(ranking["排名"]) == sorted(ranking["排名"])
     assert len(ranking) == len(bs)
 
+    per_branch = f["支部一级指标得分"].set_index("支部编码")
+    assert per_branch.at[top["branch_code"], guide().dimensions[0].name] == scoring.shown(top["d1"])
+    assert len(f["支部排名"].columns) <= 10  # the ranking prints legibly on one A4 width
     dims = f["七个一级指标"].set_index("一级指标")
     first = guide().dimensions[0].name
     assert dims.at[first, "全校平均"] == scoring.shown(bs["d1"].mean())
