@@ -95,7 +95,7 @@ def render() -> None:
         "下载本季度报告（Excel）", data=lambda: report.quarter_report(period, db), file_name=report.file_name(period),
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_report",
         on_click="ignore", icon=":material/summarize:", width="stretch",
-        help="概况、支部排名、二级党组织、考核要点完成率和未报送支部，一个工作簿，可直接打印或用于会议材料")
+        help="概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和未报送支部，一个工作簿，可直接打印或用于会议材料")
 
     headline(bs, status, pbs)
     if bs.empty:
