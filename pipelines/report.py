@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from pipelines import scoring
 from pipelines.guide import guide
 from pipelines.model import parse_period, period_of
+from pipelines.workbook import print_setup
 
 RED = "C8102E"
 HEADER_FILL = PatternFill("solid", fgColor="F4E1E4")
@@ -184,13 +185,7 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> b
         _table(sheet, tables[name], top=1)
         sheet.freeze_panes = "A2"
     for sheet in wb.worksheets:
-        sheet.page_setup.orientation = "landscape"
-        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
-        if sheet.freeze_panes:
-            sheet.print_title_rows = "1:1"
+        print_setup(sheet)
     wb.properties.title = f"{g.title}季度报告 {period}"
     wb.properties.creator = g.school
     out = io.BytesIO()

@@ -544,15 +544,16 @@ def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger:
             blank.fill(ws[key], cell.row)
         cell.value = value
     for sheet in ws.values():
-        _print_setup(sheet)
+        print_setup(sheet)
     wb.active = 1  # open on 支部信息: the first thing to fill
     wb.properties.title = f"{g.title} {g.branch_type_name(branch_type)}季度填报表"
     wb.properties.creator = g.school
     return wb, blanks
 
 
-def _print_setup(ws) -> None:
-    """Print landscape on A4, one page wide with the header row repeated: secretaries print these to sign."""
+def print_setup(ws) -> None:
+    """Print landscape on A4, one page wide with the header row repeated (of a sheet with frozen headers):
+    secretaries print the templates to sign, the committee prints the quarterly report."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
