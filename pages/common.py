@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
+from pipelines.model import period_label as model_period_label  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -127,10 +128,9 @@ def item_label(item_id: str, width: int = 18) -> str:
 
 
 def period_label(period: str) -> str:
-    """'2026Q3' -> '2026 年第 3 季度'."""
+    """'2026Q3' -> '2026 年第 3 季度' (model.period_label); anything else as it is."""
     try:
-        year, q = str(period).upper().split("Q")
-        return f"{int(year)} 年第 {int(q)} 季度"
+        return model_period_label(str(period))
     except ValueError:
         return str(period)
 

@@ -69,11 +69,7 @@ FRESH_KEY = "dj_fresh_done"  # the message after the demo data was set aside
 
 
 def _period_label(period: Any) -> str:
-    try:
-        year, q = str(period).upper().split("Q")
-        return f"{int(year)} 年第 {int(q)} 季度"
-    except ValueError:
-        return str(period or "—")
+    return c.period_label(period) if period else "—"
 
 
 def _md(text: Any) -> str:

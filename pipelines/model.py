@@ -122,5 +122,16 @@ def parse_period(period: str) -> tuple[int, int]:
     return int(year), int(q)
 
 
+def normalise_period(period: str) -> str:
+    """'2026q3' -> '2026Q3'; ValueError when it is no period."""
+    return period_of(*parse_period(period))
+
+
+def period_label(period: str) -> str:
+    """'2026Q3' -> '2026 年第 3 季度' (as every page and the report write it); ValueError when it is no period."""
+    year, q = parse_period(period)
+    return f"{year} 年第 {q} 季度"
+
+
 def quarter_months(quarter: int) -> list[int]:
     return [3 * (quarter - 1) + i for i in (1, 2, 3)]

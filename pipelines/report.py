@@ -21,7 +21,8 @@ from openpyxl.utils import get_column_letter
 
 from pipelines import scoring
 from pipelines.guide import guide
-from pipelines.model import parse_period, period_of
+from pipelines.model import normalise_period as _norm
+from pipelines.model import period_label
 from pipelines.workbook import print_setup
 
 RED = "C8102E"
@@ -30,15 +31,6 @@ THIN = Side(style="thin", color="D1D5DB")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SHEETS = ("概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
 SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
-
-
-def _norm(period: str) -> str:
-    return period_of(*parse_period(period))
-
-
-def period_label(period: str) -> str:
-    year, q = parse_period(period)
-    return f"{year} 年第 {q} 季度"
 
 
 def file_name(period: str) -> str:

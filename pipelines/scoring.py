@@ -24,6 +24,7 @@ import pandas as pd
 from pipelines import db as dbmod
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
+from pipelines.model import normalise_period as _norm
 from pipelines.model import parse_period, period_of
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -244,10 +245,6 @@ def _only(df: pd.DataFrame, period: str | None, columns: list[str] | None = None
     if sort:
         df = df.sort_values(sort, kind="stable")
     return df.reset_index(drop=True)
-
-
-def _norm(period: str) -> str:
-    return period_of(*parse_period(period))
 
 
 # ---- periods -----------------------------------------------------------------------------------------
