@@ -46,11 +46,8 @@ def _mean(df: pd.DataFrame | None, branch_type: str | None = None) -> float | No
 
 
 def _round(v):
+    """A score as shown; None (an empty cell) when missing."""
     return None if v is None or pd.isna(v) else scoring.shown(v)
-
-
-def _diff(now, before):  # between the figures as shown
-    return scoring.shown_change(now, before)
 
 
 def frames(period: str, db=None) -> dict[str, Any]:
@@ -77,7 +74,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
         rows.append((label, n if n is not None else "未导入支部名册", b, None if n is None or b is None else n - b))
     for label, t in [("全校平均分", None), *[(f"{g.branch_type_name(t)}平均分", t) for t in types]]:
         now, before = _mean(bs, t), _mean(pbs, t)
-        rows.append((label, _round(now), _round(before), _diff(now, before)))
+        rows.append((label, _round(now), _round(before), scoring.shown_change(now, before)))
     for grade in g.grades:
         now = int((bs["grade"] == grade.name).sum())
         before = int((pbs["grade"] == grade.name).sum()) if pbs is not None and not pbs.empty else None
