@@ -401,8 +401,9 @@ class _Reader:
                          name_year=named[0], name_quarter=named[1], year=self.period[0], quarter=self.period[1])
         code = values.get("branch_code")
         if self.registry and code:
-            named = [t for t in _NAME_TOKENS.findall(nz.code(stem)) if t in self.registry and t != code]
-            if named and code not in _NAME_TOKENS.findall(nz.code(stem)):
+            tokens = _NAME_TOKENS.findall(nz.code(stem))
+            named = [t for t in tokens if t in self.registry and t != code]
+            if named and code not in tokens:
                 self.add("file_name_branch_mismatch", sheet, cells.get("branch_code", ""), code, name_code=named[0])
 
     # ---- 活动台账
