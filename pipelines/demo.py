@@ -450,24 +450,14 @@ def _attendance(rng: np.random.Generator, n: int, rate: float) -> int:
     return int(min(n, max(1, round(n * float(np.clip(rate + rng.normal(0, 0.04), 0.3, 1.0))))))
 
 
-def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[tuple[int, int]], seed: int,
-                  out_dir: Path, today: dt.date, skip: set[str], warn: set[str]
-                  ) -> tuple[list[Task], RegistryEntry]:
-    """Simulate one branch through all periods; return the workbooks it submitted and its registry row."""
-    rng = np.random.default_rng([seed, branch.index, 2])
-    n = len(periods)
-    student = branch.branch_type == STUDENT
+def _plan_annual(measures: _Measures, branch: Branch, periods: list[tuple[int, int]], q_of: dict,
+                 rng: np.random.Generator) -> dict[tuple[int, str], int | None]:
+    """Once-a-year activities: a month per year among the months we cover, and whether it happens."""
     exemplary = branch.profile == "exemplary"
-    members = branch.members
-    plan_months = {(y, q): quarter_months(q) for y, q in periods}
-    years = sorted({y for y, _ in periods})
-    qualities = [_quality(branch, t, n, rng) for t in range(n)]
-    q_of = {p: qualities[t] for t, p in enumerate(periods)}
-
-    # Once-a-year activities: a month per year among the months we cover, and whether it happens.
     annual: dict[tuple[int, str], int | None] = {}
+    years = sorted({y for y, _ in periods})
     for y in years:
-        months = [m for (yy, q) in periods if yy == y for m in plan_months[(yy, q)]]
+        months = [m for (yy, q) in periods if yy == y for m in quarter_months(q)]
         for act in measures.annual:
             preferred = ANNUAL_MONTHS.get(act, tuple(months))
             prefs = [m for m in preferred if m in months]
@@ -482,124 +472,196 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
         for act, with_act in SAME_MEETING.items():
             if annual.get((y, act)) and annual.get((y, with_act)) and rng.random() < 0.7:
                 annual[(y, act)] = annual[(y, with_act)]
+    return annual
 
-    tasks: list[Task] = []
-    coverage_state: dict[str, tuple[int, float]] = {}  # count field -> (year, covered members)
-    train_rate = float(np.clip(0.72 + 0.26 * qualities[0] + rng.normal(0, 0.02), 0.6, 0.99))
-    for t, (year, quarter) in enumerate(periods):
-        qual = qualities[t]
-        led = _Ledger(g, branch, year, quarter, rng)
-        months = plan_months[(year, quarter)]
-        meet_rate = 0.7 + 0.28 * qual
 
-        def happens(base: float, month: int | None = None) -> tuple[bool, bool]:
-            """(held, online): exemplary branches always hold it; students hold less in the breaks."""
-            in_break = student and month in BREAKS
-            if exemplary:
-                return True, in_break
-            p = base * (BREAK_FACTOR if in_break else 1.0)
-            return bool(rng.random() < p), in_break
+@dataclass
+class _Quarter:
+    """One branch-quarter being simulated: what every activity kind needs to add its ledger rows."""
 
-        for act in measures.monthly:
-            for m in months:
-                held, online = happens(min(0.98, 0.22 + 0.82 * qual), m)
-                if not held:
-                    continue
-                if act in COMMITTEE_ONLY:  # early in the month, to plan it
-                    date = led.date(m, 1, 10, kind=act)
-                    att = branch.committee - int(rng.random() < 0.15)
-                    led.add(date, act, _topic(rng, act, year, m), branch.committee, att, online=online)
-                else:
-                    date = led.date(m, kind=act, fixed=branch.theme_day if act in FIXED_DAY else None)
-                    att = _attendance(rng, members, meet_rate)
-                    led.add(date, act, _topic(rng, act, year, m), members, att, online=online)
-        for act in measures.quarterly:
-            # Students meet in term time: the quarter's middle month, or the first month after a break.
-            choices = [m for m in months if not (student and m in BREAKS)] or months
-            m = int(rng.choice(choices))
-            held, _ = happens(min(1.0, 0.2 + 0.85 * qual))
-            if held:
-                led.add(led.date(m, 5, 28, kind=act), act, _topic(rng, act, year, m), members,
-                        _attendance(rng, members, meet_rate))
-        for act in measures.semester:
-            for sem_months in SEMESTER_MONTHS:
-                due = [m for m in sem_months if m in months]
-                if not due:
-                    continue
-                m = int(rng.choice(due))
-                held, _ = happens(min(1.0, 0.15 + 0.9 * qual))
-                if held:
-                    expected = None if act in NO_ATTENDANCE else members
-                    led.add(led.date(m, 5, 25, kind=act), act, _topic(rng, act, year, m), expected,
-                            _attendance(rng, members, meet_rate) if expected else None)
-        for act in measures.annual:
-            m = annual.get((year, act))
-            if m in months:
-                date = led.date(m, 10, 28, kind=act)
-                hours = LECTURE_HOURS.get(act) if rng.random() < 0.5 else None
-                led.add(date, act, _topic(rng, act, year, m), members, _attendance(rng, members, meet_rate),
-                        hours=hours)
-        for act, required in measures.hours:
-            # Yearly hours per member rise with quality: exemplary well above the requirement, lagging far below.
-            yearly = required * (0.2 + 1.1 * qual ** 1.4) if not exemplary else required * rng.uniform(1.18, 1.4)
-            target = yearly / 4 / train_rate
-            train_months = [m for m in months if not (student and m in BREAKS)] or months[-1:]
-            got = 0.0
-            while got < target - (0 if exemplary else 1):
-                h = float(rng.choice([2, 2, 3, 3, 4, 4, 8] if got + 8 <= target + 2 else [2, 3, 4]))
-                m = int(rng.choice(train_months))
-                led.add(led.date(m, kind=act), act, _topic(rng, act, year, m), members,
-                        _attendance(rng, members, train_rate), hours=h)
-                got += h
-        for act, (rate_t, rate_s) in OPTIONAL_RATES.items():
-            if act not in {a.id for a in g.activity_types}:
+    g: Guide
+    branch: Branch
+    year: int
+    quarter: int
+    members: int
+    qual: float
+    train_rate: float
+    rng: np.random.Generator
+    led: _Ledger
+
+    @property
+    def months(self) -> list[int]:
+        return quarter_months(self.quarter)
+
+    @property
+    def student(self) -> bool:
+        return self.branch.branch_type == STUDENT
+
+    @property
+    def exemplary(self) -> bool:
+        return self.branch.profile == "exemplary"
+
+    @property
+    def meet_rate(self) -> float:
+        return 0.7 + 0.28 * self.qual
+
+    def happens(self, base: float, month: int | None = None) -> tuple[bool, bool]:
+        """(held, online): exemplary branches always hold it; students hold less in the breaks."""
+        in_break = self.student and month in BREAKS
+        if self.exemplary:
+            return True, in_break
+        p = base * (BREAK_FACTOR if in_break else 1.0)
+        return bool(self.rng.random() < p), in_break
+
+    def topic(self, act: str, month: int) -> str:
+        return _topic(self.rng, act, self.year, month)
+
+    def attendance(self, rate: float | None = None) -> int:
+        return _attendance(self.rng, self.members, self.meet_rate if rate is None else rate)
+
+    def monthly(self, act: str) -> None:
+        for m in self.months:
+            held, online = self.happens(min(0.98, 0.22 + 0.82 * self.qual), m)
+            if not held:
                 continue
-            k = int(rng.poisson((rate_s if student else rate_t) * (0.4 + 0.8 * qual)))
-            for _ in range(k):
-                m = int(rng.choice(months))
-                if student and m in BREAKS and rng.random() > 0.25:
-                    continue  # few optional student activities in the breaks
-                expected = None if act in NO_ATTENDANCE else members
-                hours = LECTURE_HOURS.get(act) if rng.random() < 0.5 else None
-                led.add(led.date(m, kind=act), act, _topic(rng, act, year, m), expected,
-                        _attendance(rng, members, meet_rate) if expected else None, hours=hours)
+            if act in COMMITTEE_ONLY:  # early in the month, to plan it
+                date = self.led.date(m, 1, 10, kind=act)
+                att = self.branch.committee - int(self.rng.random() < 0.15)
+                self.led.add(date, act, self.topic(act, m), self.branch.committee, att, online=online)
+            else:
+                date = self.led.date(m, kind=act, fixed=self.branch.theme_day if act in FIXED_DAY else None)
+                att = self.attendance()
+                self.led.add(date, act, self.topic(act, m), self.members, att, online=online)
 
-        # Counts.
-        counts: dict[str, float | None] = {f.id: None for f in g.count_fields}
+    def quarterly(self, act: str) -> None:
+        # Students meet in term time: the quarter's middle month, or the first month after a break.
+        choices = [m for m in self.months if not (self.student and m in BREAKS)] or self.months
+        m = int(self.rng.choice(choices))
+        held, _ = self.happens(min(1.0, 0.2 + 0.85 * self.qual))
+        if held:
+            self.led.add(self.led.date(m, 5, 28, kind=act), act, self.topic(act, m), self.members,
+                         self.attendance())
+
+    def semester(self, act: str) -> None:
+        for sem_months in SEMESTER_MONTHS:
+            due = [m for m in sem_months if m in self.months]
+            if not due:
+                continue
+            m = int(self.rng.choice(due))
+            held, _ = self.happens(min(1.0, 0.15 + 0.9 * self.qual))
+            if held:
+                expected = None if act in NO_ATTENDANCE else self.members
+                self.led.add(self.led.date(m, 5, 25, kind=act), act, self.topic(act, m), expected,
+                             self.attendance() if expected else None)
+
+    def annual(self, act: str, month: int | None) -> None:
+        if month in self.months:
+            date = self.led.date(month, 10, 28, kind=act)
+            hours = LECTURE_HOURS.get(act) if self.rng.random() < 0.5 else None
+            self.led.add(date, act, self.topic(act, month), self.members, self.attendance(), hours=hours)
+
+    def hours(self, act: str, required: float) -> None:
+        # Yearly hours per member rise with quality: exemplary well above the requirement, lagging far below.
+        rng = self.rng
+        yearly = (required * (0.2 + 1.1 * self.qual ** 1.4) if not self.exemplary
+                  else required * rng.uniform(1.18, 1.4))
+        target = yearly / 4 / self.train_rate
+        train_months = [m for m in self.months if not (self.student and m in BREAKS)] or self.months[-1:]
+        got = 0.0
+        while got < target - (0 if self.exemplary else 1):
+            h = float(rng.choice([2, 2, 3, 3, 4, 4, 8] if got + 8 <= target + 2 else [2, 3, 4]))
+            m = int(rng.choice(train_months))
+            self.led.add(self.led.date(m, kind=act), act, self.topic(act, m), self.members,
+                         self.attendance(self.train_rate), hours=h)
+            got += h
+
+    def optional(self, act: str, rate_t: float, rate_s: float) -> None:
+        rng = self.rng
+        k = int(rng.poisson((rate_s if self.student else rate_t) * (0.4 + 0.8 * self.qual)))
+        for _ in range(k):
+            m = int(rng.choice(self.months))
+            if self.student and m in BREAKS and rng.random() > 0.25:
+                continue  # few optional student activities in the breaks
+            expected = None if act in NO_ATTENDANCE else self.members
+            hours = LECTURE_HOURS.get(act) if rng.random() < 0.5 else None
+            self.led.add(self.led.date(m, kind=act), act, self.topic(act, m), expected,
+                         self.attendance() if expected else None, hours=hours)
+
+    def ledger(self, measures: _Measures, annual: dict[tuple[int, str], int | None]) -> None:
+        """Every activity of the quarter, kind by kind (the order keeps the random stream reproducible)."""
+        for act in measures.monthly:
+            self.monthly(act)
+        for act in measures.quarterly:
+            self.quarterly(act)
+        for act in measures.semester:
+            self.semester(act)
+        for act in measures.annual:
+            self.annual(act, annual.get((self.year, act)))
+        for act, required in measures.hours:
+            self.hours(act, required)
+        activity_ids = {a.id for a in self.g.activity_types}
+        for act, (rate_t, rate_s) in OPTIONAL_RATES.items():
+            if act in activity_ids:
+                self.optional(act, rate_t, rate_s)
+
+    def counts(self, measures: _Measures, coverage_state: dict[str, tuple[int, float]]) -> dict[str, float | None]:
+        """The 统计数据 sheet; `coverage_state` carries the year-to-date coverage from quarter to quarter."""
+        rng, members, exemplary = self.rng, self.members, self.exemplary
+        counts: dict[str, float | None] = {f.id: None for f in self.g.count_fields}
         for num, den in measures.ratios:
             counts[den] = members
-            short = 0 if exemplary else int(rng.binomial(members, max(0.0, 0.14 * (1 - qual) ** 1.2)))
+            short = 0 if exemplary else int(rng.binomial(members, max(0.0, 0.14 * (1 - self.qual) ** 1.2)))
             counts[num] = members - short
         for fid in measures.coverage:
             # Cumulative since January: grows through the year and resets in January.
-            prev_year, prev = coverage_state.get(fid, (year, 0.0))
-            if prev_year != year:
+            prev_year, prev = coverage_state.get(fid, (self.year, 0.0))
+            if prev_year != self.year:
                 prev = 0.0
-            final = 1.0 if exemplary else float(np.clip(0.4 + 0.62 * qual + rng.normal(0, 0.05), 0.2, 1.0))
+            final = 1.0 if exemplary else float(np.clip(0.4 + 0.62 * self.qual + rng.normal(0, 0.05), 0.2, 1.0))
             shape = COVERAGE_SHAPE.get(fid, DEFAULT_COVERAGE_SHAPE)
-            share = final * shape[quarter - 1] * float(rng.uniform(0.9, 1.05))
+            share = final * shape[self.quarter - 1] * float(rng.uniform(0.9, 1.05))
             covered = float(min(members, max(prev, round(share * members))))
-            if quarter == 4 and exemplary:
+            if self.quarter == 4 and exemplary:
                 covered = float(members)
-            coverage_state[fid] = (year, covered)
+            coverage_state[fid] = (self.year, covered)
             counts[fid] = covered
-        tix = 1 if student else 0
+        tix = 1 if self.student else 0
         size = members / 30
         for fid, rates in DEVELOPMENT.items():
             if fid in counts and rates[tix] is not None:
-                counts[fid] = float(rng.poisson(rates[tix][quarter - 1] * size * (0.6 + 0.6 * qual)))
+                counts[fid] = float(rng.poisson(rates[tix][self.quarter - 1] * size * (0.6 + 0.6 * self.qual)))
         if "activists" in counts:
             counts["activists"] = float(rng.poisson(ACTIVIST_SHARE[tix] * members))
             if counts.get("new_members") is not None:
                 # 发展党员 come from the 积极分子 pool
                 counts["new_members"] = min(counts["new_members"], counts["activists"])
         # Counts of people never exceed the branch's members (the reader rejects that).
-        counts = {k: (min(v, float(members)) if v is not None else None) for k, v in counts.items()}
+        return {k: (min(v, float(members)) if v is not None else None) for k, v in counts.items()}
 
+
+def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[tuple[int, int]], seed: int,
+                  out_dir: Path, today: dt.date, skip: set[str], warn: set[str]
+                  ) -> tuple[list[Task], RegistryEntry]:
+    """Simulate one branch through all periods; return the workbooks it submitted and its registry row."""
+    rng = np.random.default_rng([seed, branch.index, 2])
+    n = len(periods)
+    student = branch.branch_type == STUDENT
+    members = branch.members
+    qualities = [_quality(branch, t, n, rng) for t in range(n)]
+    annual = _plan_annual(measures, branch, periods, {p: qualities[t] for t, p in enumerate(periods)}, rng)
+
+    tasks: list[Task] = []
+    coverage_state: dict[str, tuple[int, float]] = {}  # count field -> (year, covered members)
+    train_rate = float(np.clip(0.72 + 0.26 * qualities[0] + rng.normal(0, 0.02), 0.6, 0.99))
+    for t, (year, quarter) in enumerate(periods):
+        quarter_sim = _Quarter(g, branch, year, quarter, members, qualities[t], train_rate, rng,
+                               _Ledger(g, branch, year, quarter, rng))
+        quarter_sim.ledger(measures, annual)
+        counts = quarter_sim.counts(measures, coverage_state)
         period = period_of(year, quarter)
         if period not in skip:
-            tasks.append(_make_task(g, branch, year, quarter, members, led, counts, qual, rng, out_dir, today,
-                                    period in warn))
+            tasks.append(_make_task(g, branch, year, quarter, members, quarter_sim.led, counts, qualities[t], rng,
+                                    out_dir, today, period in warn))
         # New 预备党员 join the branch next quarter; graduates leave student branches in July.
         members += int(counts.get("new_members") or 0)
         if student and quarter == 2:
