@@ -51,15 +51,11 @@ def measure_text(m: pd.Series, self_status: str | None) -> str:
 
 def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     """The dimension → item table of one branch: completion, pending, measures, evidence, warnings."""
-    from pipelines.scoring import FLAG_MESSAGES
-
     g = c.guide()
-    fallback = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
     rows = []
     for _, it in items.iterrows():
         ms = measures[measures["item_id"] == it["item_id"]]
-        flag = it.get("flag")
-        warning = FLAG_MESSAGES[flag].format(answer=fallback) if isinstance(flag, str) and flag in FLAG_MESSAGES else ""
+        warning = it.get("flag_message") or ""
         pending = bool(it["pending"])
         rows.append({
             "考核要点": it["item_id"],
@@ -171,7 +167,7 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
 
     st.markdown("**各考核要点完成情况**")
     items = data["item_scores"]
-    items = items[items["branch_code"] == code].sort_values("item_order" if "item_order" in items else "item_id")
+    items = items[items["branch_code"] == code]  # in the guide's item order
     measures = data["measure_scores"]
     measures = measures[measures["branch_code"] == code]
     dims = ["all"] + [str(d.id) for d in c.guide().dimensions]
@@ -204,7 +200,7 @@ def trace_section(code: str, period: str, data: dict) -> None:
     st.markdown("**考核要点的数据来源（台账明细）**")
     items = data["item_scores"]
     mine = items[items["branch_code"] == code]
-    ids = list(mine.sort_values("item_order")["item_id"] if "item_order" in mine else mine["item_id"])
+    ids = list(mine["item_id"])  # in the guide's item order
     if not ids:
         st.info("本支部本季度没有可追溯的考核要点。")
         return

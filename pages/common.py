@@ -207,10 +207,7 @@ def bundle(period: str) -> dict[str, pd.DataFrame]:
 
     One session builds the base marts once, so a page needing several frames of a period pays once.
     """
-    out = dict(scores("marts", period, previous=True))
-    if "branch_scores" in out:
-        out["branch_scores"] = out["branch_scores"].sort_values(["rank", "branch_code"]).reset_index(drop=True)
-    return out
+    return dict(scores("marts", period, previous=True))
 
 
 def previous_scores(periods: Sequence[str], period: str,

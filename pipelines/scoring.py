@@ -264,39 +264,102 @@ def latest_period(db=None) -> str | None:
     return ps[-1] if ps else None
 
 
-# ---- per branch ----------------------------------------------------------------------------------------
-def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
-    """Completion of every due measure per branch (completion NaN and status 'pending' when not yet due).
-
-    Extra columns: flagged, flag (no_evidence | blank_status), flag_message, self_status, evidence.
-    """
-    period = _norm(period)
-    with _session(db, [period], "mart_measures", with_prev=False) as con:
-        df = _mart(con, "measure_detail", {"period": period})
-    if branch_code is not None:
-        df = df[df["branch_code"] == branch_code]
-    messages = _flag_messages()
-    df["flag_message"] = df["flag"].map(lambda f: messages.get(f) if isinstance(f, str) else None)
-    return _only(df.drop(columns=["measure_order"]), period, MEASURE_COLUMNS)
-
-
+# ---- one reader and one shape per mart ---------------------------------------------------------------------
+# Every mart is read by _read (the rows of one period) and shaped by its _SHAPES entry (contract columns first,
+# sorted, helper columns dropped), whether it comes from its own function or from marts(): the same frame
+# either way. Each entry: (temp table or None for a mart file read on its own, shaping function).
 def _flag_messages() -> dict[str, str]:
     g = guide()
     name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
     return {k: v.format(answer=name) for k, v in FLAG_MESSAGES.items()}
 
 
+def _with_flag_message(df: pd.DataFrame) -> pd.DataFrame:
+    messages = _flag_messages()
+    return df.assign(flag_message=df["flag"].map(lambda f: messages.get(f) if isinstance(f, str) else None))
+
+
+def _shape_measures(df: pd.DataFrame, period: str) -> pd.DataFrame:
+    return _only(_with_flag_message(df).drop(columns=["measure_order"]), period, MEASURE_COLUMNS)
+
+
+def _shape_items(df: pd.DataFrame, period: str) -> pd.DataFrame:
+    df = _with_flag_message(df).sort_values(["branch_code", "item_order"], kind="stable")
+    return _only(df.drop(columns=["item_order"]), period, ITEM_COLUMNS)
+
+
+def _shape_item_summary(df: pd.DataFrame, period: str) -> pd.DataFrame:
+    df = _only(df, period, ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
+               ["branch_type", "mean_completion", "item_order"])
+    return df.drop(columns=["item_order"])
+
+
+def _shape_item_types(df: pd.DataFrame, period: str) -> pd.DataFrame:
+    order = {it.id: k for k, it in enumerate(guide().items)}
+    df = df.assign(_o=df["item_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
+    return _only(df, period)
+
+
+def _shaper(columns: list[str] | None, sort: list[str] | None):
+    return lambda df, period: _only(df, period, columns, sort)
+
+
+_SHAPES: dict[str, tuple[str | None, object]] = {
+    "measure_scores": (None, _shape_measures),
+    "item_scores": ("mart_items", _shape_items),
+    "indicator_scores": ("mart_indicators", _shaper(["branch_code", "indicator_id", "score"],
+                                                    ["branch_code", "indicator_id"])),
+    "branch_scores": ("mart_branches", _shaper(BRANCH_COLUMNS, ["rank", "branch_code"])),
+    "rankings": ("mart_metrics", _shaper(None, ["dimension_id", "rank", "branch_code"])),
+    "college_scores": (None, _shaper(["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
+                                     ["rank", "college"])),
+    "item_summary": (None, _shape_item_summary),
+    "type_comparison": (None, _shaper(None, ["dimension_id"])),
+    "item_type_comparison": (None, _shape_item_types),
+    "score_change": (None, _shaper(["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"])),
+    "submission_status": (None, _shaper(["branch_code", "branch_name", "college", "branch_type", "status",
+                                         "version", "uploaded_at"], ["college", "branch_code"])),
+}
+_MART_FILES = {"measure_scores": "measure_detail"}  # marts read from a file other than their own name
+
+
+def _read(con: duckdb.DuckDBPyConnection, name: str, period: str) -> pd.DataFrame:
+    """The unshaped rows of one mart for one period, in a session that has built what it needs."""
+    table = _SHAPES[name][0]
+    if table is not None:
+        return _df(con, f"SELECT * FROM {table} WHERE period = $p", {"p": period})
+    if name == "measure_scores":
+        return _mart(con, _MART_FILES[name], {"period": period})
+    return _mart(con, _MART_FILES.get(name, name), period=period)
+
+
+def _one(name: str, period: str, db, upto: str = "mart_branches", *, with_prev: bool = True,
+         branch_code: str | None = None) -> pd.DataFrame:
+    """One mart of one period, shaped: what each public function below returns."""
+    period = _norm(period)
+    with _session(db, [period], upto, with_prev=with_prev) as con:
+        df = _read(con, name, period)
+    if branch_code is not None:
+        df = df[df["branch_code"] == branch_code]
+    return _SHAPES[name][1](df, period)
+
+
+# ---- per branch ----------------------------------------------------------------------------------------
+def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
+    """Completion of every due measure per branch (completion NaN and status 'pending' when not yet due).
+
+    Extra columns: flagged, flag (no_evidence | blank_status), flag_message, self_status, evidence.
+    """
+    return _one("measure_scores", period, db, "mart_measures", with_prev=False, branch_code=branch_code)
+
+
 def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
     """Item completion per branch: the weighted mean of its due measures (NaN and pending when none is due).
 
-    Items that do not apply to the branch's type have no row. Extra columns: flag, weight.
+    Items that do not apply to the branch's type have no row; rows in the guide's item order per branch.
+    Extra columns: flag, flag_message, weight.
     """
-    period = _norm(period)
-    with _session(db, [period], "mart_items", with_prev=False) as con:
-        df = _df(con, "SELECT * FROM mart_items WHERE period = $p ORDER BY branch_code, item_order", {"p": period})
-    if branch_code is not None:
-        df = df[df["branch_code"] == branch_code]
-    return _only(df.drop(columns=["item_order"]), period, ITEM_COLUMNS)
+    return _one("item_scores", period, db, "mart_items", with_prev=False, branch_code=branch_code)
 
 
 def indicator_scores(period: str, db=None) -> pd.DataFrame:
@@ -304,10 +367,7 @@ def indicator_scores(period: str, db=None) -> pd.DataFrame:
 
     Extra columns: dimension_id, items_due.
     """
-    period = _norm(period)
-    with _session(db, [period], "mart_indicators", with_prev=False) as con:
-        df = _df(con, "SELECT * FROM mart_indicators WHERE period = $p ORDER BY branch_code, indicator_id", {"p": period})
-    return _only(df, period, ["branch_code", "indicator_id", "score"])
+    return _one("indicator_scores", period, db, "mart_indicators", with_prev=False)
 
 
 def branch_scores(period: str, db=None) -> pd.DataFrame:
@@ -315,10 +375,7 @@ def branch_scores(period: str, db=None) -> pd.DataFrame:
 
     Extra columns: year, quarter, uploaded_at, ranked_branches.
     """
-    period = _norm(period)
-    with _session(db, [period]) as con:
-        df = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": period})
-    return _only(df, period, BRANCH_COLUMNS, ["rank", "branch_code"])
+    return _one("branch_scores", period, db)
 
 
 def rankings(period: str, db=None) -> pd.DataFrame:
@@ -327,10 +384,7 @@ def rankings(period: str, db=None) -> pd.DataFrame:
     Columns: branch_code, branch_type, college, metric, dimension_id (0 = overall), score, rank,
     rank_in_type, rank_in_college, ranked_branches, prev_score, delta, prev_rank, rank_change, … .
     """
-    period = _norm(period)
-    with _session(db, [period]) as con:
-        df = _df(con, "SELECT * FROM mart_metrics WHERE period = $p", {"p": period})
-    return _only(df, period, None, ["dimension_id", "rank", "branch_code"])
+    return _one("rankings", period, db)
 
 
 # ---- comparisons -------------------------------------------------------------------------------------
@@ -340,11 +394,7 @@ def college_scores(period: str, db=None) -> pd.DataFrame:
     Extra columns: overall_std, prev_overall, prev_rank, rank_change; same_branches, overall_same, prev_same
     (the branches scored in both quarters and their means now and then: the like-for-like change).
     """
-    period = _norm(period)
-    with _session(db, [period]) as con:
-        df = _mart(con, "college_scores", period=period)
-    return _only(df, period, ["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
-                 ["rank", "college"])
+    return _one("college_scores", period, db)
 
 
 def item_summary(period: str, db=None) -> pd.DataFrame:
@@ -352,30 +402,17 @@ def item_summary(period: str, db=None) -> pd.DataFrame:
 
     Sorted weakest first within each type. Extra columns: pending, dimension_id, indicator_id.
     """
-    period = _norm(period)
-    with _session(db, [period], "mart_items", with_prev=False) as con:
-        df = _mart(con, "item_summary", period=period)
-    df = _only(df, period, ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
-               ["branch_type", "mean_completion", "item_order"])
-    return df.drop(columns=["item_order"])
+    return _one("item_summary", period, db, "mart_items", with_prev=False)
 
 
 def type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per dimension: means, spread (population std) and diff = teacher − student."""
-    period = _norm(period)
-    with _session(db, [period], "mart_dimensions", with_prev=False) as con:
-        df = _mart(con, "type_comparison", period=period)
-    return _only(df, period, None, ["dimension_id"])
+    return _one("type_comparison", period, db, "mart_dimensions", with_prev=False)
 
 
 def item_type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per item (due items only): means and diff = teacher − student; plus std and n."""
-    period = _norm(period)
-    with _session(db, [period], "mart_items", with_prev=False) as con:
-        df = _mart(con, "item_type_comparison", period=period)
-    order = {it.id: k for k, it in enumerate(guide().items)}
-    df = df.assign(_o=df["item_id"].map(order)).sort_values("_o").drop(columns="_o")
-    return _only(df, period)
+    return _one("item_type_comparison", period, db, "mart_items", with_prev=False)
 
 
 def history(db=None) -> pd.DataFrame:
@@ -413,10 +450,7 @@ def score_change(period: str, db=None) -> pd.DataFrame:
     Branches without a score in the previous quarter have no row. Extra columns: overall, prev_overall,
     up_dimension, down_dimension (the dimension that added or took away the most).
     """
-    period = _norm(period)
-    with _session(db, [period]) as con:
-        df = _mart(con, "score_change", period=period)
-    return _only(df, period, ["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"])
+    return _one("score_change", period, db)
 
 
 def movers(period: str, n: int = 5, db=None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -453,9 +487,8 @@ def submission_status(period: str, db=None) -> pd.DataFrame:
     period = _norm(period)
     with dbmod.connect(db) as con:
         con.register("g_targets", _arrow(_targets([period])))
-        df = _mart(con, "submission_status", period=period)
-    return _only(df, period, ["branch_code", "branch_name", "college", "branch_type", "status", "version",
-                              "uploaded_at"], ["college", "branch_code"])
+        df = _read(con, "submission_status", period)
+    return _SHAPES["submission_status"][1](df, period)
 
 
 def has_registry(status: pd.DataFrame) -> bool:
@@ -479,26 +512,17 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
 def marts(period: str, db=None, *, previous: bool = False) -> dict[str, pd.DataFrame]:
     """Every mart of one period from a single connection (what a dashboard page load needs at once).
 
-    Keys are the scoring functions' names. With `previous`, also prev_branch_scores: branch_scores of the
-    calendar quarter before, scored in the same session anyway, without its own change columns
-    (prev_overall, delta, prev_rank, rank_change), which would need the quarter before that.
+    Keys are the scoring functions' names, and each frame is exactly what that function returns. With
+    `previous`, also prev_branch_scores: branch_scores of the calendar quarter before, scored in the same
+    session anyway, without its own change columns (prev_overall, delta, prev_rank, rank_change), which
+    would need the quarter before that.
     """
     period = _norm(period)
     prev = prev_period(period)
     with _session(db, [period]) as con:
-        out = {
-            "measure_scores": _mart(con, "measure_detail", {"period": period}),
-            "item_scores": _df(con, "SELECT * FROM mart_items WHERE period = $p", {"p": period}),
-            "indicator_scores": _df(con, "SELECT * FROM mart_indicators WHERE period = $p", {"p": period}),
-            "branch_scores": _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": period}),
-            "rankings": _df(con, "SELECT * FROM mart_metrics WHERE period = $p", {"p": period}),
-        }
-        for name in ("college_scores", "item_summary", "type_comparison", "item_type_comparison",
-                     "score_change"):
-            out[name] = _mart(con, name, period=period)
-        out["submission_status"] = _mart(con, "submission_status", period=period)
+        raw = {name: _read(con, name, period) for name in _SHAPES}
         before = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": prev}) if previous else None
-    out = {k: _only(v, period) for k, v in out.items()}
+    out = {name: _SHAPES[name][1](df, period) for name, df in raw.items()}
     if before is not None:
         out["prev_branch_scores"] = _only(before.drop(columns=CHANGE_COLUMNS), prev,
                                           [c for c in BRANCH_COLUMNS if c not in CHANGE_COLUMNS],

@@ -584,3 +584,20 @@ def test_college_change_compares_the_same_branches(db):
     assert cs["overall"] == approx(q2["A"]) and cs["prev_overall"] == approx((q1["A"] + q1["B"]) / 2)
     assert cs["same_branches"] == 1 and cs["overall_same"] == approx(q2["A"]) and cs["prev_same"] == approx(q1["A"])
     assert cs["overall"] - cs["prev_overall"] > 1 and abs(cs["overall_same"] - cs["prev_same"]) < 1e-9
+
+
+def test_marts_returns_exactly_what_each_scoring_function_returns(demo_db):
+    """marts() and the single functions share one reader and one shape per mart: a page may take either."""
+    period = scoring.latest_period(demo_db)
+    bundle = scoring.marts(period, demo_db, previous=True)
+    for name in ("measure_scores", "item_scores", "indicator_scores", "branch_scores", "rankings",
+                 "college_scores", "item_summary", "type_comparison", "item_type_comparison", "score_change",
+                 "submission_status"):
+        pd.testing.assert_frame_equal(bundle[name], getattr(scoring, name)(period, demo_db), obj=name)
+    items = bundle["item_scores"]
+    assert "item_order" not in items and "flag_message" in items
+    one = items[items["branch_code"] == items["branch_code"].iloc[0]]
+    order = [it.id for it in guide().items]
+    assert list(one["item_id"]) == sorted(one["item_id"], key=order.index)  # the guide's item order
+    flagged = items[items["flag"].notna()]
+    assert not flagged.empty and flagged["flag_message"].str.len().gt(0).all()
