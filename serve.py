@@ -3,6 +3,7 @@
 app.py stays the Streamlit script; this wraps it in st.App so that, as soon as the server listens, a
 background thread opens every page once (pipelines/warmup.py): imports, page scripts and data caches are
 ready before the first real visitor, and a missing database starts building the demo school at once.
+It also mounts the route that serves archived originals to a signed-in admin (pipelines/archive_links.py).
 `streamlit run app.py` still works, without the warm start.
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit import config
+
+from pipelines import archive_links
 
 
 @asynccontextmanager
@@ -27,4 +30,7 @@ async def warm_start(_app):
     yield
 
 
-app = st.App(Path(__file__).resolve().parent / "app.py", lifespan=warm_start)
+# Archived originals are served by our own route, only through short-lived links bound to the admin's session
+# (pipelines/archive_links.py), never from Streamlit's /media store.
+app = st.App(Path(__file__).resolve().parent / "app.py", lifespan=warm_start,
+             routes=[archive_links.route(config.get_option("server.baseUrlPath") or "")])

@@ -649,16 +649,29 @@ def _history_tab(actor: str) -> None:
                    for r in view.itertuples()}
     sid = st.selectbox("选择报送版本", file_opts, key="dj_archive_pick", format_func=lambda s: file_labels.get(s, s))
     if sid is not None:
-        row = view[view["submission_id"] == sid].iloc[0]
-        try:
-            data = ingest.archived_file(row["sha256"])
-        except FileNotFoundError:
-            st.warning("该版本的原始文件在归档中不存在（可能已被手工删除）。")
-        except dbmod.DatabaseBusy:
-            st.warning(BUSY_MESSAGE)
-        else:
-            st.download_button("下载该版本的原始文件", data=data, file_name=str(row["file_name"]), mime=XLSX_MIME,
-                               key="dj_archive_download", on_click="ignore", icon=":material/download:")
+        _archive_download(view[view["submission_id"] == sid].iloc[0])
+
+
+def _archive_download(row: Any) -> None:
+    """A link to one archived original, served by serve.py's route to this signed-in session only
+    (pipelines.archive_links), never through Streamlit's media store: its URL dies at sign-out, when the
+    browser disconnects, and `archive_link_ttl_s` after its first download."""
+    from pipelines import archive_links, ingest
+
+    if not archive_links.mounted():
+        st.warning(archive_links.NOT_MOUNTED_MESSAGE)
+        return
+    try:
+        ingest.archived_file(row["sha256"])
+    except FileNotFoundError:
+        st.warning("该版本的原始文件在归档中不存在（可能已被手工删除）。")
+        return
+    token = archive_links.LINKS.issue(auth.session_id(), str(row["sha256"]), str(row["file_name"]))
+    st.link_button("下载该版本的原始文件", archive_links.url(token), key="dj_archive_download",
+                   icon=":material/download:")
+    ttl = settings().archive_link_ttl_s
+    st.caption(f"下载链接只在本次登录中有效：退出登录或关闭浏览器即失效，首次下载 {ttl:g} 秒后也会失效"
+               "（在本页任意操作后会换上新链接）。")
 
 
 REGISTRY_SQL = "SELECT branch_code, branch_name, college, branch_type, members, updated_at FROM registry ORDER BY branch_code"

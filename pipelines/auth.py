@@ -361,7 +361,8 @@ def log_action(actor: str, action: str, detail: str = "", db=None) -> bool:
 
 # ---- Streamlit widgets ---------------------------------------------------------------------------
 
-def _session_id() -> str:
+def session_id() -> str:
+    """This browser session's Streamlit id ("" outside a script run)."""
     try:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -433,7 +434,7 @@ def admin_gate(config: AccessConfig | None = None) -> str | None:
             password = st.text_input("密码", type="password", key="dj_auth_password")
             submitted = st.form_submit_button("登录", type="primary")
         if submitted:
-            result = sign_in(name or "", password or "", config.admins, session=_session_id())
+            result = sign_in(name or "", password or "", config.admins, session=session_id())
             if result.ok:
                 st.session_state[ADMIN_KEY] = result.account
                 log_action(result.account, "sign_in", "本地账号")
@@ -468,6 +469,9 @@ def sign_out_button(admin: str, config: AccessConfig | None = None) -> None:
     cols[0].caption(f"已登录管理员：{admin}")
     if cols[1].button("退出登录", key="dj_sign_out"):
         log_action(admin, "sign_out")
+        from pipelines import archive_links
+
+        archive_links.LINKS.revoke_session(session_id())  # download links of archived originals die here
         oidc = st.session_state.get(ADMIN_KEY) != admin
         st.session_state.pop(ADMIN_KEY, None)
         st.session_state.pop("dj_admin_logged", None)
@@ -493,7 +497,7 @@ def viewer_gate(config: AccessConfig | None = None) -> bool:
         password = st.text_input("查看密码", type="password", key="dj_view_password_input")
         submitted = st.form_submit_button("进入看板", type="primary")
     if submitted:
-        result = check_view_password(password or "", config.view_password_hash, session=_session_id())
+        result = check_view_password(password or "", config.view_password_hash, session=session_id())
         if result.ok:
             st.session_state[VIEWER_KEY] = True
             st.session_state.pop(VIEW_ERROR_KEY, None)

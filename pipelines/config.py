@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     view_password_required: bool = Field(False, description="Whether viewing the dashboard needs a password")
     scoring_threads: int = Field(1, description="DuckDB threads per scoring connection (1 measured fastest on 2 cores)")
     max_upload_files: int = Field(400, description="Most workbooks accepted in one upload batch")
+    archive_link_ttl_s: float = Field(
+        60.0, gt=0, description="Seconds a download link of an archived original keeps working after its first "
+        "download; it stops at once at sign-out or when the admin's browser disconnects (pipelines.archive_links)"
+    )
 
     def archive_for(self, db_path: Path) -> Path:
         return self.archive_dir or Path(db_path).parent / "archive"

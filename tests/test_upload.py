@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from pipelines import auth, db, ingest
+from pipelines import archive_links, auth, db, ingest
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, parse_period, quarter_months
 from pipelines.workbook import write_registry_workbook, write_workbook
@@ -343,6 +343,7 @@ def test_busy_database_is_a_clear_message(registry_db, admin_hash, tmp_path, mon
 
 
 def test_history_download_registry_and_audit_tabs(registry_db, admin_hash, tmp_path):
+    archive_links.route()  # mounted as serve.py does: originals are downloaded through it
     at = signed_in(admin_hash)
     f = workbook(tmp_path, "XX02-T01", "2026Q2")
     upload(at, [f])
@@ -350,7 +351,7 @@ def test_history_download_registry_and_audit_tabs(registry_db, admin_hash, tmp_p
     at.run()
     # any archived original can be downloaded
     assert ingest.archived_file(db.query_df("SELECT sha256 FROM submissions").iloc[0, 0]) == f[1]
-    assert [b for b in at.get("download_button") if "原始文件" in b.proto.label]
+    assert [b for b in at.get("link_button") if "原始文件" in b.proto.label and "/dj-archive/" in b.proto.url]
 
     # registry: validate then confirm, replacing the registry
     renamed = dataclasses.replace(REGISTRY[1], branch_name=REGISTRY[1].branch_name + "（更名）")
