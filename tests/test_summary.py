@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from streamlit.testing.v1 import AppTest
 
 from pipelines import scoring
 from pipelines.__main__ import main
@@ -124,6 +125,16 @@ def test_page_data_gives_the_same_summary(demo_db):
     period = scoring.latest_period(demo_db)
     data = scoring.marts(period, demo_db, previous=True)
     assert quarter_summary(period, demo_db, data=data).sentences == quarter_summary(period, demo_db).sentences
+
+
+def test_overview_opens_with_the_summary(demo_db):
+    period = scoring.latest_period(demo_db)
+    s = quarter_summary(period, demo_db)
+    at = AppTest.from_file(str(ROOT / "pages/overview.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.text] [: len(s.sentences)] == s.sentences
+    assert at.code[0].value == s.text and at.code[0].language == "plaintext"  # a copy button, no highlighting
+    assert at.subheader[0].value == "本季度要点"
 
 
 def test_cli_prints_the_summary(demo_db, capsys):
