@@ -119,12 +119,8 @@ def type_ids() -> list[str]:
 
 
 def item_label(item_id: str, width: int = 18) -> str:
-    """'1.2.1 “三会一课”突出政治学习…' — an item id with the start of its text."""
-    try:
-        text = guide().item(item_id).text
-    except KeyError:
-        return item_id
-    return f"{item_id} {text[:width]}…" if len(text) > width else f"{item_id} {text}"
+    """'1.2.1 “三会一课”突出政治学习…' — an item id with the start of its text (Guide.item_label)."""
+    return guide().item_label(item_id, width)
 
 
 def period_label(period: str) -> str:

@@ -13,8 +13,22 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pipelines import report, scoring  # noqa: E402
+from pipelines.summary import quarter_summary  # noqa: E402
 
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
+
+
+def summary_section(period: str, data: dict[str, pd.DataFrame], periods: list[str]) -> None:
+    """本季度要点 (pipelines.summary) as plain text — st.text renders no Markdown, so names print as they
+    are — one sentence a line, and the paragraph in a code block for its copy button."""
+    s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
+    with st.container(border=True):
+        st.subheader("本季度要点", anchor=False)
+        for sentence in s.sentences:
+            st.text(sentence, width="stretch")
+        with st.expander("复制本季度要点", icon=":material/content_copy:"):
+            st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
+            st.code(s.text, language=None, wrap_lines=True)
 
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
@@ -97,6 +111,8 @@ def render() -> None:
         on_click="ignore", icon=":material/summarize:", width="stretch",
         help="概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和未报送支部，一个工作簿，可直接打印或用于会议材料")
 
+    if not bs.empty:
+        summary_section(period, data, periods)
     headline(bs, status, pbs)
     if bs.empty:
         st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度，或待各支部报送后再查看。",

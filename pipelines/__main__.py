@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--db", default=None)
     q.add_argument("--period", required=True)
     q.add_argument("--out", default=None, help="输出文件（默认：党建双创季度报告_季度.xlsx）")
+
+    m = sub.add_parser("summary", help="输出某季度的本季度要点（规则生成的中文摘要）")
+    m.add_argument("--db", default=None)
+    m.add_argument("--period", required=True)
     return p
 
 
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         run = getattr(ingest, f"cli_{args.command}")
     elif args.command == "report":
         from pipelines.report import cli_report as run
+    elif args.command == "summary":
+        from pipelines.summary import cli_summary as run
     else:
         from pipelines.scoring import cli_scores as run
     return run(args)

@@ -62,6 +62,14 @@ class Limits(_Strict):
     max_members: int = 1000
 
 
+class SummaryRules(_Strict):
+    """Rules of the quarter summary (本季度要点, pipelines/summary.py): what is worth a sentence."""
+
+    names_per_sentence: int = Field(default=3, ge=1, le=5)  # colleges, branches or items named in one sentence
+    college_change: float = Field(default=5.0, gt=0)  # a college's like-for-like mean moved this much: named
+    branch_change: float = Field(default=10.0, gt=0)  # a branch's overall moved this much: named
+
+
 class Measure(_Strict):
     """How one requirement of an item is computed (测评规则)."""
 
@@ -163,6 +171,7 @@ class Guide(_Strict):
     activity_types: tuple[Named, ...]
     count_fields: tuple[CountField, ...]
     limits: Limits
+    summary: SummaryRules = SummaryRules()
     dimensions: tuple[Dimension, ...] = Field(min_length=7, max_length=7)
     workbook: Workbook
 
@@ -220,6 +229,14 @@ class Guide(_Strict):
             if it.id == item_id:
                 return it
         raise KeyError(item_id)
+
+    def item_label(self, item_id: str, width: int = 18) -> str:
+        """'1.2.1 “三会一课”突出政治学习…' — an item id with the start of its text (charts, the summary)."""
+        try:
+            text = self.item(item_id).text
+        except KeyError:
+            return item_id
+        return f"{item_id} {text[:width]}…" if len(text) > width else f"{item_id} {text}"
 
     def dimension_of(self, item_id: str) -> Dimension:
         return self.dimensions[int(item_id.split(".")[0]) - 1]
