@@ -262,8 +262,8 @@ def _falls_in_a_row(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
     """Value: quarters in a row, ending with this one, whose overall score fell (as shown)."""
     for code, *_ in _scores_now(f):
         chain, p = [], f.period
-        while (code, p) in f.scores:
-            overall, prev, _ = f.scores[(code, p)]
+        while (p, code) in f.scores:
+            overall, prev, _ = f.scores[(p, code)]
             change = scoring.shown_change(overall, prev)
             if change is None or change >= 0:
                 break
