@@ -133,10 +133,19 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
     """Set (or with None, clear) the submission deadline of a quarter, in one audited write transaction.
 
     A submission whose first upload falls on a later day than `due_date` is late (pipelines/alerts.py).
+    ValueError with a Chinese message for a period or date that is none.
     """
-    period = normalise_period(period)
+    try:
+        period = normalise_period(period)
+        if not 1 <= int(period[-1]) <= 4:
+            raise ValueError(period)
+    except (ValueError, IndexError):
+        raise ValueError(f"季度格式不正确：{period}（应为如 2026Q3）") from None
     if isinstance(due_date, str):
-        due_date = dt.date.fromisoformat(due_date.strip())
+        try:
+            due_date = dt.date.fromisoformat(due_date.strip())
+        except ValueError:
+            raise ValueError(f"截止日期格式不正确：{due_date}（应为如 2026-04-10）") from None
     if isinstance(due_date, dt.datetime):
         due_date = due_date.date()
     with dbmod.connect(db, write=True) as con:
