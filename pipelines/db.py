@@ -133,6 +133,14 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail  VARCHAR
 );
 
+-- The submission deadline of each quarter (报送截止日期), set by an admin; one row per period.
+CREATE TABLE IF NOT EXISTS deadlines (
+    period    VARCHAR PRIMARY KEY,
+    due_date  DATE NOT NULL,
+    set_by    VARCHAR NOT NULL,
+    set_at    TIMESTAMP NOT NULL
+);
+
 -- Staging: only the current version of each branch-quarter, with names and types normalised.
 CREATE OR REPLACE VIEW stg_submissions AS
 SELECT s.submission_id, s.branch_code, s.year, s.quarter, s.period, s.version, s.file_name,

@@ -160,6 +160,44 @@ class Workbook(_Strict):
     self_assessment_columns: tuple[Column, ...]
 
 
+AlertKind = Literal[
+    "annual_open", "monthly_gap", "quarter_missing_meeting", "hours_pace", "dues_below", "report_overdue",
+    "not_submitted", "late_submission", "grade_is", "score_fall", "falls_in_a_row",
+]
+# The measure kinds each measure-based alert kind reads; the other alert kinds name no measure.
+ALERT_MEASURE_KINDS: dict[str, tuple[str, ...]] = {
+    "annual_open": ("annual_count", "annual_coverage"),
+    "monthly_gap": ("monthly",),
+    "quarter_missing_meeting": ("quarterly",),
+    "hours_pace": ("hours",),
+    "dues_below": ("ratio",),
+    "report_overdue": ("semester",),
+}
+
+
+class AlertLevel(_Strict):
+    """One level of an alert rule: it applies to quarters from `from_quarter` on (Q1–Q4 of the year) when
+    the rule's value (per kind, see docs/scoring.md) is strictly greater than `over`."""
+
+    level: Literal["red", "yellow"]
+    from_quarter: int = Field(default=1, ge=1, le=4)
+    over: float = Field(default=0, ge=0)
+
+
+class AlertRule(_Strict):
+    """An alert (预警) rule: a kind implemented in pipelines/alerts.py, its references and its levels."""
+
+    id: str
+    name: str
+    kind: AlertKind
+    item: str | None = None  # measure-based kinds: the item and measure the rule reads
+    measure: str | None = None
+    grade: str | None = None  # grade_is: the grade name that raises the alert
+    due_months: tuple[int, ...] = ()  # report_overdue: months (1–12) by whose end a report is due
+    supersedes: tuple[str, ...] = ()  # rule ids whose alert for the same branch this one replaces
+    levels: tuple[AlertLevel, ...] = Field(min_length=1)
+
+
 class Guide(_Strict):
     version: str
     title: str
@@ -174,6 +212,7 @@ class Guide(_Strict):
     summary: SummaryRules = SummaryRules()
     dimensions: tuple[Dimension, ...] = Field(min_length=7, max_length=7)
     workbook: Workbook
+    alerts: tuple[AlertRule, ...] = ()
 
     @model_validator(mode="after")
     def _references(self) -> "Guide":
@@ -205,7 +244,48 @@ class Guide(_Strict):
         mins = [g.min for g in self.grades]
         if mins != sorted(mins, reverse=True) or mins[-1] != 0:
             raise ValueError("grades: minimums must descend and end at 0")
+        self._check_alerts()
         return self
+
+    def _check_alerts(self) -> None:
+        """Every alert rule's references resolve; errors name the YAML path (alerts.<index>.<key>)."""
+        ids = [r.id for r in self.alerts]
+        grades = {g.name for g in self.grades}
+        for i, rule in enumerate(self.alerts):
+            where = f"alerts.{i}"
+            if ids.count(rule.id) > 1:
+                raise ValueError(f"{where}.id: duplicate alert rule id {rule.id!r}")
+            self._check_alert_measure(rule, where)
+            if (rule.kind == "grade_is") != (rule.grade is not None):
+                raise ValueError(f"{where}.grade: only and always needed by kind grade_is")
+            if rule.grade is not None and rule.grade not in grades:
+                raise ValueError(f"{where}.grade: unknown grade {rule.grade!r}")
+            if (rule.kind == "report_overdue") != bool(rule.due_months):
+                raise ValueError(f"{where}.due_months: only and always needed by kind report_overdue")
+            if list(rule.due_months) != sorted(set(rule.due_months)) or not all(1 <= m <= 12 for m in rule.due_months):
+                raise ValueError(f"{where}.due_months: months must be 1–12, ascending, without repeats")
+            for other in rule.supersedes:
+                if other not in ids or other == rule.id:
+                    raise ValueError(f"{where}.supersedes: unknown alert rule {other!r}")
+
+    def _check_alert_measure(self, rule: AlertRule, where: str) -> None:
+        kinds = ALERT_MEASURE_KINDS.get(rule.kind)
+        if kinds is None:
+            if rule.item or rule.measure:
+                raise ValueError(f"{where}.item: kind {rule.kind} reads no measure; remove item and measure")
+            return
+        if not rule.item or not rule.measure:
+            raise ValueError(f"{where}.measure: kind {rule.kind} needs item and measure")
+        try:
+            item = self.item(rule.item)
+        except KeyError:
+            raise ValueError(f"{where}.item: unknown item {rule.item!r}") from None
+        measure = next((m for m in item.measures if m.id == rule.measure), None)
+        if measure is None:
+            raise ValueError(f"{where}.measure: item {rule.item} has no measure {rule.measure!r}")
+        if measure.kind not in kinds:
+            raise ValueError(f"{where}.measure: {rule.item}/{rule.measure} is {measure.kind}; "
+                             f"kind {rule.kind} reads {' or '.join(kinds)}")
 
     # ---- lookups -------------------------------------------------------------------------------
     @cached_property
@@ -243,6 +323,15 @@ class Guide(_Strict):
 
     def grade(self, score: float) -> str:
         return next(g.name for g in self.grades if score >= g.min)
+
+    def alert_rule(self, rule_id: str) -> AlertRule:
+        for rule in self.alerts:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def measure(self, item_id: str, measure_id: str) -> Measure:
+        return next(m for m in self.item(item_id).measures if m.id == measure_id)
 
     def branch_type_name(self, type_id: str) -> str:
         return next(t.name for t in self.branch_types if t.id == type_id)

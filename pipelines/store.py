@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pathlib import Path
+
 import duckdb
 
-from pipelines.model import ParsedWorkbook, RegistryEntry
+from pipelines import db as dbmod
+from pipelines.model import ParsedWorkbook, RegistryEntry, normalise_period
 
 
 def _now() -> dt.datetime:
@@ -123,3 +126,32 @@ def clear_registry(con: duckdb.DuckDBPyConnection) -> None:
 def set_status(con: duckdb.DuckDBPyConnection, submission_id: int, status: str) -> None:
     """Change one submission's status (current | superseded | rolled_back | withdrawn)."""
     con.execute("UPDATE submissions SET status = ? WHERE submission_id = ?", [status, submission_id])
+
+
+def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | None = None, *,
+                 actor: str) -> None:
+    """Set (or with None, clear) the submission deadline of a quarter, in one audited write transaction.
+
+    A submission whose first upload falls on a later day than `due_date` is late (pipelines/alerts.py).
+    ValueError with a Chinese message for a period or date that is none.
+    """
+    try:
+        period = normalise_period(period)
+        if not 1 <= int(period[-1]) <= 4:
+            raise ValueError(period)
+    except (ValueError, IndexError):
+        raise ValueError(f"季度格式不正确：{period}（应为如 2026Q3）") from None
+    if isinstance(due_date, str):
+        try:
+            due_date = dt.date.fromisoformat(due_date.strip())
+        except ValueError:
+            raise ValueError(f"截止日期格式不正确：{due_date}（应为如 2026-04-10）") from None
+    if isinstance(due_date, dt.datetime):
+        due_date = due_date.date()
+    with dbmod.connect(db, write=True) as con:
+        if due_date is None:
+            con.execute("DELETE FROM deadlines WHERE period = ?", [period])
+            audit(con, actor, "deadline", f"{period} 报送截止日期已清除")
+            return
+        con.execute("INSERT OR REPLACE INTO deadlines VALUES (?, ?, ?, ?)", [period, due_date, actor, _now()])
+        audit(con, actor, "deadline", f"{period} 报送截止日期设为 {due_date.isoformat()}")
