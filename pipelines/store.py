@@ -5,10 +5,23 @@ Every write runs inside `db.connect(write=True)`: one transaction under the inte
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 
 import duckdb
 
 from pipelines.model import ParsedWorkbook, RegistryEntry
+
+
+CRASH_ENV = "DJ_CRASH_AT"
+"""Names a point of the write path (e.g. after_intent) at which the process kills itself with SIGKILL: how the
+crash tests check that the manifest and the database agree after a kill anywhere. Unset in normal runs."""
+
+
+def crash_point(name: str) -> None:
+    """Die here, as abruptly as a power cut can, when DJ_CRASH_AT names this point."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _now() -> dt.datetime:
@@ -123,3 +136,8 @@ def clear_registry(con: duckdb.DuckDBPyConnection) -> None:
 def set_status(con: duckdb.DuckDBPyConnection, submission_id: int, status: str) -> None:
     """Change one submission's status (current | superseded | rolled_back | withdrawn)."""
     con.execute("UPDATE submissions SET status = ? WHERE submission_id = ?", [status, submission_id])
+
+
+def journal(con: duckdb.DuckDBPyConnection, txn: str, action: str, *, at: dt.datetime | None = None) -> None:
+    """Record a write's manifest txn id inside its transaction (the database's side of the manifest)."""
+    con.execute("INSERT INTO journal VALUES (?, ?, ?)", [txn, action, at or _now()])
