@@ -15,7 +15,8 @@ class Settings(BaseSettings):
 
     db_path: Path = Field(ROOT / "data" / "dangjian.duckdb", description="DuckDB database file")
     archive_dir: Path | None = Field(
-        None, description="Folder of archived original workbooks (by SHA-256); default: <db folder>/archive"
+        None, description="Folder of archived original workbooks (by SHA-256) and their manifest; default: "
+                          "<db>.archive beside the database file, one per database"
     )
     demo_dir: Path = Field(ROOT / "data" / "demo", description="Folder the demo workbooks are written to")
     guide_path: Path = Field(ROOT / "indicator_guide.yaml", description="The indicator guide")
@@ -32,7 +33,8 @@ class Settings(BaseSettings):
     )
 
     def archive_for(self, db_path: Path) -> Path:
-        return self.archive_dir or Path(db_path).parent / "archive"
+        """The archive of this database: DJ_ARCHIVE_DIR when set, else `<db>.archive` (e.g. dangjian.duckdb.archive)."""
+        return self.archive_dir or Path(str(db_path) + ".archive")
 
 
 @lru_cache(maxsize=1)

@@ -141,6 +141,14 @@ CREATE TABLE IF NOT EXISTS deadlines (
     set_at    TIMESTAMP NOT NULL
 );
 
+-- The manifest txn id of every committed write (see pipelines/archive.py), so an intent a crash left in the
+-- manifest without its commit line can be settled against the database.
+CREATE TABLE IF NOT EXISTS journal (
+    txn       VARCHAR PRIMARY KEY,
+    action    VARCHAR NOT NULL,
+    logged_at TIMESTAMP NOT NULL
+);
+
 -- Staging: only the current version of each branch-quarter, with names and types normalised.
 CREATE OR REPLACE VIEW stg_submissions AS
 SELECT s.submission_id, s.branch_code, s.year, s.quarter, s.period, s.version, s.file_name,

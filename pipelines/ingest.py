@@ -5,11 +5,13 @@ The one place that decides what a batch of workbooks does to the database:
 * Reading and validation (slow) happen outside the database lock; each valid file is then written in its
   own short transaction (`db.connect(write=True)` + `store.save_parsed`), so a rejected file changes
   nothing and readers (the dashboard) get the lock between files.
-* Every accepted original is archived by SHA-256 (`archive/ab/abcdef….xlsx`) before the commit, so the
-  database never points to a missing file. An orphan archive file after a rollback is harmless.
-* Every write appends one line to `archive/manifest.jsonl` (action, sha256, file name, time, actor,
-  branch, period, audit detail) while the lock is held, just before the commit. The manifest outlives the
-  database: `rebuild` replays it into a fresh file and swaps it in atomically.
+* Every accepted original is archived by SHA-256 in this database's own archive
+  (`<db>.archive/ab/abcdef….xlsx`, see `pipelines/archive.py`) before the commit, so the database never
+  points to a missing file. An orphan archive file after a rollback is harmless.
+* Every write appends an intent line to `<db>.archive/manifest.jsonl` (action, sha256, file name, time, actor,
+  branch, period, audit detail) just before its COMMIT and a commit line just after, while the lock is held.
+  The manifest outlives the database: `rebuild` replays its committed writes into a fresh file and swaps it
+  in atomically.
 """
 from __future__ import annotations
 
@@ -27,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock
 
+from pipelines import archive as arc
 from pipelines import db as dbm
 from pipelines import store
-from pipelines.config import settings
 from pipelines.model import HasProblems, ParsedWorkbook, Problem, RegistryEntry
 
 Source = Path | str | tuple[str, bytes]
@@ -41,7 +44,7 @@ STATUS_NAMES = {"accepted": "新增", "replaced": "替换", "unchanged": "未变
 SUBMISSION_STATUS_NAMES = {"current": "当前版本", "superseded": "已被替换", "rolled_back": "已回退",
                            "withdrawn": "已撤回"}
 """Chinese labels of submissions.status."""
-MANIFEST_NAME = "manifest.jsonl"
+MANIFEST_NAME = arc.MANIFEST_NAME
 FOLDER_SUFFIXES = (".xlsx", ".xls")
 """Files picked up when a folder is ingested (case-insensitive); .xls is read only to be refused clearly."""
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -182,43 +185,15 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# ---- archive and manifest ----------------------------------------------------------------------
+# ---- archive and manifest (the folder, its records and crash recovery live in pipelines/archive.py) -----
 
 def _archive_dir(path: Path) -> Path:
-    return Path(settings().archive_for(path))
-
-
-def _archive_path(archive: Path, sha256: str) -> Path:
-    return archive / sha256[:2] / f"{sha256}.xlsx"
+    """This database's archive (`<db>.archive/`); call before taking the lock (it may adopt a legacy one)."""
+    return arc.folder(path)
 
 
 def _archive(archive: Path, data: bytes, sha256: str) -> Path:
-    """Store the original under its hash, atomically (temp file + rename); a no-op when already there."""
-    target = _archive_path(archive, sha256)
-    if target.exists() and _sha(target.read_bytes()) == sha256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)  # the rename itself must survive a power cut before the database commit does
-    return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; its rename is durable enough for us
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return arc.store_original(archive, data, sha256)
 
 
 def archived_file(sha256: str, db: str | Path | None = None) -> bytes:
@@ -226,56 +201,16 @@ def archived_file(sha256: str, db: str | Path | None = None) -> bytes:
     sha256 = (sha256 or "").strip().lower()
     if not _SHA_RE.match(sha256):  # also keeps the name from ever escaping the archive folder
         raise ValueError(f"无效的文件哈希：{sha256!r}")
-    target = _archive_path(_archive_dir(dbm.db_path(db)), sha256)
+    target = arc.original_path(_archive_dir(dbm.db_path(db)), sha256)
     try:
         return target.read_bytes()
     except FileNotFoundError as e:
         raise FileNotFoundError(f"归档中找不到该文件（{sha256[:12]}…），可能已被删除。") from e
 
 
-def _manifest_path(archive: Path) -> Path:
-    return archive / MANIFEST_NAME
-
-
-def _append_manifest(archive: Path, entry: dict) -> None:
-    """Append one line; callers hold the database lock, so lines from different writers never interleave."""
-    archive.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    with open(_manifest_path(archive), "a+b") as fh:
-        if fh.tell() > 0:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                line = b"\n" + line  # a line torn by a crash must not swallow this one
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def read_manifest(db: str | Path | None = None) -> list[dict]:
-    """The archive's actions in order, without voided ones (writes whose commit failed)."""
-    return _effective(_read_manifest(_archive_dir(dbm.db_path(db))))
-
-
-def _read_manifest(archive: Path) -> list[dict]:
-    try:
-        text = _manifest_path(archive).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    entries = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:  # a line torn by a crash mid-write: its transaction never committed
-            continue
-    return entries
-
-
-def _effective(entries: list[dict]) -> list[dict]:
-    void = {e.get("ref") for e in entries if e.get("action") == "void"}
-    return [e for e in entries if e.get("action") != "void" and e.get("txn") not in void]
+    """The archive's committed actions in order (without intents never committed and voided writes)."""
+    return arc.effective(arc.read_manifest_file(_archive_dir(dbm.db_path(db))))
 
 
 def _now() -> dt.datetime:
@@ -297,29 +232,38 @@ class _NoChange(Exception):
 
 
 def _commit(con: duckdb.DuckDBPyConnection, archive: Path, entry: dict) -> None:
-    """Commit the open transaction with its manifest line, then open the next transaction.
+    """Commit the open transaction with its manifest lines, then open the next transaction.
 
-    Called under the lock. The line is written just before COMMIT; if COMMIT fails, a "void" line cancels it,
-    so the manifest lists exactly the committed writes (a crash between the two leaves one line too many:
-    a rebuild then holds one valid file more, never one less).
+    Called under the lock. An intent a killed writer left unsettled first gets its commit or void line (this
+    connection sees whether its txn reached the journal). Then the entry's txn goes into the journal inside
+    the transaction, its intent line into the manifest before COMMIT and its commit line after (a void line
+    when COMMIT fails): a kill anywhere leaves at most one unsettled intent, never a wrong line.
     """
-    _append_manifest(archive, entry)
+    arc.settle(archive, lambda txn: arc.in_journal(con, txn))
+    store.journal(con, entry["txn"], entry["action"], at=dt.datetime.fromisoformat(entry["at"]))
+    store.crash_point("before_intent")
+    arc.append(archive, arc.intent(entry))
+    store.crash_point("after_intent")
     try:
+        store.crash_point("before_commit")
         con.execute("COMMIT")
     except BaseException:
-        _append_manifest(archive, {"txn": uuid.uuid4().hex, "action": "void", "ref": entry["txn"],
-                                   "at": _now().isoformat()})
+        arc.append(archive, arc.end_record(entry["txn"], "void"))
         raise
+    store.crash_point("after_commit")
+    arc.append(archive, arc.end_record(entry["txn"], "commit"))
+    store.crash_point("after_commit_record")
     con.execute("BEGIN TRANSACTION")  # db.connect commits this (empty) one on exit
 
 
 def _write(path: Path, body: Callable[[duckdb.DuckDBPyConnection], tuple[object, dict | None]]):
     """Run body(con) -> (result, manifest entry) in one write transaction and commit it with its manifest
     line. body raises _NoChange(result) to write nothing (rolled back, data version unchanged)."""
+    archive = _archive_dir(path)
     try:
         with dbm.connect(path, write=True) as con:
             result, entry = body(con)
-            _commit(con, _archive_dir(path), entry)
+            _commit(con, archive, entry)
         return result
     except _NoChange as nc:
         return nc.value
@@ -656,60 +600,29 @@ def start_fresh(db: str | Path | None = None, *, actor: str) -> Path:
 # ---- rebuild ------------------------------------------------------------------------------------------
 
 def rebuild(db: str | Path | None = None, *, actor: str = "cli") -> list[FileResult]:
-    """Recreate the database from the archive: the manifest replayed in order into a new file, swapped in.
+    """Recreate the database from the archive: the manifest's committed writes replayed in order into a new
+    file, swapped in.
 
     Uploaded times, actors, versions, statuses (superseded, rolled back, withdrawn), the registry and the
     audit log come back as they were. Writes that land while the replay runs are caught up under the lock
-    before the swap. If any archived file cannot be replayed and a database exists, it is kept and
-    RebuildIncomplete is raised; with no database the partial rebuild is better than none and is kept.
+    before the swap; intents a crash left unsettled are settled against the existing database first (with no
+    readable database they are not replayed). If any archived file cannot be replayed and a database exists,
+    it is kept and RebuildIncomplete is raised; with no database the partial rebuild is better than none.
     """
     path = dbm.db_path(db)
-    archive = _archive_dir(path)
-    if not _manifest_path(archive).exists():
-        raise FileNotFoundError(f"找不到归档清单 {_manifest_path(archive)}，无法重建数据库。")
+    archive = _archive_dir(path)  # also removes what a killed rebuild left behind
+    if not arc.manifest_path(archive).exists():
+        raise FileNotFoundError(_no_manifest(path, archive))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.rebuild-{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(f".{path.name}{arc.REBUILD_MARK}{uuid.uuid4().hex[:8]}")
+    alive = FileLock(str(tmp) + ".lock")  # held while we run, so no sweep takes our file for a leftover
+    alive.acquire()
     try:
-        raw = _read_manifest(archive)
-        con, results = _replay_start(tmp)
-        try:
-            _replay(con, archive, _effective(raw), results)
-            with dbm.locked(path):
-                raw2 = _read_manifest(archive)
-                new, voids = raw2[len(raw):], {e.get("ref") for e in raw2[len(raw):] if e.get("action") == "void"}
-                if voids & {e.get("txn") for e in raw}:
-                    # A write that was already replayed turned out not to have committed: start over.
-                    con.close()
-                    _remove_db(tmp)
-                    con, results = _replay_start(tmp)
-                    _replay(con, archive, _effective(raw2), results)
-                else:
-                    _replay(con, archive, _effective(raw + new)[len(_effective(raw)):], results)
-                failed = [r for r in results if r.status == "rejected"]
-                if failed and path.exists():
-                    raise RebuildIncomplete(
-                        f"有 {len(failed)} 个归档文件无法重放，已保留原数据库未做替换。", results)
-                at = _now()
-                detail = f"从归档重建：{len(results)} 个文件"
-                entry = _entry("rebuild", actor=actor, at=at, detail=detail)
-                con.execute("BEGIN TRANSACTION")
-                store.audit(con, actor, "rebuild", detail, at=at)
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
-                con.close()
-                _append_manifest(archive, entry)
-                # A WAL left beside the old file belongs to it; DuckDB would replay it onto the new one.
-                for stale in (Path(str(path) + ".wal"),):
-                    stale.unlink(missing_ok=True)
-                os.replace(tmp, path)
-                _fsync_dir(path.parent)
-        finally:
-            try:
-                con.close()
-            except Exception:
-                pass
+        results = _rebuild_into(tmp, path, archive, actor)
     finally:
         _remove_db(tmp)
+        alive.release()
+        Path(str(tmp) + ".lock").unlink(missing_ok=True)
     # A no-op write bumps the data version so every open page reloads. If someone is writing right now,
     # their commit bumps it anyway, and the rebuilt tables equal the old ones, so skipping is harmless.
     try:
@@ -720,8 +633,76 @@ def rebuild(db: str | Path | None = None, *, actor: str = "cli") -> list[FileRes
     return results
 
 
+def _no_manifest(path: Path, archive: Path) -> str:
+    legacy = arc.legacy_folder(path)
+    if legacy is None:
+        return f"找不到归档清单 {arc.manifest_path(archive)}，无法重建数据库。"
+    return (f"找不到本数据库的归档 {archive}。同一文件夹中有旧版共用归档 {legacy}，但数据库文件不存在或无法打开，"
+            f"无法确认其中哪些写入属于本数据库。如确认该归档只属于本数据库，请把文件夹 {legacy.name} 改名为 "
+            f"{archive.name} 后重试。")
+
+
+def _rebuild_into(tmp: Path, path: Path, archive: Path, actor: str) -> list[FileResult]:
+    seen = arc.effective(arc.read_manifest_file(archive))
+    con, results = _replay_start(tmp)
+    try:
+        _replay(con, archive, seen, results)
+        store.crash_point("rebuild_replayed")
+        with dbm.locked(path):
+            with arc.journal_of(path) as committed:
+                arc.settle(archive, committed, arc.read_manifest_file(archive))
+            now = arc.effective(arc.read_manifest_file(archive))
+            if now[:len(seen)] != seen:  # a write replayed above turned out not to have committed: start over
+                con.close()
+                con, results = _replay_start(tmp)
+                _replay(con, archive, now, results)
+            else:
+                _replay(con, archive, now[len(seen):], results)
+            failed = [r for r in results if r.status == "rejected"]
+            if failed and path.exists():
+                raise RebuildIncomplete(f"有 {len(failed)} 个归档文件无法重放，已保留原数据库未做替换。", results)
+            _swap(con, tmp, path, archive, actor, len(results))
+    finally:
+        try:
+            con.close()
+        except Exception:
+            pass
+    return results
+
+
+def _swap(con: duckdb.DuckDBPyConnection, tmp: Path, path: Path, archive: Path, actor: str, n: int) -> None:
+    """Under the lock: record the rebuild (intent, journal, audit), put the new file in place, then commit it."""
+    at = _now()
+    entry = _entry("rebuild", actor=actor, at=at, detail=f"从归档重建：{n} 个文件")
+    con.execute("BEGIN TRANSACTION")
+    store.audit(con, actor, "rebuild", entry["detail"], at=at)
+    store.journal(con, entry["txn"], "rebuild", at=at)
+    con.execute("COMMIT")
+    con.execute("CHECKPOINT")
+    con.close()
+    arc.append(archive, arc.intent(entry))
+    store.crash_point("rebuild_before_swap")
+    _checkpoint(path)
+    # A WAL left beside the old file belongs to it; DuckDB would replay it onto the new one.
+    Path(str(path) + ".wal").unlink(missing_ok=True)
+    os.replace(tmp, path)
+    arc.fsync_dir(path.parent)
+    store.crash_point("rebuild_after_swap")
+    arc.append(archive, arc.end_record(entry["txn"], "commit"))
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the old file's WAL into it (a kill before the swap then leaves it whole); skipped when unreadable."""
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()  # closing the last connection checkpoints
+    except duckdb.Error:
+        pass
+
+
 def _remove_db(p: Path) -> None:
-    for f in (p, Path(str(p) + ".wal"), Path(str(p) + ".lock")):
+    for f in (p, Path(str(p) + ".wal")):
         f.unlink(missing_ok=True)
 
 
@@ -743,7 +724,7 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
         name, sha = e.get("file_name") or "", e.get("sha256") or ""
         if action in ("ingest", "registry"):
             try:
-                data = _archive_path(archive, sha).read_bytes()
+                data = arc.original_path(archive, sha).read_bytes()
             except OSError:
                 results.append(FileResult(name, sha, "rejected", e.get("branch"), e.get("period"), [_problem(
                     name, "archive_missing", "归档中找不到该原始文件，无法重放。", severity="error")]))
@@ -777,6 +758,8 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
             elif action == "withdraw":
                 _withdraw_in(con, e["branch"], e["period"])
             store.audit(con, actor, action, e.get("detail") or "", at=at)
+            if e.get("txn"):
+                store.journal(con, e["txn"], action, at=at)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -5,6 +5,8 @@ Every write runs inside `db.connect(write=True)`: one transaction under the inte
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 
 from pathlib import Path
 
@@ -12,6 +14,17 @@ import duckdb
 
 from pipelines import db as dbmod
 from pipelines.model import ParsedWorkbook, RegistryEntry, normalise_period
+
+
+CRASH_ENV = "DJ_CRASH_AT"
+"""Names a point of the write path (e.g. after_intent) at which the process kills itself with SIGKILL: how the
+crash tests check that the manifest and the database agree after a kill anywhere. Unset in normal runs."""
+
+
+def crash_point(name: str) -> None:
+    """Die here, as abruptly as a power cut can, when DJ_CRASH_AT names this point."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _now() -> dt.datetime:
@@ -155,3 +168,8 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
             return
         con.execute("INSERT OR REPLACE INTO deadlines VALUES (?, ?, ?, ?)", [period, due_date, actor, _now()])
         audit(con, actor, "deadline", f"{period} 报送截止日期设为 {due_date.isoformat()}")
+
+
+def journal(con: duckdb.DuckDBPyConnection, txn: str, action: str, *, at: dt.datetime | None = None) -> None:
+    """Record a write's manifest txn id inside its transaction (the database's side of the manifest)."""
+    con.execute("INSERT INTO journal VALUES (?, ?, ?)", [txn, action, at or _now()])

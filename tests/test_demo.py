@@ -241,7 +241,8 @@ def test_build_db_matches_the_files(demo_db_master, demo_files):
     assert registry == s.branches
     assert periods == s.periods
     assert warned == len(s.warning_files)
-    assert (demo_db_master.parent / "archive").is_dir()  # originals archived, so rebuild works
+    # originals archived in the database's own archive, so rebuild works
+    assert (demo_db_master.parent / f"{demo_db_master.name}.archive" / "manifest.jsonl").is_file()
 
 
 def test_ensure_demo_db_builds_once(tmp_path):

@@ -488,7 +488,7 @@ def test_demo_data_is_set_aside_to_start_with_real_data(demo_db, admin_hash, tmp
     assert len(backups) == 1
     kept = backups[0] / demo_db.name
     assert len(db.query_df("SELECT * FROM submissions", path=kept)) == before
-    assert (backups[0] / "archive" / "manifest.jsonl").exists()
+    assert (backups[0] / f"{demo_db.name}.archive" / "manifest.jsonl").exists()
     # real data goes in afterwards through the usual path
     path = write_registry_workbook(tmp_path / "名册.xlsx", REGISTRY)
     assert ingest.load_registry(path, actor="orgadmin")[0] == 3
