@@ -263,3 +263,22 @@ def test_finding4_report_writer_takes_hostile_frames_directly(hostile_db):
         data[key] = frame
     texts = assert_inert_xlsx(report.quarter_report(PERIODS[-1], hostile_db, data=data), "report")
     assert hostile_seen(texts) and not any(CONTROL.search(t) for t in texts)
+
+
+def test_finding4_a_download_that_cannot_be_built_shows_a_chinese_error():
+    """The page says why there is nothing to download instead of a button that silently does nothing."""
+    def app():
+        import streamlit as st
+
+        from pages import common
+
+        def broken() -> bytes:
+            raise ValueError("a builder that fails")
+
+        common.download(st, "下载 Excel", broken, file_name="台账明细.xlsx", mime=common.XLSX_MIME, key="dl")
+        common.download(st, "下载 CSV", lambda: b"ok", file_name="ok.csv", mime="text/csv", key="dl_ok")
+
+    at = AppTest.from_function(app, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] and "“台账明细.xlsx”生成失败" in at.error[0].value
+    assert [b.proto.label for b in at.get("download_button")] == ["下载 CSV"]
