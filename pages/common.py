@@ -10,7 +10,6 @@ Pages only read: every query goes through pipelines.scoring or pipelines.db.quer
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import sys
 import threading
@@ -29,7 +28,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines import db as dbmod  # noqa: E402
-from pipelines import scoring  # noqa: E402
+from pipelines import export, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pipelines.model import period_label as model_period_label  # noqa: E402
 
@@ -474,29 +473,49 @@ def run_page(render: Callable[[], None]) -> None:
 
 
 # ---- downloads ------------------------------------------------------------------------------------
-def _excel_bytes(df: pd.DataFrame, sheet: str) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        df.to_excel(xw, index=False, sheet_name=sheet[:31] or "Sheet1")
-        ws = xw.sheets[sheet[:31] or "Sheet1"]
-        for i, col in enumerate(df.columns, start=1):
-            width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) * 1.6 + 2
-            ws.column_dimensions[ws.cell(1, i).column_letter].width = min(60, width)
-    return buf.getvalue()
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(container: Any, label: str, build: Callable[[], bytes], *, file_name: str, mime: str, key: str,
+             **kwargs: Any) -> None:
+    """A download button whose file is built now (pipelines.export writes it), so a failure shows here as a
+    Chinese message: a file built on click fails out of sight, leaving a button that does nothing."""
+    try:
+        data = build()
+    except dbmod.DatabaseBusy:
+        container.warning(f"数据库正忙，“{file_name}”暂时无法生成，请稍后刷新页面重试。", icon=":material/hourglass_top:")
+        return
+    except Exception as e:  # noqa: BLE001 - the page must show why there is nothing to download
+        log.exception("export failed: %s", file_name)
+        container.error(f"“{file_name}”生成失败（{type(e).__name__}），暂时无法下载。请刷新页面重试；"
+                        "若问题持续，请联系组织部管理员。", icon=":material/error:")
+        return
+    container.download_button(label, data=data, file_name=file_name, mime=mime, key=key, on_click="ignore",
+                              **kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _table_file(df: pd.DataFrame, name: str, kind: str) -> bytes:
+    return export.csv_bytes(df) if kind == "csv" else export.xlsx_bytes({name: df})
 
 
 def download_buttons(df: pd.DataFrame, name: str, key: str, container: Any = None) -> None:
-    """CSV (UTF-8 with BOM, opens in Excel) and Excel buttons for a table; the file is built on click."""
-    container = container or st
-    frame = df.copy()
-    row = container.container(horizontal=True, gap="small")
-    row.download_button("下载 CSV", data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
-                        file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore",
-                        icon=":material/download:")
-    row.download_button("下载 Excel", data=lambda: _excel_bytes(frame, name),
-                        file_name=f"{name}.xlsx", key=f"{key}_xlsx", on_click="ignore",
-                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        icon=":material/table_view:")
+    """CSV (UTF-8 with BOM, opens in Excel) and Excel buttons for a table (files cached on the table)."""
+    row = (container or st).container(horizontal=True, gap="small")
+    download(row, "下载 CSV", lambda: _table_file(df, name, "csv"), file_name=f"{name}.csv", mime="text/csv",
+             key=f"{key}_csv", icon=":material/download:")
+    download(row, "下载 Excel", lambda: _table_file(df, name, "xlsx"), file_name=f"{name}.xlsx", mime=XLSX_MIME,
+             key=f"{key}_xlsx", icon=":material/table_view:")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _report_call(period: str, db: str, version: int, guide_version: str) -> bytes:
+    return report.quarter_report(period, db, data=bundle(period))
+
+
+def report_bytes(period: str) -> bytes:
+    """The quarterly report workbook of `period` (pipelines.report), cached on (db, data version, guide)."""
+    return _report_call(period, str(db_file()), data_version(), guide_key())
 
 
 # ---- charts ----------------------------------------------------------------------------------------

@@ -104,11 +104,9 @@ def render() -> None:
     bs, status = data["branch_scores"], data["submission_status"]
     _prev, pbs = c.previous_scores(periods, period, data)
     top[1].caption(c.comparison_caption(periods, period))
-    db = c.db_file()
-    top[2].download_button(
-        "下载本季度报告（Excel）", data=lambda: report.quarter_report(period, db), file_name=report.file_name(period),
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_report",
-        on_click="ignore", icon=":material/summarize:", width="stretch",
+    c.download(
+        top[2], "下载本季度报告（Excel）", lambda: c.report_bytes(period), file_name=report.file_name(period),
+        mime=c.XLSX_MIME, key="dl_report", icon=":material/summarize:", width="stretch",
         help="概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和未报送支部，一个工作簿，可直接打印或用于会议材料")
 
     if not bs.empty:

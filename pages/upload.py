@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import logging
 import shutil
 import sys
@@ -174,17 +173,10 @@ def problems_frame(results: Sequence[Any]) -> pd.DataFrame:
 
 
 def problems_workbook(results: Sequence[Any]) -> bytes:
-    """The problems and the per-file results as an .xlsx to send back to branches."""
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, df in (("校验问题", problems_frame(results)), ("文件结果", results_frame(results))):
-            df.to_excel(xw, index=False, sheet_name=name)
-            ws = xw.sheets[name]
-            ws.freeze_panes = "A2"
-            for i, col in enumerate(df.columns, start=1):
-                width = max([len(str(col))] + [len(str(v)) for v in df[col].head(300)]) * 1.5 + 2
-                ws.column_dimensions[ws.cell(1, i).column_letter].width = min(70, width)
-    return buf.getvalue()
+    """The problems and the per-file results as an .xlsx to send back to branches (cells as typed are inert)."""
+    from pipelines import export
+
+    return export.xlsx_bytes({"校验问题": problems_frame(results), "文件结果": results_frame(results)})
 
 
 @dataclass
@@ -496,9 +488,9 @@ def _preview_section(batch: BatchPreview) -> None:
         view = problems if show == "全部" else problems[problems["级别"] == ("错误" if show == "仅错误" else "警告")]
         st.dataframe(view, hide_index=True, width="stretch", key="dj_problems_table",
                      column_config={"说明": st.column_config.TextColumn(width="large")})
-    st.download_button("下载校验结果（Excel，可发回各支部）", data=lambda: problems_workbook(results),
-                       file_name=f"校验结果_{dt.date.today():%Y%m%d}.xlsx", mime=XLSX_MIME,
-                       key="dj_problems_download", on_click="ignore", icon=":material/download:")
+    c.download(st, "下载校验结果（Excel，可发回各支部）", lambda: problems_workbook(results),
+               file_name=f"校验结果_{dt.date.today():%Y%m%d}.xlsx", mime=XLSX_MIME, key="dj_problems_download",
+               icon=":material/download:")
 
 
 def _confirm_section(batch: BatchPreview, actor: str) -> None:

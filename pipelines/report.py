@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,8 @@ from typing import Any
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 
-from pipelines import scoring
+from pipelines import export, scoring
 from pipelines.guide import guide
 from pipelines.model import normalise_period as _norm
 from pipelines.model import period_label
@@ -50,12 +48,13 @@ def _round(v):
     return None if v is None or pd.isna(v) else scoring.shown(v)
 
 
-def frames(period: str, db=None) -> dict[str, Any]:
+def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
     """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个一级指标), and
-    "registry": whether a registry is loaded (without one, nobody can be listed as missing)."""
+    "registry": whether a registry is loaded (without one, nobody can be listed as missing). `data`: the
+    quarter's scoring.marts(period, db, previous=True) when the caller has them already."""
     g = guide()
     period = _norm(period)
-    data = scoring.marts(period, db, previous=True)
+    data = data if data is not None else scoring.marts(period, db, previous=True)
     bs, status, pbs = data["branch_scores"], data["submission_status"], data.get("prev_branch_scores")
     dims = [(f"d{i}", d.name) for i, d in enumerate(g.dimensions, 1)]
     types = [t.id for t in g.branch_types]
@@ -150,11 +149,12 @@ def _count(df: pd.DataFrame, item_id: str):
     return None if v is None or pd.isna(v) else int(v)
 
 
-def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> bytes:
-    """The report workbook of `period` as .xlsx bytes."""
+def quarter_report(period: str, db=None, *, now: dt.datetime | None = None,
+                   data: dict[str, pd.DataFrame] | None = None) -> bytes:
+    """The report workbook of `period` as .xlsx bytes (`data`: see frames)."""
     g = guide()
     period = _norm(period)
-    tables = frames(period, db)
+    tables = frames(period, db, data)
     wb = Workbook()
     ws = wb.active
     ws.title = "概况"
@@ -177,9 +177,7 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> b
         print_setup(sheet)
     wb.properties.title = f"{g.title}季度报告 {period}"
     wb.properties.creator = g.school
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return export.workbook_bytes(wb)
 
 
 def _table(ws, df: pd.DataFrame, top: int, title: str | None = None) -> int:
@@ -193,8 +191,7 @@ def _table(ws, df: pd.DataFrame, top: int, title: str | None = None) -> int:
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for i, row in enumerate(df.itertuples(index=False), top + 1):
         for j, value in enumerate(row, 1):
-            value = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-            cell = ws.cell(i, j, value.item() if hasattr(value, "item") else value)
+            cell = export.put(ws, i, j, value)  # branch names and colleges are typed by branches: inert
             cell.border = BOX
             signed = any(w in str(df.columns[j - 1]) for w in SIGNED_HEADERS)
             if isinstance(cell.value, float):
@@ -204,17 +201,8 @@ def _table(ws, df: pd.DataFrame, top: int, title: str | None = None) -> int:
                 cell.alignment = Alignment(horizontal="center")
             elif df.columns[j - 1] == "内容":
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for j, col in enumerate(df.columns, 1):
-        width = max([_width(col)] + [_width(v) for v in df.iloc[:, j - 1].head(200)])
-        letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, min(width + 2, 60))
+    export.fit_columns(ws, df)
     return top + len(df)
-
-
-def _width(value) -> int:
-    """Display width in Excel character units: CJK characters count double."""
-    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def cli_report(args: argparse.Namespace) -> int:

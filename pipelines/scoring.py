@@ -631,7 +631,9 @@ def cli_scores(args: argparse.Namespace) -> int:
             return 0
         title = f"{period} 各支部得分（指标指南版本 {g.version}）"
     if fmt == "csv":
-        _write(df.to_csv(index=False))
+        from pipelines import export  # inert cells: branch names are typed by branches
+
+        _write(export.csv_text(df))
         return 0
     table = df.drop(columns=[c for c in ("branch_type", "guide_version") if c in df.columns])
     score_cols = {*DIMENSION_COLUMNS, "overall"}  # shown as they are graded and ranked
