@@ -46,7 +46,7 @@ class Outcome:
 
     result: object = None
     failure: str = ""  # Chinese reason when the worker crashed, was killed or timed out
-    peak_kb: int = 0  # the worker's peak resident memory so far (ru_maxrss), when it answered
+    peak_kb: int = 0  # the worker's peak resident memory so far (VmHWM), when it answered
 
 
 class _Worker:
@@ -182,7 +182,17 @@ def _answer(request: tuple) -> tuple:
         result = reader.read_workbook(source, file_name, registry=registry)
     else:
         result = reader.read_registry(source, file_name)
-    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return result, _peak_kb()
+
+
+def _peak_kb() -> int:
+    """This process's peak resident memory in KB. VmHWM rather than ru_maxrss: Linux carries ru_maxrss over
+    exec, so a worker started by a big caller would report the caller's size."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def serve(memory_mb: int) -> None:
