@@ -215,7 +215,7 @@ def simulate_scores(files: Sequence[tuple[str, bytes]], periods: Sequence[str], 
     The files are read and saved with the reader and store code ingest uses, but not through ingest itself,
     whose archive and manifest belong to the real database (a preview must leave no trace there).
     """
-    from pipelines import reader, store
+    from pipelines import safe_read, store
     from pipelines.model import RegistryEntry
 
     if not files or not periods:
@@ -229,7 +229,7 @@ def simulate_scores(files: Sequence[tuple[str, bytes]], periods: Sequence[str], 
                 "SELECT branch_code, branch_name, college, branch_type, members FROM registry").fetchall()
             registry = {r[0]: RegistryEntry(*r) for r in rows} or None
             for name, data in files:
-                parsed = reader.read_workbook(data, name, registry=registry)
+                parsed = safe_read.read_workbook(data, name, registry=registry)
                 if parsed.valid and parsed.info is not None:
                     store.save_parsed(con, parsed, actor="preview")
         return {p: _overall(p, copy) for p in periods}
@@ -702,7 +702,7 @@ def _type_name(type_id: str) -> str:
 
 
 def _registry_tab(actor: str) -> None:
-    from pipelines import ingest, reader
+    from pipelines import ingest, safe_read
 
     done = st.session_state.pop(REG_DONE_KEY, None)
     if done:
@@ -727,7 +727,7 @@ def _registry_tab(actor: str) -> None:
     key = (up.name, hashlib.sha256(data).hexdigest(), dbmod.data_version())
     cached = st.session_state.get(REG_PREVIEW_KEY)
     if cached is None or cached[0] != key:
-        ok, parsed = _guarded(lambda: reader.read_registry(data, up.name), "读取名册")
+        ok, parsed = _guarded(lambda: safe_read.read_registry(data, up.name), "读取名册")
         if not ok:
             return
         cached = (key, parsed)

@@ -152,7 +152,7 @@ def _unreadable(item: _Item, detail: str) -> ParsedWorkbook:
 
 def _read(item: _Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedWorkbook, bytes | None]:
     """Read and validate one file; returns the parsed workbook and the exact bytes that were read."""
-    from pipelines import reader
+    from pipelines import safe_read
     from pipelines.guide import guide
 
     if item.missing:
@@ -173,7 +173,7 @@ def _read(item: _Item, registry: dict[str, RegistryEntry] | None) -> tuple[Parse
     else:
         source = data
     try:
-        parsed = reader.read_workbook(source, item.file_name, registry=registry)
+        parsed = safe_read.read_workbook(source, item.file_name, registry=registry)
     except Exception as e:  # a reader bug must reject one file, not abort a batch of 300
         parsed = _unreadable(item, f"{type(e).__name__}: {e}")
     if data is not None and not parsed.sha256:
@@ -482,14 +482,14 @@ def load_registry(source: Source | bytes, db: str | Path | None = None, *,
     Returns (branches written, problems). With any error nothing is written and the count is 0. The
     workbook lists all branches, so branches missing from it leave the registry. Archived for rebuild.
     """
-    from pipelines import reader
+    from pipelines import safe_read
 
     path = dbm.db_path(db)
     try:
         name, data = _source_bytes(source)
     except OSError as e:
         return 0, [_unreadable(_Item(file_name=Path(str(source)).name), e.strerror or str(e)).problems[0]]
-    entries, problems = reader.read_registry(data, name)
+    entries, problems = safe_read.read_registry(data, name)
     if any(p.severity == "error" for p in problems) or not entries:
         return 0, problems
     sha = _sha(data)
@@ -715,7 +715,7 @@ def _replay_start(tmp: Path) -> tuple[duckdb.DuckDBPyConnection, list[FileResult
 
 def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], results: list[FileResult]) -> None:
     """Apply manifest entries to a private database (no lock needed: nobody else knows the file)."""
-    from pipelines import reader
+    from pipelines import safe_read
 
     for e in entries:
         action = e.get("action")
@@ -736,7 +736,7 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
         con.execute("BEGIN TRANSACTION")
         try:
             if action == "ingest":
-                parsed = reader.read_workbook(data, name, registry=_load_registry_map(con))
+                parsed = safe_read.read_workbook(data, name, registry=_load_registry_map(con))
                 if not parsed.valid or parsed.info is None:
                     con.execute("ROLLBACK")
                     results.append(_rejected(parsed))
@@ -745,7 +745,7 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
                 results.append(FileResult(name, sha, status, parsed.info.branch_code, parsed.info.period,
                                           list(parsed.problems), sub_id))
             elif action == "registry":
-                entries_, problems = reader.read_registry(data, name)
+                entries_, problems = safe_read.read_registry(data, name)
                 if any(p.severity == "error" for p in problems):
                     con.execute("ROLLBACK")
                     results.append(FileResult(name, sha, "rejected", problems=list(problems)))

@@ -51,8 +51,12 @@ _declare("file_corrupt", "error", "文件已损坏",
          "文件已损坏或不完整，无法打开（{detail}）。请在 Excel 或 WPS 中确认文件能正常打开，重新保存为 .xlsx 后再上传；"
          "如果是从微信或邮件下载的，请重新下载。")
 _declare("zip_bomb", "error", "文件内容异常",
-         "文件解压后的内容异常庞大（声明解压后约 {size_mb} MB，上限 {limit_mb} MB{ratio}），为保护系统已拒绝读取。"
+         "文件解压后的内容异常庞大{part}（声明解压后约 {size_mb} MB，上限 {limit_mb} MB{ratio}），为保护系统已拒绝读取。"
          "请用下发的填报模板重新填写后上传。")
+_declare("file_parse_failed", "error", "文件无法读取",
+         "文件无法读取：读取「{file_name}」时{reason}，为保护系统已停止读取这个文件（同批的其他文件不受影响）。"
+         "请在 Excel 或 WPS 中打开它，按 Ctrl+End 查看最后一个有内容的单元格，删除模板范围以外多余的行、列和工作表，"
+         "另存为 .xlsx 后重新上传；如仍无法读取，请用下发的填报模板重新填写。")
 
 # ---- structure -----------------------------------------------------------------------------------
 _declare("sheet_missing", "error", "缺少工作表",
@@ -64,6 +68,10 @@ _declare("registry_not_submission", "error", "这是支部名册",
 _declare("submission_not_registry", "error", "这是支部填报表",
          "这是支部季度填报表（含「{sheet}」工作表），不是支部名册。请在“上传报送”中上传填报表；"
          "支部名册请用“下载空白模板 → 支部名册模板”填写全部支部后上传。")
+_declare("cell_out_of_range", "error", "内容超出模板范围",
+         "{where}有内容，远在填写范围之外（本工作表只读取前 {max_rows} 行、前 {max_cols} 列，即 A1:{last}）{more}。"
+         "为保护系统，这个工作表没有读取。请在 Excel 或 WPS 中按 Ctrl+End 跳到最后一个有内容的单元格，"
+         "清除范围以外的内容（多余的整行整列可选中后右键“删除”），保存后重新上传。")
 _declare("column_missing", "error", "缺少列",
          "{where}缺少“{column}”列（第 1 行应为表头：{expected}）。请不要删除、移动或修改表头，"
          "可从填报模板复制正确的表头行。")

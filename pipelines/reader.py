@@ -7,7 +7,12 @@ Order of checks, cheapest first, so a hostile file costs little:
 3. the zip central directory, before any member is inflated: entry count, total declared uncompressed size
    (limits.max_uncompressed_mb) and compression ratio (zip bomb);
 4. every member inflated in bounded chunks (constant memory) to verify that declared sizes and CRCs are true,
-   so a bomb with lying headers is stopped at the limit too; only then calamine parses the workbook.
+   so a bomb with lying headers is stopped at the limit too (the refusal names the sheet that inflates);
+5. each sheet about to be read is scanned (`sheet_scan`) for content beyond the rows and columns the reader
+   reads (`ledger_cap`, MAX_SHEET_ROWS, MAX_REGISTRY_ROWS, MAX_SHEET_COLUMNS): calamine builds a dense grid up
+   to the farthest cell, so one stray cell at XFD1048576 would ask for half a terabyte. Such a sheet is not
+   read: the problem names the far cell (or, for a ledger with too many rows, gives their real count).
+Only then calamine parses a sheet. Product paths run all of this in a child process (`safe_read`).
 Every finding is a `Problem` made by `problems.make`; row numbers are the Excel row numbers.
 
 Decisions:
@@ -46,6 +51,7 @@ from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook, PasswordError
 
 from pipelines import normalise as nz
+from pipelines import sheet_scan
 from pipelines.guide import Guide, guide
 from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, Problem, RegistryEntry,
                              SelfAssessmentRow, quarter_months)
@@ -61,6 +67,9 @@ MAX_RATIO = 200  # deflate tops out near 1030:1; real xlsx XML stays well under 
 RATIO_MIN_BYTES = 5 * 2**20  # small members may compress extremely well without being a threat
 CHUNK = 2**20
 MAX_SHEET_ROWS = 1000  # info, counts and self-assessment sheets hold a few dozen rows
+MAX_REGISTRY_ROWS = 10000  # a university has hundreds of branches
+MAX_SHEET_COLUMNS = 64  # the widest sheet has 9 columns; notes typed beside a table still fit
+SHARED_STRINGS = "xl/sharedStrings.xml"
 
 
 def ledger_cap(g: Guide) -> int:
@@ -163,8 +172,12 @@ def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Prob
     ratio = worst.file_size / max(worst.compress_size, 1) if worst else 0
     if (len(infos) > MAX_ZIP_ENTRIES or total > limit
             or (worst and worst.file_size > RATIO_MIN_BYTES and ratio > MAX_RATIO)):
-        return [_bomb(name, total, g, ratio)]
+        culprit = None if len(infos) > MAX_ZIP_ENTRIES else (
+            worst if total <= limit else max(infos, key=lambda i: i.file_size))
+        return [_bomb(name, total, g, ratio, zf, culprit)]
     names = set(zf.namelist())
+    if len(names) != len(infos):  # two members of one name: what we check need not be what calamine reads
+        return [make("file_corrupt", file=name, detail="压缩结构中有重名的部件")]
     if "xl/workbook.xml" not in names:
         kind = ("（看起来是 Word 文档）" if "word/document.xml" in names else
                 "（看起来是 PowerPoint 文件）" if any(n.startswith("ppt/") for n in names) else
@@ -180,7 +193,7 @@ def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Prob
                     seen += len(chunk)
                     inflated += len(chunk)
                     if inflated > limit or seen > info.file_size:
-                        return [_bomb(name, inflated, g, ratio)]
+                        return [_bomb(name, inflated, g, ratio, zf, info)]
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as e:
         # RuntimeError: zipfile's "encrypted member, password required"
         return [make("file_corrupt", file=name, detail=f"内容校验失败：{e}")]
@@ -189,13 +202,58 @@ def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Prob
     return []
 
 
-def _bomb(name: str, size: float, g: Guide, ratio: float) -> Problem:
-    return make("zip_bomb", file=name, size_mb=f"{size / 2**20:,.0f}", limit_mb=f"{g.limits.max_uncompressed_mb:g}",
+def _bomb(name: str, size: float, g: Guide, ratio: float, zf: zipfile.ZipFile | None = None,
+          culprit: zipfile.ZipInfo | None = None) -> Problem:
+    sheet = _sheet_of(zf, culprit.filename) if zf and culprit else ""
+    part = (f"，主要来自「{sheet}」工作表" if sheet else
+            "，主要来自各工作表中的文字" if culprit and culprit.filename == SHARED_STRINGS else "")
+    return make("zip_bomb", file=name, sheet=sheet, part=part, size_mb=f"{size / 2**20:,.0f}",
+                limit_mb=f"{g.limits.max_uncompressed_mb:g}",
                 ratio=f"，压缩比约 {ratio:,.0f}:1" if ratio > MAX_RATIO else "")
 
 
+def _sheet_of(zf: zipfile.ZipFile, member: str) -> str:
+    """The name of the sheet stored in zip member `member`, or "" (not a sheet, or the workbook unreadable)."""
+    if not member.startswith("xl/") or member in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+        return ""
+    try:
+        return next((s for s, m in sheet_scan.sheet_members(zf).items() if m == member), "")
+    except Exception:  # zlib.error and friends: the verdict stands without the name
+        return ""
+
+
+class _Opened:
+    """A workbook that passed the container checks: calamine's handle and the zip to scan sheets in first."""
+
+    def __init__(self, wb: CalamineWorkbook, data: bytes):
+        self.wb = wb
+        self.zip = zipfile.ZipFile(io.BytesIO(data))
+        self.members = sheet_scan.sheet_members(self.zip)
+
+    def guard(self, sheet: str, max_rows: int, name: str, *, ledger_max: int | None = None) -> Problem | None:
+        """Why `sheet` must not be handed to calamine (content beyond `max_rows` x MAX_SHEET_COLUMNS), or None.
+
+        With `ledger_max`, a sheet past its bounds with more data rows than that is "too many rows", with
+        their real count, rather than one stray cell.
+        """
+        member = self.members.get(sheet)
+        if member is None or member not in self.zip.NameToInfo:
+            return make("file_corrupt", file=name, sheet=sheet, detail=f"找不到「{sheet}」工作表的内容")
+        try:
+            ext = sheet_scan.scan(self.zip, member, max_rows, MAX_SHEET_COLUMNS)
+        except (sheet_scan.Unsafe, sheet_scan.expat.ExpatError) as e:
+            return make("file_corrupt", file=name, sheet=sheet, detail=f"「{sheet}」工作表的内容格式异常：{e}")
+        if not ext.far:
+            return None
+        if ledger_max is not None and ext.rows > ledger_max:
+            return make("too_many_rows", file=name, sheet=sheet, rows=ext.rows, max=ledger_max)
+        more = f"，另有 {ext.far_count - 1} 个单元格也在范围之外" if ext.far_count > 1 else ""
+        return make("cell_out_of_range", file=name, sheet=sheet, cell=ext.far, max_rows=max_rows,
+                    max_cols=MAX_SHEET_COLUMNS, last=_ref(max_rows, MAX_SHEET_COLUMNS - 1), more=more)
+
+
 def _open(source: Path | bytes | str, file_name: str | None, g: Guide
-          ) -> tuple[str, str, CalamineWorkbook | None, list[Problem]]:
+          ) -> tuple[str, str, _Opened | None, list[Problem]]:
     name = file_name or (Path(source).name if not isinstance(source, (bytes, bytearray, memoryview)) else "上传文件")
     data, sha, problems = _load(source, name, g)
     if problems:
@@ -209,16 +267,17 @@ def _open(source: Path | bytes | str, file_name: str | None, g: Guide
         return name, sha, None, [make("file_encrypted", file=name)]
     except Exception as e:  # calamine raises its own errors for XML it cannot parse
         return name, sha, None, [make("file_corrupt", file=name, detail=f"工作簿内容无法解析：{type(e).__name__}")]
-    return name, sha, wb, []
+    return name, sha, _Opened(wb, data), []
 
 
-def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str, caps: dict[str, int]
+def _sheets(opened: _Opened, keys: dict[str, str], name: str, g: Guide
             ) -> tuple[dict[str, tuple[str, list]], list[Problem]]:
     """Rows of each wanted sheet (key -> (actual name, rows)), matched after normalising names.
 
-    At most `caps[key]` (default MAX_SHEET_ROWS) rows are read: a pasted-in sheet of a million rows must not
-    become a million Python lists.
+    At most `ledger_cap` (ledger) or MAX_SHEET_ROWS rows and MAX_SHEET_COLUMNS columns are read; a sheet with
+    content beyond them is not read at all (see `_Opened.guard`).
     """
+    wb = opened.wb
     actual = {nz.key(n): n for n in wb.sheet_names}
     if nz.key(REGISTRY_SHEET) in actual and not any(nz.key(w) in actual for w in keys.values()):
         # A registry workbook handed in as a submission: one clear message instead of five missing sheets.
@@ -230,8 +289,13 @@ def _sheets(wb: CalamineWorkbook, keys: dict[str, str], name: str, caps: dict[st
             problems.append(make("sheet_missing", file=name, sheet=wanted,
                                  present="、".join(f"「{n}」" for n in wb.sheet_names) or "无"))
             continue
+        cap = ledger_cap(g) if k == "ledger" else MAX_SHEET_ROWS
+        refused = opened.guard(real, cap, name, ledger_max=g.limits.max_ledger_rows if k == "ledger" else None)
+        if refused:
+            problems.append(refused)
+            continue
         sheet = wb.get_sheet_by_name(real)
-        rows = sheet.to_python(skip_empty_area=False, nrows=caps.get(k, MAX_SHEET_ROWS))
+        rows = sheet.to_python(skip_empty_area=False, nrows=cap)
         found[k] = (real, rows)
         if k in TABLE_SHEETS:  # only the top-left cell of a merged range has a value: the rest read as blank
             for (r0, c0), (r1, c1) in getattr(sheet, "merged_cell_ranges", None) or []:
@@ -418,8 +482,8 @@ class _Reader:
         # Notes typed beside the table (e.g. a 备注 column) do not make a row an activity.
         filled = [r for r in range(2, len(rows) + 1) if any(not nz.is_blank(_cell(rows, r, i)) for i in cols.values())]
         if len(filled) > g.limits.max_ledger_rows:
-            count = f"{len(filled)}" if len(rows) < ledger_cap(g) else f"超过 {len(filled)}"
-            self.add("too_many_rows", sheet, "", None, rows=count, max=g.limits.max_ledger_rows)
+            # exact: content past ledger_cap never gets here (`_Opened.guard` counts those rows itself)
+            self.add("too_many_rows", sheet, "", None, rows=len(filled), max=g.limits.max_ledger_rows)
             filled = filled[: g.limits.max_ledger_rows]
         example = example_activity(g)
         out: list[LedgerRow] = []
@@ -648,16 +712,16 @@ def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
     differs from the registry a warning. `sha256` is that of the file's bytes, even for rejected files.
     """
     g = guide()
-    name, sha, wb, problems = _open(source, file_name, g)
+    name, sha, opened, problems = _open(source, file_name, g)
     parsed = ParsedWorkbook(file_name=name, sha256=sha, problems=problems)
-    if wb is None:
+    if opened is None:
         return parsed
     reader = _Reader(g, name, registry)
     try:
-        with wb:
+        with opened.wb:
             s = g.workbook.sheets
             keys = {"info": s.info, "ledger": s.ledger, "counts": s.counts, "self_assessment": s.self_assessment}
-            found, problems = _sheets(wb, keys, name, {"ledger": ledger_cap(g)})
+            found, problems = _sheets(opened, keys, name, g)
             reader.problems += problems
             if "info" in found:
                 parsed.info = reader.read_info(*found["info"])
@@ -683,11 +747,12 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
     Rows with an error are left out of the entries.
     """
     g = guide()
-    name, _, wb, problems = _open(source, file_name, g)
-    if wb is None:
+    name, _, opened, problems = _open(source, file_name, g)
+    if opened is None:
         return [], problems
     reader = _Reader(g, name, None)
     entries: list[RegistryEntry] = []
+    wb = opened.wb
     try:
         with wb:
             wanted = next((n for n in wb.sheet_names if nz.key(n) == nz.key(REGISTRY_SHEET)), None)
@@ -700,7 +765,10 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
             if not wb.sheet_names:
                 reader.add("sheet_missing", REGISTRY_SHEET, present="无")
                 return [], reader.problems
-            rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            refused = opened.guard(sheet, MAX_REGISTRY_ROWS, name)
+            if refused:
+                return [], [*reader.problems, refused]
+            rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=MAX_REGISTRY_ROWS)
             fields = {f.id: f for f in g.workbook.info_fields}
             cols, problems = _columns(rows, [(k, fields[k].name) for k in REGISTRY_FIELDS], sheet, name)
             reader.problems += problems
