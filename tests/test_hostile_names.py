@@ -1,0 +1,131 @@
+"""Hostile and careless input in names and free text (issue 9, findings 3 and 4).
+
+Finding 3: a branch or college name is text. Names that look like Markdown (**粗体**, [外链](…), a bare URL) or
+like plotly's HTML subset (<b>, <a href>) must show as the characters typed on every page and chart, never as
+bold text or a live link. Finding 4: control characters (NUL, BEL, BS, ESC, DEL, C1) typed or pasted into a
+cell are removed when the workbook or registry is read, with one warning naming the sheet and cell.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from pipelines import db as dbmod
+from pipelines import ingest
+from pipelines import normalise as nz
+from pipelines.guide import guide
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.reader import read_registry, read_workbook
+from pipelines.workbook import write_registry_workbook, write_workbook
+
+CONTROL = "\x00\x07\x08\x1b\x7f\x85"
+
+
+# ---- finding 4: control characters ---------------------------------------------------------------------
+def typed(text: str, chars: str) -> str:
+    """`text` with `chars` spread into it, as a cell holds them: C0 characters are written the way Excel
+    stores them in the file (_x001B_; openpyxl refuses the raw character), DEL and C1 as themselves."""
+    out = text[:2]
+    for ch in chars:
+        out += f"_x{ord(ch):04X}_" if ord(ch) < 0x20 else ch
+    return out + text[2:]
+
+
+NAME, COLLEGE = "机械工程党支部", "机械工程学院"
+TOPIC, LEDGER_EVIDENCE, SA_EVIDENCE = "一月支委会", "会议记录", "会议记录与照片"
+
+
+def control_workbook(path: Path) -> Path:
+    """A valid teacher workbook whose name, college, one topic and two evidence cells carry control characters."""
+    g = guide()
+    info = BranchInfo("JX01-T01", typed(NAME, CONTROL), typed(COLLEGE, "\x1b\x85"), "teacher", 2026, 1, 12,
+                      "张书记", "李委员", dt.date(2026, 3, 28))
+    ledger = [LedgerRow(0, dt.date(2026, m, 5), "committee_meeting", "", typed(TOPIC, "\x00\x1b") if m == 1 else
+                        f"{m}月支委会", 5, 5, None, typed(LEDGER_EVIDENCE, "\x07\x7f") if m == 1 else "会议记录")
+              for m in (1, 2, 3)]
+    first = g.items_for("teacher")[0].id
+    answers = {it.id: ("done", typed(SA_EVIDENCE, "\x08\x85") if it.id == first else "会议记录")
+               for it in g.items_for("teacher")}
+    return write_workbook(path, "teacher", info=info, ledger=ledger, counts={f.id: 0 for f in g.count_fields},
+                          self_assessment=answers)
+
+
+def column_letter(columns, cid: str) -> str:
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[[c.id for c in columns].index(cid)]
+
+
+def test_finding4_control_characters_in_a_workbook_are_removed_with_one_warning_per_cell(tmp_path):
+    g = guide()
+    parsed = read_workbook(control_workbook(tmp_path / "JX01-T01_2026Q1.xlsx"))
+    assert not [p for p in parsed.problems if p.severity == "error"], parsed.problems
+    assert (parsed.info.branch_name, parsed.info.college) == (NAME, COLLEGE)
+    first = parsed.ledger[0]
+    assert (first.topic, first.evidence) == (TOPIC, LEDGER_EVIDENCE)
+    sa = next(r for r in parsed.self_assessment if r.item_id == g.items_for("teacher")[0].id)
+    assert sa.evidence == SA_EVIDENCE
+
+    s, lc, sc = g.workbook.sheets, g.workbook.ledger_columns, g.workbook.self_assessment_columns
+    fields = [f.id for f in g.workbook.info_fields]
+    expected = {
+        (s.info, f"B{fields.index('branch_name') + 2}"): ("U+0000", "U+0007", "U+0008", "U+001B", "U+007F", "U+0085"),
+        (s.info, f"B{fields.index('college') + 2}"): ("U+001B", "U+0085"),
+        (s.ledger, f"{column_letter(lc, 'topic')}{first.row}"): ("U+0000", "U+001B"),
+        (s.ledger, f"{column_letter(lc, 'evidence')}{first.row}"): ("U+0007", "U+007F"),
+        (s.self_assessment, f"{column_letter(sc, 'evidence')}{sa.row}"): ("U+0008", "U+0085"),
+    }
+    warnings = [p for p in parsed.problems if p.code == "control_chars_removed"]
+    assert sorted((p.sheet, p.cell) for p in warnings) == sorted(expected)
+    for p in warnings:
+        assert p.severity == "warning"
+        assert f"「{p.sheet}」工作表 {p.cell} 单元格" in p.message
+        assert all(code in p.message for code in expected[(p.sheet, p.cell)]), p.message
+        assert not nz.CONTROL.search(p.value) and not nz.CONTROL.search(p.message)
+
+
+def test_finding4_control_characters_in_the_registry_are_removed_with_one_warning_per_cell(tmp_path):
+    path = write_registry_workbook(tmp_path / "名册.xlsx", [
+        RegistryEntry("JX01-T01", typed(NAME, CONTROL), COLLEGE, "teacher", 12),
+        RegistryEntry("JX01-S01", "学生党支部", typed(COLLEGE, "\x00\x85"), "student", 30),
+    ])
+    entries, problems = read_registry(path)
+    assert [(e.branch_name, e.college) for e in entries] == [(NAME, COLLEGE), ("学生党支部", COLLEGE)]
+    warnings = [p for p in problems if p.code == "control_chars_removed"]
+    assert sorted((p.cell, p.severity) for p in warnings) == [("B2", "warning"), ("C3", "warning")]
+    assert all("U+0000" in p.message and "U+0085" in p.message for p in warnings)
+
+
+def stored_texts(db: Path) -> list[str]:
+    """Every text value of the tables that hold what branches typed."""
+    out = []
+    with dbmod.connect(db) as con:
+        for table, cols in (("raw_info", "branch_name, college, secretary, filled_by"),
+                            ("raw_ledger", "activity_raw, topic, evidence"), ("raw_self_assessment", "evidence"),
+                            ("registry", "branch_name, college"), ("raw_problems", "value, message")):
+            for row in con.execute(f"SELECT {cols} FROM {table}").fetchall():
+                out += [v for v in row if isinstance(v, str)]
+    return out
+
+
+def test_finding4_no_control_character_reaches_the_database(tmp_path):
+    db = dbmod.db_path()
+    registry = write_registry_workbook(tmp_path / "名册.xlsx", [
+        RegistryEntry("JX01-T01", typed(NAME, CONTROL), typed(COLLEGE, "\x1b"), "teacher", 12)])
+    count, problems = ingest.load_registry(registry, db)
+    assert count == 1
+    results = ingest.ingest([control_workbook(tmp_path / "JX01-T01_2026Q1.xlsx")], db)
+    assert [r.status for r in results] == ["accepted"], [p.message for r in results for p in r.problems]
+    texts = stored_texts(db)
+    assert NAME in texts and TOPIC in texts
+    assert not [t for t in texts if nz.CONTROL.search(t)]
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("a\x00b", "ab"), ("\x1b[31m红\x1b[0m", "[31m红[0m"), ("x\x7fy\x85z\x9f", "xyz"), ("\ud800半\ufffe\uffff", "半"),
+    ("长\t文本\r\n第二行", "长 文本 第二行"), ("全角　空格", "全角 空格"),
+])
+def test_free_text_never_keeps_a_control_character(raw, clean):
+    assert nz.text(raw) == clean
