@@ -129,3 +129,152 @@ def test_finding4_no_control_character_reaches_the_database(tmp_path):
 ])
 def test_free_text_never_keeps_a_control_character(raw, clean):
     assert nz.text(raw) == clean
+
+
+# ---- finding 3: names are text -------------------------------------------------------------------------
+COLLEGE_A = '<a href="http://evil.example/c">学院</a>'
+COLLEGE_B = "**粗体学院** www.evil.example"
+COLLEGE_C = "[外链学院](http://evil.example/c) %{y}"
+COLLEGE_D = "<b>未报送学院</b> http://evil.example/d"
+BRANCHES = [  # code, name, college, type, committee meetings in Q1 and Q2 (so some branches move)
+    ("JX01-T01", "**粗体**党支部", COLLEGE_A, "teacher", (3, 1)),
+    ("JX01-T02", "[外链](http://evil.example)", COLLEGE_A, "teacher", (1, 3)),
+    ("JX02-S01", "http://evil.example/x", COLLEGE_B, "student", (3, 3)),
+    ("JX02-T03", "<b>粗</b>党支部", COLLEGE_B, "teacher", (2, 3)),
+    ("JX03-S02", '<a href="http://evil.example">x</a>', COLLEGE_C, "student", (3, 2)),
+]
+MISSING = ("JX04-T04", "未报送党支部", COLLEGE_D, "teacher")  # registry only: its college has no score
+PLANTED = [b[1] for b in BRANCHES] + [COLLEGE_A, COLLEGE_B, COLLEGE_C, COLLEGE_D]
+PERIOD = "2026Q2"
+
+
+def hostile_workbook(folder: Path, code: str, name: str, college: str, branch_type: str, quarter: int,
+                     meetings: int) -> Path:
+    """A valid workbook of the hostile school, written through the real template."""
+    g = guide()
+    months = [3 * (quarter - 1) + k for k in (1, 2, 3)]
+    info = BranchInfo(code, name, college, branch_type, 2026, quarter, 12, "张书记", "李委员",
+                      dt.date(2026, months[-1], 28))
+    ledger = [LedgerRow(0, dt.date(2026, m, 5), "committee_meeting", "", f"{m}月支委会", 5, 5, None, "会议记录")
+              for m in months[:meetings]]
+    ledger += [LedgerRow(0, dt.date(2026, m, 12), "theme_day", "", f"{m}月主题党日", 12, 11, None, "照片")
+               for m in months]
+    counts = {f.id: 0 for f in g.count_fields} | {"fee_due": 12, "fee_paid": 12}
+    answers = {it.id: ("done", "会议记录与照片") for it in g.items_for(branch_type)}
+    return write_workbook(folder / f"{code}_2026Q{quarter}.xlsx", branch_type, info=info, ledger=ledger,
+                          counts=counts, self_assessment=answers)
+
+
+def build_hostile_db(db: Path, folder: Path) -> Path:
+    """A real database of the hostile school: the registry and two quarters ingested from real workbooks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = [RegistryEntry(code, name, college, btype, 12) for code, name, college, btype, _ in BRANCHES]
+    registry = write_registry_workbook(folder / "名册.xlsx", entries + [RegistryEntry(*MISSING, 12)])
+    assert ingest.load_registry(registry, db)[0] == len(BRANCHES) + 1
+    files = [hostile_workbook(folder, code, name, college, btype, q, meetings[q - 1])
+             for code, name, college, btype, meetings in BRANCHES for q in (1, 2)]
+    results = ingest.ingest(files, db)
+    assert {r.status for r in results} == {"accepted"}, [p.message for r in results for p in r.errors]
+    return db
+
+
+@pytest.fixture
+def hostile_db(tmp_path) -> Path:
+    return build_hostile_db(dbmod.db_path(), tmp_path / "files")
+
+
+_PUNCT = r"[!-/:-@\[-`{-~]"
+
+
+def shows_literally(markdown: str, text: str) -> bool:
+    """True when `markdown` renders as exactly `text`: every ASCII punctuation character is backslash-escaped
+    (so no emphasis, link, autolink or directive can form) and removing the escapes gives `text` back."""
+    bare = re.sub(r"\\" + _PUNCT, "", markdown)
+    return re.sub(r"\\(" + _PUNCT + ")", r"\1", markdown) == text and not re.search(_PUNCT, bare)
+
+
+def test_md_text_escapes_markdown_autolinks_and_directives():
+    from pages.text import md_text
+
+    for raw in PLANTED + [":red[红]", ":material/home:", "$x$", "a@evil.example", "# 标题", "1. 列表", "a\\b"]:
+        assert shows_literally(md_text(raw), raw), md_text(raw)
+    assert md_text("机械工程学院（一）党支部") == "机械工程学院（一）党支部"  # CJK text is left alone
+    assert md_text("第一行\n第二行") == "第一行 第二行"
+
+
+def test_plot_text_escapes_plotly_html_and_templates():
+    from pages.text import plot_text
+
+    assert plot_text('<a href="http://evil.example">x</a>') == '&lt;a href="http://evil.example"&gt;x&lt;/a&gt;'
+    assert plot_text("<b>粗</b> & %{y}") == "&lt;b&gt;粗&lt;/b&gt; &amp; %&#123;y}"
+    assert plot_text("机械工程学院") == "机械工程学院"
+
+
+def chart_strings(at) -> list[str]:
+    """Every string in the plotly figures of an AppTest run (labels, names, hover and bar text)."""
+    out: list[str] = []
+
+    def walk(node):
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    import json
+    for chart in at.get("plotly_chart"):
+        walk(json.loads(chart.proto.spec))
+    return out
+
+
+def assert_charts_show_text(at, expected: list[str]) -> None:
+    """No planted markup reaches a chart as markup; each of `expected` is there, escaped."""
+    from pages.text import plot_text
+
+    strings = chart_strings(at)
+    joined = "\n".join(strings)
+    for raw in PLANTED:
+        if "<" in raw or "%{" in raw:
+            assert raw not in joined, raw
+    for raw in expected:
+        assert plot_text(raw) in joined, raw
+
+
+def run_page(name: str, **params):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / f"{name}.py"), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+# a Markdown link, a bare URL, an <a href> (** and <b> are covered by the escaper tests)
+@pytest.mark.parametrize("code", ["JX01-T02", "JX02-S01", "JX03-S02"])
+def test_finding3_branch_heading_shows_the_name_as_typed(hostile_db, code):
+    _, name, college, btype, _ = next(b for b in BRANCHES if b[0] == code)
+    at = run_page("branch", period=PERIOD, college=college, branch=code)
+    type_name = guide().branch_type_name(btype)
+    heading = next(s.value for s in at.subheader if type_name in s.value)
+    head_name, _, head_college = heading.split("　·　")
+    assert shows_literally(head_name, name) and shows_literally(head_college, college), heading
+    assert_charts_show_text(at, [])
+
+
+def test_finding3_overview_shows_names_as_typed_in_captions_and_charts(hostile_db):
+    at = run_page("overview", period=PERIOD)
+    caption = next(c.value for c in at.caption if c.value.startswith("本季度没有支部报送"))
+    assert shows_literally(caption.split("：", 1)[1], COLLEGE_D), caption
+    assert_charts_show_text(at, [b[1] for b in BRANCHES] + [COLLEGE_A, COLLEGE_B, COLLEGE_C])
+
+
+def test_finding3_trends_and_compare_show_names_as_typed_in_charts(hostile_db):
+    at = run_page("trends", period=PERIOD, branches=[b[0] for b in BRANCHES[:3]])
+    assert_charts_show_text(at, [b[1] for b in BRANCHES[:3]] + [COLLEGE_A, COLLEGE_B, COLLEGE_C])
+    at = run_page("compare", period=PERIOD)
+    assert_charts_show_text(at, [COLLEGE_A, COLLEGE_B, COLLEGE_C])
