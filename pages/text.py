@@ -4,7 +4,9 @@ Two renderers interpret the strings the pages hand them:
 - Streamlit Markdown (st.title/subheader/markdown/caption/info/…, metric, expander, tab and radio labels):
   GitHub-flavoured Markdown with autolinks of bare URLs and e-mail addresses, plus Streamlit's directives
   (:red[…], :material/icon:, $LaTeX$). `md_text()` backslash-escapes every ASCII punctuation character, which
-  CommonMark allows for all of them; that also breaks 'http://', 'www.' and 'a@b', so nothing is autolinked.
+  CommonMark allows for all of them. Bare URLs and e-mail addresses are linked after parsing, in the text the
+  escapes leave (remark-gfm), so a WORD JOINER (U+2060, invisible, no line break) goes into 'http:', 'www.' and
+  after '@': the text reads the same and is no link (a copy of it carries the invisible character).
   st.dataframe cells and selectbox / multiselect options are plain text and need nothing.
 - plotly (axis tick labels, legend names, bar text, hover text): a subset of HTML (<b>, <i>, <br>, <a href>,
   <span style>, <sub>, <sup>) and entities; hovertemplate and texttemplate also substitute %{…}. `plot_text()`
@@ -17,11 +19,14 @@ from __future__ import annotations
 import re
 
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation: all of it may be backslash-escaped
+_AUTOLINK = re.compile(r"(?i)(?<=http)(?=s?:)|(?<=www)(?=\.)|(?<=@)")  # where GFM would start a link
+WORD_JOINER = "\u2060"
 
 
 def md_text(value: object) -> str:
     """`value` as literal text inside Streamlit Markdown: '**粗体**' shows the asterisks, a URL is no link."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).splitlines()))
+    text = _AUTOLINK.sub(WORD_JOINER, " ".join(str(value).splitlines()))
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def plot_text(value: object) -> str:

@@ -186,11 +186,17 @@ def hostile_db(tmp_path) -> Path:
 _PUNCT = r"[!-/:-@\[-`{-~]"
 
 
+AUTOLINK = re.compile(r"(?i)https?://|www\.|[-.\w+]@[-\w]")  # what remark-gfm links in parsed text
+
+
 def shows_literally(markdown: str, text: str) -> bool:
     """True when `markdown` renders as exactly `text`: every ASCII punctuation character is backslash-escaped
-    (so no emphasis, link, autolink or directive can form) and removing the escapes gives `text` back."""
+    (so no emphasis, link or directive can form), the text left after the escapes holds nothing GFM would
+    autolink, and it is `text` apart from invisible word joiners."""
     bare = re.sub(r"\\" + _PUNCT, "", markdown)
-    return re.sub(r"\\(" + _PUNCT + ")", r"\1", markdown) == text and not re.search(_PUNCT, bare)
+    parsed = re.sub(r"\\(" + _PUNCT + ")", r"\1", markdown)
+    return (parsed.replace("\u2060", "") == text and not re.search(_PUNCT, bare)
+            and not AUTOLINK.search(parsed))
 
 
 def test_md_text_escapes_markdown_autolinks_and_directives():
@@ -278,3 +284,47 @@ def test_finding3_trends_and_compare_show_names_as_typed_in_charts(hostile_db):
     assert_charts_show_text(at, [b[1] for b in BRANCHES[:3]] + [COLLEGE_A, COLLEGE_B, COLLEGE_C])
     at = run_page("compare", period=PERIOD)
     assert_charts_show_text(at, [COLLEGE_A, COLLEGE_B, COLLEGE_C])
+
+
+# ---- finding 3 in real Chromium ---------------------------------------------------------------------------
+LIVE_LINKS = """() => [...document.querySelectorAll('a')].filter(a => ((a.getAttribute('href') || '')
+    + (a.getAttributeNS('http://www.w3.org/1999/xlink', 'href') || '')).includes('evil.example')).length"""
+# plotly draws <b> as a tspan with font-weight bold; Markdown as <strong>
+BOLD_PLANTED = """() => [...document.querySelectorAll('b, strong, em, tspan')].filter(e =>
+    /粗|外链|evil/.test(e.textContent) && (e.tagName.toLowerCase() !== 'tspan'
+    || /bold|italic/.test(e.getAttribute('style') || ''))).length"""
+SVG_TEXT = "() => [...document.querySelectorAll('.js-plotly-plot svg text')].map(t => t.textContent).join('\\n')"
+
+
+@pytest.mark.browser
+def test_finding3_no_planted_link_or_bold_is_live_in_chromium(tmp_path, page):
+    """全校总览, 支部画像, 趋势分析 and 教师与学生支部对比 of a school whose names are Markdown and HTML: no
+    element links to the planted host, nothing planted is bold, and the names show with their '<b>' and '**'."""
+    import urllib.parse
+
+    from app_server import start_app, stop_app
+    from test_browser import wait_finished
+
+    db = build_hostile_db(dbmod.db_path(), tmp_path / "files")
+    proc, base = start_app(db, tmp_path / "streamlit.log")
+    code, name, college, *_ = BRANCHES[3]  # <b>粗</b>党支部 of **粗体学院** www.evil.example
+    query = urllib.parse.urlencode({"period": PERIOD, "college": college, "branch": code})
+    try:
+        for path, title, charts in (("", "全校总览", 4), (f"branch?{query}", "支部画像", 2), ("trends", "趋势分析", 5),
+                                    ("compare", "教师与学生支部对比", 5)):
+            page.goto(f"{base}/{path}")
+            wait_finished(page, title, charts)
+            assert page.locator('[data-testid="stException"]').count() == 0, title
+            assert page.evaluate(LIVE_LINKS) == 0, title
+            assert page.evaluate(BOLD_PLANTED) == 0, title
+            svg_text = page.evaluate(SVG_TEXT)
+            if title in ("全校总览", "趋势分析"):
+                assert name in svg_text, (title, svg_text)  # the tags show as typed
+            if title == "全校总览":
+                assert COLLEGE_A in svg_text and "**粗体学院** www.evil.example" in svg_text
+            if title == "支部画像":
+                heading = page.get_by_role("heading", level=3).filter(has_text="党支部").first.inner_text()
+                heading = heading.replace("\u2060", "")  # the invisible word joiners that stop autolinks
+                assert heading.split("　·　")[0] == name and heading.split("　·　")[2] == college, heading
+    finally:
+        stop_app(proc)
