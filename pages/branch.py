@@ -14,6 +14,7 @@ import streamlit as st  # noqa: E402
 from plotly.subplots import make_subplots  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.text import md_text  # noqa: E402
 
 TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "source": "来源", "measure_name": "测评规则", "period": "报送季度", "source_file": "文件", "sheet": "工作表",
@@ -126,7 +127,8 @@ def render() -> None:
         return
     branch = roster.set_index("branch_code").loc[code]
     row = bs[bs["branch_code"] == code]
-    st.subheader(f"{branch['branch_name']}　·　{c.type_name(branch['branch_type'])}　·　{branch['college']}",
+    st.subheader(f"{md_text(branch['branch_name'])}　·　{c.type_name(branch['branch_type'])}　·　"
+                 f"{md_text(branch['college'])}",
                  anchor=False)
     if row.empty:
         st.info(f"该支部未报送 {c.period_label(period)} 的报送表，本季度没有得分。可切换季度，或在下方查看历史得分。",

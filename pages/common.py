@@ -31,6 +31,7 @@ from pipelines import db as dbmod  # noqa: E402
 from pipelines import export, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pipelines.model import period_label as model_period_label  # noqa: E402
+from pages.text import plot_text  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -553,12 +554,12 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
         values = [None if pd.isna(v) else round(float(v), 1) for v in s["values"]]
         main = i == labelled
         fig.add_trace(go.Scatterpolar(
-            r=values + values[:1], theta=axes + axes[:1], name=s["name"], mode="lines+markers",
+            r=values + values[:1], theta=axes + axes[:1], name=plot_text(s["name"]), mode="lines+markers",
             line=dict(color=s["color"], width=3 if main else 2.2, dash=s.get("dash", "solid")),
             marker=dict(size=6 if main else 4),
             fill="toself" if s.get("fill") else None,
             fillcolor=_rgba(s["color"], 0.12) if s.get("fill") else None,
-            hovertemplate=s["name"] + "：%{r:.1f}<extra></extra>",
+            hovertemplate=plot_text(s["name"]) + "：%{r:.1f}<extra></extra>",
         ))
     fig.update_layout(
         height=height + 50, showlegend=True, margin=dict(l=60, r=60, t=40, b=100),
@@ -646,7 +647,8 @@ def _value_range(values: pd.Series, min_span: float = 10.0) -> list[float] | Non
 def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
           height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
           order: Sequence[str] | None = None) -> go.Figure:
-    """One line per group over periods, points labelled when few lines (readable without hover).
+    """One line per group over periods, points labelled when few lines (readable without hover); the group
+    values (branch or college names) are data and are shown as text.
 
     `order` fixes the legend order; with more than four lines the legend moves below the plot.
     """
@@ -660,12 +662,12 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
         g = g.set_index(x).reindex(xs)
         color = (colors or {}).get(name)
         fig.add_trace(go.Scatter(
-            x=[period_short(p) for p in xs], y=scoring.shown(g[y]), name=str(name),
+            x=[period_short(p) for p in xs], y=scoring.shown(g[y]), name=plot_text(name),
             mode="lines+markers+text" if label_last else "lines+markers",
             text=[fmt_score(v) for v in g[y]] if label_last else None, textposition="top center",
             textfont=dict(size=11, color=color or INK),
             line=dict(width=2.5, color=color, dash=(dashes or {}).get(name, "solid")), marker=dict(size=7),
-            connectgaps=False, hovertemplate="%{x}<br>" + str(name) + "：%{y:.1f}<extra></extra>",
+            connectgaps=False, hovertemplate="%{x}<br>" + plot_text(name) + "：%{y:.1f}<extra></extra>",
         ))
     fig.update_yaxes(title_text=ytitle, range=_value_range(df[y]))
     fig.update_xaxes(type="category")

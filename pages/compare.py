@@ -13,6 +13,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.text import plot_text  # noqa: E402
 
 ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the table)
 
@@ -58,7 +59,8 @@ def college_bars(bs: pd.DataFrame) -> go.Figure:
     for t in c.type_ids():
         sub = g[g["branch_type"] == t].set_index("college").reindex(order)
         fig.add_trace(go.Bar(
-            y=order, x=sub["mean"], orientation="h", name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
+            y=[plot_text(col) for col in order], x=sub["mean"], orientation="h", name=c.type_name(t),
+            marker_color=c.TYPE_COLORS[t],
             text=[("" if pd.isna(m) else f"{m:.1f}（{int(n)}个）") for m, n in zip(sub["mean"], sub["count"])],
             textposition="outside", cliponaxis=False,
             hovertemplate="%{y}<br>%{x:.1f}<extra>" + c.type_name(t) + "</extra>"))

@@ -12,6 +12,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.text import md_text  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 
 
@@ -168,7 +169,7 @@ def render() -> None:
                                 + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
                                 for m in it.measures))
         if shown == 0:
-            st.info(f"没有找到包含“{q}”的考核要点，请换一个关键词。", icon=":material/search_off:")
+            st.info(f"没有找到包含“{md_text(q)}”的考核要点，请换一个关键词。", icon=":material/search_off:")
 
 
 c.require_entrypoint()

@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.text import md_text, plot_text  # noqa: E402
 from pipelines import report, scoring  # noqa: E402
 from pipelines.summary import quarter_summary  # noqa: E402
 
@@ -138,14 +139,14 @@ def render() -> None:
             st.info("暂无二级党组织得分。")
         else:
             if unscored:
-                st.caption(f"本季度没有支部报送、暂无得分的二级党组织：{'、'.join(unscored)}")
+                st.caption(f"本季度没有支部报送、暂无得分的二级党组织：{'、'.join(map(md_text, unscored))}")
             st.caption("平均分只计已报送的支部，括号内为报送数；与上季度的比较只看两个季度都报送的支部。")
             text = [f"{c.fmt_score(s)}（{int(sub)}/{int(n)} 报送）"
                     for s, sub, n in zip(cs["overall"], cs["submitted"], cs["branches"])]
             change = scoring.shown_change(cs["overall_same"], cs["prev_same"])
-            hover = [f"第 {int(r)} 名 · {col}" + (f"<br>较上季度（同一批 {int(k)} 个支部）：{d:+.1f}" if d == d else "")
+            hover = [f"第 {int(r)} 名 · {plot_text(col)}" + (f"<br>较上季度（同一批 {int(k)} 个支部）：{d:+.1f}" if d == d else "")
                      for r, col, d, k in zip(cs["rank"], cs["college"], change, cs["same_branches"])]
-            c.show(c.hbar(cs["college"], cs["overall"], text=text, hover=hover, xmax=100, inside=True,
+            c.show(c.hbar(map(plot_text, cs["college"]), cs["overall"], text=text, hover=hover, xmax=100, inside=True,
                           height=max(420, 30 * len(cs) + 60)), key="ov_colleges")
 
     ranking_section(bs, period)
@@ -204,7 +205,7 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
         st.caption(f"筛选结果共 {len(view)} 个支部，热力图显示其中 {HEAT_ROWS} 个；可用上方筛选条件缩小范围。")
     names = c.unique_labels(heat["branch_name"], heat["branch_code"])
     z = heat[c.dim_cols() + ["overall"]].set_axis(c.dim_names() + ["总分"], axis=1)
-    z.index = [f"{int(r)}. {n}" for r, n in zip(heat["rank"], names)]
+    z.index = [f"{int(r)}. {plot_text(n)}" for r, n in zip(heat["rank"], names)]
     c.show(c.heatmap(z), key="ov_heatmap")
 
 

@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.text import plot_text  # noqa: E402
 
 DEFAULT_COLLEGES = 8  # college lines drawn when none is chosen
 
@@ -27,11 +28,11 @@ def movers_chart(df: pd.DataFrame, up: bool):
     The dimension sits on the axis, not beside the bar: in a half-width column a long label beside the
     longest bar would run out of the chart.
     """
-    names = c.unique_labels(df["branch_name"], df["branch_code"])
+    names = [plot_text(n) for n in c.unique_labels(df["branch_name"], df["branch_code"])]
     labels = [f"{n}<br><span style='font-size:12px;color:{c.GREY}'>主要变化：{dim} {ct:+.1f}</span>"
               for n, dim, ct in zip(names, df["main_dimension_name"], df["main_contribution"])]
     values = df["delta"].abs()
-    hover = [f"{n}（{col}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
+    hover = [f"{plot_text(n)}（{plot_text(col)}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
     fig = c.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=c.UP_COLOR if up else c.DOWN_COLOR,

@@ -33,6 +33,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.text import md_text  # noqa: E402
 from pipelines import auth  # noqa: E402
 from pipelines import db as dbmod  # noqa: E402
 from pipelines.config import settings  # noqa: E402
@@ -71,12 +72,7 @@ def _period_label(period: Any) -> str:
     return c.period_label(period) if period else "—"
 
 
-def _md(text: Any) -> str:
-    """Escape user-supplied text (file names, branch names) before it goes into a markdown message."""
-    out = str(text)
-    for ch in "\\`*_{}[]()#+-.!|<>~$":
-        out = out.replace(ch, "\\" + ch)
-    return out
+_md = md_text  # user-supplied text (file names, branch names) inside a markdown message
 
 
 # ---- the upload flow, as functions on (file name, bytes) pairs ---------------------------------------

@@ -5,7 +5,12 @@ Decisions (documented here once):
   letters, digits and punctuation become half-width) and all whitespace, including line breaks and the
   ideographic space, is removed, because Chinese names never contain spaces: "主题 党日\n" → "主题党日".
 - Free text (topic, evidence, names) keeps its characters; only runs of whitespace and line breaks collapse to
-  one space and the ends are stripped.
+  one space and the ends are stripped. A tab or line break inside a long text therefore becomes a space.
+- Control characters are never stored: C0 controls other than tab, line feed and carriage return (NUL, BEL, BS,
+  ESC, …), DEL, C1 controls (U+0080–U+009F) and what XML 1.0 forbids (lone surrogates, U+FFFE, U+FFFF) are
+  removed (`CONTROL`, `strip_controls`). They come from copying out of web pages, chat tools and other systems,
+  are invisible on screen, and would break the Excel exports. The reader removes them from every text cell with
+  a warning naming the cell (`control_chars_removed`); `text()` drops them too, so no other path stores them.
 - Dates: real date cells, Excel serial numbers (1900 date system; what a date typed into a text-formatted cell
   or a copy from another system gives), and text in the forms 2026-03-05, 2026/3/5, 2026.3.5, 2026年3月5日,
   20260305, with full-width digits and stray spaces, optionally followed by a time. A well-formed date that
@@ -35,6 +40,8 @@ _DATE_RE = re.compile(
 )
 _COMPACT_DATE_RE = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# What may not be stored (see the module doc): tab (09), line feed (0A) and carriage return (0D) are whitespace.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class InvalidDate(ValueError):
@@ -58,8 +65,17 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def strip_controls(value: str) -> tuple[str, list[str]]:
+    """`value` without the characters that may not be stored, and those removed as 'U+001B' (each once)."""
+    found = CONTROL.findall(value)
+    if not found:
+        return value, []
+    return CONTROL.sub("", value), list(dict.fromkeys(f"U+{ord(ch):04X}" for ch in found))
+
+
 def text(value: object) -> str:
-    """Free text as written, whitespace runs and line breaks collapsed to one space; numbers without '.0'."""
+    """Free text as written, whitespace runs and line breaks collapsed to one space, control characters
+    removed (see strip_controls); numbers without '.0'."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -70,7 +86,7 @@ def text(value: object) -> str:
         value = value.date() if value.time() == dt.time() else value
     if isinstance(value, dt.date):
         return value.isoformat()
-    return " ".join(str(value).split())
+    return " ".join(CONTROL.sub("", str(value)).split())
 
 
 def key(value: object) -> str:

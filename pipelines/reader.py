@@ -20,6 +20,8 @@ Decisions:
   group meetings on one day are real; the secretary is asked to tell them apart in the topic. Both rows are kept.
 - A ledger row with any error is left out of `ledger`; the file is rejected anyway, and the rows kept are exactly
   the ones that would be stored.
+- Control characters (NUL, BEL, BS, ESC, DEL, C1 …; see normalise) are removed from every text cell of every
+  sheet read, before any check, with one warning per cell; the file is not rejected for them.
 - Blank rows (and notes typed outside the ledger columns) are skipped silently; a note typed in the date column
   of a row without activity type or numbers (备注、合计) is skipped with a warning.
 - `info` is filled whenever branch code, year and quarter are readable, even if other fields have errors, so a
@@ -338,6 +340,17 @@ class _Reader:
     def add(self, code: str, sheet: str = "", cell: str = "", value: object = None, **fields) -> None:
         self.problems.append(make(code, file=self.name, sheet=sheet, cell=cell, value=value, **fields))
 
+    def clean(self, sheet: str, rows: list[list]) -> None:
+        """Remove the characters that may not be stored (nz.CONTROL) from every text cell of `rows`, in place,
+        with one warning per cell naming it and what was removed."""
+        for r, row in enumerate(rows, start=1):
+            for col, value in enumerate(row):
+                if isinstance(value, str) and nz.CONTROL.search(value):
+                    cleaned, removed = nz.strip_controls(value)
+                    row[col] = cleaned
+                    self.add("control_chars_removed", sheet, _ref(r, col), cleaned, n=len(value) - len(cleaned),
+                             removed="、".join(removed))
+
     def number(self, raw, sheet, cell, field, *, whole: bool) -> float | int | None:
         """Parse a non-negative number; record a problem and return None when it is not one."""
         try:
@@ -356,6 +369,7 @@ class _Reader:
     # ---- 支部信息
     def read_info(self, sheet: str, rows: list[list]) -> BranchInfo | None:
         g = self.g
+        self.clean(sheet, rows)
         at = {}
         for r in range(1, len(rows) + 1):  # from row 1: a deleted header row must not hide the first field
             k = nz.key(_cell(rows, r, 0))
@@ -473,6 +487,7 @@ class _Reader:
     # ---- 活动台账
     def read_ledger(self, sheet: str, rows: list[list]) -> list[LedgerRow]:
         g = self.g
+        self.clean(sheet, rows)
         wanted = [(c.id, c.name) for c in g.workbook.ledger_columns]
         cols, problems = _columns(rows, wanted, sheet, self.name)
         self.problems += problems
@@ -591,6 +606,7 @@ class _Reader:
     # ---- 统计数据
     def read_counts(self, sheet: str, rows: list[list]) -> list[CountValue]:
         g = self.g
+        self.clean(sheet, rows)
         cols, problems = _columns(rows, [(c.id, c.name) for c in g.workbook.counts_columns], sheet, self.name)
         self.problems += problems
         fcol, vcol = cols.get("field", 0), cols.get("value")
@@ -655,6 +671,7 @@ class _Reader:
     # ---- 自评
     def read_self_assessment(self, sheet: str, rows: list[list]) -> list[SelfAssessmentRow]:
         g = self.g
+        self.clean(sheet, rows)
         cols, problems = _columns(rows, [(c.id, c.name) for c in g.workbook.self_assessment_columns], sheet,
                                   self.name)
         self.problems += problems
@@ -820,6 +837,7 @@ def _is_note_row(raw: Callable[[str], object]) -> bool:
 def _registry_rows(reader: _Reader, sheet: str, rows: list[list], cols: dict[str, int], fields: dict
                    ) -> list[RegistryEntry]:
     g = reader.g
+    reader.clean(sheet, rows)
     entries, first = [], {}
     for r in range(2, len(rows) + 1):
         raw = {k: _cell(rows, r, i) for k, i in cols.items()}
