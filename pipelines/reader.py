@@ -298,11 +298,12 @@ def _sheets(opened: _Opened, keys: dict[str, str], name: str, g: Guide
             continue
         sheet = wb.get_sheet_by_name(real)
         rows = sheet.to_python(skip_empty_area=False, nrows=cap)
-        found[k] = (real, rows)
+        shown = nz.strip_controls(real)[0]  # the name as stored and shown: a control character never reaches them
+        found[k] = (shown, rows)
         if k in TABLE_SHEETS:  # only the top-left cell of a merged range has a value: the rest read as blank
             for (r0, c0), (r1, c1) in getattr(sheet, "merged_cell_ranges", None) or []:
                 if r1 >= 1:  # reaches the data rows (a merged header is harmless)
-                    problems.append(make("merged_cells", file=name, sheet=real,
+                    problems.append(make("merged_cells", file=name, sheet=shown,
                                          cell=f"{_ref(r0 + 1, c0)}:{_ref(r1 + 1, c1)}"))
     return found, problems
 

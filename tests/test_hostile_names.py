@@ -328,3 +328,20 @@ def test_finding3_no_planted_link_or_bold_is_live_in_chromium(tmp_path, page):
                 assert heading.split("　·　")[0] == name and heading.split("　·　")[2] == college, heading
     finally:
         stop_app(proc)
+
+
+def test_finding4_a_sheet_name_with_a_control_character_is_stored_without_it(tmp_path):
+    import openpyxl
+
+    path = control_workbook(tmp_path / "JX01-T01_2026Q1.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ledger_name = guide().workbook.sheets.ledger
+    wb[ledger_name].title = ledger_name + "\x85"
+    wb.save(path)
+    db = dbmod.db_path()
+    results = ingest.ingest([path], db)
+    assert [r.status for r in results] == ["accepted"], [p.message for r in results for p in r.problems]
+    assert all(not nz.CONTROL.search(p.sheet or "") for r in results for p in r.problems)
+    with dbmod.connect(db) as con:
+        sheets = {s for (s,) in con.execute("SELECT DISTINCT sheet FROM raw_ledger").fetchall()}
+    assert sheets == {ledger_name}
