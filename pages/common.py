@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -190,10 +191,35 @@ def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tupl
     return getattr(scoring, fn)(*args, db=db, **dict(kwargs))
 
 
+_last_good: OrderedDict[tuple, Any] = OrderedDict()  # newest result per query, whatever its data version
+_last_good_lock = threading.Lock()
+LAST_GOOD_ENTRIES = 256
+
+
+def _or_last_good(key: tuple, compute: Callable[[], Any]) -> Any:
+    """compute(), remembered under `key`; while a writer holds the database past the wait (DatabaseBusy),
+    the last result of the same query instead, so a viewer sees the data it had rather than a warning.
+    The next interaction after the write computes the new data version."""
+    try:
+        result = compute()
+    except dbmod.DatabaseBusy:
+        with _last_good_lock:
+            if key in _last_good:
+                return _last_good[key]
+        raise
+    with _last_good_lock:
+        _last_good[key] = result
+        _last_good.move_to_end(key)
+        while len(_last_good) > LAST_GOOD_ENTRIES:
+            _last_good.popitem(last=False)
+    return result
+
+
 def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
     """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version)."""
-    return _scoring_call(fn, str(db_file()), data_version(), guide_key(), tuple(args),
-                         tuple(sorted(kwargs.items())))
+    db, kw = str(db_file()), tuple(sorted(kwargs.items()))
+    return _or_last_good(("scores", fn, db, guide_key(), tuple(args), kw),
+                         lambda: _scoring_call(fn, db, data_version(), guide_key(), tuple(args), kw))
 
 
 def bundle(period: str) -> dict[str, pd.DataFrame]:
@@ -295,7 +321,9 @@ def _query_call(sql: str, params: tuple, db: str, version: int) -> pd.DataFrame:
 
 def query(sql: str, *params: Any) -> pd.DataFrame:
     """A read-only SQL query on the app's database, cached on the data version."""
-    return _query_call(sql, tuple(params), str(db_file()), data_version())
+    db = str(db_file())
+    return _or_last_good(("query", sql, tuple(params), db),
+                         lambda: _query_call(sql, tuple(params), db, data_version()))
 
 
 def data_as_of() -> tuple[str | None, Any]:

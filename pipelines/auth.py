@@ -348,7 +348,7 @@ def log_action(actor: str, action: str, detail: str = "", db=None) -> bool:
     from pipelines.store import audit
 
     try:
-        with dbmod.connect(db, write=True) as con:
+        with dbmod.connect(db, write=True, changes_data=False) as con:  # no page recomputes for a sign-in
             audit(con, actor, action, detail)
         return True
     except dbmod.DatabaseBusy:

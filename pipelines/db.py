@@ -2,12 +2,13 @@
 
 DuckDB lets one process write a file at a time, and a read-write connection blocks readers in other
 processes. So every connection here is short-lived and taken under a file lock beside the database:
-writers (ingest, rollback, registry) hold it for one transaction, readers for one query batch. A caller
-that finds the lock busy waits up to `settings().lock_timeout_s` and then gets `DatabaseBusy` with a
-clear Chinese message.
+writers (ingest, rollback, registry) hold it for as short as they can (ingest gives it back between
+slices of a few files), readers for one query batch. A caller that finds the lock busy waits up to
+`settings().lock_timeout_s` and then gets `DatabaseBusy` with a clear Chinese message.
 
-The data version (a counter bumped by every committed write) lives in a sidecar file, so pages can key
-their caches on it without opening the database.
+The data version (a counter bumped after committed writes that change data; audit rows alone do not)
+lives in a sidecar file, so pages can key their caches on it without opening the database. A batch
+(ingest) bumps it once at its end, so pages keep serving their cached results while it writes.
 """
 from __future__ import annotations
 
@@ -201,6 +202,17 @@ def data_version(path: str | Path | None = None) -> int:
         return 0
 
 
+def busy_message(path: Path, waited_s: float) -> str:
+    """The Chinese message of DatabaseBusy; a sub-second wait says 不到 1 秒, not 0 秒."""
+    waited = "不到 1 秒" if waited_s < 1 else f" {round(waited_s, 1):g} 秒"
+    return f"数据库正被其他程序写入（{path.name}），已等待{waited}仍未释放。请稍后重试。"
+
+
+def bump_version(path: str | Path | None = None) -> None:
+    """Tell the pages that the data changed (call under the lock, after the commit)."""
+    _version_file(db_path(path)).write_text(str(data_version(path) + 1))
+
+
 @contextlib.contextmanager
 def locked(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[Path]:
     """Hold the database lock without opening DuckDB (e.g. to swap in a rebuilt file); yields the path.
@@ -213,9 +225,7 @@ def locked(path: str | Path | None = None, *, timeout: float | None = None) -> I
     try:
         lock.acquire(timeout=timeout)
     except Timeout as e:
-        raise DatabaseBusy(
-            f"数据库正被其他程序写入（{path.name}），已等待 {timeout:.0f} 秒仍未释放。请稍后重试。"
-        ) from e
+        raise DatabaseBusy(busy_message(path, timeout)) from e
     try:
         yield path
     finally:
@@ -235,12 +245,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
-def connect(path: str | Path | None = None, *, write: bool = False,
-            timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: str | Path | None = None, *, write: bool = False, timeout: float | None = None,
+            changes_data: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection under the database lock.
 
     With write=True the schema is ensured, the body runs in one transaction (rolled back on any
-    exception) and the data version is bumped after commit.
+    exception) and the data version is bumped after commit, unless changes_data=False (a write no page
+    shows from its cache, such as an audit row of a sign-in: it must not make every viewer recompute).
     """
     with locked(path, timeout=timeout) as path:
         if write:
@@ -257,7 +268,8 @@ def connect(path: str | Path | None = None, *, write: bool = False,
                     raise
             finally:
                 con.close()
-            _version_file(path).write_text(str(data_version(path) + 1))
+            if changes_data:
+                bump_version(path)
         else:
             if not path.exists():
                 # An empty in-memory database with the schema, so readers see empty tables, not errors.

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -410,18 +411,46 @@ def ingest(files: Iterable[Source] | Source, db: str | Path | None = None, *, ac
                 _write_chunk(path, archive, chunk, actor, finish)
             except dbm.DatabaseBusy as e:
                 e.results = [r for r in results if r is not None]
+                _bump_if_written(path, e.results)
                 raise
-    return [r for r in results if r is not None]
+    done_results = [r for r in results if r is not None]
+    _bump_if_written(path, done_results)
+    return done_results
+
+
+def _bump_if_written(path: Path, results: list[FileResult]) -> None:
+    """One data-version bump for the whole batch: pages keep their cached results while it writes."""
+    if any(r.status in ("accepted", "replaced") for r in results):
+        dbm.bump_version(path)
+
+
+WRITE_SLICE_S = 0.3
+"""A writer gives the lock back after writing this long (finishing the file in hand) ..."""
+READER_GAP_S = 0.1
+"""... and waits this long before taking it again, so pages waiting to read get in between slices (a
+waiting reader retries the lock at least every 0.1 s)."""
 
 
 def _write_chunk(path: Path, archive: Path, chunk: list[tuple[int, ParsedWorkbook]], actor: str,
                  finish: Callable[[int, FileResult], None]) -> None:
-    """Write valid workbooks under one connection, one transaction (and manifest line) per file."""
-    finished: list[int] = []
+    """Write valid workbooks in slices of at most WRITE_SLICE_S under one connection each, one
+    transaction (and manifest line) per file."""
+    todo = list(chunk)
+    while todo:
+        todo = _write_slice(path, archive, todo, actor, finish)
+        if todo:
+            time.sleep(READER_GAP_S)
+
+
+def _write_slice(path: Path, archive: Path, todo: list[tuple[int, ParsedWorkbook]], actor: str,
+                 finish: Callable[[int, FileResult], None]) -> list[tuple[int, ParsedWorkbook]]:
+    """Write files of `todo` under one connection until WRITE_SLICE_S has passed; returns the rest."""
     written = 0
     try:
-        with dbm.connect(path, write=True) as con:
-            for i, parsed in chunk:
+        with dbm.connect(path, write=True, changes_data=False) as con:  # ingest bumps the version once
+            start = time.monotonic()
+            while todo and time.monotonic() - start < WRITE_SLICE_S:  # at least one file
+                i, parsed = todo.pop(0)
                 try:
                     res, entry = _save(con, parsed, actor)
                     if entry is None:
@@ -441,11 +470,11 @@ def _write_chunk(path: Path, archive: Path, chunk: list[tuple[int, ParsedWorkboo
                         parsed.file_name, "write_failed",
                         f"写入数据库失败（{type(e).__name__}: {e}），本文件未导入，请重试或联系管理员。", severity="error"))
                 finish(i, res)
-                finished.append(i)
             if not written:
-                raise _NoChange()  # nothing written: keep the data version, so no page reloads for nothing
+                raise _NoChange()  # nothing written: roll back the empty transaction
     except _NoChange:
         pass
+    return todo
 
 
 def _save(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, actor: str) -> tuple[FileResult, dict | None]:
