@@ -586,6 +586,26 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
     return _write(path, body)
 
 
+def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | None = None, *,
+                 actor: str) -> None:
+    """Set (or with None, clear) the submission deadline of a quarter: one audited, journaled write, so
+    `rebuild` keeps it. A submission whose first upload falls on a later day is late (pipelines/alerts.py).
+    ValueError with a Chinese message for a period or date that is none, or without an actor."""
+    if not str(actor or "").strip():
+        raise ValueError("设置报送截止日期须由已登录的管理员操作。")
+    period, due = store.deadline_args(period, due_date)
+    path = dbm.db_path(db)
+    at = _now()
+
+    def body(con):
+        detail = store.save_deadline(con, period, due, actor=actor, at=at)
+        store.audit(con, actor, "deadline", detail, at=at)
+        return None, _entry("deadline", actor=actor, at=at, detail=detail, period=period,
+                            due_date=due.isoformat() if due else None)
+
+    _write(path, body)
+
+
 def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, actor: str) -> int | None:
     """Withdraw the current version of a branch-quarter (it then counts as not submitted).
 
@@ -786,6 +806,9 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
                 _rollback_in(con, e["branch"], e["period"])
             elif action == "withdraw":
                 _withdraw_in(con, e["branch"], e["period"])
+            elif action == "deadline":
+                due = e.get("due_date")
+                store.save_deadline(con, e["period"], due and dt.date.fromisoformat(due), actor=actor, at=at)
             store.audit(con, actor, action, e.get("detail") or "", at=at)
             if e.get("txn"):
                 store.journal(con, e["txn"], action, at=at)

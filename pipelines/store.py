@@ -8,11 +8,9 @@ import datetime as dt
 import os
 import signal
 
-from pathlib import Path
 
 import duckdb
 
-from pipelines import db as dbmod
 from pipelines.model import ParsedWorkbook, RegistryEntry, normalise_period
 
 
@@ -141,13 +139,8 @@ def set_status(con: duckdb.DuckDBPyConnection, submission_id: int, status: str) 
     con.execute("UPDATE submissions SET status = ? WHERE submission_id = ?", [status, submission_id])
 
 
-def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | None = None, *,
-                 actor: str) -> None:
-    """Set (or with None, clear) the submission deadline of a quarter, in one audited write transaction.
-
-    A submission whose first upload falls on a later day than `due_date` is late (pipelines/alerts.py).
-    ValueError with a Chinese message for a period or date that is none.
-    """
+def deadline_args(period: str, due_date: dt.date | str | None) -> tuple[str, dt.date | None]:
+    """A deadline's quarter and date as stored; ValueError with a Chinese message for either that is none."""
     try:
         period = normalise_period(period)
         if not 1 <= int(period[-1]) <= 4:
@@ -161,13 +154,18 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
             raise ValueError(f"截止日期格式不正确：{due_date}（应为如 2026-04-10）") from None
     if isinstance(due_date, dt.datetime):
         due_date = due_date.date()
-    with dbmod.connect(db, write=True) as con:
-        if due_date is None:
-            con.execute("DELETE FROM deadlines WHERE period = ?", [period])
-            audit(con, actor, "deadline", f"{period} 报送截止日期已清除")
-            return
-        con.execute("INSERT OR REPLACE INTO deadlines VALUES (?, ?, ?, ?)", [period, due_date, actor, _now()])
-        audit(con, actor, "deadline", f"{period} 报送截止日期设为 {due_date.isoformat()}")
+    return period, due_date
+
+
+def save_deadline(con: duckdb.DuckDBPyConnection, period: str, due_date: dt.date | None, *, actor: str,
+                  at: dt.datetime) -> str:
+    """Set (or with None, clear) a quarter's submission deadline inside the open transaction; returns the
+    audit detail. The journaled write around it is pipelines.ingest.set_deadline."""
+    if due_date is None:
+        con.execute("DELETE FROM deadlines WHERE period = ?", [period])
+        return f"{period} 报送截止日期已清除"
+    con.execute("INSERT OR REPLACE INTO deadlines VALUES (?, ?, ?, ?)", [period, due_date, actor, at])
+    return f"{period} 报送截止日期设为 {due_date.isoformat()}"
 
 
 def journal(con: duckdb.DuckDBPyConnection, txn: str, action: str, *, at: dt.datetime | None = None) -> None:

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from pipelines import alerts as al
-from pipelines import config, store
+from pipelines import config
 from pipelines.guide import GuideError, guide, load_guide
-from pipelines.ingest import ingest, load_registry, withdraw
+from pipelines.ingest import ingest, load_registry, set_deadline, withdraw
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, quarter_months
 from pipelines.workbook import write_registry_workbook, write_workbook
 from test_scoring_fixtures import save, workbook
@@ -304,25 +304,25 @@ def test_late_only_after_a_deadline_is_set_and_by_the_first_upload(tmp_path):
         return df[df["rule_id"] == "late_submission"]
 
     assert late().empty  # no deadline set: never late
-    store.set_deadline("2026q1", "2026-04-10", db, actor="admin")
+    set_deadline("2026q1", "2026-04-10", db, actor="admin")
     hits = late()
     assert fired(hits) == {("B", "late_submission", "yellow")}
     hit = one(hits, "B", "late_submission")
     assert hit["evidence"] == "报送截止日期 2026-04-10，首次上传于 2026-04-11 09:00，逾期 1 天"
     assert hit["deadline"] == dt.date(2026, 4, 10)
-    store.set_deadline("2026Q1", dt.date(2026, 4, 11), db, actor="admin")  # moved: B is on time now
+    set_deadline("2026Q1", dt.date(2026, 4, 11), db, actor="admin")  # moved: B is on time now
     assert late().empty
-    store.set_deadline("2026Q1", dt.date(2026, 4, 7), db, actor="admin")
+    set_deadline("2026Q1", dt.date(2026, 4, 7), db, actor="admin")
     assert fired(late()) == {(c, "late_submission", "yellow") for c in "ABC"}
-    store.set_deadline("2026Q1", None, db, actor="admin")  # cleared
+    set_deadline("2026Q1", None, db, actor="admin")  # cleared
     assert late().empty
 
 
 def test_set_deadline_is_audited_and_read_back(tmp_path):
     db = tmp_path / "d.duckdb"
     assert al.deadlines(db).empty  # no database yet
-    store.set_deadline("2026Q2", "2026-07-15", db, actor="组织部")
-    store.set_deadline("2026Q1", dt.date(2026, 4, 10), db, actor="组织部")
+    set_deadline("2026Q2", "2026-07-15", db, actor="组织部")
+    set_deadline("2026Q1", dt.date(2026, 4, 10), db, actor="组织部")
     got = al.deadlines(db)
     assert got["period"].tolist() == ["2026Q1", "2026Q2"] and set(got["set_by"]) == {"组织部"}
     assert pd.Timestamp(got["due_date"].iloc[1]).date() == dt.date(2026, 7, 15)
@@ -332,9 +332,25 @@ def test_set_deadline_is_audited_and_read_back(tmp_path):
         log = con.execute("SELECT actor, action, detail FROM audit_log ORDER BY logged_at, detail").fetchall()
     assert ("组织部", "deadline", "2026Q2 报送截止日期设为 2026-07-15") in log
     with pytest.raises(ValueError, match="截止日期格式不正确：4月10日"):
-        store.set_deadline("2026Q1", "4月10日", db, actor="组织部")
+        set_deadline("2026Q1", "4月10日", db, actor="组织部")
     with pytest.raises(ValueError, match="季度格式不正确：2026Q5"):
-        store.set_deadline("2026Q5", "2026-04-10", db, actor="组织部")
+        set_deadline("2026Q5", "2026-04-10", db, actor="组织部")
+    with pytest.raises(ValueError, match="管理员"):
+        set_deadline("2026Q1", "2026-04-10", db, actor=" ")
+
+
+def test_deadlines_are_journaled_so_rebuild_keeps_them(tmp_path):
+    from pipelines.ingest import rebuild
+
+    db = tmp_path / "d.duckdb"
+    set_deadline("2026Q1", "2026-04-10", db, actor="组织部")
+    set_deadline("2026Q2", "2026-07-15", db, actor="组织部")
+    set_deadline("2026Q2", None, db, actor="组织部")  # cleared again: the replay must clear it too
+    before = al.deadlines(db)[["period", "due_date", "set_by"]]
+    rebuild(db)
+    after = al.deadlines(db)[["period", "due_date", "set_by"]]
+    assert after["period"].tolist() == ["2026Q1"]
+    pd.testing.assert_frame_equal(before, after)
 
 
 def test_the_demo_school_raises_alerts_of_both_levels(demo_db):
