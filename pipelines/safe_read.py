@@ -4,7 +4,9 @@ The reader already refuses what it knows to be dangerous before calamine parses 
 native crash in calamine (Rust aborts on a failed allocation) would end the whole process: the CLI with exit
 134 and no JSON, the Streamlit server for every viewer. Here files are read by a worker process
 (`python -m pipelines.safe_read`, reused across files: the import cost is paid once) under an address-space
-limit (RLIMIT_AS) and a per-file time limit. A worker that crashes, is killed or runs out of time turns into
+limit (RLIMIT_AS, set once the worker's imports are done so that its resident memory can never grow past
+MEMORY_LIMIT_MB: address space and resident memory grow together, so the headroom left in one bounds the other)
+and a per-file time limit. A worker that crashes, is killed or runs out of time turns into
 one `file_parse_failed` problem for that file ("文件无法读取…"); the next file starts a fresh worker.
 A plain subprocess rather than multiprocessing: multiprocessing children re-import the caller's __main__
 (the Streamlit or pytest command line), which costs time and is not ours to run.
@@ -33,7 +35,7 @@ from pipelines import config
 from pipelines.model import ParsedWorkbook, Problem, RegistryEntry
 from pipelines.problems import make
 
-MEMORY_LIMIT_MB = 768  # address space of the worker; files within the reader's bounds peak far below (see tests)
+MEMORY_LIMIT_MB = 200  # peak resident memory a worker may reach while reading any file (issue 9: under 200 MB)
 TIME_LIMIT_S = 60.0  # wall time for one file; a template reads in well under a second
 FAULT_ENV = "DJ_PARSE_FAULT"
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,10 +197,24 @@ def _peak_kb() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the address space so that resident memory stays under `memory_mb`: whatever the worker maps from
+    now on counts against both, so the address space may grow by at most the resident headroom left."""
+    try:
+        headroom_kb = memory_mb * 1024 - _status_kb("VmRSS")
+        limit = (_status_kb("VmSize") + max(headroom_kb, 0)) * 1024
+    except (OSError, StopIteration, ValueError):  # no /proc: a plain address-space cap
+        limit = memory_mb * 4 * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def serve(memory_mb: int) -> None:
     """The worker's loop: read a request from stdin, answer on the original stdout, until stdin closes."""
-    limit = memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     inp = os.fdopen(os.dup(0), "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
@@ -209,6 +225,7 @@ def serve(memory_mb: int) -> None:
         guide()
     except Exception:  # a broken guide is reported per file, by the reader
         pass
+    _limit_memory(memory_mb)
     while head := inp.read(_HEADER.size):
         body = pickle.dumps(_answer(pickle.loads(inp.read(_HEADER.unpack(head)[0]))),
                             protocol=pickle.HIGHEST_PROTOCOL)

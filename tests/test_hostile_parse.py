@@ -108,6 +108,50 @@ def test_finding1_stray_cell_at_AZ200000_costs_little_memory(tmp_path):
     assert 0 < out.peak_kb < 200 * 1024, f"worker peak RSS {out.peak_kb // 1024} MB"
 
 
+SST_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+
+def with_shared_string(path: Path, text: str) -> tuple[Path, int]:
+    """Give the workbook (our writer uses inline strings) a shared-strings part holding `text` at index 0."""
+    data = path.read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        assert "xl/sharedStrings.xml" not in zin.namelist()
+        for info in zin.infolist():
+            body = zin.read(info).decode()
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                body = body.replace("</Relationships>", f'<Relationship Id="rIdSst" Type="{SST_REL}" '
+                                    'Target="sharedStrings.xml"/></Relationships>')
+            elif info.filename == "[Content_Types].xml":
+                body = body.replace("</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SST_TYPE}"/>'
+                                    "</Types>")
+            zout.writestr(info, body.encode())
+        zout.writestr("xl/sharedStrings.xml", f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{SST_NS}" '
+                      f'count="1" uniqueCount="1"><si><t>{text}</t></si></sst>')
+    path.write_bytes(out.getvalue())
+    return path, 0
+
+
+def test_finding1_one_long_string_in_every_cell_stays_under_200_MB(tmp_path):
+    """A small file whose every ledger cell points at one 2,000-character shared string: materialised, the
+    sheet needs about 700 MB. The worker stays under 200 MB and the file is refused as unreadable, alone."""
+    path, index = with_shared_string(branch_workbook(tmp_path / "长文本.xlsx", "JX01-T01"), "长" * 2000)
+    cols = "ABCDEFGHIJ"
+    rows = "".join(f'<row r="{r}">' + "".join(f'<c r="{c}{r}" t="s"><v>{index}</v></c>' for c in cols) + "</row>"
+                   for r in range(2, ledger_cap(G) + 1))
+    with_sheet_xml(path, S.ledger, rows)
+    assert path.stat().st_size < 1_000_000
+    out = safe_read.run("workbook", path, None)
+    assert out.failure or out.result.problems, "the file must not be read as if nothing happened"
+    assert out.failure or out.peak_kb < 200 * 1024
+    parsed = safe_read.read_workbook(path)
+    assert not parsed.valid
+    good = safe_read.read_workbook(branch_workbook(tmp_path / "good.xlsx", "JX01-T02"))
+    assert good.valid, [p.message for p in good.problems]
+
+
 @pytest.mark.parametrize("sheet, cell", [
     (S.ledger, "XFD1"),  # a huge column only
     (S.ledger, "A1048576"),  # a huge row only
