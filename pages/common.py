@@ -9,7 +9,6 @@ Pages only read: every query goes through pipelines.scoring or pipelines.db.quer
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 import sys
@@ -31,7 +30,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
-from pipelines.model import period_label as model_period_label  # noqa: E402
+from pipelines.period import Period  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -128,9 +127,9 @@ def item_label(item_id: str, width: int = 18) -> str:
 
 
 def period_label(period: str) -> str:
-    """'2026Q3' -> '2026 年第 3 季度' (model.period_label); anything else as it is."""
+    """'2026Q3' -> '2026 年第 3 季度' (Period.label); anything else as it is."""
     try:
-        return model_period_label(str(period))
+        return Period.parse(period).label
     except ValueError:
         return str(period)
 
@@ -219,7 +218,7 @@ def previous_scores(periods: Sequence[str], period: str,
     show (comparison_caption says so). The scores come from bundle(period) (pass it as `data` if the page has
     it already), which scored that quarter anyway; their change columns (delta, …) are not included.
     """
-    prev = scoring.prev_period(period)
+    prev = str(Period.parse(period).previous)
     if prev not in periods:
         return None, None
     return prev, (data or bundle(period))["prev_branch_scores"]
@@ -227,7 +226,7 @@ def previous_scores(periods: Sequence[str], period: str,
 
 def comparison_caption(periods: Sequence[str], period: str) -> str:
     """What `period` is compared with, for the caption under the quarter selector."""
-    prev = scoring.prev_period(period)
+    prev = str(Period.parse(period).previous)
     if period not in periods:
         return f"当前查看：{period_label(period)}；本季度尚无支部报送"
     if prev in periods:
@@ -312,8 +311,8 @@ def data_as_of() -> tuple[str | None, Any]:
 
 def previous_period(periods: Sequence[str], period: str) -> str | None:
     """The latest period with data before `period`, or None."""
-    before = [p for p in periods if _period_key(p) < _period_key(period)]
-    return max(before, key=_period_key) if before else None
+    before = [p for p in periods if Period.parse(p) < Period.parse(period)]
+    return max(before, key=Period.parse) if before else None
 
 
 # ---- state that survives page switches and lives in the URL -------------------------------------
@@ -382,24 +381,12 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     return out
 
 
-def due_period(today: dt.date | None = None) -> str:
-    """The latest completed quarter: the one branches are reporting on now."""
-    today = today or dt.date.today()
-    q = (today.month - 1) // 3 + 1
-    return f"{today.year - 1}Q4" if q == 1 else f"{today.year}Q{q - 1}"
-
-
-def _period_key(p: str) -> tuple[int, int]:
-    year, q = p.upper().split("Q")
-    return int(year), int(q)
-
-
 def period_options(periods: Sequence[str]) -> list[str]:
     """Periods with data, plus the quarter now due when nobody has submitted it yet and a registry says who
     should — so the dashboard can show who is still missing, even before the first submission. Ascending."""
     ps = list(periods)
-    due = due_period()
-    if not ps or _period_key(due) > _period_key(ps[-1]):
+    due = str(Period.latest_completed())  # the quarter branches are reporting on now
+    if not ps or Period.parse(due) > Period.parse(ps[-1]):
         n = query("SELECT count(*) AS n FROM registry")
         if int(n.at[0, "n"]) > 0:
             ps.append(due)
@@ -607,10 +594,9 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
 
 
 def period_short(period: str) -> str:
-    """'2026Q3' -> '2026年Q3' (compact, for chart axes)."""
+    """'2026Q3' -> '2026年Q3' (Period.short_label, for chart axes); anything else as it is."""
     try:
-        year, q = str(period).upper().split("Q")
-        return f"{int(year)}年Q{int(q)}"
+        return Period.parse(period).short_label
     except ValueError:
         return str(period)
 
@@ -636,7 +622,7 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
     `order` fixes the legend order; with more than four lines the legend moves below the plot.
     """
     fig = go.Figure()
-    xs = sorted(df[x].unique(), key=_period_key)
+    xs = sorted(df[x].unique(), key=Period.parse)
     groups = list(order) if order else list(dict.fromkeys(df[group]))
     for name in groups:
         g = df[df[group] == name]

@@ -21,8 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from pipelines import scoring
 from pipelines.guide import guide
-from pipelines.model import normalise_period as _norm
-from pipelines.model import period_label
+from pipelines.period import Period
 from pipelines.workbook import print_setup
 
 RED = "C8102E"
@@ -54,7 +53,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
     """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个一级指标), and
     "registry": whether a registry is loaded (without one, nobody can be listed as missing)."""
     g = guide()
-    period = _norm(period)
+    period = str(Period.parse(period))
     data = scoring.marts(period, db, previous=True)
     bs, status, pbs = data["branch_scores"], data["submission_status"], data.get("prev_branch_scores")
     dims = [(f"d{i}", d.name) for i, d in enumerate(g.dimensions, 1)]
@@ -68,7 +67,7 @@ def frames(period: str, db=None) -> dict[str, Any]:
         return (len(st) if has else None), sub, (int((st["status"] == "missing").sum()) if has else None)
 
     now_c = counts(status, bs)
-    before_c = counts(scoring.submission_status(scoring.prev_period(period), db), pbs)
+    before_c = counts(scoring.submission_status(str(Period.parse(period).previous), db), pbs)
     rows = []
     for label, n, b in zip(("支部总数", "已报送支部", "未报送支部"), now_c, before_c):
         rows.append((label, n if n is not None else "未导入支部名册", b, None if n is None or b is None else n - b))
@@ -153,12 +152,12 @@ def _count(df: pd.DataFrame, item_id: str):
 def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> bytes:
     """The report workbook of `period` as .xlsx bytes."""
     g = guide()
-    period = _norm(period)
+    period = str(Period.parse(period))
     tables = frames(period, db)
     wb = Workbook()
     ws = wb.active
     ws.title = "概况"
-    ws["A1"] = f"{g.title}季度报告（{period_label(period)}）"
+    ws["A1"] = f"{g.title}季度报告（{Period.parse(period).label}）"
     ws["A1"].font = Font(size=16, bold=True, color=RED)
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
     ws["A2"] = f"{g.school} · 指标指南版本 {g.version} · 生成时间 {stamp}"
@@ -222,7 +221,7 @@ def cli_report(args: argparse.Namespace) -> int:
     if args.period not in scoring.periods(args.db) and scoring.submission_status(args.period, args.db).empty:
         print(f"{args.period} 没有任何报送数据，也没有支部名册，无法生成报告。", file=sys.stderr)
         return 1
-    out = Path(args.out or file_name(_norm(args.period)))
+    out = Path(args.out or file_name(str(Period.parse(args.period))))
     out.write_bytes(quarter_report(args.period, args.db))
     print(f"已生成 {out}")
     return 0

@@ -16,7 +16,8 @@ from openpyxl import load_workbook
 from app_server import start_app, stop_app
 from pipelines import auth, db, scoring
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, parse_period, period_of, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 from pipelines.workbook import write_workbook
 
 pytestmark = pytest.mark.browser
@@ -33,14 +34,13 @@ def browser_context_args(browser_context_args):
 
 
 def _next_period(period: str) -> str:
-    year, q = parse_period(period)
-    return period_of(year + q // 4, q % 4 + 1)
+    return str(Period.parse(period).next)
 
 
 def _workbook(folder: Path, e: RegistryEntry, period: str) -> Path:
     """A real, valid filled workbook for a registry branch."""
-    year, q = parse_period(period)
-    months = quarter_months(q)
+    p = Period.parse(period)
+    year, q, months = p.year, p.quarter, p.months
     info = BranchInfo(e.branch_code, e.branch_name, e.college, e.branch_type, year, q, e.members,
                       "张书记", "李委员", dt.date(year, months[-1], 25))
     ledger, row = [], 2
