@@ -35,31 +35,19 @@ from pipelines.period import Period  # noqa: E402
 log = logging.getLogger("dangjian.pages")
 
 # ---- colours ------------------------------------------------------------------------------------
-RED = "#C8102E"
-DARK_RED = "#8E0C22"
-INK = "#1F2329"
-GREY = "#6B7280"
-LIGHT_GREY = "#D1D5DB"
-GRID = "#ECECEE"
-LIGHT_GREY_LINE = "#9CA3AF"  # a second reference line beside a coloured one
-SCHOOL_COLOR = "#374151"
-TYPE_COLORS = {"teacher": "#2B4C7E", "student": "#D4A017"}  # the same two colours on every chart
-# Lines of colleges or branches: distinct but muted, never the two type colours (navy, gold).
-LINE_PALETTE = ["#C8102E", "#374151", "#0F766E", "#9A3412", "#6D28D9", "#E27B8C", "#9CA3AF", "#65A30D",
-                "#8E0C22", "#0E7490"]
-UP_COLOR = "#C8102E"
-DOWN_COLOR = "#4B5563"
-# Sequential scale for scores: pale grey (low) to Party red (high).
-SCORE_SCALE = [[0.0, "#F3F4F6"], [0.45, "#F2C4CC"], [0.75, "#DB6177"], [1.0, "#8E0C22"]]
+# pipelines.palette is the one palette; pages use its colours through this module (c.RED, c.TYPE_COLORS, …)
+from pipelines.palette import (CATEGORICAL, DARK_RED, DIMENSION_COLORS, DOWN_COLOR, GREY, GRID, INK, LIGHT_GREY,  # noqa: E402,F401
+                               LIGHT_GREY_LINE, LINE_PALETTE, PAPER, RED, SCHOOL_COLOR, SCORE_SCALE, TYPE_COLORS,
+                               UP_COLOR)
 METRIC_H = 124  # px: bordered metrics in a row share one height whether or not they show a delta
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 pio.templates["dangjian"] = go.layout.Template(
     layout=dict(
         font=dict(family=FONT, size=14, color=INK),
-        colorway=[RED, "#2B4C7E", "#D4A017", SCHOOL_COLOR, "#9CA3AF", DARK_RED, "#E5A3AD", "#111827"],
-        paper_bgcolor="white",
-        plot_bgcolor="white",
+        colorway=CATEGORICAL,
+        paper_bgcolor=PAPER,
+        plot_bgcolor=PAPER,
         xaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
         yaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
         hoverlabel=dict(font=dict(family=FONT, size=13)),
@@ -538,7 +526,7 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
         polar=dict(
             bgcolor="white",
             radialaxis=dict(range=[0, 110], tickvals=[20, 40, 60, 80, 100], angle=90, tickangle=90,
-                            gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=10, color="#9CA3AF")),
+                            gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=10, color=LIGHT_GREY_LINE)),
             angularaxis=dict(rotation=90, direction="clockwise", gridcolor=GRID, linecolor=LIGHT_GREY,
                              tickfont=dict(size=14, color=INK)),
         ),

@@ -21,12 +21,12 @@ from openpyxl.utils import get_column_letter
 
 from pipelines import scoring
 from pipelines.guide import guide
+from pipelines.palette import GREY, LIGHT_GREY, PALE_RED, RED, excel
 from pipelines.period import Period
 from pipelines.workbook import print_setup
 
-RED = "C8102E"
-HEADER_FILL = PatternFill("solid", fgColor="F4E1E4")
-THIN = Side(style="thin", color="D1D5DB")
+HEADER_FILL = PatternFill("solid", fgColor=excel(PALE_RED))
+THIN = Side(style="thin", color=excel(LIGHT_GREY))
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SHEETS = ("概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
 SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
@@ -158,10 +158,10 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None) -> b
     ws = wb.active
     ws.title = "概况"
     ws["A1"] = f"{g.title}季度报告（{Period.parse(period).label}）"
-    ws["A1"].font = Font(size=16, bold=True, color=RED)
+    ws["A1"].font = Font(size=16, bold=True, color=excel(RED))
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
     ws["A2"] = f"{g.school} · 指标指南版本 {g.version} · 生成时间 {stamp}"
-    ws["A2"].font = Font(size=10, color="6B7280")
+    ws["A2"].font = Font(size=10, color=excel(GREY))
     end = _table(ws, tables["概况"], top=4, title="主要数据（与上一季度相比）")
     _table(ws, tables["七个一级指标"], top=end + 2, title="七个一级指标平均得分")
     for name in SHEETS[1:]:

@@ -29,6 +29,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from pipelines.guide import Guide, guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.palette import RED, excel
 from pipelines.period import Period
 
 # Headers of the 支部信息 sheet, fixed by the contract in docs/design.md (not part of the guide).
@@ -42,7 +43,7 @@ FONT_NAME = "微软雅黑"  # present in Office/WPS on Windows; LibreOffice subs
 
 _FONT = Font(name=FONT_NAME, size=11)
 _HEADER_FONT = Font(name=FONT_NAME, size=11, bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="C00000")  # Party red
+_HEADER_FILL = PatternFill("solid", fgColor=excel(RED))
 _LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
 _THIN = Side(style="thin", color="BFBFBF")

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from app_server import start_app, stop_app
 from pipelines import auth, db, scoring
+from pipelines.config import env_name
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.period import Period
@@ -62,7 +63,7 @@ def server(demo_db, tmp_path):
     secrets.parent.mkdir()
     secrets.write_text(f'[admins]\nbrowser = "{auth.hash_password(PASSWORD, rounds=4)}"\n', encoding="utf-8")
     proc, base = start_app(demo_db, tmp_path / "streamlit.log", extra_args=["--secrets.files", str(secrets)],
-                           drop_env=(auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH))
+                           drop_env=(env_name("admins"), env_name("view_password_hash")))
     try:
         yield base
     finally:
