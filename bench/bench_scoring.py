@@ -30,7 +30,7 @@ from pipelines import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import Guide, guide  # noqa: E402
-from pipelines.model import period_of  # noqa: E402
+from pipelines.period import Period  # noqa: E402
 
 TARGET_QUARTER_S = 1.0
 
@@ -68,7 +68,7 @@ def synthesise(path: Path, branches: int = 1000, quarters: int = 8, seed: int = 
     subs["submission_id"] = np.arange(1, len(subs) + 1, dtype="int64")
     subs["load_id"] = subs["submission_id"]
     subs["branch_code"] = codes[subs["b"]]
-    subs["period"] = [period_of(y, q) for y, q in zip(subs["year"], subs["quarter"])]
+    subs["period"] = [str(Period(y, q)) for y, q in zip(subs["year"], subs["quarter"])]
     subs["file_name"] = subs["branch_code"] + "_" + subs["period"] + "_v" + subs["version"].astype(str) + ".xlsx"
     subs["sha256"] = subs["file_name"]
     subs["uploaded_at"] = pd.Timestamp("2026-01-01") + pd.to_timedelta(subs["submission_id"], unit="s")
@@ -186,7 +186,7 @@ def load_staging(path: Path) -> dict[str, pd.DataFrame]:
 
 
 def _prev(period: str) -> str:
-    return scoring.prev_period(period)
+    return str(Period.parse(period).previous)
 
 
 _UNIT = 10 ** (6 - scoring.SHOWN_DECIMALS)  # millionths per shown step

@@ -31,37 +31,25 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import export, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
-from pipelines.model import period_label as model_period_label  # noqa: E402
 from pages.text import plot_text  # noqa: E402
+from pipelines.period import Period  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
 # ---- colours ------------------------------------------------------------------------------------
-RED = "#C8102E"
-DARK_RED = "#8E0C22"
-INK = "#1F2329"
-GREY = "#6B7280"
-LIGHT_GREY = "#D1D5DB"
-GRID = "#ECECEE"
-LIGHT_GREY_LINE = "#9CA3AF"  # a second reference line beside a coloured one
-SCHOOL_COLOR = "#374151"
-TYPE_COLORS = {"teacher": "#2B4C7E", "student": "#D4A017"}  # the same two colours on every chart
-# Lines of colleges or branches: distinct but muted, never the two type colours (navy, gold).
-LINE_PALETTE = ["#C8102E", "#374151", "#0F766E", "#9A3412", "#6D28D9", "#E27B8C", "#9CA3AF", "#65A30D",
-                "#8E0C22", "#0E7490"]
-UP_COLOR = "#C8102E"
-DOWN_COLOR = "#4B5563"
-# Sequential scale for scores: pale grey (low) to Party red (high).
-SCORE_SCALE = [[0.0, "#F3F4F6"], [0.45, "#F2C4CC"], [0.75, "#DB6177"], [1.0, "#8E0C22"]]
+# pipelines.palette is the one palette; pages use its colours through this module (c.RED, c.TYPE_COLORS, …)
+from pipelines.palette import (CATEGORICAL, DARK_RED, DIMENSION_COLORS, DOWN_COLOR, GREY, GRID, INK, LIGHT_GREY,  # noqa: E402,F401
+                               LIGHT_GREY_LINE, LINE_PALETTE, PAPER, RED, SCHOOL_COLOR, SCORE_SCALE, TYPE_COLORS,
+                               UP_COLOR)
 METRIC_H = 124  # px: bordered metrics in a row share one height whether or not they show a delta
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 pio.templates["dangjian"] = go.layout.Template(
     layout=dict(
         font=dict(family=FONT, size=14, color=INK),
-        colorway=[RED, "#2B4C7E", "#D4A017", SCHOOL_COLOR, "#9CA3AF", DARK_RED, "#E5A3AD", "#111827"],
-        paper_bgcolor="white",
-        plot_bgcolor="white",
+        colorway=CATEGORICAL,
+        paper_bgcolor=PAPER,
+        plot_bgcolor=PAPER,
         xaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
         yaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
         hoverlabel=dict(font=dict(family=FONT, size=13)),
@@ -125,9 +113,9 @@ def item_label(item_id: str, width: int = 18) -> str:
 
 
 def period_label(period: str) -> str:
-    """'2026Q3' -> '2026 年第 3 季度' (model.period_label); anything else as it is."""
+    """'2026Q3' -> '2026 年第 3 季度' (Period.label); anything else as it is."""
     try:
-        return model_period_label(str(period))
+        return Period.parse(period).label
     except ValueError:
         return str(period)
 
@@ -241,7 +229,7 @@ def previous_scores(periods: Sequence[str], period: str,
     show (comparison_caption says so). The scores come from bundle(period) (pass it as `data` if the page has
     it already), which scored that quarter anyway; their change columns (delta, …) are not included.
     """
-    prev = scoring.prev_period(period)
+    prev = str(Period.parse(period).previous)
     if prev not in periods:
         return None, None
     return prev, (data or bundle(period))["prev_branch_scores"]
@@ -249,7 +237,7 @@ def previous_scores(periods: Sequence[str], period: str,
 
 def comparison_caption(periods: Sequence[str], period: str) -> str:
     """What `period` is compared with, for the caption under the quarter selector."""
-    prev = scoring.prev_period(period)
+    prev = str(Period.parse(period).previous)
     if period not in periods:
         return f"当前查看：{period_label(period)}；本季度尚无支部报送"
     if prev in periods:
@@ -336,8 +324,8 @@ def data_as_of() -> tuple[str | None, Any]:
 
 def previous_period(periods: Sequence[str], period: str) -> str | None:
     """The latest period with data before `period`, or None."""
-    before = [p for p in periods if _period_key(p) < _period_key(period)]
-    return max(before, key=_period_key) if before else None
+    before = [p for p in periods if Period.parse(p) < Period.parse(period)]
+    return max(before, key=Period.parse) if before else None
 
 
 # ---- state that survives page switches and lives in the URL -------------------------------------
@@ -406,24 +394,12 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     return out
 
 
-def due_period(today: dt.date | None = None) -> str:
-    """The latest completed quarter: the one branches are reporting on now."""
-    today = today or dt.date.today()
-    q = (today.month - 1) // 3 + 1
-    return f"{today.year - 1}Q4" if q == 1 else f"{today.year}Q{q - 1}"
-
-
-def _period_key(p: str) -> tuple[int, int]:
-    year, q = p.upper().split("Q")
-    return int(year), int(q)
-
-
 def period_options(periods: Sequence[str]) -> list[str]:
     """Periods with data, plus the quarter now due when nobody has submitted it yet and a registry says who
     should — so the dashboard can show who is still missing, even before the first submission. Ascending."""
     ps = list(periods)
-    due = due_period()
-    if not ps or _period_key(due) > _period_key(ps[-1]):
+    due = str(Period.latest_completed())  # the quarter branches are reporting on now
+    if not ps or Period.parse(due) > Period.parse(ps[-1]):
         n = query("SELECT count(*) AS n FROM registry")
         if int(n.at[0, "n"]) > 0:
             ps.append(due)
@@ -595,7 +571,7 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
         polar=dict(
             bgcolor="white",
             radialaxis=dict(range=[0, 110], tickvals=[20, 40, 60, 80, 100], angle=90, tickangle=90,
-                            gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=10, color="#9CA3AF")),
+                            gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=10, color=LIGHT_GREY_LINE)),
             angularaxis=dict(rotation=90, direction="clockwise", gridcolor=GRID, linecolor=LIGHT_GREY,
                              tickfont=dict(size=14, color=INK)),
         ),
@@ -651,10 +627,9 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
 
 
 def period_short(period: str) -> str:
-    """'2026Q3' -> '2026年Q3' (compact, for chart axes)."""
+    """'2026Q3' -> '2026年Q3' (Period.short_label, for chart axes); anything else as it is."""
     try:
-        year, q = str(period).upper().split("Q")
-        return f"{int(year)}年Q{int(q)}"
+        return Period.parse(period).short_label
     except ValueError:
         return str(period)
 
@@ -681,7 +656,7 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
     `order` fixes the legend order; with more than four lines the legend moves below the plot.
     """
     fig = go.Figure()
-    xs = sorted(df[x].unique(), key=_period_key)
+    xs = sorted(df[x].unique(), key=Period.parse)
     groups = list(order) if order else list(dict.fromkeys(df[group]))
     for name in groups:
         g = df[df[group] == name]

@@ -70,7 +70,7 @@ def sunburst(w: pd.DataFrame) -> go.Figure:
             for _, r in ig.iterrows():
                 ids.append(f"{dim}/{ind}/{r['item']}"); labels.append(r["item"]); parents.append(f"{dim}/{ind}")
                 values.append(r["overall"])
-    palette = ["#8E0C22", "#B3122E", "#C8102E", "#D9485F", "#E27B8C", "#9CA3AF", "#6B7280"]
+    palette = c.DIMENSION_COLORS
     dims = list(dict.fromkeys(w["dimension"]))
     colors = [palette[dims.index(i.split("/")[0]) % len(palette)] for i in ids]
     fig = go.Figure(go.Sunburst(

@@ -85,7 +85,7 @@ def render() -> None:
     st.subheader(f"{c.period_label(period)} 进步与退步最大的支部（总分，与上一季度相比）", anchor=False)
     up, down = c.scores("movers", period, 5)
     if up.empty and down.empty:
-        prev = c.scoring.prev_period(period)
+        prev = str(c.Period.parse(period).previous)
         if period not in periods:
             why = "所选季度还没有支部报送，无法计算进步与退步。"
         elif c.previous_period(periods, period) is None:

@@ -4,20 +4,25 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipelines.config import settings
+from pipelines.guide import guide
+
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands; defaults come from settings() (DJ_… variables) and choices from the guide."""
+    s = settings()
     p = argparse.ArgumentParser(prog="python -m pipelines", description="党建“双创”数据管道")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("template", help="生成空白填报模板")
-    t.add_argument("--type", required=True, choices=["teacher", "student"])
+    t.add_argument("--type", required=True, choices=[bt.id for bt in guide().branch_types])
     t.add_argument("--out", required=True)
 
     d = sub.add_parser("demo", help="生成演示学校的填报文件和支部名册")
     d.add_argument("--out", required=True)
-    d.add_argument("--seed", type=int, default=None)
-    d.add_argument("--branches", type=int, default=80)
-    d.add_argument("--quarters", type=int, default=6)
+    d.add_argument("--seed", type=int, default=s.demo_seed, help="随机种子（默认 %(default)s，DJ_DEMO_SEED）")
+    d.add_argument("--branches", type=int, default=s.demo_branches, help="支部数（默认 %(default)s，DJ_DEMO_BRANCHES）")
+    d.add_argument("--quarters", type=int, default=s.demo_quarters, help="季度数（默认 %(default)s，DJ_DEMO_QUARTERS）")
 
     r = sub.add_parser("registry", help="从工作簿导入支部名册")
     r.add_argument("file")

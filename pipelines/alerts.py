@@ -17,7 +17,7 @@ import pandas as pd
 from pipelines import db as dbmod
 from pipelines import scoring
 from pipelines.guide import AlertRule, Guide, guide
-from pipelines.model import normalise_period, parse_period, period_label, quarter_months
+from pipelines.period import Period
 
 LEVEL_LABELS = {"red": "红", "yellow": "黄"}
 _SEVERITY = {"yellow": 1, "red": 2}
@@ -55,15 +55,15 @@ class Facts:
 
     @property
     def year(self) -> int:
-        return parse_period(self.period)[0]
+        return Period.parse(self.period).year
 
     @property
     def quarter(self) -> int:
-        return parse_period(self.period)[1]
+        return Period.parse(self.period).quarter
 
     @property
     def quarter_end(self) -> dt.date:
-        return _month_end(self.year, quarter_months(self.quarter)[-1])
+        return Period.parse(self.period).end
 
     @property
     def year_end(self) -> dt.date:
@@ -106,7 +106,7 @@ def _has_deadlines(con) -> bool:
 def _facts(period: str, db, lookback: int) -> Facts:
     back = [period]
     for _ in range(lookback - 1):
-        back.append(scoring.prev_period(back[-1]))
+        back.append(str(Period.parse(back[-1]).previous))
     with scoring._session(db, back) as con:  # scores `back` and the quarter before the last of them
         if not _has_deadlines(con):
             con.register("deadlines", pd.DataFrame({"period": pd.Series(dtype="str"),
@@ -152,7 +152,7 @@ def _monthly_gap(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
     for r in _rows(rule, f):
         if r.actual >= r.required:
             continue
-        missing = [m for m in quarter_months(f.quarter) if m not in held.get(r.branch_code, set())]
+        missing = [m for m in Period.parse(f.period).months if m not in held.get(r.branch_code, set())]
         text = (f"本季度 {'、'.join(f'{m} 月' for m in missing)}没有{g.activity_name(activity)}记录"
                 f"（{_num(r.actual)}/{_num(r.required)} 个月）")
         yield Hit(r.branch_code, r.required - r.actual, text, f.quarter_end, rule.item)
@@ -193,7 +193,7 @@ def _dues_below(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
 
 def _report_overdue(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
     """Value: reports missing whose due month has ended by the end of the quarter."""
-    due = [m for m in rule.due_months if m <= quarter_months(f.quarter)[-1]]
+    due = [m for m in rule.due_months if m <= Period.parse(f.period).months[-1]]
     name = g.activity_name(g.measure(rule.item, rule.measure).activity)
     for r in _rows(rule, f):
         done = int(r.actual)
@@ -208,10 +208,10 @@ def _report_overdue(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
 def _missing_streak(f: Facts, code: str) -> list[str]:
     """This quarter and the quarters right before it without a submission of the branch, newest first.
     A quarter in which nobody submitted ends the streak (the school did not collect it)."""
-    streak, p = [f.period], scoring.prev_period(f.period)
+    streak, p = [f.period], str(Period.parse(f.period).previous)
     while p in f.collected and (code, p) not in f.submitted:
         streak.append(p)
-        p = scoring.prev_period(p)
+        p = str(Period.parse(p).previous)
     return streak
 
 
@@ -220,7 +220,7 @@ def _not_submitted(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
     for code in f.roster.loc[f.roster["status"] == "missing", "branch_code"]:
         streak = _missing_streak(f, code)
         text = "本季度未报送" if len(streak) == 1 else (
-            f"已连续 {len(streak)} 个季度未报送（{'、'.join(period_label(p) for p in reversed(streak))}）")
+            f"已连续 {len(streak)} 个季度未报送（{'、'.join(Period.parse(p).label for p in reversed(streak))}）")
         yield Hit(code, len(streak), text, f.due_date)
 
 
@@ -268,10 +268,10 @@ def _falls_in_a_row(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
             if change is None or change >= 0:
                 break
             chain.append((p, overall, prev))
-            p = scoring.prev_period(p)
+            p = str(Period.parse(p).previous)
         if chain:
-            steps = [f"{period_label(scoring.prev_period(chain[-1][0]))} {_score(chain[-1][2])}"]
-            steps += [f"{period_label(p)} {_score(o)}" for p, o, _ in reversed(chain)]
+            steps = [f"{Period.parse(chain[-1][0]).previous.label} {_score(chain[-1][2])}"]
+            steps += [f"{Period.parse(p).label} {_score(o)}" for p, o, _ in reversed(chain)]
             yield Hit(code, len(chain), f"总分连续 {len(chain)} 个季度下降：{' → '.join(steps)}", f.quarter_end)
 
 
@@ -307,7 +307,7 @@ def alerts(period: str, db=None) -> pd.DataFrame:
     numbers), deadline (the date the requirement refers to; None when not submitted and no deadline is set);
     extra: value (what the levels compare), rule_order.
     """
-    period = normalise_period(period)
+    period = str(Period.parse(period))
     g = guide()
     f = _facts(period, db, _lookback(g))
     rows = []
@@ -346,7 +346,7 @@ def alert_evidence(period: str, branch_code: str, rule_id: str, db=None) -> pd.D
     submissions or scores: the branch's submission versions of the quarter (source = submission, period,
     version, file_name, uploaded_at, uploaded_by, status). KeyError for an unknown rule id.
     """
-    period = normalise_period(period)
+    period = str(Period.parse(period))
     rule = guide().alert_rule(rule_id)
     if rule.item is not None:
         df = scoring.trace(period, branch_code, rule.item, db)

@@ -1,7 +1,8 @@
 """Access control: admin sign-in (local bcrypt accounts or OIDC via st.login), the optional view password,
 server-side throttling of failed sign-ins, and the audit helper for admin actions.
 
-Where the settings come from (nothing secret is ever in the repository):
+Where the settings come from (nothing secret is ever in the repository; each is declared, with its help text,
+in `pipelines.config.Settings`):
 
 - `.streamlit/secrets.toml` (or any file given with `streamlit run … --secrets.files`)::
 
@@ -9,7 +10,7 @@ Where the settings come from (nothing secret is ever in the repository):
       orgadmin = "$2b$12$…"
 
       [access]
-      view_password_required = true  # optional; also DJ_VIEW_PASSWORD_REQUIRED=true (pipelines.config)
+      view_password_required = true  # optional; also DJ_VIEW_PASSWORD_REQUIRED=true
       view_password_hash = "$2b$12$…"
       admin_emails = ["admin@example.edu.cn"]   # OIDC accounts allowed to administer
 
@@ -38,12 +39,9 @@ from functools import lru_cache
 
 import bcrypt
 
-log = logging.getLogger(__name__)
+from pipelines.config import Settings, settings, split_list
 
-# Environment variables read besides st.secrets (declared here, next to their parsing).
-ENV_ADMINS = "DJ_ADMINS"  # "name:hash,name2:hash2"
-ENV_VIEW_PASSWORD_HASH = "DJ_VIEW_PASSWORD_HASH"
-ENV_ADMIN_EMAILS = "DJ_ADMIN_EMAILS"  # "a@example.edu.cn,b@example.edu.cn"
+log = logging.getLogger(__name__)
 
 # Session-state keys (server-side per browser session).
 ADMIN_KEY = "dj_admin"
@@ -133,7 +131,8 @@ def check_credentials(name: str, password: str, accounts: Mapping[str, str]) -> 
 
 @dataclass(frozen=True)
 class AccessConfig:
-    """Access-control settings, merged from st.secrets and the environment (secrets win for the same name)."""
+    """Access-control settings, merged from st.secrets and Settings (the environment); secrets win for the same
+    name."""
 
     admins: dict[str, str] = field(default_factory=dict)
     """Local admin accounts: name → bcrypt hash."""
@@ -174,22 +173,13 @@ def _truthy(value: object) -> bool:
     return bool(value)
 
 
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
-
-
-def load_access_config(secrets: Mapping | None = None, environ: Mapping[str, str] | None = None) -> AccessConfig:
-    """Read the access settings from `secrets` (default st.secrets) and `environ` (default os.environ)."""
-    from pipelines.config import settings
-
+def load_access_config(secrets: Mapping | None = None, env: Settings | None = None) -> AccessConfig:
+    """Read the access settings from `secrets` (default st.secrets) and `env` (default settings())."""
     secrets = _secrets() if secrets is None else secrets
-    environ = os.environ if environ is None else environ
+    env = settings() if env is None else env
     problems: list[str] = []
 
-    admins: dict[str, str] = {}
-    for item in _split(environ.get(ENV_ADMINS, "")):
-        name, sep, hashed = item.partition(":")
-        admins[name.strip()] = hashed.strip() if sep else ""
+    admins = dict(env.admins)
     section = secrets.get("admins") or {}
     if isinstance(section, Mapping):
         admins.update({str(k).strip(): str(v).strip() for k, v in section.items()})
@@ -202,16 +192,16 @@ def load_access_config(secrets: Mapping | None = None, environ: Mapping[str, str
     access = secrets.get("access") or {}
     if not isinstance(access, Mapping):
         access = {}
-    required = settings().view_password_required or _truthy(access.get("view_password_required", False))
-    view_hash = str(access.get("view_password_hash") or environ.get(ENV_VIEW_PASSWORD_HASH, "")).strip() or None
+    required = env.view_password_required or _truthy(access.get("view_password_required", False))
+    view_hash = str(access.get("view_password_hash") or env.view_password_hash or "").strip() or None
     if view_hash and not is_bcrypt_hash(view_hash):
         problems.append("查看密码（view_password_hash）不是有效的 bcrypt 哈希，已忽略。")
         view_hash = None
 
     emails = access.get("admin_emails") or []
     if isinstance(emails, str):
-        emails = _split(emails)
-    emails = list(emails) + _split(environ.get(ENV_ADMIN_EMAILS, ""))
+        emails = split_list(emails)
+    emails = list(emails) + list(env.admin_emails)
     auth = secrets.get("auth") or {}
     oidc = isinstance(auth, Mapping) and bool(auth)
     providers = tuple(k for k, v in auth.items() if isinstance(v, Mapping)) if oidc else ()

@@ -32,7 +32,8 @@ from openpyxl.utils import get_column_letter
 
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, period_of, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 
 ACTOR = "演示数据"
 REGISTRY_FILE = "支部名册.xlsx"
@@ -244,22 +245,6 @@ class DemoSummary:
         )
 
 
-def latest_completed_quarter(today: dt.date) -> tuple[int, int]:
-    """The last quarter that has fully ended before `today` (2026-11-27 → (2026, 3))."""
-    q = (today.month - 1) // 3 + 1
-    return (today.year, q - 1) if q > 1 else (today.year - 1, 4)
-
-
-def demo_periods(quarters: int, today: dt.date | None = None) -> list[tuple[int, int]]:
-    """`quarters` consecutive (year, quarter) pairs, ascending, ending with the latest completed quarter."""
-    year, q = latest_completed_quarter(today or dt.date.today())
-    out = []
-    for _ in range(max(1, quarters)):
-        out.append((year, q))
-        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
-    return out[::-1]
-
-
 def _allocate(total: int, weights: list[float]) -> list[int]:
     """Largest-remainder split of `total` in proportion to `weights` (deterministic)."""
     s = sum(weights)
@@ -450,14 +435,14 @@ def _attendance(rng: np.random.Generator, n: int, rate: float) -> int:
     return int(min(n, max(1, round(n * float(np.clip(rate + rng.normal(0, 0.04), 0.3, 1.0))))))
 
 
-def _plan_annual(measures: _Measures, branch: Branch, periods: list[tuple[int, int]], q_of: dict,
+def _plan_annual(measures: _Measures, branch: Branch, periods: list[Period], q_of: dict[Period, float],
                  rng: np.random.Generator) -> dict[tuple[int, str], int | None]:
     """Once-a-year activities: a month per year among the months we cover, and whether it happens."""
     exemplary = branch.profile == "exemplary"
     annual: dict[tuple[int, str], int | None] = {}
-    years = sorted({y for y, _ in periods})
+    years = sorted({p.year for p in periods})
     for y in years:
-        months = [m for (yy, q) in periods if yy == y for m in quarter_months(q)]
+        months = [m for p in periods if p.year == y for m in p.months]
         for act in measures.annual:
             preferred = ANNUAL_MONTHS.get(act, tuple(months))
             prefs = [m for m in preferred if m in months]
@@ -467,7 +452,7 @@ def _plan_annual(measures: _Measures, branch: Branch, periods: list[tuple[int, i
             prefs = prefs or months
             weights = np.array([0.55 ** i for i in range(len(prefs))])
             month = int(rng.choice(prefs, p=weights / weights.sum()))
-            qual = q_of[(y, (month - 1) // 3 + 1)]
+            qual = q_of[Period.of(dt.date(y, month, 1))]
             annual[(y, act)] = month if exemplary or rng.random() < 0.12 + 0.95 * qual else None
         for act, with_act in SAME_MEETING.items():
             if annual.get((y, act)) and annual.get((y, with_act)) and rng.random() < 0.7:
@@ -491,7 +476,7 @@ class _Quarter:
 
     @property
     def months(self) -> list[int]:
-        return quarter_months(self.quarter)
+        return Period(self.year, self.quarter).months
 
     @property
     def student(self) -> bool:
@@ -639,7 +624,7 @@ class _Quarter:
         return {k: (min(v, float(members)) if v is not None else None) for k, v in counts.items()}
 
 
-def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[tuple[int, int]], seed: int,
+def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[Period], seed: int,
                   out_dir: Path, today: dt.date, skip: set[str], warn: set[str]
                   ) -> tuple[list[Task], RegistryEntry]:
     """Simulate one branch through all periods; return the workbooks it submitted and its registry row."""
@@ -653,12 +638,13 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
     tasks: list[Task] = []
     coverage_state: dict[str, tuple[int, float]] = {}  # count field -> (year, covered members)
     train_rate = float(np.clip(0.72 + 0.26 * qualities[0] + rng.normal(0, 0.02), 0.6, 0.99))
-    for t, (year, quarter) in enumerate(periods):
+    for t, p in enumerate(periods):
+        year, quarter = p.year, p.quarter
         quarter_sim = _Quarter(g, branch, year, quarter, members, qualities[t], train_rate, rng,
                                _Ledger(g, branch, year, quarter, rng))
         quarter_sim.ledger(measures, annual)
         counts = quarter_sim.counts(measures, coverage_state)
-        period = period_of(year, quarter)
+        period = str(p)
         if period not in skip:
             tasks.append(_make_task(g, branch, year, quarter, members, quarter_sim.led, counts, qualities[t], rng,
                                     out_dir, today, period in warn))
@@ -674,7 +660,7 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[t
 def _make_task(g: Guide, branch: Branch, year: int, quarter: int, members: int, led: _Ledger,
                counts: dict[str, float | None], qual: float, rng: np.random.Generator, out_dir: Path,
                today: dt.date, warn: bool) -> Task:
-    period = period_of(year, quarter)
+    period = str(Period(year, quarter))
     names = {a.id: a for a in g.activity_types}
     ledger: list[LedgerRow] = []
     raw_cells: dict[tuple[str, str], object] = {}
@@ -695,7 +681,7 @@ def _make_task(g: Guide, branch: Branch, year: int, quarter: int, members: int, 
             raw_cells[("ledger", f"{date_col}{r}")] = text
 
     self_assessment = _self_assessment(g, branch.branch_type, qual, ledger, rng, warn)
-    end = dt.date(year, quarter * 3, _month_end(year, quarter * 3))
+    end = Period(year, quarter).end
     filled_on = min(end + dt.timedelta(days=int(rng.integers(1, 15))), max(today, end))
     info = BranchInfo(branch.code, branch.name, branch.college, branch.branch_type, year, quarter, members,
                       branch.secretary, branch.filled_by, filled_on)
@@ -816,19 +802,19 @@ def generate(out_dir, seed: int | None = None, branches: int = 80, quarters: int
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous(out)
-    periods = demo_periods(quarters, today)
-    school = plan_school(branches, seed, periods[-1][0])
+    periods = Period.latest_completed(today).back(quarters)  # ending with the latest completed quarter
+    school = plan_school(branches, seed, periods[-1].year)
     measures = _Measures.of(g)
     rng = np.random.default_rng([seed, 0, 3])
-    latest = period_of(*periods[-1])
+    latest = str(periods[-1])
 
     # A few branches (more likely the weak ones) did not submit the latest quarter.
     weights = np.array([{"lagging": 4, "declining": 3}.get(b.profile, 1) for b in school], dtype=float)
     n_missing = min(max(2, round(len(school) * 0.05)), max(0, len(school) // 4))
     missing_idx = set(rng.choice(len(school), size=n_missing, replace=False, p=weights / weights.sum()).tolist())
     # A few submissions carry warnings (完成 without evidence), again more often from weaker branches.
-    slots = [(i, period_of(*p)) for i, b in enumerate(school) for p in periods
-             if not (i in missing_idx and period_of(*p) == latest)]
+    slots = [(i, str(p)) for i, b in enumerate(school) for p in periods
+             if not (i in missing_idx and str(p) == latest)]
     w = np.array([weights[i] for i, _ in slots])
     n_warn = min(len(slots), max(2, round(len(slots) * 0.03)))
     warn_slots = {slots[k] for k in rng.choice(len(slots), size=n_warn, replace=False, p=w / w.sum()).tolist()}
@@ -845,12 +831,12 @@ def generate(out_dir, seed: int | None = None, branches: int = 80, quarters: int
     _write_all(tasks, progress, workers)
     reg_path = out / REGISTRY_FILE
     write_registry_workbook(reg_path, registry)
-    _pin_zip(reg_path, dt.datetime(periods[-1][0], 1, 1, 9, 0))  # the registry is set up at the start of the year
+    _pin_zip(reg_path, dt.datetime(periods[-1].year, 1, 1, 9, 0))  # the registry is set up at the start of the year
 
     warn_paths = {Path(t.path).relative_to(out).as_posix() for t in tasks
                   if (t.info.branch_code, t.info.period) in {(school[i].code, p) for i, p in warn_slots}}
     summary = DemoSummary(
-        out_dir=str(out), seed=seed, periods=[period_of(*p) for p in periods], branches=len(school),
+        out_dir=str(out), seed=seed, periods=[str(p) for p in periods], branches=len(school),
         teacher_branches=sum(b.branch_type == TEACHER for b in school),
         student_branches=sum(b.branch_type == STUDENT for b in school),
         colleges=len({b.college for b in school}),

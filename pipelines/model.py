@@ -5,6 +5,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from pipelines.period import Period
+
 Severity = Literal["error", "warning"]
 
 
@@ -53,7 +55,7 @@ class BranchInfo:
 
     @property
     def period(self) -> str:
-        return period_of(self.year, self.quarter)
+        return str(Period(self.year, self.quarter))
 
 
 @dataclass
@@ -101,7 +103,6 @@ class ParsedWorkbook(HasProblems):
         return not any(p.severity == "error" for p in self.problems)
 
 
-
 @dataclass
 class RegistryEntry:
     """One row of the branch registry (支部名册)."""
@@ -111,27 +112,3 @@ class RegistryEntry:
     college: str
     branch_type: str
     members: int
-
-
-def period_of(year: int, quarter: int) -> str:
-    return f"{year}Q{quarter}"
-
-
-def parse_period(period: str) -> tuple[int, int]:
-    year, q = period.upper().split("Q")
-    return int(year), int(q)
-
-
-def normalise_period(period: str) -> str:
-    """'2026q3' -> '2026Q3'; ValueError when it is no period."""
-    return period_of(*parse_period(period))
-
-
-def period_label(period: str) -> str:
-    """'2026Q3' -> '2026 年第 3 季度' (as every page and the report write it); ValueError when it is no period."""
-    year, q = parse_period(period)
-    return f"{year} 年第 {q} 季度"
-
-
-def quarter_months(quarter: int) -> list[int]:
-    return [3 * (quarter - 1) + i for i in (1, 2, 3)]

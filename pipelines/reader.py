@@ -56,7 +56,8 @@ from pipelines import normalise as nz
 from pipelines import sheet_scan
 from pipelines.guide import Guide, guide
 from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, Problem, RegistryEntry,
-                             SelfAssessmentRow, quarter_months)
+                             SelfAssessmentRow)
+from pipelines.period import Period
 from pipelines.problems import make, show
 from pipelines.workbook import REGISTRY_FIELDS, REGISTRY_SHEET, example_activity
 
@@ -577,12 +578,10 @@ class _Reader:
             return None
         self.dated += 1
         if self.period:
-            year, q = self.period
-            months = quarter_months(q)
-            if d.year != year or d.month not in months:
-                start = dt.date(year, months[0], 1)
-                end = (dt.date(year + 1, 1, 1) if q == 4 else dt.date(year, months[-1] + 1, 1)) - dt.timedelta(days=1)
-                self.add("date_outside_period", sheet, cell, d, year=year, quarter=q, start=start, end=end)
+            period = Period(*self.period)
+            if Period.of(d) != period:
+                self.add("date_outside_period", sheet, cell, d, year=period.year, quarter=period.quarter,
+                         start=period.start, end=period.end)
                 self.outside.append((cell, d))
                 return None
         return d
@@ -593,8 +592,8 @@ class _Reader:
         secretary to "fix" correct dates."""
         if not self.period or len(self.outside) < 3 or len(self.outside) < 0.8 * self.dated:
             return
-        quarters = Counter((d.year, (d.month - 1) // 3 + 1) for _, d in self.outside)
-        (year, q), n = quarters.most_common(1)[0]
+        found, n = Counter(Period.of(d) for _, d in self.outside).most_common(1)[0]
+        year, q = found.year, found.quarter
         if n < 0.8 * len(self.outside):
             return
         cells = {c for c, _ in self.outside}

@@ -19,13 +19,12 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from pipelines import export, scoring
 from pipelines.guide import guide
-from pipelines.model import normalise_period as _norm
-from pipelines.model import period_label
+from pipelines.palette import GREY, LIGHT_GREY, PALE_RED, RED, excel
+from pipelines.period import Period
 from pipelines.workbook import print_setup
 
-RED = "C8102E"
-HEADER_FILL = PatternFill("solid", fgColor="F4E1E4")
-THIN = Side(style="thin", color="D1D5DB")
+HEADER_FILL = PatternFill("solid", fgColor=excel(PALE_RED))
+THIN = Side(style="thin", color=excel(LIGHT_GREY))
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SHEETS = ("概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
 SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
@@ -53,7 +52,7 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
     "registry": whether a registry is loaded (without one, nobody can be listed as missing). `data`: the
     quarter's scoring.marts(period, db, previous=True) when the caller has them already."""
     g = guide()
-    period = _norm(period)
+    period = str(Period.parse(period))
     data = data if data is not None else scoring.marts(period, db, previous=True)
     bs, status, pbs = data["branch_scores"], data["submission_status"], data.get("prev_branch_scores")
     dims = [(f"d{i}", d.name) for i, d in enumerate(g.dimensions, 1)]
@@ -67,7 +66,7 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
         return (len(st) if has else None), sub, (int((st["status"] == "missing").sum()) if has else None)
 
     now_c = counts(status, bs)
-    before_c = counts(scoring.submission_status(scoring.prev_period(period), db), pbs)
+    before_c = counts(scoring.submission_status(str(Period.parse(period).previous), db), pbs)
     rows = []
     for label, n, b in zip(("支部总数", "已报送支部", "未报送支部"), now_c, before_c):
         rows.append((label, n if n is not None else "未导入支部名册", b, None if n is None or b is None else n - b))
@@ -153,16 +152,16 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None,
                    data: dict[str, pd.DataFrame] | None = None) -> bytes:
     """The report workbook of `period` as .xlsx bytes (`data`: see frames)."""
     g = guide()
-    period = _norm(period)
+    period = str(Period.parse(period))
     tables = frames(period, db, data)
     wb = Workbook()
     ws = wb.active
     ws.title = "概况"
-    ws["A1"] = f"{g.title}季度报告（{period_label(period)}）"
-    ws["A1"].font = Font(size=16, bold=True, color=RED)
+    ws["A1"] = f"{g.title}季度报告（{Period.parse(period).label}）"
+    ws["A1"].font = Font(size=16, bold=True, color=excel(RED))
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
     ws["A2"] = f"{g.school} · 指标指南版本 {g.version} · 生成时间 {stamp}"
-    ws["A2"].font = Font(size=10, color="6B7280")
+    ws["A2"].font = Font(size=10, color=excel(GREY))
     end = _table(ws, tables["概况"], top=4, title="主要数据（与上一季度相比）")
     _table(ws, tables["七个一级指标"], top=end + 2, title="七个一级指标平均得分")
     for name in SHEETS[1:]:
@@ -210,7 +209,7 @@ def cli_report(args: argparse.Namespace) -> int:
     if args.period not in scoring.periods(args.db) and scoring.submission_status(args.period, args.db).empty:
         print(f"{args.period} 没有任何报送数据，也没有支部名册，无法生成报告。", file=sys.stderr)
         return 1
-    out = Path(args.out or file_name(_norm(args.period)))
+    out = Path(args.out or file_name(str(Period.parse(args.period))))
     out.write_bytes(quarter_report(args.period, args.db))
     print(f"已生成 {out}")
     return 0

@@ -24,8 +24,7 @@ import pandas as pd
 from pipelines import db as dbmod
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
-from pipelines.model import normalise_period as _norm
-from pipelines.model import parse_period, period_of
+from pipelines.period import Period
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 DIMENSION_COLUMNS = [f"d{i}" for i in range(1, 8)]
@@ -140,12 +139,6 @@ def _sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def prev_period(period: str) -> str:
-    """The calendar quarter before `period` (2026Q1 → 2025Q4)."""
-    year, q = parse_period(period)
-    return period_of(year - 1, 4) if q == 1 else period_of(year, q - 1)
-
-
 def _arrow(df: pd.DataFrame):
     import pyarrow as pa
 
@@ -154,9 +147,8 @@ def _arrow(df: pd.DataFrame):
 
 def _targets(periods: list[str]) -> pd.DataFrame:
     rows = []
-    for p in sorted(set(periods), key=parse_period):
-        year, q = parse_period(p)
-        rows.append({"period": period_of(year, q), "year": year, "quarter": q, "prev_period": prev_period(p)})
+    for p in sorted({Period.parse(p) for p in periods}):
+        rows.append({"period": str(p), "year": p.year, "quarter": p.quarter, "prev_period": str(p.previous)})
     return pd.DataFrame(rows, columns=["period", "year", "quarter", "prev_period"]).astype(
         {"year": "int32", "quarter": "int32"})
 
@@ -199,8 +191,8 @@ def _session(db, periods: list[str] | None, upto: str = "mart_branches", *,
         _register_guide(con)
         con.execute(_MACROS)
         if periods is None:
-            periods = [period_of(y, q) for y, q in con.execute(_PERIODS_SQL).fetchall()]
-        wanted = list(periods) + ([prev_period(p) for p in periods] if with_prev else [])
+            periods = [str(Period(y, q)) for y, q in con.execute(_PERIODS_SQL).fetchall()]
+        wanted = list(periods) + ([str(Period.parse(p).previous) for p in periods] if with_prev else [])
         con.register("g_targets", _arrow(_targets(wanted)))
         for table, sql in _BASE_MARTS:
             kind = "VIEW" if lean and table != "t_branches" else "TABLE"
@@ -255,7 +247,7 @@ def periods(db=None) -> list[str]:
     """Periods with at least one current submission, ascending."""
     with dbmod.connect(db) as con:
         rows = con.execute(_PERIODS_SQL).fetchall()
-    return [period_of(y, q) for y, q in rows]
+    return [str(Period(y, q)) for y, q in rows]
 
 
 def latest_period(db=None) -> str | None:
@@ -336,7 +328,7 @@ def _read(con: duckdb.DuckDBPyConnection, name: str, period: str) -> pd.DataFram
 def _one(name: str, period: str, db, upto: str = "mart_branches", *, with_prev: bool = True,
          branch_code: str | None = None) -> pd.DataFrame:
     """One mart of one period, shaped: what each public function below returns."""
-    period = _norm(period)
+    period = str(Period.parse(period))
     with _session(db, [period], upto, with_prev=with_prev) as con:
         df = _read(con, name, period)
     if branch_code is not None:
@@ -457,7 +449,7 @@ def movers(period: str, n: int = 5, db=None) -> tuple[pd.DataFrame, pd.DataFrame
     """The n most improved (delta > 0) and n most declined (delta < 0) branches, each with main_dimension:
     the dimension whose contribution moved it most in that direction (main_dimension_name, main_contribution).
     """
-    period = _norm(period)
+    period = str(Period.parse(period))
     with _session(db, [period]) as con:
         change = _mart(con, "score_change", period=period)
         names = _df(con, "SELECT branch_code, branch_name, branch_type, college, overall, prev_overall AS p "
@@ -484,7 +476,7 @@ def submission_status(period: str, db=None) -> pd.DataFrame:
 
     Extra columns: in_registry, file_name.
     """
-    period = _norm(period)
+    period = str(Period.parse(period))
     with dbmod.connect(db) as con:
         con.register("g_targets", _arrow(_targets([period])))
         df = _read(con, "submission_status", period)
@@ -503,7 +495,7 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     then detail columns (date, activity_type, activity_raw, topic, expected, attended, hours, evidence,
     field, value, status, status_id).
     """
-    period = _norm(period)
+    period = str(Period.parse(period))
     with _session(db, [period], "t_branches", with_prev=False) as con:
         df = _df(con, _sql("trace"), {"branch_code": branch_code, "item_id": item_id})
     return df.reset_index(drop=True)
@@ -517,8 +509,8 @@ def marts(period: str, db=None, *, previous: bool = False) -> dict[str, pd.DataF
     session anyway, without its own change columns (prev_overall, delta, prev_rank, rank_change), which
     would need the quarter before that.
     """
-    period = _norm(period)
-    prev = prev_period(period)
+    current = Period.parse(period)
+    period, prev = str(current), str(current.previous)
     with _session(db, [period]) as con:
         raw = {name: _read(con, name, period) for name in _SHAPES}
         before = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": prev}) if previous else None
@@ -594,9 +586,9 @@ def cli_scores(args: argparse.Namespace) -> int:
     db = args.db or None
     fmt = getattr(args, "format", "table") or "table"
     try:
-        period = _norm(args.period)
-    except (ValueError, IndexError):
-        print(f"季度格式不正确：{args.period}（应为如 2026Q3）", file=sys.stderr)
+        period = str(Period.parse(args.period))
+    except ValueError as e:
+        print(e, file=sys.stderr)
         return 1
     known = periods(db)
     if period not in known:

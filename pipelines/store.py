@@ -11,7 +11,8 @@ import signal
 
 import duckdb
 
-from pipelines.model import ParsedWorkbook, RegistryEntry, normalise_period
+from pipelines.model import ParsedWorkbook, RegistryEntry
+from pipelines.period import Period
 
 
 CRASH_ENV = "DJ_CRASH_AT"
@@ -142,10 +143,8 @@ def set_status(con: duckdb.DuckDBPyConnection, submission_id: int, status: str) 
 def deadline_args(period: str, due_date: dt.date | str | None) -> tuple[str, dt.date | None]:
     """A deadline's quarter and date as stored; ValueError with a Chinese message for either that is none."""
     try:
-        period = normalise_period(period)
-        if not 1 <= int(period[-1]) <= 4:
-            raise ValueError(period)
-    except (ValueError, IndexError):
+        period = str(Period.parse(period))
+    except ValueError:
         raise ValueError(f"季度格式不正确：{period}（应为如 2026Q3）") from None
     if isinstance(due_date, str):
         try:

@@ -17,8 +17,7 @@ import pandas as pd
 
 from pipelines import scoring
 from pipelines.guide import Guide, guide
-from pipelines.model import normalise_period as _norm
-from pipelines.model import parse_period, period_label
+from pipelines.period import Period
 
 ITEM_LABEL_WIDTH = 16  # as the weakest-items chart on 全校总览 labels its bars
 
@@ -164,7 +163,7 @@ def facts(period: str, data: dict[str, pd.DataFrame], periods: list[str]) -> Fac
     g, rules = guide(), guide().summary
     bs, status = data["branch_scores"], data["submission_status"]
     pbs = data.get("prev_branch_scores")
-    pbs = pbs if pbs is not None and not pbs.empty and scoring.prev_period(period) in periods else None
+    pbs = pbs if pbs is not None and not pbs.empty and str(Period.parse(period).previous) in periods else None
     now, before = _mean(bs), _mean(pbs)
     cs = data["college_scores"]
     colleges, colleges_moved = ([], 0) if pbs is None else _pick(
@@ -176,8 +175,8 @@ def facts(period: str, data: dict[str, pd.DataFrame], periods: list[str]) -> Fac
     type_means, gap, dim, dim_means = _types(bs, data["type_comparison"], g)
     grades = [gr.name for gr in g.grades]
     return Facts(
-        period=period, previous=None if pbs is None else scoring.prev_period(period),
-        earlier=any(parse_period(p) < parse_period(period) for p in periods), scored=len(bs),
+        period=period, previous=None if pbs is None else str(Period.parse(period).previous),
+        earlier=any(Period.parse(p) < Period.parse(period) for p in periods), scored=len(bs),
         school_mean=None if now is None else scoring.shown(now), school_change=scoring.shown_change(now, before),
         types_changed=pbs is not None and set(bs["branch_type"]) != set(pbs["branch_type"]),
         grades={name: int((bs["grade"] == name).sum()) for name in grades},
@@ -191,13 +190,13 @@ def facts(period: str, data: dict[str, pd.DataFrame], periods: list[str]) -> Fac
 
 # ---- sentences -----------------------------------------------------------------------------------------
 def _school_sentence(f: Facts) -> str:
-    head = f"{period_label(f.period)}，全校 {f.scored} 个支部平均分 {_num(f.school_mean)} 分"
+    head = f"{Period.parse(f.period).label}，全校 {f.scored} 个支部平均分 {_num(f.school_mean)} 分"
     if f.previous is not None:
         change = "与上季度持平" if f.school_change == 0 else f"较上季度{_moved(f.school_change)}"
         note = "（两个季度报送的支部类型不同，这一变化受支部构成影响）" if f.types_changed else ""
         return f"{head}，{change}{note}。"
     if f.earlier:
-        return f"{head}；上一季度（{period_label(scoring.prev_period(f.period))}）没有报送数据，暂无环比。"
+        return f"{head}；上一季度（{Period.parse(f.period).previous.label}）没有报送数据，暂无环比。"
     return f"{head}；这是第一个有数据的季度，暂无环比。"
 
 
@@ -263,7 +262,7 @@ def _submission_sentence(f: Facts) -> str:
 def sentences(f: Facts) -> list[str]:
     """The summary's sentences from its facts: 3–6 when the quarter has scores, 2 when it has none."""
     if not f.scored:
-        return [f"{period_label(f.period)}还没有任何支部报送，暂无得分。", _submission_sentence(f)]
+        return [f"{Period.parse(f.period).label}还没有任何支部报送，暂无得分。", _submission_sentence(f)]
     parts = [_school_sentence(f), _grade_sentence(f), _movers_sentence(f), _weak_sentence(f),
              _type_sentence(f), _submission_sentence(f)]
     return [p for p in parts if p]
@@ -273,7 +272,7 @@ def quarter_summary(period: str, db=None, *, data: dict[str, pd.DataFrame] | Non
                     periods: list[str] | None = None) -> Summary:
     """本季度要点 of `period`. `data` (scoring.marts(period, previous=True)) and `periods` (scoring.periods)
     are read from `db` unless a page passes what it already holds."""
-    period = _norm(period)
+    period = str(Period.parse(period))
     data = data if data is not None else scoring.marts(period, db, previous=True)
     f = facts(period, data, periods if periods is not None else scoring.periods(db))
     return Summary(period, sentences(f), f)
@@ -283,10 +282,8 @@ def cli_summary(args: argparse.Namespace) -> int:
     """`python -m pipelines summary --period 2026Q3 [--db DB]`: the summary as one paragraph."""
     db = args.db or None
     try:
-        period = _norm(args.period)
-        if not 1 <= parse_period(period)[1] <= 4:
-            raise ValueError(period)
-    except (ValueError, IndexError):
+        period = str(Period.parse(args.period))
+    except ValueError:
         print(f"季度格式不正确：{args.period}（应为如 2026Q3）", file=sys.stderr)
         return 1
     known = scoring.periods(db)
@@ -294,6 +291,6 @@ def cli_summary(args: argparse.Namespace) -> int:
         have = "、".join(known) if known else "无"
         print(f"没有 {period} 的报送数据，也没有支部名册。已有季度：{have}", file=sys.stderr)
         return 1
-    print(f"本季度要点（{period_label(period)}）")
+    print(f"本季度要点（{Period.parse(period).label}）")
     print(quarter_summary(period, db, periods=known).text)
     return 0

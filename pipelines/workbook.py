@@ -29,6 +29,8 @@ from openpyxl.writer.excel import ExcelWriter
 
 from pipelines.guide import Guide, guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.palette import RED, excel
+from pipelines.period import Period
 
 # Headers of the 支部信息 sheet, fixed by the contract in docs/design.md (not part of the guide).
 INFO_HEADERS = ("项目", "填写内容", "说明")
@@ -41,7 +43,7 @@ FONT_NAME = "微软雅黑"  # present in Office/WPS on Windows; LibreOffice subs
 
 _FONT = Font(name=FONT_NAME, size=11)
 _HEADER_FONT = Font(name=FONT_NAME, size=11, bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="C00000")  # Party red
+_HEADER_FILL = PatternFill("solid", fgColor=excel(RED))
 _LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
 _THIN = Side(style="thin", color="BFBFBF")
@@ -179,7 +181,7 @@ def catch_all_activity(g: Guide) -> str:
 
 
 def _example_date(year: int, quarter: int) -> dt.date:
-    return dt.date(year, 3 * (quarter - 1) + 1, 5)
+    return Period(year, quarter).start.replace(day=5)
 
 
 # ---- sheets --------------------------------------------------------------------------------------
@@ -528,9 +530,8 @@ def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger:
     ws = {key: wb.create_sheet(name) for key, name in s.items()}
     today = dt.date.today()
     # a blank template is filled after its quarter ended: its examples use the latest completed quarter
-    current = (today.month - 1) // 3 + 1
-    year, quarter = (info.year, info.quarter) if info else (
-        (today.year, current - 1) if current > 1 else (today.year - 1, 4))
+    due = Period.latest_completed(today)
+    year, quarter = (info.year, info.quarter) if info else (due.year, due.quarter)
     _guide_sheet(ws["guide"], g, branch_type)
     st = _Styles()
     _info_sheet(ws["info"], st, g, branch_type, info)

@@ -30,8 +30,8 @@ def isolated_access(monkeypatch):
     (it lives in the server process, so it outlives a test as it outlives a session)."""
     from pipelines import auth
 
-    for name in (auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH, auth.ENV_ADMIN_EMAILS, "DJ_VIEW_PASSWORD_REQUIRED"):
-        monkeypatch.delenv(name, raising=False)
+    for field in ("admins", "view_password_hash", "admin_emails", "view_password_required"):
+        monkeypatch.delenv(config.env_name(field), raising=False)
     auth.THROTTLE.reset()
     yield
     auth.THROTTLE.reset()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pipelines import db as dbm
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,14 +30,14 @@ def branch_workbook(path: Path, code: str = "JX01-T01", year: int = 2026, quarte
     """A valid, fully filled workbook; `variant` changes a topic so the bytes (and SHA-256) differ."""
     g = guide()
     info = BranchInfo(code, f"{code} 党支部", "机械工程学院", branch_type, year, quarter, MEMBERS, "张书记", "李委员",
-                      dt.date(year, quarter_months(quarter)[-1], 28))
+                      dt.date(year, Period(year, quarter).months[-1], 28))
     ledger = []
-    for m in quarter_months(quarter):
+    for m in Period(year, quarter).months:
         ledger.append(LedgerRow(0, dt.date(year, m, 5), "committee_meeting", "", f"{m}月支委会 v{variant}", 5, 5,
                                 None, "会议记录"))
         ledger.append(LedgerRow(0, dt.date(year, m, 12), "theme_day", "", f"{m}月主题党日", MEMBERS, MEMBERS - 1,
                                 None, "照片、签到表"))
-    ledger.append(LedgerRow(0, dt.date(year, quarter_months(quarter)[1], 20), "training", "", "集中学习", MEMBERS,
+    ledger.append(LedgerRow(0, dt.date(year, Period(year, quarter).months[1], 20), "training", "", "集中学习", MEMBERS,
                             MEMBERS, 8.0, "签到表"))
     counts = {f.id: 0 for f in g.count_fields}
     counts.update(fee_due=MEMBERS, fee_paid=MEMBERS, members_reported=3, members_talked=4)

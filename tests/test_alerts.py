@@ -18,7 +18,8 @@ from pipelines import alerts as al
 from pipelines import config
 from pipelines.guide import GuideError, guide, load_guide
 from pipelines.ingest import ingest, load_registry, set_deadline, withdraw
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 from test_scoring_fixtures import save, workbook
 
@@ -36,7 +37,7 @@ def book(folder: Path, code: str, year: int, quarter: int, *, drop=(), hours: fl
     quarter of the year so far, the pro-rata target even for a first workbook of the year);
     `reports`: report_to_superior rows; `counts` and `answers` (item id -> (status, evidence)) override."""
     g = guide()
-    months = quarter_months(quarter)
+    months = Period(year, quarter).months
     plan = [(m, 5, "committee_meeting") for m in months] + [(m, 12, "theme_day") for m in months]
     plan += [(months[0], 20, "general_meeting")] + [(months[0], 21 + k, "report_to_superior") for k in range(reports)]
     plan += [(months[1], 15, a) for a in ANNUAL]

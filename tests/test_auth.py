@@ -9,6 +9,7 @@ import bcrypt
 import pytest
 
 from pipelines import auth, db
+from pipelines.config import Settings
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_check_credentials_takes_one_bcrypt_check_and_compares_every_name(admin_
 # ---- settings --------------------------------------------------------------------------------------
 
 def test_missing_secrets_leave_admin_locked():
-    config = auth.load_access_config(secrets={}, environ={})
+    config = auth.load_access_config(secrets={}, env=Settings())
     assert not config.admin_configured
     assert config.admins == {}
     assert "docs/admin.md" in auth.LOCKED_MESSAGE and "python -m pipelines.auth hash" in auth.LOCKED_MESSAGE
@@ -86,14 +87,14 @@ def test_admins_from_secrets_and_environment(admin_hash):
     other = auth.hash_password("x", rounds=4)
     config = auth.load_access_config(
         secrets={"admins": {"orgadmin": admin_hash}},
-        environ={auth.ENV_ADMINS: f"envadmin:{other}, orgadmin:{other}"},
+        env=Settings(admins=f"envadmin:{other}, orgadmin:{other}"),
     )
     assert config.admin_configured
     assert config.admins == {"envadmin": other, "orgadmin": admin_hash}  # secrets win for the same name
 
 
 def test_plain_text_password_in_secrets_is_ignored_and_reported():
-    config = auth.load_access_config(secrets={"admins": {"orgadmin": "123456"}}, environ={})
+    config = auth.load_access_config(secrets={"admins": {"orgadmin": "123456"}}, env=Settings())
     assert not config.admin_configured
     assert any("orgadmin" in p and "bcrypt" in p for p in config.problems)
     assert all("123456" not in p for p in config.problems)
@@ -102,27 +103,27 @@ def test_plain_text_password_in_secrets_is_ignored_and_reported():
 def test_oidc_admins_need_an_allowlist():
     auth_section = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
                     "client_id": "id", "client_secret": "s", "server_metadata_url": "https://idp.example/.well-known"}
-    config = auth.load_access_config(secrets={"auth": auth_section}, environ={})
+    config = auth.load_access_config(secrets={"auth": auth_section}, env=Settings())
     assert config.oidc and not config.admin_configured and config.problems
     config = auth.load_access_config(
-        secrets={"auth": auth_section, "access": {"admin_emails": ["Admin@Example.edu.cn"]}}, environ={})
+        secrets={"auth": auth_section, "access": {"admin_emails": ["Admin@Example.edu.cn"]}}, env=Settings())
     assert config.admin_configured and config.admin_emails == {"admin@example.edu.cn"}
     assert config.oidc_providers == ()
     named = auth.load_access_config(secrets={"auth": {"redirect_uri": "x", "cookie_secret": "y",
-                                                      "microsoft": {"client_id": "id"}}}, environ={})
+                                                      "microsoft": {"client_id": "id"}}}, env=Settings())
     assert named.oidc_providers == ("microsoft",)
 
 
 def test_view_password_setting(admin_hash, monkeypatch):
-    assert not auth.load_access_config(secrets={}, environ={}).view_password_required
+    assert not auth.load_access_config(secrets={}, env=Settings()).view_password_required
     config = auth.load_access_config(
-        secrets={"access": {"view_password_required": True, "view_password_hash": admin_hash}}, environ={})
+        secrets={"access": {"view_password_required": True, "view_password_hash": admin_hash}}, env=Settings())
     assert config.view_password_required and config.view_password_hash == admin_hash
     monkeypatch.setenv("DJ_VIEW_PASSWORD_REQUIRED", "true")
     from pipelines import config as cfg
 
     cfg.settings.cache_clear()
-    config = auth.load_access_config(secrets={}, environ={auth.ENV_VIEW_PASSWORD_HASH: admin_hash})
+    config = auth.load_access_config(secrets={}, env=Settings(view_password_hash=admin_hash))
     assert config.view_password_required and config.view_password_hash == admin_hash
 
 

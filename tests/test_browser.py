@@ -14,6 +14,7 @@ import pytest
 
 from app_server import start_app, stop_app
 from pipelines import scoring
+from pipelines.config import env_name
 
 pytestmark = pytest.mark.browser
 
@@ -190,7 +191,7 @@ def test_view_password_gate_hides_the_pages_and_keeps_the_link(demo_db_master, t
                        f'view_password_hash = "{auth.hash_password("正确的密码-2026", rounds=4)}"\n', encoding="utf-8")
     proc, base = start_app(tmp_path / demo_db_master.name, tmp_path / "streamlit.log",
                            extra_args=["--secrets.files", str(secrets)],
-                           drop_env=(auth.ENV_VIEW_PASSWORD_HASH, "DJ_VIEW_PASSWORD_REQUIRED"))
+                           drop_env=(env_name("view_password_hash"), env_name("view_password_required")))
     try:
         page.goto(f"{base}/compare")
         box = page.get_by_label("查看密码")

@@ -15,8 +15,10 @@ from openpyxl import load_workbook
 
 from app_server import start_app, stop_app
 from pipelines import auth, db, scoring
+from pipelines.config import env_name
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, parse_period, period_of, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 from pipelines.workbook import write_workbook
 
 pytestmark = pytest.mark.browser
@@ -33,14 +35,13 @@ def browser_context_args(browser_context_args):
 
 
 def _next_period(period: str) -> str:
-    year, q = parse_period(period)
-    return period_of(year + q // 4, q % 4 + 1)
+    return str(Period.parse(period).next)
 
 
 def _workbook(folder: Path, e: RegistryEntry, period: str) -> Path:
     """A real, valid filled workbook for a registry branch."""
-    year, q = parse_period(period)
-    months = quarter_months(q)
+    p = Period.parse(period)
+    year, q, months = p.year, p.quarter, p.months
     info = BranchInfo(e.branch_code, e.branch_name, e.college, e.branch_type, year, q, e.members,
                       "张书记", "李委员", dt.date(year, months[-1], 25))
     ledger, row = [], 2
@@ -62,7 +63,7 @@ def server(demo_db, tmp_path):
     secrets.parent.mkdir()
     secrets.write_text(f'[admins]\nbrowser = "{auth.hash_password(PASSWORD, rounds=4)}"\n', encoding="utf-8")
     proc, base = start_app(demo_db, tmp_path / "streamlit.log", extra_args=["--secrets.files", str(secrets)],
-                           drop_env=(auth.ENV_ADMINS, auth.ENV_VIEW_PASSWORD_HASH))
+                           drop_env=(env_name("admins"), env_name("view_password_hash")))
     try:
         yield base
     finally:

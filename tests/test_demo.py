@@ -9,13 +9,12 @@ import threading
 from pathlib import Path
 
 import duckdb
-import pytest
 from openpyxl import load_workbook
 
 from pipelines import demo
 from pipelines.config import settings
 from pipelines.guide import guide
-from pipelines.model import period_of
+from pipelines.period import Period
 from pipelines.reader import read_registry, read_workbook
 
 TODAY = dt.date(2026, 11, 27)
@@ -62,20 +61,7 @@ def test_seed_defaults_to_settings(tmp_path, monkeypatch):
 
 
 # ---- periods ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("today, latest", [
-    (dt.date(2026, 11, 27), (2026, 3)),
-    (dt.date(2026, 10, 1), (2026, 3)),
-    (dt.date(2026, 9, 30), (2026, 2)),
-    (dt.date(2026, 1, 5), (2025, 4)),
-    (dt.date(2026, 3, 31), (2025, 4)),
-])
-def test_latest_completed_quarter(today, latest):
-    assert demo.latest_completed_quarter(today) == latest
-
-
 def test_quarters_end_with_latest_completed_quarter(tmp_path):
-    assert [period_of(*p) for p in demo.demo_periods(6, TODAY)] == \
-        ["2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]
     s = demo.generate(tmp_path, seed=3, branches=5, quarters=6, today=TODAY)
     assert s.periods == ["2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]
     folders = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
@@ -91,7 +77,7 @@ def test_quarters_end_with_latest_completed_quarter(tmp_path):
 def test_fixture_school_has_requested_size(demo_files):
     s = demo.read_summary(demo_files)
     assert s.branches == 24 and len(s.periods) == 6
-    assert s.periods[-1] == period_of(*demo.latest_completed_quarter(dt.date.today()))
+    assert s.periods[-1] == str(Period.latest_completed(dt.date.today()))
     assert len(_registry(demo_files)) == 24
 
 

@@ -24,7 +24,8 @@ from streamlit.testing.v1 import AppTest
 from ingest_helpers import run_cli
 from pipelines import config, export, ingest, report, scoring
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,11 +62,11 @@ def branch_file(folder: Path, i: int, period: str, raw_cells: dict | None = None
     on the quarter, so some branches improve and some decline (the movers table)."""
     year, q = int(period[:4]), int(period[-1])
     info = BranchInfo(code(i), as_stored(HOSTILE[i]), as_stored(HOSTILE[-1 - i]), "teacher", year, q, 10,
-                      "张书记", "李委员", dt.date(year, quarter_months(q)[-1], 28))
+                      "张书记", "李委员", dt.date(year, Period(year, q).months[-1], 28))
     busy = (i + q) % 2 == 0
     ledger = [LedgerRow(0, dt.date(year, m, 5 + k), kind, "", as_stored(HOSTILE[(i + k) % len(HOSTILE)]), 8, 8,
                         4.0 if kind == "training" else None, as_stored(HOSTILE[(i + k + 1) % len(HOSTILE)]))
-              for m in quarter_months(q)[: 3 if busy else 1]
+              for m in Period(year, q).months[: 3 if busy else 1]
               for k, kind in enumerate(("committee_meeting", "theme_day", "training"))]
     answers = {it.id: ("done", as_stored(HOSTILE[n % len(HOSTILE)]))
                for n, it in enumerate(guide().items_for("teacher"))}

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from pipelines import report, scoring
 from pipelines.__main__ import main as cli
 from pipelines.guide import guide
+from pipelines.period import Period
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
     assert ws.print_title_rows == "$1:$1"
     counts = {r[0].value: (r[1].value, r[2].value) for r in wb["概况"].iter_rows(min_row=6, max_row=8)}
     assert isinstance(counts["支部总数"][0], int)  # a count is never written as 24.0
-    before = scoring.submission_status(scoring.prev_period(latest), demo_db)
+    before = scoring.submission_status(str(Period.parse(latest).previous), demo_db)
     assert counts["已报送支部"][1] == int((before["status"] != "missing").sum())  # last quarter's too
 
 

@@ -59,10 +59,10 @@ def save(db: Path, *books: ParsedWorkbook, at: dt.datetime | None = None) -> lis
 
 def full_year_rows(year: int, quarter: int) -> list[LedgerRow]:
     """A ledger meeting every ledger-based measure of the quarter."""
-    from pipelines.model import quarter_months
+    from pipelines.period import Period
 
     rows = []
-    for m in quarter_months(quarter):
+    for m in Period(year, quarter).months:
         rows += [(f"{year}-{m:02d}-05", "committee_meeting"), (f"{year}-{m:02d}-10", "theme_day")]
-    rows.append((f"{year}-{quarter_months(quarter)[0]:02d}-20", "general_meeting"))
+    rows.append((f"{year}-{Period(year, quarter).months[0]:02d}-20", "general_meeting"))
     return ledger(*rows)

@@ -15,7 +15,8 @@ from pipelines import scoring
 from pipelines.__main__ import main
 from pipelines.guide import GuideError, guide, load_guide
 from pipelines.ingest import ingest, load_registry
-from pipelines.model import BranchInfo, RegistryEntry, period_label
+from pipelines.model import BranchInfo, RegistryEntry
+from pipelines.period import Period
 from pipelines.summary import quarter_summary
 from pipelines.workbook import write_registry_workbook, write_workbook
 
@@ -45,7 +46,7 @@ def mean(df: pd.DataFrame, branch_type: str | None = None) -> float:
 # ---- the demo school: each number against the scoring functions the charts use ------------------------------
 def expected_figures(period: str, db) -> dict[str, object]:
     """What the text must say, computed from the single scoring functions (not from marts)."""
-    bs, prev = scoring.branch_scores(period, db), scoring.prev_period(period)
+    bs, prev = scoring.branch_scores(period, db), str(Period.parse(period).previous)
     pbs = scoring.branch_scores(prev, db) if prev in scoring.periods(db) else None
     cs = scoring.college_scores(period, db)
     items = scoring.item_summary(period, db)
@@ -141,7 +142,7 @@ def test_cli_prints_the_summary(demo_db, capsys):
     period = scoring.latest_period(demo_db)
     assert main(["summary", "--db", str(demo_db), "--period", period]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines() == [f"本季度要点（{period_label(period)}）", quarter_summary(period, demo_db).text]
+    assert out.splitlines() == [f"本季度要点（{Period.parse(period).label}）", quarter_summary(period, demo_db).text]
     assert main(["summary", "--db", str(demo_db), "--period", "2026Q9"]) == 1
     assert "季度格式不正确" in capsys.readouterr().err
     assert main(["summary", "--db", str(demo_db), "--period", "2026三季度"]) == 1

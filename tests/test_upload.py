@@ -17,7 +17,8 @@ from openpyxl import load_workbook
 
 from pipelines import archive_links, auth, db, ingest
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry, parse_period, quarter_months
+from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +52,8 @@ def workbook(tmp_path: Path, code: str, period: str, *, meetings: int = 3, bad: 
              name: str | None = None) -> tuple[str, bytes]:
     """A real filled workbook for a registry branch; `meetings` per month changes its score; `bad` adds errors."""
     e = BY_CODE[code]
-    year, q = parse_period(period)
-    months = quarter_months(q)
+    p = Period.parse(period)
+    year, q, months = p.year, p.quarter, p.months
     info = BranchInfo(e.branch_code, e.branch_name, e.college, e.branch_type, year, q, e.members,
                       "张书记", "李委员", dt.date(year, months[-1], 25))
     acts = ["committee_meeting", "group_meeting", "theme_day"][:meetings]
