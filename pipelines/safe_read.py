@@ -73,7 +73,7 @@ class _Worker:
             return Outcome(failure=f"超过 {seconds:g} 秒仍未读完")
         except (OSError, EOFError, pickle.UnpicklingError, struct.error):
             self.stop()
-            return Outcome(failure=f"读取程序异常中止（常见原因是内容过多、占用内存超过上限）")
+            return Outcome(failure="读取程序异常中止（常见原因是内容过多、占用内存超过上限）")
 
     def _read(self, n: int, seconds: float) -> bytes:
         out = self.proc.stdout
