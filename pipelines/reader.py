@@ -688,8 +688,8 @@ def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
     """Read and validate one branch workbook; never raises on bad input (every finding is a `Problem`).
 
     `source` is a path or the file's bytes; `file_name` (default: the path's name) is what problems name.
-    With `registry` (branch code -> entry), an unknown branch code is an error, a name or college that differs
-    from the registry a warning (the registry's is used), another branch's name or a different type an error. `sha256` is that of the file's bytes, even for rejected files.
+    With `registry` (branch code -> entry), an unknown branch code is an error and a name/college/type that
+    differs from the registry a warning. `sha256` is that of the file's bytes, even for rejected files.
     """
     g = guide()
     name, sha, wb, problems = _open(source, file_name, g)
