@@ -255,7 +255,7 @@ def _guide_steps(g: Guide, prefilled: bool) -> list[tuple[str, bool]]:
     if prefilled:
         fixed = "、".join(fields[f] for f in IDENTITY_FIELDS if f in fields)
         info = [(f"1. 「{s['info']}」：{fixed}已按组织部支部名册预先填好并锁定，请核对；如有误请联系组织部更正名册，"
-                 f"不要另建文件。请在 B 列填写其余各项：", False)]
+                 f"不要另建文件。党员数已按名册预填，如有变化请改为本季度末人数。请在 B 列填写其余各项：", False)]
         info += [(f"    · {f.name}" + (f"：{f.hint}" if f.hint else ""), False)
                  for f in g.workbook.info_fields if f.id not in IDENTITY_FIELDS]
         name = "5. 保存为 .xlsx 格式报送，文件名已按“季度_支部编码_支部名称”写好，请不要修改文件名。"
