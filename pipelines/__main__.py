@@ -14,9 +14,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines", description="党建“双创”数据管道")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("template", help="生成空白填报模板")
-    t.add_argument("--type", required=True, choices=[bt.id for bt in guide().branch_types])
-    t.add_argument("--out", required=True)
+    t = sub.add_parser("template", help="生成空白填报模板，或按支部名册生成预填模板")
+    t.add_argument("--type", choices=[bt.id for bt in guide().branch_types], help="空白模板的支部类型")
+    t.add_argument("--registry", default=None, help="支部名册工作簿（.xlsx），按名册为每个支部生成预填模板")
+    t.add_argument("--db", default=None, help="从数据库读取支部名册，按名册生成预填模板")
+    t.add_argument("--period", default=None, help="预填模板的季度，如 2026Q4")
+    t.add_argument("--college", default=None, help="只生成该二级党组织的支部")
+    t.add_argument("--out", required=True, help="空白模板：文件；预填模板：文件夹或 .zip 文件")
 
     d = sub.add_parser("demo", help="生成演示学校的填报文件和支部名册")
     d.add_argument("--out", required=True)
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Each command lives beside the code it drives; imported lazily so one command's deps don't slow another.
     if args.command == "template":
-        from pipelines.workbook import cli_template as run
+        from pipelines.prefilled import cli_template as run
     elif args.command == "demo":
         from pipelines.demo import cli_demo as run
     elif args.command in ("registry", "ingest", "rebuild"):

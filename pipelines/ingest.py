@@ -288,6 +288,12 @@ def _load_registry_map(con: duckdb.DuckDBPyConnection) -> dict[str, RegistryEntr
     return {r[0]: RegistryEntry(*r) for r in rows} or None
 
 
+def registry_entries(db: str | Path | None = None) -> list[RegistryEntry]:
+    """The branch registry stored in the database, by branch code ([] when none was loaded)."""
+    with dbm.connect(dbm.db_path(db)) as con:
+        return sorted((_load_registry_map(con) or {}).values(), key=lambda e: e.branch_code)
+
+
 class _Batch:
     """Notes about files of one batch that meet each other (same bytes twice, same branch-quarter twice)."""
 

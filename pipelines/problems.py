@@ -85,18 +85,28 @@ _declare("branch_type_unknown", "error", "支部类型无法识别",
 _declare("branch_code_unknown", "error", "支部编码不在名册中",
          "{where}的支部编码“{value}”不在组织部的支部名册中。请核对支部编码（由组织部统一编制），"
          "如为新成立支部请先联系组织部登记。")
-_declare("registry_name_mismatch", "error", "支部名称与名册不一致",
-         "{where}的支部名称“{value}”与支部名册中编码 {branch_code} 的支部“{expected}”不一致。为免把一个支部的数据记到"
-         "另一个支部名下，本文件未导入。请核对支部编码（复制其他支部的文件修改时最容易漏改）；如支部已更名，"
-         "请组织部先在“支部名册”中更新名称。")
+_declare("branch_code_unknown_name_known", "error", "支部编码不在名册中",
+         "{where}的支部编码“{value}”不在组织部的支部名册中；名册中“{name}”的支部编码是 {expected}。"
+         "请把支部编码改为 {expected} 后重新上传（最好使用组织部下发的预填模板，支部信息已填好）。")
+_declare("registry_name_differs", "warning", "支部名称与名册不一致，已按名册",
+         "{where}的支部名称“{value}”与支部名册中编码 {branch_code} 的名称“{expected}”不一致，已按名册记为“{expected}”。"
+         "如支部已更名，请联系组织部更新支部名册。")
+_declare("branch_name_of_other_branch", "error", "支部名称是另一个支部的",
+         "{where}的支部名称“{value}”是名册中另一个支部（编码 {other_code}）的名称，而支部编码填写的是 {branch_code}"
+         "（名册中为“{expected}”）。为免把一个支部的数据记到另一个支部名下，本文件未导入。请核对本表是哪个支部的："
+         "复制其他支部的文件修改时最容易漏改支部编码，请改正支部编码或支部名称后重新上传。")
+_declare("registry_college_differs", "warning", "所属二级党组织与名册不一致，已按名册",
+         "{where}的所属二级党组织“{value}”与支部名册中编码 {branch_code} 的“{expected}”不一致，已按名册记为“{expected}”。"
+         "如名册有误，请联系组织部更正。")
+_declare("registry_type_differs", "error", "支部类型与名册不一致",
+         "{where}的支部类型是“{value}”，而该支部在名册中为{expected}，请使用{expected}模板（两类支部的自评考核要点不同）"
+         "重新填写后上传；如名册有误，请联系组织部更正。")
 _declare("file_name_period_mismatch", "error", "文件名与季度不一致",
          "文件名中的季度是 {name_year} 年第 {name_quarter} 季度，而{where}填写的是 {year} 年第 {quarter} 季度。"
          "如果本表是复制上一季度的文件修改而来，请把年度和季度改为本季度；如果是文件名写错了，请改正文件名后重新上传。")
 _declare("file_name_branch_mismatch", "error", "文件名与支部编码不一致",
          "文件名中的支部编码是 {name_code}，而{where}填写的是 {value}。请核对本表是哪个支部的：如果是复制其他支部的"
          "文件修改而来，请改正支部编码和支部名称；如果是文件名写错了，请改正文件名后重新上传。")
-_declare("registry_mismatch", "warning", "与支部名册不一致",
-         "{where}的{field}“{value}”与支部名册中的“{expected}”不一致。请核对；如名册有误请联系组织部更正。")
 _declare("year_invalid", "error", "年度有误",
          "{where}的年度“{value}”有误。请填写四位数年份，如 {example}。")
 _declare("quarter_invalid", "error", "季度有误",
@@ -124,6 +134,9 @@ _declare("merged_cells", "error", "合并单元格",
 _declare("ledger_note_row", "warning", "不是活动记录，已忽略",
          "{where}的“{value}”不是活动日期，这一行也没有活动类型，按备注处理，不计入活动。"
          "如是活动记录，请填写日期（如 2026-03-05）和活动类型；备注请写在这次活动的“主题”列中。")
+_declare("ledger_example_row", "warning", "示例行，已忽略",
+         "{where}的主题“{value}”以“{prefix}”开头，按模板的示例行处理，不计入活动。如是真实活动，请删去主题开头的"
+         "“{prefix}”，写明本次活动的主题后重新上传。")
 _declare("training_incomplete", "warning", "学时或实到人数未填",
          "{where}是“{activity}”，但{missing}未填写，这次活动不计入全年人均学时（考核要点 {items}）。"
          "请填写每人学时和实际参加人数。")

@@ -26,10 +26,14 @@ Decisions:
   of a row without activity type or numbers (备注、合计) is skipped with a warning.
 - `info` is filled whenever branch code, year and quarter are readable, even if other fields have errors, so a
   rejected file still names its branch and period in reports; unreadable fields get "" / 0 there.
-- A branch name that is not the registry's name for the code is an error, and so is a period or a registered
-  code in the file name that disagrees with 支部信息: a workbook copied from another branch or quarter and only
-  half edited would otherwise replace that branch's or quarter's data. College and type mismatches stay warnings.
+- Names forgiving, identity strict: the registry's code decides the branch. A branch name or college that
+  differs from the registry's is a warning naming both, and the registry's is stored. A name that is exactly
+  another registered branch's name under this code is an error (a file copied from another branch and only
+  half edited would otherwise replace that branch's data), and so are a branch type other than the registry's
+  (the other type's template) and a period or a registered code in the file name that disagrees with 支部信息.
   Branch codes are compared as nz.code spells them (upper case, plain dashes).
+- A ledger row whose 主题 begins with the template's example marker (workbook.EXAMPLE_PREFIX) is the example
+  row: never an activity, skipped silently when unchanged, with a warning when edited.
 - Self-assessment: an item of the other branch type is a warning (ignored); a missing item row is an error (the
   template has every row; a deleted one would silently score as not done); 完成 without evidence is a warning.
 - Counts: a blank count is None; it is a warning (naming the items it costs) only when an item of the branch's
@@ -59,7 +63,7 @@ from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, 
                              SelfAssessmentRow)
 from pipelines.period import Period
 from pipelines.problems import make, show
-from pipelines.workbook import REGISTRY_FIELDS, REGISTRY_SHEET, example_activity
+from pipelines.workbook import EXAMPLE_PREFIX, REGISTRY_FIELDS, REGISTRY_SHEET, example_activity, example_row
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +342,7 @@ class _Reader:
         self.info_sheet, self.info_cells = "", {}  # where 支部信息 put each field (for messages)
         self.outside: list[tuple[str, dt.date]] = []  # ledger dates outside the period: (cell, date)
         self.dated = 0  # ledger rows with a readable date
+        self._by_name: dict[str, list[RegistryEntry]] | None = None  # registry by name key (built on demand)
 
     def add(self, code: str, sheet: str = "", cell: str = "", value: object = None, **fields) -> None:
         self.problems.append(make(code, file=self.name, sheet=sheet, cell=cell, value=value, **fields))
@@ -447,27 +452,48 @@ class _Reader:
         return nz.text(raw)
 
     def _check_registry(self, values: dict, cells: dict, sheet: str) -> None:
+        """The registry's code decides the branch: a name or college that differs is a warning and the
+        registry's is used (written back into `values`); another branch's exact name under this code (a copied
+        file) and a different branch type (the other type's template) are errors."""
         code = values.get("branch_code")
         if self.registry is None or not code:
             return
         entry = self.registry.get(code)
-        if entry is None:
-            self.add("branch_code_unknown", sheet, cells["branch_code"], code)
-            return
-        names = {f.id: f.name for f in self.g.workbook.info_fields}
         got = values.get("branch_name")
-        if got and entry.branch_name and nz.key(got) != nz.key(entry.branch_name):
-            # most often a file copied from another branch with only the name changed: never file it silently
-            self.add("registry_name_mismatch", sheet, cells.get("branch_name", ""), got, branch_code=code,
-                     expected=entry.branch_name)
-        for fid, expected in (("college", entry.college), ("branch_type", entry.branch_type)):
-            got = values.get(fid)
-            if got and expected and nz.key(got) != nz.key(expected):
-                show_got = self.g.branch_type_name(got) if fid == "branch_type" else got
-                show_exp = self.g.branch_type_name(expected) if fid == "branch_type" and expected in {
-                    t.id for t in self.g.branch_types} else expected
-                self.add("registry_mismatch", sheet, cells.get(fid, ""), show_got, field=names[fid],
-                         expected=show_exp)
+        other = self._named(got, code)
+        if entry is None:
+            if other:
+                self.add("branch_code_unknown_name_known", sheet, cells["branch_code"], code,
+                         name=other.branch_name, expected=other.branch_code)
+            else:
+                self.add("branch_code_unknown", sheet, cells["branch_code"], code)
+            return
+        if got and nz.key(got) != nz.key(entry.branch_name):
+            code_ = "branch_name_of_other_branch" if other else "registry_name_differs"
+            self.add(code_, sheet, cells.get("branch_name", ""), got, branch_code=code, expected=entry.branch_name,
+                     other_code=other.branch_code if other else "")
+        college = values.get("college")
+        if college and nz.key(college) != nz.key(entry.college):
+            self.add("registry_college_differs", sheet, cells.get("college", ""), college, branch_code=code,
+                     expected=entry.college)
+        values["branch_name"], values["college"] = entry.branch_name, entry.college
+        got_type = values.get("branch_type")
+        if got_type and entry.branch_type and got_type != entry.branch_type:
+            self.add("registry_type_differs", sheet, cells.get("branch_type", ""), self._type_name(got_type),
+                     expected=self._type_name(entry.branch_type))
+
+    def _named(self, name: object, code: str) -> RegistryEntry | None:
+        """The registered branch, other than `code`, whose name is exactly `name` (after nz.key), if any."""
+        if nz.is_blank(name) or not self.registry:
+            return None
+        if self._by_name is None:
+            self._by_name = {}
+            for e in self.registry.values():
+                self._by_name.setdefault(nz.key(e.branch_name), []).append(e)
+        return next((e for e in self._by_name.get(nz.key(name), []) if e.branch_code != code), None)
+
+    def _type_name(self, type_id: str) -> str:
+        return next((t.name for t in self.g.branch_types if t.id == type_id), type_id)
 
     def _check_file_name(self, values: dict, cells: dict, sheet: str) -> None:
         """A period or a registered branch code in the file name must agree with 支部信息 (a file copied from
@@ -498,6 +524,7 @@ class _Reader:
         names = {c.id: c.name for c in g.workbook.ledger_columns}
         # Notes typed beside the table (e.g. a 备注 column) do not make a row an activity.
         filled = [r for r in range(2, len(rows) + 1) if any(not nz.is_blank(_cell(rows, r, i)) for i in cols.values())]
+        filled = self._skip_examples(filled, rows, cols, sheet)
         if len(filled) > g.limits.max_ledger_rows:
             # exact: content past ledger_cap never gets here (`_Opened.guard` counts those rows itself)
             self.add("too_many_rows", sheet, "", None, rows=len(filled), max=g.limits.max_ledger_rows)
@@ -563,6 +590,23 @@ class _Reader:
         if not filled:
             self.add("ledger_empty", sheet, "A2", None)
         return out
+
+    def _skip_examples(self, filled: list[int], rows: list[list], cols: dict[str, int], sheet: str) -> list[int]:
+        """`filled` without example rows: a row whose 主题 begins with the template's marker (EXAMPLE_PREFIX, in
+        any width) is no activity. The template's example row itself is skipped silently (its date is not
+        compared: a template copied to another quarter keeps it); an edited one with a warning. A topic that
+        only mentions 示例 further on is an ordinary row."""
+        if "topic" not in cols:
+            return filled
+        marker, example = nz.key(EXAMPLE_PREFIX), example_row(self.g, 2000, 1)
+        kept = []
+        for r in filled:
+            topic = _cell(rows, r, cols["topic"])
+            if not nz.key(topic).startswith(marker):
+                kept.append(r)
+            elif not all(_same(_cell(rows, r, i), example.get(cid), cid) for cid, i in cols.items() if cid != "date"):
+                self.add("ledger_example_row", sheet, _ref(r, cols["topic"]), topic, prefix=EXAMPLE_PREFIX)
+        return kept
 
     def _ledger_date(self, raw: object, sheet: str, cell: str) -> dt.date | None:
         try:
@@ -818,6 +862,16 @@ def _uses(g: Guide, branch_type: str | None, refs: Callable) -> dict[str, list[s
             _USES.clear()
         hit = _USES[key] = (g, out)
     return hit[1]
+
+
+def _same(raw: object, want: object, cid: str) -> bool:
+    """A ledger cell holds the template example's value (numbers as numbers, text after nz.key)."""
+    if cid in ("expected", "attended", "hours"):
+        try:
+            return nz.parse_number(raw) == want
+        except nz.InvalidNumber:
+            return False
+    return nz.key(raw) == nz.key(want)
 
 
 def _is_note_row(raw: Callable[[str], object]) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from pipelines.guide import Guide, guide
+from pipelines.checklist import checklist
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.palette import RED, excel
 from pipelines.period import Period
@@ -39,11 +40,18 @@ INFO_HEADERS = ("项目", "填写内容", "说明")
 REGISTRY_SHEET = "支部名册"
 REGISTRY_FIELDS = ("branch_code", "branch_name", "college", "branch_type", "members")
 LEDGER_TEMPLATE_ROWS = 300
+# 支部信息 fields a pre-filled template takes from the registry and locks: a file can never be refused for them.
+IDENTITY_FIELDS = ("branch_code", "branch_name", "college", "branch_type", "year", "quarter")
+# A template's 活动台账 has one grey example row; the reader skips a row whose 主题 begins with this marker.
+EXAMPLE_PREFIX = "示例："
+EXAMPLE_ROW = 2
+EXAMPLE_TOPIC = "学习贯彻党的二十届四中全会精神"
 FONT_NAME = "微软雅黑"  # present in Office/WPS on Windows; LibreOffice substitutes a CJK font
 
 _FONT = Font(name=FONT_NAME, size=11)
 _HEADER_FONT = Font(name=FONT_NAME, size=11, bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor=excel(RED))
+_EXAMPLE_FONT = Font(name=FONT_NAME, size=11, italic=True, color="808080")
 _LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
 _THIN = Side(style="thin", color="BFBFBF")
@@ -81,6 +89,11 @@ class _Styles:
             if key[0] == "header":
                 cell.font, cell.fill, cell.alignment, cell.border = _HEADER_FONT, _HEADER_FILL, _CENTER, _BORDER
                 cell.protection = _LOCKED
+            elif key[0] == "example":  # the ledger's example row: grey italic on grey, locked
+                cell.font, cell.fill, cell.alignment, cell.border = _EXAMPLE_FONT, _LOCKED_FILL, _WRAP, _BORDER
+                cell.protection = _LOCKED
+                if key[1]:
+                    cell.number_format = key[1]
             else:
                 _, locked, number_format, center = key
                 cell.font = _FONT
@@ -104,6 +117,9 @@ class _Styles:
 
     def header(self, cell: Cell) -> None:
         cell._style = StyleArray(self._array(cell.parent, ("header",)))
+
+    def example(self, cell: Cell, number_format: str | None = None) -> None:
+        cell._style = StyleArray(self._array(cell.parent, ("example", number_format)))
 
 
 @dataclass
@@ -184,66 +200,38 @@ def _example_date(year: int, quarter: int) -> dt.date:
     return Period(year, quarter).start.replace(day=5)
 
 
+def example_row(g: Guide, year: int, quarter: int) -> dict[str, object]:
+    """The grey example row of a template's 活动台账 (row EXAMPLE_ROW), by ledger column id, for a quarter.
+
+    Its 主题 begins with EXAMPLE_PREFIX; the reader skips such a row (silently when it is this row unchanged)."""
+    return {"date": _example_date(year, quarter), "activity_type": example_activity(g),
+            "topic": f"{EXAMPLE_PREFIX}{EXAMPLE_TOPIC}（本行为填写示例，不计入台账，"
+                     f"请从第 {EXAMPLE_ROW + 1} 行起填写）",
+            "expected": 25, "attended": 23, "hours": None, "evidence": "会议记录、签到表、活动照片"}
+
+
 # ---- sheets --------------------------------------------------------------------------------------
-def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
-    s = sheet_names(g)
-    wb_ = g.workbook
+def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str, example: dict[str, object], period: str | None,
+                 prefilled: bool) -> None:
+    """使用说明: how to fill in, what the guide asks this quarter (`checklist`), an example, common mistakes."""
     type_name = g.branch_type_name(branch_type)
-    acts = "、".join(a.name for a in g.activity_types)
-    statuses = "、".join(o.name for o in g.self_assessment)
-    without = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
-    statuses_meaning = "（" + "；".join(f"{o.name}计 {o.value:g} 分" for o in g.self_assessment) + "）"
-    training = next((a.name for m in (m for it in g.items for m in it.measures) if m.kind == "hours"
-                     for a in g.activity_types if a.id == m.activity), "集中学习培训")
-    lecture = next((a.name for a in g.activity_types if a.id == "secretary_lecture"), None)
-    info_lines = [f"    · {f.name}" + (f"：{f.hint}" if f.hint else "") for f in wb_.info_fields]
-    col = {c.id: c.name for c in wb_.ledger_columns}
-    example = [
-        f"    {col['date']}：2026-03-05",
-        f"    {col['activity_type']}：{example_activity(g)}（从下拉列表选择）",
-        f"    {col['topic']}：学习贯彻党的二十届四中全会精神",
-        f"    {col['expected']}：25    {col['attended']}：23",
-        f"    {col['hours']}：2（{training}必填，并须填写实到人数；其他活动可不填）",
-        f"    {col['evidence']}：会议记录、签到表、活动照片",
-    ]
+    due = (f"二、{Period.parse(period).label}须完成的工作" if period else "二、全年须完成的工作（按季度填报时对照）")
     lines: list[tuple[str, bool]] = [
         (f"{g.title} · {type_name}季度填报表 · 填写说明", True),
         (f"本表由各{type_name}书记或支部委员每季度填写一份，季度结束后报送组织部。"
          f"灰色单元格为模板内容（已保护，不能修改），白色单元格请填写。", False),
         ("", False),
         ("一、填写步骤", True),
-        (f"1. 「{s['info']}」：在 B 列填写本支部的基本信息：", False),
-        *[(line, False) for line in info_lines],
-        (f"2. 「{s['ledger']}」：本季度开展的每一次会议、党课、主题党日、学习培训等活动各填一行，从第 2 行起连续填写。"
-         f"活动类型请从下拉列表中选择，可选：{acts}。", False),
-        ("    一次会议有多项内容的（如党员大会上书记讲党课、向党员大会报告工作），请按内容各填一行；"
-         + (f"书记本人讲党课请选“{lecture}”；" if lecture else "")
-         + "每学期末向上级党组织报告工作须登记一行。", False),
-        (f"    “{training}”请务必填写学时和实到人数，否则不计入全年人均学时；"
-         f"谈心谈话无需逐次登记，在「{s['counts']}」中填写累计人数即可。", False),
-        (f"3. 「{s['counts']}」：在 B 列填写各项统计人数（只填人数，不填姓名等个人信息）。"
-         f"“累计”类统计项填写本年度 1 月 1 日至本季度末的累计人数。空白按未完成计分，确为 0 请填 0。", False),
-        ("    谈心谈话覆盖人数、向支部汇报人数与党员数相比计算覆盖率（第 4 季度须覆盖全体党员），"
-         "党费实缴人数 ÷ 应缴人数计算收缴率；入党申请、积极分子、发展党员、推优人数仅作统计，不计分。", False),
-        (f"4. 「{s['self_assessment']}」：逐条对照考核要点，在“完成情况”列选择 {statuses}，"
-         f"并在最后一列简要填写佐证材料及主要举措{statuses_meaning}。"
-         "考核要点后注明“自动计分”的，按台账和统计数据计分，自评仅供参考。", False),
-        (f"5. 保存为 .xlsx 格式报送，文件名建议写成“2026年第3季度-支部名称.xlsx”（文件名中的季度须与「{s['info']}」一致）。",
-         False),
+        *_guide_steps(g, prefilled),
         ("", False),
-        ("二、填写示例（「活动台账」中的一行）", True),
-        *[(line, False) for line in example],
+        (due + "（根据指标指南自动生成，供逐项自查）", True),
+        *[(f"    {i}. {line}", False) for i, line in enumerate(checklist(branch_type, period), start=1)],
         ("", False),
-        ("三、常见错误（系统会逐条提示并退回修改）", True),
-        ("1. 日期不在所报季度内：例如第 1 季度的报表只能填写 1 月 1 日至 3 月 31 日的活动。", False),
-        ("2. 日期写错或写成文字：请写成 2026-03-05 这样的格式，不要写“3月上旬”；2 月没有 30 日。", False),
-        (f"3. 活动类型手工输入了列表以外的名称：请从下拉列表中选择，列表以外的活动选择“{catch_all_activity(g)}”。", False),
-        ("4. 实到人数多于应到人数，或人数、学时填了负数、文字（如“二十人”）。", False),
-        ("5. 同一活动重复填写两行（日期、类型、主题完全相同）。", False),
-        (f"6. 自评选择“完成”却没有填写佐证材料：将按“{without}”计分。", False),
-        ("7. 删除、重命名工作表，或修改表头、A 列项目名称：请保持模板结构不变。", False),
-        ("8. 给文件设置打开密码、另存为 .xls 或 .et 格式：请保存为 .xlsx 格式、不设密码后报送。", False),
-        ("9. 在台账中粘贴照片：佐证材料只需写明名称，照片等材料按组织部要求另行留存。", False),
+        (f"三、填写示例（「{g.workbook.sheets.ledger}」第 {EXAMPLE_ROW} 行的灰色示例行，系统不读取）", True),
+        *[(line, False) for line in _example_lines(g, example)],
+        ("", False),
+        ("四、常见错误（系统会逐条提示并退回修改）", True),
+        *[(line, False) for line in _mistakes(g)],
         ("", False),
         (f"指南版本：{g.version}。如有疑问，请联系学校党委组织部。", False),
     ]
@@ -257,7 +245,80 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str) -> None:
     _protect(ws)
 
 
-def _info_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: str, info: BranchInfo | None) -> None:
+def _guide_steps(g: Guide, prefilled: bool) -> list[tuple[str, bool]]:
+    s = sheet_names(g)
+    acts = "、".join(a.name for a in g.activity_types)
+    statuses = "、".join(o.name for o in g.self_assessment)
+    statuses_meaning = "（" + "；".join(f"{o.name}计 {o.value:g} 分" for o in g.self_assessment) + "）"
+    training = next((a.name for m in (m for it in g.items for m in it.measures) if m.kind == "hours"
+                     for a in g.activity_types if a.id == m.activity), "集中学习培训")
+    lecture = next((a.name for a in g.activity_types if a.id == "secretary_lecture"), None)
+    fields = {f.id: f.name for f in g.workbook.info_fields}
+    if prefilled:
+        fixed = "、".join(fields[f] for f in IDENTITY_FIELDS if f in fields)
+        info = [(f"1. 「{s['info']}」：{fixed}已按组织部支部名册预先填好并锁定，请核对；如有误请联系组织部更正名册，"
+                 f"不要另建文件。党员数已按名册预填，如有变化请改为本季度末人数。请在 B 列填写其余各项：", False)]
+        info += [(f"    · {f.name}" + (f"：{f.hint}" if f.hint else ""), False)
+                 for f in g.workbook.info_fields if f.id not in IDENTITY_FIELDS]
+        name = "5. 保存为 .xlsx 格式报送，文件名已按“季度_支部编码_支部名称”写好，请不要修改文件名。"
+    else:
+        info = [(f"1. 「{s['info']}」：在 B 列填写本支部的基本信息：", False)]
+        info += [(f"    · {f.name}" + (f"：{f.hint}" if f.hint else ""), False) for f in g.workbook.info_fields]
+        name = (f"5. 保存为 .xlsx 格式报送，文件名建议写成“2026年第3季度-支部名称.xlsx”（文件名中的季度须与「{s['info']}」"
+                "一致）。")
+    return [
+        *info,
+        (f"2. 「{s['ledger']}」：本季度开展的每一次会议、党课、主题党日、学习培训等活动各填一行，从第 {EXAMPLE_ROW + 1} 行起"
+         f"连续填写（第 {EXAMPLE_ROW} 行是示例）。活动类型请从下拉列表中选择，可选：{acts}。", False),
+        ("    一次会议有多项内容的（如党员大会上书记讲党课、向党员大会报告工作），请按内容各填一行；"
+         + (f"书记本人讲党课请选“{lecture}”；" if lecture else "")
+         + "每学期末向上级党组织报告工作须登记一行。", False),
+        (f"    “{training}”请务必填写学时和实到人数，否则不计入全年人均学时；"
+         f"谈心谈话无需逐次登记，在「{s['counts']}」中填写累计人数即可。", False),
+        (f"3. 「{s['counts']}」：在 B 列填写各项统计人数（只填人数，不填姓名等个人信息）。"
+         f"“累计”类统计项填写本年度 1 月 1 日至本季度末的累计人数。空白按未完成计分，确为 0 请填 0。", False),
+        ("    谈心谈话覆盖人数、向支部汇报人数与党员数相比计算覆盖率（第 4 季度须覆盖全体党员），"
+         "党费实缴人数 ÷ 应缴人数计算收缴率；入党申请、积极分子、发展党员、推优人数仅作统计，不计分。", False),
+        (f"4. 「{s['self_assessment']}」：逐条对照考核要点，在“完成情况”列选择 {statuses}，"
+         f"并在最后一列简要填写佐证材料及主要举措{statuses_meaning}。"
+         "考核要点后注明“自动计分”的，按台账和统计数据计分，自评仅供参考。", False),
+        (name, False),
+    ]
+
+
+def _example_lines(g: Guide, example: dict[str, object]) -> list[str]:
+    col = {c.id: c.name for c in g.workbook.ledger_columns}
+    training = next((g.activity_name(m.activity) for it in g.items for m in it.measures if m.kind == "hours"),
+                    "集中学习培训")
+    return [
+        f"    {col['date']}：{example['date'].isoformat()}",
+        f"    {col['activity_type']}：{example['activity_type']}（从下拉列表选择）",
+        f"    {col['topic']}：{EXAMPLE_TOPIC}",
+        f"    {col['expected']}：{example['expected']}    {col['attended']}：{example['attended']}",
+        f"    {col['hours']}：2（{training}必填，并须填写实到人数；其他活动可不填）",
+        f"    {col['evidence']}：{example['evidence']}",
+    ]
+
+
+def _mistakes(g: Guide) -> list[str]:
+    without = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
+    return [
+        "1. 日期不在所报季度内：例如第 1 季度的报表只能填写 1 月 1 日至 3 月 31 日的活动。",
+        "2. 日期写错或写成文字：请写成 2026-03-05 这样的格式，不要写“3月上旬”；2 月没有 30 日。",
+        f"3. 活动类型手工输入了列表以外的名称：请从下拉列表中选择，列表以外的活动选择“{catch_all_activity(g)}”。",
+        "4. 实到人数多于应到人数，或人数、学时填了负数、文字（如“二十人”）。",
+        "5. 同一活动重复填写两行（日期、类型、主题完全相同）。",
+        f"6. 自评选择“完成”却没有填写佐证材料：将按“{without}”计分。",
+        "7. 删除、重命名工作表，或修改表头、A 列项目名称：请保持模板结构不变。",
+        "8. 给文件设置打开密码、另存为 .xls 或 .et 格式：请保存为 .xlsx 格式、不设密码后报送。",
+        "9. 在台账中粘贴照片：佐证材料只需写明名称，照片等材料按组织部要求另行留存。",
+        f"10. 「{g.workbook.sheets.ledger}」中主题以“{EXAMPLE_PREFIX}”开头的行按示例处理，不计入台账：填写真实活动时请写本次活动的主题。",
+    ]
+
+
+def _info_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: str, info: BranchInfo | None,
+                locked: tuple[str, ...] = ()) -> None:
+    """支部信息: one field per row; the fields in `locked` (a pre-filled template's identity) are grey and locked."""
     _header(ws, st, INFO_HEADERS)
     _widths(ws, (18, 36, 48))
     values = _info_values(g, branch_type, info)
@@ -265,11 +326,13 @@ def _info_sheet(ws: Worksheet, st: _Styles, g: Guide, branch_type: str, info: Br
         a = ws.cell(row=r, column=1, value=f.name)
         st.body(a, locked=True)
         b = ws.cell(row=r, column=2, value=values.get(f.id))
-        st.body(b, locked=False, number_format=DATE_FORMAT if f.id == "filled_on" else "@" if f.id in (
+        st.body(b, locked=f.id in locked, number_format=DATE_FORMAT if f.id == "filled_on" else "@" if f.id in (
             "branch_code", "branch_name", "college", "secretary", "filled_by") else None)
         c = ws.cell(row=r, column=3, value=f.hint)
         st.body(c, locked=True)
         ref = f"B{r}"
+        if f.id in locked:  # filled from the registry: no dropdown or input prompt on a cell that cannot change
+            continue
         if f.id == "branch_type":
             dv = _list_validation([t.name for t in g.branch_types], f.name, "请从下拉列表中选择支部类型",
                                   "请从下拉列表中选择：" + "、".join(t.name for t in g.branch_types))
@@ -309,8 +372,9 @@ def _info_values(g: Guide, branch_type: str, info: BranchInfo | None) -> dict[st
     }
 
 
-def _ledger_sheet(ws: Worksheet, st: _Styles, g: Guide, ledger: list[LedgerRow], example_year: int,
-                  example_q: int) -> _BlankRows:
+def _ledger_sheet(ws: Worksheet, st: _Styles, g: Guide, ledger: list[LedgerRow], example: dict[str, object],
+                  with_example: bool) -> _BlankRows:
+    """活动台账: headers, the ledger rows (under the grey example row when `with_example`), formatted input rows."""
     cols = g.workbook.ledger_columns
     _header(ws, st, [c.name for c in cols])
     width = {"date": 14, "activity_type": 26, "topic": 40, "expected": 11, "attended": 11, "hours": 9,
@@ -322,10 +386,14 @@ def _ledger_sheet(ws: Worksheet, st: _Styles, g: Guide, ledger: list[LedgerRow],
     # Rows 2..n_rows+1 are formatted, unlocked input cells (cells, not column styles: the formatted area ends
     # where the validations end). Rows with an activity are cells here; the rest are left to the writer.
     styles = [(idx[c.id], st.body_array(ws, locked=False, number_format=fmt.get(c.id))) for c in cols]
-    blank = _BlankRows(first=len(ledger) + 2, last=n_rows + 1, styles=styles)
-    for r in range(2, blank.first):
+    start = EXAMPLE_ROW + 1 if with_example else 2
+    if with_example:
+        for cid, col in idx.items():
+            st.example(ws.cell(row=EXAMPLE_ROW, column=col, value=example.get(cid)), fmt.get(cid))
+    blank = _BlankRows(first=len(ledger) + start, last=n_rows + 1, styles=styles)
+    for r in range(start, blank.first):
         blank.fill(ws, r)
-    for i, row in enumerate(ledger, start=2):
+    for i, row in enumerate(ledger, start=start):
         values = {
             "date": row.date,
             "activity_type": row.activity_raw or g.activity_name(row.activity_type),
@@ -338,7 +406,7 @@ def _ledger_sheet(ws: Worksheet, st: _Styles, g: Guide, ledger: list[LedgerRow],
     last = n_rows + 1
     letter = {cid: get_column_letter(i) for cid, i in idx.items()}
     hints = {c.id: c.hint for c in cols}
-    example = _example_date(example_year, example_q).isoformat()
+    example = example["date"].isoformat()
     acts = [a.name for a in g.activity_types]
     dvs = [
         (_list_validation(acts, "活动类型", hints.get("activity_type") or "请从下拉列表选择",
@@ -491,8 +559,9 @@ class _ExcelWriter(ExcelWriter):
         self.manifest.append(ws)
 
 
-def _save(wb: Workbook, path: Path, blanks: dict[str, _BlankRows] | None = None) -> None:
-    """`wb.save(path)` (openpyxl's `save_workbook`), with each sheet's blank rows (sheet title -> rows)."""
+def _save(wb: Workbook, path: Path | BinaryIO, blanks: dict[str, _BlankRows] | None = None) -> None:
+    """`wb.save(path)` (openpyxl's `save_workbook`), with each sheet's blank rows (sheet title -> rows);
+    `path` may be a binary file object."""
     wb.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
     with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
         _ExcelWriter(wb, archive, blanks or {}).write_data()
@@ -502,8 +571,12 @@ def _save(wb: Workbook, path: Path, blanks: dict[str, _BlankRows] | None = None)
 def write_workbook(path, branch_type: str, *, info: BranchInfo | None = None, ledger: Iterable[LedgerRow] = (),
                    counts: dict[str, float | None] | None = None,
                    self_assessment: dict[str, tuple[str, str]] | None = None,
-                   raw_cells: dict[tuple[str, str], object] | None = None) -> Path:
+                   raw_cells: dict[tuple[str, str], object] | None = None, prefilled: bool = False):
     """Write a branch's quarterly workbook: a blank template when only `branch_type` is given, filled otherwise.
+
+    `prefilled=True` with `info` writes a pre-filled template instead (pipelines.prefilled): the identity fields
+    (IDENTITY_FIELDS) filled and locked, the other info fields as given, the example row on 活动台账.
+    `path` may be a binary file object (the workbook is written into it and it is returned).
 
     `ledger` rows are written with `activity_raw` when set, else the activity type's Chinese name; dates as real
     dates. `self_assessment` maps item id -> (status id, evidence). `raw_cells` maps (sheet key, "B7") -> value
@@ -513,17 +586,25 @@ def write_workbook(path, branch_type: str, *, info: BranchInfo | None = None, le
     g = guide()
     if branch_type not in {t.id for t in g.branch_types}:
         raise ValueError(f"unknown branch type {branch_type!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb, blanks = _build_workbook(g, branch_type, info, list(ledger), counts, self_assessment, raw_cells)
+    if prefilled and info is None:
+        raise ValueError("a pre-filled template needs the branch's info")
+    if not hasattr(path, "write"):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    wb, blanks = _build_workbook(g, branch_type, info, list(ledger), counts, self_assessment, raw_cells,
+                                 prefilled=prefilled)
     _save(wb, path, blanks)
     return path
 
 
 def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger: list[LedgerRow],
                     counts: dict[str, float | None] | None, self_assessment: dict[str, tuple[str, str]] | None,
-                    raw_cells: dict[tuple[str, str], object] | None) -> tuple[Workbook, dict[str, _BlankRows]]:
-    """The branch workbook in memory, and its blank rows by sheet title (for `_save`)."""
+                    raw_cells: dict[tuple[str, str], object] | None, *, prefilled: bool = False
+                    ) -> tuple[Workbook, dict[str, _BlankRows]]:
+    """The branch workbook in memory, and its blank rows by sheet title (for `_save`).
+
+    A template (blank, or `prefilled` from the registry) has the grey example row on 活动台账; a filled
+    workbook (info given, not prefilled: the demo's and the tests') has only its own rows."""
     s = sheet_names(g)
     wb = Workbook()
     wb.remove(wb.active)
@@ -532,10 +613,11 @@ def _build_workbook(g: Guide, branch_type: str, info: BranchInfo | None, ledger:
     # a blank template is filled after its quarter ended: its examples use the latest completed quarter
     due = Period.latest_completed(today)
     year, quarter = (info.year, info.quarter) if info else (due.year, due.quarter)
-    _guide_sheet(ws["guide"], g, branch_type)
+    example = example_row(g, year, quarter)
+    _guide_sheet(ws["guide"], g, branch_type, example, str(Period(year, quarter)) if info else None, prefilled)
     st = _Styles()
-    _info_sheet(ws["info"], st, g, branch_type, info)
-    blanks = {s["ledger"]: _ledger_sheet(ws["ledger"], st, g, ledger, year, quarter)}
+    _info_sheet(ws["info"], st, g, branch_type, info, IDENTITY_FIELDS if prefilled else ())
+    blanks = {s["ledger"]: _ledger_sheet(ws["ledger"], st, g, ledger, example, info is None or prefilled)}
     _counts_sheet(ws["counts"], st, g, counts)
     _self_assessment_sheet(ws["self_assessment"], st, g, branch_type, self_assessment)
     for (key, ref), value in (raw_cells or {}).items():
@@ -595,11 +677,3 @@ def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None
     ws.auto_filter.ref = f"A1:E{len(rows) + 1}"
     _save(wb, path)
     return path
-
-
-def cli_template(args) -> int:
-    """`python -m pipelines template --type teacher|student --out FILE`: write a blank template."""
-    g = guide()
-    out = write_workbook(args.out, args.type)
-    print(f"已生成{g.branch_type_name(args.type)}季度填报模板：{out}")
-    return 0

@@ -392,13 +392,18 @@ def test_unknown_branch_code_and_registry_mismatch(tmp_path):
     assert read_workbook(path).valid  # without a registry the code is not checked
 
     good = info()
-    registry = {good.branch_code: RegistryEntry(good.branch_code, good.branch_name, "电气工程学院", "student", 30)}
+    registry = {good.branch_code: RegistryEntry(good.branch_code, good.branch_name, "电气工程学院", "teacher", 30)}
     parsed = read_workbook(path, registry=registry)
-    assert parsed.valid  # mismatches are warnings
-    found = {p.cell: p for p in parsed.problems if p.code == "registry_mismatch"}
-    assert set(found) == {f"B{INFO_ROW['college']}", f"B{INFO_ROW['branch_type']}"}
-    assert "与支部名册中的“电气工程学院”不一致" in found[f"B{INFO_ROW['college']}"].message
-    assert "“教师党支部”与支部名册中的“学生党支部”" in found[f"B{INFO_ROW['branch_type']}"].message
+    assert parsed.valid and parsed.info.college == "电气工程学院"  # a college mismatch is a warning; registry wins
+    p = one(parsed, "registry_college_differs")
+    assert p.cell == f"B{INFO_ROW['college']}" and "“机械工程学院”" in p.message and "已按名册记为“电气工程学院”" in p.message
+
+    # a different branch type means the other type's template: refused, saying which template to use
+    registry[good.branch_code] = dataclasses.replace(registry[good.branch_code], branch_type="student")
+    parsed = read_workbook(path, registry=registry)
+    p = one(parsed, "registry_type_differs")
+    assert not parsed.valid and p.cell == f"B{INFO_ROW['branch_type']}"
+    assert "该支部在名册中为学生党支部，请使用学生党支部模板" in p.message and "“教师党支部”" in p.message
 
 
 @pytest.mark.parametrize("field,value,code", [
@@ -741,15 +746,25 @@ def _registry(*codes_and_names):
     return {c: RegistryEntry(c, n, "机械工程学院", "teacher", 30) for c, n in codes_and_names}
 
 
-def test_a_branch_name_that_is_not_the_registered_name_of_the_code_is_an_error(tmp_path):
+def test_another_registered_branchs_name_under_this_code_is_an_error(tmp_path):
     """The secretary of T02 starts from T01's file and changes only the name: the code still says T01."""
     good = info()
     registry = _registry((good.branch_code, good.branch_name), ("JX01-T02", "机械工程学院教师第二支部"))
     path = write(tmp_path, info=info(branch_name="机械工程学院教师第二支部"))
     parsed = read_workbook(path, registry=registry)
-    p = one(parsed, "registry_name_mismatch")
+    p = one(parsed, "branch_name_of_other_branch")
     assert not parsed.valid and (p.sheet, p.cell) == (S.info, f"B{INFO_ROW['branch_name']}")
-    assert f"编码 {good.branch_code} 的支部“{good.branch_name}”" in p.message and "本文件未导入" in p.message
+    assert "另一个支部（编码 JX01-T02）" in p.message and f"名册中为“{good.branch_name}”" in p.message
+    assert "本文件未导入" in p.message
+
+
+def test_a_branch_name_unlike_any_registered_name_is_a_warning_and_the_registry_name_is_used(tmp_path):
+    good = info()
+    registry = _registry((good.branch_code, good.branch_name), ("JX01-T02", "机械工程学院教师第二支部"))
+    parsed = read_workbook(write(tmp_path, info=info(branch_name="机械学院教师一支部")), registry=registry)
+    p = one(parsed, "registry_name_differs")
+    assert parsed.valid and parsed.info.branch_name == good.branch_name
+    assert "“机械学院教师一支部”" in p.message and f"已按名册记为“{good.branch_name}”" in p.message
 
 
 @pytest.mark.parametrize("name,ok", [

@@ -82,7 +82,7 @@ def test_blank_template_dropdowns_protection_and_layout(tmp_path):
     assert all(dv.error and dv.prompt for dv in _validations(ledger) if dv.type)  # typed ones: hint + error
     assert all(dv.allow_blank for ws in wb.worksheets for dv in _validations(ws))
     hinted = [dv for dv in _validations(info) if f"B{rows['branch_code']}" in dv.sqref]
-    assert hinted and "JX01-T01" in hinted[0].prompt
+    assert hinted and "JX-T01" in hinted[0].prompt  # the registry's code format
 
     for ws in wb.worksheets:
         assert ws.protection.sheet is True
@@ -92,8 +92,9 @@ def test_blank_template_dropdowns_protection_and_layout(tmp_path):
         assert ws["A1"].protection.locked
         assert ws["A1"].font.name == "微软雅黑"
     assert info["A2"].protection.locked and not info["B2"].protection.locked and info["C2"].protection.locked
-    assert not ledger["A2"].protection.locked and not ledger["G301"].protection.locked
-    assert ledger["A2"].number_format == "yyyy-mm-dd"
+    assert ledger["A2"].protection.locked and str(ledger["C2"].value).startswith("示例：")  # the example row
+    assert not ledger["A3"].protection.locked and not ledger["G301"].protection.locked
+    assert ledger["A3"].number_format == "yyyy-mm-dd"
     assert sa["A2"].protection.locked and sa["C2"].protection.locked
     assert not sa["D2"].protection.locked and not sa["E2"].protection.locked
     assert sa["C2"].alignment.wrap_text
