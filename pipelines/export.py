@@ -74,12 +74,25 @@ def cell_value(value: Any) -> Any:
     return inert(value)
 
 
-def put(ws, row: int, column: int, value: Any):
-    """Write one value into `ws` as an inert cell (text always as text); returns the cell."""
-    cell = ws.cell(row, column, cell_value(value))
+def put(ws, row: int, column: int, value: Any, *, editable: bool = False):
+    """Write one value into `ws` as an inert cell (text always as text); returns the cell.
+
+    `editable`: for a workbook the user edits and uploads again (the registry), text keeps its characters (no
+    apostrophe); call `mark_text` once the cell is styled."""
+    if editable and isinstance(value, str):
+        cell = ws.cell(row, column, ILLEGAL_XML.sub("", value))
+    else:
+        cell = ws.cell(row, column, cell_value(value))
     if isinstance(cell.value, str):
         cell.data_type = "s"
     return cell
+
+
+def mark_text(cell) -> None:
+    """Mark a formula-like text cell with Excel's own text marker (quotePrefix): shown and read back without an
+    apostrophe, and still text when someone edits the cell. Set after any style, which would reset it."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
+        cell.quotePrefix = True
 
 
 def sheet_title(name: str) -> str:

@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from pipelines.guide import Guide, guide
+from pipelines import export
 from pipelines.checklist import checklist
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.palette import RED, excel
@@ -662,8 +663,10 @@ def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None
     type_names = {t.id: t.name for t in g.branch_types}
     for r, e in enumerate(rows, start=2):
         values = (e.branch_code, e.branch_name, e.college, type_names.get(e.branch_type, e.branch_type), e.members)
-        for col, v in enumerate(values, start=1):
-            st.body(ws.cell(row=r, column=col, value=v), locked=False, number_format="0" if col == 5 else "@")
+        for col, v in enumerate(values, start=1):  # an inert cell that uploads again as typed
+            cell = export.put(ws, r, col, v, editable=True)
+            st.body(cell, locked=False, number_format="0" if col == 5 else "@")
+            export.mark_text(cell)
     last = max(len(rows) + 1, 500)
     dv = _list_validation(list(type_names.values()), "支部类型", "请从下拉列表中选择支部类型",
                           "请从下拉列表中选择：" + "、".join(type_names.values()))

@@ -283,3 +283,29 @@ def test_finding4_a_download_that_cannot_be_built_shows_a_chinese_error():
     assert not at.exception, [e.value for e in at.exception]
     assert [e.value for e in at.error] and "“台账明细.xlsx”生成失败" in at.error[0].value
     assert [b.proto.label for b in at.get("download_button")] == ["下载 CSV"]
+
+
+def test_finding2_registry_download_is_inert_and_uploads_again_as_stored(hostile_db, tmp_path):
+    """下载当前名册 (pages/upload.py) writes the stored registry with write_registry_workbook: no formula, no
+    character Excel refuses, and the file re-uploads to exactly the names it holds (no added apostrophe)."""
+    from pipelines import db as dbmod
+    from pipelines.reader import read_registry
+
+    with dbmod.connect(hostile_db) as con:
+        rows = con.execute("SELECT branch_code, branch_name, college, branch_type, members FROM registry "
+                           "ORDER BY branch_code").fetchall()
+    entries = [RegistryEntry(*r) for r in rows]
+    entries.append(RegistryEntry("JX01-T99", "=HYPERLINK(\"http://x\",\"y\")\x07", "@学院\x1b", "teacher", 9))
+    data = write_registry_workbook(tmp_path / "名册.xlsx", entries).read_bytes()
+    marked = 0
+    for sheet, cell in cells_of_xlsx(data):
+        assert cell.data_type != "f", (sheet, cell.coordinate, cell.value)
+        if isinstance(cell.value, str) and cell.value.startswith(TRIGGERS):
+            assert cell.quotePrefix, (sheet, cell.coordinate, cell.value)  # Excel shows and keeps it as text
+            marked += 1
+    assert marked >= 4
+    back, problems = read_registry(tmp_path / "名册.xlsx")
+    assert not [p for p in problems if p.severity == "error"], problems
+    expected = [(e.branch_code, export.ILLEGAL_XML.sub("", e.branch_name), export.ILLEGAL_XML.sub("", e.college))
+                for e in entries]
+    assert [(e.branch_code, e.branch_name, e.college) for e in back] == expected
