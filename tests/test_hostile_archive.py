@@ -71,7 +71,7 @@ def _sha(path: Path) -> str:
 
 # ---- finding 6: two databases in one folder --------------------------------------------------------
 
-def test_two_databases_in_one_folder_rebuild_and_start_fresh_only_their_own(tmp_path, files):
+def test_finding6_two_databases_in_one_folder_rebuild_and_start_fresh_only_their_own(tmp_path, files):
     folder = tmp_path / "data"
     real, other = folder / "real.duckdb", folder / "other.duckdb"
     ingest.ingest([files["a1"]], real)
@@ -119,7 +119,7 @@ def _to_legacy(folder: Path, dbs: list[Path], stray: dict | None = None) -> Path
     return legacy
 
 
-def test_legacy_shared_archive_is_split_between_its_databases(tmp_path, files):
+def test_finding6_legacy_shared_archive_is_split_between_its_databases(tmp_path, files):
     folder = tmp_path / "data"
     real, other = folder / "dangjian.duckdb", folder / "新数据库文件.duckdb"
     ingest.load_registry(files["reg"], real, actor="组织部")
@@ -138,7 +138,7 @@ def test_legacy_shared_archive_is_split_between_its_databases(tmp_path, files):
     assert own_other["submissions"] == _tables(other)["submissions"]
 
 
-def test_lost_database_does_not_guess_a_shared_legacy_archive(tmp_path, files):
+def test_finding6_lost_database_does_not_guess_a_shared_legacy_archive(tmp_path, files):
     folder = tmp_path / "data"
     db = folder / "dangjian.duckdb"
     ingest.ingest([files["a1"], files["b"]], db)
@@ -191,7 +191,7 @@ def _killed(action: str, point: str, db: Path, files: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize("point", WRITE_POINTS)
 @pytest.mark.parametrize("action", ["ingest", "registry", "rollback", "withdraw"])
-def test_kill_during_a_write_leaves_manifest_and_database_agreeing(tmp_path, history, files, action, point):
+def test_finding8_kill_during_a_write_leaves_manifest_and_database_agreeing(tmp_path, history, files, action, point):
     db = settings().db_path
     _copy_history(history, db)
     _killed(action, point, db, files)
@@ -199,7 +199,7 @@ def test_kill_during_a_write_leaves_manifest_and_database_agreeing(tmp_path, his
 
 
 @pytest.mark.parametrize("point", WRITE_POINTS)
-def test_next_write_settles_what_a_kill_left(tmp_path, history, files, point):
+def test_finding8_next_write_settles_what_a_kill_left(tmp_path, history, files, point):
     db = settings().db_path
     _copy_history(history, db)
     _killed("ingest", point, db, files)
@@ -209,7 +209,7 @@ def test_next_write_settles_what_a_kill_left(tmp_path, history, files, point):
 
 
 @pytest.mark.parametrize("point", REBUILD_POINTS)
-def test_killed_rebuild_is_cleaned_up_and_agrees(tmp_path, history, files, point):
+def test_finding8_killed_rebuild_is_cleaned_up_and_agrees(tmp_path, history, files, point):
     db = settings().db_path
     _copy_history(history, db)
     held = _tables(db)

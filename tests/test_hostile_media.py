@@ -84,7 +84,7 @@ def _serves(url: str, data: bytes) -> bool:
 
 
 @pytest.mark.browser
-def test_archived_original_is_not_served_without_a_session(server, demo_db, browser, page):
+def test_finding5_archived_original_is_not_served_without_a_session(server, demo_db, browser, page):
     # 1. Download, sign out: the URL serves nothing to a client without a session.
     _sign_in_to_history(page, server)
     data, url = _download_original(page, demo_db)
