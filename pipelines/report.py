@@ -285,11 +285,17 @@ def _format(cell, header: str) -> None:
 
 
 def cli_report(args: argparse.Namespace) -> int:
-    """`python -m pipelines report --period 2026Q3 [--db DB] [--out FILE]`."""
+    """`python -m pipelines report --period 2026Q3 [--db DB] [--format xlsx|pdf] [--out FILE]`."""
     if args.period not in scoring.periods(args.db) and scoring.submission_status(args.period, args.db).empty:
         print(f"{args.period} 没有任何报送数据，也没有支部名册，无法生成报告。", file=sys.stderr)
         return 1
-    out = Path(args.out or file_name(_norm(args.period)))
-    out.write_bytes(quarter_report(args.period, args.db))
+    fmt = getattr(args, "format", "xlsx")
+    out = Path(args.out or file_name(_norm(args.period), fmt))
+    if fmt == "pdf":
+        from pipelines import report_pdf
+
+        out.write_bytes(report_pdf.quarter_pdf(args.period, args.db))
+    else:
+        out.write_bytes(quarter_report(args.period, args.db))
     print(f"已生成 {out}")
     return 0

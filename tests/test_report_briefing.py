@@ -162,3 +162,58 @@ def test_libreoffice_prints_the_workbook_legibly(demo_db, latest, tmp_path):
     for i, page in enumerate(pages[:len(sizes)], 1):
         assert f"第 {i} 页 / 共 {len(sizes)} 页" in page and TITLE in page, i
     assert pd.Series([p.count("“") for p in pages]).sum() > 0 and '党建"双创"' not in text
+
+
+# ---- the PDF ----------------------------------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None and os.environ.get("REQUIRE_BROWSER") != "1",
+                                    reason="kaleido draws the charts with Chromium (Debian: chromium)")
+
+
+@needs_chromium
+def test_pdf_briefing_from_the_cli(demo_db, latest, tmp_path, capsys):
+    from pipelines.__main__ import main as cli
+
+    out = tmp_path / "简报.pdf"
+    assert cli(["report", "--db", str(demo_db), "--period", latest, "--format", "pdf", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    sizes = printed_sizes(out)
+    assert 4 <= len(sizes) <= 12
+    assert min(min(s) for s in sizes if s) >= MIN_PRINTED_PT
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in fonts.splitlines()[2:] if line.strip()]
+    assert rows and all("NotoSansCJK" in r[0] for r in rows)
+    assert all(r[-5:-2] == ["yes", "yes", "yes"] for r in rows)  # embedded, subset, unicode map
+    pages = pdf_text(out).split("\f")
+    first = re.sub(r"\s+", "", pages[0])
+    assert TITLE in pages[0] and "本季度要点" in first and "需关注" in first
+    for sentence in summary.quarter_summary(latest, demo_db).sentences:
+        assert re.sub(r"\s+", "", sentence) in first
+    for i, page in enumerate(pages[:len(sizes)], 1):
+        assert f"第{i}页/共{len(sizes)}页" in re.sub(r"\s+", "", page)
+
+
+def test_pdf_of_a_quarter_without_scores_has_no_charts(demo_db, latest, tmp_path):
+    """No branch submitted: no chart is drawn (no Chromium needed), the briefing says so."""
+    from pypdf import PdfReader
+
+    from pipelines import report_pdf
+
+    year, q = latest.split("Q")
+    out = tmp_path / "empty.pdf"
+    out.write_bytes(report_pdf.quarter_pdf(f"{int(year) + 1}Q{q}", demo_db))
+    assert "还没有任何支部报送" in re.sub(r"\s+", "", pdf_text(out))
+    assert not any(page.images for page in PdfReader(out).pages)
+
+
+@needs_chromium
+def test_overview_offers_the_pdf_when_asked(demo_db, latest):
+    from test_pages import ok, page
+
+    at = ok(page("overview").run())
+    assert not at.get("download_button") or all(
+        "PDF" not in b.proto.label for b in at.get("download_button"))  # not built on every page view
+    toggle = next(t for t in at.toggle if t.label.startswith("PDF 版"))
+    at = ok(toggle.set_value(True).run())
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "下载本季度简报（PDF）" in labels and "下载本季度报告（Excel）" in labels
