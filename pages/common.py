@@ -523,6 +523,18 @@ def report_bytes(period: str) -> bytes:
     return _report_call(period, str(db_file()), data_version(), guide_key())
 
 
+@st.cache_data(show_spinner="正在生成 PDF 简报（含图表）…", max_entries=8)
+def _report_pdf_call(period: str, db: str, version: int, guide_version: str) -> bytes:
+    from pipelines import report_pdf  # fpdf2 and kaleido load only when a PDF is asked for
+
+    return report_pdf.quarter_pdf(period, db, data=bundle(period))
+
+
+def report_pdf_bytes(period: str) -> bytes:
+    """The quarterly briefing as PDF (pipelines.report_pdf), cached like report_bytes."""
+    return _report_pdf_call(period, str(db_file()), data_version(), guide_key())
+
+
 # ---- charts ----------------------------------------------------------------------------------------
 def table_height(rows: int, cap: int = 460) -> int:
     """Pixel height of a st.dataframe showing `rows` rows without a blank row, capped."""

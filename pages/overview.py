@@ -92,6 +92,15 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def pdf_button(container, period: str) -> None:
+    """The briefing as PDF: drawing its charts takes a few seconds, so it is built when asked for."""
+    if not container.toggle("PDF 版（手机查看、打印）", key=f"want_pdf_{period}"):
+        return
+    c.download(container, "下载本季度简报（PDF）", lambda: c.report_pdf_bytes(period),
+               file_name=report.file_name(period, "pdf"), mime="application/pdf", key="dl_report_pdf",
+               icon=":material/picture_as_pdf:", width="stretch")
+
+
 def render() -> None:
     """The 全校总览 page body."""
     c.header("全校总览", "各基层党支部本季度党建“双创”工作完成情况一览")
@@ -108,7 +117,9 @@ def render() -> None:
     c.download(
         top[2], "下载本季度报告（Excel）", lambda: c.report_bytes(period), file_name=report.file_name(period),
         mime=c.XLSX_MIME, key="dl_report", icon=":material/summarize:", width="stretch",
-        help="概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和未报送支部，一个工作簿，可直接打印或用于会议材料")
+        help="简报（本季度要点、等次分布、需关注）、概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和"
+             "未报送支部，一个工作簿，按 A4 排版，可直接打印或用于会议材料")
+    pdf_button(top[2], period)
 
     if not bs.empty:
         summary_section(period, data, periods)

@@ -47,10 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--items", action="store_true")
     s.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    q = sub.add_parser("report", help="生成某季度的季度报告（Excel 工作簿）")
+    q = sub.add_parser("report", help="生成某季度的季度简报（Excel 工作簿或 PDF）")
     q.add_argument("--db", default=None)
     q.add_argument("--period", required=True)
-    q.add_argument("--out", default=None, help="输出文件（默认：党建双创季度报告_季度.xlsx）")
+    q.add_argument("--format", choices=["xlsx", "pdf"], default="xlsx")
+    q.add_argument("--out", default=None, help="输出文件（默认：党建双创季度报告_季度.xlsx 或 .pdf）")
 
     m = sub.add_parser("summary", help="输出某季度的本季度要点（规则生成的中文摘要）")
     m.add_argument("--db", default=None)

@@ -106,12 +106,17 @@ def display_width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def fit_columns(ws, df: pd.DataFrame, sample: int = 200) -> None:
-    """Widen each column of `ws` (from A) to fit `df`'s header and its first `sample` values."""
+def fit_columns(ws, df: pd.DataFrame, sample: int = 200, *, header_cap: int | None = None,
+                cap: int = MAX_WIDTH) -> None:
+    """Widen each column of `ws` (from A) to fit `df`'s header and its first `sample` values, at most `cap`
+    units; a header counts at most `header_cap` units (the caller wraps a longer one)."""
     for j, col in enumerate(df.columns, 1):
-        width = max([display_width(col)] + [display_width(v) for v in df.iloc[:sample, j - 1]])
+        head = display_width(col) if header_cap is None else min(display_width(col), header_cap)
+        width = max([head] + [display_width(v) for v in df.iloc[:sample, j - 1]])
         letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, min(width + 2, MAX_WIDTH))
+        # openpyxl makes a column 13 wide on first access: only a width set before counts
+        before = ws.column_dimensions[letter].width if letter in ws.column_dimensions else 0
+        ws.column_dimensions[letter].width = max(before or 0, min(width + 2, cap))
 
 
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:

@@ -1,37 +1,51 @@
-"""The quarterly report: one formatted Excel workbook of a quarter for the Party committee's meeting papers.
+"""The quarterly report (季度简报): one Excel workbook of a quarter for the Party committee's meeting papers,
+and the same briefing as a PDF (pipelines/report_pdf.py) for those who print from a phone.
 
-Sheets: 概况 (headline figures against the quarter before, grade counts, the seven dimensions for the school
-and both branch types), 支部排名, 支部一级指标得分, 二级党组织, 考核要点 (weakest first), 未报送支部. Every number comes from
-scoring.marts, so the report shows what the dashboard shows. Built by the 全校总览 page's download button and
-by `python -m pipelines report`.
+Sheets: 简报 (title, 本季度要点, grade counts, 需关注), 概况 (headline figures against the quarter before, the
+seven dimensions for the school and both branch types), 支部排名, 支部一级指标得分, 二级党组织, 考核要点 (weakest
+first), 未报送支部. Every number comes from scoring.marts, so the report shows what the dashboard shows; the
+summary is summary.quarter_summary's and the 需关注 lists are attention.attention's. Print layout (A4, header and
+footer, row heights): pipelines/report_layout.py. Built by the 全校总览 page's download buttons and by
+`python -m pipelines report`.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 
-from pipelines import export, scoring
+from pipelines import attention, export, scoring, summary
+from pipelines import report_layout as layout
 from pipelines.guide import guide
-from pipelines.palette import GREY, LIGHT_GREY, PALE_RED, RED, excel
+from pipelines.palette import LIGHT_GREY, PALE_RED, excel
 from pipelines.period import Period
-from pipelines.workbook import print_setup
+from pipelines.report_layout import GREY, RED, TITLE
 
 HEADER_FILL = PatternFill("solid", fgColor=excel(PALE_RED))
 THIN = Side(style="thin", color=excel(LIGHT_GREY))
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-SHEETS = ("概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
+SHEETS = ("简报", "概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
 SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
+HEADER_WRAP = 6  # a header wider than this (character units) wraps instead of widening its column
+TEXT_WRAP = 30  # a text column (names) no wider than this; longer values wrap
+WIDE_TEXT = {"内容": 44}  # long text columns: wider, still wrapped
+CENTERED = ("等次", "类型", "类别")
 
 
-def file_name(period: str) -> str:
-    return f"党建双创季度报告_{period}.xlsx"
+def _period(period: str) -> str:
+    return str(Period.parse(period))
+
+
+def file_name(period: str, fmt: str = "xlsx") -> str:
+    return f"党建双创季度报告_{period}.{fmt}"
 
 
 def _mean(df: pd.DataFrame | None, branch_type: str | None = None) -> float | None:
@@ -148,68 +162,144 @@ def _count(df: pd.DataFrame, item_id: str):
     return None if v is None or pd.isna(v) else int(v)
 
 
+@dataclass(frozen=True)
+class Briefing:
+    """What the first page says (Excel and PDF alike): title, 本季度要点, grade counts and 需关注."""
+
+    period: str
+    title: str
+    subtitle: str  # the quarter and the school
+    stamp: str  # guide version and generation time
+    sentences: list[str]
+    grades: pd.DataFrame  # 等次 | 本季度 | 上季度 | 变化
+    attention: pd.DataFrame  # 类别 | 支部 | 二级党组织 | 总分 | 等次 | 较上季度
+
+
+def briefing(period: str, db=None, *, now: dt.datetime | None = None,
+             data: dict[str, pd.DataFrame] | None = None, periods: list[str] | None = None) -> Briefing:
+    """The briefing page of `period` (`data`: scoring.marts(period, db, previous=True))."""
+    g = guide()
+    period = _period(period)
+    data = data if data is not None else scoring.marts(period, db, previous=True)
+    periods = periods if periods is not None else scoring.periods(db)
+    s = summary.quarter_summary(period, db, data=data, periods=periods)
+    f = s.facts
+    grades = pd.DataFrame([(name, n, None if f.previous_grades is None else f.previous_grades[name],
+                            None if f.previous_grades is None else n - f.previous_grades[name])
+                           for name, n in f.grades.items()], columns=["等次", "本季度", "上季度", "变化"], dtype=object)
+    att = attention.attention(period, db, data=data, periods=periods).frame()
+    table = pd.DataFrame({
+        "类别": att["kind"].map(attention.KINDS), "支部": att["branch_name"], "二级党组织": att["college"],
+        "总分": att["overall"], "等次": att["grade"], "较上季度": att["change"],
+    })
+    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
+    return Briefing(period, TITLE, f"{Period.parse(period).label} · {g.school}",
+                    f"指标指南版本 {g.version} · 生成时间 {stamp}", s.sentences, grades, table)
+
+
 def quarter_report(period: str, db=None, *, now: dt.datetime | None = None,
                    data: dict[str, pd.DataFrame] | None = None) -> bytes:
-    """The report workbook of `period` as .xlsx bytes (`data`: see frames)."""
+    """The report workbook of `period` as .xlsx bytes (`data`: see frames): 简报 first, then the tables, each
+    sheet titled, with the quarter and 第 X 页 / 共 Y 页 in its header and footer, printable on A4."""
     g = guide()
-    period = str(Period.parse(period))
+    period = _period(period)
+    data = data if data is not None else scoring.marts(period, db, previous=True)
     tables = frames(period, db, data)
     wb = Workbook()
     ws = wb.active
-    ws.title = "概况"
-    ws["A1"] = f"{g.title}季度报告（{Period.parse(period).label}）"
-    ws["A1"].font = Font(size=16, bold=True, color=excel(RED))
-    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
-    ws["A2"] = f"{g.school} · 指标指南版本 {g.version} · 生成时间 {stamp}"
-    ws["A2"].font = Font(size=10, color=excel(GREY))
-    end = _table(ws, tables["概况"], top=4, title="主要数据（与上一季度相比）")
+    ws.title = SHEETS[0]
+    _briefing_sheet(ws, briefing(period, db, now=now, data=data))
+    layout.page_setup(ws, period, orientation=layout.orientation(ws))
+    ws = wb.create_sheet("概况")
+    layout.sheet_title(ws, "概况", period)
+    end = _table(ws, tables["概况"], top=3, title="主要数据（与上一季度相比）")
     _table(ws, tables["七个一级指标"], top=end + 2, title="七个一级指标平均得分")
-    for name in SHEETS[1:]:
+    layout.page_setup(ws, period, orientation=layout.orientation(ws))
+    for name in SHEETS[2:]:
         sheet = wb.create_sheet(name)
+        layout.sheet_title(sheet, name, period)
         if tables[name].empty:
-            sheet["A1"] = "本季度暂无数据。" if name != "未报送支部" else "本季度全部支部均已报送。" \
+            sheet["A2"] = "本季度暂无数据。" if name != "未报送支部" else "本季度全部支部均已报送。" \
                 if tables["registry"] else "尚未导入支部名册，无法统计未报送支部。"
+            sheet["A2"].font = Font(size=11)
+            layout.page_setup(sheet, period)
             continue
-        _table(sheet, tables[name], top=1)
-        sheet.freeze_panes = "A2"
-    for sheet in wb.worksheets:
-        print_setup(sheet)
-    wb.properties.title = f"{g.title}季度报告 {period}"
+        _table(sheet, tables[name], top=2)
+        sheet.freeze_panes = "A3"
+        layout.page_setup(sheet, period, title_rows="2:2", orientation=layout.orientation(sheet))
+    wb.properties.title = f"{TITLE} {period}"
     wb.properties.creator = g.school
     return export.workbook_bytes(wb)
 
 
+def _briefing_sheet(ws, b: Briefing) -> int:
+    """简报: title, quarter, 本季度要点 (one wrapped sentence a row), 等次分布 and 需关注; returns the last row."""
+    att = b.attention if not b.attention.empty else pd.DataFrame({"需关注": ["本季度没有需关注的支部。"]})
+    for df in (att, b.grades):  # the tables set the columns first; the sentences wrap across them all
+        export.fit_columns(ws, df, header_cap=HEADER_WRAP, cap=TEXT_WRAP)
+    span = max(len(att.columns), len(b.grades.columns))
+    for row, (text, size, color) in enumerate([(b.title, 18, RED), (b.subtitle, 12, None), (b.stamp, 11, GREY)], 1):
+        ws.cell(row, 1, text).font = Font(size=size, bold=row == 1, color=color)
+    ws.cell(5, 1, "本季度要点").font = Font(size=13, bold=True)
+    row = 6
+    for i, sentence in enumerate(b.sentences, 1):
+        layout.paragraph(ws, row, f"{i}. {sentence}", span)
+        row += 1
+    end = _table(ws, b.grades, top=row + 1, title="等次分布（支部数）")
+    return _table(ws, att, top=end + 2, title=f"需关注（每类至多 {attention.LIST_SIZE} 个）")
+
+
 def _table(ws, df: pd.DataFrame, top: int, title: str | None = None) -> int:
-    """Write `df` with a bold header from row `top` (after an optional title row); returns the last row used."""
+    """Write `df` with a bold header from row `top` (after an optional title row); returns the last row used.
+    Columns are widened to fit (headers and long text wrap instead), wrapped rows get their heights."""
     if title:
         ws.cell(top, 1, title).font = Font(size=12, bold=True)
         top += 1
+    export.fit_columns(ws, df, header_cap=HEADER_WRAP, cap=TEXT_WRAP)
     for j, col in enumerate(df.columns, 1):
-        cell = ws.cell(top, j, col)
-        cell.font, cell.fill, cell.border = Font(bold=True), HEADER_FILL, BOX
+        if col in WIDE_TEXT:
+            longest = max(export.display_width(v) for v in df[col]) if len(df) else 0
+            ws.column_dimensions[get_column_letter(j)].width = min(longest + 2, WIDE_TEXT[col])
+        cell = export.put(ws, top, j, col)
+        cell.font, cell.fill, cell.border = Font(size=11, bold=True), HEADER_FILL, BOX
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    layout.fit_row(ws, top)
     for i, row in enumerate(df.itertuples(index=False), top + 1):
         for j, value in enumerate(row, 1):
             cell = export.put(ws, i, j, value)  # branch names and colleges are typed by branches: inert
-            cell.border = BOX
-            signed = any(w in str(df.columns[j - 1]) for w in SIGNED_HEADERS)
-            if isinstance(cell.value, float):
-                cell.number_format = "+0.0;-0.0;0.0" if signed else "0.0"
-            elif signed and isinstance(cell.value, int):
-                cell.number_format = "+0;-0;0"
-                cell.alignment = Alignment(horizontal="center")
-            elif df.columns[j - 1] == "内容":
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-    export.fit_columns(ws, df)
+            cell.border, cell.font = BOX, Font(size=11)
+            cell.alignment = Alignment(vertical="center")
+            _format(cell, str(df.columns[j - 1]))
+        layout.fit_row(ws, i)
     return top + len(df)
 
 
+def _format(cell, header: str) -> None:
+    """Number formats (changes signed), centred grades and types, wrapped long text."""
+    signed = any(w in header for w in SIGNED_HEADERS)
+    if isinstance(cell.value, float):
+        cell.number_format = "+0.0;-0.0;0.0" if signed else "0.0"
+    elif signed and isinstance(cell.value, int):
+        cell.number_format = "+0;-0;0"
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    elif header in CENTERED:
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    elif isinstance(cell.value, str):
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+
+
 def cli_report(args: argparse.Namespace) -> int:
-    """`python -m pipelines report --period 2026Q3 [--db DB] [--out FILE]`."""
+    """`python -m pipelines report --period 2026Q3 [--db DB] [--format xlsx|pdf] [--out FILE]`."""
     if args.period not in scoring.periods(args.db) and scoring.submission_status(args.period, args.db).empty:
         print(f"{args.period} 没有任何报送数据，也没有支部名册，无法生成报告。", file=sys.stderr)
         return 1
-    out = Path(args.out or file_name(str(Period.parse(args.period))))
-    out.write_bytes(quarter_report(args.period, args.db))
+    fmt = getattr(args, "format", "xlsx")
+    out = Path(args.out or file_name(_period(args.period), fmt))
+    if fmt == "pdf":
+        from pipelines import report_pdf
+
+        out.write_bytes(report_pdf.quarter_pdf(args.period, args.db))
+    else:
+        out.write_bytes(quarter_report(args.period, args.db))
     print(f"已生成 {out}")
     return 0

@@ -63,18 +63,19 @@ def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
     wb = load_workbook(io.BytesIO(data))
     assert wb.sheetnames == list(report.SHEETS)
     year, q = latest.split("Q")
-    assert f"{int(year)} 年第 {int(q)} 季度" in wb["概况"]["A1"].value
-    assert "2026-11-27 09:30" in wb["概况"]["A2"].value and guide().version in wb["概况"]["A2"].value
+    assert wb["简报"]["A1"].value == "党建“双创”季度简报"
+    assert f"{int(year)} 年第 {int(q)} 季度" in wb["简报"]["A2"].value
+    assert "2026-11-27 09:30" in wb["简报"]["A3"].value and guide().version in wb["简报"]["A3"].value
     ws = wb["支部排名"]
-    header = [c.value for c in ws[1]]
+    header = [c.value for c in ws[2]]
     assert header[:3] == ["排名", "排名变化", "支部"]
     total = header.index("总分") + 1
-    assert ws.cell(2, total).number_format == "0.0"
-    assert ws.cell(2, header.index("较上季度") + 1).number_format == "+0.0;-0.0;0.0"
-    assert ws.cell(2, 2).number_format == "+0;-0;0"  # the rank change reads +3 / -2
-    assert ws.freeze_panes == "A2" and ws.page_setup.orientation == "landscape"
-    assert ws.print_title_rows == "$1:$1"
-    counts = {r[0].value: (r[1].value, r[2].value) for r in wb["概况"].iter_rows(min_row=6, max_row=8)}
+    assert ws.cell(3, total).number_format == "0.0"
+    assert ws.cell(3, header.index("较上季度") + 1).number_format == "+0.0;-0.0;0.0"
+    assert ws.cell(3, 2).number_format == "+0;-0;0"  # the rank change reads +3 / -2
+    assert ws.freeze_panes == "A3" and ws.page_setup.orientation == "landscape"
+    assert ws.print_title_rows == "$2:$2"
+    counts = {r[0].value: (r[1].value, r[2].value) for r in wb["概况"].iter_rows(min_row=5, max_row=7)}
     assert isinstance(counts["支部总数"][0], int)  # a count is never written as 24.0
     before = scoring.submission_status(str(Period.parse(latest).previous), demo_db)
     assert counts["已报送支部"][1] == int((before["status"] != "missing").sum())  # last quarter's too
@@ -88,7 +89,7 @@ def test_a_quarter_nobody_submitted_lists_every_branch_as_missing(demo_db, lates
     assert f["支部排名"].empty
     assert len(f["未报送支部"]) == len(registry)
     wb = load_workbook(io.BytesIO(report.quarter_report(empty, demo_db)))
-    assert wb["支部排名"]["A1"].value == "本季度暂无数据。"
+    assert wb["支部排名"]["A2"].value == "本季度暂无数据。"
 
 
 def test_cli_writes_the_report(demo_db, latest, tmp_path, capsys):
@@ -118,4 +119,4 @@ def test_without_a_registry_the_report_lists_nobody_as_missing(tmp_path):
     assert not f["registry"] and f["未报送支部"].empty
     assert f["概况"].set_index("项目").at["未报送支部", "本季度"] == "未导入支部名册"
     wb = load_workbook(io.BytesIO(report.quarter_report("2025Q2", path)))
-    assert wb["未报送支部"]["A1"].value == "尚未导入支部名册，无法统计未报送支部。"
+    assert wb["未报送支部"]["A2"].value == "尚未导入支部名册，无法统计未报送支部。"
