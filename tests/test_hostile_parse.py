@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from pipelines import ingest, safe_read
 from pipelines.guide import guide
 from pipelines.reader import MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, ledger_cap
-from pipelines.workbook import write_workbook
+from pipelines.workbook import EXAMPLE_ROW, write_workbook
 from tests.ingest_helpers import branch_workbook, run_cli
 
 G = guide()
@@ -269,7 +269,7 @@ def test_finding9_a_few_too_many_ledger_rows_are_counted_exactly(tmp_path):
     n = G.limits.max_ledger_rows + 500  # within the rows read: counted by the reader itself
     path = template(tmp_path)
     wb = load_workbook(path)
-    for r in range(2, n + 2):
+    for r in range(EXAMPLE_ROW + 1, EXAMPLE_ROW + 1 + n):  # below the template's example row, as a secretary fills
         wb[S.ledger][f"A{r}"] = "2026-04-01"
     wb.save(path)
     parsed = safe_read.read_workbook(path)
