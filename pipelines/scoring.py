@@ -27,7 +27,7 @@ from pipelines.guide import Guide, guide
 from pipelines.model import normalise_period as _norm
 from pipelines.model import parse_period, period_of
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
 DIMENSION_COLUMNS = [f"d{i}" for i in range(1, 8)]
 CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
 
