@@ -2,7 +2,7 @@
 
 Every number is derived at query time from the staging views (current submissions only) and the current
 guide, so a changed weight in indicator_guide.yaml re-scores every quarter consistently. The logic lives in
-`pipelines/sql/*.sql` (one mart per file, a chain of named CTEs ending in `final`); the guide enters as
+`pipelines/sql/marts/*.sql` (one mart per file, a chain of named CTEs ending in `final`); the guide enters as
 small registered relations (`g_measures`, `g_items`, …) built here from `guide()`, so no item id, weight or
 value is written in SQL. Each public function opens one short read connection under the database lock.
 
