@@ -80,12 +80,12 @@ def ensure_database() -> None:
 
 
 def demo_share() -> tuple[int, int]:
-    """(demo loads, all loads): loads made by the demo builder (actor demo.ACTOR) and in total."""
+    """(demo files, all files): submissions written by the demo builder (actor demo.ACTOR) and in total."""
     try:
         from pipelines.demo import ACTOR
     except ImportError:
         return 0, 0
-    df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE loaded_by = ?) AS demo FROM loads", ACTOR)
+    df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE uploaded_by = ?) AS demo FROM submissions", ACTOR)
     return int(df.at[0, "demo"]), int(df.at[0, "n"])
 
 

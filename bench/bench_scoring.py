@@ -162,12 +162,10 @@ def synthesise(path: Path, branches: int = 1000, quarters: int = 8, seed: int = 
         "college": colleges[subs["b"]], "branch_type": types[subs["b"]], "year": subs["year"].astype("int32"),
         "quarter": subs["quarter"].astype("int32"), "members": m.astype("int32"), "secretary": "书记",
         "filled_by": "填报人", "filled_on": None})
-    loads = pd.DataFrame({"load_id": subs["load_id"], "source_file": subs["file_name"], "sha256": subs["sha256"],
-                          "loaded_at": subs["uploaded_at"], "loaded_by": "bench"})
     submissions = subs[["submission_id", "load_id", "branch_code", "year", "quarter", "period", "version",
                         "file_name", "sha256", "uploaded_at", "uploaded_by", "status"]].astype(
         {"year": "int32", "quarter": "int32", "version": "int32"})
-    tables = {"loads": loads, "submissions": submissions, "raw_info": info, "raw_ledger": ledger,
+    tables = {"submissions": submissions, "raw_info": info, "raw_ledger": ledger,
               "raw_counts": counts, "raw_self_assessment": self_assessment, "registry": registry}
     with dbmod.connect(path, write=True) as con:
         for name, frame in tables.items():

@@ -392,7 +392,7 @@ def _demo_section(actor: str) -> None:
     from pipelines import ingest
     from pipelines.demo import ACTOR as DEMO_ACTOR
 
-    n = _query("SELECT count(*) AS n FROM loads WHERE loaded_by = ?", DEMO_ACTOR)
+    n = _query("SELECT count(*) AS n FROM submissions WHERE uploaded_by = ?", DEMO_ACTOR)
     if int(n.at[0, "n"]) == 0:
         return
     real = int(_query("SELECT count(*) AS n FROM submissions WHERE uploaded_by <> ?", DEMO_ACTOR).at[0, "n"])

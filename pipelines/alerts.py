@@ -114,7 +114,8 @@ def _facts(period: str, db, lookback: int) -> Facts:
         p = {"period": period}
         measures = scoring._mart(con, "measure_detail", p)
         roster = scoring._mart(con, "submission_status", period=period)
-        scores = con.execute("SELECT period, branch_code, overall, prev_overall, grade FROM mart_branches").fetchall()
+        scores = con.execute("SELECT period, branch_code, overall, prev_overall, grade FROM ("
+                             + scoring._keyed("branch_scores") + ")").fetchall()
         months = scoring._df(con, scoring._sql("alerts_months"), p)
         uploads = scoring._df(con, scoring._sql("alerts_uploads"), p)
         due = con.execute("SELECT max(due_date) FROM deadlines WHERE period = $period", p).fetchall()[0][0]

@@ -26,16 +26,13 @@ SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS submission_seq START 1;
 
--- One row per file handed to ingest that was written (accepted or replaced).
-CREATE TABLE IF NOT EXISTS loads (
-    load_id      BIGINT PRIMARY KEY,
-    source_file  VARCHAR NOT NULL,
-    sha256       VARCHAR NOT NULL,
-    loaded_at    TIMESTAMP NOT NULL,
-    loaded_by    VARCHAR NOT NULL
-);
+-- Databases made before loads was folded into submissions: every loads row repeated its submission's
+-- load_id, file_name, sha256, uploaded_at and uploaded_by, so nothing is lost.
+DROP TABLE IF EXISTS loads;
 
--- One row per version of a branch-quarter workbook (报送). status: current | superseded | withdrawn.
+-- One row per version of a branch-quarter workbook (报送), i.e. per file written by ingest (accepted or
+-- replaced): load_id (the raw_* rows' load), file_name, sha256, uploaded_at and uploaded_by describe that
+-- file. status: current | superseded | rolled_back | withdrawn.
 CREATE TABLE IF NOT EXISTS submissions (
     submission_id BIGINT PRIMARY KEY,
     load_id       BIGINT NOT NULL,
@@ -150,29 +147,14 @@ CREATE TABLE IF NOT EXISTS journal (
     logged_at TIMESTAMP NOT NULL
 );
 
--- Staging: only the current version of each branch-quarter, with names and types normalised.
-CREATE OR REPLACE VIEW stg_submissions AS
-SELECT s.submission_id, s.branch_code, s.year, s.quarter, s.period, s.version, s.file_name,
-       s.uploaded_at, i.branch_name, i.college, i.branch_type, i.members
-FROM submissions s JOIN raw_info i USING (submission_id)
-WHERE s.status = 'current';
-
-CREATE OR REPLACE VIEW stg_ledger AS
-SELECT s.branch_code, s.year, s.quarter, s.period, l.submission_id, l.source_file, l.sheet, l.row_no,
-       l.date, month(l.date) AS month, l.activity_type, l.activity_raw, l.topic, l.expected, l.attended,
-       l.hours, l.evidence
-FROM raw_ledger l JOIN stg_submissions s USING (submission_id);
-
-CREATE OR REPLACE VIEW stg_counts AS
-SELECT s.branch_code, s.year, s.quarter, s.period, c.submission_id, c.source_file, c.sheet, c.row_no,
-       c.field, c.value
-FROM raw_counts c JOIN stg_submissions s USING (submission_id);
-
-CREATE OR REPLACE VIEW stg_self_assessment AS
-SELECT s.branch_code, s.year, s.quarter, s.period, a.submission_id, a.source_file, a.sheet, a.row_no,
-       a.item_id, a.status, trim(coalesce(a.evidence, '')) AS evidence
-FROM raw_self_assessment a JOIN stg_submissions s USING (submission_id);
 """
+
+# Staging views, one SQL file each in sql/staging/ (they only select, rename and normalise; the marts in
+# sql/marts/ read them), created after the tables in this order (stg_submissions first: the others join it).
+STAGING_DIR = Path(__file__).resolve().parent / "sql" / "staging"
+STAGING_VIEWS = ("stg_submissions", "stg_ledger", "stg_counts", "stg_self_assessment")
+SCHEMA += "".join(f"\nCREATE OR REPLACE VIEW {name} AS\n{(STAGING_DIR / (name + '.sql')).read_text('utf-8')};\n"
+                  for name in STAGING_VIEWS)
 
 
 SCHEMA_FINGERPRINT = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]

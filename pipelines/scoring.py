@@ -2,7 +2,7 @@
 
 Every number is derived at query time from the staging views (current submissions only) and the current
 guide, so a changed weight in indicator_guide.yaml re-scores every quarter consistently. The logic lives in
-`pipelines/sql/*.sql` (one mart per file, a chain of named CTEs ending in `final`); the guide enters as
+`pipelines/sql/marts/*.sql` (one mart per file, a chain of named CTEs ending in `final`); the guide enters as
 small registered relations (`g_measures`, `g_items`, …) built here from `guide()`, so no item id, weight or
 value is written in SQL. Each public function opens one short read connection under the database lock.
 
@@ -26,24 +26,20 @@ from pipelines.config import settings
 from pipelines.guide import Guide, guide
 from pipelines.period import Period
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
 DIMENSION_COLUMNS = [f"d{i}" for i in range(1, 8)]
 CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
 
 # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
 # scheduling overhead and leaves the other core to concurrent page loads (measured in bench/bench_scoring.py).
 
-# Marts built on every scoring call, in dependency order: (temp table, sql file).
-_BASE_MARTS = [
-    ("t_branches", "branches"),
-    ("t_self", "self_assessment"),
-    ("mart_measures", "measure_scores"),
-    ("mart_items", "item_scores"),
-    ("mart_indicators", "indicator_scores"),
-    ("mart_dimensions", "dimension_scores"),
-    ("mart_metrics", "rankings"),
-    ("mart_branches", "branch_scores"),
-]
+# The one scoring chain, in dependency order: each is a temp table named after its SQL file. All but
+# `branches` are keyed by submission_id and hold numbers only, so the whole history is computed by the
+# same chain as one quarter; period and names are joined from `branches` where a mart is read, and the
+# self-assessment text by the view self_assessment_detail (read only by the single-quarter details).
+_CHAIN = ["branches", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
+          "indicator_scores", "dimension_scores", "rankings", "branch_scores"]
+_VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
 
 # Public column lists (docs/design.md "Scoring"); extra columns follow these.
 MEASURE_COLUMNS = ["branch_code", "item_id", "measure_id", "measure_name", "kind", "actual", "required",
@@ -176,15 +172,11 @@ def _register_guide(con: duckdb.DuckDBPyConnection, g: Guide | None = None) -> N
 
 
 @contextmanager
-def _session(db, periods: list[str] | None, upto: str = "mart_branches", *,
-             with_prev: bool = True, lean: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read connection with the guide relations registered and the base marts built for `periods`
+def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
+             with_prev: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read connection with the guide relations registered and the chain built for `periods`
     (None: every period with a current submission), up to and including the temp table `upto`. With
     `with_prev`, each period's previous quarter is scored too, so ranks and deltas can be compared.
-
-    With `lean`, every mart after t_branches is a view instead of a table: the same SQL, but one query
-    then computes only the columns it reads (no evidence or flag strings per measure) in one pipeline.
-    A view is computed again wherever it is read, so this suits one query that reads each mart once.
     """
     with dbmod.connect(db) as con:
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
@@ -194,9 +186,9 @@ def _session(db, periods: list[str] | None, upto: str = "mart_branches", *,
             periods = [str(Period(y, q)) for y, q in con.execute(_PERIODS_SQL).fetchall()]
         wanted = list(periods) + ([str(Period.parse(p).previous) for p in periods] if with_prev else [])
         con.register("g_targets", _arrow(_targets(wanted)))
-        for table, sql in _BASE_MARTS:
-            kind = "VIEW" if lean and table != "t_branches" else "TABLE"
-            con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(sql)}")
+        for table in _CHAIN:
+            kind = "VIEW" if table in _VIEWS else "TABLE"
+            con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
             if table == upto:
                 break
         yield con
@@ -259,7 +251,7 @@ def latest_period(db=None) -> str | None:
 # ---- one reader and one shape per mart ---------------------------------------------------------------------
 # Every mart is read by _read (the rows of one period) and shaped by its _SHAPES entry (contract columns first,
 # sorted, helper columns dropped), whether it comes from its own function or from marts(): the same frame
-# either way. Each entry: (temp table or None for a mart file read on its own, shaping function).
+# either way.
 def _flag_messages() -> dict[str, str]:
     g = guide()
     name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
@@ -281,9 +273,11 @@ def _shape_items(df: pd.DataFrame, period: str) -> pd.DataFrame:
 
 
 def _shape_item_summary(df: pd.DataFrame, period: str) -> pd.DataFrame:
-    df = _only(df, period, ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
-               ["branch_type", "mean_completion", "item_order"])
-    return df.drop(columns=["item_order"])
+    # equal means sort in the guide's order, even when summation order leaves them apart by float noise
+    df = _only(df.assign(_mean=df["mean_completion"].round(9)), period,
+               ["item_id", "branch_type", "branches", "full_share", "mean_completion"],
+               ["branch_type", "_mean", "item_order"])
+    return df.drop(columns=["item_order", "_mean"])
 
 
 def _shape_item_types(df: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -296,36 +290,43 @@ def _shaper(columns: list[str] | None, sort: list[str] | None):
     return lambda df, period: _only(df, period, columns, sort)
 
 
-_SHAPES: dict[str, tuple[str | None, object]] = {
-    "measure_scores": (None, _shape_measures),
-    "item_scores": ("mart_items", _shape_items),
-    "indicator_scores": ("mart_indicators", _shaper(["branch_code", "indicator_id", "score"],
-                                                    ["branch_code", "indicator_id"])),
-    "branch_scores": ("mart_branches", _shaper(BRANCH_COLUMNS, ["rank", "branch_code"])),
-    "rankings": ("mart_metrics", _shaper(None, ["dimension_id", "rank", "branch_code"])),
-    "college_scores": (None, _shaper(["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
-                                     ["rank", "college"])),
-    "item_summary": (None, _shape_item_summary),
-    "type_comparison": (None, _shaper(None, ["dimension_id"])),
-    "item_type_comparison": (None, _shape_item_types),
-    "score_change": (None, _shaper(["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"])),
-    "submission_status": (None, _shaper(["branch_code", "branch_name", "college", "branch_type", "status",
-                                         "version", "uploaded_at"], ["college", "branch_code"])),
+_SHAPES: dict[str, object] = {
+    "measure_scores": _shape_measures,
+    "item_scores": _shape_items,
+    "indicator_scores": _shaper(["branch_code", "indicator_id", "score"], ["branch_code", "indicator_id"]),
+    "branch_scores": _shaper(BRANCH_COLUMNS, ["rank", "branch_code"]),
+    "rankings": _shaper(None, ["dimension_id", "rank", "branch_code"]),
+    "college_scores": _shaper(["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
+                              ["rank", "college"]),
+    "item_summary": _shape_item_summary,
+    "type_comparison": _shaper(None, ["dimension_id"]),
+    "item_type_comparison": _shape_item_types,
+    "score_change": _shaper(["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"]),
+    "submission_status": _shaper(["branch_code", "branch_name", "college", "branch_type", "status",
+                                  "version", "uploaded_at"], ["college", "branch_code"]),
 }
-_MART_FILES = {"measure_scores": "measure_detail"}  # marts read from a file other than their own name
+# marts read with their text joined by a detail file (the chain's tables hold numbers only)
+_DETAILS = {"measure_scores": "measure_detail", "item_scores": "item_detail"}
+# chain tables read as they are, with period and branch code joined from `branches`
+_KEYED = {"indicator_scores", "rankings", "branch_scores"}
+
+
+def _keyed(table: str, where: str = "") -> str:
+    """SQL for a chain table with its submission's period and branch code in front (`table` is ours)."""
+    return (f"SELECT b.period, b.branch_code, t.* EXCLUDE (submission_id) "
+            f"FROM {table} t JOIN branches b USING (submission_id) {where}")
 
 
 def _read(con: duckdb.DuckDBPyConnection, name: str, period: str) -> pd.DataFrame:
     """The unshaped rows of one mart for one period, in a session that has built what it needs."""
-    table = _SHAPES[name][0]
-    if table is not None:
-        return _df(con, f"SELECT * FROM {table} WHERE period = $p", {"p": period})
-    if name == "measure_scores":
-        return _mart(con, _MART_FILES[name], {"period": period})
-    return _mart(con, _MART_FILES.get(name, name), period=period)
+    if name in _DETAILS:
+        return _mart(con, _DETAILS[name], {"period": period})
+    if name in _KEYED:
+        return _df(con, _keyed(name, "WHERE b.period = $p"), {"p": period})
+    return _mart(con, name, period=period)
 
 
-def _one(name: str, period: str, db, upto: str = "mart_branches", *, with_prev: bool = True,
+def _one(name: str, period: str, db, upto: str = "branch_scores", *, with_prev: bool = True,
          branch_code: str | None = None) -> pd.DataFrame:
     """One mart of one period, shaped: what each public function below returns."""
     period = str(Period.parse(period))
@@ -333,7 +334,7 @@ def _one(name: str, period: str, db, upto: str = "mart_branches", *, with_prev: 
         df = _read(con, name, period)
     if branch_code is not None:
         df = df[df["branch_code"] == branch_code]
-    return _SHAPES[name][1](df, period)
+    return _SHAPES[name](df, period)
 
 
 # ---- per branch ----------------------------------------------------------------------------------------
@@ -342,7 +343,7 @@ def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.D
 
     Extra columns: flagged, flag (no_evidence | blank_status), flag_message, self_status, evidence.
     """
-    return _one("measure_scores", period, db, "mart_measures", with_prev=False, branch_code=branch_code)
+    return _one("measure_scores", period, db, "measure_scores", with_prev=False, branch_code=branch_code)
 
 
 def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
@@ -351,7 +352,7 @@ def item_scores(period: str, db=None, branch_code: str | None = None) -> pd.Data
     Items that do not apply to the branch's type have no row; rows in the guide's item order per branch.
     Extra columns: flag, flag_message, weight.
     """
-    return _one("item_scores", period, db, "mart_items", with_prev=False, branch_code=branch_code)
+    return _one("item_scores", period, db, "item_scores", with_prev=False, branch_code=branch_code)
 
 
 def indicator_scores(period: str, db=None) -> pd.DataFrame:
@@ -359,7 +360,7 @@ def indicator_scores(period: str, db=None) -> pd.DataFrame:
 
     Extra columns: dimension_id, items_due.
     """
-    return _one("indicator_scores", period, db, "mart_indicators", with_prev=False)
+    return _one("indicator_scores", period, db, "indicator_scores", with_prev=False)
 
 
 def branch_scores(period: str, db=None) -> pd.DataFrame:
@@ -394,17 +395,17 @@ def item_summary(period: str, db=None) -> pd.DataFrame:
 
     Sorted weakest first within each type. Extra columns: pending, dimension_id, indicator_id.
     """
-    return _one("item_summary", period, db, "mart_items", with_prev=False)
+    return _one("item_summary", period, db, "item_scores", with_prev=False)
 
 
 def type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per dimension: means, spread (population std) and diff = teacher − student."""
-    return _one("type_comparison", period, db, "mart_dimensions", with_prev=False)
+    return _one("type_comparison", period, db, "dimension_scores", with_prev=False)
 
 
 def item_type_comparison(period: str, db=None) -> pd.DataFrame:
     """Teacher vs student per item (due items only): means and diff = teacher − student; plus std and n."""
-    return _one("item_type_comparison", period, db, "mart_items", with_prev=False)
+    return _one("item_type_comparison", period, db, "item_scores", with_prev=False)
 
 
 def history(db=None) -> pd.DataFrame:
@@ -413,19 +414,21 @@ def history(db=None) -> pd.DataFrame:
     if not ps:
         return pd.DataFrame(columns=["period", *BRANCH_COLUMNS])
     with _session(db, ps) as con:
-        df = _df(con, "SELECT * FROM mart_branches ORDER BY year, quarter, rank, branch_code")
+        df = _df(con, _keyed("branch_scores", "ORDER BY year, quarter, rank, branch_code"))
     return _only(df, None, ["period", *BRANCH_COLUMNS])
 
 
 def score_history(db=None) -> pd.DataFrame:
     """Every branch's overall, d1..d7 and school rank in every period (the same numbers as history()),
-    ascending by period then rank: what the trend charts need, in one lean pass over all periods.
+    ascending by period then rank: what the trend charts need, from the same chain without the previous
+    quarters' comparisons.
 
     Columns: period, branch_code, branch_name, branch_type, college, d1..d7, overall, rank.
     """
-    with _session(db, None, "mart_measures", with_prev=False, lean=True) as con:
-        df = _df(con, _sql("score_history"))
-    return _only(df, None, SCORE_HISTORY_COLUMNS)
+    cols = ", ".join(f"h.{c}" for c in SCORE_HISTORY_COLUMNS)
+    with _session(db, None, with_prev=False) as con:
+        return _df(con, f"SELECT {cols} FROM ({_keyed('branch_scores')}) AS h "
+                        "ORDER BY h.year, h.quarter, h.rank, h.branch_code")
 
 
 def branch_history(branch_code: str, db=None) -> pd.DataFrame:
@@ -452,9 +455,8 @@ def movers(period: str, n: int = 5, db=None) -> tuple[pd.DataFrame, pd.DataFrame
     period = str(Period.parse(period))
     with _session(db, [period]) as con:
         change = _mart(con, "score_change", period=period)
-        names = _df(con, "SELECT branch_code, branch_name, branch_type, college, overall, prev_overall AS p "
-                            "FROM mart_branches WHERE period = $p", {"p": period})
-    change = _only(change, period).merge(names.drop(columns=["overall", "p"]), on="branch_code", how="left")
+        names = _read(con, "branch_scores", period)[["branch_code", "branch_name", "branch_type", "college"]]
+    change = _only(change, period).merge(names, on="branch_code", how="left")
     dim_names = {d.id: d.name for d in guide().dimensions}
 
     def pick(df: pd.DataFrame, col: str) -> pd.DataFrame:
@@ -480,7 +482,7 @@ def submission_status(period: str, db=None) -> pd.DataFrame:
     with dbmod.connect(db) as con:
         con.register("g_targets", _arrow(_targets([period])))
         df = _read(con, "submission_status", period)
-    return _SHAPES["submission_status"][1](df, period)
+    return _SHAPES["submission_status"](df, period)
 
 
 def has_registry(status: pd.DataFrame) -> bool:
@@ -496,7 +498,7 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     field, value, status, status_id).
     """
     period = str(Period.parse(period))
-    with _session(db, [period], "t_branches", with_prev=False) as con:
+    with _session(db, [period], "branches", with_prev=False) as con:
         df = _df(con, _sql("trace"), {"branch_code": branch_code, "item_id": item_id})
     return df.reset_index(drop=True)
 
@@ -513,8 +515,8 @@ def marts(period: str, db=None, *, previous: bool = False) -> dict[str, pd.DataF
     period, prev = str(current), str(current.previous)
     with _session(db, [period]) as con:
         raw = {name: _read(con, name, period) for name in _SHAPES}
-        before = _df(con, "SELECT * FROM mart_branches WHERE period = $p", {"p": prev}) if previous else None
-    out = {name: _SHAPES[name][1](df, period) for name, df in raw.items()}
+        before = _read(con, "branch_scores", prev) if previous else None
+    out = {name: _SHAPES[name](df, period) for name, df in raw.items()}
     if before is not None:
         out["prev_branch_scores"] = _only(before.drop(columns=CHANGE_COLUMNS), prev,
                                           [c for c in BRANCH_COLUMNS if c not in CHANGE_COLUMNS],

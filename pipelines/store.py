@@ -56,7 +56,6 @@ def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor
     at = uploaded_at or _now()
     load_id = con.execute("SELECT nextval('load_seq')").fetchone()[0]
     sub_id = con.execute("SELECT nextval('submission_seq')").fetchone()[0]
-    con.execute("INSERT INTO loads VALUES (?, ?, ?, ?, ?)", [load_id, parsed.file_name, parsed.sha256, at, actor])
     con.execute(
         "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
         [sub_id, load_id, info.branch_code, info.year, info.quarter, info.period, version,

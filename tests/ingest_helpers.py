@@ -15,7 +15,7 @@ from pipelines.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ["loads", "submissions", "raw_info", "raw_ledger", "raw_counts", "raw_self_assessment", "raw_problems",
+TABLES = ["submissions", "raw_info", "raw_ledger", "raw_counts", "raw_self_assessment", "raw_problems",
           "registry", "audit_log"]
 MEMBERS = 12
 

@@ -41,7 +41,7 @@ def _check_store(db: Path, results: list, batch: dict[str, list[Path]]) -> None:
             "SELECT count(*) FROM submissions s"
             " WHERE NOT EXISTS (SELECT 1 FROM raw_info i WHERE i.submission_id = s.submission_id)"
             " OR NOT EXISTS (SELECT 1 FROM raw_ledger l WHERE l.submission_id = s.submission_id)").fetchone()[0]
-        loads = con.execute("SELECT count(*) FROM loads").fetchone()[0]
+        loads = con.execute("SELECT count(DISTINCT load_id) FROM submissions").fetchone()[0]
     distinct = {ingest._sha(p.read_bytes()) for p in batch["a"] + batch["b"]}
     assert Counter(s for s, *_ in subs) == Counter({sha: 1 for sha in distinct})  # stored once, none lost
     assert len(subs) == loads == 11 and orphans == 0

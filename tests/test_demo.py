@@ -278,7 +278,7 @@ def test_two_sessions_at_once_build_one_database(tmp_path):
     assert sorted(results) == [False, True]
     with duckdb.connect(str(db), read_only=True) as con:
         # Each file ingested exactly once.
-        assert con.execute("SELECT count(*) FROM loads").fetchone()[0] == \
+        assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == \
             len(demo.read_summary(settings().demo_dir).files)
 
 

@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 
 from ingest_helpers import branch_workbook, registry_workbook, snapshot
@@ -289,3 +291,150 @@ def test_manifest_survives_a_torn_line(db, files):
     original = snapshot(db)
     ingest.rebuild(db)
     assert _without_rebuild_rows(snapshot(db)) == original
+
+
+# The schema of databases made before `loads` was folded into `submissions` and staging moved to SQL files
+# (pipelines/db.py as of that change, comments left out): such a database must open and keep its data.
+OLD_SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
+CREATE SEQUENCE IF NOT EXISTS submission_seq START 1;
+CREATE TABLE IF NOT EXISTS loads (
+    load_id      BIGINT PRIMARY KEY,
+    source_file  VARCHAR NOT NULL,
+    sha256       VARCHAR NOT NULL,
+    loaded_at    TIMESTAMP NOT NULL,
+    loaded_by    VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    submission_id BIGINT PRIMARY KEY,
+    load_id       BIGINT NOT NULL,
+    branch_code   VARCHAR NOT NULL,
+    year          INTEGER NOT NULL,
+    quarter       INTEGER NOT NULL,
+    period        VARCHAR NOT NULL,
+    version       INTEGER NOT NULL,
+    file_name     VARCHAR NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    uploaded_at   TIMESTAMP NOT NULL,
+    uploaded_by   VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS raw_info (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    branch_code   VARCHAR NOT NULL,
+    branch_name   VARCHAR NOT NULL,
+    college       VARCHAR NOT NULL,
+    branch_type   VARCHAR NOT NULL,
+    year          INTEGER NOT NULL,
+    quarter       INTEGER NOT NULL,
+    members       INTEGER NOT NULL,
+    secretary     VARCHAR,
+    filled_by     VARCHAR,
+    filled_on     DATE
+);
+CREATE TABLE IF NOT EXISTS raw_ledger (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    sheet         VARCHAR NOT NULL,
+    row_no        INTEGER NOT NULL,
+    date          DATE NOT NULL,
+    activity_type VARCHAR NOT NULL,
+    activity_raw  VARCHAR,
+    topic         VARCHAR,
+    expected      INTEGER,
+    attended      INTEGER,
+    hours         DOUBLE,
+    evidence      VARCHAR
+);
+CREATE TABLE IF NOT EXISTS raw_counts (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    sheet         VARCHAR NOT NULL,
+    row_no        INTEGER NOT NULL,
+    field         VARCHAR NOT NULL,
+    value         DOUBLE
+);
+CREATE TABLE IF NOT EXISTS raw_self_assessment (
+    submission_id BIGINT NOT NULL,
+    load_id       BIGINT NOT NULL,
+    source_file   VARCHAR NOT NULL,
+    sheet         VARCHAR NOT NULL,
+    row_no        INTEGER NOT NULL,
+    item_id       VARCHAR NOT NULL,
+    status        VARCHAR,
+    evidence      VARCHAR
+);
+CREATE TABLE IF NOT EXISTS raw_problems (
+    submission_id BIGINT NOT NULL,
+    severity      VARCHAR NOT NULL,
+    code          VARCHAR NOT NULL,
+    sheet         VARCHAR,
+    cell          VARCHAR,
+    value         VARCHAR,
+    message       VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registry (
+    branch_code  VARCHAR PRIMARY KEY,
+    branch_name  VARCHAR NOT NULL,
+    college      VARCHAR NOT NULL,
+    branch_type  VARCHAR NOT NULL,
+    members      INTEGER NOT NULL,
+    updated_at   TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    logged_at TIMESTAMP NOT NULL,
+    actor   VARCHAR NOT NULL,
+    action  VARCHAR NOT NULL,
+    detail  VARCHAR
+);
+CREATE OR REPLACE VIEW stg_submissions AS
+SELECT s.submission_id, s.branch_code, s.year, s.quarter, s.period, s.version, s.file_name,
+       s.uploaded_at, i.branch_name, i.college, i.branch_type, i.members
+FROM submissions s JOIN raw_info i USING (submission_id)
+WHERE s.status = 'current';
+CREATE OR REPLACE VIEW stg_ledger AS
+SELECT s.branch_code, s.year, s.quarter, s.period, l.submission_id, l.source_file, l.sheet, l.row_no,
+       l.date, month(l.date) AS month, l.activity_type, l.activity_raw, l.topic, l.expected, l.attended,
+       l.hours, l.evidence
+FROM raw_ledger l JOIN stg_submissions s USING (submission_id);
+CREATE OR REPLACE VIEW stg_counts AS
+SELECT s.branch_code, s.year, s.quarter, s.period, c.submission_id, c.source_file, c.sheet, c.row_no,
+       c.field, c.value
+FROM raw_counts c JOIN stg_submissions s USING (submission_id);
+CREATE OR REPLACE VIEW stg_self_assessment AS
+SELECT s.branch_code, s.year, s.quarter, s.period, a.submission_id, a.source_file, a.sheet, a.row_no,
+       a.item_id, a.status, trim(coalesce(a.evidence, '')) AS evidence
+FROM raw_self_assessment a JOIN stg_submissions s USING (submission_id);
+"""
+
+
+def test_a_database_with_the_old_schema_opens_and_keeps_its_submissions(db, files):
+    from pipelines import reader, scoring, store
+
+    parsed = reader.read_workbook(files["a1"])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db))
+    con.execute(OLD_SCHEMA)
+    con.execute("CREATE TABLE schema_meta AS SELECT 'old-schema' AS fingerprint")
+    status, sub_id = store.save_parsed(con, parsed, actor="cli")
+    con.execute("INSERT INTO loads SELECT load_id, file_name, sha256, uploaded_at, uploaded_by FROM submissions")
+    con.close()
+    assert status == "accepted"
+
+    # read as it is (readers never run DDL) ...
+    assert scoring.periods(db) == ["2026Q1"]
+    before = scoring.branch_scores("2026Q1", db)
+    assert list(before["branch_code"]) == ["JX01-T01"]
+    # ... and after the first write connection has brought its schema up to date
+    assert [r.status for r in ingest.ingest([files["a2"]], db)] == ["replaced"]
+    subs = _rows(db, "SELECT submission_id, version, status, file_name FROM submissions ORDER BY version")
+    assert subs == [(sub_id, 1, "superseded", "a1.xlsx"), (sub_id + 1, 2, "current", "a2.xlsx")]
+    assert _rows(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'loads'") == [(0,)]
+    assert _rows(db, "SELECT fingerprint FROM schema_meta") == [(dbm.SCHEMA_FINGERPRINT,)]
+    # the old version is still there to come back to, with the same scores
+    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="cli") == sub_id
+    pd.testing.assert_frame_equal(scoring.branch_scores("2026Q1", db), before)

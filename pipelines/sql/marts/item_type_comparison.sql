@@ -1,7 +1,7 @@
 -- Teacher vs student branches per item (due items only): means, spread and difference (teacher − student).
 WITH items AS (
-    SELECT i.period, i.item_id, i.completion, b.branch_type
-    FROM mart_items i JOIN t_branches b USING (period, branch_code)
+    SELECT b.period, i.item_id, i.completion, b.branch_type
+    FROM item_scores i JOIN branches b USING (submission_id)
     WHERE NOT i.pending
 ),
 final AS (

@@ -1,8 +1,8 @@
 -- Teacher vs student branches per dimension: means, spread (population standard deviation) and the
 -- difference (teacher − student). Branch type ids are the contract's column names.
 WITH scores AS (
-    SELECT d.period, d.dimension_id, d.score, b.branch_type
-    FROM mart_dimensions d JOIN t_branches b USING (period, branch_code)
+    SELECT b.period, d.dimension_id, d.score, b.branch_type
+    FROM dimension_scores d JOIN branches b USING (submission_id)
 ),
 final AS (
     SELECT s.period, s.dimension_id, g.name,

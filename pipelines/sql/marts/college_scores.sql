@@ -6,12 +6,12 @@
 WITH roster AS (
     SELECT t.period, r.branch_code, r.college FROM g_targets t CROSS JOIN registry r
     UNION
-    SELECT period, branch_code, college FROM t_branches
+    SELECT period, branch_code, college FROM branches
 ),
 per_college AS (
     SELECT r.period, r.college,
            count(DISTINCT r.branch_code) AS branches,
-           count(m.branch_code) AS submitted,
+           count(m.submission_id) AS submitted,
            avg(m.overall) AS overall,
            avg(m.d1) AS d1, avg(m.d2) AS d2, avg(m.d3) AS d3, avg(m.d4) AS d4,
            avg(m.d5) AS d5, avg(m.d6) AS d6, avg(m.d7) AS d7,
@@ -20,7 +20,8 @@ per_college AS (
            avg(m.overall) FILTER (WHERE m.prev_overall IS NOT NULL) AS overall_same,
            avg(m.prev_overall) AS prev_same
     FROM roster r
-    LEFT JOIN mart_branches m ON m.period = r.period AND m.branch_code = r.branch_code
+    LEFT JOIN branches b ON b.period = r.period AND b.branch_code = r.branch_code
+    LEFT JOIN branch_scores m ON m.submission_id = b.submission_id
     GROUP BY ALL
 ),
 ranked AS (

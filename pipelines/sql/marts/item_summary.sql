@@ -1,8 +1,8 @@
 -- Per item across branches, by branch type and for all ('all'): how many branches are judged on it,
 -- the share that fully met it and the mean completion. Pending items are counted apart, not as zero.
 WITH items AS (
-    SELECT i.period, i.item_id, i.dimension_id, i.indicator_id, i.completion, i.pending, b.branch_type
-    FROM mart_items i JOIN t_branches b USING (period, branch_code)
+    SELECT b.period, i.item_id, i.dimension_id, i.indicator_id, i.completion, i.pending, b.branch_type
+    FROM item_scores i JOIN branches b USING (submission_id)
 ),
 summary AS (
     SELECT period, item_id,

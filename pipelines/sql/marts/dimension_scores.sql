@@ -3,20 +3,20 @@
 -- overall = Σ weighted and a change in overall splits exactly into the change of each `weighted`.
 WITH indicators AS (
     SELECT s.*, g.weight
-    FROM mart_indicators s JOIN g_indicators g USING (indicator_id)
+    FROM indicator_scores s JOIN g_indicators g USING (indicator_id)
 ),
 dimensions AS (
-    SELECT period, branch_code, dimension_id,
+    SELECT submission_id, dimension_id,
            sum(weight * score) / sum(weight) AS score
     FROM indicators
     GROUP BY ALL
 ),
 shares AS (
-    SELECT d.*, g.weight / sum(g.weight) OVER (PARTITION BY d.period, d.branch_code) AS weight_share
+    SELECT d.*, g.weight / sum(g.weight) OVER (PARTITION BY d.submission_id) AS weight_share
     FROM dimensions d JOIN g_dimensions g USING (dimension_id)
 ),
 final AS (
-    SELECT period, branch_code, dimension_id, score, weight_share, weight_share * score AS weighted
+    SELECT submission_id, dimension_id, score, weight_share, weight_share * score AS weighted
     FROM shares
 )
 SELECT * FROM final

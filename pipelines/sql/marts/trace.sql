@@ -2,7 +2,7 @@
 -- rows, each with source_file, sheet and row_no. `counted` tells whether the row entered the score
 -- (a ledger row dated outside its workbook's quarter, or a superseded/duplicate count, is shown but not counted).
 WITH branch AS (
-    SELECT * FROM t_branches WHERE branch_code = $branch_code
+    SELECT * FROM branches WHERE branch_code = $branch_code
 ),
 measures AS (
     SELECT * FROM g_measures WHERE item_id = $item_id

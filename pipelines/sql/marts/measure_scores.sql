@@ -1,29 +1,29 @@
--- Completion of every measure that applies to a branch, per target period (one row per branch × measure).
--- Inputs: t_branches, t_self (scored self-assessment answers), g_items (applicability), g_measures,
--- staging views. Names and answers are joined on output (measure_detail.sql) to keep this table lean;
--- measure_order is the measure's key.
-WITH branches AS (
-    SELECT * FROM t_branches
+-- Completion of every measure that applies to a branch, per scored submission (one row per submission ×
+-- measure). Inputs: branches, self_assessment (scored answers), g_items (applicability), g_measures, staging
+-- views. Numbers only, keyed by integers (submission_id, item_order, measure_order): period, names, kind and
+-- status are joined on output (measure_detail.sql), so the whole history stays lean.
+WITH scored AS (
+    SELECT * FROM branches
 ),
 guide_due AS (
     -- the measures of each branch type (a few dozen rows)
-    SELECT i.branch_type, m.item_id, m.kind, m.activity, m.required AS param_required,
+    SELECT i.branch_type, m.kind, m.activity, m.required AS param_required,
            m.count_field, m.numerator, m.denominator, m.weight, m.measure_order, i.item_order
     FROM g_items i JOIN g_measures m ON m.item_id = i.item_id
 ),
 due_measures AS NOT MATERIALIZED (
     -- items that do not apply to the branch's type have no row at all (left out, not zero). Not
     -- materialised: each kind below joins only its own measures, so the kind filter reaches the guide side
-    SELECT b.period, b.year, b.quarter, b.branch_code, b.submission_id, b.members,
-           g.item_id, g.kind, g.activity, g.param_required, g.count_field, g.numerator, g.denominator,
+    SELECT b.year, b.quarter, b.submission_id, b.members,
+           g.kind, g.activity, g.param_required, g.count_field, g.numerator, g.denominator,
            g.weight, g.measure_order, g.item_order
-    FROM branches b
+    FROM scored b
     JOIN guide_due g ON g.branch_type = b.branch_type
 ),
 ytd_submissions AS (
     -- year to date: the current versions of the branch's submissions in the same year, quarter <= q
     SELECT b.submission_id AS target_submission_id, s.submission_id, s.quarter AS sub_quarter
-    FROM branches b
+    FROM scored b
     JOIN stg_submissions s ON s.branch_code = b.branch_code AND s.year = b.year AND s.quarter <= b.quarter
 ),
 ledger AS (
@@ -37,7 +37,7 @@ ledger_quarter AS (
     -- keyed by the scored submission: (submission_id, activity)
     SELECT b.submission_id, l.activity_type AS activity,
            count(*) AS n, count(DISTINCT l.month) AS months
-    FROM branches b JOIN ledger l ON l.submission_id = b.submission_id
+    FROM scored b JOIN ledger l ON l.submission_id = b.submission_id
     GROUP BY ALL
 ),
 ledger_ytd AS (
@@ -50,7 +50,7 @@ ledger_ytd AS (
 counts_quarter AS (
     -- duplicates of a field: the first row wins
     SELECT c.submission_id, c.field, arg_min(c.value, c.row_no) AS value
-    FROM branches b JOIN stg_counts c ON c.submission_id = b.submission_id
+    FROM scored b JOIN stg_counts c ON c.submission_id = b.submission_id
     GROUP BY ALL
 ),
 counts_ytd AS (
@@ -96,9 +96,9 @@ ratio_measures AS (
 ),
 self_measures AS (
     SELECT d.*, coalesce(sa.value, 0) AS actual, 1 AS required,
-           CASE WHEN sa.item_id IS NULL THEN 'blank_status' ELSE sa.flag END AS flag
+           CASE WHEN sa.item_order IS NULL THEN 'blank_status' ELSE sa.flag END AS flag
     FROM due_measures d
-    LEFT JOIN t_self sa ON sa.submission_id = d.submission_id AND sa.item_order = d.item_order
+    LEFT JOIN self_assessment sa ON sa.submission_id = d.submission_id AND sa.item_order = d.item_order
     WHERE d.kind = 'self_assessed'
 ),
 actuals AS (
@@ -126,14 +126,9 @@ completions AS (
     FROM actuals
 ),
 final AS (
-    SELECT period, branch_code, submission_id, item_id, item_order, measure_order, kind,
+    SELECT submission_id, item_order, measure_order,
            actual::DOUBLE AS actual, required::DOUBLE AS required, completion::DOUBLE AS completion,
-           CASE WHEN completion IS NULL THEN 'pending'
-                WHEN completion >= 1 - 1e-9 THEN 'met'
-                WHEN completion <= 0 THEN 'missed'
-                ELSE 'partial' END AS status,
-           weight::DOUBLE AS weight,
-           flag IS NOT NULL AS flagged, flag
+           weight::DOUBLE AS weight, flag
     FROM completions
 )
 SELECT * FROM final

@@ -1,0 +1,17 @@
+-- Item rows of one period as the API returns them: period and branch joined back, the self-assessment
+-- answer and its evidence beside self-assessed items.
+WITH items AS (
+    SELECT b.period, b.branch_code, i.*
+    FROM item_scores i JOIN branches b USING (submission_id)
+    WHERE b.period = $period
+),
+final AS (
+    SELECT i.period, i.branch_code, i.submission_id, i.item_id, i.indicator_id, i.dimension_id,
+           i.completion, i.pending, i.flagged, i.flag,
+           CASE WHEN i.self_assessed THEN a.self_status END AS self_status,
+           CASE WHEN i.self_assessed THEN coalesce(a.evidence, '') END AS evidence,
+           i.weight, i.item_order
+    FROM items i
+    LEFT JOIN self_assessment_detail a ON a.submission_id = i.submission_id AND a.item_order = i.item_order
+)
+SELECT * FROM final

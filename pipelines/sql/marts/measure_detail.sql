@@ -1,0 +1,23 @@
+-- Measure rows of one period as the API returns them: period, branch and the guide's names joined back,
+-- the status of each completion, the self-assessment answer beside self-assessed measures.
+WITH measures AS (
+    SELECT b.period, b.branch_code, m.*
+    FROM measure_scores m JOIN branches b USING (submission_id)
+    WHERE b.period = $period
+),
+final AS (
+    SELECT m.period, m.branch_code, g.item_id, g.measure_id, g.measure_name, g.kind,
+           m.actual, m.required, m.completion,
+           CASE WHEN m.completion IS NULL THEN 'pending'
+                WHEN m.completion >= 1 - 1e-9 THEN 'met'
+                WHEN m.completion <= 0 THEN 'missed'
+                ELSE 'partial' END AS status,
+           m.weight, m.flag IS NOT NULL AS flagged, m.flag,
+           CASE WHEN g.kind = 'self_assessed' THEN a.self_status END AS self_status,
+           CASE WHEN g.kind = 'self_assessed' THEN coalesce(a.evidence, '') END AS evidence,
+           m.measure_order
+    FROM measures m
+    JOIN g_measures g USING (measure_order)
+    LEFT JOIN self_assessment_detail a ON a.submission_id = m.submission_id AND a.item_order = m.item_order
+)
+SELECT * FROM final ORDER BY branch_code, measure_order
