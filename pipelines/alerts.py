@@ -364,3 +364,16 @@ def deadlines(db=None) -> pd.DataFrame:
         if not _has_deadlines(con):
             return pd.DataFrame(columns=["period", "due_date", "set_by", "set_at"])
         return con.execute("SELECT period, due_date, set_by, set_at FROM deadlines ORDER BY period").df()
+
+
+def deadline_status(period: str, db=None, today: dt.date | None = None) -> dict:
+    """The quarter's submission deadline as 催报 shows it: period, due_date (None when not set), set_by,
+    days_left (days from `today` to the deadline; negative once it has passed; None without a deadline)."""
+    period = normalise_period(period)
+    today = today or dt.date.today()
+    df = deadlines(db)
+    row = df[df["period"] == period]
+    if row.empty:
+        return {"period": period, "due_date": None, "set_by": None, "days_left": None}
+    due = pd.Timestamp(row["due_date"].iloc[0]).date()
+    return {"period": period, "due_date": due, "set_by": row["set_by"].iloc[0], "days_left": (due - today).days}

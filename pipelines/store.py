@@ -147,8 +147,11 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
     """Set (or with None, clear) the submission deadline of a quarter, in one audited write transaction.
 
     A submission whose first upload falls on a later day than `due_date` is late (pipelines/alerts.py).
-    ValueError with a Chinese message for a period or date that is none.
+    ValueError with a Chinese message for a period or date that is none; PermissionError without an actor
+    (only a signed-in admin may set it, and the audit log must say who did).
     """
+    if not (actor or "").strip():
+        raise PermissionError("只有登录的组织部管理员可以设置报送截止日期。")
     try:
         period = normalise_period(period)
         if not 1 <= int(period[-1]) <= 4:
