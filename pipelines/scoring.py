@@ -699,3 +699,16 @@ def missing_contacts(period: str, db=None) -> pd.DataFrame:
         df = _df(con, _sql("missing_contacts"), {"period": period})
     return _only(df, period, ["branch_code", "branch_name", "college", "branch_type", "secretary_name", "phone"],
                  ["college", "branch_code"])
+
+
+def college_history(college: str, db=None) -> pd.DataFrame:
+    """One college's college_scores in every period with data, ascending: period, branches, submitted, overall,
+    d1..d7, rank (among colleges)."""
+    ps = periods(db)
+    if not ps:
+        return pd.DataFrame(columns=["period", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"])
+    with _session(db, ps, with_prev=False) as con:
+        df = _mart(con, "college_scores")
+    df = df[(df["college"] == college) & df["period"].isin(ps)]
+    df = df.assign(_o=df["period"].map(parse_period)).sort_values("_o").drop(columns=["_o", "college"])
+    return _only(df, None, ["period", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"])
