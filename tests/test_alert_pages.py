@@ -11,6 +11,7 @@ from pipelines import auth, scoring
 from pipelines import db as dbmod
 from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401
                                 shows_literally)
+from test_browser import server  # noqa: F401  (the app on a copy of the demo, for the browser test)
 from test_pages import metric, ok, page
 
 ADMIN = "orgadmin"
@@ -134,3 +135,29 @@ def test_college_pages_show_hostile_names_as_text(hostile_db):  # noqa: F811
     at = ok(page("progress", period=PERIOD).run())
     assert_charts_show_text(at, [COLLEGE_A])
     ok(page("alerts", period=PERIOD).run())
+
+
+# ---- real Chromium: a college bar on the overview opens the college page -------------------------------------
+@pytest.mark.browser
+def test_clicking_a_college_bar_opens_the_college_page(server, page):  # noqa: F811
+    from test_browser import ARTIFACTS, wait_finished
+
+    base, db = server
+    p = latest(db)
+    cs = scoring.college_scores(p, db).dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{base}/")
+    wait_finished(page, "全校总览", 4)
+    chart = page.locator(".st-key-ov_colleges .js-plotly-plot")
+    chart.scroll_into_view_if_needed()
+    bar = chart.locator(".bars .point path").nth(1)  # the second college from the top
+    box = bar.bounding_box()  # plotly's drag layer takes the pointer: click where a user would, on the bar
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_finished(page, "二级党组织画像", 3)
+    college = cs["college"].iloc[1]
+    assert page.get_by_role("heading", name=college).count() >= 1
+    assert "/college" in page.url and "college=" in page.url
+    assert page.locator('[data-testid="stException"]').count() == 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "college_from_overview_1366x768.png"))
