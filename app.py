@@ -131,9 +131,14 @@ def main() -> None:
     pages = {
         "数据看板": [
             st.Page("pages/overview.py", title="全校总览", icon=":material/dashboard:", default=True),
+            st.Page("pages/college.py", title="二级党组织画像", icon=":material/apartment:"),
             st.Page("pages/branch.py", title="支部画像", icon=":material/account_tree:"),
             st.Page("pages/compare.py", title="教师与学生支部对比", icon=":material/compare_arrows:"),
             st.Page("pages/trends.py", title="趋势分析", icon=":material/trending_up:"),
+        ],
+        "预警与催报": [
+            st.Page("pages/alerts.py", title="预警", icon=":material/notifications:"),
+            st.Page("pages/progress.py", title="报送进度", icon=":material/pending_actions:"),
         ],
         "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
     }

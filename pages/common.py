@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines import db as dbmod  # noqa: E402
-from pipelines import export, report, scoring  # noqa: E402
+from pipelines import alerts, export, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
@@ -174,9 +174,13 @@ def guide_key() -> str:
     return f"{g.version}:{g.fingerprint}"
 
 
+_MODULES = {"scoring": scoring, "alerts": alerts}  # what scores() may call: "fn" is scoring.fn, "alerts.fn"
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tuple, kwargs: tuple):
-    return getattr(scoring, fn)(*args, db=db, **dict(kwargs))
+    module, _, name = fn.rpartition(".")
+    return getattr(_MODULES[module or "scoring"], name)(*args, db=db, **dict(kwargs))
 
 
 _last_good: OrderedDict[tuple, Any] = OrderedDict()  # newest result per query, whatever its data version
@@ -204,7 +208,8 @@ def _or_last_good(key: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
-    """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version)."""
+    """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version);
+    "alerts.<fn>" calls pipelines.alerts.<fn> (the alerts, their counts and evidence, deadline_status)."""
     db, kw = str(db_file()), tuple(sorted(kwargs.items()))
     return _or_last_good(("scores", fn, db, guide_key(), tuple(args), kw),
                          lambda: _scoring_call(fn, db, data_version(), guide_key(), tuple(args), kw))
@@ -413,6 +418,25 @@ def open_branch(period: str, college: str, code: str) -> None:
     st.switch_page("pages/branch.py", query_params={"period": period, "college": college, "branch": code})
 
 
+def open_college(period: str, college: str) -> None:
+    """Go to 二级党组织画像 showing one college (kept like any other choice, and put in the URL)."""
+    for key, value in (("period", period), ("college", college)):
+        st.session_state[_KEEP + key] = value
+    st.switch_page("pages/college.py", query_params={"period": period, "college": college})
+
+
+def page_link(container: Any, page: str, label: str, icon: str, query_params: dict[str, str]) -> None:
+    """st.page_link to another page of app.py's navigation. A page file run on its own (AppTest) has no
+    navigation to link into: there a button switches to the page instead, with the same parameters."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        container.page_link(page, label=label, icon=icon, query_params=query_params)
+    except StreamlitPageNotFoundError:
+        if container.button(label, icon=icon, key=f"link_{page}"):
+            st.switch_page(page, query_params=query_params)
+
+
 def period_select(periods: Sequence[str], container: Any = None, key: str = "period") -> str:
     """The shared quarter selector: latest first, default the latest quarter with data."""
     ps = list(periods)
@@ -548,10 +572,16 @@ def one_decimal(df: pd.DataFrame, signed: Sequence[str] = ()) -> dict[str, Any]:
             for col in df.columns if pd.api.types.is_float_dtype(df[col])}
 
 
-def show(fig: go.Figure, key: str | None = None) -> None:
-    """Render a plotly figure with the dashboard template, full width."""
+def show(fig: go.Figure, key: str | None = None, selectable: bool = False) -> list[int]:
+    """Render a plotly figure with the dashboard template, full width; with `selectable`, a click on a point
+    or bar reruns the page and the indices of the selected points are returned (else [])."""
     fig.update_layout(template="dangjian")
-    st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
+    if not selectable:
+        st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
+        return []
+    event = st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key, on_select="rerun",
+                            selection_mode="points")
+    return list(event.selection.point_indices) if event is not None else []
 
 
 def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -> go.Figure:

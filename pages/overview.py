@@ -124,6 +124,7 @@ def render() -> None:
     if not bs.empty:
         summary_section(period, data, periods)
     headline(bs, status, pbs)
+    alert_counts_block(period)
     if bs.empty:
         st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度，或待各支部报送后再查看。",
                 icon=":material/event_busy:")
@@ -157,12 +158,29 @@ def render() -> None:
             change = scoring.shown_change(cs["overall_same"], cs["prev_same"])
             hover = [f"第 {int(r)} 名 · {plot_text(col)}" + (f"<br>较上季度（同一批 {int(k)} 个支部）：{d:+.1f}" if d == d else "")
                      for r, col, d, k in zip(cs["rank"], cs["college"], change, cs["same_branches"])]
-            c.show(c.hbar(map(plot_text, cs["college"]), cs["overall"], text=text, hover=hover, xmax=100, inside=True,
-                          height=max(420, 30 * len(cs) + 60)), key="ov_colleges")
+            picked = c.show(c.hbar(map(plot_text, cs["college"]), cs["overall"], text=text, hover=hover, xmax=100,
+                                   inside=True, height=max(420, 30 * len(cs) + 60)), key="ov_colleges", selectable=True)
+            open_picked_college(period, cs, picked)
 
     ranking_section(bs, period)
     weakest_section(data["item_summary"], period)
     missing_section(status, period)
+
+
+def open_picked_college(period: str, cs: pd.DataFrame, picked: list[int]) -> None:
+    """A click on a college's bar opens its 二级党组织画像 (the bars are in the order of `cs`)."""
+    st.caption("点击某个二级党组织的柱条，可打开该二级党组织画像。")
+    if picked and 0 <= picked[0] < len(cs):
+        c.open_college(period, cs["college"].iloc[picked[0]])
+
+
+def alert_counts_block(period: str) -> None:
+    """One compact line: the quarter's red and yellow alerts, linking to the 预警 page."""
+    total = c.scores("alerts.alert_totals", period).iloc[0]
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.markdown(f"**本季度预警**　:red[红色 {int(total['red'])} 条]　:orange[黄色 {int(total['yellow'])} 条]"
+                 f"　涉及 {int(total['branches'])} 个支部")
+    c.page_link(row, "pages/alerts.py", "查看预警明细", ":material/notifications:", {"period": period})
 
 
 def ranking_section(bs: pd.DataFrame, period: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import shutil
 import sys
 import tempfile
@@ -325,7 +326,9 @@ def _registry_bytes(entries_df: pd.DataFrame) -> bytes:
     from pipelines import workbook
     from pipelines.model import RegistryEntry
 
-    entries = [RegistryEntry(r.branch_code, r.branch_name, r.college, r.branch_type, int(r.members))
+    entries = [RegistryEntry(r.branch_code, r.branch_name, r.college, r.branch_type, int(r.members),
+                             None if pd.isna(r.secretary_name) else r.secretary_name,
+                             None if pd.isna(r.phone) else r.phone)
                for r in entries_df.itertuples()]
     with tempfile.TemporaryDirectory(prefix="dj_registry_") as tmp:
         return workbook.write_registry_workbook(Path(tmp) / "registry.xlsx", entries).read_bytes()
@@ -662,7 +665,8 @@ def _archive_download(row: Any) -> None:
                "（在本页任意操作后会换上新链接）。")
 
 
-REGISTRY_SQL = "SELECT branch_code, branch_name, college, branch_type, members, updated_at FROM registry ORDER BY branch_code"
+REGISTRY_SQL = ("SELECT branch_code, branch_name, college, branch_type, members, secretary_name, phone, updated_at "
+                "FROM registry ORDER BY branch_code")
 
 
 def registry_diff(entries: Sequence[Any], current: pd.DataFrame) -> pd.DataFrame:
@@ -675,9 +679,10 @@ def registry_diff(entries: Sequence[Any], current: pd.DataFrame) -> pd.DataFrame
         if old is None:
             change, detail = "新增", ""
         else:
-            diffs = [f"{label}：{getattr(old, f)} → {getattr(e, f)}" for f, label in
-                     (("branch_name", "名称"), ("college", "二级党组织"), ("branch_type", "类型"), ("members", "党员数"))
-                     if str(getattr(old, f)) != str(getattr(e, f))]
+            diffs = [f"{label}：{_cell_text(getattr(old, f, None))} → {_cell_text(getattr(e, f))}" for f, label in
+                     (("branch_name", "名称"), ("college", "二级党组织"), ("branch_type", "类型"), ("members", "党员数"),
+                      ("secretary_name", "书记姓名"), ("phone", "联系电话"))
+                     if _cell_text(getattr(old, f, None)) != _cell_text(getattr(e, f))]
             change, detail = ("修改", "；".join(diffs)) if diffs else ("不变", "")
         rows.append({"支部编码": e.branch_code, "支部名称": e.branch_name, "所属二级党组织": e.college,
                      "支部类型": _type_name(e.branch_type), "党员数": e.members, "变化": change, "变化内容": detail})
@@ -688,6 +693,11 @@ def registry_diff(entries: Sequence[Any], current: pd.DataFrame) -> pd.DataFrame
                          "支部类型": _type_name(old.branch_type), "党员数": old.members, "变化": "移除",
                          "变化内容": "新名册中没有该支部，将从名册中移除（已报送的数据保留）"})
     return pd.DataFrame(rows, columns=["支部编码", "支部名称", "所属二级党组织", "支部类型", "党员数", "变化", "变化内容"])
+
+
+def _cell_text(value: Any) -> str:
+    """A registry value as compared and shown in the diff: blank (None / NaN) as （空）."""
+    return "（空）" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _type_name(type_id: str) -> str:
@@ -708,7 +718,8 @@ def _registry_tab(actor: str) -> None:
     if not current.empty:
         shown = current.assign(branch_type=current["branch_type"].map(_type_name)).rename(columns={
             "branch_code": "支部编码", "branch_name": "支部名称", "college": "所属二级党组织",
-            "branch_type": "支部类型", "members": "党员数", "updated_at": "更新时间"})
+            "branch_type": "支部类型", "members": "党员数", "secretary_name": "书记姓名", "phone": "联系电话",
+            "updated_at": "更新时间"})
         st.dataframe(shown, hide_index=True, width="stretch", key="dj_registry_table", height=260)
         st.download_button("下载当前名册（Excel，可修改后重新上传）", data=lambda: _registry_bytes(current),
                            file_name="支部名册.xlsx", mime=XLSX_MIME, key="dj_registry_download",

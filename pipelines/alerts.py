@@ -365,3 +365,36 @@ def deadlines(db=None) -> pd.DataFrame:
         if not _has_deadlines(con):
             return pd.DataFrame(columns=["period", "due_date", "set_by", "set_at"])
         return con.execute("SELECT period, due_date, set_by, set_at FROM deadlines ORDER BY period").df()
+
+
+def deadline_status(period: str, db=None, today: dt.date | None = None) -> dict:
+    """The quarter's submission deadline as 催报 shows it: period, due_date (None when not set), set_by,
+    days_left (days from `today` to the deadline; negative once it has passed; None without a deadline)."""
+    period = str(Period.parse(period))
+    today = today or dt.date.today()
+    df = deadlines(db)
+    row = df[df["period"] == period]
+    if row.empty:
+        return {"period": period, "due_date": None, "set_by": None, "days_left": None}
+    due = pd.Timestamp(row["due_date"].iloc[0]).date()
+    return {"period": period, "due_date": due, "set_by": row["set_by"].iloc[0], "days_left": (due - today).days}
+
+
+def alert_totals(period: str, db=None, by: str | None = None) -> pd.DataFrame:
+    """Alerts of one quarter counted by level: red, yellow, total (alerts) and branches (with any alert); one row
+    for the quarter, or with `by` = college | rule_name one row per college or rule (most red first)."""
+    df = alerts(period, db)
+    keys = [by] if by else []
+    frame = df.assign(red=df["level"].eq("red").astype(int), yellow=df["level"].eq("yellow").astype(int))
+    if not keys:
+        frame = frame.assign(_all=0)
+        keys = ["_all"]
+    out = frame.groupby(keys, dropna=False).agg(red=("red", "sum"), yellow=("yellow", "sum"),
+                                                branches=("branch_code", "nunique")).reset_index()
+    if by is None and out.empty:
+        out = pd.DataFrame({"_all": [0], "red": [0], "yellow": [0], "branches": [0]})
+    out["total"] = out["red"] + out["yellow"]
+    out = out.sort_values(["red", "total", *([by] if by else [])], ascending=[False, False, *([True] if by else [])],
+                          kind="stable")
+    return out.drop(columns=["_all"], errors="ignore")[[*([by] if by else []), "red", "yellow", "total", "branches"]
+                                                       ].reset_index(drop=True)

@@ -120,8 +120,13 @@ CREATE TABLE IF NOT EXISTS registry (
     college      VARCHAR NOT NULL,
     branch_type  VARCHAR NOT NULL,
     members      INTEGER NOT NULL,
-    updated_at   TIMESTAMP NOT NULL
+    updated_at   TIMESTAMP NOT NULL,
+    secretary_name VARCHAR,     -- optional: 书记姓名, 联系电话 (催报)
+    phone        VARCHAR
 );
+-- A database made before the optional columns gets them (CREATE TABLE IF NOT EXISTS leaves it as it was).
+ALTER TABLE registry ADD COLUMN IF NOT EXISTS secretary_name VARCHAR;
+ALTER TABLE registry ADD COLUMN IF NOT EXISTS phone VARCHAR;
 
 -- Who did what (admin actions and CLI writes).
 CREATE TABLE IF NOT EXISTS audit_log (

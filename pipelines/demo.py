@@ -22,6 +22,7 @@ import os
 import re
 import time
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -653,7 +654,10 @@ def _branch_tasks(g: Guide, measures: _Measures, branch: Branch, periods: list[P
         if student and quarter == 2:
             members -= int(rng.poisson(1.5))
         members = int(np.clip(members, 10 if student else 8, 60 if student else 30))
-    entry = RegistryEntry(branch.code, branch.name, branch.college, branch.branch_type, members)
+    # a made-up office line derived from the code, so the random draws (and every score) stay as they were
+    phone = f"0571-8{zlib.crc32(branch.code.encode()) % 10_000_000:07d}"
+    entry = RegistryEntry(branch.code, branch.name, branch.college, branch.branch_type, members,
+                          secretary_name=branch.secretary, phone=phone)
     return tasks, entry
 
 

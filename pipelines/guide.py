@@ -152,12 +152,25 @@ class Sheets(_Strict):
     self_assessment: str
 
 
+# Optional registry columns the code stores (RegistryEntry fields); the guide gives their Chinese headers.
+REGISTRY_OPTIONAL_IDS = ("secretary_name", "phone")
+
+
 class Workbook(_Strict):
     sheets: Sheets
     info_fields: tuple[Column, ...]
+    registry_optional_columns: tuple[Column, ...] = ()
     ledger_columns: tuple[Column, ...]
     counts_columns: tuple[Column, ...]
     self_assessment_columns: tuple[Column, ...]
+
+    @model_validator(mode="after")
+    def _registry_ids(self) -> "Workbook":
+        for i, col in enumerate(self.registry_optional_columns):
+            if col.id not in REGISTRY_OPTIONAL_IDS:
+                raise ValueError(f"workbook.registry_optional_columns.{i}.id: unknown column {col.id!r} "
+                                 f"(known: {', '.join(REGISTRY_OPTIONAL_IDS)})")
+        return self
 
 
 AlertKind = Literal[

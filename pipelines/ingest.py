@@ -596,9 +596,9 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
                  actor: str) -> None:
     """Set (or with None, clear) the submission deadline of a quarter: one audited, journaled write, so
     `rebuild` keeps it. A submission whose first upload falls on a later day is late (pipelines/alerts.py).
-    ValueError with a Chinese message for a period or date that is none, or without an actor."""
+    ValueError with a Chinese message for a period or date that is none; PermissionError without an actor."""
     if not str(actor or "").strip():
-        raise ValueError("设置报送截止日期须由已登录的管理员操作。")
+        raise PermissionError("只有登录的组织部管理员可以设置报送截止日期。")
     period, due = store.deadline_args(period, due_date)
     path = dbm.db_path(db)
     at = _now()

@@ -112,3 +112,5 @@ class RegistryEntry:
     college: str
     branch_type: str
     members: int
+    secretary_name: str | None = None  # optional registry columns (书记姓名, 联系电话), for 催报
+    phone: str | None = None

@@ -207,6 +207,9 @@ _declare("registry_duplicate_code", "error", "支部编码重复",
          "{where}的支部编码“{value}”与第 {first} 行重复。每个支部只列一行，请删除或更正重复的编码。")
 _declare("registry_value_missing", "error", "名册信息未填写",
          "{where}的{field}未填写。请补全该支部的{field}。")
+_declare("registry_phone_format", "warning", "联系电话格式可疑",
+         "{where}的联系电话“{value}”含有数字、空格和 + - 以外的字符。名册照常导入，请核对后改为如 "
+         "0571-88888888 或 13800000000 的写法。")
 _declare("registry_empty", "error", "名册为空", "「{sheet}」工作表中没有任何支部。请从第 2 行起每行填写一个支部。")
 
 

@@ -58,7 +58,7 @@ from python_calamine import CalamineWorkbook, PasswordError
 
 from pipelines import normalise as nz
 from pipelines import sheet_scan
-from pipelines.guide import Guide, guide
+from pipelines.guide import REGISTRY_OPTIONAL_IDS, Guide, guide
 from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, Problem, RegistryEntry,
                              SelfAssessmentRow)
 from pipelines.period import Period
@@ -835,6 +835,7 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
             reader.problems += problems
             if problems:
                 return [], reader.problems
+            cols |= _optional_columns(rows, g)
             entries = _registry_rows(reader, sheet, rows, cols, fields)
     except Exception as e:
         log.exception("reading registry %s failed", name)
@@ -888,6 +889,24 @@ def _is_note_row(raw: Callable[[str], object]) -> bool:
     return all(nz.is_blank(raw(c)) for c in ("activity_type", "expected", "attended", "hours"))
 
 
+def _optional_columns(rows: list[list], g: Guide) -> dict[str, int]:
+    """The guide's optional registry columns (书记姓名, 联系电话) found by header; absent ones are no problem."""
+    header = {nz.key(v): i for i, v in enumerate(rows[0] if rows else []) if not nz.is_blank(v)}
+    return {col.id: header[nz.key(col.name)] for col in g.workbook.registry_optional_columns
+            if nz.key(col.name) in header}
+
+
+_PHONE = re.compile(r"[0-9+\- ]+")  # digits, +, -, spaces: anything else is a warning, not a refusal
+
+
+def _contacts(reader: _Reader, sheet: str, r: int, raw: dict, cols: dict[str, int]) -> dict[str, str | None]:
+    """The optional contact values of one registry row (None when blank); an odd phone is warned about."""
+    out = {k: (None if nz.is_blank(raw.get(k)) else nz.text(raw[k])) for k in REGISTRY_OPTIONAL_IDS}
+    if out["phone"] is not None and not _PHONE.fullmatch(out["phone"]):
+        reader.add("registry_phone_format", sheet, _ref(r, cols["phone"]), out["phone"])
+    return out
+
+
 def _registry_rows(reader: _Reader, sheet: str, rows: list[list], cols: dict[str, int], fields: dict
                    ) -> list[RegistryEntry]:
     g = reader.g
@@ -924,9 +943,11 @@ def _registry_rows(reader: _Reader, sheet: str, rows: list[list], cols: dict[str
             elif not 1 <= members <= g.limits.max_members:
                 reader.add("members_absurd", sheet, cell, raw["members"], max=g.limits.max_members)
                 ok = False
+        contacts = _contacts(reader, sheet, r, raw, cols)
         if ok:
             entries.append(RegistryEntry(branch_code=code, branch_name=nz.text(raw["branch_name"]),
-                                         college=nz.text(raw["college"]), branch_type=btype, members=members))
+                                         college=nz.text(raw["college"]), branch_type=btype, members=members,
+                                         **contacts))
     if not entries and not reader.problems:
         reader.add("registry_empty", sheet)
     return entries

@@ -117,7 +117,8 @@ def save_registry(con: duckdb.DuckDBPyConnection, entries: list[RegistryEntry], 
     at = at or _now()
     _insert(
         con, "registry",
-        [[e.branch_code, e.branch_name, e.college, e.branch_type, e.members, at] for e in entries],
+        [[e.branch_code, e.branch_name, e.college, e.branch_type, e.members, at, e.secretary_name, e.phone]
+         for e in entries],
         replace=True,
     )
     return len(entries)

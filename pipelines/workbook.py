@@ -648,26 +648,33 @@ def print_setup(ws) -> None:
 
 
 def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None) -> Path:
-    """Write the registry workbook (支部名册): a blank template, or one row per entry. Returns the path."""
+    """Write the registry workbook (支部名册): a blank template, or one row per entry. Returns the path.
+
+    Columns: the required REGISTRY_FIELDS, then the guide's optional registry columns (书记姓名, 联系电话).
+    """
     g = guide()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fields = {f.id: f for f in g.workbook.info_fields}
+    optional = g.workbook.registry_optional_columns
     wb = Workbook()
     ws = wb.active
     ws.title = REGISTRY_SHEET
     st = _Styles()
-    _header(ws, st, [fields[k].name for k in REGISTRY_FIELDS])
-    _widths(ws, (16, 30, 30, 16, 10))
+    _header(ws, st, [fields[k].name for k in REGISTRY_FIELDS] + [col.name for col in optional])
+    _widths(ws, (16, 30, 30, 16, 10) + (18,) * len(optional))
     rows = list(entries or [])
     type_names = {t.id: t.name for t in g.branch_types}
     for r, e in enumerate(rows, start=2):
-        values = (e.branch_code, e.branch_name, e.college, type_names.get(e.branch_type, e.branch_type), e.members)
+        values = (e.branch_code, e.branch_name, e.college, type_names.get(e.branch_type, e.branch_type), e.members,
+                  *(getattr(e, col.id) for col in optional))
         for col, v in enumerate(values, start=1):  # an inert cell that uploads again as typed
             cell = export.put(ws, r, col, v, editable=True)
             st.body(cell, locked=False, number_format="0" if col == 5 else "@")
             export.mark_text(cell)
     last = max(len(rows) + 1, 500)
+    for i in range(len(optional)):  # typed phone numbers stay text (no 1.38E+10, no lost leading 0)
+        ws.column_dimensions[get_column_letter(len(REGISTRY_FIELDS) + 1 + i)].number_format = "@"
     dv = _list_validation(list(type_names.values()), "支部类型", "请从下拉列表中选择支部类型",
                           "请从下拉列表中选择：" + "、".join(type_names.values()))
     ws.add_data_validation(dv)
@@ -677,6 +684,6 @@ def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None
                         error=f"党员数请填写 1 到 {g.limits.max_members} 之间的整数")
     ws.add_data_validation(dv)
     dv.add(f"E2:E{last}")
-    ws.auto_filter.ref = f"A1:E{len(rows) + 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(REGISTRY_FIELDS) + len(optional))}{len(rows) + 1}"
     _save(wb, path)
     return path

@@ -336,7 +336,7 @@ def test_set_deadline_is_audited_and_read_back(tmp_path):
         set_deadline("2026Q1", "4月10日", db, actor="组织部")
     with pytest.raises(ValueError, match="季度格式不正确：2026Q5"):
         set_deadline("2026Q5", "2026-04-10", db, actor="组织部")
-    with pytest.raises(ValueError, match="管理员"):
+    with pytest.raises(PermissionError, match="管理员"):
         set_deadline("2026Q1", "2026-04-10", db, actor=" ")
 
 

@@ -26,6 +26,9 @@ PAGES = {  # url path -> (title, plotly charts that must be drawn)
     "compare": ("教师与学生支部对比", 5),
     "trends": ("趋势分析", 5),
     "guide": ("指标指南", 1),
+    "college": ("二级党组织画像", 3),
+    "alerts": ("预警", 0),
+    "progress": ("报送进度", 1),
 }
 
 

@@ -25,6 +25,9 @@ PAGES = {
     "compare": "pages/compare.py",
     "trends": "pages/trends.py",
     "guide": "pages/guide.py",
+    "alerts": "pages/alerts.py",
+    "progress": "pages/progress.py",
+    "college": "pages/college.py",
 }
 TIMEOUT = 120
 
@@ -70,6 +73,9 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     "compare": ("教师与学生支部对比", 5, 3, 2, 2),
     "trends": ("趋势分析", 5, 0, 1, 2),
     "guide": ("指标指南", 1, 4, 0, 0),
+    "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
+    "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
+    "college": ("二级党组织画像", 3, 4, 3, 4),  # radar, weakest items, trend; branches, items, alerts
 }
 
 

@@ -125,11 +125,15 @@ def test_registry_workbook(tmp_path):
     g = guide()
     blank = load_workbook(write_registry_workbook(tmp_path / "blank.xlsx"))
     assert blank.sheetnames == [REGISTRY_SHEET]
-    assert [c.value for c in blank[REGISTRY_SHEET][1]] == ["支部编码", "支部名称", "所属二级党组织", "支部类型", "党员数"]
+    assert [c.value for c in blank[REGISTRY_SHEET][1]] == ["支部编码", "支部名称", "所属二级党组织", "支部类型", "党员数",
+                                                           "书记姓名", "联系电话"]
     filled = load_workbook(write_registry_workbook(
-        tmp_path / "r.xlsx", [RegistryEntry("JX01-T01", "教工一支部", "机械工程学院", "teacher", 25)]))
+        tmp_path / "r.xlsx", [RegistryEntry("JX01-T01", "教工一支部", "机械工程学院", "teacher", 25),
+                              RegistryEntry("JX01-T02", "教工二支部", "机械工程学院", "teacher", 20, "王芳", "0571-1234")]))
     assert [c.value for c in filled[REGISTRY_SHEET][2]] == [
-        "JX01-T01", "教工一支部", "机械工程学院", g.branch_type_name("teacher"), 25]
+        "JX01-T01", "教工一支部", "机械工程学院", g.branch_type_name("teacher"), 25, None, None]
+    assert [c.value for c in filled[REGISTRY_SHEET][3]][5:] == ["王芳", "0571-1234"]
+    assert filled[REGISTRY_SHEET]["G3"].number_format == "@"
 
 
 def test_cli_template(tmp_path, capsys):

@@ -1,0 +1,120 @@
+"""预警: the quarter's alerts (pipelines.alerts) for the 组织部 — counts by level, rule and college, a table to
+filter and export, and the rows behind a selected alert with a way to its branch."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages import common as c  # noqa: E402
+from pages.text import md_text  # noqa: E402
+from pipelines.alerts import LEVEL_LABELS  # noqa: E402
+
+EVIDENCE_HEADERS = {  # alert_evidence's columns as shown; the others stay out of the way
+    "source_file": "来源文件", "sheet": "工作表", "row_no": "行号", "date": "日期", "activity_type": "活动类型",
+    "topic": "主题", "expected": "应到人数", "attended": "实到人数", "hours": "学时", "evidence": "佐证材料",
+    "field": "统计项", "value": "数值", "version": "版本", "file_name": "文件名", "uploaded_at": "上传时间",
+    "uploaded_by": "上传人", "status": "状态",
+}
+
+
+def counts_section(period: str) -> None:
+    """红 / 黄 totals, then the counts by rule and by college side by side."""
+    total = c.scores("alerts.alert_totals", period).iloc[0]
+    cols = st.columns(3)
+    cols[0].metric("红色预警", int(total["red"]), border=True, help="需立即督办的预警条数")
+    cols[1].metric("黄色预警", int(total["yellow"]), border=True, help="需关注、提醒整改的预警条数")
+    cols[2].metric("涉及支部", int(total["branches"]), border=True, help="至少有一条预警的支部数")
+    left, right = st.columns(2, gap="large")
+    for col, by, title, label in ((left, "rule_name", "按预警规则", "预警规则"), (right, "college", "按二级党组织", "二级党组织")):
+        df = c.scores("alerts.alert_totals", period, by=by)
+        with col:
+            st.subheader(title, anchor=False)
+            st.dataframe(df.rename(columns={by: label, "red": "红", "yellow": "黄", "total": "合计",
+                                            "branches": "涉及支部"}),
+                         hide_index=True, width="stretch", height=c.table_height(len(df), 320), key=f"al_by_{by}")
+
+
+def alert_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The alerts as shown and exported: Chinese headers, item id with its text."""
+    return pd.DataFrame({
+        "等级": df["level_label"], "二级党组织": df["college"], "支部": df["branch_name"],
+        "类型": df["branch_type"].map(c.type_name), "预警规则": df["rule_name"],
+        "考核要点": [c.item_label(i, 14) if i else "—" for i in df["item_id"]], "情况说明": df["evidence"],
+        "截止日期": [d.isoformat() if d is not None and not pd.isna(d) else "—" for d in df["deadline"]],
+        "支部编码": df["branch_code"], "规则编号": df["rule_id"],
+    }).reset_index(drop=True)
+
+
+def filters(df: pd.DataFrame) -> pd.DataFrame:
+    """Level, rule, college and branch type filters (kept in the URL like every choice)."""
+    f1, f2, f3, f4 = st.columns([2, 4, 4, 3])
+    levels = c.state_widget("multi", "等级", list(LEVEL_LABELS), "al_level", default=[], container=f1,
+                            format_func=LEVEL_LABELS.get, placeholder="全部")
+    rules = c.state_widget("multi", "预警规则", list(dict.fromkeys(r.name for r in c.guide().alerts)), "al_rule",
+                           default=[], container=f2, placeholder="全部规则")
+    colleges = c.state_widget("multi", "二级党组织", sorted(df["college"].dropna().unique()), "al_college",
+                              default=[], container=f3, placeholder="全部二级党组织")
+    btype = c.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "al_type", default="all", container=f4,
+                           format_func=lambda t: "全部" if t == "all" else c.type_name(t), horizontal=True)
+    for column, chosen in (("level", levels), ("rule_name", rules), ("college", colleges)):
+        if chosen:
+            df = df[df[column].isin(chosen)]
+    return df if btype == "all" else df[df["branch_type"] == btype]
+
+
+def evidence_section(period: str, row: pd.Series) -> None:
+    """One alert: its evidence in words, the rows behind it and a way to its branch."""
+    with st.container(border=True):
+        st.subheader(f"{row['等级']}色预警：{md_text(row['支部'])} · {md_text(row['预警规则'])}", anchor=False)
+        st.text(row["情况说明"])
+        rows = c.scores("alerts.alert_evidence", period, row["支部编码"], row["规则编号"])
+        shown = rows[[k for k in EVIDENCE_HEADERS if k in rows.columns]].rename(columns=EVIDENCE_HEADERS)
+        shown = shown.dropna(axis=1, how="all")
+        if shown.empty:
+            st.caption("该预警没有对应的台账或统计数据行（例如本季度未报送，或全年尚未开展该项活动）。")
+        else:
+            st.caption(f"预警依据的数据行（共 {len(shown)} 行），来自该支部报送表：")
+            st.dataframe(shown, hide_index=True, width="stretch", height=c.table_height(len(shown), 320),
+                         key="al_evidence", column_config=c.one_decimal(shown))
+        if st.button("打开该支部画像", key="al_open_branch", icon=":material/account_tree:"):
+            c.open_branch(period, row["二级党组织"], row["支部编码"])
+
+
+def render() -> None:
+    """The 预警 page body."""
+    c.header("预警", "按《指标指南》中的预警规则，逐支部检查本季度应完成而未完成的事项（红色须督办，黄色须关注）")
+    periods = c.scores("periods")
+    if not c.period_options(periods):
+        c.no_data()
+        return
+    period = c.period_select(periods, container=st.columns([1, 3])[0])
+    df = c.scores("alerts.alerts", period)
+    if df.empty:
+        st.success(f"{c.period_label(period)} 没有触发任何预警。", icon=":material/task_alt:")
+        return
+    counts_section(period)
+    st.subheader("预警明细", anchor=False)
+    view = filters(df)
+    if view.empty:
+        st.info("没有符合筛选条件的预警。请放宽“等级”“预警规则”“二级党组织”或“支部类型”的筛选。",
+                icon=":material/filter_alt_off:")
+        return
+    table = alert_table(view)
+    st.caption(f"共 {len(table)} 条预警；勾选某一行可查看预警依据并打开该支部画像。")
+    event = st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="al_table",
+                         on_select="rerun", selection_mode="single-row",
+                         column_config={"情况说明": st.column_config.TextColumn("情况说明", width="large")})
+    c.download_buttons(table.drop(columns=["规则编号"]), f"预警_{period}", "dl_alerts")
+    picked = event.selection.rows if event is not None else []
+    if picked:
+        evidence_section(period, table.iloc[picked[0]])
+
+
+c.require_entrypoint()
+c.run_page(render)

@@ -1,0 +1,159 @@
+"""二级党组织画像: one college in a quarter — its branches ranked, its radar against the school, its weakest
+items, its alerts, its submission progress and its trend. Reached from the overview's college bars and from
+the college tables of 报送进度."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages import common as c  # noqa: E402
+from pages.text import md_text  # noqa: E402
+from pipelines import scoring  # noqa: E402
+
+
+def headline(period: str, college: str, row: pd.Series | None, progress: pd.DataFrame) -> None:
+    """Mean score, rank among colleges, submissions and alerts of the college."""
+    alerts = c.scores("alerts.alert_totals", period, by="college")
+    mine = alerts[alerts["college"] == college]
+    cols = st.columns(4)
+    cols[0].metric("平均分", c.fmt_score(row["overall"]) if row is not None else "—", border=True,
+                   help="本二级党组织已报送支部总分的平均值")
+    rank = row["rank"] if row is not None else None
+    cols[1].metric("二级党组织排名", "—" if rank is None or pd.isna(rank) else f"第 {int(rank)} 名", border=True)
+    p = progress[(progress["scope"] == "college") & (progress["college"] == college)]
+    cols[2].metric("已报送 / 应报送", f"{int(p['submitted'].iloc[0])} / {int(p['expected'].iloc[0])}" if len(p)
+                   else (f"{int(row['submitted'])} / {int(row['branches'])}" if row is not None else "—"), border=True)
+    cols[3].metric("预警（红 / 黄）", f"{int(mine['red'].iloc[0])} / {int(mine['yellow'].iloc[0])}" if len(mine) else "0 / 0",
+                   border=True)
+
+
+def radar_section(period: str, college: str) -> None:
+    st.subheader("七个一级指标：本单位与全校", anchor=False)
+    radar = c.scores("college_radar", period, college).set_index("who")
+    if "college" not in radar.index:
+        st.info("本季度该二级党组织没有支部报送，暂无得分。")
+        return
+    series = [{"name": college, "values": radar.loc["college", c.dim_cols()].tolist(), "color": c.RED, "fill": True}]
+    if "school" in radar.index:
+        series.append({"name": "全校平均", "values": radar.loc["school", c.dim_cols()].tolist(),
+                       "color": c.SCHOOL_COLOR, "dash": "dot"})
+    c.show(c.radar(series, height=400), key="co_radar")
+
+
+def branches_section(period: str, college: str, bs: pd.DataFrame) -> None:
+    st.subheader("支部排名", anchor=False)
+    mine = bs[bs["college"] == college].sort_values(["rank_in_college", "branch_code"])
+    if mine.empty:
+        st.info("本季度该二级党组织没有支部报送。")
+        return
+    table = pd.DataFrame({
+        "院内排名": mine["rank_in_college"].astype("Int64"), "全校排名": mine["rank"].astype("Int64"),
+        "支部": mine["branch_name"], "总分": scoring.shown(mine["overall"]), "等次": mine["grade"],
+        "较上季度": scoring.shown_change(mine["overall"], mine["prev_overall"]),
+        "类型": mine["branch_type"].map(c.type_name), "支部编码": mine["branch_code"],
+    }).reset_index(drop=True)
+    st.caption("勾选某一行可打开该支部画像。")
+    event = st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 400),
+                         key="co_branches", on_select="rerun", selection_mode="single-row",
+                         column_config={"总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100,
+                                                                              format="%.1f"),
+                                        "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f")})
+    c.download_buttons(table, f"支部排名_{college}_{period}", "dl_co_branches")
+    if event is not None and event.selection.rows:
+        c.open_branch(period, college, table.iloc[event.selection.rows[0]]["支部编码"])
+
+
+def weakest_section(period: str, college: str) -> None:
+    st.subheader("薄弱考核要点", anchor=False)
+    items = c.scores("college_items", period, college).head(8)
+    if items.empty:
+        st.info("本季度暂无可比较的考核要点完成率。")
+        return
+    st.caption("按本单位各支部的平均完成率排序，显示最低的 8 项；“与全校相比”为本单位平均减全校平均（百分点）。")
+    c.show(c.hbar([c.item_label(i, 16) for i in items["item_id"]], items["mean_completion"] * 100, xmax=100,
+                  text=[f"{c.fmt_pct(m)}（全校 {c.fmt_pct(s)}）" for m, s in zip(items["mean_completion"],
+                                                                          items["school_mean"])],
+                  xtitle="平均完成率（%）", color=c.DARK_RED), key="co_weakest")
+    table = pd.DataFrame({"考核要点": items["item_id"], "内容": [c.guide().item(i).text for i in items["item_id"]],
+                          "平均完成率": (items["mean_completion"] * 100).round(1),
+                          "全校平均": (items["school_mean"] * 100).round(1),
+                          "与全校相比": (items["gap"] * 100).round(1), "参与计算的支部数": items["branches"]})
+    with st.expander("查看明细与下载"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=c.one_decimal(table, ["与全校相比"]))
+        c.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
+
+
+def alerts_section(period: str, college: str) -> None:
+    st.subheader("预警", anchor=False)
+    df = c.scores("alerts.alerts", period)
+    mine = df[df["college"] == college]
+    if mine.empty:
+        st.success("本季度该二级党组织没有触发预警。", icon=":material/task_alt:")
+        return
+    st.dataframe(pd.DataFrame({"等级": mine["level_label"], "支部": mine["branch_name"], "预警规则": mine["rule_name"],
+                               "情况说明": mine["evidence"]}),
+                 hide_index=True, width="stretch", height=c.table_height(len(mine), 320), key="co_alerts")
+    c.page_link(st, "pages/alerts.py", "在预警页面查看预警依据", ":material/notifications:",
+                {"period": period, "al_college": college})
+
+
+def missing_section(period: str, college: str) -> None:
+    miss = c.scores("missing_contacts", period)
+    mine = miss[miss["college"] == college]
+    if mine.empty:
+        return
+    st.subheader("未报送支部", anchor=False)
+    st.dataframe(pd.DataFrame({"支部名称": mine["branch_name"], "支部编码": mine["branch_code"],
+                               "书记": mine["secretary_name"].fillna("—"), "联系电话": mine["phone"].fillna("—")}),
+                 hide_index=True, width="stretch", key="co_missing")
+
+
+def trend_section(college: str) -> None:
+    st.subheader("历季度平均分", anchor=False)
+    hist = c.scores("college_history", college).dropna(subset=["overall"])
+    if len(hist) < 2:
+        st.caption("有得分的季度不足两个，暂无趋势。")
+        return
+    c.show(c.lines(hist.assign(who=college), "period", "overall", "who", colors={college: c.RED}, height=320),
+           key="co_trend")
+
+
+def render() -> None:
+    """The 二级党组织画像 page body."""
+    c.header("二级党组织画像", "一个二级党组织本季度的支部排名、七个一级指标、薄弱环节、预警与报送情况")
+    periods = c.scores("periods")
+    if not c.period_options(periods):
+        c.no_data()
+        return
+    top = st.columns([1, 2])
+    period = c.period_select(periods, container=top[0])
+    data = c.bundle(period)
+    cs = data["college_scores"]
+    colleges = sorted(cs["college"].dropna().unique())
+    if not colleges:
+        st.info(f"{c.period_label(period)} 没有任何二级党组织的数据。")
+        return
+    college = c.state_widget("select", "二级党组织", colleges, "college", container=top[1])
+    rows = cs[cs["college"] == college]
+    progress = c.scores("submission_progress", period)
+    st.markdown(f"### {md_text(college)}")
+    headline(period, college, rows.iloc[0] if len(rows) else None, progress)
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        radar_section(period, college)
+    with right:
+        branches_section(period, college, data["branch_scores"])
+    weakest_section(period, college)
+    alerts_section(period, college)
+    missing_section(period, college)
+    trend_section(college)
+
+
+c.require_entrypoint()
+c.run_page(render)

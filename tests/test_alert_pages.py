@@ -1,0 +1,163 @@
+"""预警, 报送进度 and 二级党组织画像 under AppTest, against the real demo database (and the hostile school):
+figures on screen come from pipelines.alerts / pipelines.scoring; interactions are driven by widget key."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines import alerts as al
+from pipelines import auth, scoring
+from pipelines import db as dbmod
+from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401
+                                shows_literally)
+from test_browser import server  # noqa: F401  (the app on a copy of the demo, for the browser test)
+from test_pages import metric, ok, page
+
+ADMIN = "orgadmin"
+
+
+def latest(db) -> str:
+    return scoring.latest_period(db)
+
+
+# ---- 预警 ----------------------------------------------------------------------------------------------------
+def test_alerts_page_counts_match_the_rules(demo_db):
+    p = latest(demo_db)
+    at = ok(page("alerts").run())
+    total = al.alert_totals(p, demo_db).iloc[0]
+    assert metric(at, "红色预警") == str(total["red"]) and metric(at, "黄色预警") == str(total["yellow"])
+    assert metric(at, "涉及支部") == str(total["branches"])
+    table = next(d for d in at.dataframe if "预警规则" in d.value.columns and "情况说明" in d.value.columns)
+    assert len(table.value) == len(al.alerts(p, demo_db))
+    assert len(at.get("download_button")) >= 2
+
+
+def test_filter_by_level_and_college(demo_db):
+    p = latest(demo_db)
+    df = al.alerts(p, demo_db)
+    college = df["college"].iloc[-1]
+    at = ok(page("alerts").run())
+    at.multiselect(key="al_level").select("red").run()
+    table = lambda: next(d.value for d in at.dataframe if "情况说明" in d.value.columns)  # noqa: E731
+    assert set(table()["等级"]) == {"红"} and len(table()) == int((df["level"] == "red").sum())
+    at.multiselect(key="al_level").unselect("red").run()
+    at.multiselect(key="al_college").select(college).run()
+    ok(at)
+    assert set(table()["二级党组织"]) == {college} and len(table()) == int((df["college"] == college).sum())
+    assert at.query_params["al_college"] in (college, [college])  # kept in the URL
+
+
+def test_selecting_an_alert_shows_its_evidence_and_the_branch_button(demo_db):
+    p = latest(demo_db)
+    df = al.alerts(p, demo_db)
+    on_measure = df[df["item_id"].notna()].index[0]  # an alert read from the ledger or counts
+    at = ok(page("alerts").run())
+    assert not any(s.value.startswith(("红色预警：", "黄色预警：")) for s in at.subheader)
+    at.session_state["al_table"] = {"selection": {"rows": [int(on_measure)], "columns": []}}
+    ok(at.run())
+    row = df.loc[on_measure]
+    heading = next(s.value for s in at.subheader if "预警：" in s.value)
+    assert heading.startswith(f"{row['level_label']}色预警") and row["rule_name"] in heading
+    assert row["evidence"] in [t.value for t in at.text]
+    rows = al.alert_evidence(p, row["branch_code"], row["rule_id"], demo_db)
+    shown = [d.value for d in at.dataframe if "来源文件" in d.value.columns]
+    assert (shown and len(shown[0]) == len(rows)) or (rows.empty and not shown)
+    assert at.button(key="al_open_branch").label == "打开该支部画像"
+
+
+def test_overview_shows_the_alert_counts(demo_db):
+    total = al.alert_totals(latest(demo_db), demo_db).iloc[0]
+    at = ok(page("overview").run())
+    line = next(m.value for m in at.markdown if m.value.startswith("**本季度预警**"))
+    assert f"红色 {total['red']} 条" in line and f"黄色 {total['yellow']} 条" in line
+
+
+# ---- 报送进度 ------------------------------------------------------------------------------------------------
+def test_progress_page_matches_the_registry(demo_db):
+    p = latest(demo_db)
+    at = ok(page("progress").run())
+    school = scoring.submission_progress(p, demo_db).iloc[-1]
+    assert metric(at, "已报送 / 应报送") == f"{school['submitted']} / {school['expected']}"
+    assert metric(at, "报送截止日期") == "未设置"
+    missing = scoring.missing_contacts(p, demo_db)
+    tables = [d.value for d in at.dataframe if "联系电话" in d.value.columns]
+    assert (tables and len(tables[0]) == len(missing)) or missing.empty
+    assert not at.date_input  # not signed in: no way to set the deadline
+    assert any("管理员" in c.value for c in at.caption)
+
+
+def _as_admin(monkeypatch, at):
+    monkeypatch.setenv(auth.ENV_ADMINS, f"{ADMIN}:{auth.hash_password('pw-123456', rounds=4)}")
+    at.secrets["dj_test"] = "isolated"
+    at.session_state[auth.ADMIN_KEY] = ADMIN
+    return at
+
+
+def test_an_admin_sets_the_deadline_and_it_is_audited(demo_db, monkeypatch):
+    p = latest(demo_db)
+    at = ok(_as_admin(monkeypatch, page("progress")).run())
+    at.date_input(key="pg_due").set_value(dt.date(2030, 1, 15)).run()
+    at.button(key="pg_save_due").click().run()
+    ok(at)
+    assert al.deadline_status(p, demo_db)["due_date"] == dt.date(2030, 1, 15)
+    assert metric(at, "报送截止日期") == "2030-01-15"
+    assert metric(at, "距截止") == f"剩余 {(dt.date(2030, 1, 15) - dt.date.today()).days} 天"
+    with dbmod.connect(demo_db) as con:
+        log = con.execute("SELECT actor, action, detail FROM audit_log WHERE action = 'deadline'").fetchall()
+    assert log == [(ADMIN, "deadline", f"{p} 报送截止日期设为 2030-01-15")]
+
+
+# ---- 二级党组织画像 -------------------------------------------------------------------------------------------
+def test_college_page_shows_the_college_from_the_url(demo_db):
+    p = latest(demo_db)
+    cs = scoring.college_scores(p, demo_db).dropna(subset=["rank"]).sort_values("rank")
+    college = cs["college"].iloc[-1]
+    at = ok(page("college", period=p, college=college).run())
+    assert at.selectbox(key="college").value == college
+    row = cs.iloc[-1]
+    assert metric(at, "平均分") == f"{scoring.shown(row['overall']):.1f}"
+    assert metric(at, "二级党组织排名") == f"第 {int(row['rank'])} 名"
+    bs = scoring.branch_scores(p, demo_db)
+    ranked = next(d.value for d in at.dataframe if "院内排名" in d.value.columns)
+    assert sorted(ranked["支部编码"]) == sorted(bs.loc[bs["college"] == college, "branch_code"])
+    assert ranked["院内排名"].tolist() == sorted(ranked["院内排名"].tolist())
+    items = scoring.college_items(p, college, demo_db)
+    weakest = next(d.value for d in at.dataframe if "全校平均" in d.value.columns)
+    assert weakest["考核要点"].tolist() == items["item_id"].head(8).tolist()
+
+
+def test_college_pages_show_hostile_names_as_text(hostile_db):  # noqa: F811
+    at = ok(page("college", period=PERIOD, college=COLLEGE_A).run())
+    heading = next(m.value for m in at.markdown if m.value.startswith("### "))
+    assert shows_literally(heading[4:], COLLEGE_A)
+    assert_charts_show_text(at, [COLLEGE_A])
+    at = ok(page("progress", period=PERIOD).run())
+    assert_charts_show_text(at, [COLLEGE_A])
+    ok(page("alerts", period=PERIOD).run())
+
+
+# ---- real Chromium: a college bar on the overview opens the college page -------------------------------------
+@pytest.mark.browser
+def test_clicking_a_college_bar_opens_the_college_page(server, page):  # noqa: F811
+    from test_browser import ARTIFACTS, wait_finished
+
+    base, db = server
+    p = latest(db)
+    cs = scoring.college_scores(p, db).dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{base}/")
+    wait_finished(page, "全校总览", 4)
+    chart = page.locator(".st-key-ov_colleges .js-plotly-plot")
+    chart.scroll_into_view_if_needed()
+    bar = chart.locator(".bars .point path").nth(1)  # the second college from the top
+    box = bar.bounding_box()  # plotly's drag layer takes the pointer: click where a user would, on the bar
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_finished(page, "二级党组织画像", 3)
+    college = cs["college"].iloc[1]
+    assert page.get_by_role("heading", name=college).count() >= 1
+    assert "/college" in page.url and "college=" in page.url
+    assert page.locator('[data-testid="stException"]').count() == 0
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "college_from_overview_1366x768.png"))
