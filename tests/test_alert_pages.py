@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from pipelines import alerts as al
-from pipelines import auth, scoring
+from pipelines import auth, config, scoring
 from pipelines import db as dbmod
 from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401
                                 shows_literally)
@@ -88,7 +88,8 @@ def test_progress_page_matches_the_registry(demo_db):
 
 
 def _as_admin(monkeypatch, at):
-    monkeypatch.setenv(auth.ENV_ADMINS, f"{ADMIN}:{auth.hash_password('pw-123456', rounds=4)}")
+    monkeypatch.setenv(config.env_name("admins"), f"{ADMIN}:{auth.hash_password('pw-123456', rounds=4)}")
+    config.settings.cache_clear()  # settings are read once per process; this test changes them
     at.secrets["dj_test"] = "isolated"
     at.session_state[auth.ADMIN_KEY] = ADMIN
     return at
