@@ -19,6 +19,7 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
+from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
@@ -122,12 +123,7 @@ def main() -> None:
     except GuideError as e:
         st.error(f"指标指南文件有误，看板无法启动：{e}")
         st.stop()
-    try:
-        from pipelines import auth
-
-        allowed = auth.viewer_gate()
-    except ImportError:
-        allowed = True
+    allowed = access.viewer_gate()
     pages = {
         "数据看板": [
             st.Page("pages/overview.py", title="全校总览", icon=":material/dashboard:", default=True),

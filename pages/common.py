@@ -9,7 +9,6 @@ Pages only read: every query goes through pipelines.scoring or pipelines.db.quer
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 import threading
