@@ -49,6 +49,7 @@ MAX_PASSWORD_BYTES = 72
 
 # ---- passwords ---------------------------------------------------------------------------------
 
+
 def is_bcrypt_hash(value: object) -> bool:
     """Whether a configured value looks like a bcrypt hash ($2a$/$2b$/$2y$, 60 characters)."""
     return (isinstance(value, str) and len(value) == 60

@@ -50,7 +50,6 @@ def cell_at(rows: list[list], row: int, col: int | None) -> object:
     return rows[row - 1][col]
 
 
-
 def _load(source: Path | bytes | str, name: str, g: Guide) -> tuple[bytes, str, list[Problem]]:
     """The file's bytes and SHA-256, or a size/readability problem (a too-large file is hashed, not kept)."""
     limit = g.limits.max_file_mb * 2**20
@@ -203,7 +202,7 @@ class Opened:
 
 
 def open_workbook(source: Path | bytes | str, file_name: str | None, g: Guide
-          ) -> tuple[str, str, Opened | None, list[Problem]]:
+                  ) -> tuple[str, str, Opened | None, list[Problem]]:
     name = file_name or (Path(source).name if not isinstance(source, (bytes, bytearray, memoryview)) else "上传文件")
     data, sha, problems = _load(source, name, g)
     if problems:
@@ -221,7 +220,7 @@ def open_workbook(source: Path | bytes | str, file_name: str | None, g: Guide
 
 
 def read_sheets(opened: Opened, keys: dict[str, str], name: str, g: Guide
-            ) -> tuple[dict[str, tuple[str, list]], list[Problem]]:
+                ) -> tuple[dict[str, tuple[str, list]], list[Problem]]:
     """Rows of each wanted sheet (key -> (actual name, rows)), matched after normalising names.
 
     At most `ledger_cap` (ledger) or MAX_SHEET_ROWS rows and MAX_SHEET_COLUMNS columns are read; a sheet with
@@ -257,7 +256,7 @@ def read_sheets(opened: Opened, keys: dict[str, str], name: str, g: Guide
 
 
 def header_columns(rows: list[list], wanted: list[tuple[str, str]], sheet: str, name: str
-             ) -> tuple[dict[str, int], list[Problem]]:
+                   ) -> tuple[dict[str, int], list[Problem]]:
     """Map column ids to 0-based indexes by their header in row 1; a missing header is a problem."""
     header = {nz.key(v): i for i, v in enumerate(rows[0] if rows else []) if not nz.is_blank(v)}
     cols, problems = {}, []

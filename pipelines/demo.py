@@ -90,7 +90,7 @@ def _branch_tasks(g: Guide, measures: Measures, branch: Branch, periods: list[Pe
     for t, p in enumerate(periods):
         year, quarter = p.year, p.quarter
         quarter_sim = Quarter(g, branch, year, quarter, members, qualities[t], train_rate, rng,
-                               LedgerPlan(g, branch, year, quarter, rng))
+                              LedgerPlan(g, branch, year, quarter, rng))
         quarter_sim.ledger(measures, annual)
         counts = quarter_sim.counts(measures, coverage_state)
         period = str(p)
@@ -116,7 +116,7 @@ def _make_task(g: Guide, branch: Branch, year: int, quarter: int, members: int, 
     cols = [c.id for c in g.workbook.ledger_columns]
     date_col = get_column_letter(cols.index("date") + 1) if "date" in cols else None
     for r, (date, kind, topic, exp, att, hours, evidence) in enumerate(sorted(led.rows, key=lambda x: (x[0], x[1])),
-                                                                      start=2):
+                                                                       start=2):
         raw = ""
         if branch.synonyms and names[kind].synonyms and rng.random() < 0.5:
             raw = str(rng.choice(names[kind].synonyms))

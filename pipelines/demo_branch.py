@@ -125,7 +125,7 @@ def _attendance(rng: np.random.Generator, n: int, rate: float) -> int:
 
 
 def plan_annual(measures: Measures, branch: Branch, periods: list[Period], q_of: dict[Period, float],
-                 rng: np.random.Generator) -> dict[tuple[int, str], int | None]:
+                rng: np.random.Generator) -> dict[tuple[int, str], int | None]:
     """Once-a-year activities: a month per year among the months we cover, and whether it happens."""
     exemplary = branch.profile == "exemplary"
     annual: dict[tuple[int, str], int | None] = {}
@@ -314,7 +314,7 @@ class Quarter:
 
 
 def self_assessment_answers(g: Guide, branch_type: str, qual: float, ledger: list[LedgerRow], rng: np.random.Generator,
-                     warn: bool) -> dict[str, tuple[str, str]]:
+                            warn: bool) -> dict[str, tuple[str, str]]:
     """Answers correlated with quality; items measured only from the ledger get a summary of it as evidence.
 
     `warn` leaves 1–2 完成 without evidence (a warning, never an error)."""
@@ -340,7 +340,7 @@ def self_assessment_answers(g: Guide, branch_type: str, qual: float, ledger: lis
             out[item.id] = (status, evidence)
             continue
         action = str(rng.choice(SA_ACTIONS)).format(name=measure.name, a=int(rng.integers(1, 4)),
-                                                   b=int(rng.integers(1, 3)))
+                                                    b=int(rng.integers(1, 3)))
         docs = "、".join(str(x) for x in rng.choice(SA_DOCS, size=2, replace=False))
         if status == best:
             evidence = f"{action}；佐证：{docs}"

@@ -35,12 +35,12 @@ COLLEGES: tuple[College, ...] = (
     College("DQ", "电气与自动化学院党委", 7, ("电气工程", "自动化")),
     College("YS", "艺术与传媒学院党委", 6, ("视觉传达设计", "环境设计", "数字媒体艺术")),
     College("JD", "机关党委", 6, (), ("党政办公室", "组织人事处", "教务处", "学生工作处", "财务处",
-                                     "后勤保障处", "图书馆", "科研处")),
+                                  "后勤保障处", "图书馆", "科研处")),
     College("WY", "外国语学院党总支", 5, ("英语", "商务英语", "日语")),
     College("HH", "化学与环境工程学院党总支", 5, ("应用化学", "环境工程")),
     College("RF", "人文与法学学院党总支", 5, ("法学", "汉语言文学")),
     College("MY", "马克思主义学院党总支", 3, (), ("马克思主义基本原理教研室", "思想道德与法治教研室",
-                                               "中国近现代史纲要教研室", "形势与政策教研室")),
+                                        "中国近现代史纲要教研室", "形势与政策教研室")),
     College("SL", "数理学院党总支", 3, ("数学与应用数学",)),
 )
 
@@ -184,8 +184,6 @@ class Task:
     self_assessment: dict[str, tuple[str, str]]
     raw_cells: dict[tuple[str, str], object]
     stamp: dt.datetime
-
-
 
 
 def _allocate(total: int, weights: list[float]) -> list[int]:

@@ -13,7 +13,7 @@ from pipelines.model import CountValue, LedgerRow, SelfAssessmentRow
 from pipelines.period import Period
 from pipelines.problems import show
 from pipelines.sheet_reader import DATE_EXAMPLE, SheetReader
-from pipelines.workbook import EXAMPLE_PREFIX, example_activity, example_row
+from pipelines.template_text import EXAMPLE_PREFIX, example_activity, example_row
 
 
 class WorkbookReader(SheetReader):
@@ -240,7 +240,7 @@ class WorkbookReader(SheetReader):
         g = self.g
         self.clean(sheet, rows)
         cols, problems = header_columns(rows, [(c.id, c.name) for c in g.workbook.self_assessment_columns], sheet,
-                                  self.name)
+                                        self.name)
         self.problems += problems
         if "item_id" not in cols or "status" not in cols:
             return []
