@@ -24,7 +24,6 @@ from pages import common as c  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("dangjian.app")
 
 
@@ -62,12 +61,7 @@ def ensure_database() -> None:
     path = c.db_file()
     if path.exists() and not Path(str(path) + ".demo-building").exists():
         return
-    try:
-        state = _demo_builder(str(path))
-    except ImportError:
-        log.exception("demo module unavailable")
-        st.warning("尚未找到数据库，演示数据生成组件也不可用。请先导入真实数据（见“数据上传”页面）。")
-        return
+    state = _demo_builder(str(path))
     if not state["done"]:
         with st.status("首次启动：正在生成演示数据，约需半分钟……", expanded=True):
             st.progress(state["fraction"], text=state["text"])
@@ -82,10 +76,8 @@ def ensure_database() -> None:
 
 def demo_share() -> tuple[int, int]:
     """(demo loads, all loads): loads made by the demo builder (actor demo.ACTOR) and in total."""
-    try:
-        from pipelines.demo import ACTOR
-    except ImportError:
-        return 0, 0
+    from pipelines.demo import ACTOR
+
     df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE loaded_by = ?) AS demo FROM loads", ACTOR)
     return int(df.at[0, "demo"]), int(df.at[0, "n"])
 
@@ -132,9 +124,8 @@ def main() -> None:
             st.Page("pages/trends.py", title="趋势分析", icon=":material/trending_up:"),
         ],
         "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
+        "管理": [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")],
     }
-    if (ROOT / "pages" / "upload.py").exists():
-        pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
     # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to
     # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
     nav = st.navigation(pages, position="sidebar" if allowed else "hidden")

@@ -457,9 +457,6 @@ def run_page(render: Callable[[], None]) -> None:
         st.warning(f"{e}\n\n页面会在下次操作时自动重试。", icon=":material/hourglass_top:")
     except GuideError as e:
         st.error(f"指标指南有误，无法计算得分：{e}", icon=":material/error:")
-    except ModuleNotFoundError as e:
-        log.exception("page module missing")
-        st.error(f"看板组件尚未安装完整（缺少 {e.name}），请联系管理员。", icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the page must never show a raw traceback
         log.exception("page failed")
         st.error(
