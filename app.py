@@ -19,11 +19,11 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
+from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("dangjian.app")
 
 
@@ -61,12 +61,7 @@ def ensure_database() -> None:
     path = c.db_file()
     if path.exists() and not Path(str(path) + ".demo-building").exists():
         return
-    try:
-        state = _demo_builder(str(path))
-    except ImportError:
-        log.exception("demo module unavailable")
-        st.warning("尚未找到数据库，演示数据生成组件也不可用。请先导入真实数据（见“数据上传”页面）。")
-        return
+    state = _demo_builder(str(path))
     if not state["done"]:
         with st.status("首次启动：正在生成演示数据，约需半分钟……", expanded=True):
             st.progress(state["fraction"], text=state["text"])
@@ -81,10 +76,8 @@ def ensure_database() -> None:
 
 def demo_share() -> tuple[int, int]:
     """(demo files, all files): submissions written by the demo builder (actor demo.ACTOR) and in total."""
-    try:
-        from pipelines.demo import ACTOR
-    except ImportError:
-        return 0, 0
+    from pipelines.demo import ACTOR
+
     df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE uploaded_by = ?) AS demo FROM submissions", ACTOR)
     return int(df.at[0, "demo"]), int(df.at[0, "n"])
 
@@ -122,12 +115,7 @@ def main() -> None:
     except GuideError as e:
         st.error(f"指标指南文件有误，看板无法启动：{e}")
         st.stop()
-    try:
-        from pipelines import auth
-
-        allowed = auth.viewer_gate()
-    except ImportError:
-        allowed = True
+    allowed = access.viewer_gate()
     pages = {
         "数据看板": [
             st.Page("pages/overview.py", title="全校总览", icon=":material/dashboard:", default=True),
@@ -141,9 +129,8 @@ def main() -> None:
             st.Page("pages/progress.py", title="报送进度", icon=":material/pending_actions:"),
         ],
         "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
+        "管理": [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")],
     }
-    if (ROOT / "pages" / "upload.py").exists():
-        pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
     # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to
     # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
     nav = st.navigation(pages, position="sidebar" if allowed else "hidden")

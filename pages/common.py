@@ -9,7 +9,6 @@ Pages only read: every query goes through pipelines.scoring or pipelines.db.quer
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 import threading
@@ -75,7 +74,6 @@ KIND_NAMES = {  # measure kinds are code-level types; their Chinese descriptions
     "self_assessed": "支部自评",
 }
 STATUS_NAMES = {"met": "达标", "partial": "部分完成", "missed": "未完成", "pending": "未到期"}
-SUBMISSION_NAMES = {"submitted": "已报送", "resubmitted": "已重报", "missing": "未报送"}
 
 
 # ---- guide lookups ------------------------------------------------------------------------------
@@ -123,11 +121,6 @@ def period_label(period: str) -> str:
 def fmt_score(x: Any) -> str:
     """A score as displayed everywhere: one decimal, half up as it is graded and ranked; '—' when missing."""
     return "—" if x is None or pd.isna(x) else f"{scoring.shown(x):.1f}"
-
-
-def fmt_pct(x: Any) -> str:
-    """A 0–1 completion as a whole percentage; '未到期' when missing."""
-    return "未到期" if x is None or pd.isna(x) else f"{float(x) * 100:.0f}%"
 
 
 def delta_args(change: Any, unit: str = "", digits: int = 1) -> dict:
@@ -488,9 +481,6 @@ def run_page(render: Callable[[], None]) -> None:
         st.warning(f"{e}\n\n页面会在下次操作时自动重试。", icon=":material/hourglass_top:")
     except GuideError as e:
         st.error(f"指标指南有误，无法计算得分：{e}", icon=":material/error:")
-    except ModuleNotFoundError as e:
-        log.exception("page module missing")
-        st.error(f"看板组件尚未安装完整（缺少 {e.name}），请联系管理员。", icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the page must never show a raw traceback
         log.exception("page failed")
         st.error(
@@ -721,6 +711,22 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
         height += 24 * ((len(groups) + 2) // 3)
     fig.update_layout(height=height, hovermode="x unified")
     return fig
+
+
+def type_mean_lines(h: pd.DataFrame, metric: str, *, suffix: str, school_first: bool, ytitle: str,
+                    height: int) -> go.Figure:
+    """The school mean (dashed) and each branch type's mean of `metric` over the quarters (trends, compare).
+
+    Lines are named by the type's name plus `suffix`; the school line leads the legend when `school_first`.
+    """
+    by_type = h.groupby(["period", "branch_type"], as_index=False)[metric].mean()
+    by_type["group"] = by_type["branch_type"].map(lambda t: f"{type_name(t)}{suffix}")
+    school = h.groupby("period", as_index=False)[metric].mean().assign(group="全校平均")
+    types = [f"{type_name(t)}{suffix}" for t in type_ids()]
+    colors = {f"{type_name(t)}{suffix}": TYPE_COLORS[t] for t in type_ids()} | {"全校平均": SCHOOL_COLOR}
+    order = ["全校平均", *types] if school_first else [*types, "全校平均"]
+    return lines(pd.concat([school, by_type]), "period", metric, "group", colors=colors,
+                 dashes={"全校平均": "dash"}, ytitle=ytitle, height=height, order=order)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:

@@ -85,6 +85,23 @@ def render() -> None:
     if bs.empty:
         st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度。", icon=":material/event_busy:")
         return
+    missing_type = type_metrics(bs, period)
+    dimensions_section(bs, data["type_comparison"].sort_values("dimension_id"))
+    items_section(data["item_type_comparison"].copy(), missing_type, period)
+
+    st.subheader("分二级党组织对比", anchor=False)
+    c.show(college_bars(bs), key="cmp_colleges")
+
+    st.subheader("两类支部平均分的季度变化", anchor=False)
+    h = c.history()
+    if h["period"].nunique() < 2:
+        st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
+    c.show(c.type_mean_lines(h, "overall", suffix="", school_first=False, ytitle="平均总分", height=380),
+           key="cmp_trend")
+
+
+def type_metrics(bs: pd.DataFrame, period: str) -> list[str]:
+    """Each type's mean overall score and the gap; returns the types without a submission this quarter."""
     counts = bs["branch_type"].value_counts()
     means = bs.groupby("branch_type")["overall"].mean()
     cols = st.columns(3)
@@ -96,13 +113,16 @@ def render() -> None:
     if missing_type:
         st.info(f"{c.period_label(period)} 没有{('、'.join(c.type_name(t) for t in missing_type))}的报送，"
                 "下方只显示有数据的一类。", icon=":material/info:")
+    return missing_type
 
-    tc = data["type_comparison"].sort_values("dimension_id")
+
+def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
+    """The two types' mean radar, the per-dimension distributions and the radar's values as a table."""
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("七个一级指标平均得分", anchor=False)
         series = []
-        for i, t in enumerate(c.type_ids()):
+        for t in c.type_ids():
             col = f"{t}_mean"
             if col in tc and tc[col].notna().any():
                 series.append({"name": c.type_name(t), "values": list(tc[col]), "color": c.TYPE_COLORS[t]})
@@ -121,51 +141,38 @@ def render() -> None:
     st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
                  column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
 
+
+def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> None:
+    """Per-item completion of both types, sorted by the gap (guide order when one type is missing)."""
     st.subheader("各考核要点完成率对比（按差距排序）", anchor=False)
-    itc = data["item_type_comparison"].copy()
     if itc.empty:
         st.info("本季度没有可比较的考核要点（可能都未到期）。")
+        return
+    g = c.guide()
+    one_type = [it.id for it in g.items if sum(it.applies(t) for t in c.type_ids()) == 1]
+    itc["gap"] = itc["diff"].abs()
+    itc["order"] = itc["item_id"].map({it.id: k for k, it in enumerate(g.items)})
+    if missing_type:  # one type only: no gap to sort by, the items in guide order
+        itc = itc.sort_values("order")
+        shown = itc.head(ITEM_BARS)
+        st.caption(f"本季度只有{'、'.join(c.type_name(t) for t in c.type_ids() if t not in missing_type)}报送，"
+                   f"暂无两类支部的差距；图中为其前 {len(shown)} 个考核要点的平均完成率，全部考核要点见下表。")
     else:
-        g = c.guide()
-        one_type = [it.id for it in g.items if sum(it.applies(t) for t in c.type_ids()) == 1]
-        itc["gap"] = itc["diff"].abs()
-        itc["order"] = itc["item_id"].map({it.id: k for k, it in enumerate(g.items)})
-        if missing_type:  # one type only: no gap to sort by, the items in guide order
-            itc = itc.sort_values("order")
-            shown = itc.head(ITEM_BARS)
-            st.caption(f"本季度只有{'、'.join(c.type_name(t) for t in c.type_ids() if t not in missing_type)}报送，"
-                       f"暂无两类支部的差距；图中为其前 {len(shown)} 个考核要点的平均完成率，全部考核要点见下表。")
-        else:
-            itc = itc.sort_values(["gap", "order"], ascending=[False, True], na_position="last")
-            shown = itc.head(ITEM_BARS)
-            st.caption(f"显示差距最大的 {len(shown)} 项"
-                       + (f"；只适用于一类支部的考核要点（如 {'、'.join(one_type[:2])}）在表中列出。" if one_type else "。"))
-        c.show(item_bars(shown), key="cmp_items")
-        full = pd.DataFrame({
-            "考核要点": itc["item_id"],
-            "内容": [g.item(i).text for i in itc["item_id"]],
-            **{f"{c.type_name(t)}平均完成率": (itc[f"{t}_mean"] * 100).round(1) for t in c.type_ids()},
-            "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
-        })
-        with st.expander("全部考核要点对比表与下载"):
-            st.dataframe(full, hide_index=True, width="stretch",
-                         column_config=c.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
-            c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
-
-    st.subheader("分二级党组织对比", anchor=False)
-    c.show(college_bars(bs), key="cmp_colleges")
-
-    st.subheader("两类支部平均分的季度变化", anchor=False)
-    h = c.history()
-    if h["period"].nunique() < 2:
-        st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
-    means = h.groupby(["period", "branch_type"], as_index=False)["overall"].mean()
-    means["branch_type"] = means["branch_type"].map(c.type_name)
-    school = h.groupby("period", as_index=False)["overall"].mean().assign(branch_type="全校平均")
-    colors = {c.type_name(t): c.TYPE_COLORS[t] for t in c.type_ids()} | {"全校平均": c.SCHOOL_COLOR}
-    c.show(c.lines(pd.concat([means, school]), "period", "overall", "branch_type", colors=colors,
-                   dashes={"全校平均": "dash"}, height=380, ytitle="平均总分",
-                   order=[c.type_name(t) for t in c.type_ids()] + ["全校平均"]), key="cmp_trend")
+        itc = itc.sort_values(["gap", "order"], ascending=[False, True], na_position="last")
+        shown = itc.head(ITEM_BARS)
+        st.caption(f"显示差距最大的 {len(shown)} 项"
+                   + (f"；只适用于一类支部的考核要点（如 {'、'.join(one_type[:2])}）在表中列出。" if one_type else "。"))
+    c.show(item_bars(shown), key="cmp_items")
+    full = pd.DataFrame({
+        "考核要点": itc["item_id"],
+        "内容": [g.item(i).text for i in itc["item_id"]],
+        **{f"{c.type_name(t)}平均完成率": (itc[f"{t}_mean"] * 100).round(1) for t in c.type_ids()},
+        "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
+    })
+    with st.expander("全部考核要点对比表与下载"):
+        st.dataframe(full, hide_index=True, width="stretch",
+                     column_config=c.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
+        c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 
 
 c.require_entrypoint()

@@ -133,43 +133,53 @@ def render() -> None:
         c.show(sunburst(w), key="guide_sunburst")
         st.caption("占比 = 一级指标权重占比 × 二级指标权重占比 × 考核要点权重占比；只计入适用于该类支部的考核要点。")
     with left:
-        st.subheader("指标体系", anchor=False)
-        q = st.text_input("搜索考核要点", key="guide_q", placeholder="如：党课、谈心谈话、32 学时、1.2.1")
-        q = (q or "").strip()
-        shares = w.set_index("item")
-        shown = 0
-        for d in g.dimensions:
-            dim_share = d.weight / sum(x.weight for x in g.dimensions)
-            matches = [(ind, it) for ind in d.indicators for it in ind.items
-                       if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
-            if not matches:
-                continue
-            with st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1):
-                for ind in d.indicators:
-                    items = [it for i2, it in matches if i2.id == ind.id]
-                    if not items:
-                        continue
-                    ind_total = sum(i.weight for i in d.indicators)
-                    st.markdown(f"**{ind.id}　{ind.name}**　·　占本一级指标 {ind.weight / ind_total:.0%}")
-                    for it in items:
-                        shown += 1
-                        with st.container(border=True):
-                            applies = " ".join(
-                                f":red-badge[{c.type_name(t)}]" if t == "teacher" else f":orange-badge[{c.type_name(t)}]"
-                                for t in it.applies_to)
-                            share = shares["overall"].get(it.id)
-                            share_txt = f"　占{c.type_name(btype)}总分 {share:.1%}" if share is not None and pd.notna(share) else ""
-                            st.markdown(f"**{it.id}**　{applies}{share_txt}")
-                            st.write(it.text)
-                            for t, part in it.parts.items():
-                                st.caption(f"{c.type_name(t)}：{part}")
-                            total = sum(m.weight for m in it.measures)
-                            st.markdown("\n".join(
-                                f"- **{m.name}**　{c.KIND_NAMES[m.kind]}　·　{requirement_text(m)}"
-                                + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
-                                for m in it.measures))
-        if shown == 0:
-            st.info(f"没有找到包含“{md_text(q)}”的考核要点，请换一个关键词。", icon=":material/search_off:")
+        tree(btype, w.set_index("item"))
+
+
+def tree(btype: str, shares: pd.DataFrame) -> None:
+    """The guide as a searchable tree: a dimension per expander, an indicator per heading, an item per card."""
+    g = guide()
+    st.subheader("指标体系", anchor=False)
+    q = st.text_input("搜索考核要点", key="guide_q", placeholder="如：党课、谈心谈话、32 学时、1.2.1")
+    q = (q or "").strip()
+    shown = 0
+    for d in g.dimensions:
+        dim_share = d.weight / sum(x.weight for x in g.dimensions)
+        matches = [(ind, it) for ind in d.indicators for it in ind.items
+                   if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
+        if not matches:
+            continue
+        with st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1):
+            for ind in d.indicators:
+                items = [it for i2, it in matches if i2.id == ind.id]
+                if not items:
+                    continue
+                ind_total = sum(i.weight for i in d.indicators)
+                st.markdown(f"**{ind.id}　{ind.name}**　·　占本一级指标 {ind.weight / ind_total:.0%}")
+                for it in items:
+                    shown += 1
+                    item_card(it, btype, shares)
+    if shown == 0:
+        st.info(f"没有找到包含“{md_text(q)}”的考核要点，请换一个关键词。", icon=":material/search_off:")
+
+
+def item_card(it, btype: str, shares: pd.DataFrame) -> None:
+    """One item: its types, its share of the chosen type's overall score, its text and its measures."""
+    with st.container(border=True):
+        applies = " ".join(
+            f":red-badge[{c.type_name(t)}]" if t == "teacher" else f":orange-badge[{c.type_name(t)}]"
+            for t in it.applies_to)
+        share = shares["overall"].get(it.id)
+        share_txt = f"　占{c.type_name(btype)}总分 {share:.1%}" if share is not None and pd.notna(share) else ""
+        st.markdown(f"**{it.id}**　{applies}{share_txt}")
+        st.write(it.text)
+        for t, part in it.parts.items():
+            st.caption(f"{c.type_name(t)}：{part}")
+        total = sum(m.weight for m in it.measures)
+        st.markdown("\n".join(
+            f"- **{m.name}**　{c.KIND_NAMES[m.kind]}　·　{requirement_text(m)}"
+            + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
+            for m in it.measures))
 
 
 c.require_entrypoint()

@@ -62,67 +62,79 @@ def render() -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader(f"全校与两类支部：{name}", anchor=False)
-        by_type = h.groupby(["period", "branch_type"], as_index=False)[metric].mean()
-        by_type["group"] = by_type["branch_type"].map(lambda t: f"{c.type_name(t)}平均")
-        school = h.groupby("period", as_index=False)[metric].mean().assign(group="全校平均")
-        colors = {f"{c.type_name(t)}平均": c.TYPE_COLORS[t] for t in c.type_ids()} | {"全校平均": c.SCHOOL_COLOR}
-        c.show(c.lines(pd.concat([school, by_type]), "period", metric, "group", colors=colors,
-                       dashes={"全校平均": "dash"}, ytitle=name, height=400,
-                       order=["全校平均"] + [f"{c.type_name(t)}平均" for t in c.type_ids()]), key="tr_school")
+        c.show(c.type_mean_lines(h, metric, suffix="平均", school_first=True, ytitle=name, height=400),
+               key="tr_school")
     with right:
-        st.subheader(f"各二级党组织：{name}", anchor=False)
-        latest = h[h["period"] == periods[-1]].groupby("college")[metric].mean().sort_values(ascending=False)
-        all_colleges = sorted(h["college"].dropna().unique())
-        # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice
-        chosen = c.state_widget("multi", "二级党组织", all_colleges, "college_lines", default=[],
-                                placeholder=f"默认显示最新季度得分前 {DEFAULT_COLLEGES} 个")
-        shown = chosen or list(latest.index[:DEFAULT_COLLEGES])
-        by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
-        colors = {col: c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, col in enumerate(shown)}
-        c.show(c.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
-                       height=400, order=shown), key="tr_colleges")
+        college_lines(h, periods, metric, name)
+    up, down = movers_section(period, periods)
+    branch_lines(h, metric, name, up, down)
 
+
+def college_lines(h: pd.DataFrame, periods: list[str], metric: str, name: str) -> None:
+    """The chosen 二级党组织 (by default the best of the latest quarter) over the quarters."""
+    st.subheader(f"各二级党组织：{name}", anchor=False)
+    latest = h[h["period"] == periods[-1]].groupby("college")[metric].mean().sort_values(ascending=False)
+    all_colleges = sorted(h["college"].dropna().unique())
+    # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice
+    chosen = c.state_widget("multi", "二级党组织", all_colleges, "college_lines", default=[],
+                            placeholder=f"默认显示最新季度得分前 {DEFAULT_COLLEGES} 个")
+    shown = chosen or list(latest.index[:DEFAULT_COLLEGES])
+    by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
+    colors = {col: c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, col in enumerate(shown)}
+    c.show(c.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
+                   height=400, order=shown), key="tr_colleges")
+
+
+def no_movers_reason(period: str, periods: list[str]) -> str:
+    """Why a quarter has no improved or declined branch, in the words a secretary would use."""
+    prev = str(c.Period.parse(period).previous)
+    if period not in periods:
+        return "所选季度还没有支部报送，无法计算进步与退步。"
+    if c.previous_period(periods, period) is None:
+        return "所选季度是第一个有数据的季度，没有可比较的上一季度得分，无法计算进步与退步。"
+    if prev not in periods:
+        return f"上一季度（{c.period_label(prev)}）没有报送数据，无法计算进步与退步。"
+    return "所选季度与上一季度相比，没有支部的总分发生变化。"
+
+
+def movers_section(period: str, periods: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The most improved and declined branches of the quarter: two charts and the table; returns both lists."""
     st.subheader(f"{c.period_label(period)} 进步与退步最大的支部（总分，与上一季度相比）", anchor=False)
     up, down = c.scores("movers", period, 5)
     if up.empty and down.empty:
-        prev = str(c.Period.parse(period).previous)
-        if period not in periods:
-            why = "所选季度还没有支部报送，无法计算进步与退步。"
-        elif c.previous_period(periods, period) is None:
-            why = "所选季度是第一个有数据的季度，没有可比较的上一季度得分，无法计算进步与退步。"
-        elif prev not in periods:
-            why = f"上一季度（{c.period_label(prev)}）没有报送数据，无法计算进步与退步。"
-        else:
-            why = "所选季度与上一季度相比，没有支部的总分发生变化。"
-        st.info(why, icon=":material/info:")
-    else:
-        l2, r2 = st.columns(2, gap="large")
-        with l2:
-            st.markdown("**进步最大**")
-            if up.empty:
-                st.info("本季度没有总分上升的支部。")
+        st.info(no_movers_reason(period, periods), icon=":material/info:")
+        return up, down
+    l2, r2 = st.columns(2, gap="large")
+    for col, df, is_up in ((l2, up, True), (r2, down, False)):
+        with col:
+            st.markdown("**进步最大**" if is_up else "**退步最大**")
+            if df.empty:
+                st.info("本季度没有总分上升的支部。" if is_up else "本季度没有总分下降的支部。")
             else:
-                c.show(movers_chart(up, True), key="tr_up")
-        with r2:
-            st.markdown("**退步最大**")
-            if down.empty:
-                st.info("本季度没有总分下降的支部。")
-            else:
-                c.show(movers_chart(down, False), key="tr_down")
-        table = pd.concat([up.assign(方向="进步"), down.assign(方向="退步")])
-        table = pd.DataFrame({
-            "方向": table["方向"], "支部": table["branch_name"], "支部编码": table["branch_code"],
-            "二级党组织": table["college"], "类型": table["branch_type"].map(c.type_name),
-            "上季度总分": c.scoring.shown(table["prev_overall"]), "本季度总分": c.scoring.shown(table["overall"]),
-            "变化": c.scoring.shown_change(table["overall"], table["prev_overall"]),
-            "主要变化的一级指标": table["main_dimension_name"],
-            "该指标的贡献": table["main_contribution"].round(1),
-        })
-        with st.expander("明细与下载"):
-            st.dataframe(table, hide_index=True, width="stretch",
-                         column_config=c.one_decimal(table, signed=["变化", "该指标的贡献"]))
-            c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
+                c.show(movers_chart(df, is_up), key="tr_up" if is_up else "tr_down")
+    table = movers_table(up, down)
+    with st.expander("明细与下载"):
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config=c.one_decimal(table, signed=["变化", "该指标的贡献"]))
+        c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
+    return up, down
 
+
+def movers_table(up: pd.DataFrame, down: pd.DataFrame) -> pd.DataFrame:
+    """Both lists in one table with Chinese headers, scores as displayed."""
+    table = pd.concat([up.assign(方向="进步"), down.assign(方向="退步")])
+    return pd.DataFrame({
+        "方向": table["方向"], "支部": table["branch_name"], "支部编码": table["branch_code"],
+        "二级党组织": table["college"], "类型": table["branch_type"].map(c.type_name),
+        "上季度总分": c.scoring.shown(table["prev_overall"]), "本季度总分": c.scoring.shown(table["overall"]),
+        "变化": c.scoring.shown_change(table["overall"], table["prev_overall"]),
+        "主要变化的一级指标": table["main_dimension_name"],
+        "该指标的贡献": table["main_contribution"].round(1),
+    })
+
+
+def branch_lines(h: pd.DataFrame, metric: str, name: str, up: pd.DataFrame, down: pd.DataFrame) -> None:
+    """Chosen branches over the quarters; by default the quarter's biggest riser and faller."""
     st.subheader(f"支部对比：{name}", anchor=False)
     roster = h.sort_values("period").drop_duplicates("branch_code", keep="last")
     names = dict(zip(roster["branch_code"], roster["branch_name"]))

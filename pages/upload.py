@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import auth  # noqa: E402
@@ -657,7 +658,7 @@ def _archive_download(row: Any) -> None:
     except FileNotFoundError:
         st.warning("该版本的原始文件在归档中不存在（可能已被手工删除）。")
         return
-    token = archive_links.LINKS.issue(auth.session_id(), str(row["sha256"]), str(row["file_name"]))
+    token = archive_links.LINKS.issue(access.session_id(), str(row["sha256"]), str(row["file_name"]))
     st.link_button("下载该版本的原始文件", archive_links.url(token), key="dj_archive_download",
                    icon=":material/download:")
     ttl = settings().archive_link_ttl_s
@@ -795,10 +796,10 @@ def render() -> None:
     st.title("数据上传", anchor=False)
     st.caption("组织部管理员上传各支部季度填报表、查看报送记录、回退版本和维护支部名册。")
     config = auth.load_access_config()
-    actor = auth.admin_gate(config)
+    actor = access.admin_gate(config)
     if not actor:
         return
-    auth.sign_out_button(actor, config)
+    access.sign_out_button(actor, config)
     upload, history, registry, audit_tab = st.tabs(["上传报送", "报送记录与撤回", "支部名册", "操作日志"])
     with upload:
         _upload_tab(actor)

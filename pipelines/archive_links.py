@@ -5,7 +5,7 @@ the URL can fetch, and it stays there after sign-out and after the browser is go
 archived originals never go into the media store: serve.py mounts `route()`, which serves a file only through
 a link issued here, and a link serves only while
 
-- it has not been revoked: sign-out revokes every link of the session (pipelines.auth.sign_out_button);
+- it has not been revoked: sign-out revokes every link of the session (pages.access.sign_out_button);
 - the browser session it was issued to is connected: closing the browser ends it at once;
 - at most `archive_link_ttl_s` seconds (pipelines.config) have passed since its first download.
 

@@ -8,6 +8,7 @@ import sys
 import bcrypt
 import pytest
 
+from pages import access
 from pipelines import auth, db
 from pipelines.config import Settings
 
@@ -80,7 +81,7 @@ def test_missing_secrets_leave_admin_locked():
     config = auth.load_access_config(secrets={}, env=Settings())
     assert not config.admin_configured
     assert config.admins == {}
-    assert "docs/admin.md" in auth.LOCKED_MESSAGE and "python -m pipelines.auth hash" in auth.LOCKED_MESSAGE
+    assert "docs/admin.md" in access.LOCKED_MESSAGE and "python -m pipelines.auth hash" in access.LOCKED_MESSAGE
 
 
 def test_admins_from_secrets_and_environment(admin_hash):
@@ -207,18 +208,18 @@ def test_hash_command(monkeypatch, capsys):
 def _gate_app():
     import streamlit as st
 
-    from pipelines import auth as a
+    from pages import access
 
-    who = a.admin_gate()
+    who = access.admin_gate()
     st.write(f"admin={who}")
 
 
 def _view_app():
     import streamlit as st
 
-    from pipelines import auth as a
+    from pages import access
 
-    if a.viewer_gate():
+    if access.viewer_gate():
         st.write("dashboard visible")
 
 
@@ -312,7 +313,7 @@ def test_view_password_guards_the_whole_app(demo_db, admin_hash):
     # The form itself is driven above (_gate_app) and in real Chromium (test_browser.py::
     # test_view_password_gate_hides_the_pages_and_keeps_the_link): AppTest turns Streamlit's legacy pages/
     # mode back on before every run, which reruns app.py and drops a form's click. A session that passed:
-    at.session_state[auth.VIEWER_KEY] = True
+    at.session_state[access.VIEWER_KEY] = True
     at.run()
     assert not at.exception
     assert at.metric  # the overview's headline figures

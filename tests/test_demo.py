@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from pipelines import demo
 from pipelines.config import settings
+from pipelines.demo_school import PROFILES
 from pipelines.guide import guide
 from pipelines.period import Period
 from pipelines.reader import read_registry, read_workbook
@@ -97,7 +98,7 @@ def test_default_school_shape():
     assert {"机械工程学院党委", "信息工程学院党委", "马克思主义学院党总支"} <= {b.college for b in school}
     assert any(b.name == "计算机科学2023级本科生党支部" for b in school)
     assert any(b.name == "机械工程学院教工第一党支部" for b in school)
-    assert {b.profile for b in school} == {p.name for p in demo.PROFILES}
+    assert {b.profile for b in school} == {p.name for p in PROFILES}
 
 
 # ---- content ------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from pipelines import ingest, safe_read
 from pipelines.guide import guide
-from pipelines.reader import MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, ledger_cap
+from pipelines.container import MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, ledger_cap
 from pipelines.workbook import EXAMPLE_ROW, write_workbook
 from tests.ingest_helpers import branch_workbook, run_cli
 

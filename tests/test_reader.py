@@ -17,7 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from pipelines import reader as reader_mod
+from pipelines import container
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, CountValue, LedgerRow, RegistryEntry, SelfAssessmentRow
 from pipelines.problems import CATALOGUE, flatten, make
@@ -189,7 +189,7 @@ def test_renamed_word_document(tmp_path):
 def _ole(*streams: str) -> bytes:
     """A minimal OLE/CFB header followed by directory entry names (UTF-16LE), as Office writes them."""
     body = b"".join(s.encode("utf-16-le").ljust(64, b"\0") for s in streams)
-    return reader_mod.OLE_MAGIC + b"\0" * 504 + body + b"\0" * 1024
+    return container.OLE_MAGIC + b"\0" * 504 + body + b"\0" * 1024
 
 
 def test_password_protected_minimal_header():
@@ -206,7 +206,7 @@ def test_password_protected_xlsx(tmp_path):
     with plain.open("rb") as f:
         ooxml.OOXMLFile(f).encrypt("支部2026", encrypted)
     data = encrypted.getvalue()
-    assert data.startswith(reader_mod.OLE_MAGIC)
+    assert data.startswith(container.OLE_MAGIC)
 
     path = tmp_path / "加密报表.xlsx"
     path.write_bytes(data)
@@ -324,7 +324,7 @@ def test_zip_bomb_with_garbage_data_never_inflated():
 def test_zip_with_too_many_members():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        for i in range(reader_mod.MAX_ZIP_ENTRIES + 1):
+        for i in range(container.MAX_ZIP_ENTRIES + 1):
             z.writestr(f"xl/m{i}.xml", "")
     assert codes(read_workbook(buf.getvalue(), "many.xlsx")) == ["zip_bomb"]
 

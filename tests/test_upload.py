@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from pages import access
 from pipelines import archive_links, auth, db, ingest
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
@@ -427,7 +428,7 @@ def test_page_runs_inside_the_app_navigation(demo_db, admin_hash):
     # AppTest turns Streamlit's legacy pages/ mode back on before every run, so the page makes app.py run
     # first each time (require_entrypoint) and a button click would be lost in that rerun; the sign-in
     # form itself is tested on the page alone above. Sign in the way the form does.
-    at.session_state[auth.ADMIN_KEY] = "orgadmin"
+    at.session_state[access.ADMIN_KEY] = "orgadmin"
     at.run()
     assert not at.exception
     assert any("演示数据" in w.value for w in at.warning), "app.py's demo banner frames the page"

@@ -10,8 +10,9 @@ from openpyxl import load_workbook
 from pipelines.__main__ import main
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.workbook import (INFO_HEADERS, LEDGER_TEMPLATE_ROWS, REGISTRY_SHEET, _build_workbook, _save,
+from pipelines.workbook import (INFO_HEADERS, LEDGER_TEMPLATE_ROWS, REGISTRY_SHEET, _build_workbook,
                                 write_registry_workbook, write_workbook)
+from pipelines.xlsx_style import save
 
 
 def _validations(ws):
@@ -160,7 +161,7 @@ def test_fast_save_is_byte_identical_to_openpyxl_save(tmp_path, args):
     """The template rows written without Cell objects, and the in-memory sheets, change no byte of the file."""
     g = guide()
     wb, blanks = _build_workbook(g, *args)
-    _save(wb, tmp_path / "fast.xlsx", blanks)
+    save(wb, tmp_path / "fast.xlsx", blanks)
     wb, blanks = _build_workbook(g, *args)
     for title, blank in blanks.items():  # the same rows as real cells, saved by openpyxl itself
         for r in range(blank.first, blank.last + 1):
