@@ -12,9 +12,10 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
-from pipelines import auth, ingest  # noqa: E402
+from pipelines import ingest  # noqa: E402
 from pipelines import db as dbmod  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def deadline_text(status: dict) -> tuple[str, str]:
 
 def deadline_form(period: str, status: dict) -> None:
     """The deadline setter, for a signed-in admin only (ingest.set_deadline audits and journals the change)."""
-    admin = auth.current_admin()
+    admin = access.current_admin()
     if not admin:
         st.caption("报送截止日期由组织部管理员设置：请先在“数据上传”页面登录，再回到本页设置。")
         return

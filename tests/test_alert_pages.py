@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from pages import access
 from pipelines import alerts as al
 from pipelines import auth, config, scoring
 from pipelines import db as dbmod
@@ -91,7 +92,7 @@ def _as_admin(monkeypatch, at):
     monkeypatch.setenv(config.env_name("admins"), f"{ADMIN}:{auth.hash_password('pw-123456', rounds=4)}")
     config.settings.cache_clear()  # settings are read once per process; this test changes them
     at.secrets["dj_test"] = "isolated"
-    at.session_state[auth.ADMIN_KEY] = ADMIN
+    at.session_state[access.ADMIN_KEY] = ADMIN
     return at
 
 
