@@ -28,7 +28,7 @@ def grade_counts(counts: Sequence[briefing.GradeCount]) -> None:
             delta = {"delta": "持平", "delta_color": "off", "delta_arrow": "off"}
         else:
             bad = (g.change > 0) == worse_up
-            delta = {"delta": f"{g.change:+d} 个", "delta_color": "orange" if bad else "red"}
+            delta = {"delta": f"{g.change:+d}", "delta_color": "orange" if bad else "red"}
         col.metric(g.grade, g.count, **delta, border=True, help="本季度该等次的支部数；箭头为与上一季度相比的变化")
 
 

@@ -67,7 +67,8 @@ pio.templates["dangjian"] = go.layout.Template(
 ZH_CN = {"dictionary": {
     "Autoscale": "自动缩放", "Box Select": "框选", "Compare data on hover": "悬停时比较数据",
     "Double-click on legend to isolate one trace": "双击图例只看这一条", "Double-click to zoom back out": "双击恢复原始大小",
-    "Download plot as a png": "下载图片（PNG）", "Download plot": "下载图片", "Lasso Select": "套索选择", "Pan": "平移",
+    "Download plot as a png": "下载图片（PNG）", "Download plot as a PNG": "下载图片（PNG）",
+    "Download plot": "下载图片", "Lasso Select": "套索选择", "Pan": "平移",
     "Produced with Plotly.js": "由 Plotly.js 生成", "Reset": "重置", "Reset axes": "重置坐标轴", "Reset view": "重置视图",
     "Reset views": "重置视图", "Show closest data on hover": "悬停时显示最近的数据", "Snapshot succeeded": "图片已生成",
     "Taking snapshot - this may take a few seconds": "正在生成图片，请稍候", "Zoom": "缩放", "Zoom in": "放大",

@@ -17,19 +17,25 @@ from pages.text import plot_text  # noqa: E402
 from pipelines import briefing, report, scoring  # noqa: E402
 from pipelines.summary import quarter_summary  # noqa: E402
 
+# Static page style (no user data): less empty space above the title, so 本季度要点 fits a laptop's first screen.
+COMPACT_TOP = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2rem; }</style>"
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 
 
 def summary_section(s) -> None:
     """本季度要点 (pipelines.summary) as plain text — st.text renders no Markdown, so names print as they
     are — one sentence a line, and the paragraph in a code block for its copy button."""
-    with st.container(border=True):
+    with st.container(border=True, gap="small"):
         st.subheader("本季度要点", anchor=False)
         for sentence in s.sentences:
             st.text(sentence, width="stretch")
-        with st.expander("复制本季度要点", icon=":material/content_copy:"):
-            st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
-            st.code(s.text, language=None, wrap_lines=True)
+
+
+def copy_summary(s) -> None:
+    """The summary as one paragraph in a code block, for its copy button."""
+    with st.expander("复制本季度要点", icon=":material/content_copy:"):
+        st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
+        st.code(s.text, language=None, wrap_lines=True)
 
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
@@ -85,7 +91,8 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
 
 def render() -> None:
     """The 全校总览 page body: the briefing first (what a laptop shows without scrolling), details in tabs."""
-    c.header("全校总览", "各基层党支部本季度党建“双创”工作完成情况一览")
+    st.html(COMPACT_TOP)
+    c.header("全校总览")  # no caption line: the first screen is for the briefing
     periods = c.scores("periods")
     if not c.period_options(periods):  # no submission and no registry yet
         c.no_data()
@@ -115,13 +122,16 @@ def render() -> None:
 def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[str], pbs) -> None:
     """The first screen: 本季度要点 and the grade counts, then 需关注 beside the college bars."""
     s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
-    left, right = st.columns([3, 2], gap="medium")
+    left, right = st.columns([5, 2], gap="medium")
     with left:
         summary_section(s)
     with right:
         st.subheader("等次分布", anchor=False)
-        bv.grade_counts(briefing.grade_counts(s.facts))
+        counts = briefing.grade_counts(s.facts)
+        bv.grade_counts(counts[:2])
+        bv.grade_counts(counts[2:])
         st.caption(f"共 {s.facts.scored} 个支部有得分；等次按总分划定。")
+        copy_summary(s)
     left, right = st.columns([2, 3], gap="large")
     with left:
         bv.attention_block(period, periods, data["branch_scores"], data["submission_status"])
