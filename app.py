@@ -12,11 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
+SCREEN = st.query_params.get("screen") == "1"  # ?screen=1: the 会议大屏, full screen without the sidebar
 st.set_page_config(
     page_title="党建“双创”分析看板",
     page_icon=":material/flag:",
     layout="wide",
-    initial_sidebar_state="expanded",
+    # auto: expanded on a laptop, collapsed on a phone (where an open sidebar covers most of the screen)
+    initial_sidebar_state="collapsed" if SCREEN else "auto",
 )
 
 from pages import access  # noqa: E402
@@ -83,17 +85,30 @@ def demo_share() -> tuple[int, int]:
 
 
 def demo_banner(demo: int, total: int) -> None:
-    """The banner on every page while demo data is shown (or mixed into real data)."""
+    """The banner on every page while demo data is shown (or mixed into real data); how to switch to real
+    data only for a signed-in admin, who can act on it."""
     how = ("切换为真实数据：组织部管理员在“数据上传”页面点击“清空演示数据，开始使用真实数据”（原数据自动备份），"
            "再上传本校支部名册和各支部报送表；"
            "也可在服务器上用 `python -m pipelines registry` / `ingest` 建立新数据库，"
            "并设置环境变量 `DJ_DB_PATH=新数据库文件` 后重启看板。")
+    if not is_admin():
+        how = "如需切换为真实数据，请联系组织部管理员。"
     if demo == total:
         st.warning(f"**当前展示的是演示数据**（虚构的学校与支部，仅用于熟悉看板功能）。{how}",
                    icon=":material/science:")
     else:
         st.warning(f"**数据库中仍有 {demo} 份演示报送表**，与 {total - demo} 份真实报送混在一起，排名和平均分会受影响。"
                    f"请为真实数据使用新的数据库文件：{how}", icon=":material/science:")
+
+
+def is_admin() -> bool:
+    """Whether this session is signed in as an admin (pipelines.auth)."""
+    try:
+        from pipelines import auth
+
+        return auth.current_admin() is not None
+    except Exception:  # noqa: BLE001 - no auth module or no access config: not an admin
+        return False
 
 
 def sidebar_facts() -> None:
@@ -133,16 +148,24 @@ def main() -> None:
     }
     # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to
     # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
-    nav = st.navigation(pages, position="sidebar" if allowed else "hidden")
+    if SCREEN:  # the meeting screen alone: no sidebar, no page list
+        pages = [st.Page("pages/meeting.py", title="会议大屏", icon=":material/tv:", default=True)]
+    else:
+        pages["数据看板"].append(st.Page("pages/meeting.py", title="会议大屏", icon=":material/tv:"))
+    nav = st.navigation(pages, position="sidebar" if allowed and not SCREEN else "hidden")
     if not allowed:
         st.stop()
     ensure_database()
     c.prefetch()
     try:
-        sidebar_facts()
         demo, total = demo_share()
-        if demo:
-            demo_banner(demo, total)
+        if SCREEN:
+            if demo:
+                st.caption("演示数据")
+        else:
+            sidebar_facts()
+            if demo:
+                demo_banner(demo, total)
     except Exception:  # noqa: BLE001 - the facts are secondary; the page still runs
         log.exception("sidebar facts failed")
     nav.run()

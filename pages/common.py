@@ -37,7 +37,7 @@ log = logging.getLogger("dangjian.pages")
 
 # ---- colours ------------------------------------------------------------------------------------
 # pipelines.palette is the one palette; pages use its colours through this module (c.RED, c.TYPE_COLORS, …)
-from pipelines.palette import (CATEGORICAL, DARK_RED, DIMENSION_COLORS, DOWN_COLOR, GREY, GRID, INK, LIGHT_GREY,  # noqa: E402,F401
+from pipelines.palette import (CATEGORICAL, DARK_RED, DIMENSION_COLORS, DOWN_COLOR, GRADE_COLORS, GREY, GRID, INK, LIGHT_GREY,  # noqa: E402,F401
                                LIGHT_GREY_LINE, LINE_PALETTE, PAPER, RED, SCHOOL_COLOR, SCORE_SCALE, TYPE_COLORS,
                                UP_COLOR)
 METRIC_H = 124  # px: bordered metrics in a row share one height whether or not they show a delta
@@ -61,7 +61,20 @@ pio.templates["dangjian"] = go.layout.Template(
         ),
     )
 )
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True}
+# Streamlit's plotly bundle carries only the English locale, so the Chinese one goes in the config itself
+# (plotly's `locales` option): the toolbar's tooltips and the double-click hint read in Chinese.
+ZH_CN = {"dictionary": {
+    "Autoscale": "自动缩放", "Box Select": "框选", "Compare data on hover": "悬停时比较数据",
+    "Double-click on legend to isolate one trace": "双击图例只看这一条", "Double-click to zoom back out": "双击恢复原始大小",
+    "Download plot as a png": "下载图片（PNG）", "Download plot as a PNG": "下载图片（PNG）",
+    "Download plot": "下载图片", "Lasso Select": "套索选择", "Pan": "平移",
+    "Produced with Plotly.js": "由 Plotly.js 生成", "Reset": "重置", "Reset axes": "重置坐标轴", "Reset view": "重置视图",
+    "Reset views": "重置视图", "Show closest data on hover": "悬停时显示最近的数据", "Snapshot succeeded": "图片已生成",
+    "Taking snapshot - this may take a few seconds": "正在生成图片，请稍候", "Zoom": "缩放", "Zoom in": "放大",
+    "Zoom out": "缩小", "Toggle Spike Lines": "显示/隐藏辅助线",
+    "Toggle show closest data on hover": "切换悬停时显示最近的数据"}}
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True,
+                 "locale": "zh-CN", "locales": {"zh-CN": ZH_CN}}
 
 KIND_NAMES = {  # measure kinds are code-level types; their Chinese descriptions live here
     "monthly": "每月开展",
@@ -126,14 +139,15 @@ def fmt_score(x: Any) -> str:
 def delta_args(change: Any, unit: str = "", digits: int = 1) -> dict:
     """st.metric delta arguments for a change: '+1.2' up / '-0.5' down, '持平' without an arrow, none if unknown.
 
-    One colour rule on every page, as on the 进步/退步 charts: a rise in Party red, a fall in grey.
+    One colour rule on every page, as on the 进步/退步 charts: a rise in Party red, a fall in warning orange
+    with its arrow (bad news must read as bad news); a change that shows as 0.0 is 持平, never '+0.0'.
     """
     if change is None or pd.isna(change):
         return {"delta": None}
     change = float(change)
     if round(change, digits) == 0:
         return {"delta": "与上季度持平", "delta_color": "off", "delta_arrow": "off"}
-    return {"delta": f"{change:+.{digits}f}{unit}", "delta_color": "red" if change > 0 else "gray"}
+    return {"delta": f"{change:+.{digits}f}{unit}", "delta_color": "red" if change > 0 else "orange"}
 
 
 def rank_arrow(change: Any, prev_rank: Any = 0) -> str:

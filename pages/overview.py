@@ -11,58 +11,53 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from pages import briefing_view as bv  # noqa: E402
 from pages import common as c  # noqa: E402
-from pages.text import md_text, plot_text  # noqa: E402
-from pipelines import report, scoring  # noqa: E402
+from pages.text import plot_text  # noqa: E402
+from pipelines import briefing, report, scoring  # noqa: E402
 from pipelines.summary import quarter_summary  # noqa: E402
 
+# Static page style (no user data): less empty space above the title, so 本季度要点 fits a laptop's first screen.
+COMPACT_TOP = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2rem; }</style>"
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 
 
-def summary_section(period: str, data: dict[str, pd.DataFrame], periods: list[str]) -> None:
+def summary_section(s) -> None:
     """本季度要点 (pipelines.summary) as plain text — st.text renders no Markdown, so names print as they
     are — one sentence a line, and the paragraph in a code block for its copy button."""
-    s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
-    with st.container(border=True):
+    with st.container(border=True, gap="small"):
         st.subheader("本季度要点", anchor=False)
         for sentence in s.sentences:
             st.text(sentence, width="stretch")
-        with st.expander("复制本季度要点", icon=":material/content_copy:"):
-            st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
-            st.code(s.text, language=None, wrap_lines=True)
+
+
+def copy_summary(s) -> None:
+    """The summary as one paragraph in a code block, for its copy button."""
+    with st.expander("复制本季度要点", icon=":material/content_copy:"):
+        st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
+        st.code(s.text, language=None, wrap_lines=True)
 
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
-    """Branches, submitted / missing, school mean and the two type means, each against last quarter."""
+    """Branches, submitted / missing, school mean and the two type means, each against last quarter
+    (pipelines.briefing), in two rows of three so they stay readable beside the radar."""
     registry = scoring.has_registry(status)
     submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
     missing = int((status["status"] == "missing").sum()) if registry else "—"
     total = len(status) if registry else "—"
-
-    def mean(df, branch_type=None):
-        if df is None or df.empty:
-            return None
-        if branch_type:
-            df = df[df["branch_type"] == branch_type]
-        return None if df.empty else float(df["overall"].mean())
-
-    def delta(now, before):  # the change between the two figures as shown
-        return c.delta_args(scoring.shown_change(now, before))
-
-    cols = st.columns(6)
     no_registry = "尚未导入支部名册，无法统计。请在“数据上传”页面导入本校支部名册。"
-    cols[0].metric("支部总数", total, border=True, height=c.METRIC_H,
+    row1, row2 = st.columns(3), st.columns(3)
+    row1[0].metric("支部总数", total, border=True, height=c.METRIC_H,
                    help="支部名册中的支部数" if registry else no_registry)
-    cols[1].metric("已报送", submitted, border=True, height=c.METRIC_H,
+    row1[1].metric("已报送", submitted, border=True, height=c.METRIC_H,
                    help="本季度已有有效报送表的支部数（含重报）")
-    cols[2].metric("未报送", missing, border=True, height=c.METRIC_H,
+    row1[2].metric("未报送", missing, border=True, height=c.METRIC_H,
                    help="支部名册中本季度尚未报送的支部数" if registry else no_registry)
-    school = mean(bs)
-    cols[3].metric("全校平均分", c.fmt_score(school), **delta(school, mean(pbs)), border=True, height=c.METRIC_H,
-                   help="已报送支部总分的平均值；箭头为与上一季度相比的变化")
-    for col, t in zip(cols[4:], c.type_ids()):
-        now = mean(bs, t)
-        col.metric(f"{c.type_name(t)}平均分", c.fmt_score(now), **delta(now, mean(pbs, t)), border=True, height=c.METRIC_H)
+    figs = briefing.headline_means(bs, pbs, {t: c.type_name(t) for t in c.type_ids()})
+    helps = ["已报送支部总分的平均值；箭头为与上一季度相比的变化"] + [None] * (len(figs) - 1)
+    for col, fig, hint in zip(row2, figs, helps):
+        col.metric(fig.label, c.fmt_score(fig.value), **c.delta_args(fig.change), border=True, height=c.METRIC_H,
+                   help=hint)
     types_now = set(bs["branch_type"]) if not bs.empty else set()
     types_before = set(pbs["branch_type"]) if pbs is not None and not pbs.empty else types_now
     if types_now != types_before:  # e.g. student branches on summer break: the school mean mixes other branches
@@ -76,13 +71,15 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
     """The ranking as shown and downloaded: Chinese headers, rank-change arrows."""
     labels = c.dim_label_map()
     df = bs.sort_values(["rank", "branch_code"])
-    out = pd.DataFrame({  # what a laptop screen shows without scrolling sideways comes first
+    # the score before the long name, so a phone shows it without scrolling sideways; nothing is pinned, since
+    # Streamlit draws pinned columns in faded grey, unreadable on a projector
+    out = pd.DataFrame({
         "排名": df["rank"].astype("Int64"),
-        "排名变化": [c.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
-        "支部": df["branch_name"],
         "总分": scoring.shown(df["overall"]),
-        "等次": df["grade"],
         "较上季度": scoring.shown_change(df["overall"], df["prev_overall"]),
+        "等次": df["grade"],
+        "支部": df["branch_name"],
+        "排名变化": [c.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
         "二级党组织": df["college"],
         "类型": df["branch_type"].map(c.type_name),
         "支部编码": df["branch_code"],
@@ -102,8 +99,9 @@ def pdf_button(container, period: str) -> None:
 
 
 def render() -> None:
-    """The 全校总览 page body."""
-    c.header("全校总览", "各基层党支部本季度党建“双创”工作完成情况一览")
+    """The 全校总览 page body: the briefing first (what a laptop shows without scrolling), details in tabs."""
+    st.html(COMPACT_TOP)
+    c.header("全校总览")  # no caption line: the first screen is for the briefing
     periods = c.scores("periods")
     if not c.period_options(periods):  # no submission and no registry yet
         c.no_data()
@@ -121,63 +119,66 @@ def render() -> None:
              "未报送支部，一个工作簿，按 A4 排版，可直接打印或用于会议材料")
     pdf_button(top[2], period)
 
-    if not bs.empty:
-        summary_section(period, data, periods)
-    headline(bs, status, pbs)
-    alert_counts_block(period)
     if bs.empty:
+        headline(bs, status, pbs)
         st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度，或待各支部报送后再查看。",
                 icon=":material/event_busy:")
         missing_section(status, period)
         return
+    briefing_section(period, data, periods, pbs)
+    figures_section(bs, status, pbs)
+    details_section(bs, data, status, period)
 
+
+def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[str], pbs) -> None:
+    """The first screen: 本季度要点 and the grade counts, then 需关注 beside the college bars."""
+    s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
+    left, right = st.columns([5, 2], gap="medium")
+    with left:
+        summary_section(s)
+    with right:
+        st.subheader("等次分布", anchor=False)
+        counts = briefing.grade_counts(s.facts)
+        bv.grade_counts(counts[:2])
+        bv.grade_counts(counts[2:])
+        st.caption(f"共 {s.facts.scored} 个支部有得分；等次按总分划定。")
+        alert_counts_block(period)
+        copy_summary(s)
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        bv.attention_block(period, periods, data["branch_scores"], data["submission_status"])
+    with right:
+        st.subheader("二级党组织排名", anchor=False)
+        bv.college_bars(data["college_scores"], key="ov_colleges", period=period)
+
+
+def figures_section(bs: pd.DataFrame, status: pd.DataFrame, pbs) -> None:
+    """The headline figures beside the radar of the seven dimensions."""
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("全校七个一级指标得分", anchor=False)
-        series = [{"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.RED,
-                   "fill": True}]  # the school in Party red; the two types in their fixed colours
-        for t in c.type_ids():
-            sub = bs[bs["branch_type"] == t]
-            if not sub.empty:
-                series.append({"name": f"{c.type_name(t)}平均", "values": [sub[col].mean() for col in c.dim_cols()],
-                               "color": c.TYPE_COLORS.get(t, c.GREY), "dash": "dot"})
-        c.show(c.radar(series, height=440), key="ov_radar")
+        bv.radar(bs, key="ov_radar")
     with right:
-        st.subheader("二级党组织排名", anchor=False)
-        cs = data["college_scores"]
-        unscored = sorted(cs.loc[cs["overall"].isna(), "college"])
-        cs = cs.dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
-        if cs.empty:
-            st.info("暂无二级党组织得分。")
-        else:
-            if unscored:
-                st.caption(f"本季度没有支部报送、暂无得分的二级党组织：{'、'.join(map(md_text, unscored))}")
-            st.caption("平均分只计已报送的支部，括号内为报送数；与上季度的比较只看两个季度都报送的支部。")
-            text = [f"{c.fmt_score(s)}（{int(sub)}/{int(n)} 报送）"
-                    for s, sub, n in zip(cs["overall"], cs["submitted"], cs["branches"])]
-            change = scoring.shown_change(cs["overall_same"], cs["prev_same"])
-            hover = [f"第 {int(r)} 名 · {plot_text(col)}" + (f"<br>较上季度（同一批 {int(k)} 个支部）：{d:+.1f}" if d == d else "")
-                     for r, col, d, k in zip(cs["rank"], cs["college"], change, cs["same_branches"])]
-            picked = c.show(c.hbar(map(plot_text, cs["college"]), cs["overall"], text=text, hover=hover, xmax=100,
-                                   inside=True, height=max(420, 30 * len(cs) + 60)), key="ov_colleges", selectable=True)
-            open_picked_college(period, cs, picked)
-
-    ranking_section(bs, period)
-    weakest_section(data["item_summary"], period)
-    missing_section(status, period)
+        st.subheader("报送与平均分", anchor=False)
+        headline(bs, status, pbs)
 
 
-def open_picked_college(period: str, cs: pd.DataFrame, picked: list[int]) -> None:
-    """A click on a college's bar opens its 二级党组织画像 (the bars are in the order of `cs`)."""
-    st.caption("点击某个二级党组织的柱条，可打开该二级党组织画像。")
-    if picked and 0 <= picked[0] < len(cs):
-        c.open_college(period, cs["college"].iloc[picked[0]])
+def details_section(bs: pd.DataFrame, data: dict[str, pd.DataFrame], status: pd.DataFrame, period: str) -> None:
+    """The long sections in tabs, so the weakest items and the missing branches are one click away."""
+    missing = int((status["status"] == "missing").sum()) if scoring.has_registry(status) else 0
+    tabs = st.tabs(["支部排名与热力图", "全校薄弱考核要点", f"未报送支部（{missing}）"])
+    with tabs[0]:
+        ranking_section(bs, period)
+    with tabs[1]:
+        weakest_section(data["item_summary"], period)
+    with tabs[2]:
+        missing_section(status, period)
 
 
 def alert_counts_block(period: str) -> None:
     """One compact line: the quarter's red and yellow alerts, linking to the 预警 page."""
     total = c.scores("alerts.alert_totals", period).iloc[0]
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row = st.container()  # in the narrow column beside the summary: the line, then the link
     row.markdown(f"**本季度预警**　:red[红色 {int(total['red'])} 条]　:orange[黄色 {int(total['yellow'])} 条]"
                  f"　涉及 {int(total['branches'])} 个支部")
     c.page_link(row, "pages/alerts.py", "查看预警明细", ":material/notifications:", {"period": period})
@@ -211,10 +212,11 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
         table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
         on_select="rerun", selection_mode="single-row",
         column_config={
-            "排名": st.column_config.NumberColumn("排名", pinned=True),
-            "支部": st.column_config.TextColumn("支部", pinned=True),
+            "排名": st.column_config.NumberColumn("排名", width=50),
+            "支部": st.column_config.TextColumn("支部", width="medium"),
             "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
-            "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f"),
+            "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f",
+                                                  help="与上一季度相比的总分变化；0.0 为持平"),
             **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
         },
     )

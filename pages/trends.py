@@ -13,8 +13,14 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import plot_text  # noqa: E402
+from pipelines.attention import trend_default_colleges  # noqa: E402
 
-DEFAULT_COLLEGES = 8  # college lines drawn when none is chosen
+
+
+def default_colleges(period: str) -> list[str]:
+    """The college lines drawn when none is chosen: the lowest and the largest fallers of `period`
+    (pipelines.attention.trend_default_colleges on its college_scores), so the weakest always appear."""
+    return trend_default_colleges(c.bundle(period)["college_scores"])
 
 
 def metric_name(m: str) -> str:
@@ -65,20 +71,21 @@ def render() -> None:
         c.show(c.type_mean_lines(h, metric, suffix="平均", school_first=True, ytitle=name, height=400),
                key="tr_school")
     with right:
-        college_lines(h, periods, metric, name)
+        college_lines(h, period, periods, metric, name)
     up, down = movers_section(period, periods)
     branch_lines(h, metric, name, up, down)
 
 
-def college_lines(h: pd.DataFrame, periods: list[str], metric: str, name: str) -> None:
-    """The chosen 二级党组织 (by default the best of the latest quarter) over the quarters."""
+def college_lines(h: pd.DataFrame, period: str, periods: list[str], metric: str, name: str) -> None:
+    """The chosen 二级党组织 over the quarters; by default the ones that need attention (default_colleges)."""
     st.subheader(f"各二级党组织：{name}", anchor=False)
-    latest = h[h["period"] == periods[-1]].groupby("college")[metric].mean().sort_values(ascending=False)
     all_colleges = sorted(h["college"].dropna().unique())
     # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice
     chosen = c.state_widget("multi", "二级党组织", all_colleges, "college_lines", default=[],
-                            placeholder=f"默认显示最新季度得分前 {DEFAULT_COLLEGES} 个")
-    shown = chosen or list(latest.index[:DEFAULT_COLLEGES])
+                            placeholder="默认显示需关注的二级党组织，可选择其他")
+    shown = chosen or default_colleges(period if period in periods else periods[-1])
+    if not chosen:
+        st.caption("默认显示所选季度总分最低和较上季度下降最多的二级党组织；可在上方选择其他二级党组织。")
     by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
     colors = {col: c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, col in enumerate(shown)}
     c.show(c.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,

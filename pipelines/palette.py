@@ -14,7 +14,9 @@ LIGHT_GREY_LINE = "#9CA3AF"  # a second reference line beside a coloured one
 GRID = "#ECECEE"
 SCHOOL_COLOR = "#374151"  # the school average
 UP_COLOR = RED  # improvements
-DOWN_COLOR = "#4B5563"  # declines: grey rather than a second alarming colour
+DOWN_COLOR = "#B45309"  # declines: a warning amber, so a fall reads as bad news (grey read as neutral)
+# Grade colours in the guide's grade order (优秀, 良好, 一般, 较差): bars say the grade without a legend.
+GRADE_COLORS = [DARK_RED, RED, GREY, DOWN_COLOR]
 PAPER = "#FFFFFF"
 PANEL = "#F4F4F5"  # Streamlit's secondary background
 SIDEBAR = "#F7F3F3"

@@ -99,13 +99,16 @@ def _quoted(names: list[str]) -> str:
 
 
 # ---- facts ---------------------------------------------------------------------------------------------
-def _mean(df: pd.DataFrame | None, branch_type: str | None = None) -> float | None:
+def mean_overall(df: pd.DataFrame | None, branch_type: str | None = None) -> float | None:
     """Mean overall of the scored branches (of one type): the headline's and the report's figure."""
     if df is None or df.empty:
         return None
     if branch_type:
         df = df[df["branch_type"] == branch_type]
     return None if df.empty else float(df["overall"].mean())
+
+
+_mean = mean_overall
 
 
 def _pick(names: pd.Series, change: pd.Series, threshold: float, n: int) -> tuple[list[Move], int]:

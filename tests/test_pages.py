@@ -68,7 +68,7 @@ def texts(at: AppTest) -> str:
 
 # ---- smoke ---------------------------------------------------------------------------------------------
 SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (CSV + Excel each))
-    "overview": ("全校总览", 4, 6, 3, 7),  # 7: the quarterly report and three tables' CSV + Excel
+    "overview": ("全校总览", 4, 10, 3, 7),  # 10 metrics: 6 figures + 4 grade counts; 7: the quarterly report and three tables. CSV + Excel
     "branch": ("支部画像", 2, 5, 2, 4),
     "compare": ("教师与学生支部对比", 5, 3, 2, 2),
     "trends": ("趋势分析", 5, 0, 1, 2),
@@ -605,10 +605,10 @@ def test_every_change_is_the_difference_of_the_scores_shown(demo_db):
         assert row["差值（教师−学生）"] == round(scoring.shown(row["教师党支部平均"]) - scoring.shown(row["学生党支部平均"]), 1)
 
 
-def test_a_rise_is_red_and_a_fall_grey_on_every_metric():
+def test_a_rise_is_red_and_a_fall_orange_on_every_metric():
     from pages.common import delta_args
 
-    assert delta_args(1.2)["delta_color"] == "red" and delta_args(-0.5)["delta_color"] == "gray"
+    assert delta_args(1.2)["delta_color"] == "red" and delta_args(-0.5)["delta_color"] == "orange"
     assert delta_args(0.04)["delta"] == "与上季度持平" and delta_args(None) == {"delta": None}
 
 

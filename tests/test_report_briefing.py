@@ -59,9 +59,9 @@ def test_repeat_non_submitters_need_two_collected_quarters(demo_db, latest):
     code = status.loc[status["status"] != "missing", "branch_code"].iloc[0]
     now = status.assign(status=status["status"].where(status["branch_code"] != code, "missing"))
     before = now.copy()
-    listed = attention.repeat_missing(now, before, True, latest)
-    assert code in set(listed["branch_code"]) and "均未报送" in listed["note"].iloc[0]
-    assert attention.repeat_missing(now, before, False, latest).empty
+    listed = attention.repeat_missing([now, before], latest)
+    assert code in set(listed["branch_code"]) and "连续 2 个季度未报送" in listed["note"].iloc[0]
+    assert attention.repeat_missing([now], latest).empty  # the quarter before was not collected
 
 
 # ---- the workbook ---------------------------------------------------------------------------------------
