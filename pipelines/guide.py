@@ -280,7 +280,7 @@ class Guide(_Strict):
         grades = {g.name for g in self.grades}
         for i, rule in enumerate(self.honours):
             where = f"honours.{i}"
-            if ids.count(rule.id) > 1:
+            if rule.id in ids[:i]:
                 raise ValueError(f"{where}.id: duplicate honour rule id {rule.id!r}")
             if rule.grade not in grades:
                 raise ValueError(f"{where}.grade: unknown grade {rule.grade!r}")
