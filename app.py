@@ -134,6 +134,7 @@ def main() -> None:
             st.Page("pages/branch.py", title="支部画像", icon=":material/account_tree:"),
             st.Page("pages/compare.py", title="教师与学生支部对比", icon=":material/compare_arrows:"),
             st.Page("pages/trends.py", title="趋势分析", icon=":material/trending_up:"),
+            st.Page("pages/followups.py", title="督办整改", icon=":material/assignment_turned_in:"),
         ],
         "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
     }

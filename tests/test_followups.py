@@ -22,6 +22,7 @@ from pipelines import followup as fu
 from pipelines import ingest, scoring
 from pipelines import alerts as al
 from test_alerts import COLLEGE, NOT_DONE, book
+from test_upload import admin_hash  # noqa: F401 - a fixture
 
 FIXED, STILL, GONE, ITEM_FIXED, ITEM_STILL = (f"JX01-T{n:02d}" for n in range(31, 36))
 GAP_Q1 = [("committee_meeting", 2)]
@@ -165,3 +166,44 @@ def test_libreoffice_prints_the_list_on_a4(school, tmp_path):
     assert min(min(s) for s in sizes if s) >= MIN_PRINTED_PT - 0.05
     text = re.sub(r"\s+", "", pdf_text(pdf))
     assert f"第1页/共{len(pages)}页" in text and "督办清单·全校·2026年第2季度" in text and "未整改" in text
+
+
+# ---- the 督办整改 page (AppTest, the demo school) ---------------------------------------------------------
+def _page(demo_db, admin_hash=None):
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines import auth
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "followups.py"),
+                           default_timeout=120)
+    at.secrets["dj_test"] = "isolated"
+    if admin_hash:
+        at.secrets["admins"] = {"orgadmin": admin_hash}
+        at.session_state[auth.ADMIN_KEY] = "orgadmin"
+    return at.run()
+
+
+def test_page_lists_demo_follow_ups_for_viewers(demo_db):
+    at = _page(demo_db)
+    assert not at.exception and not at.error
+    shown = at.dataframe[0].value
+    assert sorted(shown["整改情况"]) == sorted(fu.followups(demo_db)["status"])
+    assert not any(b.label == "开立督办" for b in at.button)
+
+
+def test_admin_closes_and_opens_a_task_on_the_page(demo_db, admin_hash):
+    at = _page(demo_db, admin_hash)
+    assert not at.exception and not at.error
+    first = int(fu.followups(demo_db)["id"].iloc[0])
+    at.selectbox(key="fu_task").set_value(first)
+    at.text_input(key="fu_comment").input("已约谈支部书记")
+    next(b for b in at.button if b.label == "办结").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert fu.tasks(demo_db).set_index("id").loc[first, "close_comment"] == "已约谈支部书记"
+    at.text_input(key="fu_note").input("按月召开支委会")
+    next(b for b in at.button if b.label == "开立督办").click()
+    at.run()
+    assert not at.exception and not at.error
+    newest = fu.tasks(demo_db).sort_values("id").iloc[-1]
+    assert newest["note"] == "按月召开支委会" and newest["opened_by"] == "orgadmin" and newest["period"] == "2026Q3"
