@@ -138,6 +138,7 @@ def main() -> None:
             st.Page("pages/branch.py", title="支部画像", icon=":material/account_tree:"),
             st.Page("pages/compare.py", title="教师与学生支部对比", icon=":material/compare_arrows:"),
             st.Page("pages/trends.py", title="趋势分析", icon=":material/trending_up:"),
+            st.Page("pages/followups.py", title="督办整改", icon=":material/assignment_turned_in:"),
         ],
         "预警与催报": [
             st.Page("pages/alerts.py", title="预警", icon=":material/notifications:"),

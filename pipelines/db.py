@@ -144,6 +144,25 @@ CREATE TABLE IF NOT EXISTS deadlines (
     set_at    TIMESTAMP NOT NULL
 );
 
+-- 督办 (follow-up) tasks an admin opened from an alert (rule_id) or a weak item (item_id), for one branch
+-- (branch_code, with its college at opening) or a whole college (branch_code NULL); journaled writes of
+-- pipelines/followup.py, so `rebuild` keeps them. Their 整改 status is computed from later quarters' data.
+CREATE TABLE IF NOT EXISTS followups (
+    id            BIGINT PRIMARY KEY,
+    branch_code   VARCHAR,
+    college       VARCHAR NOT NULL,
+    period        VARCHAR NOT NULL,
+    rule_id       VARCHAR,
+    item_id       VARCHAR,
+    note          VARCHAR NOT NULL,
+    due_date      DATE,
+    opened_by     VARCHAR NOT NULL,
+    opened_at     TIMESTAMP NOT NULL,
+    closed_by     VARCHAR,
+    closed_at     TIMESTAMP,
+    close_comment VARCHAR
+);
+
 -- The manifest txn id of every committed write (see pipelines/archive.py), so an intent a crash left in the
 -- manifest without its commit line can be settled against the database.
 CREATE TABLE IF NOT EXISTS journal (

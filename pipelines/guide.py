@@ -211,6 +211,30 @@ class AlertRule(_Strict):
     levels: tuple[AlertLevel, ...] = Field(min_length=1)
 
 
+class HonourRule(_Strict):
+    """A 红榜 (honour list) rule, evaluated by pipelines/honours.py. A candidate qualifies when the rule's
+    condition held in the quarter and the `quarters - 1` quarters right before it (year boundaries included).
+
+    branch_streak: the branch's grade is `grade` or better and (with `no_red_alert`) no red alert fired for it.
+    college_top: every submitted branch of the college is `grade` or better and the college's mean overall
+    ranks among the `top` best colleges of the quarter."""
+
+    id: str
+    name: str
+    kind: Literal["branch_streak", "college_top"]
+    grade: str
+    quarters: int = Field(default=1, ge=1, le=12)
+    no_red_alert: bool = False  # branch_streak only
+    top: int | None = Field(default=None, ge=1)  # college_top only
+
+
+class FollowupRules(_Strict):
+    """督办 (follow-up) checks of pipelines/followup.py: a task on a weak item counts as 已整改 when the item's
+    completion (0–1) in a later quarter reaches `item_resolved`."""
+
+    item_resolved: float = Field(default=1.0, gt=0, le=1)
+
+
 class Guide(_Strict):
     version: str
     title: str
@@ -226,6 +250,8 @@ class Guide(_Strict):
     dimensions: tuple[Dimension, ...] = Field(min_length=7, max_length=7)
     workbook: Workbook
     alerts: tuple[AlertRule, ...] = ()
+    honours: tuple[HonourRule, ...] = ()
+    followups: FollowupRules = FollowupRules()
 
     @model_validator(mode="after")
     def _references(self) -> "Guide":
@@ -258,7 +284,23 @@ class Guide(_Strict):
         if mins != sorted(mins, reverse=True) or mins[-1] != 0:
             raise ValueError("grades: minimums must descend and end at 0")
         self._check_alerts()
+        self._check_honours()
         return self
+
+    def _check_honours(self) -> None:
+        """Every honour rule's references resolve; errors name the YAML path (honours.<index>.<key>)."""
+        ids = [r.id for r in self.honours]
+        grades = {g.name for g in self.grades}
+        for i, rule in enumerate(self.honours):
+            where = f"honours.{i}"
+            if rule.id in ids[:i]:
+                raise ValueError(f"{where}.id: duplicate honour rule id {rule.id!r}")
+            if rule.grade not in grades:
+                raise ValueError(f"{where}.grade: unknown grade {rule.grade!r}")
+            if (rule.kind == "college_top") != (rule.top is not None):
+                raise ValueError(f"{where}.top: only and always needed by kind college_top")
+            if rule.no_red_alert and rule.kind != "branch_streak":
+                raise ValueError(f"{where}.no_red_alert: only kind branch_streak reads alerts")
 
     def _check_alerts(self) -> None:
         """Every alert rule's references resolve; errors name the YAML path (alerts.<index>.<key>)."""
@@ -342,6 +384,11 @@ class Guide(_Strict):
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+    def grade_at_least(self, grade: str, floor: str) -> bool:
+        """Whether `grade` is `floor` or better (grades are listed best first)."""
+        names = [g.name for g in self.grades]
+        return grade in names and names.index(grade) <= names.index(floor)
 
     def measure(self, item_id: str, measure_id: str) -> Measure:
         return next(m for m in self.item(item_id).measures if m.id == measure_id)

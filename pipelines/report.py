@@ -33,6 +33,7 @@ HEADER_FILL = PatternFill("solid", fgColor=excel(PALE_RED))
 THIN = Side(style="thin", color=excel(LIGHT_GREY))
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SHEETS = ("简报", "概况", "支部排名", "支部一级指标得分", "二级党组织", "考核要点", "未报送支部")
+HONOURS_SHEET = "红榜"  # the last sheet, after SHEETS
 SIGNED_HEADERS = ("较上季度", "差值", "变化", "排名变化")  # columns of changes: written with their sign
 HEADER_WRAP = 6  # a header wider than this (character units) wraps instead of widening its column
 TEXT_WRAP = 30  # a text column (names) no wider than this; longer values wrap
@@ -227,9 +228,26 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None,
         _table(sheet, tables[name], top=2)
         sheet.freeze_panes = "A3"
         layout.page_setup(sheet, period, title_rows="2:2", orientation=layout.orientation(sheet))
+    _honours_sheet(wb.create_sheet(HONOURS_SHEET), period, db)
     wb.properties.title = f"{TITLE} {period}"
     wb.properties.creator = g.school
     return export.workbook_bytes(wb)
+
+
+def _honours_sheet(ws, period: str, db) -> None:
+    """红榜: the quarter's 样板支部 / 标杆院系 candidates (pipelines.honours), with the quarters that earned them."""
+    from pipelines.honours import honours_table
+
+    layout.sheet_title(ws, HONOURS_SHEET, period)
+    table = honours_table(period, db)
+    if table.empty:
+        ws["A2"] = "本季度暂无符合条件的样板支部、标杆院系候选。"
+        ws["A2"].font = Font(size=11)
+        layout.page_setup(ws, period)
+        return
+    _table(ws, table, top=2)
+    ws.freeze_panes = "A3"
+    layout.page_setup(ws, period, title_rows="2:2", orientation=layout.orientation(ws))
 
 
 def _briefing_sheet(ws, b: Briefing) -> int:

@@ -40,9 +40,10 @@ def header_text(period: str) -> str:
 FOOTER_TEXT = "第 &P 页 / 共 &N 页"
 
 
-def page_setup(ws, period: str, *, title_rows: str | None = None, orientation: str = "landscape") -> None:
-    """A4, one page wide, the sheet's header row repeated, title and quarter in the header, page numbers in
-    the footer."""
+def page_setup(ws, period: str, *, title_rows: str | None = None, orientation: str = "landscape",
+               header: str | None = None) -> None:
+    """A4, one page wide, the sheet's header row repeated, title and quarter in the header (or `header`, for a
+    file other than the report), page numbers in the footer."""
     ws.page_setup.orientation = orientation
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
@@ -54,7 +55,7 @@ def page_setup(ws, period: str, *, title_rows: str | None = None, orientation: s
     ws.print_options.horizontalCentered = True
     if title_rows:
         ws.print_title_rows = title_rows
-    for part, text in ((ws.oddHeader.center, header_text(period)), (ws.oddFooter.center, FOOTER_TEXT)):
+    for part, text in ((ws.oddHeader.center, header or header_text(period)), (ws.oddFooter.center, FOOTER_TEXT)):
         part.text, part.size = text, 11
 
 

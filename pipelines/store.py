@@ -167,6 +167,25 @@ def save_deadline(con: duckdb.DuckDBPyConnection, period: str, due_date: dt.date
     return f"{period} 报送截止日期设为 {due_date.isoformat()}"
 
 
+FOLLOWUP_COLUMNS = ("id", "branch_code", "college", "period", "rule_id", "item_id", "note", "due_date",
+                    "opened_by", "opened_at")
+
+
+def save_followup(con: duckdb.DuckDBPyConnection, task: dict) -> None:
+    """Insert one follow-up task (FOLLOWUP_COLUMNS) inside the open transaction; the journaled write around it
+    is pipelines.followup.open_followup."""
+    cols = ", ".join(FOLLOWUP_COLUMNS)
+    con.execute(f"INSERT INTO followups ({cols}) VALUES ({', '.join('?' * len(FOLLOWUP_COLUMNS))})",
+                [task[c] for c in FOLLOWUP_COLUMNS])
+
+
+def close_followup(con: duckdb.DuckDBPyConnection, task_id: int, *, actor: str, at: dt.datetime,
+                   comment: str) -> None:
+    """Close one follow-up task with the admin's comment inside the open transaction."""
+    con.execute("UPDATE followups SET closed_by = ?, closed_at = ?, close_comment = ? WHERE id = ?",
+                [actor, at, comment, task_id])
+
+
 def journal(con: duckdb.DuckDBPyConnection, txn: str, action: str, *, at: dt.datetime | None = None) -> None:
     """Record a write's manifest txn id inside its transaction (the database's side of the manifest)."""
     con.execute("INSERT INTO journal VALUES (?, ?, ?)", [txn, action, at or _now()])

@@ -303,3 +303,13 @@ def test_regeneration_replaces_its_own_files_only(tmp_path):
     assert gone and not any((tmp_path / f).exists() for f in gone)  # the earlier run's extra branch
     assert mine.exists()  # a file the generator did not write is left alone …
     assert demo.demo_files(tmp_path) == [tmp_path / f for f in second.files]  # … and not ingested
+
+
+def test_demo_has_follow_ups_resolved_and_not_in_the_latest_quarter(demo_db_master):
+    from pipelines import followup, scoring
+    from pipelines.demo import DEMO_FOLLOWUPS
+
+    periods = scoring.periods(demo_db_master)
+    df = followup.followups(demo_db_master)
+    assert set(df["period"]) == {periods[-2]} and set(df["checked_period"]) == {periods[-1]}
+    assert sorted(df["status"]) == ["已整改"] * DEMO_FOLLOWUPS + ["未整改"] * DEMO_FOLLOWUPS

@@ -61,7 +61,7 @@ def test_figures_match_the_scoring_functions(demo_db, latest):
 def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
     data = report.quarter_report(latest, demo_db, now=dt.datetime(2026, 11, 27, 9, 30))
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == list(report.SHEETS)
+    assert wb.sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
     year, q = latest.split("Q")
     assert wb["简报"]["A1"].value == "党建“双创”季度简报"
     assert f"{int(year)} 年第 {int(q)} 季度" in wb["简报"]["A2"].value
@@ -95,7 +95,7 @@ def test_a_quarter_nobody_submitted_lists_every_branch_as_missing(demo_db, lates
 def test_cli_writes_the_report(demo_db, latest, tmp_path, capsys):
     out = tmp_path / "报告.xlsx"
     assert cli(["report", "--db", str(demo_db), "--period", latest.lower(), "--out", str(out)]) == 0
-    assert load_workbook(out).sheetnames == list(report.SHEETS)
+    assert load_workbook(out).sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
     assert str(out) in capsys.readouterr().out
 
 

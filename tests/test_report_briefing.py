@@ -84,7 +84,7 @@ def test_first_sheet_is_the_briefing(demo_db, latest, workbook):
 def test_every_sheet_has_title_quarter_and_page_numbers(latest, workbook):
     from pipelines.period import Period
 
-    assert workbook.sheetnames == list(report.SHEETS)
+    assert workbook.sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
     for ws in workbook.worksheets:
         assert ws["A1"].value and "\"" not in ws["A1"].value, ws.title  # curly quotes only
         assert ws.oddHeader.center.text == f"{TITLE} · {Period.parse(latest).label}"
