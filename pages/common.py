@@ -136,6 +136,11 @@ def fmt_score(x: Any) -> str:
     return "—" if x is None or pd.isna(x) else f"{scoring.shown(x):.1f}"
 
 
+def fmt_pct(x: Any) -> str:
+    """A 0–1 share or completion as a whole percentage, half up (scoring.percent); '—' when missing."""
+    return scoring.percent(x)
+
+
 def delta_args(change: Any, unit: str = "", digits: int = 1) -> dict:
     """st.metric delta arguments for a change: '+1.2' up / '-0.5' down, '持平' without an arrow, none if unknown.
 

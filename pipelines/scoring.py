@@ -109,15 +109,28 @@ _MACROS = (f"CREATE OR REPLACE TEMP MACRO score_key(x) AS "
            f"CREATE OR REPLACE TEMP MACRO shown(x) AS score_key(x) / {10 ** SHOWN_DECIMALS}::DOUBLE;")
 
 
+def half_up(x, decimals: int):
+    """A number (or Series) rounded half up (四舍五入) to `decimals` places, via millionths so float noise never
+    tips a value shown as x.x5 — the one rounding rule of every displayed figure (scores, shares, percentages)."""
+    unit = 10 ** (6 - decimals)
+    if isinstance(x, pd.Series):
+        return ((x * 1_000_000).round() + unit // 2).floordiv(unit) / 10 ** decimals
+    if x is None or pd.isna(x):
+        return x
+    return (round(float(x) * 1_000_000) + unit // 2) // unit / 10 ** decimals
+
+
 def shown(x):
     """A score (number or Series) as shown, graded and ranked: SHOWN_DECIMALS decimals, half up — the Python
     twin of the SQL macro, so a page never shows 87.2 for a score ranked as 87.3."""
-    unit = 10 ** (6 - SHOWN_DECIMALS)
-    if isinstance(x, pd.Series):
-        return ((x * 1_000_000).round() + unit // 2).floordiv(unit) / 10 ** SHOWN_DECIMALS
-    if x is None or pd.isna(x):
-        return x
-    return (round(float(x) * 1_000_000) + unit // 2) // unit / 10 ** SHOWN_DECIMALS
+    return half_up(x, SHOWN_DECIMALS)
+
+
+def percent(share, decimals: int = 0) -> str:
+    """A 0–1 share or completion as a percentage, half up: '86%' (decimals=0) or '86.3%'; '—' when missing."""
+    if share is None or pd.isna(share):
+        return "—"
+    return f"{half_up(float(share) * 100, decimals):.{decimals}f}%"
 
 
 def shown_change(now, before):

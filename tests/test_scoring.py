@@ -602,3 +602,17 @@ def test_marts_returns_exactly_what_each_scoring_function_returns(demo_db):
     flagged = pd.concat([scoring.item_scores(p, demo_db) for p in scoring.periods(demo_db)])
     flagged = flagged[flagged["flag"].notna()]
     assert not flagged.empty and flagged["flag_message"].str.len().gt(0).all()
+
+
+@pytest.mark.parametrize("share, decimals, text", [
+    (0.8625, 1, "86.3%"), (0.125, 0, "13%"), (0.865, 0, "87%"), (0.5, 0, "50%"), (None, 0, "—"), (float("nan"), 1, "—"),
+])
+def test_percentages_round_half_up_like_scores(share, decimals, text):
+    """One rounding rule for every displayed figure: 86.25 % shows as 86.3 %, never Python's half-to-even 86.2."""
+    assert scoring.percent(share, decimals) == text
+
+
+def test_half_up_agrees_with_the_score_rule():
+    values = pd.Series([88.25, 87.35, 0.05, 12.345])
+    assert list(scoring.half_up(values, 1)) == list(scoring.shown(values)) == [88.3, 87.4, 0.1, 12.3]
+    assert scoring.half_up(2.5, 0) == 3 and scoring.half_up(12.345, 2) == 12.35
