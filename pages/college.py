@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages.honours_view import honours_block  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
 
@@ -151,6 +152,7 @@ def render() -> None:
         branches_section(period, college, data["branch_scores"])
     weakest_section(period, college)
     alerts_section(period, college)
+    honours_block(period, college)
     missing_section(period, college)
     trend_section(college)
 

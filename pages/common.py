@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines import db as dbmod  # noqa: E402
-from pipelines import alerts, export, report, scoring  # noqa: E402
+from pipelines import alerts, export, followup, honours, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
@@ -186,7 +186,8 @@ def guide_key() -> str:
     return f"{g.version}:{g.fingerprint}"
 
 
-_MODULES = {"scoring": scoring, "alerts": alerts}  # what scores() may call: "fn" is scoring.fn, "alerts.fn"
+# what scores() may call: "fn" is scoring.fn, else "module.fn" of these read-only pipelines modules
+_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

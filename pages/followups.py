@@ -69,7 +69,7 @@ def render() -> None:
         c.no_data()
         return
     period = c.period_select(periods, key="fu_period")
-    df = followup.followups(str(c.db_file()), period=period)
+    df = c.scores("followup.followups", period=period)
     colleges = sorted(set(df["college"]))
     college = st.selectbox("二级党组织", [None] + colleges, format_func=lambda x: x or "全校", key="fu_college")
     status = st.multiselect("整改情况", [followup.RESOLVED, followup.UNRESOLVED, followup.UNCHECKED], key="fu_status")

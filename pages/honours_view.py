@@ -4,12 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import common as c
-from pipelines import honours
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _table(period: str, college: str | None, db: str, version: int, guide_version: str):
-    return honours.honours_table(period, db, college=college)
 
 
 def honours_block(period: str, college: str | None = None, container=None) -> None:
@@ -17,7 +11,7 @@ def honours_block(period: str, college: str | None = None, container=None) -> No
     them; an info line when there are none."""
     box = container or st
     box.subheader("红榜：样板支部、标杆院系候选", anchor=False)
-    df = _table(period, college, str(c.db_file()), c.data_version(), c.guide_key())
+    df = c.scores("honours.honours_table", period, college=college)
     if df.empty:
         box.info("本季度暂无符合条件的候选。", icon=":material/workspace_premium:")
         return

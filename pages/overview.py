@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 
 from pages import briefing_view as bv  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages.honours_view import honours_block  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines import briefing, report, scoring  # noqa: E402
 from pipelines.summary import quarter_summary  # noqa: E402
@@ -166,13 +167,15 @@ def figures_section(bs: pd.DataFrame, status: pd.DataFrame, pbs) -> None:
 def details_section(bs: pd.DataFrame, data: dict[str, pd.DataFrame], status: pd.DataFrame, period: str) -> None:
     """The long sections in tabs, so the weakest items and the missing branches are one click away."""
     missing = int((status["status"] == "missing").sum()) if scoring.has_registry(status) else 0
-    tabs = st.tabs(["支部排名与热力图", "全校薄弱考核要点", f"未报送支部（{missing}）"])
+    tabs = st.tabs(["支部排名与热力图", "全校薄弱考核要点", f"未报送支部（{missing}）", "红榜"])
     with tabs[0]:
         ranking_section(bs, period)
     with tabs[1]:
         weakest_section(data["item_summary"], period)
     with tabs[2]:
         missing_section(status, period)
+    with tabs[3]:
+        honours_block(period)
 
 
 def alert_counts_block(period: str) -> None:

@@ -139,3 +139,19 @@ def test_the_report_has_a_honour_sheet(school):
     assert [ws.cell(r, 2).value for r in range(3, ws.max_row + 1)] == [
         f"{STAR} 党支部（{STAR}）", f"{STAR2} 党支部（{STAR2}）", "丙学院", "乙学院", "甲学院"]  # by college
     assert ws.oddFooter.center.text == "第 &P 页 / 共 &N 页"
+
+
+def test_the_overview_and_the_college_page_show_the_honour_list(demo_db):
+    """红榜 on 全校总览 (its own tab) and on 二级党组织画像, from honours_table through the cached layer."""
+    from pipelines import scoring
+    from test_pages import ok, page
+
+    period = scoring.latest_period(demo_db)
+    at = ok(page("overview", period=period).run())
+    assert "红榜" in [t.label for t in at.tabs]
+    table = honours_table(period, demo_db)
+    shown = [d.value for d in at.dataframe if "入选季度" in d.value.columns]
+    assert (shown and len(shown[0]) == len(table)) or (table.empty and any("暂无符合条件" in i.value for i in at.info))
+    college = scoring.college_scores(period, demo_db).dropna(subset=["rank"])["college"].iloc[0]
+    at = ok(page("college", period=period, college=college).run())
+    assert any(s.value.startswith("红榜") for s in at.subheader)
