@@ -40,7 +40,8 @@ def _problem_line(p) -> str:
     return f"    {SEVERITY_NAMES.get(p.severity, p.severity)}{(' ' + loc) if loc else ''}{val}：{p.message}"
 
 
-def _print_human(results: list[FileResult], out=sys.stdout, names: dict[str, str] = STATUS_NAMES) -> None:
+def _print_human(results: list[FileResult], out=None, names: dict[str, str] = STATUS_NAMES) -> None:
+    out = out or sys.stdout  # looked up now: tests capture sys.stdout after this module was imported
     for r in results:
         head = f"[{names[r.status]}] {r.file_name}"
         if r.branch_code:
