@@ -33,6 +33,10 @@ from pipelines.registry import load_registry  # noqa: F401
 from pipelines.sources import Progress, Source
 from pipelines.versions import rollback, set_deadline, start_fresh, withdraw  # noqa: F401
 
+__all__ = ["apply", "ingest", "plan", "preview", "Plan", "FileResult", "STATUS_NAMES", "SUBMISSION_STATUS_NAMES",
+           "problem_rows", "registry_entries", "load_registry", "rollback", "withdraw", "set_deadline",
+           "start_fresh", "rebuild", "RebuildIncomplete", "archived_file", "read_manifest", "MANIFEST_NAME"]
+
 _sha = sources.sha  # kept for the tests that hash files the way ingest does
 
 WRITE_SLICE_S = 0.3
