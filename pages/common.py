@@ -511,6 +511,23 @@ def run_page(render: Callable[[], None]) -> None:
         _page_rendered()
 
 
+BUSY_MESSAGE = "数据库正忙（其他管理员或命令行正在写入），请稍后再试。本次操作未写入任何数据。"
+
+
+def guarded(action: Callable[[], Any], what: str) -> tuple[bool, Any]:
+    """Run an action a button started (a write, a validation): (True, its value), or (False, None) after a
+    Chinese message for a busy database or any failure — never a traceback."""
+    try:
+        return True, action()
+    except dbmod.DatabaseBusy:
+        st.error(BUSY_MESSAGE, icon=":material/hourglass_top:")
+    except Exception as e:  # noqa: BLE001 - the page must never show a raw traceback
+        log.exception("%s failed", what)
+        st.error(f"{what}失败（{type(e).__name__}）。请稍后重试；若问题持续，请联系系统维护人员查看服务器日志。",
+                 icon=":material/error:")
+    return False, None
+
+
 # ---- downloads ------------------------------------------------------------------------------------
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -15,7 +15,7 @@ import streamlit as st  # noqa: E402
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
-from pipelines import ingest  # noqa: E402
+from pipelines import versions  # noqa: E402
 from pipelines import db as dbmod  # noqa: E402
 
 
@@ -29,7 +29,7 @@ def deadline_text(status: dict) -> tuple[str, str]:
 
 
 def deadline_form(period: str, status: dict) -> None:
-    """The deadline setter, for a signed-in admin only (ingest.set_deadline audits and journals the change)."""
+    """The deadline setter, for a signed-in admin only (versions.set_deadline audits and journals the change)."""
     admin = access.current_admin()
     if not admin:
         st.caption("报送截止日期由组织部管理员设置：请先在“数据上传”页面登录，再回到本页设置。")
@@ -49,7 +49,7 @@ def deadline_form(period: str, status: dict) -> None:
 
 def _write_deadline(period: str, due: dt.date | None, admin: str, done: str) -> None:
     try:
-        ingest.set_deadline(period, due, actor=admin)
+        versions.set_deadline(period, due, actor=admin)
     except dbmod.DatabaseBusy:
         st.warning("数据库正忙，截止日期未保存，请稍后重试。", icon=":material/hourglass_top:")
         return

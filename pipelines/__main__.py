@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+")
     i.add_argument("--db", default=None)
     i.add_argument("--json", action="store_true")
+    i.add_argument("--dry-run", action="store_true", help="只校验并显示导入后的结果，不写入任何数据")
+    i.add_argument("--on-conflict", choices=["last_wins", "refuse"], default="last_wins",
+                   help="同一批中同一支部同一季度有多份不同文件时：last_wins 以后一份为准（默认），refuse 均不导入")
 
     b = sub.add_parser("rebuild", help="从归档的原始文件重建数据库")
     b.add_argument("--db", default=None)
@@ -67,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "demo":
         from pipelines.demo import cli_demo as run
     elif args.command in ("registry", "ingest", "rebuild"):
-        from pipelines import ingest
-        run = getattr(ingest, f"cli_{args.command}")
+        from pipelines import cli_ingest
+        run = getattr(cli_ingest, f"cli_{args.command}")
     elif args.command == "report":
         from pipelines.report import cli_report as run
     elif args.command == "summary":

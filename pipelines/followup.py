@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from pipelines import alerts as al
 from pipelines import db as dbm
-from pipelines import export, ingest, scoring, store
+from pipelines import export, journal, scoring, store
 from pipelines import report_layout as layout
 from pipelines.guide import guide
 from pipelines.period import Period
@@ -99,7 +99,7 @@ def open_followup(period: str, *, branch_code: str | None = None, college: str |
     if bool(branch_code) == bool(college):
         raise ValueError("督办对象须且只须指定一项：一个支部，或一个二级党组织。")
     _subject_ok(rule_id, item_id)
-    at = ingest._now()
+    at = journal.now()
 
     def body(con):
         where = _college_of(con, branch_code) if branch_code else college
@@ -112,10 +112,10 @@ def open_followup(period: str, *, branch_code: str | None = None, college: str |
         detail = f"督办 {task_id}：{branch_code or where} {period} {rule_id or item_id}"
         store.audit(con, actor, "followup_open", detail, at=at)
         saved = {**task, "due_date": due.isoformat() if due else None, "opened_at": at.isoformat()}
-        return task_id, ingest._entry("followup_open", actor=actor, at=at, detail=detail, branch=branch_code,
+        return task_id, journal.entry("followup_open", actor=actor, at=at, detail=detail, branch=branch_code,
                                       period=period, followup=saved)
 
-    return ingest._write(dbm.db_path(db), body)
+    return journal.write(dbm.db_path(db), body)
 
 
 def close_followup(task_id: int, comment: str, db=None, *, actor: str, scope: str | None = None) -> None:
@@ -125,7 +125,7 @@ def close_followup(task_id: int, comment: str, db=None, *, actor: str, scope: st
     comment = str(comment or "").strip()
     if not comment:
         raise ValueError("请填写办结说明。")
-    at = ingest._now()
+    at = journal.now()
 
     def body(con):
         row = con.execute("SELECT college, closed_at FROM followups WHERE id = ?", [int(task_id)]).fetchone()
@@ -137,10 +137,10 @@ def close_followup(task_id: int, comment: str, db=None, *, actor: str, scope: st
         store.close_followup(con, int(task_id), actor=actor, at=at, comment=comment)
         detail = f"督办 {task_id} 办结：{comment}"
         store.audit(con, actor, "followup_close", detail, at=at)
-        return None, ingest._entry("followup_close", actor=actor, at=at, detail=detail,
+        return None, journal.entry("followup_close", actor=actor, at=at, detail=detail,
                                    followup={"id": int(task_id), "comment": comment})
 
-    ingest._write(dbm.db_path(db), body)
+    journal.write(dbm.db_path(db), body)
 
 
 def replay(con, entry: dict) -> None:

@@ -159,7 +159,7 @@ def deadline_args(period: str, due_date: dt.date | str | None) -> tuple[str, dt.
 def save_deadline(con: duckdb.DuckDBPyConnection, period: str, due_date: dt.date | None, *, actor: str,
                   at: dt.datetime) -> str:
     """Set (or with None, clear) a quarter's submission deadline inside the open transaction; returns the
-    audit detail. The journaled write around it is pipelines.ingest.set_deadline."""
+    audit detail. The journaled write around it is pipelines.versions.set_deadline."""
     if due_date is None:
         con.execute("DELETE FROM deadlines WHERE period = ?", [period])
         return f"{period} 报送截止日期已清除"

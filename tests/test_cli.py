@@ -110,3 +110,32 @@ def test_default_db_comes_from_settings(tmp_path, capsys):
     assert main(["ingest", str(folder), "--json"]) == 0
     assert [f["status"] for f in json.loads(capsys.readouterr().out)["files"]] == ["accepted", "unchanged"]
     assert settings().db_path.exists()
+
+
+def test_ingest_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    from pipelines import archive as arc
+
+    db = tmp_path / "cli.duckdb"
+    assert main(["ingest", str(branch_workbook(tmp_path / "v1.xlsx", "JX01-T01")), "--db", str(db)]) == 0
+    manifest = arc.manifest_path(arc.folder(db))
+    state = (db.read_bytes(), dbm.data_version(db), manifest.read_text())
+    v2 = branch_workbook(tmp_path / "v2.xlsx", "JX01-T01", variant=1)
+    new = branch_workbook(tmp_path / "new.xlsx", "JX01-T02")
+    out = run_cli("ingest", str(v2), str(new), "--db", str(db), "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "[将替换] v2.xlsx  支部 JX01-T01  2026Q1" in out.stdout and "[将新增] new.xlsx" in out.stdout
+    assert "共 2 个文件：将新增 1，将替换 1，无变化 0，将退回 0。" in out.stdout and "未写入任何数据" in out.stdout
+    as_json = json.loads(run_cli("ingest", str(v2), "--db", str(db), "--dry-run", "--json").stdout)
+    assert as_json["dry_run"] is True and as_json["files"][0]["status"] == "replaced"
+    assert (db.read_bytes(), dbm.data_version(db), manifest.read_text()) == state
+
+
+def test_ingest_conflict_policy_is_chosen_on_the_command_line(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    a = branch_workbook(tmp_path / "a.xlsx", "JX01-T01")
+    b = branch_workbook(tmp_path / "b.xlsx", "JX01-T01", variant=1)
+    refused = json.loads(run_cli("ingest", str(a), str(b), "--db", str(db), "--json", "--on-conflict", "refuse").stdout)
+    assert [f["status"] for f in refused["files"]] == ["rejected", "rejected"]
+    assert refused["files"][0]["problems"][-1]["code"] == "batch_conflict"
+    kept = json.loads(run_cli("ingest", str(a), str(b), "--db", str(db), "--json").stdout)  # last_wins by default
+    assert [(f["status"], f["version"]) for f in kept["files"]] == [("accepted", 1), ("replaced", 2)]

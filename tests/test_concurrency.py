@@ -59,7 +59,7 @@ def _check_store(db: Path, results: list, batch: dict[str, list[Path]]) -> None:
 
 def test_two_threads_ingest_at_once(batch, monkeypatch):
     db = config.settings().db_path
-    monkeypatch.setattr(ingest, "CHUNK_FILES", 1)  # one lock round per file: the threads alternate file by file
+    monkeypatch.setattr(ingest, "WRITE_SLICE_S", 0)  # one lock round per file: the threads alternate file by file
     start = threading.Barrier(2)
     results: dict[str, list] = {}
     errors = []
@@ -89,7 +89,7 @@ def _loaded(pid: int, library: str) -> bool:
 
 def test_cli_process_and_app_ingest_at_once(batch, tmp_path, monkeypatch):
     db = tmp_path / "shared.duckdb"
-    monkeypatch.setattr(ingest, "CHUNK_FILES", 1)  # the app side takes the lock once per file
+    monkeypatch.setattr(ingest, "WRITE_SLICE_S", 0)  # the app side takes the lock once per file
     monkeypatch.setenv("DJ_LOCK_TIMEOUT_S", "60")
     config.settings.cache_clear()
     env = {**os.environ, "DJ_DB_PATH": str(db), "DJ_LOCK_TIMEOUT_S": "60"}

@@ -89,7 +89,7 @@ def test_rejected_file_leaves_database_unchanged(db, files):
 
 
 def test_mixed_folder_batch_writes_only_the_good_ones(db, files, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "CHUNK_FILES", 2)  # several write chunks, with a rejected file between them
+    monkeypatch.setattr(ingest, "WRITE_SLICE_S", 0)  # one file per write slice, with a rejected file between them
     folder = tmp_path / "quarter"
     (folder / "sub").mkdir(parents=True)
     shutil.copy(files["a1"], folder / "a1.xlsx")

@@ -322,11 +322,12 @@ def test_a_file_in_another_format_gets_the_chinese_how_to(registry_db, admin_has
     assert any("CSV" in m and "另存为" in m for m in frame(at, "说明")["说明"])
 
 
-def test_commit_batch_twice_writes_once(registry_db, tmp_path):
-    page = load_page()
-    batch = page.preview_batch([workbook(tmp_path, "JX01-T01", "2026Q3")])
-    assert [r.status for r in page.commit_batch(batch, "orgadmin")] == ["accepted"]
-    assert [r.status for r in page.commit_batch(batch, "orgadmin")] == ["unchanged"]  # ingest knows it
+def test_applying_a_plan_twice_writes_once(registry_db, tmp_path):
+    from pipelines import plan
+
+    the_plan = plan.plan([workbook(tmp_path, "JX01-T01", "2026Q3")], on_conflict="refuse")
+    assert [r.status for r in ingest.apply(the_plan, "orgadmin")] == ["accepted"]
+    assert [r.status for r in ingest.apply(the_plan, "orgadmin")] == ["unchanged"]  # decided again at write time
     assert len(submissions()) == 1
 
 
