@@ -10,14 +10,13 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pipelines import alerts, followup  # noqa: E402
 
 
 def _admin() -> str | None:
-    from pipelines import auth
-
-    return auth.current_admin()
+    return access.current_admin()
 
 
 def open_form(period: str, admin: str) -> None:
@@ -37,7 +36,7 @@ def open_form(period: str, admin: str) -> None:
         try:
             task = followup.open_followup(period, branch_code=r["branch_code"], rule_id=r["rule_id"], note=note,
                                           due_date=due, db=str(c.db_file()), actor=admin)
-        except ValueError as e:
+        except (ValueError, PermissionError) as e:
             st.error(str(e))
         else:
             st.success(f"已开立督办任务 {task}。")
@@ -56,7 +55,7 @@ def close_form(df, admin: str) -> None:
     if sent:
         try:
             followup.close_followup(task, comment, str(c.db_file()), actor=admin)
-        except ValueError as e:
+        except (ValueError, PermissionError) as e:
             st.error(str(e))
         else:
             st.success(f"督办任务 {task} 已办结。")

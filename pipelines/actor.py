@@ -20,7 +20,7 @@ class Actor:
 
 
 def authorize(actor: Actor | str | None, branch_codes: Iterable[str] = ()) -> Actor:
-    """The caller as an Actor, if it may write these branches; ValueError with a Chinese message if not.
+    """The caller as an Actor, if it may write these branches; PermissionError with a Chinese message if not.
 
     Today the only rule is a non-empty name; `branch_codes` is where a college scope will be checked.
     """
@@ -30,6 +30,6 @@ def authorize(actor: Actor | str | None, branch_codes: Iterable[str] = ()) -> Ac
         name, scope = actor, None
     name = str(name or "").strip()
     if not name:
-        raise ValueError(NO_ACTOR_MESSAGE)
+        raise PermissionError(NO_ACTOR_MESSAGE)
     list(branch_codes)  # the scope check slots in here
     return Actor(name, scope)

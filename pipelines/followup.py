@@ -24,6 +24,7 @@ from openpyxl.utils import get_column_letter
 from pipelines import alerts as al
 from pipelines import db as dbm
 from pipelines import export, journal, scoring, store
+from pipelines.actor import authorize
 from pipelines import report_layout as layout
 from pipelines.guide import guide
 from pipelines.period import Period
@@ -41,11 +42,8 @@ COLUMNS = ["id", "branch_code", "branch_name", "college", "period", "subject", "
 
 
 # ---- writes --------------------------------------------------------------------------------------------
-def _actor(actor: str | None) -> str:
-    actor = str(actor or "").strip()
-    if not actor:
-        raise ValueError("督办任务须由已登录的管理员操作。")
-    return actor
+def _actor(actor) -> str:
+    return authorize(actor).name
 
 
 def _due(due_date) -> dt.date | None:
@@ -81,7 +79,7 @@ def _college_of(con, branch_code: str) -> str:
 
 def _in_scope(college: str, scope: str | None) -> None:
     if scope is not None and college != scope:
-        raise ValueError(f"该督办任务属于“{college}”，超出当前账号的管理范围（{scope}）。")
+        raise PermissionError(f"该督办任务属于“{college}”，超出当前账号的管理范围（{scope}）。")
 
 
 def open_followup(period: str, *, branch_code: str | None = None, college: str | None = None,

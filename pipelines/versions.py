@@ -66,7 +66,7 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
                  actor: Actor | str) -> None:
     """Set (or with None, clear) the submission deadline of a quarter: one audited, journaled write, so
     `rebuild` keeps it. A submission whose first upload falls on a later day is late (pipelines/alerts.py).
-    ValueError with a Chinese message for a period or date that is none, or without an actor."""
+    ValueError with a Chinese message for a period or date that is none; PermissionError without an actor."""
     actor = authorize(actor).name
     period, due = store.deadline_args(period, due_date)
     path = dbm.db_path(db)

@@ -88,13 +88,13 @@ def test_a_task_checked_in_its_own_quarter_waits(school):
 
 
 def test_writes_refuse_empty_actor_bad_input_and_other_scope(school):
-    with pytest.raises(ValueError, match="已登录的管理员"):
+    with pytest.raises(PermissionError, match="已登录的管理员"):
         fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, note="x", db=school, actor=" ")
-    with pytest.raises(ValueError, match="已登录的管理员"):
+    with pytest.raises(PermissionError, match="已登录的管理员"):
         fu.close_followup(1, "好", school, actor="")
-    with pytest.raises(ValueError, match="超出当前账号的管理范围"):
+    with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
         fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, note="x", db=school, actor="a", scope="外国语学院")
-    with pytest.raises(ValueError, match="超出当前账号的管理范围"):
+    with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
         fu.close_followup(1, "好", school, actor="a", scope="外国语学院")
     with pytest.raises(ValueError, match="只须指定一项"):
         fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, item_id=ITEM, note="x", db=school, actor="a")
@@ -172,14 +172,14 @@ def test_libreoffice_prints_the_list_on_a4(school, tmp_path):
 def _page(demo_db, admin_hash=None):
     from streamlit.testing.v1 import AppTest
 
-    from pipelines import auth
+    from pages import access
 
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "followups.py"),
                            default_timeout=120)
     at.secrets["dj_test"] = "isolated"
     if admin_hash:
         at.secrets["admins"] = {"orgadmin": admin_hash}
-        at.session_state[auth.ADMIN_KEY] = "orgadmin"
+        at.session_state[access.ADMIN_KEY] = "orgadmin"
     return at.run()
 
 

@@ -106,7 +106,7 @@ def test_writes_refuse_an_empty_actor(db, tmp_path):
                   lambda: versions.withdraw("JX01-T01", "2026Q1", db, actor=None),
                   lambda: versions.start_fresh(db, actor=""),
                   lambda: registry.load_registry(registry_workbook(tmp_path / "r.xlsx", CODES), db, actor="")):
-        with pytest.raises(ValueError, match="已登录的管理员"):
+        with pytest.raises(PermissionError, match="已登录的管理员"):
             write()
     assert _state(db) == before and db.exists()
     assert authorize("orgadmin", ["JX01-T01"]) == Actor("orgadmin")
