@@ -58,6 +58,7 @@ from python_calamine import CalamineWorkbook, PasswordError
 
 from pipelines import normalise as nz
 from pipelines import sheet_scan
+from pipelines.config import settings
 from pipelines.guide import Guide, guide
 from pipelines.model import (BranchInfo, CountValue, LedgerRow, ParsedWorkbook, Problem, RegistryEntry,
                              SelfAssessmentRow)
@@ -333,8 +334,10 @@ def _columns(rows: list[list], wanted: list[tuple[str, str]], sheet: str, name: 
 class _Reader:
     """One workbook's validation state; each `_read_*` method appends to `problems`."""
 
-    def __init__(self, g: Guide, name: str, registry: dict[str, RegistryEntry] | None):
+    def __init__(self, g: Guide, name: str, registry: dict[str, RegistryEntry] | None,
+                 today: dt.date | None = None):
         self.g, self.name, self.registry = g, name, registry
+        self.today = today or settings().upload_day or dt.date.today()  # no ledger date may lie after it
         self.problems: list[Problem] = []
         self.branch_type: str | None = None
         self.period: tuple[int, int] | None = None
@@ -628,6 +631,9 @@ class _Reader:
                          start=period.start, end=period.end)
                 self.outside.append((cell, d))
                 return None
+        if d > self.today:  # an activity that has not happened yet (a quarter still in progress)
+            self.add("date_in_future", sheet, cell, d, today=self.today)
+            return None
         return d
 
     def _blame_the_period(self) -> None:
@@ -765,19 +771,20 @@ class _Reader:
 
 
 def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
-                  registry: dict[str, RegistryEntry] | None = None) -> ParsedWorkbook:
+                  registry: dict[str, RegistryEntry] | None = None, today: dt.date | None = None) -> ParsedWorkbook:
     """Read and validate one branch workbook; never raises on bad input (every finding is a `Problem`).
 
     `source` is a path or the file's bytes; `file_name` (default: the path's name) is what problems name.
     With `registry` (branch code -> entry), an unknown branch code is an error and a name/college/type that
     differs from the registry a warning. `sha256` is that of the file's bytes, even for rejected files.
+    `today` (default: settings().upload_day, else the real date) is the upload day: a later ledger date is an error.
     """
     g = guide()
     name, sha, opened, problems = _open(source, file_name, g)
     parsed = ParsedWorkbook(file_name=name, sha256=sha, problems=problems)
     if opened is None:
         return parsed
-    reader = _Reader(g, name, registry)
+    reader = _Reader(g, name, registry, today)
     try:
         with opened.wb:
             s = g.workbook.sheets
