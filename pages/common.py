@@ -113,9 +113,10 @@ def item_label(item_id: str, width: int = 18) -> str:
 
 
 def period_label(period: str) -> str:
-    """'2026Q3' -> '2026 年第 3 季度' (Period.label); anything else as it is."""
+    """'2026Q3' -> '2026 年第 3 季度', '2026 年第 4 季度（进行中）' while it has not ended (Period.status_label);
+    anything else as it is."""
     try:
-        return Period.parse(period).label
+        return Period.parse(period).status_label()
     except ValueError:
         return str(period)
 
@@ -286,7 +287,8 @@ def prefetch() -> None:
             ps = scores("periods")
             if not ps:
                 return
-            for warm in (lambda: bundle(ps[-1]), history, lambda: scores("movers", ps[-1], 5)):
+            default = default_period(ps)
+            for warm in (lambda: bundle(default), history, lambda: scores("movers", default, 5)):
                 warm()
                 time.sleep(PREFETCH_GAP_S)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the page computes it itself
@@ -413,12 +415,25 @@ def open_branch(period: str, college: str, code: str) -> None:
     st.switch_page("pages/branch.py", query_params={"period": period, "college": college, "branch": code})
 
 
+def default_period(periods: Sequence[str]) -> str | None:
+    """The quarter a page opens on: the latest ended quarter with data; a quarter still in progress
+    (Period.in_progress) only when no ended quarter has data."""
+    ended = [p for p in periods if Period.parse(p).ended()]
+    return ended[-1] if ended else (periods[-1] if periods else None)
+
+
+def ended_periods(periods: Sequence[str], include_in_progress: bool = False) -> list[str]:
+    """`periods` without the quarters still in progress (trend lines, movers), unless asked to include them."""
+    return [p for p in periods if include_in_progress or Period.parse(p).ended()]
+
+
 def period_select(periods: Sequence[str], container: Any = None, key: str = "period") -> str:
-    """The shared quarter selector: latest first, default the latest quarter with data."""
+    """The shared quarter selector: latest first, labelled 进行中 while a quarter has not ended; default the
+    latest ended quarter with data (default_period)."""
     ps = list(periods)
     options = list(reversed(period_options(ps)))
     empty = set(options) - set(ps)
-    return state_widget("select", "季度", options, key, default=ps[-1] if ps else options[0], container=container,
+    return state_widget("select", "季度", options, key, default=default_period(ps) or options[0], container=container,
                         format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
 
 

@@ -69,3 +69,91 @@ def test_period_ended_and_in_progress(today, ended):
 def test_period_defaults_to_the_real_date():
     now = Period.of(dt.date.today())
     assert now.in_progress() and now.previous.ended() and now.status_label().endswith("（进行中）")
+
+
+# ---- pages -------------------------------------------------------------------------------------------
+NOW = Period.of(dt.date.today())  # always in progress
+ENDED = NOW.back(3)[:-1]  # the two quarters before it, both ended
+
+
+@pytest.fixture
+def calendar_db(tmp_path, monkeypatch) -> Path:
+    """Three branches with two ended quarters fully done and the current quarter barely begun (no ledger
+    rows yet), written through the real write path; the app's database."""
+    from test_scoring_fixtures import full_year_rows, save, workbook
+
+    db = tmp_path / "calendar.duckdb"
+    books = [workbook(code, p.year, p.quarter, rows=full_year_rows(p.year, p.quarter), college=college)
+             for p in ENDED for code, college in (("A", "机械学院"), ("B", "机械学院"), ("C", "化学学院"))]
+    books += [workbook(code, NOW.year, NOW.quarter, college=college, default_status=("not_done", ""))
+              for code, college in (("A", "机械学院"), ("B", "机械学院"))]
+    save(db, *books)
+    monkeypatch.setenv("DJ_DB_PATH", str(db))
+    config.settings.cache_clear()
+    return db
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.mark.parametrize("name", ["overview", "branch", "compare", "trends"])
+def test_an_unfinished_quarter_is_labelled_and_not_the_default(calendar_db, name):
+    assert scoring.periods(calendar_db) == [str(p) for p in ENDED] + [str(NOW)]
+    at = ok(page(name).run())
+    box = at.selectbox(key="period")
+    assert box.value == str(ENDED[-1])  # the latest ended quarter, not the newer one in progress
+    assert box.format_func(str(NOW)) == f"{NOW.label}（进行中）"
+    assert box.format_func(str(ENDED[-1])) == ENDED[-1].label
+
+
+def test_choosing_the_unfinished_quarter_labels_it_on_the_page(calendar_db):
+    at = ok(page("overview").run())
+    at = ok(at.selectbox(key="period").select(str(NOW)).run())
+    shown = "\n".join(str(e.value) for kind in ("caption", "markdown", "info", "subheader") for e in getattr(at, kind))
+    assert f"{NOW.label}（进行中）" in shown
+
+
+def school_line_x(at: AppTest) -> list[str]:
+    import plotly.io as pio
+
+    for chart in at.get("plotly_chart"):
+        fig = pio.from_json(chart.proto.spec)
+        for trace in fig.data:
+            if trace.name == "全校平均":
+                return list(trace.x)
+    raise AssertionError("no 全校平均 line")
+
+
+def test_trend_lines_leave_the_unfinished_quarter_out_unless_chosen(calendar_db):
+    at = ok(page("trends").run())
+    assert school_line_x(at) == [p.short_label for p in ENDED]
+    at = ok(at.checkbox(key="include_in_progress").check().run())
+    assert school_line_x(at) == [p.short_label for p in ENDED] + [NOW.short_label]
+
+
+def test_trends_without_an_unfinished_quarter_show_no_checkbox(calendar_db):
+    for code in ("A", "B"):  # the current quarter's submissions withdrawn: no quarter in progress has data
+        assert ingest.withdraw(code, str(NOW), calendar_db, actor="test")
+    at = ok(page("trends").run())
+    assert not at.checkbox and school_line_x(at) == [p.short_label for p in ENDED]
+
+
+def test_movers_default_to_the_ended_quarter(calendar_db):
+    at = ok(page("trends").run())
+    heads = [s.value for s in at.subheader]
+    assert any(h.startswith(f"{ENDED[-1].label} 进步与退步") for h in heads), heads
+
+
+def test_the_briefing_and_summary_label_an_unfinished_quarter(calendar_db):
+    from pipelines import report
+
+    now, ended = report.briefing(str(NOW), calendar_db), report.briefing(str(ENDED[-1]), calendar_db)
+    assert now.subtitle.startswith(f"{NOW.label}（进行中）") and now.sentences[0].startswith(f"{NOW.label}（进行中）")
+    assert ended.subtitle.startswith(f"{ENDED[-1].label} ·") and "进行中" not in ended.sentences[0]
