@@ -137,6 +137,7 @@ def main() -> None:
         ],
         "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
     }
+    pages["参考"].append(st.Page("pages/template.py", title="填报模板", icon=":material/description:"))
     if (ROOT / "pages" / "upload.py").exists():
         pages["管理"] = [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")]
     # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to

@@ -33,6 +33,7 @@ from pipelines import export, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
+from pipelines.prefilled import TemplateError  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -502,15 +503,47 @@ def download(container: Any, label: str, build: Callable[[], bytes], *, file_nam
     Chinese message: a file built on click fails out of sight, leaving a button that does nothing."""
     try:
         data = build()
-    except dbmod.DatabaseBusy:
-        container.warning(f"数据库正忙，“{file_name}”暂时无法生成，请稍后刷新页面重试。", icon=":material/hourglass_top:")
-        return
     except Exception as e:  # noqa: BLE001 - the page must show why there is nothing to download
-        log.exception("export failed: %s", file_name)
-        container.error(f"“{file_name}”生成失败（{type(e).__name__}），暂时无法下载。请刷新页面重试；"
-                        "若问题持续，请联系组织部管理员。", icon=":material/error:")
+        _cannot_build(container, file_name, e)
         return
     container.download_button(label, data=data, file_name=file_name, mime=mime, key=key, on_click="ignore",
+                              **kwargs)
+
+
+def _cannot_build(container: Any, file_name: str, e: Exception) -> None:
+    """Why a file cannot be downloaded, in Chinese: a busy database, a refusal whose message says why
+    (prefilled.TemplateError: an empty registry, an unknown college) or a failure."""
+    if isinstance(e, dbmod.DatabaseBusy):
+        container.warning(f"数据库正忙，“{file_name}”暂时无法生成，请稍后刷新页面重试。", icon=":material/hourglass_top:")
+    elif isinstance(e, TemplateError):
+        container.warning(f"“{file_name}”暂时无法生成：{e}", icon=":material/info:")
+    else:
+        log.exception("export failed: %s", file_name, exc_info=e)
+        container.error(f"“{file_name}”生成失败（{type(e).__name__}），暂时无法下载。请刷新页面重试；"
+                        "若问题持续，请联系组织部管理员。", icon=":material/error:")
+
+
+def download_later(container: Any, label: str, build: Callable[[], bytes], *, file_name: str, mime: str,
+                   key: str, check: Callable[[], Any] | None = None, **kwargs: Any) -> None:
+    """A download button whose file is built only when clicked (st.download_button with a callable), for
+    files too costly to build on every run (a college's zip of workbooks). `check()` runs now and holds what
+    can go wrong (an empty registry, an unknown college): its failure shows here in Chinese, as download()'s
+    does, and no button is shown. A failure while building on click is logged."""
+    try:
+        if check is not None:
+            check()
+    except Exception as e:  # noqa: BLE001 - the page must show why there is nothing to download
+        _cannot_build(container, file_name, e)
+        return
+
+    def deferred() -> bytes:
+        try:
+            return build()
+        except Exception:
+            log.exception("deferred export failed: %s", file_name)
+            raise
+
+    container.download_button(label, data=deferred, file_name=file_name, mime=mime, key=key, on_click="ignore",
                               **kwargs)
 
 

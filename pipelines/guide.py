@@ -6,12 +6,13 @@ repeats those lists.
 from __future__ import annotations
 
 import hashlib
+from string import Formatter
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.config import settings
 
@@ -152,12 +153,29 @@ class Sheets(_Strict):
     self_assessment: str
 
 
+# The names a common mistake may use, filled in by pipelines.workbook.mistakes.
+MISTAKE_FIELDS = frozenset({"ledger", "catch_all", "without_evidence", "example_prefix"})
+
+
 class Workbook(_Strict):
     sheets: Sheets
     info_fields: tuple[Column, ...]
     ledger_columns: tuple[Column, ...]
     counts_columns: tuple[Column, ...]
     self_assessment_columns: tuple[Column, ...]
+    # 常见错误, in the template's 使用说明 and on the public template page (pipelines.workbook.mistakes);
+    # {ledger}, {catch_all}, {without_evidence} and {example_prefix} are filled in from the guide and template.
+    common_mistakes: tuple[str, ...] = ()
+
+    @field_validator("common_mistakes")
+    @classmethod
+    def _known_fields(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
+        for i, line in enumerate(lines):
+            used = {f for _, f, _, _ in Formatter().parse(line) if f is not None}
+            if used - MISTAKE_FIELDS:
+                raise ValueError(f"workbook.common_mistakes[{i}]: unknown field(s) {', '.join(sorted(used - MISTAKE_FIELDS))}"
+                                 f" (known: {', '.join(sorted(MISTAKE_FIELDS))})")
+        return lines
 
 
 AlertKind = Literal[
