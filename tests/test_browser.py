@@ -26,6 +26,7 @@ PAGES = {  # url path -> (title, plotly charts that must be drawn)
     "compare": ("教师与学生支部对比", 5),
     "trends": ("趋势分析", 5),
     "guide": ("指标指南", 1),
+    "template": ("填报模板", 0),
 }
 
 

@@ -25,6 +25,7 @@ PAGES = {
     "compare": "pages/compare.py",
     "trends": "pages/trends.py",
     "guide": "pages/guide.py",
+    "template": "pages/template.py",
 }
 TIMEOUT = 120
 
@@ -70,6 +71,7 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     "compare": ("教师与学生支部对比", 5, 3, 2, 2),
     "trends": ("趋势分析", 5, 0, 1, 2),
     "guide": ("指标指南", 1, 4, 0, 0),
+    "template": ("填报模板", 0, 0, 0, 4),  # two blank templates, a branch's pre-filled workbook, a college's zip
 }
 
 
