@@ -180,3 +180,33 @@ def test_behind_the_view_password_when_one_is_set(school):
     at.run()
     assert not at.exception and [t.value for t in at.title] == ["填报模板"]
     assert at.get("download_button") and not at.text_input  # no admin sign-in either
+
+
+def fields(code: str) -> dict[str, str]:
+    """Placeholder values for the fields of a catalogue message."""
+    from string import Formatter
+
+    from pipelines.problems import CATALOGUE
+
+    names = {f for _, f, _, _ in Formatter().parse(CATALOGUE[code].template) if f}
+    return dict.fromkeys(names - {"where", "sheet", "cell", "value"}, "?")
+
+
+def test_the_reminders_accepted_workbooks_raised_most(tmp_path, monkeypatch):
+    """From raw_problems (the warnings of accepted workbooks), most files first, named by the catalogue."""
+    from pipelines.problems import CATALOGUE, make
+    from test_scoring_fixtures import save, workbook
+
+    books = [workbook(code, COLLECTED.year, COLLECTED.quarter) for code in ("A", "B", "C")]
+    for book, codes in zip(books, (["duplicate_row", "training_incomplete"], ["training_incomplete"],
+                                   ["training_incomplete", "training_incomplete"])):
+        book.problems = [make(code, file=book.file_name, sheet="活动台账", cell="A3", value="x", **fields(code))
+                         for code in codes]
+    db = tmp_path / "warned.duckdb"
+    save(db, *books)
+    monkeypatch.setenv("DJ_DB_PATH", str(db))
+    config.settings.cache_clear()
+    at = ok(page().run())
+    [table] = at.dataframe
+    assert table.value.values.tolist() == [[CATALOGUE["training_incomplete"].title, 3],
+                                           [CATALOGUE["duplicate_row"].title, 1]]
