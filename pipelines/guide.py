@@ -6,9 +6,9 @@ repeats those lists.
 from __future__ import annotations
 
 import hashlib
-from string import Formatter
 from functools import cached_property, lru_cache
 from pathlib import Path
+from string import Formatter
 from typing import Literal
 
 import yaml
@@ -173,8 +173,9 @@ class Workbook(_Strict):
         for i, line in enumerate(lines):
             used = {f for _, f, _, _ in Formatter().parse(line) if f is not None}
             if used - MISTAKE_FIELDS:
-                raise ValueError(f"workbook.common_mistakes[{i}]: unknown field(s) {', '.join(sorted(used - MISTAKE_FIELDS))}"
-                                 f" (known: {', '.join(sorted(MISTAKE_FIELDS))})")
+                unknown = ", ".join(sorted(used - MISTAKE_FIELDS))
+                raise ValueError(f"workbook.common_mistakes[{i}]: unknown field(s) {unknown} "
+                                 f"(known: {', '.join(sorted(MISTAKE_FIELDS))})")
         return lines
 
 

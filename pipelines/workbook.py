@@ -247,6 +247,7 @@ def _guide_sheet(ws: Worksheet, g: Guide, branch_type: str, example: dict[str, o
 
 
 def guide_steps(g: Guide, prefilled: bool) -> list[tuple[str, bool]]:
+    """一、填写步骤 of 使用说明 as (text, bold) lines; also shown on the public template page."""
     s = sheet_names(g)
     acts = "、".join(a.name for a in g.activity_types)
     statuses = "、".join(o.name for o in g.self_assessment)

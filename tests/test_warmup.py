@@ -11,7 +11,7 @@ import pytest
 from app_server import free_port, start_app, stop_app
 from pipelines.warmup import stream_url, visit_pages
 
-TITLES = ["全校总览", "支部画像", "教师与学生支部对比", "趋势分析", "指标指南", "数据上传"]  # navigation order
+TITLES = ["全校总览", "支部画像", "教师与学生支部对比", "趋势分析", "指标指南", "填报模板", "数据上传"]  # navigation order
 
 
 @pytest.fixture
