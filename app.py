@@ -138,21 +138,23 @@ def main() -> None:
             st.Page("pages/branch.py", title="支部画像", icon=":material/account_tree:"),
             st.Page("pages/compare.py", title="教师与学生支部对比", icon=":material/compare_arrows:"),
             st.Page("pages/trends.py", title="趋势分析", icon=":material/trending_up:"),
-            st.Page("pages/followups.py", title="督办整改", icon=":material/assignment_turned_in:"),
+            st.Page("pages/meeting.py", title="会议大屏", icon=":material/tv:"),
         ],
-        "预警与催报": [
+        "预警与督办": [
             st.Page("pages/alerts.py", title="预警", icon=":material/notifications:"),
             st.Page("pages/progress.py", title="报送进度", icon=":material/pending_actions:"),
+            st.Page("pages/followups.py", title="督办整改", icon=":material/assignment_turned_in:"),
         ],
-        "参考": [st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:")],
+        "参考": [
+            st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:"),
+            st.Page("pages/template.py", title="填报模板", icon=":material/description:"),
+        ],
         "管理": [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")],
     }
     # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to
     # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
     if SCREEN:  # the meeting screen alone: no sidebar, no page list
         pages = [st.Page("pages/meeting.py", title="会议大屏", icon=":material/tv:", default=True)]
-    else:
-        pages["数据看板"].append(st.Page("pages/meeting.py", title="会议大屏", icon=":material/tv:"))
     nav = st.navigation(pages, position="sidebar" if allowed and not SCREEN else "hidden")
     if not allowed:
         st.stop()

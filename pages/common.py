@@ -32,6 +32,7 @@ from pipelines import alerts, export, followup, honours, report, scoring  # noqa
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
+from pipelines.prefilled import TemplateError  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -124,9 +125,10 @@ def item_label(item_id: str, width: int = 18) -> str:
 
 
 def period_label(period: str) -> str:
-    """'2026Q3' -> '2026 年第 3 季度' (Period.label); anything else as it is."""
+    """'2026Q3' -> '2026 年第 3 季度', '2026 年第 4 季度（进行中）' while it has not ended (Period.status_label);
+    anything else as it is."""
     try:
-        return Period.parse(period).label
+        return Period.parse(period).status_label()
     except ValueError:
         return str(period)
 
@@ -304,7 +306,8 @@ def prefetch() -> None:
             ps = scores("periods")
             if not ps:
                 return
-            for warm in (lambda: bundle(ps[-1]), history, lambda: scores("movers", ps[-1], 5)):
+            default = default_period(ps)
+            for warm in (lambda: bundle(default), history, lambda: scores("movers", default, 5)):
                 warm()
                 time.sleep(PREFETCH_GAP_S)
         except Exception:  # noqa: BLE001 - a failed warm-up only means the page computes it itself
@@ -450,12 +453,25 @@ def page_link(container: Any, page: str, label: str, icon: str, query_params: di
             st.switch_page(page, query_params=query_params)
 
 
+def default_period(periods: Sequence[str]) -> str | None:
+    """The quarter a page opens on: the latest ended quarter with data; a quarter still in progress
+    (Period.in_progress) only when no ended quarter has data."""
+    ended = [p for p in periods if Period.parse(p).ended()]
+    return ended[-1] if ended else (periods[-1] if periods else None)
+
+
+def ended_periods(periods: Sequence[str], include_in_progress: bool = False) -> list[str]:
+    """`periods` without the quarters still in progress (trend lines, movers), unless asked to include them."""
+    return [p for p in periods if include_in_progress or Period.parse(p).ended()]
+
+
 def period_select(periods: Sequence[str], container: Any = None, key: str = "period") -> str:
-    """The shared quarter selector: latest first, default the latest quarter with data."""
+    """The shared quarter selector: latest first, labelled 进行中 while a quarter has not ended; default the
+    latest ended quarter with data (default_period)."""
     ps = list(periods)
     options = list(reversed(period_options(ps)))
     empty = set(options) - set(ps)
-    return state_widget("select", "季度", options, key, default=ps[-1] if ps else options[0], container=container,
+    return state_widget("select", "季度", options, key, default=default_period(ps) or options[0], container=container,
                         format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
 
 
@@ -538,15 +554,47 @@ def download(container: Any, label: str, build: Callable[[], bytes], *, file_nam
     Chinese message: a file built on click fails out of sight, leaving a button that does nothing."""
     try:
         data = build()
-    except dbmod.DatabaseBusy:
-        container.warning(f"数据库正忙，“{file_name}”暂时无法生成，请稍后刷新页面重试。", icon=":material/hourglass_top:")
-        return
     except Exception as e:  # noqa: BLE001 - the page must show why there is nothing to download
-        log.exception("export failed: %s", file_name)
-        container.error(f"“{file_name}”生成失败（{type(e).__name__}），暂时无法下载。请刷新页面重试；"
-                        "若问题持续，请联系组织部管理员。", icon=":material/error:")
+        _cannot_build(container, file_name, e)
         return
     container.download_button(label, data=data, file_name=file_name, mime=mime, key=key, on_click="ignore",
+                              **kwargs)
+
+
+def _cannot_build(container: Any, file_name: str, e: Exception) -> None:
+    """Why a file cannot be downloaded, in Chinese: a busy database, a refusal whose message says why
+    (prefilled.TemplateError: an empty registry, an unknown college) or a failure."""
+    if isinstance(e, dbmod.DatabaseBusy):
+        container.warning(f"数据库正忙，“{file_name}”暂时无法生成，请稍后刷新页面重试。", icon=":material/hourglass_top:")
+    elif isinstance(e, TemplateError):
+        container.warning(f"“{file_name}”暂时无法生成：{e}", icon=":material/info:")
+    else:
+        log.exception("export failed: %s", file_name, exc_info=e)
+        container.error(f"“{file_name}”生成失败（{type(e).__name__}），暂时无法下载。请刷新页面重试；"
+                        "若问题持续，请联系组织部管理员。", icon=":material/error:")
+
+
+def download_later(container: Any, label: str, build: Callable[[], bytes], *, file_name: str, mime: str,
+                   key: str, check: Callable[[], Any] | None = None, **kwargs: Any) -> None:
+    """A download button whose file is built only when clicked (st.download_button with a callable), for
+    files too costly to build on every run (a college's zip of workbooks). `check()` runs now and holds what
+    can go wrong (an empty registry, an unknown college): its failure shows here in Chinese, as download()'s
+    does, and no button is shown. A failure while building on click is logged."""
+    try:
+        if check is not None:
+            check()
+    except Exception as e:  # noqa: BLE001 - the page must show why there is nothing to download
+        _cannot_build(container, file_name, e)
+        return
+
+    def deferred() -> bytes:
+        try:
+            return build()
+        except Exception:
+            log.exception("deferred export failed: %s", file_name)
+            raise
+
+    container.download_button(label, data=deferred, file_name=file_name, mime=mime, key=key, on_click="ignore",
                               **kwargs)
 
 

@@ -48,6 +48,18 @@ def movers_chart(df: pd.DataFrame, up: bool):
     return fig
 
 
+def in_progress_filter(h: pd.DataFrame, periods: list[str], container) -> tuple[pd.DataFrame, list[str]]:
+    """The history and periods the lines are drawn from: a quarter still in progress only partly collected
+    would pull every line down, so it is left out unless the user ticks 包含进行中的季度."""
+    if len(c.ended_periods(periods)) == len(periods):
+        return h, periods
+    container.space("small")  # line the checkbox up with the select boxes beside it
+    include = container.checkbox("包含进行中的季度", key="include_in_progress",
+                                 help="进行中的季度尚未结束，报送和台账都不完整，默认不计入趋势线。")
+    shown = c.ended_periods(periods, include) or periods
+    return h[h["period"].isin(shown)], shown
+
+
 def render() -> None:
     """The 趋势分析 page body."""
     c.header("趋势分析", "全校、两类支部和各二级党组织的得分变化，进步与退步最大的支部")
@@ -55,11 +67,11 @@ def render() -> None:
     if not periods:
         c.no_data()
         return
-    h = c.history()
     top = st.columns([1, 1, 2])
     period = c.period_select(periods, container=top[0])
     metric = c.state_widget("select", "指标", ["overall"] + c.dim_cols(), "metric", container=top[1],
                             format_func=metric_name)
+    h, shown = in_progress_filter(c.history(), periods, top[2])
     name = metric_name(metric)
     if len(periods) < 2:
         st.info(f"目前只有 {c.period_label(periods[0])} 一个季度的数据。积累两个及以上季度后，"
@@ -71,7 +83,7 @@ def render() -> None:
         c.show(c.type_mean_lines(h, metric, suffix="平均", school_first=True, ytitle=name, height=400),
                key="tr_school")
     with right:
-        college_lines(h, period, periods, metric, name)
+        college_lines(h, period, shown, metric, name)
     up, down = movers_section(period, periods)
     branch_lines(h, metric, name, up, down)
 

@@ -7,6 +7,7 @@ Streamlit's own `[auth]` section (OIDC) is read by st.login itself; we only dete
 """
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     # .streamlit/config.toml `server.maxUploadSize` repeats it rounded up to whole MB, because Streamlit reads
     # only its own config (tests/test_config.py holds the two equal).
     max_upload_files: int = Field(400, description="Most workbooks accepted in one upload batch")
+    upload_day: dt.date | None = Field(
+        None, description="The day ledger dates are checked against (a date after it is an error, "
+        "date_in_future); default: the real date. Set it (DJ_UPLOAD_DAY=2027-01-15) only to load workbooks "
+        "of a quarter that has not ended yet on this machine, such as test or training data")
     archive_link_ttl_s: float = Field(
         60.0, gt=0, description="Seconds a download link of an archived original keeps working after its first "
         "download; it stops at once at sign-out or when the admin's browser disconnects (pipelines.archive_links)"

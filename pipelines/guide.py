@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 from functools import cached_property, lru_cache
 from pathlib import Path
+from string import Formatter
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.config import settings
 
@@ -154,6 +155,8 @@ class Sheets(_Strict):
 
 # Optional registry columns the code stores (RegistryEntry fields); the guide gives their Chinese headers.
 REGISTRY_OPTIONAL_IDS = ("secretary_name", "phone")
+# The names a common mistake may use, filled in by pipelines.workbook.mistakes.
+MISTAKE_FIELDS = frozenset({"ledger", "catch_all", "without_evidence", "example_prefix"})
 
 
 class Workbook(_Strict):
@@ -163,6 +166,20 @@ class Workbook(_Strict):
     ledger_columns: tuple[Column, ...]
     counts_columns: tuple[Column, ...]
     self_assessment_columns: tuple[Column, ...]
+    # 常见错误, in the template's 使用说明 and on the public template page (pipelines.workbook.mistakes);
+    # {ledger}, {catch_all}, {without_evidence} and {example_prefix} are filled in from the guide and template.
+    common_mistakes: tuple[str, ...] = ()
+
+    @field_validator("common_mistakes")
+    @classmethod
+    def _known_fields(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
+        for i, line in enumerate(lines):
+            used = {f for _, f, _, _ in Formatter().parse(line) if f is not None}
+            if used - MISTAKE_FIELDS:
+                unknown = ", ".join(sorted(used - MISTAKE_FIELDS))
+                raise ValueError(f"workbook.common_mistakes[{i}]: unknown field(s) {unknown} "
+                                 f"(known: {', '.join(sorted(MISTAKE_FIELDS))})")
+        return lines
 
     @model_validator(mode="after")
     def _registry_ids(self) -> "Workbook":

@@ -1,5 +1,6 @@
 """A period (季度): one calendar quarter, written 2026Q3. Every quarter rule — parsing, labels, the quarter
-before and after, its months and dates, the latest completed quarter — lives here and nowhere else."""
+before and after, its months and dates, the latest completed quarter, whether a quarter is still in progress —
+lives here and nowhere else."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 # '2026Q3', '2026q3', ' 2026 Q03 ' — a four-digit year, Q, a quarter 1–4
 _PATTERN = re.compile(r"\s*(\d{4})\s*[Qq]\s*0*([1-4])\s*")
+IN_PROGRESS = "（进行中）"  # appended to the label of a quarter that has not ended
 
 
 @dataclass(frozen=True, order=True)
@@ -41,6 +43,19 @@ class Period:
         """The last quarter that has fully ended before `today` (2026-11-27 → 2026Q3): the one branches are
         reporting on now."""
         return cls.of(today or dt.date.today()).previous
+
+    def ended(self, today: dt.date | None = None) -> bool:
+        """Whether the quarter is over on `today` (its last day is before it): the one rule for "complete"."""
+        return self.end < (today or dt.date.today())
+
+    def in_progress(self, today: dt.date | None = None) -> bool:
+        """Whether the quarter has not ended on `today` (the current quarter, or one still to come): its data
+        can only be partial, so it is labelled 进行中, is not the default view and stays out of trends."""
+        return not self.ended(today)
+
+    def status_label(self, today: dt.date | None = None) -> str:
+        """`label`, with '（进行中）' while the quarter has not ended: '2026 年第 4 季度（进行中）'."""
+        return self.label + (IN_PROGRESS if self.in_progress(today) else "")
 
     def __str__(self) -> str:
         return f"{self.year}Q{self.quarter}"

@@ -42,6 +42,11 @@ def prefilled_name(entry: RegistryEntry, period: str) -> str:
     return f"{period}_{entry.branch_code}_{_UNSAFE.sub('', entry.branch_name)}.xlsx"
 
 
+def zip_name(period: str, college: str | None = None) -> str:
+    """The file name of a college's (or the school's) zip: '2026Q4_机械工程学院党委_预填模板.zip'."""
+    return f"{period}_{_UNSAFE.sub('', college) if college else '全校'}_预填模板.zip"
+
+
 def write_prefilled(target, entry: RegistryEntry, period: str):
     """Write one branch's pre-filled workbook for `period` to a path or a binary file object; returns it."""
     p = Period.parse(check_period(period))

@@ -124,6 +124,9 @@ _declare("date_impossible", "error", "日期不存在",
 _declare("date_outside_period", "error", "日期不在本季度",
          "{where}的日期“{value}”不在所填报的 {year} 年第 {quarter} 季度（{start} 至 {end}）内。"
          "请核对日期；如果是其他季度的活动，请填在对应季度的报送文件中。")
+_declare("date_in_future", "error", "日期晚于报送当天",
+         "{where}的日期“{value}”晚于报送当天（{today}），还没有到。台账只登记已经开展的活动；"
+         "请核对日期，尚未开展的活动请在活动开展后再登记报送。")
 _declare("period_contradicts_dates", "error", "年度或季度可能填错",
          "「{ledger}」中有 {n} 条记录的日期都在 {year} 年第 {quarter} 季度，而{where}填写的是 {info_year} 年第 "
          "{info_quarter} 季度。请先核对「支部信息」中的年度和季度（常见于复制上一季度的文件后忘记修改）；"

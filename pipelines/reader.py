@@ -43,6 +43,7 @@ Decisions:
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from pathlib import Path
@@ -58,19 +59,21 @@ log = logging.getLogger(__name__)
 
 
 def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
-                  registry: dict[str, RegistryEntry] | None = None) -> ParsedWorkbook:
+                  registry: dict[str, RegistryEntry] | None = None, today: dt.date | None = None) -> ParsedWorkbook:
     """Read and validate one branch workbook; never raises on bad input (every finding is a `Problem`).
 
     `source` is a path or the file's bytes; `file_name` (default: the path's name) is what problems name.
-    With `registry` (branch code -> entry), an unknown branch code is an error and a name/college/type that
-    differs from the registry a warning. `sha256` is that of the file's bytes, even for rejected files.
+    With `registry` (branch code -> entry), the code decides the branch: an unknown code, another branch's
+    name under this code or another branch type is an error, a different name or college a warning (the
+    registry's is stored). `sha256` is that of the file's bytes, even for rejected files. `today` (default:
+    settings().upload_day, else the real date) is the upload day: a later ledger date is an error.
     """
     g = guide()
     name, sha, opened, problems = open_workbook(source, file_name, g)
     parsed = ParsedWorkbook(file_name=name, sha256=sha, problems=problems)
     if opened is None:
         return parsed
-    reader = WorkbookReader(g, name, registry)
+    reader = WorkbookReader(g, name, registry, today)
     try:
         with opened.wb:
             s = g.workbook.sheets

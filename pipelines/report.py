@@ -194,7 +194,7 @@ def briefing(period: str, db=None, *, now: dt.datetime | None = None,
         "总分": att["overall"], "等次": att["grade"], "较上季度": att["change"],
     })
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")
-    return Briefing(period, TITLE, f"{Period.parse(period).label} · {g.school}",
+    return Briefing(period, TITLE, f"{Period.parse(period).status_label()} · {g.school}",
                     f"指标指南版本 {g.version} · 生成时间 {stamp}", s.sentences, grades, table)
 
 

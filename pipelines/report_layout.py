@@ -34,7 +34,7 @@ LINE_HEIGHT = 1.4  # row height in points per line, as a multiple of the font si
 
 
 def header_text(period: str) -> str:
-    return f"{TITLE} · {Period.parse(period).label}"
+    return f"{TITLE} · {Period.parse(period).status_label()}"
 
 
 FOOTER_TEXT = "第 &P 页 / 共 &N 页"
@@ -76,7 +76,7 @@ def orientation(ws) -> str:
 
 def sheet_title(ws, name: str, period: str) -> None:
     """Row 1: the sheet's title with the quarter."""
-    ws.cell(1, 1, f"{name}（{Period.parse(period).label}）").font = Font(size=14, bold=True, color=RED)
+    ws.cell(1, 1, f"{name}（{Period.parse(period).status_label()}）").font = Font(size=14, bold=True, color=RED)
     ws.row_dimensions[1].height = 24
 
 

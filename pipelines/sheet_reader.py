@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipelines import normalise as nz
 from pipelines.container import cell_at, cell_ref
+from pipelines.config import settings
 from pipelines.guide import Guide
 from pipelines.model import BranchInfo, Problem, RegistryEntry
 from pipelines.problems import make
@@ -24,8 +25,10 @@ _NAME_TOKENS = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")  # code-like tokens of an
 class SheetReader:
     """One workbook's validation state; each `read_*` method appends to `problems`."""
 
-    def __init__(self, g: Guide, name: str, registry: dict[str, RegistryEntry] | None):
+    def __init__(self, g: Guide, name: str, registry: dict[str, RegistryEntry] | None,
+                 today: dt.date | None = None):
         self.g, self.name, self.registry = g, name, registry
+        self.today = today or settings().upload_day or dt.date.today()  # no ledger date may lie after it
         self.problems: list[Problem] = []
         self.branch_type: str | None = None
         self.period: tuple[int, int] | None = None

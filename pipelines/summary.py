@@ -193,7 +193,7 @@ def facts(period: str, data: dict[str, pd.DataFrame], periods: list[str]) -> Fac
 
 # ---- sentences -----------------------------------------------------------------------------------------
 def _school_sentence(f: Facts) -> str:
-    head = f"{Period.parse(f.period).label}，全校 {f.scored} 个支部平均分 {_num(f.school_mean)} 分"
+    head = f"{Period.parse(f.period).status_label()}，全校 {f.scored} 个支部平均分 {_num(f.school_mean)} 分"
     if f.previous is not None:
         change = "与上季度持平" if f.school_change == 0 else f"较上季度{_moved(f.school_change)}"
         note = "（两个季度报送的支部类型不同，这一变化受支部构成影响）" if f.types_changed else ""
@@ -265,7 +265,7 @@ def _submission_sentence(f: Facts) -> str:
 def sentences(f: Facts) -> list[str]:
     """The summary's sentences from its facts: 3–6 when the quarter has scores, 2 when it has none."""
     if not f.scored:
-        return [f"{Period.parse(f.period).label}还没有任何支部报送，暂无得分。", _submission_sentence(f)]
+        return [f"{Period.parse(f.period).status_label()}还没有任何支部报送，暂无得分。", _submission_sentence(f)]
     parts = [_school_sentence(f), _grade_sentence(f), _movers_sentence(f), _weak_sentence(f),
              _type_sentence(f), _submission_sentence(f)]
     return [p for p in parts if p]
@@ -294,6 +294,6 @@ def cli_summary(args: argparse.Namespace) -> int:
         have = "、".join(known) if known else "无"
         print(f"没有 {period} 的报送数据，也没有支部名册。已有季度：{have}", file=sys.stderr)
         return 1
-    print(f"本季度要点（{Period.parse(period).label}）")
+    print(f"本季度要点（{Period.parse(period).status_label()}）")
     print(quarter_summary(period, db, periods=known).text)
     return 0

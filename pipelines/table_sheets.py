@@ -151,6 +151,9 @@ class WorkbookReader(SheetReader):
                          start=period.start, end=period.end)
                 self.outside.append((cell, d))
                 return None
+        if d > self.today:  # an activity that has not happened yet (a quarter still in progress)
+            self.add("date_in_future", sheet, cell, d, today=self.today)
+            return None
         return d
 
     def _blame_the_period(self) -> None:

@@ -60,7 +60,7 @@ def guide_sheet(ws: Worksheet, g: Guide, branch_type: str, example: dict[str, ob
          f"灰色单元格为模板内容（已保护，不能修改），白色单元格请填写。", False),
         ("", False),
         ("一、填写步骤", True),
-        *_guide_steps(g, prefilled),
+        *guide_steps(g, prefilled),
         ("", False),
         (due + "（根据指标指南自动生成，供逐项自查）", True),
         *[(f"    {i}. {line}", False) for i, line in enumerate(checklist(branch_type, period), start=1)],
@@ -69,7 +69,7 @@ def guide_sheet(ws: Worksheet, g: Guide, branch_type: str, example: dict[str, ob
         *[(line, False) for line in _example_lines(g, example)],
         ("", False),
         ("四、常见错误（系统会逐条提示并退回修改）", True),
-        *[(line, False) for line in _mistakes(g)],
+        *[(f"{i}. {line}", False) for i, line in enumerate(mistakes(g), start=1)],
         ("", False),
         (f"指南版本：{g.version}。如有疑问，请联系学校党委组织部。", False),
     ]
@@ -83,7 +83,8 @@ def guide_sheet(ws: Worksheet, g: Guide, branch_type: str, example: dict[str, ob
     protect(ws)
 
 
-def _guide_steps(g: Guide, prefilled: bool) -> list[tuple[str, bool]]:
+def guide_steps(g: Guide, prefilled: bool) -> list[tuple[str, bool]]:
+    """一、填写步骤 of 使用说明 as (text, bold) lines; also shown on the public template page."""
     s = sheet_names(g)
     acts = "、".join(a.name for a in g.activity_types)
     statuses = "、".join(o.name for o in g.self_assessment)
@@ -138,17 +139,9 @@ def _example_lines(g: Guide, example: dict[str, object]) -> list[str]:
     ]
 
 
-def _mistakes(g: Guide) -> list[str]:
+def mistakes(g: Guide) -> list[str]:
+    """The guide's common mistakes (workbook.common_mistakes), filled in: '日期不在所报季度内…'."""
     without = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
-    return [
-        "1. 日期不在所报季度内：例如第 1 季度的报表只能填写 1 月 1 日至 3 月 31 日的活动。",
-        "2. 日期写错或写成文字：请写成 2026-03-05 这样的格式，不要写“3月上旬”；2 月没有 30 日。",
-        f"3. 活动类型手工输入了列表以外的名称：请从下拉列表中选择，列表以外的活动选择“{catch_all_activity(g)}”。",
-        "4. 实到人数多于应到人数，或人数、学时填了负数、文字（如“二十人”）。",
-        "5. 同一活动重复填写两行（日期、类型、主题完全相同）。",
-        f"6. 自评选择“完成”却没有填写佐证材料：将按“{without}”计分。",
-        "7. 删除、重命名工作表，或修改表头、A 列项目名称：请保持模板结构不变。",
-        "8. 给文件设置打开密码、另存为 .xls 或 .et 格式：请保存为 .xlsx 格式、不设密码后报送。",
-        "9. 在台账中粘贴照片：佐证材料只需写明名称，照片等材料按组织部要求另行留存。",
-        f"10. 「{g.workbook.sheets.ledger}」中主题以“{EXAMPLE_PREFIX}”开头的行按示例处理，不计入台账：填写真实活动时请写本次活动的主题。",
-    ]
+    fields = dict(ledger=g.workbook.sheets.ledger, catch_all=catch_all_activity(g), without_evidence=without,
+                  example_prefix=EXAMPLE_PREFIX)
+    return [line.format(**fields) for line in g.workbook.common_mistakes]

@@ -16,6 +16,7 @@ import yaml
 
 from pipelines import alerts as al
 from pipelines import config
+from pipelines.config import env_name
 from pipelines.guide import GuideError, guide, load_guide
 from pipelines.ingest import ingest, load_registry, set_deadline, withdraw
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
@@ -120,7 +121,11 @@ def school(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("alert_books")
     _school(folder)
     db = tmp_path_factory.mktemp("alert_db") / "school.duckdb"
-    results = ingest([folder], db, actor="test")
+    with pytest.MonkeyPatch.context() as mp:  # the school's 2026Q4 is complete: upload it as in January 2027
+        mp.setenv(env_name("upload_day"), "2027-01-15")
+        config.settings.cache_clear()
+        results = ingest([folder], db, actor="test")
+    config.settings.cache_clear()
     assert all(r.status == "accepted" for r in results), [(r.file_name, r.problems) for r in results if r.status != "accepted"]
     return db
 

@@ -29,6 +29,7 @@ PAGES = {  # url path -> (title, plotly charts that must be drawn)
     "college": ("二级党组织画像", 3),
     "alerts": ("预警", 0),
     "progress": ("报送进度", 1),
+    "template": ("填报模板", 0),
 }
 
 

@@ -46,9 +46,11 @@ def _workbook(folder: Path, e: RegistryEntry, period: str) -> Path:
                       "张书记", "李委员", dt.date(year, months[-1], 25))
     ledger, row = [], 2
     for m in months:
+        if dt.date(year, m, 1) > dt.date.today():  # no activity is dated after the upload day
+            break
         for act in ("committee_meeting", "group_meeting", "theme_day"):
-            ledger.append(LedgerRow(row, dt.date(year, m, 10), act, "", f"{m}月学习", e.members, e.members - 1,
-                                    None, "会议记录"))
+            ledger.append(LedgerRow(row, min(dt.date(year, m, 10), dt.date.today()), act, "", f"{m}月学习",
+                                    e.members, e.members - 1, None, "会议记录"))
             row += 1
     counts = {f.id: 0 for f in guide().count_fields} | {"fee_due": e.members, "fee_paid": e.members}
     sa = {it.id: ("done", "有记录") for it in guide().items_for(e.branch_type)}
@@ -85,7 +87,7 @@ def _settled(page, timeout: float = 60_000) -> None:
 def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser):
     latest = scoring.latest_period(demo_db)
     new = _next_period(latest)
-    label = f"{int(new[:4])} 年第 {int(new[-1])} 季度"
+    label = Period.parse(new).status_label()  # the demo ends with the latest ended quarter: this one is in progress
     reg = db.query_df("SELECT branch_code, branch_name, college, branch_type, members FROM registry "
                       "ORDER BY branch_code", path=demo_db)
     entries = [RegistryEntry(*r) for r in reg.head(NEW_BRANCHES).itertuples(index=False)]
@@ -134,17 +136,20 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     assert sorted(subs["branch_code"]) == sorted(e.branch_code for e in entries)
     assert set(subs["uploaded_by"]) == {"browser"}
 
-    # 全校总览 in this session shows the new quarter (the latest is the default choice).
+    # 全校总览 in this session offers the new quarter, labelled 进行中; the default stays the ended one.
     page.get_by_role("link", name="全校总览").click()
-    page.get_by_text(label).first.wait_for(timeout=90_000)
+    page.get_by_text(f"当前查看：{Period.parse(latest).label}").first.wait_for(timeout=90_000)
+    _settled(page, 90_000)
+    page.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=label).click()
     _settled(page, 90_000)
     _shot(page, "4_overview")
-    assert f"当前查看：{label}" in page.inner_text("body")  # the new latest quarter is the one shown
+    assert f"当前查看：{label}" in page.inner_text("body")  # the chosen new quarter is the one shown
     assert f"period={new}" in page.url
 
     # …and so does the session that was already open, on its next interaction.
     other.get_by_role("link", name="全校总览").click()
-    other.get_by_text(label).first.wait_for(timeout=90_000)
+    other.get_by_text("当前查看：").first.wait_for(timeout=90_000)
     _settled(other, 90_000)
     other.get_by_test_id("stSelectbox").first.click()
     other.get_by_role("option", name=label).wait_for(timeout=30_000)  # selectable there too

@@ -28,6 +28,7 @@ PAGES = {
     "alerts": "pages/alerts.py",
     "progress": "pages/progress.py",
     "college": "pages/college.py",
+    "template": "pages/template.py",
 }
 TIMEOUT = 120
 
@@ -76,6 +77,7 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
     "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
     "college": ("二级党组织画像", 3, 4, 3, 4),  # radar, weakest items, trend; branches, items, alerts
+    "template": ("填报模板", 0, 0, 0, 4),  # two blank templates, a branch's pre-filled workbook, a college's zip
 }
 
 

@@ -505,11 +505,12 @@ def test_clearing_demo_data_warns_about_real_uploads_and_leaves_nothing_stale(de
     at = signed_in(admin_hash)
     demo_branch = db.query_df("SELECT branch_code, branch_name, college, branch_type FROM registry LIMIT 1").iloc[0]
     g = guide()
+    now = Period.of(dt.date.today())  # the quarter in progress: the demo has none of it, and no date after today
     info = BranchInfo(demo_branch["branch_code"], demo_branch["branch_name"], demo_branch["college"],
-                      demo_branch["branch_type"], 2030, 1, 8)
+                      demo_branch["branch_type"], now.year, now.quarter, 8)
     sa = {it.id: ("done", "有记录") for it in g.items_for(demo_branch["branch_type"])}
     path = write_workbook(tmp_path / "real.xlsx", demo_branch["branch_type"], info=info, self_assessment=sa,
-                          ledger=[LedgerRow(2, dt.date(2030, 1, 10), "committee_meeting", "", "支委会", 8, 8, None, "记录")])
+                          ledger=[LedgerRow(2, now.start, "committee_meeting", "", "支委会", 8, 8, None, "记录")])
     upload(at, [("real.xlsx", path.read_bytes())])
     confirm(at)
     assert "写入完成" in texts(at) and "另有 0 份" not in texts(at)
