@@ -16,6 +16,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from ingest_helpers import registry_workbook
+from pages import access
 from pipelines import auth, config, ingest
 from pipelines.checklist import checklist
 from pipelines.config import env_name
@@ -176,7 +177,7 @@ def test_behind_the_view_password_when_one_is_set(school):
     at.switch_page("pages/template.py").run()
     assert not at.exception and at.text_input(key="dj_view_password_input")
     assert not at.title and not at.get("download_button")
-    at.session_state[auth.VIEWER_KEY] = True  # a session that gave the password (the form: tests/test_auth.py)
+    at.session_state[access.VIEWER_KEY] = True  # a session that gave the password (the form: tests/test_auth.py)
     at.run()
     assert not at.exception and [t.value for t in at.title] == ["填报模板"]
     assert at.get("download_button") and not at.text_input  # no admin sign-in either
