@@ -142,7 +142,7 @@ def _demo_section(actor: Actor) -> None:
 
     if actor.scope is not None:
         return
-    n = c.query("SELECT count(*) AS n FROM loads WHERE loaded_by = ?", DEMO_ACTOR)
+    n = c.query("SELECT count(*) AS n FROM submissions WHERE uploaded_by = ?", DEMO_ACTOR)
     if int(n.at[0, "n"]) == 0:
         return
     real = int(c.query("SELECT count(*) AS n FROM submissions WHERE uploaded_by <> ?", DEMO_ACTOR).at[0, "n"])
