@@ -165,3 +165,20 @@ def test_upload_page_as_college_admin(school, admin_hash, tmp_path):
     assert not at.exception, at.exception
     q4 = [s for s in submissions() if s[1] == "2026Q4"]
     assert q4 == [("JX01-S01", "2026Q4", 1, "current", "jxadmin")]
+
+
+def test_progress_page_offers_no_deadline_to_a_college_admin(demo_db, monkeypatch):
+    """The 报送进度 page passes the signed-in Actor: a college admin sees no deadline form (and
+    set_deadline would refuse it anyway, test_writes_refuse_another_college)."""
+    from pages import access
+    from pipelines import config
+    from test_pages import ok, page
+
+    monkeypatch.setenv(config.env_name("admins"), f"jxadmin:{auth.hash_password('pw-123456', rounds=4)}")
+    monkeypatch.setenv(config.env_name("admin_scopes"), f"jxadmin:{JX}")
+    config.settings.cache_clear()
+    at = page("progress")
+    at.secrets["dj_test"] = "isolated"
+    at.session_state[access.ADMIN_KEY] = "jxadmin"
+    ok(at.run())
+    assert not at.date_input and any("全校" in c.value for c in at.caption)
