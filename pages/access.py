@@ -8,6 +8,7 @@ import logging
 import streamlit as st
 
 from pipelines import archive_links, auth
+from pipelines.actor import Actor, unknown_scope
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ def current_admin(config: auth.AccessConfig | None = None) -> str | None:
     if logged_in and email and email in config.admin_emails:
         return email
     return None
+
+
+def current_actor(config: auth.AccessConfig | None = None) -> Actor | None:
+    """The signed-in admin as the Actor every write gets (name and scope), or None."""
+    config = config or auth.load_access_config()
+    admin = current_admin(config)
+    return config.actor(admin) if admin else None
 
 
 def _show_problems(config: auth.AccessConfig) -> None:
@@ -127,8 +135,12 @@ def admin_gate(config: auth.AccessConfig | None = None) -> str | None:
 def sign_out_button(admin: str, config: auth.AccessConfig | None = None) -> None:
     """A caption with the signed-in admin and a sign-out button."""
     config = config or auth.load_access_config()
+    actor = config.actor(admin)
     cols = st.columns([4, 1])
-    cols[0].caption(f"已登录管理员：{admin}")
+    cols[0].caption(f"已登录管理员：{admin}（管理范围：{actor.scope or '全校'}）")
+    warning = unknown_scope(actor)
+    if warning:
+        st.warning(warning, icon=":material/warning:")
     if cols[1].button("退出登录", key="dj_sign_out"):
         auth.log_action(admin, "sign_out")
         archive_links.LINKS.revoke_session(session_id())  # download links of archived originals die here

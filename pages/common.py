@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import alerts, export, followup, honours, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
-from pages.text import plot_text  # noqa: E402
+from pages.text import md_text, plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
 from pipelines.prefilled import TemplateError  # noqa: E402
 
@@ -537,6 +537,8 @@ def guarded(action: Callable[[], Any], what: str) -> tuple[bool, Any]:
         return True, action()
     except dbmod.DatabaseBusy:
         st.error(BUSY_MESSAGE, icon=":material/hourglass_top:")
+    except PermissionError as e:  # actor.authorize: no signed-in admin, or outside the account's scope
+        st.error(md_text(str(e)), icon=":material/block:")
     except Exception as e:  # noqa: BLE001 - the page must never show a raw traceback
         log.exception("%s failed", what)
         st.error(f"{what}失败（{type(e).__name__}）。请稍后重试；若问题持续，请联系系统维护人员查看服务器日志。",

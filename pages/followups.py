@@ -13,15 +13,18 @@ import streamlit as st  # noqa: E402
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pipelines import alerts, followup  # noqa: E402
+from pipelines.actor import Actor  # noqa: E402
 
 
-def _admin() -> str | None:
-    return access.current_admin()
+def _admin() -> Actor | None:
+    return access.current_actor()
 
 
-def open_form(period: str, admin: str) -> None:
+def open_form(period: str, admin: Actor) -> None:
     """Open a task from one of the quarter's alerts."""
     df = alerts.alerts(period, str(c.db_file()))
+    if admin.scope is not None and not df.empty:  # a college admin opens tasks for its own branches only
+        df = df[df["college"] == admin.scope].reset_index(drop=True)
     if df.empty:
         st.caption("本季度没有预警，无需开立督办。")
         return
@@ -42,9 +45,9 @@ def open_form(period: str, admin: str) -> None:
             st.success(f"已开立督办任务 {task}。")
 
 
-def close_form(df, admin: str) -> None:
+def close_form(df, admin: Actor) -> None:
     """Close an open task with a comment."""
-    open_ = df[df["state"] == followup.OPEN]
+    open_ = df[(df["state"] == followup.OPEN) & ((df["college"] == admin.scope) if admin.scope else True)]
     if open_.empty:
         return
     labels = {int(r.id): f"{r.id} · {r.branch_name or r.college} · {r.subject}" for r in open_.itertuples()}

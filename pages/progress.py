@@ -30,9 +30,9 @@ def deadline_text(status: dict) -> tuple[str, str]:
 
 def deadline_form(period: str, status: dict) -> None:
     """The deadline setter, for a signed-in admin only (versions.set_deadline audits and journals the change)."""
-    admin = access.current_admin()
-    if not admin:
-        st.caption("报送截止日期由组织部管理员设置：请先在“数据上传”页面登录，再回到本页设置。")
+    admin = access.current_actor()  # name and scope: a college admin may not set the school-wide deadline
+    if not admin or admin.scope is not None:
+        st.caption("报送截止日期由组织部（全校）管理员设置：请先在“数据上传”页面登录，再回到本页设置。")
         return
     with st.expander("设置本季度报送截止日期（管理员）", icon=":material/event:"):
         due = st.date_input("报送截止日期", value=status["due_date"] or dt.date.today(), key="pg_due",
@@ -47,7 +47,7 @@ def deadline_form(period: str, status: dict) -> None:
         st.success(flash, icon=":material/check_circle:")
 
 
-def _write_deadline(period: str, due: dt.date | None, admin: str, done: str) -> None:
+def _write_deadline(period: str, due: dt.date | None, admin: access.Actor, done: str) -> None:
     try:
         versions.set_deadline(period, due, actor=admin)
     except dbmod.DatabaseBusy:

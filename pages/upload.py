@@ -6,7 +6,9 @@ file is read once, the plan (kept in the session, keyed by the files' SHA-256s a
 rerun reads nothing again) holds the per-file results, the parsed workbooks, the scores before/after and the
 branches still missing. Nothing is written before the confirm button, which calls
 `pipelines.ingest.apply(plan, actor)` with those parsed workbooks. The history and registry tabs are in
-pages/upload_history.py and pages/upload_registry.py.
+pages/upload_history.py and pages/upload_registry.py. Every write gets the signed-in admin's Actor (name and
+scope): a college admin's plan rejects other colleges' files, its history shows its own branches, and the
+registry tab and the demo reset (school-wide writes) are not shown to it.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY,
 from pipelines import auth  # noqa: E402
 from pipelines import db as dbmod  # noqa: E402
 from pipelines import sources  # noqa: E402
+from pipelines.actor import Actor  # noqa: E402
 from pipelines.changes import ChangePreview, change_preview  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
@@ -132,11 +135,14 @@ def _show_summary(done: dict) -> None:
         st.dataframe(results_frame(results, DONE_LABELS), hide_index=True, width="stretch")
 
 
-def _demo_section(actor: str) -> None:
-    """While demo data is loaded: one confirmed step to set it aside and start from an empty database."""
+def _demo_section(actor: Actor) -> None:
+    """While demo data is loaded: one confirmed step to set it aside and start from an empty database
+    (school-wide admins only)."""
     from pipelines.demo import ACTOR as DEMO_ACTOR
 
-    n = c.query("SELECT count(*) AS n FROM loads WHERE loaded_by = ?", DEMO_ACTOR)
+    if actor.scope is not None:
+        return
+    n = c.query("SELECT count(*) AS n FROM submissions WHERE uploaded_by = ?", DEMO_ACTOR)
     if int(n.at[0, "n"]) == 0:
         return
     real = int(c.query("SELECT count(*) AS n FROM submissions WHERE uploaded_by <> ?", DEMO_ACTOR).at[0, "n"])
@@ -154,7 +160,7 @@ def _demo_section(actor: str) -> None:
             _start_fresh(actor)
 
 
-def _start_fresh(actor: str) -> None:
+def _start_fresh(actor: Actor) -> None:
     from pipelines import versions
 
     ok, backup = c.guarded(lambda: versions.start_fresh(actor=actor), "清空演示数据")
@@ -168,11 +174,12 @@ def _start_fresh(actor: str) -> None:
     st.rerun()
 
 
-def _plan(files: list[tuple[str, bytes]]) -> Plan | None:
-    """The plan of the chosen files: made once per batch and data version, kept in the session."""
+def _plan(files: list[tuple[str, bytes]], scope: str | None) -> Plan | None:
+    """The plan of the chosen files for this account's scope: made once per batch, data version and scope,
+    kept in the session."""
     from pipelines import plan
 
-    key = plan_key(files)
+    key = (plan_key(files), scope)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -181,7 +188,8 @@ def _plan(files: list[tuple[str, bytes]]) -> Plan | None:
     def progress(done: int, total: int, name: str) -> None:
         bar.progress(done / max(total, 1), text=f"正在校验 {done}/{total}：{_md(name)}")
 
-    ok, made = c.guarded(lambda: plan.plan(files, on_conflict="refuse", with_scores=True, progress=progress),
+    ok, made = c.guarded(lambda: plan.plan(files, on_conflict="refuse", with_scores=True, progress=progress,
+                                                   scope=scope),
                          "校验")
     bar.empty()
     if not ok:
@@ -190,7 +198,7 @@ def _plan(files: list[tuple[str, bytes]]) -> Plan | None:
     return made
 
 
-def _upload_tab(actor: str) -> None:
+def _upload_tab(actor: Actor) -> None:
     if FRESH_KEY in st.session_state:
         st.success(st.session_state.pop(FRESH_KEY), icon=":material/check_circle:")
     _demo_section(actor)
@@ -216,7 +224,7 @@ def _upload_tab(actor: str) -> None:
     if len(uploaded) > limit:
         st.error(f"一次最多上传 {limit} 个文件，当前选择了 {len(uploaded)} 个。请分批上传。")
         return
-    the_plan = _plan([(f.name, f.getvalue()) for f in uploaded])
+    the_plan = _plan([(f.name, f.getvalue()) for f in uploaded], actor.scope)
     if the_plan is None:
         return
     _preview_section(the_plan.results)
@@ -265,7 +273,7 @@ def _changes_section(cp: ChangePreview) -> None:
             st.dataframe(cp.missing, hide_index=True, width="stretch", key="dj_missing_table")
 
 
-def _confirm_section(the_plan: Plan, actor: str) -> None:
+def _confirm_section(the_plan: Plan, actor: Actor) -> None:
     ok, cp = c.guarded(lambda: change_preview(the_plan), "计算变化预览")
     if not ok:
         return
@@ -282,7 +290,7 @@ def _confirm_section(the_plan: Plan, actor: str) -> None:
         _write(the_plan, actor, rejected)
 
 
-def _write(the_plan: Plan, actor: str, rejected: int) -> None:
+def _write(the_plan: Plan, actor: Actor, rejected: int) -> None:
     from pipelines import ingest
 
     bar = st.progress(0.0, text="正在写入…")
@@ -297,7 +305,7 @@ def _write(the_plan: Plan, actor: str, rejected: int) -> None:
         return
     planned = {id(r) for r in the_plan.writable()}
     written = [done for r, done in zip(the_plan.results, results) if id(r) in planned]
-    st.session_state[DONE_KEY] = {"results": written, "actor": actor, "rejected": rejected,
+    st.session_state[DONE_KEY] = {"results": written, "actor": actor.name, "rejected": rejected,
                                   "at": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")}
     st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
     st.session_state.pop(PREVIEW_KEY, None)
@@ -309,18 +317,21 @@ def render() -> None:
     st.title("数据上传", anchor=False)
     st.caption("组织部管理员上传各支部季度填报表、查看报送记录、回退版本和维护支部名册。")
     config = auth.load_access_config()
-    actor = access.admin_gate(config)
-    if not actor:
+    admin = access.admin_gate(config)
+    if not admin:
         return
-    access.sign_out_button(actor, config)
-    upload, history, registry, audit = st.tabs(["上传报送", "报送记录与撤回", "支部名册", "操作日志"])
-    with upload:
+    access.sign_out_button(admin, config)
+    actor = config.actor(admin)
+    names = ["上传报送", "报送记录与撤回"] + (["支部名册"] if actor.scope is None else []) + ["操作日志"]
+    tabs = dict(zip(names, st.tabs(names)))
+    with tabs["上传报送"]:
         _upload_tab(actor)
-    with history:
+    with tabs["报送记录与撤回"]:
         history_tab(actor)
-    with registry:
-        registry_tab(actor)
-    with audit:
+    if "支部名册" in tabs:  # the registry is school-wide: not offered to a college admin
+        with tabs["支部名册"]:
+            registry_tab(actor)
+    with tabs["操作日志"]:
         audit_tab()
 
 

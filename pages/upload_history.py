@@ -11,6 +11,7 @@ from pages import access
 from pages import common as c
 from pages.text import md_text as _md
 from pipelines import auth
+from pipelines.actor import Actor, branches_in_scope
 from pipelines.config import settings
 from pipelines.plan import SUBMISSION_STATUS_NAMES
 
@@ -92,7 +93,7 @@ def _undo_targets(view: pd.DataFrame) -> tuple[dict[str, str], dict, set]:
     return labels, current, earlier
 
 
-def _rollback(branch: str, per: str, actor: str) -> None:
+def _rollback(branch: str, per: str, actor: Actor) -> None:
     from pipelines import versions
 
     ok, sub_id = c.guarded(lambda: versions.rollback(branch, per, actor=actor), "版本回退")
@@ -108,7 +109,7 @@ def _rollback(branch: str, per: str, actor: str) -> None:
     st.rerun()
 
 
-def _withdraw(branch: str, per: str, actor: str) -> None:
+def _withdraw(branch: str, per: str, actor: Actor) -> None:
     from pipelines import versions
 
     ok, sub_id = c.guarded(lambda: versions.withdraw(branch, per, actor=actor), "撤回")
@@ -121,7 +122,7 @@ def _withdraw(branch: str, per: str, actor: str) -> None:
     st.rerun()
 
 
-def _undo_section(view: pd.DataFrame, actor: str) -> None:
+def _undo_section(view: pd.DataFrame, actor: Actor) -> None:
     st.subheader("回退或撤回", anchor=False)
     labels, current, earlier = _undo_targets(view)
     choice = st.selectbox("选择支部季度", list(labels), key="dj_undo_target", format_func=lambda o: labels.get(o, o),
@@ -154,10 +155,13 @@ def _download_section(view: pd.DataFrame) -> None:
         _archive_download(view[view["submission_id"] == sid].iloc[0])
 
 
-def history_tab(actor: str) -> None:
-    """报送记录与撤回: the submissions (filtered), rollback / withdraw, the archived originals."""
+def history_tab(actor: Actor) -> None:
+    """报送记录与撤回: the submissions (filtered; a college admin's own branches only), rollback / withdraw, the
+    archived originals."""
     _show_flash()
     subs = c.query(SUBMISSIONS_SQL)
+    if actor.scope is not None and not subs.empty:
+        subs = subs[subs["branch_code"].isin(branches_in_scope(actor, subs["branch_code"].unique(), c.db_file()))]
     if subs.empty:
         st.info("还没有任何报送记录。")
         return

@@ -12,6 +12,7 @@ import streamlit as st
 from pages import common as c
 from pages.text import md_text as _md
 from pipelines import db as dbmod
+from pipelines.actor import Actor
 from pipelines.changes import registry_diff
 
 
@@ -78,7 +79,7 @@ def _diff_section(entries, current: pd.DataFrame) -> None:
                 "否则会被退回（已导入的数据不受影响）。请通知相关支部使用新名称。", icon=":material/info:")
 
 
-def _confirm(up, data: bytes, actor: str, round_no: int) -> None:
+def _confirm(up, data: bytes, actor: Actor, round_no: int) -> None:
     from pipelines import registry
 
     ok, out = c.guarded(lambda: registry.load_registry((up.name, data), actor=actor), "更新支部名册")
@@ -94,7 +95,7 @@ def _confirm(up, data: bytes, actor: str, round_no: int) -> None:
     st.rerun()
 
 
-def registry_tab(actor: str) -> None:
+def registry_tab(actor: Actor) -> None:
     """支部名册: the current registry; an uploaded one is checked and compared before the confirm writes it."""
     done = st.session_state.pop(REG_DONE_KEY, None)
     if done:

@@ -10,16 +10,21 @@ in `pipelines.config.Settings`):
       [admins]                       # local admin accounts: name = bcrypt hash
       orgadmin = "$2b$12$…"
 
+      [admin_scopes]                 # optional: a college admin writes only its college's branches
+      jxadmin = "机械工程学院党委"      # (an account not listed here is school-wide)
+
       [access]
       view_password_required = true  # optional; also DJ_VIEW_PASSWORD_REQUIRED=true
       view_password_hash = "$2b$12$…"
       admin_emails = ["admin@example.edu.cn"]   # OIDC accounts allowed to administer
+      admin_email_scopes = { "jx@example.edu.cn" = "机械工程学院党委" }   # optional, as [admin_scopes]
 
       [auth]                         # Streamlit's own OIDC section; enables the st.login button
       redirect_uri = "…"
       …
 
-- or the environment: `DJ_ADMINS="name:hash,name2:hash2"`, `DJ_VIEW_PASSWORD_HASH`, `DJ_ADMIN_EMAILS="a@x,b@y"`.
+- or the environment: `DJ_ADMINS="name:hash,name2:hash2"`, `DJ_VIEW_PASSWORD_HASH`, `DJ_ADMIN_EMAILS="a@x,b@y"`,
+  `DJ_ADMIN_SCOPES="name:college"`, `DJ_ADMIN_EMAIL_SCOPES="a@x:college"`.
 
 A hash is made with `python -m pipelines.auth hash` (see docs/admin.md). Plain-text passwords are never accepted
 as a configured value: anything that is not a bcrypt hash is ignored and reported on the sign-in page.
@@ -40,6 +45,7 @@ from functools import lru_cache
 
 import bcrypt
 
+from pipelines.actor import Actor
 from pipelines.config import Settings, settings, split_list
 
 log = logging.getLogger(__name__)
@@ -128,8 +134,15 @@ class AccessConfig:
     """Named providers under `[auth]` (e.g. `[auth.microsoft]`); empty means the default provider."""
     admin_emails: frozenset[str] = frozenset()
     """OIDC e-mail addresses (lower case) allowed to administer."""
+    scopes: dict[str, str] = field(default_factory=dict)
+    """College (二级党组织) of each college admin: account name or lower-case e-mail → college; an admin not
+    listed is school-wide."""
     problems: tuple[str, ...] = ()
     """Configuration mistakes to show to whoever signs in (never the secret values themselves)."""
+
+    def actor(self, admin: str) -> Actor:
+        """The signed-in admin as the Actor every write gets: its name and its scope (None = school-wide)."""
+        return Actor(admin, self.scopes.get(admin) or self.scopes.get(admin.lower()))
 
     @property
     def admin_configured(self) -> bool:
@@ -191,6 +204,10 @@ def load_access_config(secrets: Mapping | None = None, env: Settings | None = No
         providers = ()  # a flat [auth] section is the default provider
     if oidc and not emails:
         problems.append("已配置统一身份认证（[auth]），但 [access] 段中没有 admin_emails，统一身份认证账号无法管理数据。")
+    scopes, scope_problems = _scopes(secrets, access, env)
+    disabled = {n for n, college in scopes.items() if not college}  # fail closed, never school-wide by mistake
+    admins = {n: h for n, h in admins.items() if n not in disabled}
+    emails = [e for e in emails if str(e).strip().lower() not in disabled]
     return AccessConfig(
         admins=admins,
         view_password_required=required,
@@ -198,8 +215,29 @@ def load_access_config(secrets: Mapping | None = None, env: Settings | None = No
         oidc=oidc,
         oidc_providers=providers,
         admin_emails=frozenset(str(e).strip().lower() for e in emails if str(e).strip()),
-        problems=tuple(problems),
+        scopes={n: college for n, college in scopes.items() if college},
+        problems=tuple(problems + scope_problems),
     )
+
+
+def _scopes(secrets: Mapping, access: Mapping, env: Settings) -> tuple[dict[str, str], list[str]]:
+    """Account → college from env and secrets (`[admin_scopes]`, `[access] admin_email_scopes`; secrets win)."""
+    problems: list[str] = []
+    scopes = {str(k).strip(): str(v).strip() for k, v in env.admin_scopes.items()}
+    scopes.update({str(k).strip().lower(): str(v).strip() for k, v in env.admin_email_scopes.items()})
+    for where, section, lower in (("[admin_scopes]", secrets.get("admin_scopes"), False),
+                                  ("[access] admin_email_scopes", access.get("admin_email_scopes"), True)):
+        if section is None:
+            continue
+        if not isinstance(section, Mapping):
+            problems.append(f"secrets 中的 {where} 应写成“账号 = \"二级党组织名称\"”的形式，已忽略。")
+            continue
+        scopes.update({(str(k).strip().lower() if lower else str(k).strip()): str(v).strip()
+                       for k, v in section.items()})
+    for name in [n for n, college in scopes.items() if not college]:
+        problems.append(f"管理员账号“{name}”的管理范围为空，已停用该账号：请填写二级党组织名称，"
+                        "或删除这一行使其成为全校管理员。")
+    return scopes, problems
 
 
 # ---- throttling of failed sign-ins ---------------------------------------------------------------

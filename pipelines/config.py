@@ -70,14 +70,22 @@ class Settings(BaseSettings):
     admin_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="E-mails of OIDC accounts (secrets `[auth]`, Streamlit's st.login) "
         "allowed to administer: DJ_ADMIN_EMAILS='a@x,b@y' plus secrets `[access] admin_emails = [\"a@x\"]`")
+    admin_scopes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="Scope of local admin accounts, name → college (二级党组织, as in the "
+        "registry): DJ_ADMIN_SCOPES='name:college,…', merged with secrets `[admin_scopes]` (name = \"college\"), "
+        "which win. An account without a scope is school-wide (组织部); a college admin writes only its branches")
+    admin_email_scopes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="Scope of OIDC admin e-mails, e-mail → college: "
+        "DJ_ADMIN_EMAIL_SCOPES='a@x:college,…' plus secrets `[access] admin_email_scopes = {\"a@x\" = "
+        "\"college\"}` (wins); an e-mail without a scope is school-wide")
 
-    @field_validator("admins", mode="before")
+    @field_validator("admins", "admin_scopes", "admin_email_scopes", mode="before")
     @classmethod
-    def _admins_from_text(cls, value: Any) -> Any:
+    def _pairs_from_text(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
         pairs = (item.partition(":") for item in split_list(value))
-        return {name.strip(): hashed.strip() if sep else "" for name, sep, hashed in pairs}
+        return {name.strip(): other.strip() if sep else "" for name, sep, other in pairs}
 
     @field_validator("admin_emails", mode="before")
     @classmethod

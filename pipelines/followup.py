@@ -3,7 +3,7 @@ note and a due date; checked against every later quarter's data until an admin c
 
 Writes (open, close) are data the admin creates: each is one journaled write through pipelines.ingest's
 `_write` / `_entry`, so `rebuild` replays them (`replay`, called from ingest's `_replay`). Every write refuses
-an empty actor and, with `scope` (a college name; None = school-wide), a task outside that college.
+an empty actor and, for a college admin (`Actor.scope`), a task outside its college (`actor.authorize`).
 
 Status of a task opened in quarter P, checked in a later quarter Q (`followups(period=Q)`):
 - on an alert rule: 已整改 when the rule no longer fires for the branch (for a college: for none of its
@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from pipelines import alerts as al
 from pipelines import db as dbm
 from pipelines import export, journal, scoring, store
-from pipelines.actor import authorize
+from pipelines.actor import Actor, authorize, colleges_of
 from pipelines import report_layout as layout
 from pipelines.guide import guide
 from pipelines.period import Period
@@ -42,10 +42,6 @@ COLUMNS = ["id", "branch_code", "branch_name", "college", "period", "subject", "
 
 
 # ---- writes --------------------------------------------------------------------------------------------
-def _actor(actor) -> str:
-    return authorize(actor).name
-
-
 def _due(due_date) -> dt.date | None:
     if due_date is None or due_date == "":
         return None
@@ -69,27 +65,21 @@ def _subject_ok(rule_id: str | None, item_id: str | None) -> None:
 
 
 def _college_of(con, branch_code: str) -> str:
-    row = con.execute("SELECT college FROM registry WHERE branch_code = $b UNION ALL "
-                      "(SELECT college FROM raw_info WHERE branch_code = $b ORDER BY submission_id DESC LIMIT 1)",
-                      {"b": branch_code}).fetchone()
-    if row is None:
+    college = colleges_of(con, [branch_code]).get(branch_code)
+    if college is None:
         raise ValueError(f"找不到支部 {branch_code}：请先导入支部名册或该支部的报送表。")
-    return row[0]
-
-
-def _in_scope(college: str, scope: str | None) -> None:
-    if scope is not None and college != scope:
-        raise PermissionError(f"该督办任务属于“{college}”，超出当前账号的管理范围（{scope}）。")
+    return college
 
 
 def open_followup(period: str, *, branch_code: str | None = None, college: str | None = None,
                   rule_id: str | None = None, item_id: str | None = None, note: str,
-                  due_date: dt.date | str | None = None, db=None, actor: str, scope: str | None = None) -> int:
+                  due_date: dt.date | str | None = None, db=None, actor: Actor | str) -> int:
     """Open a follow-up task in quarter `period` for one branch or (branch_code None) one college, on an
     alert rule or an item, with the admin's note and due date; returns its id. ValueError (Chinese) for an
-    empty actor or note, a task naming both or neither branch and college, rule and item, an unknown one, or
-    one outside `scope`."""
-    actor = _actor(actor)
+    empty actor or note, a task naming both or neither branch and college, rule and item, or an unknown one;
+    PermissionError for an empty actor or a task outside a college admin's scope."""
+    who = authorize(actor)
+    actor = who.name
     period = str(Period.parse(period))
     note, due = str(note or "").strip(), _due(due_date)
     if not note:
@@ -101,7 +91,7 @@ def open_followup(period: str, *, branch_code: str | None = None, college: str |
 
     def body(con):
         where = _college_of(con, branch_code) if branch_code else college
-        _in_scope(where, scope)
+        authorize(who, [branch_code] if branch_code else [], colleges=[where], con=con)
         task_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM followups").fetchone()[0]
         task = {"id": task_id, "branch_code": branch_code or None, "college": where, "period": period,
                 "rule_id": rule_id or None, "item_id": item_id or None, "note": note, "due_date": due,
@@ -116,10 +106,11 @@ def open_followup(period: str, *, branch_code: str | None = None, college: str |
     return journal.write(dbm.db_path(db), body)
 
 
-def close_followup(task_id: int, comment: str, db=None, *, actor: str, scope: str | None = None) -> None:
-    """Close a follow-up task with the admin's comment. ValueError (Chinese) for an empty actor or comment,
-    an unknown or already closed task, or one outside `scope`."""
-    actor = _actor(actor)
+def close_followup(task_id: int, comment: str, db=None, *, actor: Actor | str) -> None:
+    """Close a follow-up task with the admin's comment. ValueError (Chinese) for an empty comment or an
+    unknown or already closed task; PermissionError for an empty actor or a task outside the actor's scope."""
+    who = authorize(actor)
+    actor = who.name
     comment = str(comment or "").strip()
     if not comment:
         raise ValueError("请填写办结说明。")
@@ -129,7 +120,7 @@ def close_followup(task_id: int, comment: str, db=None, *, actor: str, scope: st
         row = con.execute("SELECT college, closed_at FROM followups WHERE id = ?", [int(task_id)]).fetchone()
         if row is None:
             raise ValueError(f"找不到编号为 {task_id} 的督办任务。")
-        _in_scope(row[0], scope)
+        authorize(who, colleges=[row[0]])
         if row[1] is not None:
             raise ValueError(f"督办任务 {task_id} 已办结，无需再次办结。")
         store.close_followup(con, int(task_id), actor=actor, at=at, comment=comment)

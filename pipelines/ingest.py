@@ -27,7 +27,8 @@ from pipelines import journal, sources, store
 from pipelines.actor import Actor, authorize
 from pipelines.journal import MANIFEST_NAME, archived_file, read_manifest  # noqa: F401 - public names
 from pipelines.plan import (STATUS_NAMES, SUBMISSION_STATUS_NAMES, FileResult, Plan,  # noqa: F401
-                            BatchNotes, plan, preview, problem_rows, registry_entries, rejected)
+                            BatchNotes, claimed_colleges, plan, preview, problem_rows, registry_entries,
+                            rejected)
 from pipelines.rebuild import RebuildIncomplete, rebuild  # noqa: F401
 from pipelines.registry import load_registry  # noqa: F401
 from pipelines.sources import Progress, Source
@@ -56,21 +57,24 @@ def ingest(files: Iterable[Source] | Source, db: str | Path | None = None, *, ac
     progress(done, total, file_name) as files are read. Two different files for one branch-quarter: the
     later becomes the current version (last_wins), unless on_conflict="refuse". See `apply` for the rest.
     """
-    authorize(actor)
-    return apply(plan(files, db, on_conflict=on_conflict, progress=progress), actor)
+    who = authorize(actor)
+    return apply(plan(files, db, on_conflict=on_conflict, progress=progress, scope=who.scope), who)
 
 
 def apply(the_plan: Plan, actor: Actor | str, *, progress: Progress | None = None) -> list[FileResult]:
     """Write the plan's valid workbooks (parsed once, in `plan`) in order; returns one FileResult per file.
 
     Statuses are decided again at write time (a file identical to the current version comes back
-    "unchanged", so applying a plan twice writes once). Files the plan rejected are not written. ValueError
-    (Chinese) without an actor. If the database stays busy beyond the lock timeout, DatabaseBusy is raised
-    with `.results` holding the files finished so far (re-running is safe: written files come back
-    "unchanged").
+    "unchanged", so applying a plan twice writes once). Files the plan rejected are not written.
+    PermissionError (Chinese), nothing written, without an actor or when a college admin's plan holds another
+    college's branch (a plan made without `scope`). If the database stays busy beyond the lock timeout,
+    DatabaseBusy is raised with `.results` holding the files finished so far (re-running is safe: written
+    files come back "unchanged").
     """
-    who = authorize(actor, {r.branch_code for r in the_plan.writable()})
+    todo_results = the_plan.writable()
     path = the_plan.db
+    who = authorize(actor, [r.branch_code for r in todo_results], db=path,
+                    claimed=claimed_colleges(the_plan, todo_results))
     archive = journal.archive_dir(path)
     results: list[FileResult | None] = [r if not r.ok else None for r in the_plan.results]
     todo: Todo = [(i, r) for i, r in enumerate(the_plan.results) if r.ok]

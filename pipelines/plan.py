@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import db as dbm
-from pipelines import sources
+from pipelines import problems, sources
+from pipelines.actor import Actor, OutOfScope, authorize
 from pipelines.model import HasProblems, ParsedWorkbook, Problem, RegistryEntry
 from pipelines.sources import Progress, Source
 
@@ -205,14 +206,39 @@ def _decide(parsed: ParsedWorkbook, current: dict[tuple[str, str], str]) -> File
     return FileResult(parsed.file_name, parsed.sha256, status, key[0], key[1], list(parsed.problems))
 
 
+def claimed_colleges(the_plan: Plan, results: Iterable[FileResult]) -> dict[str, str]:
+    """The college each result's own workbook names, by branch code (a branch new to the database)."""
+    parsed = (the_plan.parsed.get(r.sha256) for r in results)
+    return {p.info.branch_code: p.info.college for p in parsed if p is not None and p.info is not None}
+
+
+def mark_out_of_scope(the_plan: Plan, scope: str) -> None:
+    """Reject the files of branches outside a college admin's scope (the rule is `actor.authorize`)."""
+    claimed = claimed_colleges(the_plan, the_plan.results)
+    with dbm.connect(the_plan.db) as con:
+        for i, r in enumerate(the_plan.results):
+            if not r.ok:
+                continue
+            try:
+                authorize(Actor("plan", scope), [r.branch_code], con=con, claimed=claimed)
+            except OutOfScope as e:
+                p = problems.make("out_of_scope", file=r.file_name, branch=e.branch,
+                                  college=e.college or "所属二级党组织不明", scope=scope)
+                the_plan.results[i] = dataclasses.replace(r, status="rejected", problems=[*r.problems, p])
+    kept = {r.sha256 for r in the_plan.results if r.ok}
+    the_plan.parsed = {k: v for k, v in the_plan.parsed.items() if k in kept}
+    the_plan.originals = {k: v for k, v in the_plan.originals.items() if k in kept}
+
+
 def plan(files: Iterable[Source] | Source, db: str | Path | None = None, *, on_conflict: str = "refuse",
-         with_scores: bool = False, progress: Progress | None = None) -> Plan:
+         with_scores: bool = False, progress: Progress | None = None, scope: str | None = None) -> Plan:
     """Read and validate every file once and decide what writing them would do; writes nothing.
 
     accepted = a new branch-quarter, replaced = a new version of an existing one, unchanged = the same
     SHA-256 as the current version (or as an earlier file of this batch), rejected = has errors (or, with
     on_conflict="refuse", shares its branch-quarter with a different file of the batch).
     with_scores adds the scores before/after and the branches still missing (pipelines/changes.py).
+    scope: a college admin's college; files of other colleges' branches are rejected (超出管理范围).
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise ValueError(f"on_conflict must be one of {CONFLICT_POLICIES}, not {on_conflict!r}")
@@ -232,8 +258,10 @@ def plan(files: Iterable[Source] | Source, db: str | Path | None = None, *, on_c
         results.append(res)
         if progress:
             progress(i + 1, len(items), item.file_name)
+    if scope is not None:
+        mark_out_of_scope(out, scope)
     if on_conflict == "refuse":
-        out.results = refuse_conflicts(results)
+        out.results = refuse_conflicts(out.results)
     if with_scores:
         from pipelines import changes
 

@@ -53,6 +53,9 @@ _declare("file_corrupt", "error", "文件已损坏",
 _declare("zip_bomb", "error", "文件内容异常",
          "文件解压后的内容异常庞大{part}（声明解压后约 {size_mb} MB，上限 {limit_mb} MB{ratio}），为保护系统已拒绝读取。"
          "请用下发的填报模板重新填写后上传。")
+_declare("out_of_scope", "error", "超出管理范围",
+         "支部 {branch}（{college}）超出管理范围：当前账号只管理“{scope}”的支部，本文件不会写入。"
+         "请只上传本单位支部的报送表；其他二级党组织的报送表请交由组织部或该单位的管理员上传。")
 _declare("file_parse_failed", "error", "文件无法读取",
          "文件无法读取：读取「{file_name}」时{reason}，为保护系统已停止读取这个文件（同批的其他文件不受影响）。"
          "请在 Excel 或 WPS 中打开它，按 Ctrl+End 查看最后一个有内容的单元格，删除模板范围以外多余的行、列和工作表，"

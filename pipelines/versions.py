@@ -45,10 +45,10 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
     """Make the previous version of a branch-quarter current again; the current one becomes rolled_back.
 
     Returns the submission id that is now current, or None (nothing written) when there is no current
-    version or no earlier one. ValueError (Chinese) without an actor.
+    version or no earlier one. PermissionError (Chinese) without an actor or outside its scope.
     """
-    actor = authorize(actor, [branch_code]).name
     path = dbm.db_path(db)
+    actor = authorize(actor, [branch_code], db=path).name
     at = journal.now()
 
     def body(con):
@@ -66,8 +66,9 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
                  actor: Actor | str) -> None:
     """Set (or with None, clear) the submission deadline of a quarter: one audited, journaled write, so
     `rebuild` keeps it. A submission whose first upload falls on a later day is late (pipelines/alerts.py).
-    ValueError with a Chinese message for a period or date that is none; PermissionError without an actor."""
-    actor = authorize(actor).name
+    ValueError with a Chinese message for a period or date that is none; PermissionError without an actor or for a
+    college admin (a deadline is school-wide)."""
+    actor = authorize(actor, school_wide="设置报送截止日期").name
     period, due = store.deadline_args(period, due_date)
     path = dbm.db_path(db)
     at = journal.now()
@@ -85,10 +86,10 @@ def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, act
     """Withdraw the current version of a branch-quarter (it then counts as not submitted).
 
     Returns the withdrawn submission id, or None (nothing written) when there is no current version.
-    ValueError (Chinese) without an actor.
+    PermissionError (Chinese) without an actor or outside its scope.
     """
-    actor = authorize(actor, [branch_code]).name
     path = dbm.db_path(db)
+    actor = authorize(actor, [branch_code], db=path).name
     at = journal.now()
 
     def body(con):
@@ -107,9 +108,9 @@ def start_fresh(db: str | Path | None = None, *, actor: Actor | str) -> Path:
 
     This is how the organization department leaves the demo school for real data without a server shell.
     Nothing is deleted: the backup folder holds the old database file and archive. Returns that folder.
-    ValueError (Chinese) without an actor.
+    PermissionError (Chinese) without an actor or for a college admin.
     """
-    actor = authorize(actor).name
+    actor = authorize(actor, school_wide="清空数据库").name
     path = dbm.db_path(db)
     archive = journal.archive_dir(path)
     backup = path.parent / f"backup-{journal.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"

@@ -30,7 +30,8 @@ def isolated_access(monkeypatch):
     (it lives in the server process, so it outlives a test as it outlives a session)."""
     from pipelines import auth
 
-    for field in ("admins", "view_password_hash", "admin_emails", "view_password_required"):
+    for field in ("admins", "view_password_hash", "admin_emails", "view_password_required", "admin_scopes",
+                  "admin_email_scopes"):
         monkeypatch.delenv(config.env_name(field), raising=False)
     auth.THROTTLE.reset()
     yield

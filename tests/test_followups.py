@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from pipelines import followup as fu
 from pipelines import ingest, scoring
 from pipelines import alerts as al
+from pipelines.actor import Actor
 from test_alerts import COLLEGE, NOT_DONE, book
 from test_upload import admin_hash  # noqa: F401 - a fixture
 
@@ -93,9 +94,10 @@ def test_writes_refuse_empty_actor_bad_input_and_other_scope(school):
     with pytest.raises(PermissionError, match="已登录的管理员"):
         fu.close_followup(1, "好", school, actor="")
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
-        fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, note="x", db=school, actor="a", scope="外国语学院")
+        fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, note="x", db=school,
+                         actor=Actor("a", "外国语学院"))
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
-        fu.close_followup(1, "好", school, actor="a", scope="外国语学院")
+        fu.close_followup(1, "好", school, actor=Actor("a", "外国语学院"))
     with pytest.raises(ValueError, match="只须指定一项"):
         fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, item_id=ITEM, note="x", db=school, actor="a")
     with pytest.raises(ValueError, match="未知的预警规则"):
@@ -116,8 +118,8 @@ def test_close_and_rebuild_keep_the_tasks(tmp_path):
     db = tmp_path / "one.duckdb"
     ingest.ingest([folder], db, actor="test")
     task = fu.open_followup("2026Q1", branch_code=FIXED, rule_id=RULE, note="按月召开", due_date="2026-05-31",
-                            db=db, actor="组织部", scope=COLLEGE)
-    fu.close_followup(task, "已约谈书记", db, actor="组织部", scope=COLLEGE)
+                            db=db, actor=Actor("组织部", COLLEGE))
+    fu.close_followup(task, "已约谈书记", db, actor=Actor("组织部", COLLEGE))
     with pytest.raises(ValueError, match="已办结"):
         fu.close_followup(task, "again", db, actor="组织部")
     before = fu.tasks(db)
