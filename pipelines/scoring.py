@@ -706,3 +706,20 @@ def college_history(college: str, db=None) -> pd.DataFrame:
     df = df[(df["college"] == college) & df["period"].isin(ps)]
     df = df.assign(_o=df["period"].map(Period.parse)).sort_values("_o").drop(columns=["_o", "college"])
     return _only(df, None, ["period", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"])
+
+
+def item_shortfalls(period: str, item_id: str, college: str | None = None, db=None) -> pd.DataFrame:
+    """The branches that fell short of one item in a quarter (completion below full; pending not judged),
+    lowest completion first: branch_code, branch_name, college, branch_type, completion (0–1). With `college`,
+    only that college's branches."""
+    period = str(Period.parse(period))
+    with _session(db, [period], "item_scores", with_prev=False) as con:
+        df = _mart(con, "item_shortfalls", {"item_id": item_id, "college": college}, period=period)
+    return _only(df, period, ["branch_code", "branch_name", "college", "branch_type", "completion"],
+                 ["completion", "branch_code"])
+
+
+def shown_percent(share):
+    """A 0–1 share (number or Series) as the percentage shown: SHOWN_DECIMALS decimals, half up (shown's rule)."""
+    return shown(share * 100) if isinstance(share, pd.Series) else (
+        share if share is None or pd.isna(share) else shown(float(share) * 100))
