@@ -178,11 +178,15 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     if dim != "all":
         items = items[items["dimension_id"].astype(int) == int(dim)]
     table = item_table(items, measures)
+    # the item whose ledger rows are open: ?item=…, set by ticking its row
+    item = c.pick(f"br_items_{c.url_param('item')}", "item", list(table.get("考核要点", [])))
     if table.empty:
         st.info("该一级指标下没有适用于本支部类型的考核要点。")
     else:
+        st.caption("勾选某一行，可在表格下方查看该考核要点的台账明细。")
         st.dataframe(
-            table, hide_index=True, width="stretch", height=c.table_height(len(table), 520), key="br_items",
+            table, hide_index=True, width="stretch", height=c.table_height(len(table), 520), key=f"br_items_{item}",
+            on_select="rerun", selection_mode="single-row",
             column_config={
                 "完成率": st.column_config.ProgressColumn("完成率", min_value=0, max_value=100, format="%.0f%%",
                                                        width="small"),
@@ -193,20 +197,16 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
         )
         c.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
 
-    trace_section(code, period, data)
+    trace_section(code, period, data, item)
     problems_section(code, period)
 
 
-def trace_section(code: str, period: str, data: dict) -> None:
-    """The ledger, count and self-assessment rows behind one chosen item."""
-    st.markdown("**考核要点的数据来源（台账明细）**")
+def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
+    """The ledger, count and self-assessment rows behind the item picked in the item table."""
     items = data["item_scores"]
-    mine = items[items["branch_code"] == code]
-    ids = list(mine["item_id"])  # in the guide's item order
-    if not ids:
-        st.info("本支部本季度没有可追溯的考核要点。")
+    if item not in set(items.loc[items["branch_code"] == code, "item_id"]):
         return
-    item = c.state_widget("select", "选择考核要点", ids, "item", format_func=lambda i: c.item_label(i, 40))
+    st.markdown(f"**{md_text(c.item_label(item, 40))}：数据来源（台账明细）**")
     rows = c.scores("trace", period, code, item)
     if rows.empty:
         st.info("该考核要点在本季度没有对应的台账、统计或自评记录（可能尚未开展或未填写）。", icon=":material/info:")

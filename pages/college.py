@@ -76,15 +76,21 @@ def weakest_section(period: str, college: str) -> None:
     if items.empty:
         st.info("本季度暂无可比较的考核要点完成率。")
         return
-    st.caption("按本单位各支部的平均完成率排序，显示最低的 8 项；“与全校相比”为本单位平均减全校平均（百分点）。")
-    c.show(c.hbar([c.item_label(i, 16) for i in items["item_id"]], items["mean_completion"] * 100, xmax=100,
+    st.caption("按本单位各支部的平均完成率排序，显示最低的 8 项；“与全校相比”为本单位平均减全校平均（百分点）。"
+               "点击某一项的柱条，可列出本单位未完全完成该项的支部。")
+    ids = list(items["item_id"])
+    item = c.pick(f"co_weakest_{c.url_param('co_item')}", "co_item", ids, "points")  # ?co_item=…
+    c.show(c.hbar([c.item_label(i, 16) for i in ids], scoring.shown_percent(items["mean_completion"]), xmax=100,
                   text=[f"{c.fmt_pct(m)}（全校 {c.fmt_pct(s)}）" for m, s in zip(items["mean_completion"],
                                                                           items["school_mean"])],
-                  xtitle="平均完成率（%）", color=c.DARK_RED), key="co_weakest")
+                  xtitle="平均完成率（%）", color=c.DARK_RED),
+           key=f"co_weakest_{item}", selectable=True)
+    if item in ids:
+        c.shortfalls(period, item, college, key="co_shortfalls")
     table = pd.DataFrame({"考核要点": items["item_id"], "内容": [c.guide().item(i).text for i in items["item_id"]],
-                          "平均完成率": (items["mean_completion"] * 100).round(1),
-                          "全校平均": (items["school_mean"] * 100).round(1),
-                          "与全校相比": (items["gap"] * 100).round(1), "参与计算的支部数": items["branches"]})
+                          "平均完成率": scoring.shown_percent(items["mean_completion"]),
+                          "全校平均": scoring.shown_percent(items["school_mean"]),
+                          "与全校相比": scoring.shown_percent(items["gap"]), "参与计算的支部数": items["branches"]})
     with st.expander("查看明细与下载"):
         st.dataframe(table, hide_index=True, width="stretch", column_config=c.one_decimal(table, ["与全校相比"]))
         c.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")

@@ -138,9 +138,10 @@ def fmt_score(x: Any) -> str:
     return "—" if x is None or pd.isna(x) else f"{scoring.shown(x):.1f}"
 
 
-def fmt_pct(x: Any) -> str:
-    """A 0–1 share or completion as a whole percentage, half up (scoring.percent); '—' when missing."""
-    return scoring.percent(x)
+def fmt_pct(share: Any) -> str:
+    """A 0–1 share or completion as the percentage shown: one decimal, half up (scoring.percent); '—' when
+    missing."""
+    return scoring.percent(share, scoring.SHOWN_DECIMALS)
 
 
 def delta_args(change: Any, unit: str = "", digits: int = 1) -> dict:
@@ -350,26 +351,116 @@ def previous_period(periods: Sequence[str], period: str) -> str | None:
 
 
 # ---- state that survives page switches and lives in the URL -------------------------------------
+# The browser adds a history entry whenever a run changes the URL (Streamlit's page_info_changed pushes unless
+# the run follows Back/Forward). So the URL changes only on a user's step: a widget changed, a row or bar picked,
+# a page opened; all changes of one run go out as one write (flush_url, at the end of run_page). A default is
+# never written. A URL value that differs from the one this session last left is a link or Back/Forward: it wins.
 _KEEP = "_keep_"
-_AUTO = "_auto_"
+_URL_SEEN = "_url_seen_"  # (page, {key: value}) as the URL was left at the end of the last run
+_URL_PENDING = "_url_pending_"  # keys the user changed in this run: key -> new value (None removes it)
+_URL_SHOWN = "_url_shown_"  # this run's widget values: key -> (URL value, chosen)
+
+
+def _page_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "page_script_hash", "") or ""
+
+
+def _url_get(key: str, multi: bool) -> Any:
+    if key not in st.query_params:
+        return None
+    return st.query_params.get_all(key) if multi else st.query_params.get(key)
+
+
+def url_changed(key: str) -> bool:
+    """Whether the URL's `key` changed since this session's last run left it: a link, Back or Forward.
+
+    A key missing after a page switch is no change (the sidebar opens pages without parameters); a key gone
+    on the same page is (Back to the view before it was set)."""
+    page, seen = st.session_state.get(_URL_SEEN, (None, {}))
+    url = st.query_params.get_all(key)
+    if not url:
+        return key in seen and page == _page_id()
+    return url != seen.get(key)
+
+
+def url_request(key: str, value: Any) -> None:
+    """Put `value` (None removes the key) in the URL at the end of this run, as one step of the history."""
+    st.session_state.setdefault(_URL_PENDING, {})[key] = value
+
+
+def url_param(key: str) -> str | None:
+    """The URL's value of `key` as this run will leave it: a change requested in this run (url_request), else
+    the URL's."""
+    pending = st.session_state.get(_URL_PENDING, {})
+    return pending[key] if key in pending else st.query_params.get(key)
+
+
+def pick(widget_key: str, url_key: str, values: Sequence[str], kind: str = "rows") -> str | None:
+    """The value picked in a dataframe (kind rows) or plotly chart (kind points) keyed `widget_key`, read before
+    it is drawn: a new pick goes into the URL as `url_key` (one history step). Returns the URL's value as this
+    run leaves it. Key the widget by the returned value, so a pick undone by Back leaves no ticked row."""
+    state = st.session_state.get(widget_key) or {}
+    selection = state.get("selection") or {}
+    rows = list(selection.get("rows" if kind == "rows" else "point_indices") or [])
+    if rows and 0 <= rows[0] < len(values) and values[rows[0]] != url_param(url_key):
+        url_request(url_key, values[rows[0]])
+    return url_param(url_key)
 
 
 def _remember(key: str) -> None:
     st.session_state[_KEEP + key] = st.session_state[key]
+    url_request(key, st.session_state[key])
+
+
+def flush_url() -> None:
+    """Write this run's requested URL changes as one update (one history entry), then note the URL as left.
+
+    With a change requested, every state widget of the run is mirrored as shown (a branch that followed its
+    college's change, too); defaults nobody chose are left out."""
+    pending = st.session_state.pop(_URL_PENDING, None)
+    shown = st.session_state.pop(_URL_SHOWN, {})
+    if pending:
+        params: dict[str, Any] = _url_now()
+        for key, (value, chosen) in shown.items():
+            if chosen and value not in (None, []):
+                params[key] = value
+            else:
+                params.pop(key, None)
+        for key, value in pending.items():
+            if key not in shown:
+                if value in (None, []):
+                    params.pop(key, None)
+                else:
+                    params[key] = value
+        wanted = {k: v if isinstance(v, list) else [str(v)] for k, v in params.items()}
+        if wanted != _url_now():
+            st.query_params.from_dict(wanted)
+    st.session_state[_URL_SEEN] = (_page_id(), _url_now())
+
+
+def _url_now() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params}
 
 
 def _initial(key: str, options: list, default: Any, multi: bool,
              max_selections: int | None = None) -> tuple[Any, bool]:
     """The widget's starting value and whether it was chosen (this session, or through a link).
 
-    A URL value that this session wrote itself as a default (remembered under _AUTO) is not a choice: the
-    widget then follows its default, so e.g. a newly uploaded quarter shows on the next interaction. A
-    multi-select keeps the known values of a link once each, at most `max_selections` of them.
+    A URL value this session has not seen (a link, Back or Forward) wins over the session's last choice; a
+    key gone from the URL on the same page (Back) returns the widget to its default. A multi-select keeps the
+    known values of a link once each, at most `max_selections` of them.
     """
-    url = (st.query_params.get_all(key) if multi else st.query_params.get(key)) if key in st.query_params else None
-    if _KEEP + key in st.session_state:
+    url = _url_get(key, multi)
+    if url_changed(key):
+        value, chosen = (url, True) if url is not None else (default, False)
+        if not chosen:
+            st.session_state.pop(_KEEP + key, None)
+    elif _KEEP + key in st.session_state:
         value, chosen = st.session_state[_KEEP + key], True
-    elif url is not None and url != st.session_state.get(_AUTO + key):
+    elif url is not None:
         value, chosen = url, True
     else:
         value, chosen = default, False
@@ -383,8 +474,9 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
                  container: Any = None, **kwargs: Any) -> Any:
     """A selectbox / multiselect / radio whose value survives page switches and is mirrored in the URL.
 
-    The value comes, in order, from this session's last choice, the URL (?key=...), then `default`.
-    Options are strings (so they round-trip through the URL). kind: select | multi | radio.
+    The value comes, in order, from a URL value this session has not seen yet (a link, Back), this session's
+    last choice, the URL (?key=...), then `default`. Options are strings (so they round-trip through the URL).
+    kind: select | multi | radio. The URL changes only when the user changes the widget (see flush_url).
     """
     container = container or st
     options = list(options)
@@ -397,21 +489,11 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     st.session_state[key] = value
     widget = {"select": container.selectbox, "multi": container.multiselect, "radio": container.radio}[kind]
     out = widget(label, options, key=key, on_change=_remember, args=(key,), **kwargs)
-    if multi:
-        url_value = [str(v) for v in out]
-        if out:
-            st.query_params[key] = url_value
-        else:
-            st.query_params.pop(key, None)
-    else:
-        url_value = None if out is None else str(out)
-        if out is not None:
-            st.query_params[key] = url_value
+    url_value = [str(v) for v in out] if multi else (None if out is None else str(out))
     if chosen:
         st.session_state[_KEEP + key] = out
-        st.session_state.pop(_AUTO + key, None)
-    else:
-        st.session_state[_AUTO + key] = url_value
+    st.session_state.setdefault(_URL_SHOWN, {})[key] = (url_value, chosen or key in st.session_state.get(
+        _URL_PENDING, {}))
     return out
 
 
@@ -427,18 +509,50 @@ def period_options(periods: Sequence[str]) -> list[str]:
     return ps
 
 
-def open_branch(period: str, college: str, code: str) -> None:
-    """Go to 支部画像 showing one branch (the choice is kept like any other, and put in the URL)."""
-    for key, value in (("period", period), ("college", college), ("branch", code)):
+def _open(page: str, params: dict[str, str]) -> None:
+    """Switch to `page` with `params` in its URL, each kept like a choice; this run's own URL changes are
+    dropped (the switch is the one history entry)."""
+    for key, value in params.items():
         st.session_state[_KEEP + key] = value
-    st.switch_page("pages/branch.py", query_params={"period": period, "college": college, "branch": code})
+    st.session_state.pop(_URL_PENDING, None)
+    st.session_state.pop(_URL_SHOWN, None)
+    st.switch_page(page, query_params=params)
+
+
+def open_branch(period: str, college: str, code: str, *, dim: str | None = None, item: str | None = None) -> None:
+    """Go to 支部画像 showing one branch, optionally at one dimension (its filter preselected) and with one
+    item's ledger rows open (the choice is kept like any other, and put in the URL)."""
+    extra = {k: v for k, v in (("dim", dim), ("item", item)) if v is not None}
+    _open("pages/branch.py", {"period": period, "college": college, "branch": code, **extra})
 
 
 def open_college(period: str, college: str) -> None:
     """Go to 二级党组织画像 showing one college (kept like any other choice, and put in the URL)."""
-    for key, value in (("period", period), ("college", college)):
-        st.session_state[_KEEP + key] = value
-    st.switch_page("pages/college.py", query_params={"period": period, "college": college})
+    _open("pages/college.py", {"period": period, "college": college})
+
+
+def shortfalls(period: str, item: str, college: str | None, key: str) -> None:
+    """The branches that fell short of `item` (scoring.item_shortfalls), lowest first; picking a row opens
+    that branch at the item's dimension with the item's ledger rows open."""
+    from pages.text import md_text
+
+    rows = scores("item_shortfalls", period, item, college)
+    st.markdown(f"**未完全完成“{md_text(item_label(item, 30))}”的支部（{len(rows)} 个）**")
+    if rows.empty:
+        st.success("参与计算的支部均已全部完成该考核要点。", icon=":material/task_alt:")
+        return
+    table = pd.DataFrame({"支部": rows["branch_name"], "二级党组织": rows["college"],
+                          "类型": rows["branch_type"].map(type_name),
+                          "完成率": scoring.shown_percent(rows["completion"]), "支部编码": rows["branch_code"]})
+    st.caption("勾选某一行可打开该支部画像，并显示该考核要点的台账明细。")
+    event = st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table), 360), key=key,
+                         on_select="rerun", selection_mode="single-row",
+                         column_config={"完成率": st.column_config.ProgressColumn(
+                             "完成率", min_value=0, max_value=100, format="%.1f%%", width="small")})
+    if event is not None and event.selection.rows:
+        picked = rows.iloc[event.selection.rows[0]]
+        open_branch(period, picked["college"], picked["branch_code"], dim=str(guide().dimension_of(item).id),
+                    item=item)
 
 
 def page_link(container: Any, page: str, label: str, icon: str, query_params: dict[str, str]) -> None:
@@ -524,6 +638,7 @@ def run_page(render: Callable[[], None]) -> None:
             icon=":material/error:",
         )
     finally:
+        flush_url()
         _page_rendered()
 
 

@@ -133,6 +133,7 @@ def percent(share, decimals: int = 0) -> str:
     return f"{half_up(float(share) * 100, decimals):.{decimals}f}%"
 
 
+
 def shown_change(now, before):
     """A change as shown beside two shown scores: their difference (numbers or Series), so 71.0 → 55.5
     always reads −15.5, never the −15.4 of the unrounded scores. NaN/None when either is missing."""
@@ -719,3 +720,21 @@ def college_history(college: str, db=None) -> pd.DataFrame:
     df = df[(df["college"] == college) & df["period"].isin(ps)]
     df = df.assign(_o=df["period"].map(Period.parse)).sort_values("_o").drop(columns=["_o", "college"])
     return _only(df, None, ["period", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"])
+
+
+def item_shortfalls(period: str, item_id: str, college: str | None = None, db=None) -> pd.DataFrame:
+    """The branches that fell short of one item in a quarter (completion below full; pending not judged),
+    lowest completion first: branch_code, branch_name, college, branch_type, completion (0–1). With `college`,
+    only that college's branches."""
+    period = str(Period.parse(period))
+    with _session(db, [period], "item_scores", with_prev=False) as con:
+        df = _mart(con, "item_shortfalls", {"item_id": item_id, "college": college}, period=period)
+    return _only(df, period, ["branch_code", "branch_name", "college", "branch_type", "completion"],
+                 ["completion", "branch_code"])
+
+
+def shown_percent(share):
+    """A 0–1 share (number or Series) as the percentage shown: SHOWN_DECIMALS decimals, half up (shown's rule);
+    `percent` is the same figure as text."""
+    return half_up(share * 100, SHOWN_DECIMALS) if isinstance(share, pd.Series) else (
+        share if share is None or pd.isna(share) else half_up(float(share) * 100, SHOWN_DECIMALS))
