@@ -242,15 +242,14 @@ def _upload_tab(actor: str) -> None:
     limit = settings().max_upload_files
     round_no = st.session_state.setdefault(ROUND_KEY, 0)
     _deadline_caption()
-    st.markdown(f"**选择各支部的季度填报表**：只接受 .xlsx（Excel 工作簿），每个文件不超过 {_max_mb()} MB，"
-                f"一次最多 {limit} 个。可把文件拖到下面的框内，或点击“选择文件”。")
+    st.caption(f"只接受 .xlsx（Excel 工作簿），每个文件不超过 {_max_mb()} MB，一次最多 {limit} 个；"
+               "可把文件拖到下面的框内，或点击“选择文件”。")
     st.html(UPLOADER_STYLE)
     uploaded = st.file_uploader(
         f"选择各支部的季度填报表（.xlsx，可一次选择多个，最多 {limit} 个）",
         type=ACCEPTED_TYPES, accept_multiple_files=True, key=f"dj_uploader_{round_no}",
         help="选择文件后系统先逐一校验并显示结果，点击“确认写入”之前不会写入任何数据。"
              "其他格式（.xls、WPS、CSV 等）也可选择，系统会说明如何另存为 .xlsx。",
-        label_visibility="collapsed",
     )
     if not uploaded:
         st.session_state.pop(PREVIEW_KEY, None)

@@ -76,7 +76,7 @@ def test_return_note_is_a_titled_a4_sheet_per_branch(registry_db, tmp_path):
 
 def test_deadline_caption_and_late_note(registry_db, admin_hash, tmp_path):
     at = signed_in(admin_hash)
-    assert "报送截止日期：未设置" in texts(at)
+    assert "报送截止日期：未设置" in texts(at) and "每个文件不超过 10 MB" in texts(at)
     due = dt.date.today() - dt.timedelta(days=3)
     versions.set_deadline(PERIOD, due, actor="orgadmin")
     at.run()
