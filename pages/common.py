@@ -133,6 +133,15 @@ def period_label(period: str) -> str:
         return str(period)
 
 
+def deadline_text(status: dict) -> tuple[str, str]:
+    """(the deadline, how far off it is) as the metrics show them."""
+    if status["due_date"] is None:
+        return "未设置", "—"
+    days = status["days_left"]
+    when = "今天截止" if days == 0 else f"剩余 {days} 天" if days > 0 else f"已逾期 {-days} 天"
+    return status["due_date"].isoformat(), when
+
+
 def fmt_score(x: Any) -> str:
     """A score as displayed everywhere: one decimal, half up as it is graded and ranked; '—' when missing."""
     return "—" if x is None or pd.isna(x) else f"{scoring.shown(x):.1f}"

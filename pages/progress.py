@@ -19,15 +19,6 @@ from pipelines import versions  # noqa: E402
 from pipelines import db as dbmod  # noqa: E402
 
 
-def deadline_text(status: dict) -> tuple[str, str]:
-    """(the deadline, how far off it is) as the metrics show them."""
-    if status["due_date"] is None:
-        return "未设置", "—"
-    days = status["days_left"]
-    when = "今天截止" if days == 0 else f"剩余 {days} 天" if days > 0 else f"已逾期 {-days} 天"
-    return status["due_date"].isoformat(), when
-
-
 def deadline_form(period: str, status: dict) -> None:
     """The deadline setter, for a signed-in admin only (versions.set_deadline audits and journals the change)."""
     admin = access.current_actor()  # name and scope: a college admin may not set the school-wide deadline
@@ -105,7 +96,7 @@ def render() -> None:
     period = c.period_select(periods, container=st.columns([1, 3])[0])
     progress = c.scores("submission_progress", period)
     status = c.scores("alerts.deadline_status", period, today=dt.date.today())
-    due, left = deadline_text(status)
+    due, left = c.deadline_text(status)
     if progress.empty:
         st.info("尚未导入支部名册，无法统计报送进度。请在“数据上传”页面导入本校支部名册。", icon=":material/inbox:")
         deadline_form(period, status)

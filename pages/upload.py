@@ -51,40 +51,65 @@ PREVIEW_KEY = "dj_upload_preview"  # the Plan of the chosen files
 DONE_KEY = "dj_upload_done"
 FRESH_KEY = "dj_fresh_done"  # the message after the demo data was set aside
 
+# The file box's own English text ("Upload", "10MB per file • XLSX, XLS, …") replaced by Chinese; a constant
+# style (no user data), scoped to the submissions uploader. The real limits are in the caption above the box.
+UPLOADER_STYLE = """<style>
+[class*="st-key-dj_uploader_"] [data-testid="stFileUploaderDropzoneInstructions"] { display: none; }
+[class*="st-key-dj_uploader_"] [data-testid="stFileUploaderDropzone"] button p { font-size: 0; }
+[class*="st-key-dj_uploader_"] [data-testid="stFileUploaderDropzone"] button p::after {
+  content: "选择文件"; font-size: 1rem; }
+</style>"""
+
 _md = md_text  # user-supplied text (file names, branch names) inside a markdown message
 
 
-def results_frame(results: Sequence[Any], labels: dict[str, str] = PREVIEW_LABELS) -> pd.DataFrame:
-    """One row per file: 文件, 支部编码, 季度, 结果, 错误数, 警告数, SHA-256."""
+RESULT_COLUMNS = ["文件", "支部编码", "季度", "结果", "错误数", "警告数", "逾期报送"]
+PROBLEM_COLUMNS = {"file": "文件", "sheet": "工作表", "cell": "单元格", "message": "说明", "severity": "级别",
+                   "value": "填写内容"}  # what a busy officer reads, in pipelines.plan.PROBLEM_COLUMNS order
+DETAIL_COLUMNS = {"file": "文件", "sheet": "工作表", "cell": "单元格", "code": "问题代码", "sha256": "SHA-256"}
+
+
+def results_frame(results: Sequence[Any], labels: dict[str, str] = PREVIEW_LABELS,
+                  late: dict[tuple[str, str], str] | None = None, *, sha: bool = False) -> pd.DataFrame:
+    """One row per file, rejected first (plan.report_order): 文件, 支部编码, 季度, 结果, 错误数, 警告数, 逾期报送
+    (`late`: plan.late_notes), and with `sha` the file's SHA-256."""
+    from pipelines.plan import report_order
+
     rows = []
-    for r in results:
+    for r in report_order(results):
         errors = sum(p.severity == "error" for p in r.problems)
         rows.append({
             "文件": r.file_name, "支部编码": r.branch_code or "", "季度": r.period or "",
             "结果": labels.get(r.status, r.status), "错误数": errors, "警告数": len(r.problems) - errors,
-            "SHA-256": (r.sha256 or "")[:12],
+            "逾期报送": (late or {}).get((r.branch_code, r.period), ""), "SHA-256": r.sha256 or "",
         })
-    return pd.DataFrame(rows, columns=["文件", "支部编码", "季度", "结果", "错误数", "警告数", "SHA-256"])
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS + (["SHA-256"] if sha else []))
 
 
-def problems_frame(results: Sequence[Any]) -> pd.DataFrame:
-    """Every problem of the batch in one table: 文件, 工作表, 单元格, 填写内容, 级别, 说明 (errors first)."""
-    rows = [{"文件": p.file or r.file_name, "工作表": p.sheet, "单元格": p.cell, "填写内容": p.value,
-             "级别": SEVERITY_LABELS.get(p.severity, p.severity), "问题代码": p.code, "说明": p.message}
-            for r in results for p in r.problems]
-    df = pd.DataFrame(rows, columns=["文件", "工作表", "单元格", "填写内容", "级别", "问题代码", "说明"])
-    if not df.empty:
-        df["_order"] = (df["级别"] != SEVERITY_LABELS["error"]).astype(int)
-        df = df.sort_values(["_order", "文件"], kind="stable").drop(columns="_order").reset_index(drop=True)
-    return df
+def problems_frame(results: Sequence[Any], columns: dict[str, str] = PROBLEM_COLUMNS) -> pd.DataFrame:
+    """Every problem of the batch (pipelines.plan.problem_rows: rejected files first, errors first in each),
+    with `columns` renamed to Chinese: by default 文件, 工作表, 单元格, 说明, 级别, 填写内容."""
+    from pipelines.plan import problem_rows
+
+    rows = [{name: SEVERITY_LABELS.get(row[k], row[k]) if k == "severity" else row[k] for k, name in columns.items()}
+            for row in problem_rows(results)]
+    return pd.DataFrame(rows, columns=list(columns.values()))
 
 
-def problems_workbook(results: Sequence[Any]) -> bytes:
+def problems_workbook(results: Sequence[Any], late: dict[tuple[str, str], str] | None = None) -> bytes:
     """The problems and the per-file results as an .xlsx to send back to branches (cells as typed are inert)."""
     from pipelines import export
 
-    return export.xlsx_bytes({"校验问题": problems_frame(results), "文件结果": results_frame(results)})
+    return export.xlsx_bytes({"校验问题": problems_frame(results, PROBLEM_COLUMNS | {"code": "问题代码"}),
+                              "文件结果": results_frame(results, late=late, sha=True)})
 
+
+def return_notes(results: Sequence[Any]) -> list:
+    """One 退回说明 per rejected branch (pipelines.return_note), named from the stored registry."""
+    from pipelines import plan, return_note
+
+    registry = {e.branch_code: e for e in plan.registry_entries()}
+    return return_note.return_notes(results, registry)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -198,6 +223,23 @@ def _plan(files: list[tuple[str, bytes]], scope: str | None) -> Plan | None:
     return made
 
 
+def _max_mb() -> str:
+    return f"{guide().limits.max_file_mb:g}"
+
+
+def _deadline_caption() -> None:
+    """The deadline of the quarter being collected now (set on 报送进度; alerts.deadline_status)."""
+    from pipelines.period import Period
+
+    period = str(Period.latest_completed(dt.date.today()))
+    status = c.scores("alerts.deadline_status", period, today=dt.date.today())
+    due, left = c.deadline_text(status)
+    if status["due_date"] is None:
+        st.caption(f"{c.period_label(period)}报送截止日期：未设置（可在“报送进度”页面设置）。")
+    else:
+        st.caption(f"{c.period_label(period)}报送截止日期：{due}（{left}）。截止后首次上传的报送将标注“逾期报送”。")
+
+
 def _upload_tab(actor: Actor) -> None:
     if FRESH_KEY in st.session_state:
         st.success(st.session_state.pop(FRESH_KEY), icon=":material/check_circle:")
@@ -207,10 +249,15 @@ def _upload_tab(actor: Actor) -> None:
     summary = st.container()  # the last commit's summary, above the (now empty) uploader
     limit = settings().max_upload_files
     round_no = st.session_state.setdefault(ROUND_KEY, 0)
+    _deadline_caption()
+    st.caption(f"只接受 .xlsx（Excel 工作簿），每个文件不超过 {_max_mb()} MB，一次最多 {limit} 个；"
+               "可把文件拖到下面的框内，或点击“选择文件”。")
+    st.html(UPLOADER_STYLE)
     uploaded = st.file_uploader(
         f"选择各支部的季度填报表（.xlsx，可一次选择多个，最多 {limit} 个）",
         type=ACCEPTED_TYPES, accept_multiple_files=True, key=f"dj_uploader_{round_no}",
-        help="选择文件后系统先逐一校验并显示结果，点击“确认写入”之前不会写入任何数据。",
+        help="选择文件后系统先逐一校验并显示结果，点击“确认写入”之前不会写入任何数据。"
+             "其他格式（.xls、WPS、CSV 等）也可选择，系统会说明如何另存为 .xlsx。",
     )
     if not uploaded:
         st.session_state.pop(PREVIEW_KEY, None)
@@ -232,27 +279,65 @@ def _upload_tab(actor: Actor) -> None:
 
 
 def _preview_section(results: Sequence[Any]) -> None:
+    from pipelines import plan
+
     st.subheader("校验结果", anchor=False)
     cols = st.columns(4)
-    for col, status in zip(cols, ("accepted", "replaced", "unchanged", "rejected")):
+    for col, status in zip(cols, ("rejected", "accepted", "replaced", "unchanged")):
         col.metric(PREVIEW_LABELS[status], sum(r.status == status for r in results))
-    st.dataframe(results_frame(results), hide_index=True, width="stretch", key="dj_results_table")
+    ok, late = c.guarded(lambda: plan.late_notes(results), "核对报送截止日期")
+    late = late or {}
+    for note in late.values():
+        st.warning(note, icon=":material/schedule:")
+    st.dataframe(results_frame(results, late=late), hide_index=True, width="stretch", key="dj_results_table",
+                 column_config={"逾期报送": st.column_config.TextColumn(width="medium")})
+    _problems_section(results)
+    _downloads_section(results, late)
 
+
+def _problems_section(results: Sequence[Any]) -> None:
     problems = problems_frame(results)
-    n_err = int((problems["级别"] == "错误").sum()) if not problems.empty else 0
-    n_warn = len(problems) - n_err
     if problems.empty:
         st.success("所有文件均未发现问题。", icon=":material/check:")
-    else:
-        st.markdown(f"**校验问题**：错误 {n_err} 条（文件未通过，不会写入），警告 {n_warn} 条（可写入，请支部核实）")
-        show = st.radio("显示", ["全部", "仅错误", "仅警告"], horizontal=True, key="dj_problem_filter",
-                        label_visibility="collapsed")
-        view = problems if show == "全部" else problems[problems["级别"] == ("错误" if show == "仅错误" else "警告")]
-        st.dataframe(view, hide_index=True, width="stretch", key="dj_problems_table",
-                     column_config={"说明": st.column_config.TextColumn(width="large")})
-    c.download(st, "下载校验结果（Excel，可发回各支部）", lambda: problems_workbook(results),
-               file_name=f"校验结果_{dt.date.today():%Y%m%d}.xlsx", mime=XLSX_MIME, key="dj_problems_download",
+        return
+    n_err = int((problems["级别"] == "错误").sum())
+    st.markdown(f"**校验问题**：错误 {n_err} 条（文件未通过，不会写入），警告 {len(problems) - n_err} 条"
+                "（可写入，请支部核实）。未通过的文件排在最前。")
+    show = st.radio("显示", ["全部", "仅错误", "仅警告"], horizontal=True, key="dj_problem_filter",
+                    label_visibility="collapsed")
+    keep = problems["级别"] == ("错误" if show == "仅错误" else "警告") if show != "全部" else problems["级别"].notna()
+    st.dataframe(problems[keep], hide_index=True, width="stretch", key="dj_problems_table",
+                 column_config={"文件": st.column_config.TextColumn(width="small"),
+                                "工作表": st.column_config.TextColumn(width="small"),
+                                "单元格": st.column_config.TextColumn(width="small"),
+                                "说明": st.column_config.TextColumn(width="large")})
+    with st.expander("技术信息（问题代码、文件 SHA-256，供系统维护人员排查）"):
+        st.dataframe(problems_frame(results, DETAIL_COLUMNS)[keep], hide_index=True, width="stretch",
+                     key="dj_problem_codes_table")
+
+
+def _downloads_section(results: Sequence[Any], late: dict) -> None:
+    """One 退回说明 per rejected branch (all in a zip, or one by one) and the combined 校验结果 workbook."""
+    from pipelines import return_note
+
+    today = f"{dt.date.today():%Y%m%d}"
+    notes: list = []
+    if any(r.status == "rejected" for r in results):
+        notes = c.guarded(lambda: return_notes(results), "生成退回说明")[1] or []
+    row = st.container(horizontal=True, gap="small")
+    if notes:
+        c.download(row, f"下载退回说明（{len(notes)} 个支部，zip）", lambda: return_note.notes_zip(notes),
+                   file_name=f"退回说明_{today}.zip", mime="application/zip", key="dj_return_zip",
+                   icon=":material/folder_zip:", type="primary")
+    c.download(row, "下载校验结果（Excel，全部文件）", lambda: problems_workbook(results, late),
+               file_name=f"校验结果_{today}.xlsx", mime=XLSX_MIME, key="dj_problems_download",
                icon=":material/download:")
+    if notes:
+        with st.expander("逐个下载退回说明（每个未通过的支部一份，A4 可打印，可直接转发给支部）",
+                         expanded=len(notes) <= 6):
+            for i, note in enumerate(notes):
+                c.download(st, _md(note.file_name), lambda note=note: note.data, file_name=note.file_name,
+                           mime=XLSX_MIME, key=f"dj_return_note_{i}", icon=":material/description:")
 
 
 def _changes_section(cp: ChangePreview) -> None:

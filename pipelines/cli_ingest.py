@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipelines import db as dbm
 from pipelines.ingest import apply
-from pipelines.plan import STATUS_NAMES, FileResult, plan
+from pipelines.plan import STATUS_NAMES, FileResult, plan, report_order
 from pipelines.rebuild import RebuildIncomplete, rebuild
 from pipelines.registry import load_registry
 
@@ -29,7 +29,7 @@ def _counts(results: list[FileResult]) -> dict[str, int]:
 
 def _report(results: list[FileResult]) -> dict:
     return {"ok": all(r.ok for r in results) and bool(results), "counts": _counts(results),
-            "files": [r.as_dict() for r in results]}
+            "files": [r.as_dict() for r in report_order(results)]}
 
 
 def _problem_line(p) -> str:
@@ -42,7 +42,7 @@ def _problem_line(p) -> str:
 
 def _print_human(results: list[FileResult], out=None, names: dict[str, str] = STATUS_NAMES) -> None:
     out = out or sys.stdout  # looked up now: tests capture sys.stdout after this module was imported
-    for r in results:
+    for r in report_order(results):
         head = f"[{names[r.status]}] {r.file_name}"
         if r.branch_code:
             head += f"  支部 {r.branch_code}  {r.period}"

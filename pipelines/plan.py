@@ -9,6 +9,7 @@ version) or `refuse` (the upload page: the order is only the order of picking, s
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,13 +65,24 @@ class FileResult(HasProblems):
         }
 
 
+def report_order(results: Iterable[FileResult]) -> list[FileResult]:
+    """The order a batch is reported in (upload page, `ingest --json`, return notes): rejected files first,
+    then the rest, each in batch order. Plan.results keeps the batch order, which apply writes in."""
+    return sorted(results, key=lambda r: r.status != "rejected")
+
+
+PROBLEM_COLUMNS = ("file", "sheet", "cell", "message", "severity", "value", "title", "code", "status", "sha256")
+"""Column order of a batch's problem rows: where and what first (people read these), codes and hashes last."""
+
+
 def problem_rows(results: Iterable[FileResult]) -> list[dict]:
-    """Every problem of a batch as flat rows (file, status, severity, code, sheet, cell, value, message)."""
-    return [
-        {"file": r.file_name, "status": r.status, "severity": p.severity, "code": p.code, "sheet": p.sheet,
-         "cell": p.cell, "value": p.value, "message": p.message}
-        for r in results for p in r.problems
-    ]
+    """Every problem of a batch as flat rows with PROBLEM_COLUMNS: files in `report_order`, each file's
+    problems in `problems.flatten` order (errors first, then by sheet and cell)."""
+    from pipelines.problems import flatten
+
+    return [{k: ({"status": r.status, "sha256": r.sha256} | row)[k] for k in PROBLEM_COLUMNS}
+            for r in report_order(results)
+            for row in flatten([dataclasses.replace(p, file=p.file or r.file_name) for p in r.problems])]
 
 
 def rejected(parsed: ParsedWorkbook) -> FileResult:
@@ -274,3 +286,42 @@ def preview(files: Iterable[Source] | Source, db: str | Path | None = None, *,
             progress: Progress | None = None) -> list[FileResult]:
     """The per-file results of `plan(files, db, on_conflict="last_wins")`: what `ingest` would do."""
     return plan(files, db, on_conflict="last_wins", progress=progress).results
+
+
+def first_uploads(keys: Iterable[tuple[str, str]], db: str | Path | None = None) -> dict[tuple[str, str], object]:
+    """When each (branch_code, period) was first uploaded, counting versions not withdrawn (the rule of
+    sql/marts/alerts_uploads.sql); branch-quarters never uploaded are absent."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    with dbm.connect(dbm.db_path(db)) as con:
+        rows = con.execute(
+            "SELECT branch_code, period, min(uploaded_at) FROM submissions WHERE status <> 'withdrawn' "
+            "AND (branch_code, period) IN (SELECT unnest($codes), unnest($periods)) GROUP BY ALL",
+            {"codes": [k[0] for k in keys], "periods": [k[1] for k in keys]}).fetchall()
+    return {(b, p): at for b, p, at in rows}
+
+
+def late_notes(results: Iterable[FileResult], db: str | Path | None = None, *,
+               now: dt.datetime | None = None) -> dict[tuple[str, str], str]:
+    """The 逾期报送 note of each branch-quarter in the batch that is (or, written now, would be) late: its first
+    upload — an earlier one, else `now` — came after the quarter's deadline (alerts.deadline_status), the
+    condition of the late_submission alert. Rejected files are not submissions and get none."""
+    from pipelines import alerts
+    from pipelines.guide import guide
+    from pipelines.period import Period
+
+    now = now or dt.datetime.now()
+    keys = {(r.branch_code, r.period) for r in results if r.ok and r.branch_code and r.period}
+    earlier = first_uploads(keys, db)
+    rule = next((a.name for a in guide().alerts if a.kind == "late_submission"), "逾期报送")
+    notes = {}
+    for key in sorted(keys):
+        first = earlier.get(key) or now
+        status = alerts.deadline_status(key[1], db, today=first.date())
+        if status["due_date"] is None or status["days_left"] >= 0:
+            continue
+        when = "本次上传" if key not in earlier else f"首次上传于 {first:%Y-%m-%d}，"
+        notes[key] = (f"{rule}：{Period.parse(key[1]).label}报送截止日期为 {status['due_date'].isoformat()}，"
+                      f"{when}逾期 {-status['days_left']} 天，将计入“{rule}”预警。")
+    return notes

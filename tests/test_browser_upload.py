@@ -123,7 +123,7 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     assert len(db.query_df("SELECT * FROM submissions", path=demo_db)) == before  # nothing written yet
     _shot(page, "2_preview")
     with page.expect_download() as dl:  # the problems report, built on click
-        page.get_by_role("button", name="下载校验结果（Excel，可发回各支部）").click()
+        page.get_by_role("button", name="下载校验结果（Excel，全部文件）").click()
     assert dl.value.suggested_filename.endswith(".xlsx")
     report = load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
     assert report.sheetnames == ["校验问题", "文件结果"] and report["文件结果"].max_row == len(files) + 1

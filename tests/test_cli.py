@@ -32,7 +32,7 @@ def test_ingest_json_report_and_exit_codes(tmp_path):
     assert "\\u" not in mixed.stdout  # ensure_ascii=False: Chinese stays readable
     report = json.loads(mixed.stdout)
     assert report["ok"] is False
-    unchanged, rejected = report["files"]
+    rejected, unchanged = report["files"]  # rejected files first (plan.report_order), as on the upload page
     assert unchanged["status"] == "unchanged" and unchanged["problems"] == []
     assert (rejected["file_name"], rejected["status"], rejected["branch_code"]) == ("坏文件.xlsx", "rejected", "JX01-T03")
     problem = rejected["problems"][0]

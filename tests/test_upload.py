@@ -231,11 +231,13 @@ def test_problems_download_is_a_spreadsheet_with_both_tables(registry_db, tmp_pa
     wb = load_workbook(io.BytesIO(page.problems_workbook(results)))
     assert wb.sheetnames == ["校验问题", "文件结果"]
     rows = list(wb["校验问题"].values)
-    assert rows[0] == ("文件", "工作表", "单元格", "填写内容", "级别", "问题代码", "说明")
-    assert rows[1][4] == "错误"  # errors first
+    assert rows[0] == ("文件", "工作表", "单元格", "说明", "级别", "填写内容", "问题代码")
+    assert rows[1][4] == "错误"  # the rejected file first, its errors first
     assert any(r[2] == "A3" and r[1] == "活动台账" for r in rows[1:])
     assert {r[4] for r in rows[1:]} == {"错误", "警告"} or {r[4] for r in rows[1:]} == {"错误"}
-    assert [r[3] for r in list(wb["文件结果"].values)[1:]] == ["未通过", "将新增"]
+    results_sheet = list(wb["文件结果"].values)
+    assert results_sheet[0][-1] == "SHA-256" and len(results_sheet[1][-1]) == 64
+    assert [r[3] for r in results_sheet[1:]] == ["未通过", "将新增"]
 
 
 def test_resubmission_replaces_with_scores_then_rolls_back(registry_db, admin_hash, tmp_path):
@@ -307,7 +309,7 @@ def test_two_versions_of_one_branch_quarter_in_one_upload_write_neither(registry
     upload(at, [a, b, other])
     assert list(frame(at, "结果")["结果"]) == ["未通过", "未通过", "将新增"]
     problems = frame(at, "说明")
-    conflict = problems[problems["问题代码"] == "batch_conflict"]
+    conflict = problems[frame(at, "问题代码")["问题代码"] == "batch_conflict"]
     assert len(conflict) == 2 and all("一支部_第一版.xlsx" in m and "一支部_第二版.xlsx" in m for m in conflict["说明"])
     confirm(at)
     assert [(code, version) for code, _period, version, *_ in submissions()] == [("JX01-S01", 1)]
