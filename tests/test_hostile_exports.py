@@ -228,7 +228,9 @@ def test_finding4_bel_in_registry_name_does_not_fail_the_report(hostile_db, tmp_
     out = tmp_path / "report.xlsx"
     done = run_cli("report", "--db", str(hostile_db), "--period", PERIODS[-1], "--out", str(out))
     assert done.returncode == 0, done.stderr
-    missing = [c.value for c in load_workbook(out)["未报送支部"]["B"][1:]]
+    ws = load_workbook(out)["未报送支部"]
+    header = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 2).value == "支部名称")  # below the sheet title
+    missing = [ws.cell(r, 2).value for r in range(header + 1, ws.max_row + 1)]
     assert len(missing) == len(HOSTILE) - SUBMITTING and "ab" in missing
 
 

@@ -87,7 +87,7 @@ def _state() -> list[tuple]:
 def test_writes_refuse_another_college(school, tmp_path):
     before = _state()
     # a plan made without the scope (e.g. by a caller that forgot it): apply refuses it, writing nothing
-    foreign = ingest.plan([workbook(tmp_path, "XX02-T01", "2026Q4")], school)
+    foreign = ingest.plan([workbook(tmp_path, "XX02-T01", "2026Q1")], school)
     writes = [
         lambda: ingest.apply(foreign, JX_ADMIN),
         lambda: versions.rollback("XX02-T01", "2026Q3", school, actor=JX_ADMIN),
@@ -125,7 +125,7 @@ def test_own_college_writes_go_through(school, tmp_path):
 
 
 def test_plan_marks_out_of_scope_files(school, tmp_path):
-    files = [workbook(tmp_path, "JX01-S01", "2026Q4"), workbook(tmp_path, "XX02-T01", "2026Q4")]
+    files = [workbook(tmp_path, "JX01-S01", "2026Q1"), workbook(tmp_path, "XX02-T01", "2026Q1")]
     made = ingest.plan(files, school, scope=JX)
     assert [r.status for r in made.results] == ["accepted", "rejected"]
     problem = made.results[1].problems[-1]
@@ -133,7 +133,7 @@ def test_plan_marks_out_of_scope_files(school, tmp_path):
     assert "超出管理范围" in problem.message and "信息工程学院" in problem.message
     done = ingest.apply(made, JX_ADMIN)
     assert [r.status for r in done] == ["accepted", "rejected"]
-    assert ("XX02-T01", "2026Q4") not in {(s[0], s[1]) for s in submissions()}
+    assert ("XX02-T01", "2026Q1") not in {(s[0], s[1]) for s in submissions()}
     # the CLI path: ingest with a college admin plans with its scope
     assert [r.status for r in ingest.ingest([workbook(tmp_path, "XX02-T01", "2026Q2")], school,
                                             actor=JX_ADMIN)] == ["rejected"]
@@ -157,14 +157,14 @@ def test_upload_page_as_college_admin(school, admin_hash, tmp_path):
     history = frame(at, "支部编码", "版本")
     assert set(history["支部编码"]) == {"JX01-T01"}  # XX02-T01's submissions are not shown
 
-    upload(at, [workbook(tmp_path, "JX01-S01", "2026Q4"), workbook(tmp_path, "XX02-T01", "2026Q4")])
+    upload(at, [workbook(tmp_path, "JX01-S01", "2026Q1"), workbook(tmp_path, "XX02-T01", "2026Q1")])
     results = frame(at, "结果")
-    assert list(results["结果"]) == ["将新增", "未通过"]
+    assert list(results["结果"]) == ["未通过", "将新增"]  # rejected files first (issue 15)
     assert "超出管理范围" in " ".join(frame(at, "说明")["说明"])
     at.button(key="dj_upload_confirm").click().run()
     assert not at.exception, at.exception
-    q4 = [s for s in submissions() if s[1] == "2026Q4"]
-    assert q4 == [("JX01-S01", "2026Q4", 1, "current", "jxadmin")]
+    q4 = [s for s in submissions() if s[1] == "2026Q1"]
+    assert q4 == [("JX01-S01", "2026Q1", 1, "current", "jxadmin")]
 
 
 def test_progress_page_offers_no_deadline_to_a_college_admin(demo_db, monkeypatch):
