@@ -33,10 +33,12 @@ def summary_section(s) -> None:
 
 
 def copy_summary(s) -> None:
-    """The summary as one paragraph in a code block, for its copy button."""
-    with st.expander("复制本季度要点", icon=":material/content_copy:"):
-        st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
-        st.code(s.text, language=None, wrap_lines=True)
+    """The summary as one paragraph in a code block, for its copy button. The block is drawn only once the
+    expander is opened: a code block loads Streamlit's syntax highlighter, 0.5 MB more on a phone's first visit."""
+    box = st.expander("复制本季度要点", icon=":material/content_copy:", key="ov_copy_summary", on_change="rerun")
+    if box.open:
+        box.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
+        box.code(s.text, language=None, wrap_lines=True)
 
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
