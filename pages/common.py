@@ -587,6 +587,9 @@ def report_pdf_bytes(period: str) -> bytes:
 
 
 # ---- charts ----------------------------------------------------------------------------------------
+MISSING = "—"  # what a table cell shows for a missing value (st.dataframe's placeholder; Streamlit's own is 'None')
+
+
 def table_height(rows: int, cap: int = 460) -> int:
     """Pixel height of a st.dataframe showing `rows` rows without a blank row, capped."""
     return min(35 * (rows + 1) + 3, cap)

@@ -138,7 +138,7 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
         **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
         "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
     })
-    st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
+    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", key="cmp_dims",
                  column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
 
 
@@ -170,7 +170,7 @@ def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> No
         "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
     })
     with st.expander("全部考核要点对比表与下载"):
-        st.dataframe(full, hide_index=True, width="stretch",
+        st.dataframe(full, hide_index=True, placeholder=c.MISSING, width="stretch",
                      column_config=c.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
         c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 
