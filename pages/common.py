@@ -726,7 +726,7 @@ def label_slots(columns: dict[str, Sequence[float]], y_range: Sequence[float] | 
                 plot_px: float) -> dict[str, list[str | None]]:
     """Where each line's point labels go so that none overlaps another at the same quarter: above the point
     ('top center') if free, else below ('bottom center'), else no label (None) — the value is still in the
-    hover. `columns` maps a line to its values (NaN for a gap); the highest point of a quarter is placed first."""
+    hover. `columns` maps a line to its values (NaN for a gap); the highest point of a quarter is placed first, of equal ones the first line."""
     out = {name: [None] * len(vals) for name, vals in columns.items()}
     if not columns or y_range is None:
         return out
@@ -734,7 +734,7 @@ def label_slots(columns: dict[str, Sequence[float]], y_range: Sequence[float] | 
     lo, hi = LABEL_PX
     for i in range(len(next(iter(columns.values())))):
         points = sorted(((float(v) * per_unit, name) for name, vals in columns.items()
-                         if not pd.isna(v := vals[i])), reverse=True)
+                         if not pd.isna(v := vals[i])), key=lambda p: -p[0])  # ties: the first line first
         taken: list[tuple[float, float]] = []
         for py, name in points:
             for slot, band in (("top center", (py + lo, py + hi)), ("bottom center", (py - hi, py - lo))):
