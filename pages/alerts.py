@@ -37,7 +37,7 @@ def counts_section(period: str) -> None:
             st.subheader(title, anchor=False)
             st.dataframe(df.rename(columns={by: label, "red": "红", "yellow": "黄", "total": "合计",
                                             "branches": "涉及支部"}),
-                         hide_index=True, width="stretch", height=c.table_height(len(df), 320), key=f"al_by_{by}")
+                         hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(df), 320), key=f"al_by_{by}")
 
 
 def alert_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def evidence_section(period: str, row: pd.Series) -> None:
             st.caption("该预警没有对应的台账或统计数据行（例如本季度未报送，或全年尚未开展该项活动）。")
         else:
             st.caption(f"预警依据的数据行（共 {len(shown)} 行），来自该支部报送表：")
-            st.dataframe(shown, hide_index=True, width="stretch", height=c.table_height(len(shown), 320),
+            st.dataframe(shown, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(shown), 320),
                          key="al_evidence", column_config=c.one_decimal(shown))
         if st.button("打开该支部画像", key="al_open_branch", icon=":material/account_tree:"):
             c.open_branch(period, row["二级党组织"], row["支部编码"])
@@ -107,7 +107,7 @@ def render() -> None:
         return
     table = alert_table(view)
     st.caption(f"共 {len(table)} 条预警；勾选某一行可查看预警依据并打开该支部画像。")
-    event = st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="al_table",
+    event = st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table)), key="al_table",
                          on_select="rerun", selection_mode="single-row",
                          column_config={"情况说明": st.column_config.TextColumn("情况说明", width="large")})
     c.download_buttons(table.drop(columns=["规则编号"]), f"预警_{period}", "dl_alerts")

@@ -185,8 +185,8 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     else:
         st.caption("勾选某一行，可在表格下方查看该考核要点的台账明细。")
         st.dataframe(
-            table, hide_index=True, width="stretch", height=c.table_height(len(table), 520), key=f"br_items_{item}",
-            on_select="rerun", selection_mode="single-row",
+            table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 520),
+            key=f"br_items_{item}", on_select="rerun", selection_mode="single-row",
             column_config={
                 "完成率": st.column_config.ProgressColumn("完成率", min_value=0, max_value=100, format="%.0f%%",
                                                        width="small"),
@@ -228,7 +228,7 @@ def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
     df = df.loc[:, [col for col in df.columns if df[col].notna().any() and (df[col].astype(str) != "").any()]]
     df = df.astype(object).where(df.notna(), "")
     st.caption(f"共 {len(df)} 行；“是否计入”为“否”的行（如日期不在所属季度）仅供核对，不参与计分。")
-    st.dataframe(df, hide_index=True, width="stretch", height=c.table_height(len(df), 360), key="br_trace")
+    st.dataframe(df, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(df), 360), key="br_trace")
     c.download_buttons(df, f"台账明细_{code}_{item}_{period}", "dl_trace")
 
 
@@ -242,7 +242,7 @@ def problems_section(code: str, period: str) -> None:
         return
     with st.expander(f"报送表校验提示（{len(probs)} 条）", icon=":material/warning:"):
         st.dataframe(probs.rename(columns={"sheet": "工作表", "cell": "单元格", "value": "填写内容", "message": "提示"}),
-                     hide_index=True, width="stretch")
+                     hide_index=True, placeholder=c.MISSING, width="stretch")
 
 
 def history_section(code: str) -> None:

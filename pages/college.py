@@ -60,7 +60,7 @@ def branches_section(period: str, college: str, bs: pd.DataFrame) -> None:
         "类型": mine["branch_type"].map(c.type_name), "支部编码": mine["branch_code"],
     }).reset_index(drop=True)
     st.caption("勾选某一行可打开该支部画像。")
-    event = st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 400),
+    event = st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 400),
                          key="co_branches", on_select="rerun", selection_mode="single-row",
                          column_config={"总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100,
                                                                               format="%.1f"),
@@ -92,7 +92,7 @@ def weakest_section(period: str, college: str) -> None:
                           "全校平均": scoring.shown_percent(items["school_mean"]),
                           "与全校相比": scoring.shown_percent(items["gap"]), "参与计算的支部数": items["branches"]})
     with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=c.one_decimal(table, ["与全校相比"]))
+        st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", column_config=c.one_decimal(table, ["与全校相比"]))
         c.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
 
 
@@ -105,7 +105,7 @@ def alerts_section(period: str, college: str) -> None:
         return
     st.dataframe(pd.DataFrame({"等级": mine["level_label"], "支部": mine["branch_name"], "预警规则": mine["rule_name"],
                                "情况说明": mine["evidence"]}),
-                 hide_index=True, width="stretch", height=c.table_height(len(mine), 320), key="co_alerts")
+                 hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(mine), 320), key="co_alerts")
     c.page_link(st, "pages/alerts.py", "在预警页面查看预警依据", ":material/notifications:",
                 {"period": period, "al_college": college})
 
@@ -118,7 +118,7 @@ def missing_section(period: str, college: str) -> None:
     st.subheader("未报送支部", anchor=False)
     st.dataframe(pd.DataFrame({"支部名称": mine["branch_name"], "支部编码": mine["branch_code"],
                                "书记": mine["secretary_name"].fillna("—"), "联系电话": mine["phone"].fillna("—")}),
-                 hide_index=True, width="stretch", key="co_missing")
+                 hide_index=True, placeholder=c.MISSING, width="stretch", key="co_missing")
 
 
 def trend_section(college: str) -> None:

@@ -761,6 +761,9 @@ def report_pdf_bytes(period: str) -> bytes:
 
 
 # ---- charts ----------------------------------------------------------------------------------------
+MISSING = "—"  # what a table cell shows for a missing value (st.dataframe's placeholder; Streamlit's own is 'None')
+
+
 def table_height(rows: int, cap: int = 460) -> int:
     """Pixel height of a st.dataframe showing `rows` rows without a blank row, capped."""
     return min(35 * (rows + 1) + 3, cap)
@@ -890,6 +893,32 @@ def _value_range(values: pd.Series, min_span: float = 10.0) -> list[float] | Non
     return [max(bottom, 0.0) if lo >= 0 else bottom, top]
 
 
+LABEL_PX = (5, 21)  # a point label's band above (or below) its marker, in px from the point: 11 px text
+
+
+def label_slots(columns: dict[str, Sequence[float]], y_range: Sequence[float] | None,
+                plot_px: float) -> dict[str, list[str | None]]:
+    """Where each line's point labels go so that none overlaps another at the same quarter: above the point
+    ('top center') if free, else below ('bottom center'), else no label (None) — the value is still in the
+    hover. `columns` maps a line to its values (NaN for a gap); the highest point of a quarter is placed first, of equal ones the first line."""
+    out = {name: [None] * len(vals) for name, vals in columns.items()}
+    if not columns or y_range is None:
+        return out
+    per_unit = plot_px / max(y_range[1] - y_range[0], 1e-9)
+    lo, hi = LABEL_PX
+    for i in range(len(next(iter(columns.values())))):
+        points = sorted(((float(v) * per_unit, name) for name, vals in columns.items()
+                         if not pd.isna(v := vals[i])), key=lambda p: -p[0])  # ties: the first line first
+        taken: list[tuple[float, float]] = []
+        for py, name in points:
+            for slot, band in (("top center", (py + lo, py + hi)), ("bottom center", (py - hi, py - lo))):
+                if all(band[1] <= a or band[0] >= b for a, b in taken):
+                    out[name][i] = slot
+                    taken.append(band)
+                    break
+    return out
+
+
 def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
           height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
           order: Sequence[str] | None = None) -> go.Figure:
@@ -901,25 +930,29 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
     fig = go.Figure()
     xs = sorted(df[x].unique(), key=Period.parse)
     groups = list(order) if order else list(dict.fromkeys(df[group]))
-    for name in groups:
-        g = df[df[group] == name]
-        if g.empty:
-            continue
-        g = g.set_index(x).reindex(xs)
+    series = {name: df[df[group] == name].set_index(x).reindex(xs)[y] for name in groups
+              if (df[group] == name).any()}
+    y_range = _value_range(df[y])
+    legend_px = 24 * ((len(groups) + 2) // 3) if len(groups) > 4 else 0  # many lines: legend below
+    height += legend_px
+    # the plot area, a little under: the figure less the legend (and its gap), the top margin, the quarters
+    plot_px = height - 90 - (legend_px + 40 if legend_px else 0)
+    slots = label_slots({n: list(scoring.shown(v)) for n, v in series.items()}, y_range, plot_px)
+    for name, values in series.items():
         color = (colors or {}).get(name)
         fig.add_trace(go.Scatter(
-            x=[period_short(p) for p in xs], y=scoring.shown(g[y]), name=plot_text(name),
+            x=[period_short(p) for p in xs], y=scoring.shown(values), name=plot_text(name),
             mode="lines+markers+text" if label_last else "lines+markers",
-            text=[fmt_score(v) for v in g[y]] if label_last else None, textposition="top center",
+            text=[fmt_score(v) if slot else "" for v, slot in zip(values, slots[name])] if label_last else None,
+            textposition=[slot or "top center" for slot in slots[name]],
             textfont=dict(size=11, color=color or INK),
             line=dict(width=2.5, color=color, dash=(dashes or {}).get(name, "solid")), marker=dict(size=7),
             connectgaps=False, hovertemplate="%{x}<br>" + plot_text(name) + "：%{y:.1f}<extra></extra>",
         ))
-    fig.update_yaxes(title_text=ytitle, range=_value_range(df[y]))
+    fig.update_yaxes(title_text=ytitle, range=y_range)
     fig.update_xaxes(type="category")
-    if len(groups) > 4:  # many lines: legend below, so the plot keeps the full width
+    if len(groups) > 4:
         fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
-        height += 24 * ((len(groups) + 2) // 3)
     fig.update_layout(height=height, hovermode="x unified")
     return fig
 

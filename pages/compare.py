@@ -35,6 +35,12 @@ def box_chart(bs: pd.DataFrame) -> go.Figure:
     return fig
 
 
+# a bar's value inside its end when it fits, else just outside: on a phone's narrow plot a label outside a long
+# bar would run past the plot's edge and be cut off
+BAR_TEXT = dict(textposition="auto", insidetextanchor="end", insidetextfont=dict(color="white", size=12),
+                outsidetextfont=dict(color=c.INK, size=12), cliponaxis=False)
+
+
 def item_bars(df: pd.DataFrame) -> go.Figure:
     """Per-item completion of both types side by side (largest gap on top), values written on the bars."""
     labels = [c.item_label(i, 14) for i in df["item_id"]]
@@ -42,8 +48,8 @@ def item_bars(df: pd.DataFrame) -> go.Figure:
     for t, col in (("teacher", "teacher_mean"), ("student", "student_mean")):
         vals = df[col] * 100
         fig.add_trace(go.Bar(y=labels, x=vals, orientation="h", name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
-                             text=[("—" if pd.isna(v) else f"{v:.0f}%") for v in vals], textposition="outside",
-                             cliponaxis=False, hovertemplate="%{y}<br>%{x:.1f}%<extra>" + c.type_name(t) + "</extra>"))
+                             text=[("—" if pd.isna(v) else f"{v:.0f}%") for v in vals], **BAR_TEXT,
+                             hovertemplate="%{y}<br>%{x:.1f}%<extra>" + c.type_name(t) + "</extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=[0, 118], title_text="平均完成率（%）")
     fig.update_layout(barmode="group", height=max(360, 46 * len(df) + 80), bargap=0.25, bargroupgap=0.05,
@@ -61,9 +67,10 @@ def college_bars(bs: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Bar(
             y=[plot_text(col) for col in order], x=sub["mean"], orientation="h", name=c.type_name(t),
             marker_color=c.TYPE_COLORS[t],
-            text=[("" if pd.isna(m) else f"{m:.1f}（{int(n)}个）") for m, n in zip(sub["mean"], sub["count"])],
-            textposition="outside", cliponaxis=False,
-            hovertemplate="%{y}<br>%{x:.1f}<extra>" + c.type_name(t) + "</extra>"))
+            # the score alone on the bar (with the branch count it ran off a phone's plot); the count in the hover
+            text=[("" if pd.isna(m) else c.fmt_score(m)) for m in sub["mean"]], **BAR_TEXT,
+            customdata=sub["count"].fillna(0).astype(int),
+            hovertemplate="%{y}<br>%{x:.1f}（%{customdata} 个支部）<extra>" + c.type_name(t) + "</extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=[0, 122], title_text="平均总分", tickvals=[0, 20, 40, 60, 80, 100])
     fig.update_layout(barmode="group", height=max(360, 52 * len(order) + 80), bargap=0.25,
@@ -138,7 +145,7 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
         **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
         "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
     })
-    st.dataframe(table, hide_index=True, width="stretch", key="cmp_dims",
+    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", key="cmp_dims",
                  column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
 
 
@@ -170,7 +177,7 @@ def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> No
         "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
     })
     with st.expander("全部考核要点对比表与下载"):
-        st.dataframe(full, hide_index=True, width="stretch",
+        st.dataframe(full, hide_index=True, placeholder=c.MISSING, width="stretch",
                      column_config=c.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
         c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 

@@ -81,7 +81,7 @@ def render() -> None:
     if shown.empty:
         st.info("暂无督办任务。", icon=":material/task_alt:")
     else:
-        st.dataframe(followup.list_frame(shown), hide_index=True, width="stretch")
+        st.dataframe(followup.list_frame(shown), hide_index=True, placeholder=c.MISSING, width="stretch")
     c.download(st, "下载督办清单（Excel，可 A4 打印）",
                lambda: followup.followup_workbook(str(c.db_file()), period=period, college=college),
                file_name=followup.file_name(period, college), mime=c.XLSX_MIME, key="fu_download",

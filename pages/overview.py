@@ -33,10 +33,12 @@ def summary_section(s) -> None:
 
 
 def copy_summary(s) -> None:
-    """The summary as one paragraph in a code block, for its copy button."""
-    with st.expander("复制本季度要点", icon=":material/content_copy:"):
-        st.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
-        st.code(s.text, language=None, wrap_lines=True)
+    """The summary as one paragraph in a code block, for its copy button. The block is drawn only once the
+    expander is opened: a code block loads Streamlit's syntax highlighter, 0.5 MB more on a phone's first visit."""
+    box = st.expander("复制本季度要点", icon=":material/content_copy:", key="ov_copy_summary", on_change="rerun")
+    if box.open:
+        box.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
+        box.code(s.text, language=None, wrap_lines=True)
 
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
@@ -211,15 +213,16 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
     table = ranking_table(view)
     st.caption(f"共 {len(table)} 个支部；排名为全校排名；“排名变化”与上一季度相比，↑ 为上升，“新”表示上季度无得分。"
                "勾选某一行即可打开该支部的画像。")
+    # on screen the change reads 持平 / ↑1.4 / ↓0.8 (briefing.change_text, as in the briefing); the download keeps numbers
+    shown = table.assign(较上季度=table["较上季度"].map(briefing.change_text))
     event = st.dataframe(
-        table, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
+        shown, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
         on_select="rerun", selection_mode="single-row",
         column_config={
             "排名": st.column_config.NumberColumn("排名", width=50),
             "支部": st.column_config.TextColumn("支部", width="medium"),
             "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
-            "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f",
-                                                  help="与上一季度相比的总分变化；0.0 为持平"),
+            "较上季度": st.column_config.TextColumn("较上季度", help="与上一季度相比的总分变化：↑ 上升，↓ 下降；空白为上季度无得分"),
             **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
         },
     )
@@ -279,7 +282,7 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
         "参与计算的支部数": weakest["w"].astype(int),
     })
     with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=c.one_decimal(table))
+        st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", column_config=c.one_decimal(table))
         c.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
 
 
@@ -298,7 +301,7 @@ def missing_section(status: pd.DataFrame, period: str) -> None:
         "类型": miss["branch_type"].map(c.type_name),
     }).reset_index(drop=True)
     st.caption(f"共 {len(table)} 个支部尚未报送 {c.period_label(period)} 的报送表。")
-    st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 360))
+    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 360))
     c.download_buttons(table, f"未报送支部_{period}", "dl_missing")
 
 

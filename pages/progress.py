@@ -59,7 +59,7 @@ def progress_section(period: str, progress: pd.DataFrame) -> None:
     table = pd.DataFrame({"二级党组织": colleges["college"], "应报送": colleges["expected"],
                           "已报送": colleges["submitted"], "未报送": colleges["missing"],
                           "报送率": colleges["share"].map(c.fmt_pct)})
-    event = st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 360),
+    event = st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 360),
                          key="pg_colleges", on_select="rerun", selection_mode="single-row")
     st.caption("勾选某一行可打开该二级党组织画像。")
     c.download_buttons(table, f"报送进度_{period}", "dl_progress")
@@ -81,7 +81,7 @@ def missing_section(period: str) -> None:
     })
     st.caption(f"共 {len(table)} 个支部尚未报送。书记姓名、联系电话来自支部名册（名册未填书记时取该支部最近一次报送表中的书记）；"
                "可在“数据上传 → 支部名册”补充。")
-    st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 420), key="pg_missing")
+    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 420), key="pg_missing")
     c.download_buttons(table, f"未报送支部联系人_{period}", "dl_missing_contacts")
 
 

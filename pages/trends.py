@@ -133,7 +133,7 @@ def movers_section(period: str, periods: list[str]) -> tuple[pd.DataFrame, pd.Da
                 c.show(movers_chart(df, is_up), key="tr_up" if is_up else "tr_down")
     table = movers_table(up, down)
     with st.expander("明细与下载"):
-        st.dataframe(table, hide_index=True, width="stretch",
+        st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch",
                      column_config=c.one_decimal(table, signed=["变化", "该指标的贡献"]))
         c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
     return up, down

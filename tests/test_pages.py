@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipelines import db as dbmod
-from pipelines import scoring, store
+from pipelines import briefing, scoring, store
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, CountValue, LedgerRow, ParsedWorkbook, RegistryEntry, SelfAssessmentRow
 
@@ -388,7 +388,7 @@ def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
     assert "上一季度（2025 年第 3 季度）没有报送数据，暂无环比" in texts(at)
     assert not [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
     ranking = [df.value for df in at.dataframe if "排名变化" in df.value.columns][0]
-    assert set(ranking["排名变化"]) == {"新"} and ranking["较上季度"].isna().all()
+    assert set(ranking["排名变化"]) == {"新"} and (ranking["较上季度"] == "").all()
     trends = ok(page("trends", period="2025Q4").run())
     assert "上一季度（2025 年第 3 季度）没有报送数据，无法计算进步与退步" in texts(trends)
     # with the calendar quarter before present, the headline change is against it
@@ -603,7 +603,7 @@ def test_every_change_is_the_difference_of_the_scores_shown(demo_db):
     assert len(both) > 5
     for code in both:
         expected = round(scoring.shown(bs.at[code, "overall"]) - scoring.shown(before.at[code, "overall"]), 1)
-        assert ranking.at[code, "较上季度"] == expected, code
+        assert ranking.at[code, "较上季度"] == briefing.change_text(expected), code  # 持平 / ↑1.4 / ↓0.8
     cmp = ok(page("compare").run())
     dims = [df.value for df in cmp.dataframe if "差值（教师−学生）" in df.value.columns][0]
     for _, row in dims.iterrows():
