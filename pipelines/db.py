@@ -139,6 +139,25 @@ CREATE TABLE IF NOT EXISTS deadlines (
     set_at    TIMESTAMP NOT NULL
 );
 
+-- Review (审核) decisions on self-assessed answers, one row per decision (the history); the current review of
+-- an answer is its latest row (stg_reviews). answer_fp is the fingerprint of the judged answer (status and
+-- evidence text, stg_self_assessment.answer_fp), so a re-submission that keeps an item's answer keeps its
+-- review and one that changes it leaves the item 待审核. submission_id records which version was judged.
+-- decision: an answer id of the guide (认定完成 …) or sent_back (退回补充).
+CREATE SEQUENCE IF NOT EXISTS review_seq START 1;
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id     BIGINT PRIMARY KEY,
+    branch_code   VARCHAR NOT NULL,
+    period        VARCHAR NOT NULL,
+    item_id       VARCHAR NOT NULL,
+    answer_fp     VARCHAR NOT NULL,
+    submission_id BIGINT NOT NULL,
+    decision      VARCHAR NOT NULL,
+    comment       VARCHAR NOT NULL,
+    reviewer      VARCHAR NOT NULL,
+    decided_at    TIMESTAMP NOT NULL
+);
+
 -- The manifest txn id of every committed write (see pipelines/archive.py), so an intent a crash left in the
 -- manifest without its commit line can be settled against the database.
 CREATE TABLE IF NOT EXISTS journal (
@@ -152,7 +171,7 @@ CREATE TABLE IF NOT EXISTS journal (
 # Staging views, one SQL file each in sql/staging/ (they only select, rename and normalise; the marts in
 # sql/marts/ read them), created after the tables in this order (stg_submissions first: the others join it).
 STAGING_DIR = Path(__file__).resolve().parent / "sql" / "staging"
-STAGING_VIEWS = ("stg_submissions", "stg_ledger", "stg_counts", "stg_self_assessment")
+STAGING_VIEWS = ("stg_submissions", "stg_ledger", "stg_counts", "stg_self_assessment", "stg_reviews")
 SCHEMA += "".join(f"\nCREATE OR REPLACE VIEW {name} AS\n{(STAGING_DIR / (name + '.sql')).read_text('utf-8')};\n"
                   for name in STAGING_VIEWS)
 

@@ -37,7 +37,7 @@ CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
 # `branches` are keyed by submission_id and hold numbers only, so the whole history is computed by the
 # same chain as one quarter; period and names are joined from `branches` where a mart is read, and the
 # self-assessment text by the view self_assessment_detail (read only by the single-quarter details).
-_CHAIN = ["branches", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
+_CHAIN = ["branches", "evidence", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
           "indicator_scores", "dimension_scores", "rankings", "branch_scores"]
 _VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
 
@@ -57,13 +57,15 @@ CHANGE_COLUMNS = ["prev_overall", "delta", "prev_rank", "rank_change"]
 FLAG_MESSAGES = {
     "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
     "blank_status": "未填写自评完成情况，按 0 计分",
+    "no_ledger": "自评为“完成”但台账/统计数据中没有对应佐证，按“{answer}”计分，待核实",
+    "sent_back": "审核已退回补充佐证，按“{answer}”计分，待核实",
 }
 
 
 # ---- guide as relations ------------------------------------------------------------------------------
 def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
     """The guide as small relations the SQL joins against (the only place ids and weights enter SQL)."""
-    measures, items = [], []
+    measures, items, evidence = [], [], []
     order = 0
     for dim in g.dimensions:
         for ind in dim.indicators:
@@ -73,6 +75,11 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
                     items.append({"item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
                                   "branch_type": t, "weight": float(it.weight), "item_order": order,
                                   "self_assessed": it.self_assessed})
+                ev = it.evidence
+                for activity, count in ([(a, None) for a in ev.activities] + [(None, c) for c in ev.counts]
+                                        if ev else []):
+                    evidence.append({"item_order": order, "activity": activity, "count_field": count,
+                                     "scope": ev.scope})
                 for k, m in enumerate(it.measures):
                     measures.append({
                         "item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
@@ -91,13 +98,17 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
                                        "weight": float(ind.weight)} for d in g.dimensions for ind in d.indicators]),
         "g_dimensions": pd.DataFrame([{"dimension_id": d.id, "name": d.name, "short": d.short,
                                        "weight": float(d.weight)} for d in g.dimensions]),
+        "g_evidence": pd.DataFrame(evidence, columns=["item_order", "activity", "count_field", "scope"]).astype(
+            {"item_order": "int64", "activity": "string", "count_field": "string", "scope": "string"}),
         "g_answers": pd.DataFrame([{"status": a.id, "name": a.name, "value": float(a.value)}
                                    for a in g.self_assessment]),
         "g_grades": pd.DataFrame([{"name": gr.name, "min": float(gr.min)} for gr in g.grades]),
         "g_settings": pd.DataFrame([{"guide_version": g.version, "done_status": done.id,
                                      "without_evidence_status": fallback.id,
                                      "without_evidence_name": fallback.name,
-                                     "without_evidence_value": float(fallback.value)}]),
+                                     "without_evidence_value": float(fallback.value),
+                                     "review_blend": bool(g.review.blend),
+                                     "review_self_share": float(g.review.self_share)}]),
     }
 
 

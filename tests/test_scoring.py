@@ -9,7 +9,7 @@ import pytest
 from pipelines import scoring
 from pipelines.config import settings
 from pipelines.guide import guide
-from test_scoring_fixtures import full_year_rows, ledger, save, workbook
+from test_scoring_fixtures import evidence_counts, evidence_rows, full_year_rows, ledger, save, workbook
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_ratio_fee_paid_over_due_capped(db, paid, due, expected, status):
 
 # ---- self-assessed -------------------------------------------------------------------------------------
 def test_self_assessment_values_no_evidence_and_blank_are_flagged(db):
-    save(db, workbook("A", 2026, 1, self_status={
+    save(db, workbook("A", 2026, 1, rows=evidence_rows(2026, 1), self_status={
         "1.1.1": ("done", "学习记录"), "1.1.2": ("mostly", "部分记录"), "1.1.3": ("not_done", ""),
         "2.2.1": ("done", "   "), "2.2.2": (None, ""),
     }))
@@ -220,10 +220,12 @@ def _radar_branch(db):
                 ("2026-04-10", "theme_day"), ("2026-05-10", "theme_day"), ("2026-06-10", "theme_day"),
                 ("2026-05-15", "training", 6, 5), ("2026-06-20", "secretary_lecture"))
     save(db,
-         workbook("T1", 2026, 1, members=10, rows=q1,
-                  counts={"fee_due": 10, "fee_paid": 10, "members_talked": 4, "members_reported": 10}),
-         workbook("T1", 2026, 2, members=10, rows=q2,
-                  counts={"fee_due": 10, "fee_paid": 8, "members_talked": 6, "members_reported": None},
+         workbook("T1", 2026, 1, members=10, rows=q1 + evidence_rows(2026, 1),
+                  counts={"fee_due": 10, "fee_paid": 10, "members_talked": 4, "members_reported": 10,
+                          **evidence_counts()}),
+         workbook("T1", 2026, 2, members=10, rows=q2 + evidence_rows(2026, 2),
+                  counts={"fee_due": 10, "fee_paid": 8, "members_talked": 6, "members_reported": None,
+                          **evidence_counts()},
                   self_status={"1.1.1": ("mostly", "记录"), "2.2.1": ("done", ""), "5.2.2": (None, ""),
                                "1.2.1": ("not_done", "")}))
 
@@ -337,15 +339,18 @@ def test_rankings_with_ties_share_the_smallest_rank_and_rank_change(db):
 
 # ---- score change --------------------------------------------------------------------------------------
 def test_score_change_contributions_sum_to_delta_and_movers(db):
-    save(db, workbook("A", 2026, 1, rows=full_year_rows(2026, 1)),
-         workbook("B", 2026, 1, rows=full_year_rows(2026, 1)),
-         workbook("C", 2026, 1, branch_type="student"))
+    ev1, ev2 = evidence_rows(2026, 1), evidence_rows(2026, 2)  # every 完成 answer supported
+    c = {"fee_due": 10, "fee_paid": 10, **evidence_counts()}
+    save(db, workbook("A", 2026, 1, rows=full_year_rows(2026, 1) + ev1, counts=c),
+         workbook("B", 2026, 1, rows=full_year_rows(2026, 1) + ev1, counts=c),
+         workbook("C", 2026, 1, branch_type="student", rows=ev1, counts=c))
     save(db,
          # A: 5.2.2 done → blank: 5.2 100 → 50, d5 100 → 75, contribution 10/100 × −25 = −2.5
-         workbook("A", 2026, 2, rows=full_year_rows(2026, 2), self_status={"5.2.2": (None, "")}),
+         workbook("A", 2026, 2, rows=full_year_rows(2026, 2) + ev2, counts=c, self_status={"5.2.2": (None, "")}),
          # B: a fully met quarter again but the training hours now count: unchanged except d2 …
-         workbook("B", 2026, 2, rows=full_year_rows(2026, 2) + ledger(("2026-05-01", "training", 40, 10))),
-         workbook("C", 2026, 2, branch_type="student", rows=full_year_rows(2026, 2)))
+         workbook("B", 2026, 2, rows=full_year_rows(2026, 2) + ledger(("2026-05-01", "training", 40, 10)) + ev2,
+                  counts=c),
+         workbook("C", 2026, 2, branch_type="student", rows=full_year_rows(2026, 2) + ev2, counts=c))
     ch = scoring.score_change("2026Q2", db).set_index("branch_code")
     cols = [f"c{i}" for i in range(1, 8)]
     for code, row in ch.iterrows():
@@ -411,9 +416,10 @@ def test_marts_carry_the_previous_quarter_as_branch_scores_shows_it(db):
 
 # ---- comparisons ---------------------------------------------------------------------------------------
 def test_item_summary_and_teacher_student_comparison(db):
-    save(db, workbook("T1", 2026, 1, self_status={"6.1.1": ("mostly", "x")}),
-         workbook("T2", 2026, 1),
-         workbook("S1", 2026, 1, branch_type="student", self_status={"6.1.1": ("not_done", "")}))
+    ev, c = evidence_rows(2026, 1), {"fee_due": 10, "fee_paid": 10, **evidence_counts()}
+    save(db, workbook("T1", 2026, 1, rows=ev, counts=c, self_status={"6.1.1": ("mostly", "x")}),
+         workbook("T2", 2026, 1, rows=ev, counts=c),
+         workbook("S1", 2026, 1, branch_type="student", rows=ev, counts=c, self_status={"6.1.1": ("not_done", "")}))
     summ = scoring.item_summary("2026Q1", db)
     row = summ[(summ["item_id"] == "6.1.1")].set_index("branch_type")
     assert row.loc["teacher", "branches"] == 2 and row.loc["teacher", "full_share"] == approx(0.5)
