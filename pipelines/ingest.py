@@ -815,6 +815,10 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
             elif action == "deadline":
                 due = e.get("due_date")
                 store.save_deadline(con, e["period"], due and dt.date.fromisoformat(due), actor=actor, at=at)
+            elif action == "review":  # pipelines/review.py
+                from pipelines import review
+
+                review.save(con, e["review"])
             store.audit(con, actor, action, e.get("detail") or "", at=at)
             if e.get("txn"):
                 store.journal(con, e["txn"], action, at=at)

@@ -59,6 +59,7 @@ FLAG_MESSAGES = {
     "blank_status": "未填写自评完成情况，按 0 计分",
     "no_ledger": "自评为“完成”但台账/统计数据中没有对应佐证，按“{answer}”计分，待核实",
     "sent_back": "审核已退回补充佐证，按“{answer}”计分，待核实",
+    "unreviewed": "自评为“完成”，本项无台账佐证关联，审核认定前按“{answer}”计分，待核实",
 }
 
 
@@ -512,6 +513,31 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     with _session(db, [period], "branches", with_prev=False) as con:
         df = _df(con, _sql("trace"), {"branch_code": branch_code, "item_id": item_id})
     return df.reset_index(drop=True)
+
+
+def scored_answers(period: str, branch_code: str, db=None) -> pd.DataFrame:
+    """The self-assessment answers one branch-quarter is scored on (the first answered row per item), as a
+    review judges them. Columns: item_id, submission_id, row_no, status (answer id or None), evidence,
+    answer_fp, value, flag, verified, decision (the current review's), linked, evidence_rows."""
+    period = str(Period.parse(period))
+    with _session(db, [period], "self_assessment", with_prev=False) as con:
+        return _df(con, "SELECT k.item_id, s.submission_id, s.row_no, s.status, a.evidence, s.answer_fp, s.value, "
+                        "s.flag, s.verified, s.decision, s.linked, s.evidence_rows "
+                        "FROM self_assessment s JOIN branches b USING (submission_id) "
+                        "JOIN stg_self_assessment a ON a.submission_id = s.submission_id AND a.row_no = s.row_no "
+                        "JOIN (SELECT DISTINCT item_id, item_order FROM g_items) k USING (item_order) "
+                        "WHERE b.branch_code = $b AND b.period = $p ORDER BY s.item_order", {"b": branch_code, "p": period})
+
+
+def evidence_rows(period: str, branch_code: str, db=None) -> pd.DataFrame:
+    """The ledger and count rows that support each evidence-linked answer of one branch-quarter (evidence.sql).
+
+    Columns: item_id, source (ledger | counts), period (of the workbook the row is in), sheet, row_no, date,
+    activity_type, topic, evidence, field, value.
+    """
+    period = str(Period.parse(period))
+    with _session(db, [period], "evidence", with_prev=False) as con:
+        return _df(con, _sql("evidence_detail"), {"b": branch_code, "p": period})
 
 
 def marts(period: str, db=None, *, previous: bool = False) -> dict[str, pd.DataFrame]:

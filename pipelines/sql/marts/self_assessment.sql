@@ -2,9 +2,10 @@
 -- the answer's name and evidence text are joined by self_assessment_detail.sql where they are shown).
 -- Reviewed (the current review of this very answer, stg_reviews by answer_fp, other than sent back): the
 -- reviewed answer's value, or with g_settings.review_blend self_share × the answer's value + the rest × the
--- reviewed value; verified. Otherwise: 完成 without evidence text (no_evidence), without the rows its item's
--- evidence link names (no_ledger), or sent back (sent_back) scores as the guide's
--- self_assessment_without_evidence answer, flagged; a blank status scores 0, flagged (blank_status).
+-- reviewed value; verified. Otherwise a 完成 keeps its value only when supported: the rows its item's
+-- evidence link names exist (evidence.sql). 完成 without evidence text (no_evidence), sent back (sent_back),
+-- without those rows (no_ledger) or on an item without a link (unreviewed: review-only) scores as the
+-- guide's self_assessment_without_evidence answer, flagged 待核实; a blank status scores 0 (blank_status).
 -- Duplicate rows: the first answered wins.
 WITH firsts AS (
     -- duplicate rows of an item: the first answered wins (answered rows first, then sheet order); an
@@ -46,7 +47,8 @@ flagged AS (
                 WHEN self_value IS NULL THEN 'blank_status'
                 WHEN done AND evidence = '' THEN 'no_evidence'
                 WHEN done AND decision IS NOT NULL THEN 'sent_back'
-                WHEN done AND linked AND evidence_rows = 0 THEN 'no_ledger' END AS flag
+                WHEN done AND linked AND evidence_rows = 0 THEN 'no_ledger'
+                WHEN done AND NOT linked THEN 'unreviewed' END AS flag
     FROM judged
 ),
 final AS (
