@@ -60,6 +60,8 @@ class Limits(_Strict):
     max_uncompressed_mb: float = 100
     max_ledger_rows: int = 2000
     max_members: int = 1000
+    # 党员数 may differ from the registry's by this share (at least 1 member) before it is a warning
+    members_tolerance: float = Field(default=0.1, ge=0, le=1)
 
 
 class SummaryRules(_Strict):

@@ -38,7 +38,7 @@ final AS (
            o.prev_score AS prev_overall, o.delta, o.prev_rank, o.rank_change,
            b.version, cfg.guide_version,
            b.year, b.quarter, b.uploaded_at, o.ranked_branches,
-           w.verified, w.v1, w.v2, w.v3, w.v4, w.v5, w.v6, w.v7
+           b.registry_members, w.verified, w.v1, w.v2, w.v3, w.v4, w.v5, w.v6, w.v7
     FROM branches b
     JOIN graded o USING (submission_id)
     JOIN wide w USING (submission_id)
