@@ -901,6 +901,47 @@ def build_db(files_dir, db, *, progress: Callable[[int, int, str], None] | None 
         r = rejected[0]
         detail = r.problems[0].message if r.problems else ""
         raise RuntimeError(f"演示文件 {r.file_name} 未通过校验：{detail}")
+    summary = read_summary(d)
+    review_sample(db, seed=summary.seed if summary else 0)
+
+
+REVIEWER = "组织部审核员（演示）"
+REVIEW_SHARE = 0.25  # the share of the latest quarter's branches the demo reviewer has got to
+
+
+def review_sample(db, *, seed: int = 0) -> int:
+    """Review part of the latest quarter through pipelines.review, deterministically from the seed, so the
+    review states (待审核, 认定…, 退回补充) and 核实率 have something to show. A supported 完成 is confirmed;
+    a 完成 without ledger support or on a review-only item is confirmed or rated 基本完成 (with a comment);
+    evidence of a few characters is sent back; other answers are confirmed as given. Returns decisions made."""
+    from pipelines import review, scoring
+
+    period = scoring.latest_period(db)
+    if period is None:
+        return 0
+    codes = sorted(scoring.branch_scores(period, db)["branch_code"])
+    rng = np.random.default_rng([seed, 7])
+    chosen = [c for c in codes if rng.random() < REVIEW_SHARE]
+    done = 0
+    for code in chosen:
+        decisions = {}
+        for a in scoring.scored_answers(period, code, db).itertuples():
+            decisions[a.item_id] = _demo_decision(a, rng)
+        done += len(review.decide_many(code, period, decisions, reviewer=REVIEWER, db=db))
+    return done
+
+
+def _demo_decision(answer, rng: np.random.Generator) -> tuple[str, str]:
+    from pipelines import review
+
+    status = answer.status if isinstance(answer.status, str) else None
+    if status is None:
+        return "not_done", "未填写自评，认定未完成"
+    if len(answer.evidence.strip()) < 4:
+        return review.SENT_BACK, "佐证材料过于简略，请补充会议记录、照片等具体材料"
+    if status == "done" and isinstance(answer.flag, str) and rng.random() < 0.5:
+        return "mostly", "台账中未见足够的相关活动记录，认定基本完成"
+    return status, ""
 
 
 def ensure_demo_db(db=None, progress: Callable[[float, str], None] | None = None) -> bool:

@@ -818,7 +818,8 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
             elif action == "review":  # pipelines/review.py
                 from pipelines import review
 
-                review.save(con, e["review"])
+                for row in e["reviews"]:
+                    review.save(con, row)
             store.audit(con, actor, action, e.get("detail") or "", at=at)
             if e.get("txn"):
                 store.journal(con, e["txn"], action, at=at)

@@ -65,37 +65,59 @@ def decide(branch_code: str, period: str, item_id: str, decision: str, *, review
     where one is required (lower than the answer, or sent back), no current answer, or an answer that
     changed since it was read (a re-submission in between: the reviewer should look again).
     """
+    return decide_many(branch_code, period, {item_id: (decision, comment)}, reviewer=reviewer, db=db, at=at)[0]
+
+
+def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, str]], *, reviewer: str,
+                db: str | Path | None = None, at: dt.datetime | None = None) -> list[int]:
+    """Record several decisions (item_id → (decision, comment)) on one branch-quarter in one write: all or
+    none, one manifest line, one audit row each. Returns the review ids in the order given. Errors as decide."""
     g = guide()
-    period = _check(branch_code, period, item_id, decision, reviewer, g)
-    comment = str(comment or "").strip()
-    answers = scoring.scored_answers(period, branch_code, db)
+    if not decisions:
+        return []
+    answers = None
+    rows, details = [], []
+    at = at or ingest._now()
+    for item_id, (decision, comment) in decisions.items():
+        period = _check(branch_code, period, item_id, decision, reviewer, g)
+        answers = scoring.scored_answers(period, branch_code, db) if answers is None else answers
+        row, detail = _row(answers, branch_code, period, item_id, decision, str(comment or "").strip(), g)
+        rows.append({**row, "reviewer": reviewer.strip(), "decided_at": at.isoformat()})
+        details.append(detail)
+
+    def body(con):
+        ids = []
+        for row, detail in zip(rows, details):
+            still = con.execute("SELECT count(*) FROM stg_self_assessment WHERE submission_id = ? AND row_no = ? "
+                                "AND answer_fp = ?", [row["submission_id"], row.pop("row_no"), row["answer_fp"]])
+            if still.fetchone()[0] == 0:
+                raise ValueError(f"支部 {branch_code} {period} 的指标 {row['item_id']} 自评已更新，请刷新后重新审核。")
+            ids.append(save(con, row))
+            store.audit(con, reviewer.strip(), "review", detail, at=at)
+        entry = ingest._entry("review", actor=reviewer.strip(), at=at, detail="；".join(details), branch=branch_code,
+                              period=period, reviews=rows)
+        return ids, entry
+
+    return ingest._write(dbm.db_path(db), body)
+
+
+def _row(answers: pd.DataFrame, branch_code: str, period: str, item_id: str, decision: str, comment: str,
+         g: Guide) -> tuple[dict, str]:
+    """The decision row for the item's current answer and its audit text; ValueError when it cannot be made."""
     hit = answers[answers["item_id"] == item_id]
     if hit.empty:
         raise ValueError(f"支部 {branch_code} 在 {period} 没有当前报送的指标 {item_id} 自评，无法审核。")
     ans = hit.iloc[0]
     status = ans["status"] if isinstance(ans["status"], str) else None
     if needs_comment(status, decision, g) and not comment:
-        raise ValueError("审核结论低于自评或退回补充时，须填写审核意见。")
-    at = at or ingest._now()
-    name = decision_names(g)[decision]
+        raise ValueError(f"指标 {item_id}：审核结论低于自评或退回补充时，须填写审核意见。")
     shown = next((a.name for a in g.self_assessment if a.id == status), "未填写")
-    detail = f"{branch_code} {period} 指标 {item_id}：{name}（自评“{shown}”）" + (f"，意见：{comment}" if comment else "")
+    detail = (f"{branch_code} {period} 指标 {item_id}：{decision_names(g)[decision]}（自评“{shown}”）"
+              + (f"，意见：{comment}" if comment else ""))
     row = {"branch_code": branch_code, "period": period, "item_id": item_id, "answer_fp": ans["answer_fp"],
-           "submission_id": int(ans["submission_id"]), "decision": decision, "comment": comment,
-           "reviewer": reviewer.strip(), "decided_at": at.isoformat()}
-
-    def body(con):
-        still = con.execute("SELECT count(*) FROM stg_self_assessment WHERE submission_id = ? AND row_no = ? "
-                            "AND answer_fp = ?", [row["submission_id"], int(ans["row_no"]), row["answer_fp"]])
-        if still.fetchone()[0] == 0:
-            raise ValueError(f"支部 {branch_code} {period} 的指标 {item_id} 自评已更新，请刷新后重新审核。")
-        review_id = save(con, row)
-        store.audit(con, reviewer.strip(), "review", detail, at=at)
-        entry = ingest._entry("review", actor=reviewer.strip(), at=at, detail=detail, branch=branch_code,
-                              period=period, review=row)
-        return review_id, entry
-
-    return ingest._write(dbm.db_path(db), body)
+           "submission_id": int(ans["submission_id"]), "row_no": int(ans["row_no"]), "decision": decision,
+           "comment": comment}
+    return row, detail
 
 
 def save(con: duckdb.DuckDBPyConnection, row: dict) -> int:
@@ -133,3 +155,14 @@ def history(branch_code: str, period: str, item_id: str | None = None, db: str |
 def review_state(decision: str | None) -> str:
     """The Chinese state of an answer from its current decision: 待审核, 认定… or 退回补充."""
     return PENDING_NAME if not isinstance(decision, str) else decision_names().get(decision, decision)
+
+
+def support_label(linked, evidence_rows) -> str:
+    """An item's ledger support as the branch page shows it: 有台账佐证（n 行）, 无台账佐证, or 仅审核认定 for an
+    item without an evidence link; '' for items that are not self-assessed (linked is missing)."""
+    if not isinstance(linked, (bool,)) and (linked is None or pd.isna(linked)):
+        return ""
+    if not bool(linked):
+        return "仅审核认定（无台账关联）"
+    n = 0 if evidence_rows is None or pd.isna(evidence_rows) else int(evidence_rows)
+    return f"有台账佐证（{n} 行）" if n else "无台账佐证"

@@ -142,6 +142,15 @@ def shown_change(now, before):
     return round(shown(now) - shown(before), SHOWN_DECIMALS)
 
 
+def shown_share(x):
+    """核实率 (0–1, number or Series) as shown: a whole percentage, half up; None/NaN stays missing."""
+    if isinstance(x, pd.Series):
+        return ((x * 100_000).round() + 500).floordiv(1000)
+    if x is None or pd.isna(x):
+        return x
+    return (round(float(x) * 100_000) + 500) // 1000
+
+
 @lru_cache(maxsize=None)
 def _sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -525,7 +534,7 @@ def scored_answers(period: str, branch_code: str, db=None) -> pd.DataFrame:
                         "s.flag, s.verified, s.decision, s.linked, s.evidence_rows "
                         "FROM self_assessment s JOIN branches b USING (submission_id) "
                         "JOIN stg_self_assessment a ON a.submission_id = s.submission_id AND a.row_no = s.row_no "
-                        "JOIN (SELECT DISTINCT item_id, item_order FROM g_items) k USING (item_order) "
+                        "JOIN (SELECT DISTINCT item_id, item_order FROM g_items WHERE self_assessed) k USING (item_order) "
                         "WHERE b.branch_code = $b AND b.period = $p ORDER BY s.item_order", {"b": branch_code, "p": period})
 
 

@@ -446,10 +446,15 @@ def test_guide_page_shows_every_item_and_searches(demo_db):
     at = ok(page("guide").run())
     g = guide()
     assert any(g.version in c.value for c in at.caption)
-    assert len(at.expander) == 1 + len(g.dimensions)
+    assert len(at.expander) == 2 + len(g.dimensions)  # the method, evidence and review, the dimensions
+    review = next(e for e in at.expander if e.label == "自评的佐证、审核与核实率")
+    assert "核实率" in " ".join(m.value for m in review.markdown)
+    links = review.dataframe[0].value
+    assert list(links["考核要点"]) == [it.id for it in g.items if it.evidence]
+    assert "“落实谈心谈话制度”" in set(links["原文依据"])
     at.text_input(key="guide_q").input("32").run()
     ok(at)
-    assert len(at.expander) == 2  # the method and the one dimension holding 2.1.3
+    assert len(at.expander) == 3  # the method, review, and the one dimension holding 2.1.3
     at.text_input(key="guide_q").input("不存在的要点").run()
     assert "没有找到" in texts(ok(at))
     at.radio(key="gtype").set_value("student").run()
