@@ -232,9 +232,9 @@ def evidence_section(code: str, period: str, item: str) -> None:
     rows = rows.assign(activity_type=rows["activity_type"].map(lambda a: g.activity_name(a) if isinstance(a, str) else a),
                        field=rows["field"].map(lambda f: fields.get(f, f) if isinstance(f, str) else f))
     show = rows.drop(columns=["item_id"]).rename(columns={
-        "source": "来源", "period": "报送季度", "sheet": "工作表", "row_no": "行号", "date": "日期",
+        "source": "佐证来源", "period": "报送季度", "sheet": "工作表", "row_no": "行号", "date": "日期",
         "activity_type": "活动类型", "topic": "主题", "evidence": "佐证材料", "field": "统计项", "value": "数值"})
-    show["来源"] = show["来源"].map(SOURCE_NAMES).fillna(show["来源"])
+    show["佐证来源"] = show["佐证来源"].map(SOURCE_NAMES).fillna(show["佐证来源"])
     show = show.loc[:, [col for col in show.columns if show[col].notna().any()]]
     st.dataframe(show.astype(object).where(show.notna(), ""), hide_index=True, width="stretch", key="br_evidence")
 

@@ -135,7 +135,9 @@ def render() -> None:
     with left:
         st.subheader("全校七个一级指标得分", anchor=False)
         series = [{"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.RED,
-                   "fill": True}]  # the school in Party red; the two types in their fixed colours
+                   "fill": True,  # the school in Party red; the two types in their fixed colours
+                   "hover": [f"平均核实率 {scoring.shown_share(v)}%" if pd.notna(v) else ""
+                             for v in (bs[f"v{k}"].mean() for k in range(1, len(c.dim_cols()) + 1))]}]
         for t in c.type_ids():
             sub = bs[bs["branch_type"] == t]
             if not sub.empty:
