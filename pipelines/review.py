@@ -73,6 +73,8 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
     """Record several decisions (item_id → (decision, comment)) on one branch-quarter in one write: all or
     none, one manifest line, one audit row each. Returns the review ids in the order given. Errors as decide."""
     g = guide()
+    if not str(reviewer or "").strip():
+        raise ValueError("审核须由已登录的审核人操作，审核人不能为空。")
     if not decisions:
         return []
     answers = None
