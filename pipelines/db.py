@@ -178,6 +178,21 @@ SCHEMA += "".join(f"\nCREATE OR REPLACE VIEW {name} AS\n{(STAGING_DIR / (name + 
 
 SCHEMA_FINGERPRINT = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]
 
+# What this version added for reviews, re-created as temp objects when a reader meets an older database
+_REVIEWS_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS reviews"):].split(";")[0]
+_REVIEW_VIEWS = ("stg_self_assessment", "stg_reviews")
+
+
+def readable(con: duckdb.DuckDBPyConnection) -> None:
+    """Let a reader score a database an older version wrote, as it is (readers run no DDL on the file): the
+    reviews table and the staging views that read it become empty/current temp objects of this connection,
+    shadowing the file's own until the first write connection updates its schema."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reviews'").fetchall()[0][0]:
+        return
+    con.execute(_REVIEWS_DDL.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
+    for name in _REVIEW_VIEWS:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {(STAGING_DIR / (name + '.sql')).read_text('utf-8')}")
+
 
 class DatabaseBusy(Exception):
     """Another writer held the database longer than we were willing to wait."""

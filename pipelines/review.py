@@ -92,7 +92,7 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
         for row, detail in zip(rows, details):
             still = con.execute("SELECT count(*) FROM stg_self_assessment WHERE submission_id = ? AND row_no = ? "
                                 "AND answer_fp = ?", [row["submission_id"], row.pop("row_no"), row["answer_fp"]])
-            if still.fetchone()[0] == 0:
+            if still.fetchall()[0][0] == 0:
                 raise ValueError(f"支部 {branch_code} {period} 的指标 {row['item_id']} 自评已更新，请刷新后重新审核。")
             ids.append(save(con, row))
             store.audit(con, reviewer.strip(), "review", detail, at=at)
@@ -124,7 +124,7 @@ def _row(answers: pd.DataFrame, branch_code: str, period: str, item_id: str, dec
 
 def save(con: duckdb.DuckDBPyConnection, row: dict) -> int:
     """Insert one decision row inside the caller's transaction (decide, and rebuild's replay of it)."""
-    review_id = con.execute("SELECT nextval('review_seq')").fetchone()[0]
+    review_id = con.execute("SELECT nextval('review_seq')").fetchall()[0][0]
     con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [review_id, row["branch_code"], row["period"], row["item_id"], row["answer_fp"],
                  row["submission_id"], row["decision"], row["comment"], row["reviewer"],

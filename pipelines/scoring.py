@@ -201,6 +201,7 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
     """
     with dbmod.connect(db) as con:
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
+        dbmod.readable(con)
         _register_guide(con)
         con.execute(_MACROS)
         if periods is None:
