@@ -337,7 +337,9 @@ def test_compare_means_match_type_comparison(demo_db):
     assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
     tc = scoring.type_comparison(ps[-1], demo_db)
     dims = [df.value for df in at.dataframe if "一级指标" in df.value.columns][0]
-    assert list(dims["差值（教师−学生）"]) == pytest.approx(list(tc["diff"].round(1)), abs=0.051)
+    # the difference of the two means as shown (the rounding rule's shown_change), not the rounded difference
+    want = scoring.shown_change(tc["teacher_mean"], tc["student_mean"])
+    assert list(dims["差值（教师−学生）"]) == pytest.approx(list(want), abs=1e-9)
     itc = scoring.item_type_comparison(ps[-1], demo_db)
     full = [df.value for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns][0]
     gaps = full["差值（教师−学生，百分点）"].dropna().abs()
