@@ -236,10 +236,24 @@ def pandas_marts(st: dict[str, pd.DataFrame], g: Guide, periods: list[str], *, f
     sa = b[["period", "branch_code", "submission_id"]].merge(
         st["stg_self_assessment"].sort_values("row_no")[["submission_id", "item_id", "status", "evidence"]],
         on="submission_id").drop_duplicates(["period", "branch_code", "item_id"])
+    # evidence links (evidence.sql): a 完成 keeps its value only with a linked ledger row or count above 0 in scope
+    ev = fr["g_evidence"].merge(gi[["item_id", "item_order"]].drop_duplicates(), on="item_order")
+    src = ytd.merge(ev[["item_id", "activity", "count_field", "scope"]], how="cross")
+    src = src[(src["sub_quarter"] == src["quarter"]) | (src["scope"] == "year_to_date")]
+    by_row = src.merge(led[["submission_id", "activity_type"]], left_on=["submission_id", "activity"],
+                       right_on=["submission_id", "activity_type"])
+    by_count = src.merge(cnt.loc[cnt["value"] > 0, ["submission_id", "field"]],
+                         left_on=["submission_id", "count_field"], right_on=["submission_id", "field"])
+    found = pd.concat([by_row, by_count])[["period", "branch_code", "item_id"]].drop_duplicates().assign(found=True)
+    sa = sa.merge(found, on=["period", "branch_code", "item_id"], how="left")
     value = sa["status"].map(answers)
-    nev = (sa["status"] == cfg["done_status"]) & (sa["evidence"] == "")
-    sa["sa_value"] = np.where(value.isna(), 0.0, np.where(nev, cfg["without_evidence_value"], value))
-    sa["flag"] = np.where(value.isna(), "blank_status", np.where(nev, "no_evidence", None))
+    done = sa["status"] == cfg["done_status"]
+    nev = done & (sa["evidence"] == "")
+    linked = sa["item_id"].isin(set(ev["item_id"]))
+    unsupported = done & ~nev & ~sa["found"].fillna(False).astype(bool)
+    sa["sa_value"] = np.where(value.isna(), 0.0, np.where(nev | unsupported, cfg["without_evidence_value"], value))
+    sa["flag"] = np.where(value.isna(), "blank_status", np.where(nev, "no_evidence", np.where(
+        unsupported, np.where(linked, "no_ledger", "unreviewed"), None)))
 
     key = ["period", "branch_code"]
     d = due.merge(lq.rename(columns={"activity_type": "activity"}), on=key + ["activity"], how="left")

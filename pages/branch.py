@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
+from pipelines import review  # noqa: E402
 
 TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "source": "来源", "measure_name": "测评规则", "period": "报送季度", "source_file": "文件", "sheet": "工作表",
@@ -66,6 +67,8 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
             "未到期": "未到期" if pending else "",
             "测评情况": "；".join(measure_text(m, it.get("self_status")) for _, m in ms.iterrows()),
             "佐证材料": it.get("evidence") or "",
+            "台账佐证": review.support_label(it.get("linked"), it.get("evidence_rows")),
+            "审核": review.review_state(it.get("review_decision")) if g.item(it["item_id"]).self_assessed else "",
             "提示": warning,
         })
     return pd.DataFrame(rows)
@@ -151,13 +154,16 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     cols[2].metric("全校排名", f"{int(r['rank'])} / {n_all}", **c.delta_args(change, " 名", 0), border=True, height=c.METRIC_H, help="与上一季度相比，+ 为名次上升")
     cols[3].metric(f"{c.type_name(r['branch_type'])}中排名", f"{int(r['rank_in_type'])} / {n_type}", border=True, height=c.METRIC_H)
     cols[4].metric("二级党组织内排名", f"{int(r['rank_in_college'])} / {n_college}", border=True, height=c.METRIC_H)
+    st.caption(verified_caption(r))
 
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**七个一级指标：本支部与同类支部、全校平均对比**")
         same = bs[bs["branch_type"] == r["branch_type"]]
         series = [
-            {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": c.RED, "fill": True},
+            {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": c.RED, "fill": True,
+             "hover": [f"核实率 {c.scoring.shown_share(r[f'v{k}'])}%" if pd.notna(r[f"v{k}"]) else ""
+                       for k in range(1, len(c.dim_cols()) + 1)]},
             {"name": f"{c.type_name(r['branch_type'])}平均", "values": [same[col].mean() for col in c.dim_cols()],
              "color": c.TYPE_COLORS.get(r["branch_type"], c.GREY), "dash": "dot"},
             {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.LIGHT_GREY_LINE,
@@ -201,12 +207,49 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     problems_section(code, period)
 
 
+def verified_caption(r: pd.Series) -> str:
+    """核实率 and which 党员数 the hours and coverage used, under the branch's metrics."""
+    text = (f"核实率 {c.scoring.shown_share(r['verified'])}%：总分中来自台账、统计数据计算或经审核认定的权重占比，"
+            "其余为支部自评、尚未核实。")
+    members = f"学时人均和覆盖率按本季度报送表的党员数 {int(r['members'])} 人计算"
+    reg = r.get("registry_members")
+    if reg is not None and pd.notna(reg) and int(reg) != int(r["members"]):
+        members += f"（支部名册为 {int(reg)} 人）"
+    return text + members + "。"
+
+
+def evidence_section(code: str, period: str, item: str) -> None:
+    """The ledger and count rows that support the chosen item's self-assessment (its evidence link)."""
+    ev = c.guide().item(item).evidence
+    if ev is None:
+        return
+    rows = c.scores("evidence_rows", period, code)
+    rows = rows[rows["item_id"] == item]
+    acts = "、".join([c.guide().activity_name(a) for a in ev.activities]
+                    + [f.name for f in c.guide().count_fields if f.id in ev.counts])
+    window = "本季度" if ev.scope == "quarter" else "本年度截至本季度"
+    if rows.empty:
+        st.caption(f"自评佐证：{window}台账/统计数据中没有“{acts}”的记录，“完成”按“基本完成”计分，待审核认定。")
+        return
+    st.caption(f"自评佐证：{window}“{acts}”记录 {len(rows)} 行（“完成”据此有台账佐证）。")
+    g, fields = c.guide(), {f.id: f.name for f in c.guide().count_fields}
+    rows = rows.assign(activity_type=rows["activity_type"].map(lambda a: g.activity_name(a) if isinstance(a, str) else a),
+                       field=rows["field"].map(lambda f: fields.get(f, f) if isinstance(f, str) else f))
+    show = rows.drop(columns=["item_id"]).rename(columns={
+        "source": "佐证来源", "period": "报送季度", "sheet": "工作表", "row_no": "行号", "date": "日期",
+        "activity_type": "活动类型", "topic": "主题", "evidence": "佐证材料", "field": "统计项", "value": "数值"})
+    show["佐证来源"] = show["佐证来源"].map(SOURCE_NAMES).fillna(show["佐证来源"])
+    show = show.loc[:, [col for col in show.columns if show[col].notna().any()]]
+    st.dataframe(show.astype(object).where(show.notna(), ""), hide_index=True, width="stretch", key="br_evidence")
+
+
 def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
     """The ledger, count and self-assessment rows behind the item picked in the item table."""
     items = data["item_scores"]
     if item not in set(items.loc[items["branch_code"] == code, "item_id"]):
         return
     st.markdown(f"**{md_text(c.item_label(item, 40))}：数据来源（台账明细）**")
+    evidence_section(code, period, item)
     rows = c.scores("trace", period, code, item)
     if rows.empty:
         st.info("该考核要点在本季度没有对应的台账、统计或自评记录（可能尚未开展或未填写）。", icon=":material/info:")

@@ -104,7 +104,9 @@ def college_bars(cs: pd.DataFrame, key: str, big: bool = False, period: str | No
 def radar(bs: pd.DataFrame, key: str, height: int = 440, big: bool = False) -> None:
     """The school's seven dimension means in Party red, the two branch types' beside it."""
     dims = c.dim_cols()
-    series = [{"name": "全校平均", "values": briefing.dimension_means(bs, dims), "color": c.RED, "fill": True}]
+    hover = [f"平均核实率 {v}%" if v is not None else "" for v in briefing.verified_means(bs, dims)]
+    series = [{"name": "全校平均", "values": briefing.dimension_means(bs, dims), "color": c.RED, "fill": True,
+               "hover": hover}]
     for t in c.type_ids():
         if (bs["branch_type"] == t).any():
             series.append({"name": f"{c.type_name(t)}平均", "values": briefing.dimension_means(bs, dims, t),

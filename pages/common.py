@@ -789,7 +789,7 @@ def show(fig: go.Figure, key: str | None = None, selectable: bool = False) -> li
 
 
 def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -> go.Figure:
-    """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?}.
+    """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?, hover? (7 extra hover lines)}.
 
     The `labelled` series (index, None for none) has its values written under the axis names, so the
     chart reads without hovering and no number sits on top of a line.
@@ -809,7 +809,9 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
             marker=dict(size=6 if main else 4),
             fill="toself" if s.get("fill") else None,
             fillcolor=_rgba(s["color"], 0.12) if s.get("fill") else None,
-            hovertemplate=plot_text(s["name"]) + "：%{r:.1f}<extra></extra>",
+            customdata=(list(s["hover"]) + list(s["hover"])[:1]) if s.get("hover") else None,
+            hovertemplate=plot_text(s["name"]) + "：%{r:.1f}" + ("<br>%{customdata}" if s.get("hover") else "")
+            + "<extra></extra>",
         ))
     fig.update_layout(
         height=height + 50, showlegend=True, margin=dict(l=60, r=60, t=40, b=100),

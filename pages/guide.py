@@ -98,7 +98,7 @@ def method() -> None:
    统计本年度截至所选季度末的次数；人均学时 = 台账中相应活动的“学时 × 实到人数”之和 ÷ 党员数（本年累计），
    全年学时要求按季度进度分摊（第 1—4 季度末分别应达全年的 1/4、2/4、3/4、全部）；党员覆盖率、比例按“统计数据”表计算；
    自评规则取支部自评：{answers}。
-   自评为“完成”但未填佐证材料的，按“{fallback}”计并标记提示。
+   自评为“完成”的，须有台账佐证或经组织部审核认定才按“完成”计，否则按“{fallback}”计并标记“待核实”（见下方“自评的佐证、审核与核实率”）。
 2. **未到期**：年度要求在全年结束前尚未到期的，若还没有完成，记为“未到期”，不扣分、不计入。
 3. **考核要点完成率** = 各测评规则完成率按其权重加权平均（未到期的不计入）。
 4. **二级指标、一级指标得分（0–100）** = 下一层完成率按权重加权平均 × 100；只计入适用于该支部类型的考核要点，
@@ -107,6 +107,35 @@ def method() -> None:
    分数相同的并列。**等次**：{grades}。
 """
     )
+
+
+def evidence_rows() -> pd.DataFrame:
+    """The guide's evidence links (考核要点 → 台账活动类型 / 统计项, scope, the sentence they rest on)."""
+    g = guide()
+    counts = {f.id: f.name for f in g.count_fields}
+    return pd.DataFrame([{
+        "考核要点": it.id, "原文依据": f"“{it.evidence.source}”",
+        "佐证（台账活动类型 / 统计项）": "、".join([g.activity_name(a) for a in it.evidence.activities]
+                                          + [counts[f] for f in it.evidence.counts]),
+        "查找范围": "本季度" if it.evidence.scope == "quarter" else "本年累计",
+    } for it in g.items if it.evidence], columns=["考核要点", "原文依据", "佐证（台账活动类型 / 统计项）", "查找范围"])
+
+
+def review_method() -> None:
+    """Evidence links, review and 核实率, in Chinese, from the guide's own settings."""
+    g = guide()
+    fallback = next(s.name for s in g.self_assessment if s.id == g.self_assessment_without_evidence)
+    blend = (f"已审核的考核要点按“{g.review.self_share:.0%} × 自评分值 + {1 - g.review.self_share:.0%} × 认定分值”计分"
+             if g.review.blend else "已审核的考核要点按认定结论计分")
+    st.markdown(f"""
+- **台账佐证**：下表中的考核要点，自评“完成”时到台账或统计数据中查找对应记录；找到即“有台账佐证”，按“完成”计分。
+  其余自评考核要点没有台账对应，只能**审核认定**。
+- **审核**：组织部对每项自评作出“认定完成 / 认定基本完成 / 认定未完成”或“退回补充”的结论；结论低于自评或退回补充时须填写意见。
+  支部重新报送时，答案和佐证都没变的项目保留审核结论，有改动的回到“待审核”。
+- **计分**：{blend}；未审核的“完成”若没有台账佐证（或没有台账关联、没有佐证文字、被退回补充），按“{fallback}”计并标记“待核实”。
+- **核实率**：分数中来自台账、统计数据计算或经审核认定的权重占比，与得分按同样的权重逐层汇总；核实率低，说明该分数主要是支部自报的。
+""")
+    st.dataframe(evidence_rows(), hide_index=True, width="stretch")
 
 
 def render() -> None:
@@ -123,6 +152,8 @@ def render() -> None:
 
     with st.expander("得分是怎样算出来的", expanded=True, icon=":material/calculate:"):
         method()
+    with st.expander("自评的佐证、审核与核实率", icon=":material/fact_check:"):
+        review_method()
 
     left, right = st.columns([3, 2], gap="large")
     with right:

@@ -83,6 +83,7 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
         "等次": df["grade"],
         "支部": df["branch_name"],
         "排名变化": [c.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
+        "核实率（%）": scoring.shown_share(df["verified"]),  # weight from the ledger or reviewed answers
         "二级党组织": df["college"],
         "类型": df["branch_type"].map(c.type_name),
         "支部编码": df["branch_code"],
@@ -223,6 +224,8 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
             "支部": st.column_config.TextColumn("支部", width="medium"),
             "总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100, format="%.1f"),
             "较上季度": st.column_config.TextColumn("较上季度", help="与上一季度相比的总分变化：↑ 上升，↓ 下降；空白为上季度无得分"),
+            "核实率（%）": st.column_config.NumberColumn(
+                "核实率（%）", format="%.0f", help="总分中来自台账计算或经审核认定的权重占比，其余为支部自评"),
             **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
         },
     )

@@ -83,6 +83,14 @@ def unscored_colleges(cs: pd.DataFrame) -> list[str]:
     return sorted(cs.loc[cs["overall"].isna(), "college"])
 
 
+def verified_means(bs: pd.DataFrame, dim_cols: list[str]) -> list[float | None]:
+    """Each dimension's mean 核实率 over the scored branches, as shown (a whole percentage; None when none)."""
+    cols = [f"v{k}" for k in range(1, len(dim_cols) + 1)]
+    if bs.empty or not set(cols) <= set(bs.columns):
+        return [None] * len(dim_cols)
+    return [None if pd.isna(m := bs[col].mean()) else scoring.shown_share(m) for col in cols]
+
+
 def dimension_means(bs: pd.DataFrame, dim_cols: list[str], branch_type: str | None = None) -> list[float | None]:
     """The radar's values: the mean of each dimension over the scored branches (of one type), as shown."""
     if branch_type:

@@ -163,6 +163,25 @@ CREATE TABLE IF NOT EXISTS followups (
     close_comment VARCHAR
 );
 
+-- Review (审核) decisions on self-assessed answers, one row per decision (the history); the current review of
+-- an answer is its latest row (stg_reviews). answer_fp is the fingerprint of the judged answer (status and
+-- evidence text, stg_self_assessment.answer_fp), so a re-submission that keeps an item's answer keeps its
+-- review and one that changes it leaves the item 待审核. submission_id records which version was judged.
+-- decision: an answer id of the guide (认定完成 …) or sent_back (退回补充).
+CREATE SEQUENCE IF NOT EXISTS review_seq START 1;
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id     BIGINT PRIMARY KEY,
+    branch_code   VARCHAR NOT NULL,
+    period        VARCHAR NOT NULL,
+    item_id       VARCHAR NOT NULL,
+    answer_fp     VARCHAR NOT NULL,
+    submission_id BIGINT NOT NULL,
+    decision      VARCHAR NOT NULL,
+    comment       VARCHAR NOT NULL,
+    reviewer      VARCHAR NOT NULL,
+    decided_at    TIMESTAMP NOT NULL
+);
+
 -- The manifest txn id of every committed write (see pipelines/archive.py), so an intent a crash left in the
 -- manifest without its commit line can be settled against the database.
 CREATE TABLE IF NOT EXISTS journal (
@@ -176,12 +195,27 @@ CREATE TABLE IF NOT EXISTS journal (
 # Staging views, one SQL file each in sql/staging/ (they only select, rename and normalise; the marts in
 # sql/marts/ read them), created after the tables in this order (stg_submissions first: the others join it).
 STAGING_DIR = Path(__file__).resolve().parent / "sql" / "staging"
-STAGING_VIEWS = ("stg_submissions", "stg_ledger", "stg_counts", "stg_self_assessment")
+STAGING_VIEWS = ("stg_submissions", "stg_ledger", "stg_counts", "stg_self_assessment", "stg_reviews")
 SCHEMA += "".join(f"\nCREATE OR REPLACE VIEW {name} AS\n{(STAGING_DIR / (name + '.sql')).read_text('utf-8')};\n"
                   for name in STAGING_VIEWS)
 
 
 SCHEMA_FINGERPRINT = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]
+
+# What this version added for reviews, re-created as temp objects when a reader meets an older database
+_REVIEWS_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS reviews"):].split(";")[0]
+_REVIEW_VIEWS = ("stg_self_assessment", "stg_reviews")
+
+
+def readable(con: duckdb.DuckDBPyConnection) -> None:
+    """Let a reader score a database an older version wrote, as it is (readers run no DDL on the file): the
+    reviews table and the staging views that read it become empty/current temp objects of this connection,
+    shadowing the file's own until the first write connection updates its schema."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reviews'").fetchall()[0][0]:
+        return
+    con.execute(_REVIEWS_DDL.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
+    for name in _REVIEW_VIEWS:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {(STAGING_DIR / (name + '.sql')).read_text('utf-8')}")
 
 
 class DatabaseBusy(Exception):

@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 from openpyxl.utils import get_column_letter
 
+from pipelines import demo_work
 from pipelines.config import settings
 from pipelines.demo_branch import LedgerPlan, Measures, Quarter, branch_quality, plan_annual, self_assessment_answers
 from pipelines.demo_school import STUDENT, TEACHER, Branch, Task, plan_school
@@ -326,32 +327,9 @@ def build_db(files_dir, db, *, progress: Callable[[int, int, str], None] | None 
         r = rejected[0]
         detail = r.problems[0].message if r.problems else ""
         raise RuntimeError(f"演示文件 {r.file_name} 未通过校验：{detail}")
-    _demo_followups(db)
-
-
-DEMO_FOLLOWUPS = 3  # of each outcome: resolved and not, so the latest quarter shows both
-
-
-def _demo_followups(db) -> None:
-    """Open follow-ups in the second-latest quarter from its alerts: DEMO_FOLLOWUPS the latest quarter's data
-    resolves and DEMO_FOLLOWUPS it does not (deterministic: alerts in their own order)."""
-    from pipelines import alerts, followup, scoring
-
-    periods = scoring.periods(db)
-    if len(periods) < 2:
-        return
-    before, latest = periods[-2], periods[-1]
-    now = {(b, r) for b, r in zip(*(alerts.alerts(latest, db)[c] for c in ("branch_code", "rule_id")))}
-    submitted = set(scoring.branch_scores(latest, db)["branch_code"])
-    picked = {True: [], False: []}
-    for r in alerts.alerts(before, db).itertuples(index=False):
-        still = (r.branch_code, r.rule_id) in now
-        if r.branch_code in submitted and len(picked[still]) < DEMO_FOLLOWUPS:
-            picked[still].append(r)
-    due = Period.parse(latest).end
-    for r in picked[True] + picked[False]:
-        followup.open_followup(before, branch_code=r.branch_code, rule_id=r.rule_id, due_date=due, db=db,
-                               note=f"针对“{r.rule_name}”制定整改措施，下季度报送时核实。", actor=ACTOR)
+    summary = read_summary(d)
+    demo_work.review_sample(db, seed=summary.seed if summary else 0)
+    demo_work.open_followups(db, ACTOR)
 
 
 def ensure_demo_db(db=None, progress: Callable[[float, str], None] | None = None) -> bool:

@@ -61,6 +61,8 @@ class Limits(_Strict):
     max_uncompressed_mb: float = 100
     max_ledger_rows: int = 2000
     max_members: int = 1000
+    # 党员数 may differ from the registry's by this share (at least 1 member) before it is a warning
+    members_tolerance: float = Field(default=0.1, ge=0, le=1)
 
 
 class SummaryRules(_Strict):
@@ -102,6 +104,32 @@ class Measure(_Strict):
         return self
 
 
+class Evidence(_Strict):
+    """What in the workbook evidences a self-assessed item (佐证): ledger activity types and/or count fields,
+    looked for in this quarter's workbook or in every workbook of the year so far. `source` quotes the item's
+    own sentence the link is chosen from (docs/scoring.md lists each link beside its sentence)."""
+
+    activities: tuple[str, ...] = ()  # activity type ids: a ledger row of one of them dated in its quarter
+    counts: tuple[str, ...] = ()  # count field ids: a value above 0
+    scope: Literal["quarter", "year_to_date"] = "quarter"
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> "Evidence":
+        if not self.activities and not self.counts:
+            raise ValueError("evidence needs activities or counts")
+        return self
+
+
+class ReviewPolicy(_Strict):
+    """How review decisions (审核) enter the score; docs/scoring.md 审核与核实率 has the worked example."""
+
+    # False: a reviewed item scores the reviewed value. True: self_share × the answer's own value +
+    # (1 − self_share) × the reviewed value (e.g. self 40 % / review 60 %).
+    blend: bool = False
+    self_share: float = Field(default=0.4, ge=0, le=1)
+
+
 class Item(_Strict):
     """A third-level item (三级指标 / 考核要点)."""
 
@@ -111,6 +139,7 @@ class Item(_Strict):
     applies_to: tuple[BranchType, ...] = ("teacher", "student")
     parts: dict[BranchType, str] = Field(default_factory=dict)
     measures: tuple[Measure, ...] = Field(min_length=1)
+    evidence: Evidence | None = None  # self-assessed items only; without it the item is review-only
 
     def applies(self, branch_type: str) -> bool:
         return branch_type in self.applies_to
@@ -264,6 +293,7 @@ class Guide(_Strict):
     count_fields: tuple[CountField, ...]
     limits: Limits
     summary: SummaryRules = SummaryRules()
+    review: ReviewPolicy = ReviewPolicy()
     dimensions: tuple[Dimension, ...] = Field(min_length=7, max_length=7)
     workbook: Workbook
     alerts: tuple[AlertRule, ...] = ()
@@ -291,6 +321,7 @@ class Guide(_Strict):
                     if item.id in seen:
                         raise ValueError(f"{where}: duplicate item id")
                     seen.add(item.id)
+                    self._check_evidence(item, where, activities, counts)
                     for m in item.measures:
                         if m.activity and m.activity not in activities:
                             raise ValueError(f"{where}.measures.{m.id}.activity: unknown activity type {m.activity!r}")
@@ -318,6 +349,22 @@ class Guide(_Strict):
                 raise ValueError(f"{where}.top: only and always needed by kind college_top")
             if rule.no_red_alert and rule.kind != "branch_streak":
                 raise ValueError(f"{where}.no_red_alert: only kind branch_streak reads alerts")
+
+    @staticmethod
+    def _check_evidence(item: Item, where: str, activities: set[str], counts: set[str]) -> None:
+        ev = item.evidence
+        if ev is None:
+            return
+        if not item.self_assessed:
+            raise ValueError(f"{where}.evidence: only self-assessed items take an evidence link")
+        for a in ev.activities:
+            if a not in activities:
+                raise ValueError(f"{where}.evidence.activities: unknown activity type {a!r}")
+        for c in ev.counts:
+            if c not in counts:
+                raise ValueError(f"{where}.evidence.counts: unknown count field {c!r}")
+        if ev.source not in item.text:
+            raise ValueError(f"{where}.evidence.source: not a quote of the item's text")
 
     def _check_alerts(self) -> None:
         """Every alert rule's references resolve; errors name the YAML path (alerts.<index>.<key>)."""

@@ -101,6 +101,9 @@ _declare("branch_name_of_other_branch", "error", "支部名称是另一个支部
 _declare("registry_college_differs", "warning", "所属二级党组织与名册不一致，已按名册",
          "{where}的所属二级党组织“{value}”与支部名册中编码 {branch_code} 的“{expected}”不一致，已按名册记为“{expected}”。"
          "如名册有误，请联系组织部更正。")
+_declare("registry_members_differ", "warning", "党员数与名册相差较大",
+         "{where}的党员数 {value} 与支部名册中编码 {branch_code} 的党员数 {expected} 相差超过 {tolerance}。"
+         "学时人均和谈心谈话、汇报覆盖率按本表填写的党员数 {value} 计算；请核对本表或请组织部更新名册。")
 _declare("registry_type_differs", "error", "支部类型与名册不一致",
          "{where}的支部类型是“{value}”，而该支部在名册中为{expected}，请使用{expected}模板（两类支部的自评考核要点不同）"
          "重新填写后上传；如名册有误，请联系组织部更正。")
@@ -171,6 +174,9 @@ _declare("hours_too_many", "error", "学时过多",
 _declare("duplicate_row", "warning", "重复的活动记录",
          "{where}与第 {first} 行的日期、活动类型和主题完全相同，可能重复填写。如确为两次活动，请在主题中加以区分；"
          "否则请清空重复那一行的内容。")
+_declare("duplicate_row_exact", "warning", "完全相同的活动记录，只计一次",
+         "{where}与第 {first} 行的日期、活动类型、主题、学时和人数完全相同，按重复填写处理：只计第 {first} 行一次，"
+         "第 {row} 行不计入台账（学时、次数均不重复计算）。如确为两次活动，请在主题中加以区分后重新报送。")
 _declare("too_many_rows", "error", "台账行数过多",
          "「{sheet}」工作表有 {rows} 行活动记录，超过上限 {max} 行。请只填写本季度的活动，不要粘贴其他季度或其他表格的内容。")
 

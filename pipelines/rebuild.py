@@ -193,6 +193,11 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
                 from pipelines import followup  # it writes through the journal too
 
                 followup.replay(con, e)
+            elif action == "review":  # pipelines/review.py
+                from pipelines import review
+
+                for row in e["reviews"]:
+                    review.save(con, row)
             store.audit(con, actor, action, e.get("detail") or "", at=at)
             if e.get("txn"):
                 store.journal(con, e["txn"], action, at=at)

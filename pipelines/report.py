@@ -112,6 +112,7 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
         "类型": ranked["branch_type"].map(g.branch_type_name),
         "总分": scoring.shown(ranked["overall"]), "等次": ranked["grade"],
         "较上季度": scoring.shown_change(ranked["overall"], ranked["prev_overall"]),
+        "核实率（%）": scoring.shown_share(ranked["verified"]),  # weight from the ledger or reviewed answers
     })
     # the seven scores on a sheet of their own: the ranking then prints legibly on one A4 page width
     branch_dims = pd.DataFrame({

@@ -37,7 +37,7 @@ CONTRIBUTION_COLUMNS = [f"c{i}" for i in range(1, 8)]
 # `branches` are keyed by submission_id and hold numbers only, so the whole history is computed by the
 # same chain as one quarter; period and names are joined from `branches` where a mart is read, and the
 # self-assessment text by the view self_assessment_detail (read only by the single-quarter details).
-_CHAIN = ["branches", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
+_CHAIN = ["branches", "evidence", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
           "indicator_scores", "dimension_scores", "rankings", "branch_scores"]
 _VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
 
@@ -57,13 +57,16 @@ CHANGE_COLUMNS = ["prev_overall", "delta", "prev_rank", "rank_change"]
 FLAG_MESSAGES = {
     "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
     "blank_status": "未填写自评完成情况，按 0 计分",
+    "no_ledger": "自评为“完成”但台账/统计数据中没有对应佐证，按“{answer}”计分，待核实",
+    "sent_back": "审核已退回补充佐证，按“{answer}”计分，待核实",
+    "unreviewed": "自评为“完成”，本项无台账佐证关联，审核认定前按“{answer}”计分，待核实",
 }
 
 
 # ---- guide as relations ------------------------------------------------------------------------------
 def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
     """The guide as small relations the SQL joins against (the only place ids and weights enter SQL)."""
-    measures, items = [], []
+    measures, items, evidence = [], [], []
     order = 0
     for dim in g.dimensions:
         for ind in dim.indicators:
@@ -73,6 +76,11 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
                     items.append({"item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
                                   "branch_type": t, "weight": float(it.weight), "item_order": order,
                                   "self_assessed": it.self_assessed})
+                ev = it.evidence
+                for activity, count in ([(a, None) for a in ev.activities] + [(None, c) for c in ev.counts]
+                                        if ev else []):
+                    evidence.append({"item_order": order, "activity": activity, "count_field": count,
+                                     "scope": ev.scope})
                 for k, m in enumerate(it.measures):
                     measures.append({
                         "item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
@@ -91,13 +99,17 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
                                        "weight": float(ind.weight)} for d in g.dimensions for ind in d.indicators]),
         "g_dimensions": pd.DataFrame([{"dimension_id": d.id, "name": d.name, "short": d.short,
                                        "weight": float(d.weight)} for d in g.dimensions]),
+        "g_evidence": pd.DataFrame(evidence, columns=["item_order", "activity", "count_field", "scope"]).astype(
+            {"item_order": "int64", "activity": "string", "count_field": "string", "scope": "string"}),
         "g_answers": pd.DataFrame([{"status": a.id, "name": a.name, "value": float(a.value)}
                                    for a in g.self_assessment]),
         "g_grades": pd.DataFrame([{"name": gr.name, "min": float(gr.min)} for gr in g.grades]),
         "g_settings": pd.DataFrame([{"guide_version": g.version, "done_status": done.id,
                                      "without_evidence_status": fallback.id,
                                      "without_evidence_name": fallback.name,
-                                     "without_evidence_value": float(fallback.value)}]),
+                                     "without_evidence_value": float(fallback.value),
+                                     "review_blend": bool(g.review.blend),
+                                     "review_self_share": float(g.review.self_share)}]),
     }
 
 
@@ -142,6 +154,15 @@ def shown_change(now, before):
     if now is None or before is None or pd.isna(now) or pd.isna(before):
         return None
     return round(shown(now) - shown(before), SHOWN_DECIMALS)
+
+
+def shown_share(x):
+    """核实率 (0–1, number or Series) as shown: a whole percentage, half up; None/NaN stays missing."""
+    if isinstance(x, pd.Series):
+        return half_up(x * 100, 0)
+    if x is None or pd.isna(x):
+        return x
+    return int(half_up(float(x) * 100, 0))
 
 
 @lru_cache(maxsize=None)
@@ -194,6 +215,7 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
     """
     with dbmod.connect(db) as con:
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
+        dbmod.readable(con)
         _register_guide(con)
         con.execute(_MACROS)
         if periods is None:
@@ -515,6 +537,31 @@ def trace(period: str, branch_code: str, item_id: str, db=None) -> pd.DataFrame:
     with _session(db, [period], "branches", with_prev=False) as con:
         df = _df(con, _sql("trace"), {"branch_code": branch_code, "item_id": item_id})
     return df.reset_index(drop=True)
+
+
+def scored_answers(period: str, branch_code: str, db=None) -> pd.DataFrame:
+    """The self-assessment answers one branch-quarter is scored on (the first answered row per item), as a
+    review judges them. Columns: item_id, submission_id, row_no, status (answer id or None), evidence,
+    answer_fp, value, flag, verified, decision (the current review's), linked, evidence_rows."""
+    period = str(Period.parse(period))
+    with _session(db, [period], "self_assessment", with_prev=False) as con:
+        return _df(con, "SELECT k.item_id, s.submission_id, s.row_no, s.status, a.evidence, s.answer_fp, s.value, "
+                        "s.flag, s.verified, s.decision, s.linked, s.evidence_rows "
+                        "FROM self_assessment s JOIN branches b USING (submission_id) "
+                        "JOIN stg_self_assessment a ON a.submission_id = s.submission_id AND a.row_no = s.row_no "
+                        "JOIN (SELECT DISTINCT item_id, item_order FROM g_items WHERE self_assessed) k USING (item_order) "
+                        "WHERE b.branch_code = $b AND b.period = $p ORDER BY s.item_order", {"b": branch_code, "p": period})
+
+
+def evidence_rows(period: str, branch_code: str, db=None) -> pd.DataFrame:
+    """The ledger and count rows that support each evidence-linked answer of one branch-quarter (evidence.sql).
+
+    Columns: item_id, source (ledger | counts), period (of the workbook the row is in), sheet, row_no, date,
+    activity_type, topic, evidence, field, value.
+    """
+    period = str(Period.parse(period))
+    with _session(db, [period], "evidence", with_prev=False) as con:
+        return _df(con, _sql("evidence_detail"), {"b": branch_code, "p": period})
 
 
 def marts(period: str, db=None, *, previous: bool = False) -> dict[str, pd.DataFrame]:

@@ -171,10 +171,21 @@ class SheetReader:
             self.add("registry_college_differs", sheet, cells.get("college", ""), college, branch_code=code,
                      expected=entry.college)
         values["branch_name"], values["college"] = entry.branch_name, entry.college
+        self._check_members(values.get("members"), entry, sheet, cells.get("members", ""))
         got_type = values.get("branch_type")
         if got_type and entry.branch_type and got_type != entry.branch_type:
             self.add("registry_type_differs", sheet, cells.get("branch_type", ""), self._type_name(got_type),
                      expected=self._type_name(entry.branch_type))
+
+    def _check_members(self, members: int | None, entry: RegistryEntry, sheet: str, cell: str) -> None:
+        """党员数 beyond the guide's tolerance (limits.members_tolerance, a share of the registry's number) from
+        the registry's: a warning naming both; the workbook's number is the one scored."""
+        if not members or not entry.members:
+            return
+        allowed = max(1.0, self.g.limits.members_tolerance * entry.members)
+        if abs(members - entry.members) > allowed:
+            self.add("registry_members_differ", sheet, cell, members, branch_code=entry.branch_code,
+                     expected=entry.members, tolerance=f"{self.g.limits.members_tolerance:.0%}")
 
     def _named(self, name: object, code: str) -> RegistryEntry | None:
         """The registered branch, other than `code`, whose name is exactly `name` (after nz.key), if any."""

@@ -44,6 +44,11 @@ class WorkbookReader(SheetReader):
             if row is None:
                 continue
             dup = (row.date, row.activity_type, nz.key(row.topic))
+            exact = (*dup, row.hours, row.expected, row.attended)
+            if exact in seen:  # the same row pasted twice: counted once (the template's instructions say so)
+                self.add("duplicate_row_exact", sheet, cell_ref(r, 0), None, first=seen[exact], row=r)
+                continue
+            seen[exact] = r
             if dup in seen:
                 self.add("duplicate_row", sheet, cell_ref(r, 0), None, first=seen[dup])
             else:

@@ -16,7 +16,7 @@ from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ["submissions", "raw_info", "raw_ledger", "raw_counts", "raw_self_assessment", "raw_problems",
-          "registry", "audit_log"]
+          "registry", "audit_log", "reviews"]
 MEMBERS = 12
 
 

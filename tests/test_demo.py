@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from openpyxl import load_workbook
 
-from pipelines import demo
+from pipelines import demo, demo_work
 from pipelines.config import settings
 from pipelines.demo_school import PROFILES
 from pipelines.guide import guide
@@ -117,12 +117,17 @@ def test_every_file_is_accepted_and_a_few_carry_warnings(demo_files):
     s = demo.read_summary(demo_files)
     registry = _registry(demo_files)
     with_warnings = []
+    # the registry holds today's 党员数: earlier quarters (before members joined or graduated) may differ
+    # beyond the tolerance, a warning naming both numbers; the latest quarter agrees with it
+    drift = "registry_members_differ"
     for f in demo.demo_files(demo_files):
         parsed = read_workbook(f, registry=registry)
         assert parsed.valid, (f.name, [p.message for p in parsed.errors])
-        if parsed.warnings:
+        found = {p.code for p in parsed.warnings}
+        assert drift not in found or f.parent.name != s.periods[-1], f.name
+        if found - {drift}:
             with_warnings.append(f.relative_to(demo_files).as_posix())
-            assert {p.code for p in parsed.warnings} == {"sa_no_evidence"}
+            assert found - {drift} == {"sa_no_evidence"}
     assert sorted(with_warnings) == s.warning_files
     assert 2 <= len(with_warnings) <= 0.1 * len(s.files)
 
@@ -223,7 +228,8 @@ def test_build_db_matches_the_files(demo_db_master, demo_files):
                            "WHERE status = 'current'").fetchone()
         registry = con.execute("SELECT count(*) FROM registry").fetchone()[0]
         periods = [r[0] for r in con.execute("SELECT DISTINCT period FROM submissions ORDER BY 1").fetchall()]
-        warned = con.execute("SELECT count(DISTINCT submission_id) FROM raw_problems").fetchone()[0]
+        warned = con.execute("SELECT count(DISTINCT submission_id) FROM raw_problems "
+                             "WHERE code <> 'registry_members_differ'").fetchone()[0]  # see the test above
     assert subs == (len(s.files), 1, demo.ACTOR)
     assert registry == s.branches
     assert periods == s.periods
@@ -307,9 +313,30 @@ def test_regeneration_replaces_its_own_files_only(tmp_path):
 
 def test_demo_has_follow_ups_resolved_and_not_in_the_latest_quarter(demo_db_master):
     from pipelines import followup, scoring
-    from pipelines.demo import DEMO_FOLLOWUPS
+    from pipelines.demo_work import DEMO_FOLLOWUPS
 
     periods = scoring.periods(demo_db_master)
     df = followup.followups(demo_db_master)
     assert set(df["period"]) == {periods[-2]} and set(df["checked_period"]) == {periods[-1]}
     assert sorted(df["status"]) == ["已整改"] * DEMO_FOLLOWUPS + ["未整改"] * DEMO_FOLLOWUPS
+
+
+def test_part_of_the_latest_quarter_is_reviewed(demo_db_master):
+    """The demo reviewer got to some branches of the latest quarter: reviewed, sent back and 待审核 all show,
+    and 核实率 differs between reviewed and unreviewed branches."""
+    from pipelines import db as dbm
+    from pipelines import review, scoring
+
+    period = scoring.latest_period(demo_db_master)
+    with dbm.connect(demo_db_master) as con:
+        rows = con.execute("SELECT branch_code, period, decision, reviewer FROM reviews").fetchall()
+        audited = con.execute("SELECT count(*) FROM audit_log WHERE action = 'review'").fetchone()[0]
+    assert rows and audited == len(rows) and {r[1] for r in rows} == {period}
+    assert {r[3] for r in rows} == {demo_work.REVIEWER}
+    reviewed = {r[0] for r in rows}
+    bs = scoring.branch_scores(period, demo_db_master).set_index("branch_code")
+    assert 0 < len(reviewed) < len(bs)
+    assert bs.loc[sorted(reviewed), "verified"].min() > bs.drop(index=sorted(reviewed))["verified"].max()
+    items = scoring.item_scores(period, demo_db_master)
+    assert items["review_decision"].notna().any() and items["review_decision"].isna().any()
+    assert review.SENT_BACK in {r[2] for r in rows} or "mostly" in {r[2] for r in rows}

@@ -116,3 +116,30 @@ def test_broken_guide_names_the_key(tmp_path):
 def test_missing_guide_file(tmp_path):
     with pytest.raises(GuideError, match="不存在"):
         load_guide(tmp_path / "nope.yaml")
+
+
+def test_evidence_links_quote_the_seed_and_are_listed_in_the_docs():
+    """Each evidence link rests on a sentence of the item's own text (checked at load), which is in the seed
+    and quoted beside the link in docs/scoring.md."""
+    docs = (ROOT / "docs" / "scoring.md").read_text(encoding="utf-8")
+    links = [it for it in guide().items if it.evidence]
+    assert {it.id for it in links} >= {"1.1.1", "2.1.1", "3.1.1", "5.2.2", "7.1.2"}
+    for it in links:
+        assert _squash(it.evidence.source) in _squash(SEED), it.id
+        assert f"| {it.id} | “{it.evidence.source}” |" in docs, it.id
+
+
+@pytest.mark.parametrize("change,where", [
+    (lambda ev: ev.update(source="不在原文中的一句话"), "evidence.source"),
+    (lambda ev: ev.update(activities=["no_such_type"]), "evidence.activities"),
+    (lambda ev: ev.update(counts=["no_such_field"]), "evidence.counts"),
+])
+def test_a_broken_evidence_link_is_refused_naming_its_path(tmp_path, change, where):
+    raw = yaml.safe_load((ROOT / "indicator_guide.yaml").read_text(encoding="utf-8"))
+    item = raw["dimensions"][4]["indicators"][1]["items"][1]  # 5.2.2
+    assert item["id"] == "5.2.2"
+    change(item["evidence"])
+    path = tmp_path / "guide.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(GuideError, match=re.escape(where)):
+        load_guide(path)

@@ -283,6 +283,43 @@ def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
     assert set(trace["来源"]) <= {"活动台账", "统计数据", "自评"}
 
 
+def test_branch_shows_support_review_and_verified_share(demo_db):
+    """A branch the demo reviewer reached: 核实率 under the metrics, each item's ledger support and review
+    state, and the ledger rows behind a linked item — all as pipelines compute them."""
+    from pipelines import review
+
+    period = scoring.latest_period(demo_db)
+    with dbmod.connect(demo_db) as con:
+        code = con.execute("SELECT min(branch_code) FROM reviews").fetchone()[0]
+    bs = scoring.branch_scores(period, demo_db).set_index("branch_code")
+    at = ok(page("branch").run())
+    at.selectbox(key="college").select(bs.loc[code, "college"]).run()
+    at.selectbox(key="branch").select(code).run()
+    ok(at)
+    assert any(f"核实率 {scoring.shown_share(bs.loc[code, 'verified'])}%" in x.value for x in at.caption)
+    items = scoring.item_scores(period, demo_db, branch_code=code).set_index("item_id")
+    table = [df.value for df in at.dataframe if "测评情况" in df.value.columns][0].set_index("考核要点")
+    for item_id, it in items.iterrows():
+        assert table.loc[item_id, "审核"] == (review.review_state(it["review_decision"])
+                                            if guide().item(item_id).self_assessed else "")
+        assert table.loc[item_id, "台账佐证"] == review.support_label(it["linked"], it["evidence_rows"])
+    assert (table["审核"] != "待审核").any()
+    linked = next(i for i in items.index if guide().item(i).evidence and items.loc[i, "evidence_rows"] > 0)
+    at.selectbox(key="item").select(linked).run()
+    rows = scoring.evidence_rows(period, code, demo_db)
+    shown = [df.value for df in ok(at).dataframe if "佐证来源" in df.value.columns][0]
+    assert len(shown) == int(items.loc[linked, "evidence_rows"]) == int((rows["item_id"] == linked).sum())
+
+
+def test_overview_ranking_shows_verified_share(demo_db):
+    period = scoring.latest_period(demo_db)
+    bs = scoring.branch_scores(period, demo_db)
+    at = ok(page("overview").run())
+    table = [df.value for df in at.dataframe if "核实率（%）" in df.value.columns][0]
+    want = dict(zip(bs["branch_code"], scoring.shown_share(bs["verified"])))
+    assert {k: v for k, v in zip(table["支部编码"], table["核实率（%）"])} == want
+
+
 def test_branch_that_did_not_submit_the_quarter_is_explained(demo_db):
     ps = scoring.periods(demo_db)
     status = scoring.submission_status(ps[-1], demo_db)
@@ -311,7 +348,9 @@ def test_compare_means_match_type_comparison(demo_db):
     assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
     tc = scoring.type_comparison(ps[-1], demo_db)
     dims = [df.value for df in at.dataframe if "一级指标" in df.value.columns][0]
-    assert list(dims["差值（教师−学生）"]) == pytest.approx(list(tc["diff"].round(1)), abs=0.051)
+    # the difference of the two means as shown (the rounding rule's shown_change), not the rounded difference
+    want = scoring.shown_change(tc["teacher_mean"], tc["student_mean"])
+    assert list(dims["差值（教师−学生）"]) == pytest.approx(list(want), abs=1e-9)
     itc = scoring.item_type_comparison(ps[-1], demo_db)
     full = [df.value for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns][0]
     gaps = full["差值（教师−学生，百分点）"].dropna().abs()
@@ -457,10 +496,15 @@ def test_guide_page_shows_every_item_and_searches(demo_db):
     at = ok(page("guide").run())
     g = guide()
     assert any(g.version in c.value for c in at.caption)
-    assert len(at.expander) == 1 + len(g.dimensions)
+    assert len(at.expander) == 2 + len(g.dimensions)  # the method, evidence and review, the dimensions
+    review = next(e for e in at.expander if e.label == "自评的佐证、审核与核实率")
+    assert "核实率" in " ".join(m.value for m in review.markdown)
+    links = review.dataframe[0].value
+    assert list(links["考核要点"]) == [it.id for it in g.items if it.evidence]
+    assert "“落实谈心谈话制度”" in set(links["原文依据"])
     at.text_input(key="guide_q").input("32").run()
     ok(at)
-    assert len(at.expander) == 2  # the method and the one dimension holding 2.1.3
+    assert len(at.expander) == 3  # the method, review, and the one dimension holding 2.1.3
     at.text_input(key="guide_q").input("不存在的要点").run()
     assert "没有找到" in texts(ok(at))
     at.radio(key="gtype").set_value("student").run()

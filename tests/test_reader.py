@@ -507,11 +507,44 @@ def test_fractional_headcount(tmp_path):
 def test_duplicate_ledger_rows_are_a_warning(tmp_path):
     data = sample()
     first = data["ledger"][2]
-    parsed = read_workbook(write(tmp_path, ledger=[*data["ledger"], dataclasses.replace(first, evidence="另一份")]))
+    near = dataclasses.replace(first, attended=first.attended - 1)  # same day, type, topic; other attendance
+    parsed = read_workbook(write(tmp_path, ledger=[*data["ledger"], near]))
     row = len(data["ledger"]) + 2
     p = one(parsed, "duplicate_row")
     assert (p.sheet, p.cell) == (S.ledger, f"A{row}") and f"与第 {first.row} 行的日期、活动类型和主题完全相同" in p.message
     assert parsed.valid and len(parsed.ledger) == row - 1  # kept: two sessions on one day can be real
+
+
+def test_exact_duplicate_ledger_row_counts_once_naming_both_rows(tmp_path):
+    """One training row pasted twice must not double the hours: counted once, a warning names both rows (the
+    template's 使用说明 says the same)."""
+    data = sample()
+    training = next(r for r in data["ledger"] if r.activity_type == "training")
+    parsed = read_workbook(write(tmp_path, ledger=[*data["ledger"], dataclasses.replace(training, evidence="另一份")]))
+    row = len(data["ledger"]) + 2
+    p = one(parsed, "duplicate_row_exact")
+    assert (p.sheet, p.cell) == (S.ledger, f"A{row}")
+    assert f"与第 {training.row} 行" in p.message and f"第 {row} 行不计入台账" in p.message
+    assert parsed.valid and len(parsed.ledger) == len(data["ledger"])
+    assert sum(r.hours or 0 for r in parsed.ledger if r.activity_type == "training") == training.hours
+    assert "duplicate_row" not in codes(parsed)
+    from pipelines.workbook import _mistakes
+    assert any("完全相同的两行只计一次" in line for line in _mistakes(G))
+
+
+@pytest.mark.parametrize("registry_members,warned", [(30, False), (33, False), (34, True), (20, True)])
+def test_members_compared_with_the_registry(tmp_path, registry_members, warned):
+    good = info()  # 党员数 30; tolerance 10 % of the registry's number
+    registry = {good.branch_code: RegistryEntry(good.branch_code, good.branch_name, good.college, "teacher",
+                                                registry_members)}
+    parsed = read_workbook(write(tmp_path), registry=registry)
+    assert parsed.valid and parsed.info.members == 30  # the workbook's number is scored
+    if not warned:
+        assert "registry_members_differ" not in codes(parsed)
+        return
+    p = one(parsed, "registry_members_differ")
+    assert (p.sheet, p.cell) == (S.info, f"B{INFO_ROW['members']}")
+    assert f"党员数 30 与支部名册中编码 {good.branch_code} 的党员数 {registry_members}" in p.message
 
 
 def test_too_many_ledger_rows(tmp_path):

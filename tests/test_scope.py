@@ -182,3 +182,15 @@ def test_progress_page_offers_no_deadline_to_a_college_admin(demo_db, monkeypatc
     at.session_state[access.ADMIN_KEY] = "jxadmin"
     ok(at.run())
     assert not at.date_input and any("全校" in c.value for c in at.caption)
+
+
+def test_a_college_admin_cannot_review_another_colleges_answers(school):
+    """Review decisions go through the same rule as every write (actor.authorize)."""
+    from pipelines import review, scoring
+
+    answers = scoring.scored_answers("2026Q3", "XX02-T01", school)
+    item = answers["item_id"].iloc[0]
+    with pytest.raises(PermissionError, match="超出当前账号的管理范围|管理范围"):
+        review.decide("XX02-T01", "2026Q3", item, "done", reviewer=JX_ADMIN, db=school)
+    own = scoring.scored_answers("2026Q3", "JX01-T01", school)
+    assert review.decide("JX01-T01", "2026Q3", own["item_id"].iloc[0], "done", reviewer=JX_ADMIN, db=school) > 0

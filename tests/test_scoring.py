@@ -9,7 +9,7 @@ import pytest
 from pipelines import scoring
 from pipelines.config import settings
 from pipelines.guide import guide
-from test_scoring_fixtures import full_year_rows, ledger, save, workbook
+from test_scoring_fixtures import evidence_counts, evidence_rows, full_year_rows, ledger, save, workbook
 
 
 @pytest.fixture
@@ -101,9 +101,10 @@ def test_annual_count_pending_before_q4_met_year_to_date_missed_in_q4(db):
     b_q4 = measure(db, "2026Q4", "B", "1.2.1", "lecture")  # not held by Q4: 0
     assert (b_q4["completion"], b_q4["status"]) == (0, "missed")
     # the pending measure is left out of the item's weighted mean: committee 0 (w3), assembly 0 (w2),
-    # dual_life 1 (w1) → 1/6; in Q4 lecture 0 (w2) joins → 1/8
-    assert item(db, "2026Q2", "B", "1.2.1")["completion"] == approx(1 / 6)
-    assert item(db, "2026Q4", "B", "1.2.1")["completion"] == approx(1 / 8)
+    # dual_life 0.7 (w1: 完成 on an item without an evidence link, unreviewed) → 0.7/6; in Q4 lecture 0 (w2)
+    # joins → 0.7/8
+    assert item(db, "2026Q2", "B", "1.2.1")["completion"] == approx(0.7 / 6)
+    assert item(db, "2026Q4", "B", "1.2.1")["completion"] == approx(0.7 / 8)
 
 
 # ---- annual coverage -----------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def test_ratio_fee_paid_over_due_capped(db, paid, due, expected, status):
 
 # ---- self-assessed -------------------------------------------------------------------------------------
 def test_self_assessment_values_no_evidence_and_blank_are_flagged(db):
-    save(db, workbook("A", 2026, 1, self_status={
+    save(db, workbook("A", 2026, 1, rows=evidence_rows(2026, 1), self_status={
         "1.1.1": ("done", "学习记录"), "1.1.2": ("mostly", "部分记录"), "1.1.3": ("not_done", ""),
         "2.2.1": ("done", "   "), "2.2.2": (None, ""),
     }))
@@ -207,8 +208,8 @@ def test_items_not_applying_to_the_type_are_left_out_not_zero(db):
     assert "4.1.1" not in set(s["item_id"]) and "4.1.2" in set(s["item_id"])
     assert len(t) == len(s) == 27
     scores = scoring.branch_scores("2026Q1", db).set_index("branch_code")
-    # d4 = mean(1, 0.7) for both, not (1 + 0.7 + 0) / 3
-    assert scores.loc["T", "d4"] == approx(85) and scores.loc["S", "d4"] == approx(85)
+    # d4 = mean(0.7, 0.7) for both (完成 unreviewed on a review-only item counts 0.7), not (0.7 + 0.7 + 0) / 3
+    assert scores.loc["T", "d4"] == approx(70) and scores.loc["S", "d4"] == approx(70)
 
 
 # ---- known ledger → known radar ------------------------------------------------------------------------
@@ -220,26 +221,31 @@ def _radar_branch(db):
                 ("2026-04-10", "theme_day"), ("2026-05-10", "theme_day"), ("2026-06-10", "theme_day"),
                 ("2026-05-15", "training", 6, 5), ("2026-06-20", "secretary_lecture"))
     save(db,
-         workbook("T1", 2026, 1, members=10, rows=q1,
-                  counts={"fee_due": 10, "fee_paid": 10, "members_talked": 4, "members_reported": 10}),
-         workbook("T1", 2026, 2, members=10, rows=q2,
-                  counts={"fee_due": 10, "fee_paid": 8, "members_talked": 6, "members_reported": None},
+         workbook("T1", 2026, 1, members=10, rows=q1 + evidence_rows(2026, 1),
+                  counts={"fee_due": 10, "fee_paid": 10, "members_talked": 4, "members_reported": 10,
+                          **evidence_counts()}),
+         workbook("T1", 2026, 2, members=10, rows=q2 + evidence_rows(2026, 2),
+                  counts={"fee_due": 10, "fee_paid": 8, "members_talked": 6, "members_reported": None,
+                          **evidence_counts()},
                   self_status={"1.1.1": ("mostly", "记录"), "2.2.1": ("done", ""), "5.2.2": (None, ""),
                                "1.2.1": ("not_done", "")}))
 
 
-# Hand computation for T1 in 2026Q2 (weights from indicator_guide.yaml):
-# 1.1 = (0.7 + 1 + 1) / 3 = 0.9
+# Hand computation for T1 in 2026Q2 (weights from indicator_guide.yaml). Unreviewed 完成 keeps 1 only where
+# the item's evidence link finds rows (evidence_rows/evidence_counts: 2.1.1, 3.1.1, 6.1.3, 7.1.1, 7.1.2);
+# on review-only items it counts 0.7 (docs/scoring.md 审核与核实率):
+# 1.1 = (0.7 + 0.7 + 0.7) / 3 = 0.7
 # 1.2.1 = (committee 2/3 × 3 + assembly 0 × 2 + lecture 1 × 2 + dual_life 0 × 1) / 8 = 0.5; 1.2.2 = 1
-# 1.2 = (0.5 × 2 + 1 × 1) / 3 = 2/3                       → d1 = (90 × 50 + 66.67 × 50) / 100
-# 2.1.2 = (fee 0.8 + self 1) / 2 = 0.9; 2.1.3 = hours (100 + 30) / 10 = 13 over 16 = 0.8125
-# 2.1 = (1 + 0.9 + 0.8125) / 3; 2.2 = (0.7 + 1) / 2        → d2 = (2.1 × 60 + 2.2 × 40) / 100
-# 3.1.1 talks 6/10 pending → self 1; 3.1.2 life meeting pending → self 1;
-# 3.1.3 = (superior 0 + reports 10/10 = 1) / 2 (assembly report, review pending); 3.1.4 = 1 → d3 = 87.5
-# d4 = 100 (4.1.1, 4.1.3; 4.1.2 is for students); d5 = (100 + (1 + 0) / 2 × 100) / 2 = 75; d6 = d7 = 100
-D1 = (90 * 50 + 200 / 3 * 50) / 100
-D2 = ((1 + 0.9 + 0.8125) / 3 * 100 * 60 + 85 * 40) / 100
-RADAR = {"d1": D1, "d2": D2, "d3": 87.5, "d4": 100, "d5": 75, "d6": 100, "d7": 100}
+# 1.2 = (0.5 × 2 + 1 × 1) / 3 = 2/3                       → d1 = (70 × 50 + 66.67 × 50) / 100
+# 2.1.1 = 1; 2.1.2 = (fee 0.8 + self 0.7) / 2 = 0.75; 2.1.3 = hours (100 + 30) / 10 = 13 over 16 = 0.8125
+# 2.1 = (1 + 0.75 + 0.8125) / 3; 2.2 = (0.7 + 0.7) / 2     → d2 = (2.1 × 60 + 2.2 × 40) / 100
+# 3.1.1 talks 6/10 pending → self 1; 3.1.2 life meeting pending → self 0.7;
+# 3.1.3 = (superior 0 + reports 10/10 = 1) / 2 (assembly report, review pending); 3.1.4 = 0.7 → d3 = 72.5
+# d4 = 70 (4.1.1, 4.1.3; 4.1.2 is for students); d5 = (70 + (0.7 + 0) / 2 × 100) / 2 = 52.5;
+# d6 = (0.7 + 0.7 + 1 + 0.7) / 4 = 77.5; d7 = (1 + 1 + 0.7) / 3 = 90
+D1 = (70 * 50 + 200 / 3 * 50) / 100
+D2 = ((1 + 0.75 + 0.8125) / 3 * 100 * 60 + 70 * 40) / 100
+RADAR = {"d1": D1, "d2": D2, "d3": 72.5, "d4": 70, "d5": 52.5, "d6": 77.5, "d7": 90}
 WEIGHTS = {"d1": 20, "d2": 15, "d3": 15, "d4": 15, "d5": 10, "d6": 15, "d7": 10}
 
 
@@ -249,10 +255,10 @@ def test_known_ledger_gives_known_radar_and_overall(db):
     for d, v in RADAR.items():
         assert row[d] == approx(v), d
     overall = sum(WEIGHTS[d] * RADAR[d] for d in RADAR) / 100
-    assert row["overall"] == approx(overall) and round(overall, 2) == 89.53
-    assert row["grade"] == "良好" and row["guide_version"] == "2026.1" and row["version"] == 1
+    assert row["overall"] == approx(overall) and round(overall, 2) == 72.8
+    assert row["grade"] == "一般" and row["guide_version"] == "2026.1" and row["version"] == 1
     ind = scoring.indicator_scores("2026Q2", db).set_index("indicator_id")["score"]
-    assert ind["1.2"] == approx(200 / 3) and ind["3.1"] == approx(87.5)
+    assert ind["1.2"] == approx(200 / 3) and ind["3.1"] == approx(72.5)
     # items whose measures are partly pending still count; the pending measures show as 未到期
     ms = scoring.measure_scores("2026Q2", db)
     assert set(ms.loc[ms["status"] == "pending", "measure_id"]) == {"talks", "life_meeting", "report_assembly", "review"}
@@ -302,9 +308,9 @@ def test_item_with_only_pending_measures_is_left_out_and_weights_renormalise(db,
     it = item(db, "2026Q2", "A", "3.1.2")
     assert bool(it["pending"]) and math.isnan(it["completion"])
     # 3.1.1 = (talks pending, self 0) → 0; 3.1.3 = superior 0 (others pending/… reports 0 of 10 pending) → 0;
-    # 3.1.4 = 1; 3.1.2 left out → d3 = (0 + 0 + 1) / 3
+    # 3.1.4 = 0.7 (unreviewed 完成 on a review-only item); 3.1.2 left out → d3 = (0 + 0 + 0.7) / 3
     row = scoring.branch_scores("2026Q2", db).iloc[0]
-    assert row["d3"] == approx(100 / 3)
+    assert row["d3"] == approx(70 / 3)
 
 
 # ---- rankings ------------------------------------------------------------------------------------------
@@ -337,15 +343,18 @@ def test_rankings_with_ties_share_the_smallest_rank_and_rank_change(db):
 
 # ---- score change --------------------------------------------------------------------------------------
 def test_score_change_contributions_sum_to_delta_and_movers(db):
-    save(db, workbook("A", 2026, 1, rows=full_year_rows(2026, 1)),
-         workbook("B", 2026, 1, rows=full_year_rows(2026, 1)),
-         workbook("C", 2026, 1, branch_type="student"))
+    ev1, ev2 = evidence_rows(2026, 1), evidence_rows(2026, 2)  # every 完成 answer supported
+    c = {"fee_due": 10, "fee_paid": 10, **evidence_counts()}
+    save(db, workbook("A", 2026, 1, rows=full_year_rows(2026, 1) + ev1, counts=c),
+         workbook("B", 2026, 1, rows=full_year_rows(2026, 1) + ev1, counts=c),
+         workbook("C", 2026, 1, branch_type="student", rows=ev1, counts=c))
     save(db,
          # A: 5.2.2 done → blank: 5.2 100 → 50, d5 100 → 75, contribution 10/100 × −25 = −2.5
-         workbook("A", 2026, 2, rows=full_year_rows(2026, 2), self_status={"5.2.2": (None, "")}),
+         workbook("A", 2026, 2, rows=full_year_rows(2026, 2) + ev2, counts=c, self_status={"5.2.2": (None, "")}),
          # B: a fully met quarter again but the training hours now count: unchanged except d2 …
-         workbook("B", 2026, 2, rows=full_year_rows(2026, 2) + ledger(("2026-05-01", "training", 40, 10))),
-         workbook("C", 2026, 2, branch_type="student", rows=full_year_rows(2026, 2)))
+         workbook("B", 2026, 2, rows=full_year_rows(2026, 2) + ledger(("2026-05-01", "training", 40, 10)) + ev2,
+                  counts=c),
+         workbook("C", 2026, 2, branch_type="student", rows=full_year_rows(2026, 2) + ev2, counts=c))
     ch = scoring.score_change("2026Q2", db).set_index("branch_code")
     cols = [f"c{i}" for i in range(1, 8)]
     for code, row in ch.iterrows():
@@ -411,21 +420,23 @@ def test_marts_carry_the_previous_quarter_as_branch_scores_shows_it(db):
 
 # ---- comparisons ---------------------------------------------------------------------------------------
 def test_item_summary_and_teacher_student_comparison(db):
-    save(db, workbook("T1", 2026, 1, self_status={"6.1.1": ("mostly", "x")}),
-         workbook("T2", 2026, 1),
-         workbook("S1", 2026, 1, branch_type="student", self_status={"6.1.1": ("not_done", "")}))
+    ev, c = evidence_rows(2026, 1), {"fee_due": 10, "fee_paid": 10, **evidence_counts()}
+    # 6.1.3 is linked to 志愿服务 ledger rows (in `ev`): T2's 完成 is supported and counts 1
+    save(db, workbook("T1", 2026, 1, rows=ev, counts=c, self_status={"6.1.3": ("mostly", "x")}),
+         workbook("T2", 2026, 1, rows=ev, counts=c),
+         workbook("S1", 2026, 1, branch_type="student", rows=ev, counts=c, self_status={"6.1.3": ("not_done", "")}))
     summ = scoring.item_summary("2026Q1", db)
-    row = summ[(summ["item_id"] == "6.1.1")].set_index("branch_type")
+    row = summ[(summ["item_id"] == "6.1.3")].set_index("branch_type")
     assert row.loc["teacher", "branches"] == 2 and row.loc["teacher", "full_share"] == approx(0.5)
     assert row.loc["teacher", "mean_completion"] == approx(0.85)
     assert row.loc["student", "mean_completion"] == approx(0) and row.loc["all", "full_share"] == approx(1 / 3)
     # annual measures do not make an item pending when it has a due measure; 4.1.1 is teachers only
     assert set(summ.loc[summ["item_id"] == "4.1.1", "branch_type"]) == {"teacher", "all"}
     it = scoring.item_type_comparison("2026Q1", db).set_index("item_id")
-    assert it.loc["6.1.1", "teacher_mean"] == approx(0.85) and it.loc["6.1.1", "diff"] == approx(0.85)
-    assert it.loc["6.1.1", "teacher_std"] == approx(0.15)
+    assert it.loc["6.1.3", "teacher_mean"] == approx(0.85) and it.loc["6.1.3", "diff"] == approx(0.85)
+    assert it.loc["6.1.3", "teacher_std"] == approx(0.15)
     tc = scoring.type_comparison("2026Q1", db).set_index("dimension_id")
-    d6 = {"T1": (0.7 + 3) / 4 * 100, "T2": 100, "S1": 3 / 4 * 100}
+    d6 = {"T1": 0.7 * 100, "T2": (0.7 * 3 + 1) / 4 * 100, "S1": 0.7 * 3 / 4 * 100}  # review-only items 0.7
     assert tc.loc[6, "teacher_mean"] == approx((d6["T1"] + d6["T2"]) / 2)
     assert tc.loc[6, "student_mean"] == approx(d6["S1"])
     assert tc.loc[6, "diff"] == approx((d6["T1"] + d6["T2"]) / 2 - d6["S1"])
@@ -574,8 +585,9 @@ def test_score_key_rounds_half_up_without_float_noise(db):
 
 def test_college_change_compares_the_same_branches(db):
     """A college whose weak branch stops submitting rises in plain mean, but not like for like."""
-    def wb(code, q, status):
-        return workbook(code, 2026, q, college="机械学院", rows=full_year_rows(2026, q), self_status={"5.1.1": status})
+    def wb(code, q, status):  # 5.2.2 is linked to 宣传典型 rows (evidence_rows): 完成 counts 1, 未完成 0
+        return workbook(code, 2026, q, college="机械学院", rows=full_year_rows(2026, q) + evidence_rows(2026, q),
+                        self_status={"5.2.2": status})
     save(db, wb("A", 1, ("done", "x")), wb("B", 1, ("not_done", "")))
     save(db, wb("A", 2, ("done", "x")))
     q1 = scoring.branch_scores("2026Q1", db).set_index("branch_code")["overall"]

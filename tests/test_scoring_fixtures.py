@@ -1,6 +1,7 @@
 """Builders for scoring tests: ParsedWorkbook objects made in code, written through store.save_parsed."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import itertools
@@ -66,3 +67,25 @@ def full_year_rows(year: int, quarter: int) -> list[LedgerRow]:
         rows += [(f"{year}-{m:02d}-05", "committee_meeting"), (f"{year}-{m:02d}-10", "theme_day")]
     rows.append((f"{year}-{Period(year, quarter).months[0]:02d}-20", "general_meeting"))
     return ledger(*rows)
+
+
+def evidence_rows(year: int, quarter: int, first_row: int = 100) -> list[LedgerRow]:
+    """Ledger rows that support every evidence-linked self-assessed item of the quarter (docs/scoring.md
+    佐证关联), using only activity types no measure counts, so the ledger-based measures do not move."""
+    from pipelines.period import Period
+
+    g = guide()
+    measured = {m.activity for it in g.items for m in it.measures if m.activity}
+    month = Period(year, quarter).months[0]
+    acts = sorted({next(a for a in it.evidence.activities if a not in measured)
+                   for it in g.items if it.evidence and it.evidence.activities})
+    rows = ledger(*[(f"{year}-{month:02d}-15", a) for a in acts])
+    return [dataclasses.replace(r, row=first_row + k) for k, r in enumerate(rows)]
+
+
+def evidence_counts() -> dict[str, float]:
+    """Count values that support every count-linked self-assessed item (fields no measure reads)."""
+    g = guide()
+    read = {f for it in g.items for m in it.measures for f in (m.count, m.numerator, m.denominator) if f}
+    return {next(c for c in it.evidence.counts if c not in read): 1
+            for it in g.items if it.evidence and it.evidence.counts}

@@ -18,7 +18,7 @@ final AS (
            coalesce(r.branch_name, c.branch_name) AS branch_name,
            coalesce(r.college, c.college)         AS college,
            coalesce(r.branch_type, c.branch_type) AS branch_type,
-           c.members
+           c.members, r.members AS registry_members  -- scored on the workbook's; the registry's shown beside
     FROM scored c
     LEFT JOIN scored p ON p.period = c.prev_period AND p.branch_code = c.branch_code
     LEFT JOIN registry r ON r.branch_code = c.branch_code

@@ -1,5 +1,6 @@
 -- Item rows of one period as the API returns them: period and branch joined back, the self-assessment
--- answer and its evidence beside self-assessed items.
+-- answer and its evidence beside self-assessed items, with its evidence link state (linked, evidence_rows:
+-- the ledger or count rows found, evidence.sql) and its current review decision.
 WITH items AS (
     SELECT b.period, b.branch_code, i.*
     FROM item_scores i JOIN branches b USING (submission_id)
@@ -10,7 +11,10 @@ final AS (
            i.completion, i.pending, i.flagged, i.flag,
            CASE WHEN i.self_assessed THEN a.self_status END AS self_status,
            CASE WHEN i.self_assessed THEN coalesce(a.evidence, '') END AS evidence,
-           i.weight, i.item_order
+           i.weight, i.item_order, i.verified,
+           CASE WHEN i.self_assessed THEN a.linked END AS linked,
+           CASE WHEN i.self_assessed THEN a.evidence_rows END AS evidence_rows,
+           CASE WHEN i.self_assessed THEN a.decision END AS review_decision
     FROM items i
     LEFT JOIN self_assessment_detail a ON a.submission_id = i.submission_id AND a.item_order = i.item_order
 )

@@ -1,4 +1,5 @@
 -- Item completion: the weighted mean of its measures that are due; all pending → the item is pending.
+-- verified (核实率, 0–1): the weight share of its due measures that are verified (measure_scores.sql).
 -- (Keyed by the scored submission and item_order, integers, to keep grouping and joins cheap; the
 -- self-assessment text is joined by item_detail.sql.)
 WITH measures AS (
@@ -8,6 +9,8 @@ by_item AS (
     SELECT submission_id, item_order,
            sum(weight * completion) / nullif(sum(weight) FILTER (WHERE completion IS NOT NULL), 0) AS completion,
            bool_and(completion IS NULL) AS pending,
+           sum(weight * verified::DOUBLE) FILTER (WHERE completion IS NOT NULL)
+               / nullif(sum(weight) FILTER (WHERE completion IS NOT NULL), 0) AS verified,
            max(flag) AS flag  -- flagged when any measure is
     FROM measures
     GROUP BY ALL
@@ -18,7 +21,8 @@ guide_items AS (
 ),
 final AS (
     SELECT b.submission_id, i.item_id, i.indicator_id, i.dimension_id,
-           b.completion, b.pending, b.flag IS NOT NULL AS flagged, b.flag, i.self_assessed, i.weight, b.item_order
+           b.completion, b.pending, b.flag IS NOT NULL AS flagged, b.flag, i.self_assessed, i.weight, b.item_order,
+           b.verified
     FROM by_item b
     JOIN guide_items i USING (item_order)
 )

@@ -1,6 +1,7 @@
 -- Completion of every measure that applies to a branch, per scored submission (one row per submission ×
 -- measure). Inputs: branches, self_assessment (scored answers), g_items (applicability), g_measures, staging
--- views. Numbers only, keyed by integers (submission_id, item_order, measure_order): period, names, kind and
+-- views. verified: the measure is computed from the workbook's ledger or counts, or is a reviewed answer
+-- (核实率 sums the weight of these). Numbers only, keyed by integers (submission_id, item_order, measure_order): period, names, kind and
 -- status are joined on output (measure_detail.sql), so the whole history stays lean.
 WITH scored AS (
     SELECT * FROM branches
@@ -96,7 +97,8 @@ ratio_measures AS (
 ),
 self_measures AS (
     SELECT d.*, coalesce(sa.value, 0) AS actual, 1 AS required,
-           CASE WHEN sa.item_order IS NULL THEN 'blank_status' ELSE sa.flag END AS flag
+           CASE WHEN sa.item_order IS NULL THEN 'blank_status' ELSE sa.flag END AS flag,
+           coalesce(sa.verified, FALSE) AS reviewed
     FROM due_measures d
     LEFT JOIN self_assessment sa ON sa.submission_id = d.submission_id AND sa.item_order = d.item_order
     WHERE d.kind = 'self_assessed'
@@ -128,7 +130,8 @@ completions AS (
 final AS (
     SELECT submission_id, item_order, measure_order,
            actual::DOUBLE AS actual, required::DOUBLE AS required, completion::DOUBLE AS completion,
-           weight::DOUBLE AS weight, flag
+           weight::DOUBLE AS weight, flag,
+           coalesce(reviewed, kind <> 'self_assessed') AS verified  -- computed from the workbook, or reviewed
     FROM completions
 )
 SELECT * FROM final
