@@ -528,8 +528,8 @@ def test_exact_duplicate_ledger_row_counts_once_naming_both_rows(tmp_path):
     assert parsed.valid and len(parsed.ledger) == len(data["ledger"])
     assert sum(r.hours or 0 for r in parsed.ledger if r.activity_type == "training") == training.hours
     assert "duplicate_row" not in codes(parsed)
-    from pipelines.workbook import _mistakes
-    assert any("完全相同的两行只计一次" in line for line in _mistakes(G))
+    from pipelines.template_text import mistakes
+    assert any("完全相同的两行只计一次" in line for line in mistakes(G))
 
 
 @pytest.mark.parametrize("registry_members,warned", [(30, False), (33, False), (34, True), (20, True)])
