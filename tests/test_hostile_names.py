@@ -248,16 +248,11 @@ def assert_charts_show_text(at, expected: list[str]) -> None:
         assert plot_text(raw) in joined, raw
 
 
-def run_page(name: str, **params):
-    from streamlit.testing.v1 import AppTest
+def run_page(name: str, **params: str):
+    """One page run in AppTest that showed neither an exception nor an error box (test_pages' helpers)."""
+    from test_pages import ok, page
 
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / f"{name}.py"), default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return ok(page(name, **params).run())
 
 
 # a Markdown link, a bare URL, an <a href> (** and <b> are covered by the escaper tests)

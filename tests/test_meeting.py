@@ -15,13 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(path: str, **params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / path), default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    """A page file run in AppTest that showed neither an exception nor an error box (test_pages' helpers)."""
+    from test_pages import ok, page
+
+    return ok(page(Path(path).stem, **params).run())
 
 
 def test_summary_view_shows_grade_counts_and_means(demo_db):

@@ -34,8 +34,9 @@ TIMEOUT = 120
 
 
 def page(name: str, **params: str | list[str]) -> AppTest:
-    """An AppTest of one page file (run directly, as st.navigation would run it), with URL query params."""
-    at = AppTest.from_file(str(ROOT / PAGES[name]), default_timeout=TIMEOUT)
+    """An AppTest of one page file (run directly, as st.navigation would run it), with URL query params; `name`
+    is a key of PAGES or the stem of a file in pages/."""
+    at = AppTest.from_file(str(ROOT / PAGES.get(name, f"pages/{name}.py")), default_timeout=TIMEOUT)
     for k, v in params.items():
         at.query_params[k] = v
     return at
