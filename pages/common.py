@@ -835,18 +835,27 @@ def unique_labels(names: pd.Series, codes: pd.Series) -> list[str]:
 
 def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,
          color: str | Sequence[str] = RED, hover: Sequence[str] | None = None, height: int | None = None,
-         xmax: float | None = 100, xtitle: str = "", inside: bool = False) -> go.Figure:
+         xmax: float | None = 100, xtitle: str = "", inside: bool = False,
+         track: float | None = None) -> go.Figure:
     """Horizontal bars, first label on top, each bar labelled with its value (readable without hover).
 
     inside=True writes the label inside the bar end (for long labels on bars that are near full length).
+    track: a light bar behind each one running to this value (100 for a completion), so a row can be clicked
+    anywhere on it, even when its bar has no length (0 %); its point indices are the bars'.
     """
     labels, values = list(labels), list(values)
     text = list(text) if text is not None else [fmt_score(v) for v in values]
-    fig = go.Figure(go.Bar(
+    hover = list(hover) if hover is not None else labels
+    fig = go.Figure()
+    if track is not None:
+        fig.add_trace(go.Bar(y=labels, x=[track] * len(labels), orientation="h", marker_color=GRID,
+                             customdata=[f"{h}<br>{fmt_score(v)}" for h, v in zip(hover, values)],
+                             hovertemplate="%{customdata}<extra></extra>", unselected=dict(marker_opacity=1)))
+        fig.update_layout(barmode="overlay")
+    fig.add_trace(go.Bar(
         y=labels, x=values, orientation="h", text=text, textposition="inside" if inside else "outside",
         insidetextanchor="end", insidetextfont=dict(color="white", size=13), cliponaxis=False,
-        marker_color=color, customdata=list(hover) if hover is not None else labels,
-        hovertemplate="%{customdata}<br>%{x:.1f}<extra></extra>",
+        marker_color=color, customdata=hover, hovertemplate="%{customdata}<br>%{x:.1f}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", automargin=True)
     top = xmax or max(values or [1]) * 1.15
