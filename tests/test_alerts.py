@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ingest_helpers import confirm_every_answer
 from pipelines import alerts as al
 from pipelines import config
 from pipelines.config import env_name
@@ -130,17 +131,6 @@ def school(tmp_path_factory) -> Path:
     confirm_every_answer(db)
     return db
 
-
-def confirm_every_answer(db: Path) -> None:
-    """A reviewer confirms every self-assessment as answered, so the scores are the hand-computed ones above
-    (an unreviewed 完成 without ledger support counts as 基本完成: pipelines/review.py, docs/scoring.md 十一)."""
-    from pipelines import review, scoring
-
-    for period in scoring.periods(db):
-        for code in scoring.branch_scores(period, db)["branch_code"]:
-            answers = scoring.scored_answers(period, code, db)
-            decisions = {a.item_id: (a.status, "") for a in answers.itertuples() if isinstance(a.status, str)}
-            review.decide_many(code, period, decisions, reviewer="审核员", db=db)
 
 
 def fired(df: pd.DataFrame) -> set[tuple[str, str, str]]:
