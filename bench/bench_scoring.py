@@ -55,7 +55,7 @@ def synthesise(path: Path, branches: int = 1000, quarters: int = 8, seed: int = 
     quality = rng.beta(5, 2, branches)  # how diligent each branch is
     registry = pd.DataFrame({"branch_code": codes, "branch_name": [f"{c}支部" for c in codes], "college": colleges,
                              "branch_type": types, "members": members.astype("int32"),
-                             "updated_at": dt.datetime(2026, 1, 1)})
+                             "updated_at": dt.datetime(2026, 1, 1), "secretary_name": None, "phone": None})
 
     # submissions: every branch-quarter except ~2% missing; ~3% have a superseded first version
     qs = _quarters(quarters)

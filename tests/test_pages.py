@@ -108,7 +108,9 @@ def test_app_builds_navigation_and_shows_demo_banner_and_facts(demo_db):
     at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
     assert [t.value for t in at.title] == ["全校总览"]
     assert any("当前展示的是演示数据" in w.value for w in at.warning)
-    assert any("DJ_DB_PATH" in w.value for w in at.warning)
+    # the how-to (DJ_DB_PATH, clearing the demo) is for admins; a viewer is told whom to ask
+    assert any("请联系组织部管理员" in w.value for w in at.warning)
+    assert not any("DJ_DB_PATH" in w.value for w in at.warning)
     side = " ".join(c.value for c in at.sidebar.caption)
     assert f"指标指南版本：{guide().version}" in side
     latest = scoring.latest_period(demo_db)
@@ -306,7 +308,8 @@ def test_branch_shows_support_review_and_verified_share(demo_db):
         assert table.loc[item_id, "台账佐证"] == review.support_label(it["linked"], it["evidence_rows"])
     assert (table["审核"] != "待审核").any()
     linked = next(i for i in items.index if guide().item(i).evidence and items.loc[i, "evidence_rows"] > 0)
-    at.selectbox(key="item").select(linked).run()
+    at.session_state["br_items_None"] = {"selection": {"rows": [list(table.index).index(linked)], "columns": []}}
+    at.run()  # the item's row ticked in the item table opens its rows
     rows = scoring.evidence_rows(period, code, demo_db)
     shown = [df.value for df in ok(at).dataframe if "佐证来源" in df.value.columns][0]
     assert len(shown) == int(items.loc[linked, "evidence_rows"]) == int((rows["item_id"] == linked).sum())
