@@ -137,7 +137,7 @@ def render() -> None:
 def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[str], pbs) -> None:
     """The first screen: 本季度要点 and the grade counts, then 需关注 beside the college bars."""
     s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
-    left, right = st.columns([5, 2], gap="medium")
+    left, right = st.columns([3, 1], gap="small")  # the summary wide enough to end above a laptop's fold
     with left:
         summary_section(s)
     with right:

@@ -63,7 +63,7 @@ def test_college_admin_uploads_own_and_foreign_workbook(college_server, demo_db,
     _settled(page)
     assert "1" in page.get_by_test_id("stMetric").filter(has_text="未通过").inner_text()
     with page.expect_download() as dl:  # the tables are canvas: read the refusal from the problems report
-        page.get_by_role("button", name="下载校验结果（Excel，可发回各支部）").click()
+        page.get_by_role("button", name="下载校验结果（Excel，全部文件）").click()
     report = load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
     reasons = [str(c.value) for row in report["校验问题"].iter_rows() for c in row]
     assert any("超出管理范围" in r and other.college in r for r in reasons)
