@@ -62,3 +62,23 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def settled(page, timeout: float = 60_000) -> None:
+    """Wait until the app in `page` has finished its current script run."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="detached",
+                           timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def sign_in(page, base: str, account: str, password: str, signed_in_text: str | None = None) -> None:
+    """Open 数据上传 and sign in as an admin, the way a person does; waits for `signed_in_text` (default
+    '已登录管理员：<account>')."""
+    page.goto(base + "/upload")
+    page.get_by_label("管理员账号").wait_for(timeout=90_000)
+    settled(page)
+    page.get_by_label("管理员账号").fill(account)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text(signed_in_text or f"已登录管理员：{account}").wait_for(timeout=30_000)
+    settled(page)

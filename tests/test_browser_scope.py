@@ -12,7 +12,8 @@ from app_server import start_app, stop_app
 from pipelines import auth, db, scoring
 from pipelines.config import env_name
 from pipelines.model import RegistryEntry
-from test_browser_upload import _next_period, _settled, _workbook, browser_context_args  # noqa: F401
+from app_server import settled, sign_in
+from test_browser_upload import _next_period, _workbook, browser_context_args  # noqa: F401
 
 pytestmark = pytest.mark.browser
 PASSWORD = "学院管理员-口令-2026"
@@ -46,21 +47,14 @@ def test_college_admin_uploads_own_and_foreign_workbook(college_server, demo_db,
     new = _next_period(scoring.latest_period(demo_db))
     files = [_workbook(tmp_path / "upload", e, new) for e in (own, other)]
 
-    page.goto(college_server + "/upload")
-    page.get_by_label("管理员账号").wait_for(timeout=90_000)
-    _settled(page)
-    page.get_by_label("管理员账号").fill("college")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text(f"管理范围：{own.college}").wait_for(timeout=30_000)
-    _settled(page)
+    sign_in(page, college_server, "college", PASSWORD, f"管理范围：{own.college}")
     assert page.get_by_role("tab", name="支部名册").count() == 0
 
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="选择各支部的季度填报表")
     uploader.locator('input[type="file"]').set_input_files([str(f) for f in files])
     confirm = page.get_by_role("button", name="确认写入 1 个文件")
     confirm.wait_for(timeout=120_000)
-    _settled(page)
+    settled(page)
     assert "1" in page.get_by_test_id("stMetric").filter(has_text="未通过").inner_text()
     with page.expect_download() as dl:  # the tables are canvas: read the refusal from the problems report
         page.get_by_role("button", name="下载校验结果（Excel，全部文件）").click()

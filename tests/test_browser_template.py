@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from app_server import start_app, stop_app
+from app_server import settled, sign_in, start_app, stop_app
 from ingest_helpers import registry_workbook
 from pipelines import auth, db, ingest
 from pipelines.config import env_name
@@ -52,13 +52,6 @@ def server(tmp_path):
         yield base, path
     finally:
         stop_app(proc)
-
-
-def settled(page, timeout: float = 60_000) -> None:
-    """Wait until the app has finished its current script run."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="detached",
-                           timeout=timeout)
-    page.wait_for_timeout(400)
 
 
 def shot(page, name: str, full: bool = False) -> Path:
@@ -126,14 +119,7 @@ def test_prefilled_zip_without_signing_in_then_upload_it(server, page, tmp_path)
 
     # The rest of the round: fill one of them by code, sign in, upload it, see it accepted.
     filled = fill_by_code(zipped.read(name), tmp_path / name, COLLECTED)
-    page.goto(f"{base}/upload")
-    page.get_by_label("管理员账号").wait_for(timeout=90_000)
-    settled(page)
-    page.get_by_label("管理员账号").fill("browser")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("已登录管理员：browser").wait_for(timeout=30_000)
-    settled(page)
+    sign_in(page, base, "browser", PASSWORD)
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="选择各支部的季度填报表")
     uploader.locator('input[type="file"]').set_input_files([str(filled)])
     confirm = page.get_by_role("button", name="确认写入 1 个文件")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from app_server import start_app, stop_app
+from app_server import settled, sign_in, start_app, stop_app
 from pipelines import auth, db, scoring
 from pipelines.config import env_name
 from pipelines.guide import guide
@@ -77,13 +77,6 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"upload_{name}.png"), full_page=True)
 
 
-def _settled(page, timeout: float = 60_000) -> None:
-    """Wait until the app has finished its current script run."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', state="detached",
-                           timeout=timeout)
-    page.wait_for_timeout(300)
-
-
 def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser):
     latest = scoring.latest_period(demo_db)
     new = _next_period(latest)
@@ -98,26 +91,22 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     other = browser.new_page(viewport={"width": 1440, "height": 1800}, locale="zh-CN")
     other.goto(server + "/")
     other.get_by_text("全校总览").first.wait_for(timeout=90_000)
-    _settled(other, 90_000)
+    settled(other, 90_000)
     assert label not in other.inner_text("body")
 
     # Sign in on 数据上传.
     page.goto(server + "/upload")
     page.get_by_label("管理员账号").wait_for(timeout=90_000)
-    _settled(page)
+    settled(page)
     _shot(page, "1_signed_out")
-    page.get_by_label("管理员账号").fill("browser")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("已登录管理员：browser").wait_for(timeout=30_000)
-    _settled(page)
+    sign_in(page, server, "browser", PASSWORD)
 
     # Upload through the real file input of the batch uploader.
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="选择各支部的季度填报表")
     uploader.locator('input[type="file"]').set_input_files([str(f) for f in files])
     confirm = page.get_by_role("button", name=f"确认写入 {len(files)} 个文件")
     confirm.wait_for(timeout=120_000)
-    _settled(page)
+    settled(page)
     body = page.inner_text("body")
     assert "将新增" in body and "校验结果" in body
     assert len(db.query_df("SELECT * FROM submissions", path=demo_db)) == before  # nothing written yet
@@ -130,7 +119,7 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
 
     confirm.click()
     page.get_by_text("写入完成").wait_for(timeout=120_000)
-    _settled(page)
+    settled(page)
     _shot(page, "3_committed")
     subs = db.query_df("SELECT branch_code, uploaded_by FROM submissions WHERE period = ?", [new], demo_db)
     assert sorted(subs["branch_code"]) == sorted(e.branch_code for e in entries)
@@ -139,21 +128,21 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     # 全校总览 in this session offers the new quarter, labelled 进行中; the default stays the ended one.
     page.get_by_role("link", name="全校总览").click()
     page.get_by_text(f"当前查看：{Period.parse(latest).label}").first.wait_for(timeout=90_000)
-    _settled(page, 90_000)
+    settled(page, 90_000)
     page.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name=label).click()
-    _settled(page, 90_000)
+    settled(page, 90_000)
     _shot(page, "4_overview")
     assert f"当前查看：{label}" in page.inner_text("body")  # the chosen new quarter is the one shown
 
     # …and so does the session that was already open, on its next interaction.
     other.get_by_role("link", name="全校总览").click()
     other.get_by_text("当前查看：").first.wait_for(timeout=90_000)
-    _settled(other, 90_000)
+    settled(other, 90_000)
     other.get_by_test_id("stSelectbox").first.click()
     other.get_by_role("option", name=label).wait_for(timeout=30_000)  # selectable there too
     _shot(other, "5_other_session")
     other.get_by_role("option", name=label).click()
-    _settled(other, 90_000)
+    settled(other, 90_000)
     assert f"当前查看：{label}" in other.inner_text("body")
     other.close()

@@ -17,7 +17,8 @@ import urllib.request
 import pytest
 
 from pipelines import archive_links, db, ingest
-from test_browser_upload import PASSWORD, _settled, browser_context_args, server  # noqa: F401 - fixtures
+from app_server import settled, sign_in
+from test_browser_upload import PASSWORD, browser_context_args, server  # noqa: F401 - fixtures
 from test_upload import admin_hash, registry_db  # noqa: F401 - fixtures
 
 TTL_S = 3  # DJ_ARCHIVE_LINK_TTL_S for the server under test
@@ -40,17 +41,10 @@ def _fetch(url: str) -> tuple[int, bytes]:
 
 
 def _sign_in_to_history(page, base: str) -> None:
-    page.goto(base + "/upload")
-    page.get_by_label("管理员账号").wait_for(timeout=90_000)
-    _settled(page)
-    page.get_by_label("管理员账号").fill("browser")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_text("已登录管理员：browser").wait_for(timeout=30_000)
-    _settled(page)
+    sign_in(page, base, "browser", PASSWORD)
     page.get_by_role("tab", name="报送记录与撤回").click()
     page.get_by_text(LABEL, exact=True).wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
 
 
 def _download_original(page, demo_db) -> tuple[bytes, str]:
@@ -90,7 +84,7 @@ def test_finding5_archived_original_is_not_served_without_a_session(server, demo
     data, url = _download_original(page, demo_db)
     page.get_by_role("button", name="退出登录").click()
     page.get_by_label("管理员账号").wait_for(timeout=30_000)
-    _settled(page)
+    settled(page)
     status, body = _fetch(url)
     assert status in (403, 404, 410) and body != data, f"{url} still served after sign-out ({status})"
 
