@@ -24,6 +24,11 @@ PAGES = {  # url -> (file name, title, plotly charts drawn at least)
     "trends": ("trends", "趋势分析", 3),
     "guide": ("guide", "指标指南", 1),
     "upload": ("upload", "数据上传", 0),
+    "college": ("college", "二级党组织画像", 3),
+    "alerts": ("alerts", "预警", 0),
+    "progress": ("progress", "报送进度", 1),
+    "followups": ("followups", "督办整改", 0),
+    "template": ("template", "填报模板", 0),
     "?screen=1&view=2": ("meeting", None, 1),
 }
 LABELS_CHECKED = {"overview", "branch", "meeting"}  # compare and trends: their charts are being reworked
