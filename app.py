@@ -36,7 +36,7 @@ def _demo_builder(path: str) -> dict:
     The build must not live in a visitor's script run: Streamlit stops a run when its browser tab closes or
     reruns, which would restart the build for the next visitor. Sessions only watch the shared state.
     """
-    from pipelines import demo
+    from pipelines.demo import build
 
     state = {"fraction": 0.0, "text": "正在准备演示学校……", "done": False, "error": None}
 
@@ -47,7 +47,7 @@ def _demo_builder(path: str) -> dict:
 
     def run() -> None:
         try:
-            demo.ensure_demo_db(Path(path), progress=progress)
+            build.ensure_demo_db(Path(path), progress=progress)
         except Exception as e:  # noqa: BLE001 - reported to every watching session
             log.exception("demo build failed")
             state["error"] = str(e)
@@ -77,8 +77,8 @@ def ensure_database() -> None:
 
 
 def demo_share() -> tuple[int, int]:
-    """(demo files, all files): submissions written by the demo builder (actor demo.ACTOR) and in total."""
-    from pipelines.demo import ACTOR
+    """(demo files, all files): submissions written by the demo builder (actor build.ACTOR) and in total."""
+    from pipelines.demo.build import ACTOR
 
     df = c.query("SELECT count(*) AS n, count(*) FILTER (WHERE uploaded_by = ?) AS demo FROM submissions", ACTOR)
     return int(df.at[0, "demo"]), int(df.at[0, "n"])

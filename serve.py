@@ -1,9 +1,9 @@
 """Serve the dashboard with a warm start: `python -m streamlit run serve.py` (same options as for app.py).
 
 app.py stays the Streamlit script; this wraps it in st.App so that, as soon as the server listens, a
-background thread opens every page once (pipelines/warmup.py): imports, page scripts and data caches are
+background thread opens every page once (pages/warmup.py): imports, page scripts and data caches are
 ready before the first real visitor, and a missing database starts building the demo school at once.
-It also mounts the route that serves archived originals to a signed-in admin (pipelines/archive_links.py), and
+It also mounts the route that serves archived originals to a signed-in admin (pages/archive_links.py), and
 compresses Streamlit's own JavaScript and CSS (GZIP, below).
 `streamlit run app.py` still works, without the warm start.
 """
@@ -18,13 +18,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from streamlit import config
 
-from pipelines import archive_links
+from pages import archive_links
 
 
 @asynccontextmanager
 async def warm_start(_app):
     """Start the warm-up visit in the background; the server does not wait for it."""
-    from pipelines.warmup import stream_url, visit_pages
+    from pages.warmup import stream_url, visit_pages
 
     url = stream_url(config.get_option("server.address"), int(config.get_option("server.port")),
                      config.get_option("server.baseUrlPath") or "",
@@ -42,6 +42,6 @@ async def warm_start(_app):
 GZIP = Middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
 
 # Archived originals are served by our own route, only through short-lived links bound to the admin's session
-# (pipelines/archive_links.py), never from Streamlit's /media store.
+# (pages/archive_links.py), never from Streamlit's /media store.
 app = st.App(Path(__file__).resolve().parent / "app.py", lifespan=warm_start,
              routes=[archive_links.route(config.get_option("server.baseUrlPath") or "")], middleware=[GZIP])

@@ -59,14 +59,14 @@ def demo_db(path: Path | None) -> Path:
     """The real demo school (generated workbooks, real ingest); built once and kept under bench/out/."""
     if path:
         return path
-    from pipelines import demo
+    from pipelines.demo import build
 
     target = OUT / "pages_demo80.duckdb"
     if not target.exists():
         files = OUT / "demo80_files"
         print("building the 80-branch demo database (generate + ingest, a few minutes) …", flush=True)
-        demo.generate(files, branches=80, quarters=6)
-        demo.build_db(files, target)
+        build.generate(files, branches=80, quarters=6)
+        build.build_db(files, target)
     return target
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines import db as dbmod  # noqa: E402
+from pipelines.store import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import Guide, guide  # noqa: E402

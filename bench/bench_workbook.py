@@ -1,13 +1,13 @@
 """Benchmark of `write_workbook` on filled branch workbooks like the demo school's.
 
     python bench/bench_workbook.py                      # 60 workbooks, best of 3 runs
-    python bench/bench_workbook.py --baseline 3611b18   # also time pipelines/workbook.py as of that commit
+    python bench/bench_workbook.py --baseline 3611b18   # also time the template writer as of that commit
     python bench/bench_workbook.py --n 200 --repeat 5
 
 Each workbook: a branch's info, ~14 ledger rows, every count field, a self-assessment answer per item (the
 sizes the demo writes); half teacher, half student branches. Times are CPU ms per workbook (process time,
 steadier than wall time on a shared machine) and wall ms, best run. With `--baseline`, that commit's
-`pipelines/workbook.py` is loaded from git next to the current one and timed on the same workbooks.
+template writer (`pipelines/workbook/template.py`, `pipelines/workbook.py` before the layer move) is loaded from git next to the current one and timed on the same workbooks.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines import workbook  # noqa: E402
+from pipelines.workbook import template  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
-from pipelines.model import BranchInfo, LedgerRow  # noqa: E402
+from pipelines.workbook.model import BranchInfo, LedgerRow  # noqa: E402
 
 
 def workbooks(n: int, seed: int = 7) -> list[dict]:
@@ -53,11 +53,16 @@ def workbooks(n: int, seed: int = 7) -> list[dict]:
 
 
 def baseline_module(rev: str) -> types.ModuleType:
-    """pipelines/workbook.py as of git revision `rev`, as a separate module."""
-    src = subprocess.run(["git", "show", f"{rev}:pipelines/workbook.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+    """The template writer as of git revision `rev`, as a separate module."""
+    for path in ("pipelines/workbook/template.py", "pipelines/workbook.py"):  # after / before the layer move
+        shown = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True)
+        if shown.returncode == 0:
+            src = shown.stdout
+            break
+    else:
+        raise SystemExit(f"no template writer at {rev}")
     mod = types.ModuleType(f"workbook_{rev}")
-    mod.__file__ = f"{rev}:pipelines/workbook.py"
+    mod.__file__ = f"{rev}:{path}"
     sys.modules[mod.__name__] = mod  # dataclasses and annotations look their module up here
     exec(compile(src, mod.__file__, "exec"), mod.__dict__)
     return mod
@@ -80,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=60, help="workbooks per run")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--baseline", help="a git revision whose pipelines/workbook.py to time as well")
+    ap.add_argument("--baseline", help="a git revision whose template writer to time as well")
     args = ap.parse_args(argv)
     books = workbooks(args.n)
-    writers = [("current", workbook.write_workbook)]
+    writers = [("current", template.write_workbook)]
     if args.baseline:
         writers.insert(0, (args.baseline, baseline_module(args.baseline).write_workbook))
     results = {}

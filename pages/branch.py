@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines import review  # noqa: E402
+from pipelines.store import review  # noqa: E402
 
 TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "source": "来源", "measure_name": "测评规则", "period": "报送季度", "source_file": "文件", "sheet": "工作表",

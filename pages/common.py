@@ -5,7 +5,7 @@ database's data version and the guide version, so a new upload shows on the next
 is recomputed otherwise), widget state that survives page switches and lives in the URL, download
 buttons, empty states and the error guard that keeps raw tracebacks off the screen.
 
-Pages only read: every query goes through pipelines.scoring or pipelines.db.query_df.
+Pages only read: every query goes through pipelines.scoring or pipelines.store.db.query_df.
 """
 from __future__ import annotations
 
@@ -27,12 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ on the path
     sys.path.insert(0, str(ROOT))
 
-from pipelines import db as dbmod  # noqa: E402
-from pipelines import alerts, export, followup, honours, report, scoring  # noqa: E402
+from pipelines.store import db as dbmod  # noqa: E402
+from pipelines import alerts, honours, scoring  # noqa: E402
+from pipelines.report import export
+from pipelines.store import followup
+from pipelines.report import quarterly
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
-from pipelines.prefilled import TemplateError  # noqa: E402
+from pipelines.workbook.prefilled import TemplateError  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -676,7 +679,7 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def download(container: Any, label: str, build: Callable[[], bytes], *, file_name: str, mime: str, key: str,
              **kwargs: Any) -> None:
-    """A download button whose file is built now (pipelines.export writes it), so a failure shows here as a
+    """A download button whose file is built now (pipelines.report.export writes it), so a failure shows here as a
     Chinese message: a file built on click fails out of sight, leaving a button that does nothing."""
     try:
         data = build()
@@ -740,23 +743,23 @@ def download_buttons(df: pd.DataFrame, name: str, key: str, container: Any = Non
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _report_call(period: str, db: str, version: int, guide_version: str) -> bytes:
-    return report.quarter_report(period, db, data=bundle(period))
+    return quarterly.quarter_report(period, db, data=bundle(period))
 
 
 def report_bytes(period: str) -> bytes:
-    """The quarterly report workbook of `period` (pipelines.report), cached on (db, data version, guide)."""
+    """The quarterly report workbook of `period` (pipelines.report.quarterly), cached on (db, data version, guide)."""
     return _report_call(period, str(db_file()), data_version(), guide_key())
 
 
 @st.cache_data(show_spinner="正在生成 PDF 简报（含图表）…", max_entries=8)
 def _report_pdf_call(period: str, db: str, version: int, guide_version: str) -> bytes:
-    from pipelines import report_pdf  # fpdf2 and kaleido load only when a PDF is asked for
+    from pipelines.report import pdf  # fpdf2 and kaleido load only when a PDF is asked for
 
-    return report_pdf.quarter_pdf(period, db, data=bundle(period))
+    return pdf.quarter_pdf(period, db, data=bundle(period))
 
 
 def report_pdf_bytes(period: str) -> bytes:
-    """The quarterly briefing as PDF (pipelines.report_pdf), cached like report_bytes."""
+    """The quarterly briefing as PDF (pipelines.report.pdf), cached like report_bytes."""
     return _report_pdf_call(period, str(db_file()), data_version(), guide_key())
 
 

@@ -1,5 +1,5 @@
 """督办整改: follow-up tasks with their 整改 status in the chosen quarter, filters, the 督办清单 download;
-admins open tasks from the quarter's alerts and close them with a comment (pipelines.followup writes)."""
+admins open tasks from the quarter's alerts and close them with a comment (pipelines.store.followup writes)."""
 from __future__ import annotations
 
 import sys
@@ -12,8 +12,9 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
-from pipelines import alerts, followup  # noqa: E402
-from pipelines.actor import Actor  # noqa: E402
+from pipelines import alerts  # noqa: E402
+from pipelines.store import followup
+from pipelines.store.actor import Actor  # noqa: E402
 
 
 def _admin() -> Actor | None:

@@ -19,8 +19,8 @@ import streamlit as st  # noqa: E402
 from pages import briefing_view as bv  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines import briefing  # noqa: E402
-from pipelines.summary import quarter_summary  # noqa: E402
+from pipelines.report import briefing  # noqa: E402
+from pipelines.report.summary import quarter_summary  # noqa: E402
 
 REFRESH_S = 10  # how often the screen looks for new data and moves on to the next view
 ROTATE_S = 20  # seconds per view when rotating

@@ -15,8 +15,9 @@ from pages import briefing_view as bv  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import plot_text  # noqa: E402
-from pipelines import briefing, report, scoring  # noqa: E402
-from pipelines.summary import quarter_summary  # noqa: E402
+from pipelines import scoring  # noqa: E402
+from pipelines.report import briefing, quarterly
+from pipelines.report.summary import quarter_summary  # noqa: E402
 
 # Static page style (no user data): less empty space above the title, so 本季度要点 fits a laptop's first screen.
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2rem; }</style>"
@@ -24,7 +25,7 @@ HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 
 
 def summary_section(s) -> None:
-    """本季度要点 (pipelines.summary) as plain text — st.text renders no Markdown, so names print as they
+    """本季度要点 (pipelines.report.summary) as plain text — st.text renders no Markdown, so names print as they
     are — one sentence a line, and the paragraph in a code block for its copy button."""
     with st.container(border=True, gap="small"):
         st.subheader("本季度要点", anchor=False)
@@ -43,7 +44,7 @@ def copy_summary(s) -> None:
 
 def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -> None:
     """Branches, submitted / missing, school mean and the two type means, each against last quarter
-    (pipelines.briefing), in two rows of three so they stay readable beside the radar."""
+    (pipelines.report.briefing), in two rows of three so they stay readable beside the radar."""
     registry = scoring.has_registry(status)
     submitted = int((status["status"] != "missing").sum()) if not status.empty else len(bs)
     missing = int((status["status"] == "missing").sum()) if registry else "—"
@@ -98,7 +99,7 @@ def pdf_button(container, period: str) -> None:
     if not container.toggle("PDF 版（手机查看、打印）", key=f"want_pdf_{period}"):
         return
     c.download(container, "下载本季度简报（PDF）", lambda: c.report_pdf_bytes(period),
-               file_name=report.file_name(period, "pdf"), mime="application/pdf", key="dl_report_pdf",
+               file_name=quarterly.file_name(period, "pdf"), mime="application/pdf", key="dl_report_pdf",
                icon=":material/picture_as_pdf:", width="stretch")
 
 
@@ -117,7 +118,7 @@ def render() -> None:
     _prev, pbs = c.previous_scores(periods, period, data)
     top[1].caption(c.comparison_caption(periods, period))
     c.download(
-        top[2], "下载本季度报告（Excel）", lambda: c.report_bytes(period), file_name=report.file_name(period),
+        top[2], "下载本季度报告（Excel）", lambda: c.report_bytes(period), file_name=quarterly.file_name(period),
         mime=c.XLSX_MIME, key="dl_report", icon=":material/summarize:", width="stretch",
         help="简报（本季度要点、等次分布、需关注）、概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和"
              "未报送支部，一个工作簿，按 A4 排版，可直接打印或用于会议材料")

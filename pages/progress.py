@@ -15,8 +15,8 @@ import streamlit as st  # noqa: E402
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
-from pipelines import versions  # noqa: E402
-from pipelines import db as dbmod  # noqa: E402
+from pipelines.store import versions  # noqa: E402
+from pipelines.store import db as dbmod  # noqa: E402
 
 
 def deadline_form(period: str, status: dict) -> None:

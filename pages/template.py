@@ -2,8 +2,8 @@
 
 The blank template of each branch type, a branch's pre-filled workbook and a college's pre-filled zip (from
 the registry in the database), the deadline of the quarter being collected, what the guide asks of a branch
-type that quarter (pipelines.checklist), how to fill in and the common mistakes (the template's own 使用说明
-text, pipelines.workbook), plus the reminders most often raised by accepted workbooks when there are any.
+type that quarter (pipelines.workbook.checklist), how to fill in and the common mistakes (the template's own 使用说明
+text, pipelines.workbook.template), plus the reminders most often raised by accepted workbooks when there are any.
 """
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines import alerts, ingest, prefilled  # noqa: E402
-from pipelines.checklist import checklist  # noqa: E402
+from pipelines import alerts  # noqa: E402
+from pipelines.store import plan
+from pipelines.workbook import prefilled
+from pipelines.workbook.checklist import checklist  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
-from pipelines.model import RegistryEntry  # noqa: E402
+from pipelines.workbook.model import RegistryEntry  # noqa: E402
 from pipelines.period import Period  # noqa: E402
-from pipelines.problems import CATALOGUE  # noqa: E402
-from pipelines.template_text import guide_steps, mistakes  # noqa: E402
-from pipelines.workbook import write_workbook  # noqa: E402
+from pipelines.workbook.problems import CATALOGUE  # noqa: E402
+from pipelines.workbook.template_text import guide_steps, mistakes  # noqa: E402
+from pipelines.workbook.template import write_workbook  # noqa: E402
 
 ZIP_MIME = "application/zip"
 FREQUENT = 5  # reminders listed from the accepted workbooks
@@ -36,7 +38,7 @@ FREQUENT = 5  # reminders listed from the accepted workbooks
 # ---- data ----------------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=8)
 def _registry(db: str, version: int) -> list[RegistryEntry]:
-    return ingest.registry_entries(db)
+    return plan.registry_entries(db)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -137,7 +139,7 @@ def as_markdown(lines: list[str]) -> str:
 
 
 def checklist_section(period: str, branch_type: str) -> None:
-    """What the guide asks of the branch type in the chosen quarter (pipelines.checklist)."""
+    """What the guide asks of the branch type in the chosen quarter (pipelines.workbook.checklist)."""
     st.subheader(f"{c.period_label(period)}须完成的工作", anchor=False)
     st.caption(f"{c.type_name(branch_type)} · 根据指标指南（{guide().version}）自动生成，供逐项自查；"
                "全年任务列出全部，已完成的可略过。")
@@ -145,7 +147,7 @@ def checklist_section(period: str, branch_type: str) -> None:
 
 
 def how_to_fill(prefilled_first: bool) -> None:
-    """The template's own 填写步骤 (pipelines.workbook.guide_steps)."""
+    """The template's own 填写步骤 (pipelines.workbook.template.guide_steps)."""
     st.subheader("填写方法", anchor=False)
     st.markdown(as_markdown([text for text, _bold in guide_steps(guide(), prefilled_first)]))
 

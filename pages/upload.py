@@ -1,11 +1,11 @@
 """数据上传 — the admin page: templates, batch upload (validate, preview, confirm), history and undo,
 the branch registry and the audit log.
 
-UI only. Choosing files makes one `pipelines.plan.plan(files, on_conflict="refuse", with_scores=True)`: each
+UI only. Choosing files makes one `pipelines.store.plan.plan(files, on_conflict="refuse", with_scores=True)`: each
 file is read once, the plan (kept in the session, keyed by the files' SHA-256s and the data version, so a
 rerun reads nothing again) holds the per-file results, the parsed workbooks, the scores before/after and the
 branches still missing. Nothing is written before the confirm button, which calls
-`pipelines.ingest.apply(plan, actor)` with those parsed workbooks. The history and registry tabs are in
+`pipelines.store.ingest.apply(plan, actor)` with those parsed workbooks. The history and registry tabs are in
 pages/upload_history.py and pages/upload_registry.py. Every write gets the signed-in admin's Actor (name and
 scope): a college admin's plan rejects other colleges' files, its history shows its own branches, and the
 registry tab and the demo reset (school-wide writes) are not shown to it.
@@ -32,13 +32,13 @@ from pages.text import md_text  # noqa: E402
 from pages.upload_history import audit_tab, history_tab  # noqa: E402
 from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY, registry_tab  # noqa: E402
 from pipelines import auth  # noqa: E402
-from pipelines import db as dbmod  # noqa: E402
-from pipelines import sources  # noqa: E402
-from pipelines.actor import Actor  # noqa: E402
-from pipelines.changes import ChangePreview, change_preview  # noqa: E402
+from pipelines.store import db as dbmod  # noqa: E402
+from pipelines.store import sources  # noqa: E402
+from pipelines.store.actor import Actor  # noqa: E402
+from pipelines.store.changes import ChangePreview, change_preview  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
-from pipelines.plan import Plan  # noqa: E402
+from pipelines.store.plan import Plan  # noqa: E402
 
 XLSX_MIME = c.XLSX_MIME
 PREVIEW_LABELS = {"accepted": "将新增", "replaced": "将替换", "unchanged": "无变化", "rejected": "未通过"}
@@ -65,7 +65,7 @@ _md = md_text  # user-supplied text (file names, branch names) inside a markdown
 
 RESULT_COLUMNS = ["文件", "支部编码", "季度", "结果", "错误数", "警告数", "逾期报送"]
 PROBLEM_COLUMNS = {"file": "文件", "sheet": "工作表", "cell": "单元格", "message": "说明", "severity": "级别",
-                   "value": "填写内容"}  # what a busy officer reads, in pipelines.plan.PROBLEM_COLUMNS order
+                   "value": "填写内容"}  # what a busy officer reads, in pipelines.store.plan.PROBLEM_COLUMNS order
 DETAIL_COLUMNS = {"file": "文件", "sheet": "工作表", "cell": "单元格", "code": "问题代码", "sha256": "SHA-256"}
 
 
@@ -73,7 +73,7 @@ def results_frame(results: Sequence[Any], labels: dict[str, str] = PREVIEW_LABEL
                   late: dict[tuple[str, str], str] | None = None, *, sha: bool = False) -> pd.DataFrame:
     """One row per file, rejected first (plan.report_order): 文件, 支部编码, 季度, 结果, 错误数, 警告数, 逾期报送
     (`late`: plan.late_notes), and with `sha` the file's SHA-256."""
-    from pipelines.plan import report_order
+    from pipelines.store.plan import report_order
 
     rows = []
     for r in report_order(results):
@@ -87,9 +87,9 @@ def results_frame(results: Sequence[Any], labels: dict[str, str] = PREVIEW_LABEL
 
 
 def problems_frame(results: Sequence[Any], columns: dict[str, str] = PROBLEM_COLUMNS) -> pd.DataFrame:
-    """Every problem of the batch (pipelines.plan.problem_rows: rejected files first, errors first in each),
+    """Every problem of the batch (pipelines.store.plan.problem_rows: rejected files first, errors first in each),
     with `columns` renamed to Chinese: by default 文件, 工作表, 单元格, 说明, 级别, 填写内容."""
-    from pipelines.plan import problem_rows
+    from pipelines.store.plan import problem_rows
 
     rows = [{name: SEVERITY_LABELS.get(row[k], row[k]) if k == "severity" else row[k] for k, name in columns.items()}
             for row in problem_rows(results)]
@@ -98,15 +98,16 @@ def problems_frame(results: Sequence[Any], columns: dict[str, str] = PROBLEM_COL
 
 def problems_workbook(results: Sequence[Any], late: dict[tuple[str, str], str] | None = None) -> bytes:
     """The problems and the per-file results as an .xlsx to send back to branches (cells as typed are inert)."""
-    from pipelines import export
+    from pipelines.report import export
 
     return export.xlsx_bytes({"校验问题": problems_frame(results, PROBLEM_COLUMNS | {"code": "问题代码"}),
                               "文件结果": results_frame(results, late=late, sha=True)})
 
 
 def return_notes(results: Sequence[Any]) -> list:
-    """One 退回说明 per rejected branch (pipelines.return_note), named from the stored registry."""
-    from pipelines import plan, return_note
+    """One 退回说明 per rejected branch (pipelines.report.return_note), named from the stored registry."""
+    from pipelines.store import plan
+    from pipelines.report import return_note
 
     registry = {e.branch_code: e for e in plan.registry_entries()}
     return return_note.return_notes(results, registry)
@@ -114,14 +115,14 @@ def return_notes(results: Sequence[Any]) -> list:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _template_bytes(kind: str, guide_version: str) -> bytes:
-    from pipelines import workbook
+    from pipelines.workbook import template
 
     with tempfile.TemporaryDirectory(prefix="dj_template_") as tmp:
         path = Path(tmp) / "template.xlsx"
         if kind == "registry":
-            workbook.write_registry_workbook(path)
+            template.write_registry_workbook(path)
         else:
-            workbook.write_workbook(path, kind)
+            template.write_workbook(path, kind)
         return path.read_bytes()
 
 
@@ -163,7 +164,7 @@ def _show_summary(done: dict) -> None:
 def _demo_section(actor: Actor) -> None:
     """While demo data is loaded: one confirmed step to set it aside and start from an empty database
     (school-wide admins only)."""
-    from pipelines.demo import ACTOR as DEMO_ACTOR
+    from pipelines.demo.build import ACTOR as DEMO_ACTOR
 
     if actor.scope is not None:
         return
@@ -186,7 +187,7 @@ def _demo_section(actor: Actor) -> None:
 
 
 def _start_fresh(actor: Actor) -> None:
-    from pipelines import versions
+    from pipelines.store import versions
 
     ok, backup = c.guarded(lambda: versions.start_fresh(actor=actor), "清空演示数据")
     if not ok:
@@ -202,7 +203,7 @@ def _start_fresh(actor: Actor) -> None:
 def _plan(files: list[tuple[str, bytes]], scope: str | None) -> Plan | None:
     """The plan of the chosen files for this account's scope: made once per batch, data version and scope,
     kept in the session."""
-    from pipelines import plan
+    from pipelines.store import plan
 
     key = (plan_key(files), scope)
     cached = st.session_state.get(PREVIEW_KEY)
@@ -279,7 +280,7 @@ def _upload_tab(actor: Actor) -> None:
 
 
 def _preview_section(results: Sequence[Any]) -> None:
-    from pipelines import plan
+    from pipelines.store import plan
 
     st.subheader("校验结果", anchor=False)
     cols = st.columns(4)
@@ -318,7 +319,7 @@ def _problems_section(results: Sequence[Any]) -> None:
 
 def _downloads_section(results: Sequence[Any], late: dict) -> None:
     """One 退回说明 per rejected branch (all in a zip, or one by one) and the combined 校验结果 workbook."""
-    from pipelines import return_note
+    from pipelines.report import return_note
 
     today = f"{dt.date.today():%Y%m%d}"
     notes: list = []
@@ -376,7 +377,7 @@ def _confirm_section(the_plan: Plan, actor: Actor) -> None:
 
 
 def _write(the_plan: Plan, actor: Actor, rejected: int) -> None:
-    from pipelines import ingest
+    from pipelines.store import ingest
 
     bar = st.progress(0.0, text="正在写入…")
 

@@ -1,5 +1,5 @@
 """数据上传 page, tabs 报送记录与撤回 and 操作日志: the submissions, rollback / withdraw, the archived
-originals and the audit log. UI only: the writes are pipelines.versions'."""
+originals and the audit log. UI only: the writes are pipelines.store.versions'."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,9 +11,9 @@ from pages import access
 from pages import common as c
 from pages.text import md_text as _md
 from pipelines import auth
-from pipelines.actor import Actor, branches_in_scope
+from pipelines.store.actor import Actor, branches_in_scope
 from pipelines.config import settings
-from pipelines.plan import SUBMISSION_STATUS_NAMES
+from pipelines.store.plan import SUBMISSION_STATUS_NAMES
 
 FLASH_KEY = "dj_upload_flash"
 ACTION_LABELS = {
@@ -94,7 +94,7 @@ def _undo_targets(view: pd.DataFrame) -> tuple[dict[str, str], dict, set]:
 
 
 def _rollback(branch: str, per: str, actor: Actor) -> None:
-    from pipelines import versions
+    from pipelines.store import versions
 
     ok, sub_id = c.guarded(lambda: versions.rollback(branch, per, actor=actor), "版本回退")
     if not ok:
@@ -110,7 +110,7 @@ def _rollback(branch: str, per: str, actor: Actor) -> None:
 
 
 def _withdraw(branch: str, per: str, actor: Actor) -> None:
-    from pipelines import versions
+    from pipelines.store import versions
 
     ok, sub_id = c.guarded(lambda: versions.withdraw(branch, per, actor=actor), "撤回")
     if not ok:
@@ -173,9 +173,10 @@ def history_tab(actor: Actor) -> None:
 
 def _archive_download(row: Any) -> None:
     """A link to one archived original, served by serve.py's route to this signed-in session only
-    (pipelines.archive_links), never through Streamlit's media store: its URL dies at sign-out, when the
+    (pages.archive_links), never through Streamlit's media store: its URL dies at sign-out, when the
     browser disconnects, and `archive_link_ttl_s` after its first download."""
-    from pipelines import archive_links, journal
+    from pages import archive_links
+    from pipelines.store import journal
 
     if not archive_links.mounted():
         st.warning(archive_links.NOT_MOUNTED_MESSAGE)

@@ -1,5 +1,5 @@
 """数据上传 page, tab 支部名册: the current registry, a registry upload compared with it, and the confirmed
-replace. UI only: the comparison is pipelines.changes.registry_diff, the write pipelines.registry's."""
+replace. UI only: the comparison is pipelines.store.changes.registry_diff, the write pipelines.store.registry's."""
 from __future__ import annotations
 
 import hashlib
@@ -11,9 +11,9 @@ import streamlit as st
 
 from pages import common as c
 from pages.text import md_text as _md
-from pipelines import db as dbmod
-from pipelines.actor import Actor
-from pipelines.changes import registry_diff
+from pipelines.store import db as dbmod
+from pipelines.store.actor import Actor
+from pipelines.store.changes import registry_diff
 
 
 XLSX_MIME = c.XLSX_MIME
@@ -27,15 +27,15 @@ REGISTRY_SQL = ("SELECT branch_code, branch_name, college, branch_type, members,
 
 
 def _registry_bytes(entries_df: pd.DataFrame) -> bytes:
-    from pipelines import workbook
-    from pipelines.model import RegistryEntry
+    from pipelines.workbook import template
+    from pipelines.workbook.model import RegistryEntry
 
     entries = [RegistryEntry(r.branch_code, r.branch_name, r.college, r.branch_type, int(r.members),
                              None if pd.isna(r.secretary_name) else r.secretary_name,
                              None if pd.isna(r.phone) else r.phone)
                for r in entries_df.itertuples()]
     with tempfile.TemporaryDirectory(prefix="dj_registry_") as tmp:
-        return workbook.write_registry_workbook(Path(tmp) / "registry.xlsx", entries).read_bytes()
+        return template.write_registry_workbook(Path(tmp) / "registry.xlsx", entries).read_bytes()
 
 
 def _current_section(current: pd.DataFrame) -> None:
@@ -54,7 +54,7 @@ def _current_section(current: pd.DataFrame) -> None:
 
 def _read(up, data: bytes):
     """(entries, problems) of the uploaded registry workbook, read once per file and data version."""
-    from pipelines import safe_read
+    from pipelines.workbook import safe_read
 
     key = (up.name, hashlib.sha256(data).hexdigest(), dbmod.data_version())
     cached = st.session_state.get(REG_PREVIEW_KEY)
@@ -80,7 +80,7 @@ def _diff_section(entries, current: pd.DataFrame) -> None:
 
 
 def _confirm(up, data: bytes, actor: Actor, round_no: int) -> None:
-    from pipelines import registry
+    from pipelines.store import registry
 
     ok, out = c.guarded(lambda: registry.load_registry((up.name, data), actor=actor), "更新支部名册")
     if not ok:

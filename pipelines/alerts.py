@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipelines import db as dbmod
+from pipelines.store import db as dbmod
 from pipelines import scoring
 from pipelines.guide import AlertRule, Guide, guide
 from pipelines.period import Period

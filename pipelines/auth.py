@@ -45,7 +45,7 @@ from functools import lru_cache
 
 import bcrypt
 
-from pipelines.actor import Actor
+from pipelines.store.actor import Actor
 from pipelines.config import Settings, settings, split_list
 
 log = logging.getLogger(__name__)
@@ -354,8 +354,8 @@ def check_view_password(password: str, hashed: str | None, *, session: str = "",
 def log_action(actor: str, action: str, detail: str = "", db=None) -> bool:
     """Record an admin action in audit_log (its own short write transaction). Returns False, and logs,
     when the database is busy or cannot be written: an audit row must not make the action itself fail."""
-    from pipelines import db as dbmod
-    from pipelines.store import audit
+    from pipelines.store import db as dbmod
+    from pipelines.store.writes import audit
 
     try:
         with dbmod.connect(db, write=True, changes_data=False) as con:  # no page recomputes for a sign-in

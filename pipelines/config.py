@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         "of a quarter that has not ended yet on this machine, such as test or training data")
     archive_link_ttl_s: float = Field(
         60.0, gt=0, description="Seconds a download link of an archived original keeps working after its first "
-        "download; it stops at once at sign-out or when the admin's browser disconnects (pipelines.archive_links)"
+        "download; it stops at once at sign-out or when the admin's browser disconnects (pages.archive_links)"
     )
 
 

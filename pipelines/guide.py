@@ -66,7 +66,7 @@ class Limits(_Strict):
 
 
 class SummaryRules(_Strict):
-    """Rules of the quarter summary (本季度要点, pipelines/summary.py): what is worth a sentence."""
+    """Rules of the quarter summary (本季度要点, pipelines/report/summary.py): what is worth a sentence."""
 
     names_per_sentence: int = Field(default=3, ge=1, le=5)  # colleges, branches or items named in one sentence
     college_change: float = Field(default=5.0, gt=0)  # a college's like-for-like mean moved this much: named
@@ -184,7 +184,7 @@ class Sheets(_Strict):
 
 # Optional registry columns the code stores (RegistryEntry fields); the guide gives their Chinese headers.
 REGISTRY_OPTIONAL_IDS = ("secretary_name", "phone")
-# The names a common mistake may use, filled in by pipelines.workbook.mistakes.
+# The names a common mistake may use, filled in by pipelines.workbook.template.mistakes.
 MISTAKE_FIELDS = frozenset({"ledger", "catch_all", "without_evidence", "example_prefix"})
 
 
@@ -195,7 +195,7 @@ class Workbook(_Strict):
     ledger_columns: tuple[Column, ...]
     counts_columns: tuple[Column, ...]
     self_assessment_columns: tuple[Column, ...]
-    # 常见错误, in the template's 使用说明 and on the public template page (pipelines.workbook.mistakes);
+    # 常见错误, in the template's 使用说明 and on the public template page (pipelines.workbook.template.mistakes);
     # {ledger}, {catch_all}, {without_evidence} and {example_prefix} are filled in from the guide and template.
     common_mistakes: tuple[str, ...] = ()
 
@@ -275,7 +275,7 @@ class HonourRule(_Strict):
 
 
 class FollowupRules(_Strict):
-    """督办 (follow-up) checks of pipelines/followup.py: a task on a weak item counts as 已整改 when the item's
+    """督办 (follow-up) checks of pipelines/store/followup.py: a task on a weak item counts as 已整改 when the item's
     completion (0–1) in a later quarter reaches `item_resolved`."""
 
     item_resolved: float = Field(default=1.0, gt=0, le=1)

@@ -21,7 +21,7 @@ from typing import Iterator
 import duckdb
 import pandas as pd
 
-from pipelines import db as dbmod
+from pipelines.store import db as dbmod
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
 from pipelines.period import Period
@@ -686,7 +686,7 @@ def cli_scores(args: argparse.Namespace) -> int:
             return 0
         title = f"{period} 各支部得分（指标指南版本 {g.version}）"
     if fmt == "csv":
-        from pipelines import export  # inert cells: branch names are typed by branches
+        from pipelines.report import export  # inert cells: branch names are typed by branches
 
         _write(export.csv_text(df))
         return 0

@@ -54,7 +54,7 @@ def clear_streamlit_caches():
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory) -> Path:
     """A small demo school (24 branches, 6 quarters) written through the real template, once per session."""
-    from pipelines.demo import generate
+    from pipelines.demo.build import generate
 
     out = tmp_path_factory.mktemp("demo_files")
     generate(out, seed=7, branches=24, quarters=6)
@@ -64,7 +64,7 @@ def demo_files(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_db_master(demo_files, tmp_path_factory) -> Path:
     """The demo files ingested into a real DuckDB file, once per session."""
-    from pipelines.demo import build_db
+    from pipelines.demo.build import build_db
 
     db = tmp_path_factory.mktemp("demo_db") / "demo.duckdb"
     build_db(demo_files, db)

@@ -1,4 +1,4 @@
-"""Real branch and registry workbooks written by `pipelines.workbook`, and database snapshots, for the
+"""Real branch and registry workbooks written by `pipelines.workbook.template`, and database snapshots, for the
 ingest, CLI and concurrency tests."""
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines import db as dbm
+from pipelines.store import db as dbm
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.period import Period
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ["submissions", "raw_info", "raw_ledger", "raw_counts", "raw_self_assessment", "raw_problems",
@@ -77,8 +77,9 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> subproc
 
 def confirm_every_answer(db) -> None:
     """A reviewer confirms every self-assessment as answered, so the scores are the hand-computed ones above
-    (an unreviewed 完成 without ledger support counts as 基本完成: pipelines/review.py, docs/scoring.md 十一)."""
-    from pipelines import review, scoring
+    (an unreviewed 完成 without ledger support counts as 基本完成: pipelines/store/review.py, docs/scoring.md 十一)."""
+    from pipelines import scoring
+    from pipelines.store import review
 
     for period in scoring.periods(db):
         for code in scoring.branch_scores(period, db)["branch_code"]:

@@ -9,7 +9,7 @@ import pytest
 from pages import access
 from pipelines import alerts as al
 from pipelines import auth, config, scoring
-from pipelines import db as dbmod
+from pipelines.store import db as dbmod
 from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401
                                 shows_literally)
 from test_browser import server  # noqa: F401  (the app on a copy of the demo, for the browser test)

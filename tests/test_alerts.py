@@ -1,6 +1,6 @@
 """Alert rules (预警): each raised exactly when it should, at the right level, and never otherwise.
 
-A scenario school is written as real workbooks (pipelines.workbook.write_workbook) and ingested into a real
+A scenario school is written as real workbooks (pipelines.workbook.template.write_workbook) and ingested into a real
 DuckDB file once for the module: every branch breaks one requirement (or none) in chosen quarters of 2025Q3 …
 2026Q4, and each quarter's alerts are compared as a whole with the expected set, so a rule firing where it
 should not fails as surely as one missing.
@@ -19,10 +19,12 @@ from pipelines import alerts as al
 from pipelines import config
 from pipelines.config import env_name
 from pipelines.guide import GuideError, guide, load_guide
-from pipelines.ingest import ingest, load_registry, set_deadline, withdraw
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.store.ingest import ingest
+from pipelines.store.registry import load_registry
+from pipelines.store.versions import set_deadline, withdraw
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.period import Period
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 from test_scoring_fixtures import save, workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -335,7 +337,7 @@ def test_set_deadline_is_audited_and_read_back(tmp_path):
     got = al.deadlines(db)
     assert got["period"].tolist() == ["2026Q1", "2026Q2"] and set(got["set_by"]) == {"组织部"}
     assert pd.Timestamp(got["due_date"].iloc[1]).date() == dt.date(2026, 7, 15)
-    from pipelines import db as dbm
+    from pipelines.store import db as dbm
 
     with dbm.connect(db) as con:
         log = con.execute("SELECT actor, action, detail FROM audit_log ORDER BY logged_at, detail").fetchall()
@@ -349,7 +351,7 @@ def test_set_deadline_is_audited_and_read_back(tmp_path):
 
 
 def test_deadlines_are_journaled_so_rebuild_keeps_them(tmp_path):
-    from pipelines.ingest import rebuild
+    from pipelines.store.rebuild import rebuild
 
     db = tmp_path / "d.duckdb"
     set_deadline("2026Q1", "2026-04-10", db, actor="组织部")

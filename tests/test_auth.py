@@ -9,7 +9,8 @@ import bcrypt
 import pytest
 
 from pages import access
-from pipelines import auth, db
+from pipelines import auth
+from pipelines.store import db
 from pipelines.config import Settings
 
 

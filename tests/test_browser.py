@@ -166,7 +166,7 @@ def test_first_visit_straight_to_a_page_url_gets_the_whole_app(demo_db_master, t
 def test_quarter_report_downloads_from_the_overview(server, page, tmp_path):
     from openpyxl import load_workbook
 
-    from pipelines import report
+    from pipelines.report import quarterly
 
     base, db = server
     latest = scoring.periods(db)[-1]
@@ -175,11 +175,11 @@ def test_quarter_report_downloads_from_the_overview(server, page, tmp_path):
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="下载本季度报告（Excel）").click()
     download = info.value
-    assert download.suggested_filename == report.file_name(latest)
+    assert download.suggested_filename == quarterly.file_name(latest)
     target = tmp_path / download.suggested_filename
     download.save_as(target)
     wb = load_workbook(target)
-    assert wb.sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
+    assert wb.sheetnames == [*quarterly.SHEETS, quarterly.HONOURS_SHEET]
     top = scoring.branch_scores(latest, db).sort_values(["rank", "branch_code"]).iloc[0]
     assert wb["支部排名"].cell(3, 4).value == top["branch_code"]  # row 1: the sheet's title
 

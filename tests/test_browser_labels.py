@@ -9,8 +9,7 @@ import shutil
 import pytest
 
 from app_server import start_app, stop_app
-from pipelines import db as dbmod
-from pipelines import store
+from pipelines.store import db as dbmod, writes
 from test_pages import _workbook
 from test_browser_screens import BAR_TEXT_INSIDE, open_page
 
@@ -53,7 +52,7 @@ def alike_server(tmp_path_factory):
     with dbmod.connect(db, write=True) as con:
         for quarter in (1, 2, 3):
             for code, kind in (("T01", "teacher"), ("T02", "teacher"), ("S01", "student"), ("S02", "student")):
-                store.save_parsed(con, _workbook(code, 2025, quarter, kind), actor="test")
+                writes.save_parsed(con, _workbook(code, 2025, quarter, kind), actor="test")
     proc, base = start_app(db, db.parent / "streamlit.log")
     yield base
     stop_app(proc)

@@ -9,9 +9,10 @@ import pytest
 from openpyxl import load_workbook
 
 from app_server import start_app, stop_app
-from pipelines import auth, db, scoring
+from pipelines import auth, scoring
+from pipelines.store import db
 from pipelines.config import env_name
-from pipelines.model import RegistryEntry
+from pipelines.workbook.model import RegistryEntry
 from app_server import settled, sign_in
 from test_browser_upload import _next_period, _workbook, browser_context_args  # noqa: F401
 

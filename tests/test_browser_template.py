@@ -13,10 +13,11 @@ from openpyxl import load_workbook
 
 from app_server import settled, sign_in, start_app, stop_app
 from ingest_helpers import registry_workbook
-from pipelines import auth, db, ingest
+from pipelines import auth
+from pipelines.store import db, registry, versions
 from pipelines.config import env_name
 from pipelines.period import Period
-from pipelines.reader import read_workbook
+from pipelines.workbook.reader import read_workbook
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +41,8 @@ def server(tmp_path):
     who exists only in a temporary secrets file."""
     path = tmp_path / "db" / "school.duckdb"
     path.parent.mkdir()
-    ingest.load_registry(registry_workbook(tmp_path / "名册.xlsx", CODES), path, actor="组织部")
-    ingest.set_deadline(str(COLLECTED), COLLECTED.end + dt.timedelta(days=15), path, actor="组织部")
+    registry.load_registry(registry_workbook(tmp_path / "名册.xlsx", CODES), path, actor="组织部")
+    versions.set_deadline(str(COLLECTED), COLLECTED.end + dt.timedelta(days=15), path, actor="组织部")
     secrets = tmp_path / "secrets" / "secrets.toml"
     secrets.parent.mkdir()
     secrets.write_text(f'[admins]\nbrowser = "{auth.hash_password(PASSWORD, rounds=4)}"\n', encoding="utf-8")

@@ -14,12 +14,13 @@ import pytest
 from openpyxl import load_workbook
 
 from app_server import settled, sign_in, start_app, stop_app
-from pipelines import auth, db, scoring
+from pipelines import auth, scoring
+from pipelines.store import db
 from pipelines.config import env_name
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.period import Period
-from pipelines.workbook import write_workbook
+from pipelines.workbook.template import write_workbook
 
 pytestmark = pytest.mark.browser
 

@@ -13,10 +13,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ingest_helpers import branch_workbook
-from pipelines import config, ingest, scoring
+from pipelines import config, scoring
+from pipelines.store import ingest, versions
 from pipelines.config import env_name
 from pipelines.period import Period
-from pipelines.reader import read_workbook
+from pipelines.workbook.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 FINDING_DAY = dt.date(2026, 11, 30)  # the finding: uploading 2026Q4 on 30 November with rows dated December
@@ -140,7 +141,7 @@ def test_trend_lines_leave_the_unfinished_quarter_out_unless_chosen(calendar_db)
 
 def test_trends_without_an_unfinished_quarter_show_no_checkbox(calendar_db):
     for code in ("A", "B"):  # the current quarter's submissions withdrawn: no quarter in progress has data
-        assert ingest.withdraw(code, str(NOW), calendar_db, actor="test")
+        assert versions.withdraw(code, str(NOW), calendar_db, actor="test")
     at = ok(page("trends").run())
     assert not at.checkbox and school_line_x(at) == [p.short_label for p in ENDED]
 
@@ -152,8 +153,8 @@ def test_movers_default_to_the_ended_quarter(calendar_db):
 
 
 def test_the_briefing_and_summary_label_an_unfinished_quarter(calendar_db):
-    from pipelines import report
+    from pipelines.report import quarterly
 
-    now, ended = report.briefing(str(NOW), calendar_db), report.briefing(str(ENDED[-1]), calendar_db)
+    now, ended = quarterly.briefing(str(NOW), calendar_db), quarterly.briefing(str(ENDED[-1]), calendar_db)
     assert now.subtitle.startswith(f"{NOW.label}（进行中）") and now.sentences[0].startswith(f"{NOW.label}（进行中）")
     assert ended.subtitle.startswith(f"{ENDED[-1].label} ·") and "进行中" not in ended.sentences[0]

@@ -5,8 +5,8 @@ import json
 import shutil
 
 from ingest_helpers import branch_workbook, registry_workbook, run_cli, snapshot
-from pipelines import db as dbm
-from pipelines.__main__ import main
+from pipelines.store import db as dbm
+from pipelines.cli import main
 from pipelines.config import settings
 
 PROBLEM_KEYS = {"severity", "code", "sheet", "cell", "value", "message"}
@@ -113,7 +113,7 @@ def test_default_db_comes_from_settings(tmp_path, capsys):
 
 
 def test_ingest_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
-    from pipelines import archive as arc
+    from pipelines.store import archive as arc
 
     db = tmp_path / "cli.duckdb"
     assert main(["ingest", str(branch_workbook(tmp_path / "v1.xlsx", "JX01-T01")), "--db", str(db)]) == 0

@@ -11,9 +11,11 @@ import pytest
 from ingest_helpers import confirm_every_answer
 from pipelines import alerts as al
 from pipelines import scoring
-from pipelines.ingest import ingest, load_registry, set_deadline
-from pipelines.model import RegistryEntry
-from pipelines.workbook import write_registry_workbook
+from pipelines.store.ingest import ingest
+from pipelines.store.registry import load_registry
+from pipelines.store.versions import set_deadline
+from pipelines.workbook.model import RegistryEntry
+from pipelines.workbook.template import write_registry_workbook
 from test_alerts import NOT_DONE, book
 
 A, B = "学院甲", "学院乙"

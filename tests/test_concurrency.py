@@ -15,8 +15,7 @@ import pytest
 
 from ingest_helpers import ROOT, branch_workbook, code_of, run_cli
 from pipelines import config
-from pipelines import db as dbm
-from pipelines import ingest
+from pipelines.store import db as dbm, ingest, journal, plan, registry, sources, versions
 
 BUSY = "数据库正被其他程序写入"
 
@@ -42,7 +41,7 @@ def _check_store(db: Path, results: list, batch: dict[str, list[Path]]) -> None:
             " WHERE NOT EXISTS (SELECT 1 FROM raw_info i WHERE i.submission_id = s.submission_id)"
             " OR NOT EXISTS (SELECT 1 FROM raw_ledger l WHERE l.submission_id = s.submission_id)").fetchone()[0]
         loads = con.execute("SELECT count(DISTINCT load_id) FROM submissions").fetchone()[0]
-    distinct = {ingest._sha(p.read_bytes()) for p in batch["a"] + batch["b"]}
+    distinct = {sources.sha(p.read_bytes()) for p in batch["a"] + batch["b"]}
     assert Counter(s for s, *_ in subs) == Counter({sha: 1 for sha in distinct})  # stored once, none lost
     assert len(subs) == loads == 11 and orphans == 0
     current = Counter(b for _, b, _, st in subs if st == "current")
@@ -53,7 +52,7 @@ def _check_store(db: Path, results: list, batch: dict[str, list[Path]]) -> None:
     assert statuses == Counter(accepted=10, replaced=1, unchanged=3)  # the shared 3: once written, once unchanged
     written = Counter(r["sha256"] for r in results if r["status"] in ("accepted", "replaced"))
     assert set(written.values()) == {1}
-    manifest = ingest.read_manifest(db)
+    manifest = journal.read_manifest(db)
     assert Counter(e["sha256"] for e in manifest) == Counter({sha: 1 for sha in distinct})
 
 
@@ -119,7 +118,7 @@ def test_cli_process_and_app_ingest_at_once(batch, tmp_path, monkeypatch):
     assert proc.returncode == 0 and not errors, (err, errors)
     cli_results = json.loads(out)["files"]
     _check_store(db, cli_results + [r.as_dict() for r in app_results], batch)
-    actors = [e["actor"] for e in ingest.read_manifest(db)]
+    actors = [e["actor"] for e in journal.read_manifest(db)]
     assert "app" in actors and any(a.startswith("cli") for a in actors)
 
 
@@ -144,7 +143,7 @@ def test_busy_writer_waits_then_raises(tmp_path, monkeypatch, batch):
 
 def test_every_write_and_command_reports_busy(tmp_path, monkeypatch, batch, capsys):
     from ingest_helpers import registry_workbook
-    from pipelines.__main__ import main
+    from pipelines.cli import main
 
     db = config.settings().db_path
     ingest.ingest(batch["a"][:1], db)
@@ -152,10 +151,10 @@ def test_every_write_and_command_reports_busy(tmp_path, monkeypatch, batch, caps
     monkeypatch.setenv("DJ_LOCK_TIMEOUT_S", "0.2")
     config.settings.cache_clear()
     with dbm.locked(db):
-        for write in (lambda: ingest.rollback("JX01-T01", "2026Q1", db, actor="a"),
-                      lambda: ingest.withdraw("JX01-T01", "2026Q1", db, actor="a"),
-                      lambda: ingest.load_registry(reg, db, actor="a"),
-                      lambda: ingest.preview(batch["b"][:1], db)):
+        for write in (lambda: versions.rollback("JX01-T01", "2026Q1", db, actor="a"),
+                      lambda: versions.withdraw("JX01-T01", "2026Q1", db, actor="a"),
+                      lambda: registry.load_registry(reg, db, actor="a"),
+                      lambda: plan.preview(batch["b"][:1], db)):
             with pytest.raises(dbm.DatabaseBusy, match=BUSY):
                 write()
         capsys.readouterr()
@@ -163,7 +162,7 @@ def test_every_write_and_command_reports_busy(tmp_path, monkeypatch, batch, caps
         assert main(["rebuild", "--db", str(db)]) == 2
         assert main(["ingest", str(batch["b"][0]), "--db", str(db)]) == 2
         assert capsys.readouterr().err.count(BUSY) == 3
-    assert ingest.withdraw("JX01-T01", "2026Q1", db, actor="a") is not None  # free again: it goes through
+    assert versions.withdraw("JX01-T01", "2026Q1", db, actor="a") is not None  # free again: it goes through
 
 
 def test_waiting_writer_gets_in_when_the_lock_frees(batch):

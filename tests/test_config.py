@@ -53,7 +53,7 @@ def test_access_settings_come_from_the_environment(monkeypatch):
 
 
 def test_cli_defaults_are_the_settings(monkeypatch):
-    from pipelines.__main__ import build_parser
+    from pipelines.cli import build_parser
 
     args = build_parser().parse_args(["demo", "--out", "x"])
     s = config.settings()

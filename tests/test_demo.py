@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 from openpyxl import load_workbook
 
-from pipelines import demo, demo_work
+from pipelines.demo import build, work
 from pipelines.config import settings
-from pipelines.demo_school import PROFILES
+from pipelines.demo.school import PROFILES
 from pipelines.guide import guide
 from pipelines.period import Period
-from pipelines.reader import read_registry, read_workbook
+from pipelines.workbook.reader import read_registry, read_workbook
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -33,16 +33,16 @@ def _cells(path: Path) -> list[tuple]:
 
 
 def _registry(folder: Path) -> dict:
-    entries, problems = read_registry(folder / demo.REGISTRY_FILE)
+    entries, problems = read_registry(folder / build.REGISTRY_FILE)
     assert not problems
     return {e.branch_code: e for e in entries}
 
 
 # ---- determinism ------------------------------------------------------------------------------------------
 def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path):
-    a = demo.generate(tmp_path / "a", seed=11, branches=6, quarters=2, today=TODAY)
-    b = demo.generate(tmp_path / "b", seed=11, branches=6, quarters=2, today=TODAY)
-    c = demo.generate(tmp_path / "c", seed=12, branches=6, quarters=2, today=TODAY)
+    a = build.generate(tmp_path / "a", seed=11, branches=6, quarters=2, today=TODAY)
+    b = build.generate(tmp_path / "b", seed=11, branches=6, quarters=2, today=TODAY)
+    c = build.generate(tmp_path / "c", seed=12, branches=6, quarters=2, today=TODAY)
     ha, hb = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
     assert ha == hb and len(ha) == len(a.files) + 1  # byte-identical, registry included
     assert a.files == b.files and a.missing == b.missing
@@ -57,13 +57,13 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path):
 def test_seed_defaults_to_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("DJ_DEMO_SEED", "99")
     settings.cache_clear()
-    s = demo.generate(tmp_path / "d", branches=2, quarters=1, today=TODAY)
+    s = build.generate(tmp_path / "d", branches=2, quarters=1, today=TODAY)
     assert s.seed == 99
 
 
 # ---- periods ------------------------------------------------------------------------------------------------
 def test_quarters_end_with_latest_completed_quarter(tmp_path):
-    s = demo.generate(tmp_path, seed=3, branches=5, quarters=6, today=TODAY)
+    s = build.generate(tmp_path, seed=3, branches=5, quarters=6, today=TODAY)
     assert s.periods == ["2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]
     folders = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
     assert folders == s.periods
@@ -76,7 +76,7 @@ def test_quarters_end_with_latest_completed_quarter(tmp_path):
 
 
 def test_fixture_school_has_requested_size(demo_files):
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     assert s.branches == 24 and len(s.periods) == 6
     assert s.periods[-1] == str(Period.latest_completed(dt.date.today()))
     assert len(_registry(demo_files)) == 24
@@ -84,7 +84,7 @@ def test_fixture_school_has_requested_size(demo_files):
 
 def test_default_school_shape():
     """80 branches: ~12 colleges, both types (40/60), realistic members, a clear code scheme, all five profiles."""
-    school = demo.plan_school(80, seed=2026, latest_year=2026)
+    school = build.plan_school(80, seed=2026, latest_year=2026)
     assert len(school) == 80
     assert len({b.college for b in school}) == 12
     teachers = [b for b in school if b.branch_type == "teacher"]
@@ -103,7 +103,7 @@ def test_default_school_shape():
 
 # ---- content ------------------------------------------------------------------------------------------------
 def test_a_few_branches_missing_the_latest_quarter(demo_files):
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     latest = s.periods[-1]
     assert 2 <= len(s.missing) <= 4
     registry = _registry(demo_files)
@@ -114,13 +114,13 @@ def test_a_few_branches_missing_the_latest_quarter(demo_files):
 
 
 def test_every_file_is_accepted_and_a_few_carry_warnings(demo_files):
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     registry = _registry(demo_files)
     with_warnings = []
     # the registry holds today's 党员数: earlier quarters (before members joined or graduated) may differ
     # beyond the tolerance, a warning naming both numbers; the latest quarter agrees with it
     drift = "registry_members_differ"
-    for f in demo.demo_files(demo_files):
+    for f in build.demo_files(demo_files):
         parsed = read_workbook(f, registry=registry)
         assert parsed.valid, (f.name, [p.message for p in parsed.errors])
         found = {p.code for p in parsed.warnings}
@@ -138,7 +138,7 @@ def test_messy_but_valid_entries_are_normalised(demo_files):
     names = {a.id: a.name for a in g.activity_types}
     synonyms = text_dates = 0
     date_col = [c.id for c in g.workbook.ledger_columns].index("date") + 1
-    for f in demo.demo_files(demo_files)[:60]:
+    for f in build.demo_files(demo_files)[:60]:
         parsed = read_workbook(f)
         synonyms += sum(r.activity_raw != names[r.activity_type] for r in parsed.ledger)
         ws = load_workbook(f, read_only=True)[g.workbook.sheets.ledger]
@@ -149,7 +149,7 @@ def test_messy_but_valid_entries_are_normalised(demo_files):
 
 def test_profiles_shape_the_ledger(demo_db_master, demo_files):
     """Exemplary branches hold every monthly meeting and reach 32 h/member/year; lagging ones skip and fall short."""
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     g = guide()
     monthly = {m.activity for it in g.items for m in it.measures if m.kind == "monthly"}
     hours = next(m for it in g.items for m in it.measures if m.kind == "hours")
@@ -177,7 +177,7 @@ def test_profiles_show_in_the_scores(demo_db_master, demo_files):
     """Scored by the real marts: exemplary > average > lagging; improving rises, declining falls."""
     from pipelines import scoring
 
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     first, last = s.periods[0], s.periods[-1]
     mean = {}
     for period in (first, last):
@@ -202,9 +202,9 @@ def test_student_branches_do_less_in_the_breaks(demo_db_master):
 def test_cumulative_counts_grow_through_the_year_and_reset_in_january(demo_files):
     g = guide()
     coverage = [m.count for it in g.items for m in it.measures if m.kind == "annual_coverage"]
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     by_branch: dict[str, list] = {}
-    for f in demo.demo_files(demo_files):
+    for f in build.demo_files(demo_files):
         parsed = read_workbook(f)
         counts = {c.field: c.value for c in parsed.counts}
         by_branch.setdefault(parsed.info.branch_code, []).append((parsed.info.year, parsed.info.quarter, counts))
@@ -222,7 +222,7 @@ def test_cumulative_counts_grow_through_the_year_and_reset_in_january(demo_files
 
 # ---- database -----------------------------------------------------------------------------------------------
 def test_build_db_matches_the_files(demo_db_master, demo_files):
-    s = demo.read_summary(demo_files)
+    s = build.read_summary(demo_files)
     with duckdb.connect(str(demo_db_master), read_only=True) as con:
         subs = con.execute("SELECT count(*), count(DISTINCT uploaded_by), any_value(uploaded_by) FROM submissions "
                            "WHERE status = 'current'").fetchone()
@@ -230,7 +230,7 @@ def test_build_db_matches_the_files(demo_db_master, demo_files):
         periods = [r[0] for r in con.execute("SELECT DISTINCT period FROM submissions ORDER BY 1").fetchall()]
         warned = con.execute("SELECT count(DISTINCT submission_id) FROM raw_problems "
                              "WHERE code <> 'registry_members_differ'").fetchone()[0]  # see the test above
-    assert subs == (len(s.files), 1, demo.ACTOR)
+    assert subs == (len(s.files), 1, build.ACTOR)
     assert registry == s.branches
     assert periods == s.periods
     assert warned == len(s.warning_files)
@@ -240,17 +240,17 @@ def test_build_db_matches_the_files(demo_db_master, demo_files):
 
 def test_ensure_demo_db_builds_once(tmp_path):
     demo_dir = settings().demo_dir
-    demo.generate(demo_dir, seed=5, branches=4, quarters=2, today=TODAY)
+    build.generate(demo_dir, seed=5, branches=4, quarters=2, today=TODAY)
     db = settings().db_path
     assert not db.exists()
     steps: list[tuple[float, str]] = []
-    assert demo.ensure_demo_db(progress=lambda f, text: steps.append((f, text))) is True
+    assert build.ensure_demo_db(progress=lambda f, text: steps.append((f, text))) is True
     assert db.exists()
     fractions = [f for f, _ in steps]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and all(t for _, t in steps)
     with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == len(demo.read_summary(demo_dir).files)
-    assert demo.ensure_demo_db() is False
+        assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == len(build.read_summary(demo_dir).files)
+    assert build.ensure_demo_db() is False
 
 
 def test_ensure_demo_db_generates_when_the_folder_is_empty(tmp_path, monkeypatch):
@@ -259,20 +259,20 @@ def test_ensure_demo_db_generates_when_the_folder_is_empty(tmp_path, monkeypatch
     monkeypatch.setenv("DJ_DEMO_QUARTERS", "1")
     settings.cache_clear()
     db = tmp_path / "fresh" / "demo.duckdb"
-    assert demo.ensure_demo_db(db) is True
-    assert demo.read_summary(settings().demo_dir) is not None
-    assert demo.ensure_demo_db(db) is False
+    assert build.ensure_demo_db(db) is True
+    assert build.read_summary(settings().demo_dir) is not None
+    assert build.ensure_demo_db(db) is False
 
 
 def test_two_sessions_at_once_build_one_database(tmp_path):
-    demo.generate(settings().demo_dir, seed=6, branches=3, quarters=2, today=TODAY)
+    build.generate(settings().demo_dir, seed=6, branches=3, quarters=2, today=TODAY)
     db = tmp_path / "shared" / "demo.duckdb"
     results: list[bool] = []
     errors: list[BaseException] = []
 
     def session():
         try:
-            results.append(demo.ensure_demo_db(db))
+            results.append(build.ensure_demo_db(db))
         except BaseException as e:  # surfaced below
             errors.append(e)
 
@@ -286,34 +286,35 @@ def test_two_sessions_at_once_build_one_database(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         # Each file ingested exactly once.
         assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == \
-            len(demo.read_summary(settings().demo_dir).files)
+            len(build.read_summary(settings().demo_dir).files)
 
 
 def test_cli_demo_prints_a_chinese_summary(tmp_path, capsys):
-    from pipelines.__main__ import main
+    from pipelines.cli import main
 
     out = tmp_path / "cli"
     assert main(["demo", "--out", str(out), "--seed", "4", "--branches", "4", "--quarters", "2"]) == 0
     text = capsys.readouterr().out
     assert "已生成演示学校" in text and "4 个支部" in text and "2 个季度" in text
-    assert (out / demo.REGISTRY_FILE).exists()
-    assert demo.read_summary(out).seed == 4
+    assert (out / build.REGISTRY_FILE).exists()
+    assert build.read_summary(out).seed == 4
 
 
 def test_regeneration_replaces_its_own_files_only(tmp_path):
-    first = demo.generate(tmp_path, seed=1, branches=4, quarters=2, today=TODAY)
+    first = build.generate(tmp_path, seed=1, branches=4, quarters=2, today=TODAY)
     mine = tmp_path / "2026Q3" / "别人的文件.xlsx"
     shutil.copy(tmp_path / first.files[0], mine)
-    second = demo.generate(tmp_path, seed=1, branches=3, quarters=2, today=TODAY)
+    second = build.generate(tmp_path, seed=1, branches=3, quarters=2, today=TODAY)
     gone = set(first.files) - set(second.files)
     assert gone and not any((tmp_path / f).exists() for f in gone)  # the earlier run's extra branch
     assert mine.exists()  # a file the generator did not write is left alone …
-    assert demo.demo_files(tmp_path) == [tmp_path / f for f in second.files]  # … and not ingested
+    assert build.demo_files(tmp_path) == [tmp_path / f for f in second.files]  # … and not ingested
 
 
 def test_demo_has_follow_ups_resolved_and_not_in_the_latest_quarter(demo_db_master):
-    from pipelines import followup, scoring
-    from pipelines.demo_work import DEMO_FOLLOWUPS
+    from pipelines import scoring
+    from pipelines.store import followup
+    from pipelines.demo.work import DEMO_FOLLOWUPS
 
     periods = scoring.periods(demo_db_master)
     df = followup.followups(demo_db_master)
@@ -324,15 +325,16 @@ def test_demo_has_follow_ups_resolved_and_not_in_the_latest_quarter(demo_db_mast
 def test_part_of_the_latest_quarter_is_reviewed(demo_db_master):
     """The demo reviewer got to some branches of the latest quarter: reviewed, sent back and 待审核 all show,
     and 核实率 differs between reviewed and unreviewed branches."""
-    from pipelines import db as dbm
-    from pipelines import review, scoring
+    from pipelines.store import db as dbm
+    from pipelines import scoring
+    from pipelines.store import review
 
     period = scoring.latest_period(demo_db_master)
     with dbm.connect(demo_db_master) as con:
         rows = con.execute("SELECT branch_code, period, decision, reviewer FROM reviews").fetchall()
         audited = con.execute("SELECT count(*) FROM audit_log WHERE action = 'review'").fetchone()[0]
     assert rows and audited == len(rows) and {r[1] for r in rows} == {period}
-    assert {r[3] for r in rows} == {demo_work.REVIEWER}
+    assert {r[3] for r in rows} == {work.REVIEWER}
     reviewed = {r[0] for r in rows}
     bs = scoring.branch_scores(period, demo_db_master).set_index("branch_code")
     assert 0 < len(reviewed) < len(bs)

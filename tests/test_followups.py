@@ -19,10 +19,11 @@ import pytest
 from openpyxl import load_workbook
 
 from ingest_helpers import confirm_every_answer
-from pipelines import followup as fu
-from pipelines import ingest, scoring
+from pipelines.store import followup as fu
+from pipelines import scoring
+from pipelines.store import ingest, rebuild
 from pipelines import alerts as al
-from pipelines.actor import Actor
+from pipelines.store.actor import Actor
 from test_alerts import COLLEGE, NOT_DONE, book
 from test_upload import admin_hash  # noqa: F401 - a fixture
 
@@ -126,7 +127,7 @@ def test_close_and_rebuild_keep_the_tasks(tmp_path):
         fu.close_followup(task, "again", db, actor="组织部")
     before = fu.tasks(db)
     assert before.loc[0, "close_comment"] == "已约谈书记" and before.loc[0, "closed_by"] == "组织部"
-    ingest.rebuild(db)
+    rebuild.rebuild(db)
     after = fu.tasks(db)
     assert after.to_dict("records") == before.to_dict("records")
     assert fu.followups(db).loc[0, "state"] == "已办结"

@@ -15,9 +15,10 @@ from pipelines import alerts as al
 from pipelines import config, scoring
 from pipelines.guide import GuideError, load_guide
 from pipelines.honours import honours, honours_table
-from pipelines.ingest import ingest, load_registry
-from pipelines.model import RegistryEntry
-from pipelines.workbook import write_registry_workbook
+from pipelines.store.ingest import ingest
+from pipelines.store.registry import load_registry
+from pipelines.workbook.model import RegistryEntry
+from pipelines.workbook.template import write_registry_workbook
 from test_alerts import MEMBERS, NOT_DONE, ROOT, book
 
 STAR, STAR2, RED, SHORT, GAP, WEAK, MID = (f"HB01-T{n:02d}" for n in range(1, 8))
@@ -133,9 +134,9 @@ def test_the_report_has_a_honour_sheet(school):
 
     from openpyxl import load_workbook
 
-    from pipelines import report
+    from pipelines.report import quarterly
 
-    ws = load_workbook(io.BytesIO(report.quarter_report("2026Q1", school)))[report.HONOURS_SHEET]
+    ws = load_workbook(io.BytesIO(quarterly.quarter_report("2026Q1", school)))[quarterly.HONOURS_SHEET]
     assert ws["A1"].value == "红榜（2026 年第 1 季度）"
     assert [c.value for c in ws[2]] == ["类别", "名称", "二级党组织", "入选季度", "依据"]
     assert [ws.cell(r, 2).value for r in range(3, ws.max_row + 1)] == [

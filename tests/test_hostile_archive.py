@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from ingest_helpers import ROOT, branch_workbook, registry_workbook, snapshot
-from pipelines import archive as arc
-from pipelines import config, ingest
-from pipelines import db as dbm
+from pipelines.store import archive as arc
+from pipelines import config
+from pipelines.store import ingest, journal, rebuild, registry, sources, versions
+from pipelines.store import db as dbm
 from pipelines.config import settings
-from pipelines.__main__ import main
+from pipelines.cli import main
 
 WRITE_POINTS = ["before_intent", "after_intent", "before_commit", "after_commit", "after_commit_record"]
 REBUILD_POINTS = ["rebuild_replayed", "rebuild_before_swap", "rebuild_after_swap"]
@@ -50,9 +51,9 @@ def _tables(db: Path) -> dict[str, list[tuple]]:
 def _rebuilt_equals_held(db: Path) -> None:
     """Rebuild; the rebuilt tables equal the ones the database held, except the new rebuild's own rows."""
     held = _tables(db)
-    ingest.rebuild(db)
+    rebuild.rebuild(db)
     rebuilt = _tables(db)
-    entries = ingest.read_manifest(db)
+    entries = journal.read_manifest(db)
     assert entries[-1]["action"] == "rebuild"
     # a rebuild's own bookkeeping (its journal and audit rows; a killed rebuild settled now may be one more,
     # in the same second) is all that may differ: every data table must be as the database held it
@@ -69,7 +70,7 @@ def _submission_shas(db: Path) -> list[str]:
 
 
 def _sha(path: Path) -> str:
-    return ingest._sha(path.read_bytes())
+    return sources.sha(path.read_bytes())
 
 
 # ---- finding 6: two databases in one folder --------------------------------------------------------
@@ -80,13 +81,13 @@ def test_finding6_two_databases_in_one_folder_rebuild_and_start_fresh_only_their
     ingest.ingest([files["a1"]], real)
     # as README's CLI lines do it: `ingest --db 新数据库文件`
     assert main(["ingest", str(files["a2"]), str(files["b"]), str(files["c"]), "--db", str(other)]) == 0
-    ingest.withdraw("JX01-T03", "2026Q1", other, actor="组织部")
+    versions.withdraw("JX01-T03", "2026Q1", other, actor="组织部")
     own_other = _tables(other)
 
     _rebuilt_equals_held(real)
     assert _submission_shas(real) == [_sha(files["a1"])]  # not the other database's three writes
 
-    backup = ingest.start_fresh(real, actor="组织部")
+    backup = versions.start_fresh(real, actor="组织部")
     assert (backup / f"{real.name}.archive" / "manifest.jsonl").exists()
     assert (folder / f"{other.name}.archive" / "manifest.jsonl").exists()
     assert _tables(other) == own_other
@@ -111,7 +112,7 @@ def _to_legacy(folder: Path, dbs: list[Path], stray: dict | None = None) -> Path
     lines = []
     for db in dbs:
         own = settings().archive_for(db)
-        lines += [{k: v for k, v in e.items() if k != "phase"} for e in ingest.read_manifest(db)]
+        lines += [{k: v for k, v in e.items() if k != "phase"} for e in journal.read_manifest(db)]
         shutil.copytree(own, legacy, dirs_exist_ok=True)
         shutil.rmtree(own)
     lines.sort(key=lambda e: e["at"])
@@ -125,12 +126,12 @@ def _to_legacy(folder: Path, dbs: list[Path], stray: dict | None = None) -> Path
 def test_finding6_legacy_shared_archive_is_split_between_its_databases(tmp_path, files):
     folder = tmp_path / "data"
     real, other = folder / "dangjian.duckdb", folder / "新数据库文件.duckdb"
-    ingest.load_registry(files["reg"], real, actor="组织部")
+    registry.load_registry(files["reg"], real, actor="组织部")
     ingest.ingest([files["a1"], files["a2"]], real)
-    ingest.rollback("JX01-T01", "2026Q1", real, actor="组织部")
+    versions.rollback("JX01-T01", "2026Q1", real, actor="组织部")
     ingest.ingest([files["b"], files["c"]], other)
     own_real, own_other = _tables(real), _tables(other)
-    stray = {**ingest.read_manifest(other)[-1], "txn": "f" * 32, "at": "2030-01-01T00:00:00"}
+    stray = {**journal.read_manifest(other)[-1], "txn": "f" * 32, "at": "2030-01-01T00:00:00"}
     legacy = _to_legacy(folder, [real, other], stray)
 
     _rebuilt_equals_held(real)
@@ -149,10 +150,10 @@ def test_finding6_lost_database_does_not_guess_a_shared_legacy_archive(tmp_path,
     _to_legacy(folder, [db])
     db.unlink()
     with pytest.raises(FileNotFoundError, match="旧版共用归档") as exc:
-        ingest.rebuild(db)
+        rebuild.rebuild(db)
     assert "dangjian.duckdb.archive" in str(exc.value)  # says what to rename it to
     (folder / "archive").rename(folder / "dangjian.duckdb.archive")
-    ingest.rebuild(db)
+    rebuild.rebuild(db)
     assert _tables(db)["submissions"] == held["submissions"]
 
 
@@ -160,10 +161,10 @@ def test_finding6_lost_database_does_not_guess_a_shared_legacy_archive(tmp_path,
 
 ACTIONS = {
     "ingest": "ingest.ingest([{b!r}], actor='组织部')",
-    "registry": "ingest.load_registry({reg2!r}, actor='组织部')",
-    "rollback": "ingest.rollback('JX01-T01', '2026Q1', actor='组织部')",
-    "withdraw": "ingest.withdraw('JX01-T01', '2026Q1', actor='组织部')",
-    "rebuild": "ingest.rebuild()",
+    "registry": "registry.load_registry({reg2!r}, actor='组织部')",
+    "rollback": "versions.rollback('JX01-T01', '2026Q1', actor='组织部')",
+    "withdraw": "versions.withdraw('JX01-T01', '2026Q1', actor='组织部')",
+    "rebuild": "rebuild.rebuild()",
 }
 
 
@@ -171,7 +172,7 @@ ACTIONS = {
 def history(files, tmp_path_factory) -> Path:
     """A database with a registry and two versions of one branch-quarter (so rollback has work to do)."""
     db = tmp_path_factory.mktemp("history") / "db" / "h.duckdb"
-    ingest.load_registry(files["reg"], db, actor="组织部")
+    registry.load_registry(files["reg"], db, actor="组织部")
     ingest.ingest([files["a1"], files["a2"]], db)
     return db
 
@@ -218,13 +219,13 @@ def test_finding8_killed_rebuild_is_cleaned_up_and_agrees(tmp_path, history, fil
     held = _tables(db)
     _killed("rebuild", point, db, files)
 
-    ingest.read_manifest(db)  # opening the archive removes what the killed rebuild left
+    journal.read_manifest(db)  # opening the archive removes what the killed rebuild left
     assert [p.name for p in db.parent.iterdir() if ".rebuild-" in p.name] == []
     after = _tables(db)
     swapped = point == "rebuild_after_swap"
     assert [r[2] for r in after["audit_log"]].count("rebuild") == (1 if swapped else 0)
     assert [r for r in after["audit_log"] if r[2] != "rebuild"] == held["audit_log"]
     _rebuilt_equals_held(db)  # settles the killed rebuild's intent against the database first
-    rebuilds = [e for e in ingest.read_manifest(db) if e["action"] == "rebuild"]
+    rebuilds = [e for e in journal.read_manifest(db) if e["action"] == "rebuild"]
     assert len(rebuilds) == (2 if swapped else 1)  # the killed one counts iff it was swapped in
     assert [p.name for p in db.parent.iterdir() if ".rebuild-" in p.name] == []

@@ -22,11 +22,16 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from ingest_helpers import run_cli
-from pipelines import config, export, ingest, report, scoring
+from pipelines import config, scoring
+from pipelines.report import export
+from pipelines.store import ingest
+from pipelines.store.registry import load_registry
+from pipelines.store import plan
+from pipelines.report import quarterly
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.period import Period
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tX", "\rX", "a\x07b", "c\x1bd"]
@@ -84,7 +89,7 @@ def hostile_db(tmp_path_factory) -> Path:
     entries = [RegistryEntry(code(i), as_stored(name), as_stored(HOSTILE[-1 - i]), "teacher", 10)
                for i, name in enumerate(HOSTILE)]
     registry = typed_as_text(write_registry_workbook(base / "registry.xlsx", entries))
-    loaded, problems = ingest.load_registry(registry, db)
+    loaded, problems = load_registry(registry, db)
     assert loaded == len(HOSTILE), problems
     for period in PERIODS:
         files = [branch_file(base / period, i, period) for i in range(SUBMITTING)]
@@ -212,7 +217,7 @@ def test_finding2_problems_workbook_of_a_rejected_file_has_no_formula(hostile_db
     bad = branch_file(tmp_path, 0, "2026Q3", raw_cells={  # what a careless or hostile secretary typed
         ("ledger", f"{col['date']}2"): '=HYPERLINK("http://x","y")', ("ledger", f"{col['expected']}2"): "@SUM(A1)",
         ("ledger", f"{col['attended']}2"): as_stored("+1\x07")})
-    results = ingest.preview([('=HYPERLINK("http://x","y").xlsx', bad.read_bytes())], hostile_db)
+    results = plan.preview([('=HYPERLINK("http://x","y").xlsx', bad.read_bytes())], hostile_db)
     assert results[0].status == "rejected"
     texts = assert_inert_xlsx(load_upload_page().problems_workbook(results), "校验结果")
     assert hostile_seen(texts)
@@ -261,7 +266,7 @@ def test_finding4_report_writer_takes_hostile_frames_directly(hostile_db):
             if col in frame:
                 frame[col] = [HOSTILE[n % len(HOSTILE)] + "\x07" for n in range(len(frame))]
         data[key] = frame
-    texts = assert_inert_xlsx(report.quarter_report(PERIODS[-1], hostile_db, data=data), "report")
+    texts = assert_inert_xlsx(quarterly.quarter_report(PERIODS[-1], hostile_db, data=data), "report")
     assert hostile_seen(texts) and not any(CONTROL.search(t) for t in texts)
 
 
@@ -287,8 +292,8 @@ def test_finding4_a_download_that_cannot_be_built_shows_a_chinese_error():
 def test_finding2_registry_download_is_inert_and_uploads_again_as_stored(hostile_db, tmp_path):
     """下载当前名册 (pages/upload.py) writes the stored registry with write_registry_workbook: no formula, no
     character Excel refuses, and the file re-uploads to exactly the names it holds (no added apostrophe)."""
-    from pipelines import db as dbmod
-    from pipelines.reader import read_registry
+    from pipelines.store import db as dbmod
+    from pipelines.workbook.reader import read_registry
 
     with dbmod.connect(hostile_db) as con:
         rows = con.execute("SELECT branch_code, branch_name, college, branch_type, members FROM registry "

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from ingest_helpers import ROOT, branch_workbook, code_of
-from pipelines import auth, config, demo, ingest
-from pipelines import db as dbm
+from pipelines import auth, config
+from pipelines.demo import build
+from pipelines.store import ingest, registry
+from pipelines.store import db as dbm
 
 READERS = 20
 
@@ -46,7 +48,7 @@ def test_issue10_sign_in_leaves_the_data_version(tmp_path):
 def school(tmp_path_factory) -> Path:
     """A demo school of 80 branches over two quarters: 2026Q3 is loaded first, 2026Q2 (80 files) by the CLI."""
     out = tmp_path_factory.mktemp("school")
-    demo.generate(out, seed=7, branches=80, quarters=2, workers=1)
+    build.generate(out, seed=7, branches=80, quarters=2, workers=1)
     return out
 
 
@@ -71,7 +73,7 @@ def _reader(k: int, codes: list[str], stop: threading.Event, waits: list, busy: 
 
 def test_finding7_viewers_see_no_busy_message_beside_a_cli_ingest(school):
     db = config.settings().db_path
-    ingest.load_registry(school / demo.REGISTRY_FILE, db)
+    registry.load_registry(school / build.REGISTRY_FILE, db)
     ingest.ingest(school / "2026Q3", db)
     codes = sorted(p.name.split("_")[1] for p in (school / "2026Q2").glob("*.xlsx"))
     assert len(codes) == 80

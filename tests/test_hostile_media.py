@@ -5,7 +5,7 @@ minutes after sign-out with the browser closed. Here a real server (`streamlit r
 download an original, and a plain urllib client (no cookies, no session) then tries the download's URL: after
 sign-out, and after the browser was closed without signing out, it must get no file.
 
-The unit tests below hold the link rules (pipelines.archive_links) with an injectable clock, without sleeping.
+The unit tests below hold the link rules (pages.archive_links) with an injectable clock, without sleeping.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import urllib.request
 
 import pytest
 
-from pipelines import archive_links, db, ingest
+from pages import archive_links
+from pipelines.store import db, journal
 from app_server import settled, sign_in
 from test_browser_upload import PASSWORD, browser_context_args, server  # noqa: F401 - fixtures
 from test_upload import admin_hash, registry_db  # noqa: F401 - fixtures
@@ -66,7 +67,7 @@ def _download_original(page, demo_db) -> tuple[bytes, str]:
     with open(d.path(), "rb") as fh:
         data = fh.read()
     sha = hashlib.sha256(data).hexdigest()
-    assert data == ingest.archived_file(sha, demo_db)
+    assert data == journal.archived_file(sha, demo_db)
     names = db.query_df("SELECT file_name FROM submissions WHERE sha256 = ?", [sha], demo_db)["file_name"]
     assert d.suggested_filename in set(names)
     return data, d.url

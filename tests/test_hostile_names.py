@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import db as dbmod
-from pipelines import ingest
-from pipelines import normalise as nz
+from pipelines.store import db as dbmod, ingest
+from pipelines.store.registry import load_registry
+from pipelines.workbook import normalise as nz
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.reader import read_registry, read_workbook
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.workbook.reader import read_registry, read_workbook
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 CONTROL = "\x00\x07\x08\x1b\x7f\x85"
 
@@ -114,7 +114,7 @@ def test_finding4_no_control_character_reaches_the_database(tmp_path):
     db = dbmod.db_path()
     registry = write_registry_workbook(tmp_path / "名册.xlsx", [
         RegistryEntry("JX01-T01", typed(NAME, CONTROL), typed(COLLEGE, "\x1b"), "teacher", 12)])
-    count, problems = ingest.load_registry(registry, db)
+    count, problems = load_registry(registry, db)
     assert count == 1
     results = ingest.ingest([control_workbook(tmp_path / "JX01-T01_2026Q1.xlsx")], db)
     assert [r.status for r in results] == ["accepted"], [p.message for r in results for p in r.problems]
@@ -170,7 +170,7 @@ def build_hostile_db(db: Path, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     entries = [RegistryEntry(code, name, college, btype, 12) for code, name, college, btype, _ in BRANCHES]
     registry = write_registry_workbook(folder / "名册.xlsx", entries + [RegistryEntry(*MISSING, 12)])
-    assert ingest.load_registry(registry, db)[0] == len(BRANCHES) + 1
+    assert load_registry(registry, db)[0] == len(BRANCHES) + 1
     files = [hostile_workbook(folder, code, name, college, btype, q, meetings[q - 1])
              for code, name, college, btype, meetings in BRANCHES for q in (1, 2)]
     results = ingest.ingest(files, db)

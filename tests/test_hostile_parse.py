@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from pipelines import ingest, safe_read
+from pipelines.store import ingest
+from pipelines.workbook import safe_read
 from pipelines.guide import guide
-from pipelines.container import MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, ledger_cap
-from pipelines.workbook import EXAMPLE_ROW, write_workbook
+from pipelines.workbook.container import MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, ledger_cap
+from pipelines.workbook.template import EXAMPLE_ROW, write_workbook
 from tests.ingest_helpers import branch_workbook, run_cli
 
 G = guide()

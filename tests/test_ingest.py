@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from ingest_helpers import branch_workbook, registry_workbook, snapshot
-from pipelines import db as dbm
-from pipelines import ingest
+from pipelines.store import db as dbm, ingest, journal, plan, rebuild, registry, sources, versions
 from pipelines.config import settings
 
 
@@ -39,7 +38,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 def _state(db: Path) -> tuple:
     """Everything a rejected write must leave untouched: table contents, data version, manifest."""
-    manifest = ingest.read_manifest(db)
+    manifest = journal.read_manifest(db)
     return snapshot(db), dbm.data_version(db), json.dumps(manifest, ensure_ascii=False)
 
 
@@ -49,14 +48,14 @@ def _rows(db: Path, sql: str, params=()) -> list[tuple]:
 
 
 def test_preview_classifies_without_writing_and_ingest_agrees(db, files):
-    first = ingest.preview([files["a1"]], db)
+    first = plan.preview([files["a1"]], db)
     assert [r.status for r in first] == ["accepted"]
     assert not db.exists() and dbm.data_version(db) == 0  # preview wrote nothing, not even an empty file
     ingest.ingest([files["a1"]], db)
 
     batch = [files["a1"], files["a2"], files["b"], files["bad"]]
     before = _state(db)
-    planned = ingest.preview(batch, db)
+    planned = plan.preview(batch, db)
     assert [r.status for r in planned] == ["unchanged", "replaced", "accepted", "rejected"]
     assert [(r.branch_code, r.period) for r in planned[:3]] == [("JX01-T01", "2026Q1"), ("JX01-T01", "2026Q1"),
                                                                 ("JX01-T02", "2026Q1")]
@@ -65,7 +64,7 @@ def test_preview_classifies_without_writing_and_ingest_agrees(db, files):
     done = ingest.ingest(batch, db)
     assert [r.status for r in done] == [r.status for r in planned]
     assert [r.version for r in done] == [1, 2, 1, None]
-    assert all(r.sha256 == ingest._sha(Path(f).read_bytes()) for r, f in zip(done, batch))
+    assert all(r.sha256 == sources.sha(Path(f).read_bytes()) for r, f in zip(done, batch))
 
 
 def test_rejected_file_leaves_database_unchanged(db, files):
@@ -149,7 +148,7 @@ def test_identical_file_is_a_no_op(db, files, tmp_path):
 
 
 def test_same_branch_quarter_twice_in_one_batch(db, files):
-    planned = ingest.preview([files["a1"], files["a2"]], db)
+    planned = plan.preview([files["a1"], files["a2"]], db)
     assert [r.status for r in planned] == ["accepted", "replaced"]
     assert [p.code for p in planned[0].problems] == ["batch_replaced_later"]
     assert [p.code for p in planned[1].problems] == ["batch_replaces"]
@@ -166,22 +165,22 @@ def test_rollback_and_withdraw(db, files):
     def statuses():
         return _rows(db, "SELECT version, status FROM submissions WHERE period = '2026Q1' ORDER BY version")
 
-    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") == ids[1]
+    assert versions.rollback("JX01-T01", "2026Q1", db, actor="admin") == ids[1]
     assert statuses() == [(1, "superseded"), (2, "current"), (3, "rolled_back")]
-    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") == ids[0]
+    assert versions.rollback("JX01-T01", "2026Q1", db, actor="admin") == ids[0]
     assert statuses() == [(1, "current"), (2, "rolled_back"), (3, "rolled_back")]
     version = dbm.data_version(db)
-    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") is None  # nothing earlier: no write
+    assert versions.rollback("JX01-T01", "2026Q1", db, actor="admin") is None  # nothing earlier: no write
     assert dbm.data_version(db) == version
 
     # Submitting the rolled-back file again makes it a new version, not "unchanged".
     (again,) = ingest.ingest([files["a3"]], db)
     assert (again.status, again.version) == ("replaced", 4)
 
-    assert ingest.withdraw("JX01-T01", "2026Q1", db, actor="admin") == again.submission_id
+    assert versions.withdraw("JX01-T01", "2026Q1", db, actor="admin") == again.submission_id
     assert _rows(db, "SELECT count(*) FROM stg_submissions WHERE period = '2026Q1'") == [(0,)]
-    assert ingest.withdraw("JX01-T01", "2026Q1", db, actor="admin") is None
-    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="admin") is None  # nothing current to roll back
+    assert versions.withdraw("JX01-T01", "2026Q1", db, actor="admin") is None
+    assert versions.rollback("JX01-T01", "2026Q1", db, actor="admin") is None  # nothing current to roll back
 
     # After a withdrawal the branch-quarter is open again: a new file is a new version, status accepted.
     (fresh,) = ingest.ingest([files["a2"]], db)
@@ -189,33 +188,33 @@ def test_rollback_and_withdraw(db, files):
 
     actions = [a for (a,) in _rows(db, "SELECT action FROM audit_log")]
     assert actions.count("rollback") == 2 and actions.count("withdraw") == 1
-    assert [e["action"] for e in ingest.read_manifest(db)] == [
+    assert [e["action"] for e in journal.read_manifest(db)] == [
         "ingest", "ingest", "ingest", "rollback", "rollback", "ingest", "withdraw", "ingest"]
 
 
 def test_archive_keeps_every_written_original(db, files):
     (r,) = ingest.ingest([("上传的文件.xlsx", files["a1"].read_bytes())], db)  # (name, bytes) as from the page
     assert r.status == "accepted" and r.file_name == "上传的文件.xlsx"
-    assert ingest.archived_file(r.sha256, db) == files["a1"].read_bytes()
+    assert journal.archived_file(r.sha256, db) == files["a1"].read_bytes()
     stored = settings().archive_for(db) / r.sha256[:2] / f"{r.sha256}.xlsx"
     assert stored.exists()
     assert not list(settings().archive_for(db).rglob("*.tmp"))  # written atomically, no temp left
     with pytest.raises(ValueError):
-        ingest.archived_file("../../etc/passwd", db)
+        journal.archived_file("../../etc/passwd", db)
     with pytest.raises(FileNotFoundError):
-        ingest.archived_file("0" * 64, db)
+        journal.archived_file("0" * 64, db)
 
 
 def _history(db: Path, files: dict[str, Path], tmp_path: Path) -> None:
     """A realistic history: registry, uploads, a re-submission, a rollback, a withdrawal, a registry update."""
     reg = registry_workbook(tmp_path / "reg.xlsx", ["JX01-T01", "JX01-T02", "JX01-T03"])
-    assert ingest.load_registry(reg, db, actor="组织部")[0] == 3
+    assert registry.load_registry(reg, db, actor="组织部")[0] == 3
     ingest.ingest([files["a1"], files["b"], files["bad"]], db, actor="组织部")
     ingest.ingest([files["a2"], files["a3"], files["c_q2"]], db, actor="管理员乙")
-    ingest.rollback("JX01-T01", "2026Q1", db, actor="管理员乙")
-    ingest.withdraw("JX01-T01", "2026Q2", db, actor="管理员乙")
+    versions.rollback("JX01-T01", "2026Q1", db, actor="管理员乙")
+    versions.withdraw("JX01-T01", "2026Q2", db, actor="管理员乙")
     reg2 = registry_workbook(tmp_path / "reg2.xlsx", ["JX01-T01", "JX01-T02", "JX01-T03", "JX02-S01"])
-    assert ingest.load_registry(reg2, db, actor="组织部")[0] == 4
+    assert registry.load_registry(reg2, db, actor="组织部")[0] == 4
 
 
 def _without_rebuild_rows(snap: dict) -> dict:
@@ -230,7 +229,7 @@ def test_rebuild_reproduces_the_same_tables(db, files, tmp_path):
 
     # The database is lost: only the archive (originals + manifest) remains.
     db.unlink()
-    results = ingest.rebuild(db)
+    results = rebuild.rebuild(db)
     assert [r.status for r in results] == ["accepted", "accepted", "accepted", "replaced", "replaced", "accepted",
                                            "accepted"]
     rebuilt = snapshot(db)
@@ -239,7 +238,7 @@ def test_rebuild_reproduces_the_same_tables(db, files, tmp_path):
     assert dbm.data_version(db) > version  # pages reload
 
     # Rebuilding over an existing database swaps in the same content; no temp files are left behind.
-    ingest.rebuild(db)
+    rebuild.rebuild(db)
     assert _without_rebuild_rows(snapshot(db)) == original
     assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith(".")) == []
     assert not Path(str(db) + ".wal").exists()
@@ -249,20 +248,20 @@ def test_rebuild_keeps_the_database_when_an_archived_file_is_missing(db, files):
     (r,) = ingest.ingest([files["a1"]], db)
     before = snapshot(db)
     (settings().archive_for(db) / r.sha256[:2] / f"{r.sha256}.xlsx").unlink()
-    with pytest.raises(ingest.RebuildIncomplete) as exc:
-        ingest.rebuild(db)
+    with pytest.raises(rebuild.RebuildIncomplete) as exc:
+        rebuild.rebuild(db)
     assert [p.code for p in exc.value.results[0].problems] == ["archive_missing"]
     assert snapshot(db) == before
 
 
 def test_registry_with_errors_writes_nothing(db, files, tmp_path):
     reg = registry_workbook(tmp_path / "reg.xlsx", ["JX01-T01", "JX01-T02"])
-    n, problems = ingest.load_registry(reg, db, actor="组织部")
+    n, problems = registry.load_registry(reg, db, actor="组织部")
     assert n == 2 and not [p for p in problems if p.severity == "error"]
     before = _state(db)
 
     dup = registry_workbook(tmp_path / "dup.xlsx", ["JX01-T01", "JX01-T09", "JX01-T01"])
-    n, problems = ingest.load_registry(dup, db, actor="组织部")
+    n, problems = registry.load_registry(dup, db, actor="组织部")
     assert n == 0
     codes = [(p.code, p.cell) for p in problems if p.severity == "error"]
     assert codes == [("registry_duplicate_code", "A4")]
@@ -283,18 +282,18 @@ def test_registry_with_errors_writes_nothing(db, files, tmp_path):
 def test_manifest_survives_a_torn_line(db, files):
     """A crash mid-append leaves half a line; it is skipped and does not swallow the next entry."""
     ingest.ingest([files["a1"]], db)
-    manifest = settings().archive_for(db) / ingest.MANIFEST_NAME
+    manifest = settings().archive_for(db) / journal.MANIFEST_NAME
     with open(manifest, "ab") as fh:
         fh.write(b'{"txn": "torn", "action": "ing')
     ingest.ingest([files["b"]], db)
-    assert [e["file_name"] for e in ingest.read_manifest(db)] == ["a1.xlsx", "b.xlsx"]
+    assert [e["file_name"] for e in journal.read_manifest(db)] == ["a1.xlsx", "b.xlsx"]
     original = snapshot(db)
-    ingest.rebuild(db)
+    rebuild.rebuild(db)
     assert _without_rebuild_rows(snapshot(db)) == original
 
 
 # The schema of databases made before `loads` was folded into `submissions` and staging moved to SQL files
-# (pipelines/db.py as of that change, comments left out): such a database must open and keep its data.
+# (pipelines/store/db.py as of that change, comments left out): such a database must open and keep its data.
 OLD_SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS submission_seq START 1;
@@ -413,14 +412,16 @@ FROM raw_self_assessment a JOIN stg_submissions s USING (submission_id);
 
 
 def test_a_database_with_the_old_schema_opens_and_keeps_its_submissions(db, files):
-    from pipelines import reader, scoring, store
+    from pipelines import scoring
+    from pipelines.workbook import reader
+    from pipelines.store import writes
 
     parsed = reader.read_workbook(files["a1"])
     db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db))
     con.execute(OLD_SCHEMA)
     con.execute("CREATE TABLE schema_meta AS SELECT 'old-schema' AS fingerprint")
-    status, sub_id = store.save_parsed(con, parsed, actor="cli")
+    status, sub_id = writes.save_parsed(con, parsed, actor="cli")
     con.execute("INSERT INTO loads SELECT load_id, file_name, sha256, uploaded_at, uploaded_by FROM submissions")
     con.close()
     assert status == "accepted"
@@ -436,5 +437,5 @@ def test_a_database_with_the_old_schema_opens_and_keeps_its_submissions(db, file
     assert _rows(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'loads'") == [(0,)]
     assert _rows(db, "SELECT fingerprint FROM schema_meta") == [(dbm.SCHEMA_FINGERPRINT,)]
     # the old version is still there to come back to, with the same scores
-    assert ingest.rollback("JX01-T01", "2026Q1", db, actor="cli") == sub_id
+    assert versions.rollback("JX01-T01", "2026Q1", db, actor="cli") == sub_id
     pd.testing.assert_frame_equal(scoring.branch_scores("2026Q1", db), before)

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines import normalise as nz
+from pipelines.workbook import normalise as nz
 from pipelines.guide import guide
 
 D = dt.date(2026, 3, 5)

@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines import db as dbmod
-from pipelines import briefing, scoring, store
+from pipelines.store import db as dbmod
+from pipelines import scoring
+from pipelines.report import briefing
+from pipelines.store import writes
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, CountValue, LedgerRow, ParsedWorkbook, RegistryEntry, SelfAssessmentRow
+from pipelines.workbook.model import BranchInfo, CountValue, LedgerRow, ParsedWorkbook, RegistryEntry, SelfAssessmentRow
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {
@@ -289,7 +291,7 @@ def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
 def test_branch_shows_support_review_and_verified_share(demo_db):
     """A branch the demo reviewer reached: 核实率 under the metrics, each item's ledger support and review
     state, and the ledger rows behind a linked item — all as pipelines compute them."""
-    from pipelines import review
+    from pipelines.store import review
 
     period = scoring.latest_period(demo_db)
     with dbmod.connect(demo_db) as con:
@@ -412,12 +414,12 @@ def thin_db() -> Path:
     """Two branches: T01 with two quarters, S01 (student) with only the later one; a registry of three."""
     path = dbmod.db_path()
     with dbmod.connect(path, write=True) as con:
-        store.save_registry(con, [RegistryEntry("T01", "T01支部", "机械工程学院", "teacher", 8),
+        writes.save_registry(con, [RegistryEntry("T01", "T01支部", "机械工程学院", "teacher", 8),
                                   RegistryEntry("S01", "S01支部", "机械工程学院", "student", 8),
                                   RegistryEntry("S02", "S02支部", "外国语学院", "student", 6)])
-        store.save_parsed(con, _workbook("T01", 2025, 1), actor="test")
-        store.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
-        store.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 1), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
+        writes.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
     return path
 
 
@@ -425,8 +427,8 @@ def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
     """Changes compare with the calendar quarter before, as the ranking's arrows and 较上季度 do: after a
     quarter nobody submitted, the headline, the ranking and the movers all say there is nothing to compare."""
     with dbmod.connect(thin_db, write=True) as con:
-        store.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
-        store.save_parsed(con, _workbook("S01", 2025, 4, "student"), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
+        writes.save_parsed(con, _workbook("S01", 2025, 4, "student"), actor="test")
     at = ok(page("overview", period="2025Q4").run())
     assert "上一季度（2025 年第 3 季度）没有报送数据，暂无环比" in texts(at)
     assert not [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
@@ -467,7 +469,7 @@ def test_new_data_shows_on_the_next_interaction(thin_db):
     assert metric(at, "已报送") == "2"
     before = dbmod.data_version(thin_db)
     with dbmod.connect(thin_db, write=True) as con:
-        store.save_parsed(con, _workbook("S02", 2025, 2, "student", college="外国语学院"), actor="test")
+        writes.save_parsed(con, _workbook("S02", 2025, 2, "student", college="外国语学院"), actor="test")
     assert dbmod.data_version(thin_db) == before + 1
     at.run()
     assert metric(ok(at), "已报送") == "3"
@@ -478,7 +480,7 @@ def test_new_data_shows_on_the_next_interaction(thin_db):
 def test_registry_without_submissions_lists_everyone_as_missing():
     path = dbmod.db_path()
     with dbmod.connect(path, write=True) as con:
-        store.save_registry(con, [RegistryEntry("T01", "T01支部", "机械工程学院", "teacher", 8),
+        writes.save_registry(con, [RegistryEntry("T01", "T01支部", "机械工程学院", "teacher", 8),
                                   RegistryEntry("S01", "S01支部", "外国语学院", "student", 6)])
     at = ok(page("overview").run())
     assert metric(at, "未报送") == "2"
@@ -517,7 +519,7 @@ def test_guide_page_shows_every_item_and_searches(demo_db):
 
 def test_real_data_added_to_the_demo_database_is_flagged(demo_db):
     with dbmod.connect(demo_db, write=True) as con:
-        store.save_parsed(con, _workbook("ZZ-T99", 2025, 2), actor="admin")
+        writes.save_parsed(con, _workbook("ZZ-T99", 2025, 2), actor="admin")
     at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
     banner = [w.value for w in at.warning if "演示" in w.value]
     assert len(banner) == 1 and "数据库中仍有" in banner[0] and "1 份真实报送" in banner[0]
@@ -530,7 +532,7 @@ def test_a_new_quarter_is_shown_unless_the_viewer_chose_one(thin_db):
     assert idle.selectbox(key="period").value == chooser.selectbox(key="period").value == "2025Q2"
     chooser.selectbox(key="period").select("2025Q1").run()
     with dbmod.connect(thin_db, write=True) as con:
-        store.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
     assert ok(idle.run()).selectbox(key="period").value == "2025Q3"
     assert ok(chooser.run()).selectbox(key="period").value == "2025Q1"
 
@@ -540,8 +542,8 @@ def test_without_a_registry_nobody_is_called_missing():
     says so, instead of claiming that everyone submitted."""
     path = dbmod.db_path()
     with dbmod.connect(path, write=True) as con:
-        store.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
-        store.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
+        writes.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
     at = ok(page("overview", period="2025Q2").run())
     assert metric(at, "已报送") == "2"
     assert metric(at, "未报送") == "—" and metric(at, "支部总数") == "—"
@@ -612,8 +614,8 @@ def test_school_mean_change_warns_when_the_mix_of_types_changed(thin_db):
     at = ok(page("overview", period="2025Q2").run())
     assert "本季度与上季度报送的支部类型不同（本季度：教师党支部、学生党支部；上季度：教师党支部）" in texts(at)
     with dbmod.connect(thin_db, write=True) as con:
-        store.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
-        store.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
+        writes.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
     assert "支部类型不同" not in texts(ok(page("overview", period="2025Q3").run()))
 
 
@@ -667,8 +669,8 @@ def test_a_rise_is_red_and_a_fall_orange_on_every_metric():
 
 def test_a_quarter_the_branch_missed_is_a_gap_in_its_history(thin_db):
     with dbmod.connect(thin_db, write=True) as con:
-        store.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
-        store.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
+        writes.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
+        writes.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
     at = ok(page("branch", period="2025Q4", college="机械工程学院", branch="T01").run())
     assert "未报送的季度（图中断开）：2025 年第 3 季度" in texts(at)
     import math

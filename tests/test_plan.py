@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 
 from ingest_helpers import branch_workbook, registry_entries, registry_workbook
-from pipelines import archive as arc
-from pipelines import changes, ingest, journal, plan, registry, scoring, versions
-from pipelines import db as dbm
-from pipelines.actor import Actor, authorize
+from pipelines.store import archive as arc
+from pipelines import scoring
+from pipelines.store import changes, ingest, journal, plan, registry, versions
+from pipelines.store import db as dbm
+from pipelines.store.actor import Actor, authorize
 from pipelines.config import settings
 
 CODES = ["JX01-T01", "JX01-T02", "JX01-T03"]

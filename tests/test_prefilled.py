@@ -19,16 +19,17 @@ import yaml
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from pipelines import config, ingest
-from pipelines.__main__ import main
-from pipelines.checklist import checklist, hours_target, semester_reports_due
-from pipelines.db import query_df
-from pipelines.demo import plan_school
+from pipelines import config
+from pipelines.store import ingest, registry
+from pipelines.cli import main
+from pipelines.workbook.checklist import checklist, hours_target, semester_reports_due
+from pipelines.store.db import query_df
+from pipelines.demo.build import plan_school
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, RegistryEntry
-from pipelines.prefilled import TemplateError, prefilled_name, prefilled_zip, write_prefilled
-from pipelines.reader import read_workbook
-from pipelines.workbook import EXAMPLE_PREFIX, EXAMPLE_ROW, IDENTITY_FIELDS, write_registry_workbook, write_workbook
+from pipelines.workbook.model import BranchInfo, RegistryEntry
+from pipelines.workbook.prefilled import TemplateError, prefilled_name, prefilled_zip, write_prefilled
+from pipelines.workbook.reader import read_workbook
+from pipelines.workbook.template import EXAMPLE_PREFIX, EXAMPLE_ROW, IDENTITY_FIELDS, write_registry_workbook, write_workbook
 
 G = guide()
 S = G.workbook.sheets
@@ -47,7 +48,7 @@ def school(tmp_path):
     entries = [RegistryEntry(b.code, b.name, b.college, b.branch_type, b.members) for b in plan_school(24, 7, 2026)]
     path = write_registry_workbook(tmp_path / "支部名册.xlsx", entries)
     db = tmp_path / "school.duckdb"
-    n, problems = ingest.load_registry(path, db)
+    n, problems = registry.load_registry(path, db)
     assert n == len(entries) and not problems
     return entries, path, db
 

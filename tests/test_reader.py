@@ -17,12 +17,12 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from pipelines import container
+from pipelines.workbook import container
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, CountValue, LedgerRow, RegistryEntry, SelfAssessmentRow
-from pipelines.problems import CATALOGUE, flatten, make
-from pipelines.reader import read_registry, read_workbook
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.workbook.model import BranchInfo, CountValue, LedgerRow, RegistryEntry, SelfAssessmentRow
+from pipelines.workbook.problems import CATALOGUE, flatten, make
+from pipelines.workbook.reader import read_registry, read_workbook
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 G = guide()
 S = G.workbook.sheets
@@ -528,7 +528,7 @@ def test_exact_duplicate_ledger_row_counts_once_naming_both_rows(tmp_path):
     assert parsed.valid and len(parsed.ledger) == len(data["ledger"])
     assert sum(r.hours or 0 for r in parsed.ledger if r.activity_type == "training") == training.hours
     assert "duplicate_row" not in codes(parsed)
-    from pipelines.template_text import mistakes
+    from pipelines.workbook.template_text import mistakes
     assert any("完全相同的两行只计一次" in line for line in mistakes(G))
 
 
@@ -764,8 +764,8 @@ def test_libreoffice_opens_and_resaves_identically(tmp_path):
 
 def test_registry_workbook_handed_in_as_a_submission(tmp_path):
     """The 支部名册 in a folder of submissions gets one message pointing to the registry import."""
-    from pipelines.model import RegistryEntry
-    from pipelines.workbook import write_registry_workbook
+    from pipelines.workbook.model import RegistryEntry
+    from pipelines.workbook.template import write_registry_workbook
 
     path = write_registry_workbook(tmp_path / "支部名册.xlsx",
                                    [RegistryEntry("JX-T01", "机械工程学院教工第一党支部", "机械工程学院党委", "teacher", 12)])

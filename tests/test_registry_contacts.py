@@ -8,12 +8,12 @@ import yaml
 from openpyxl import load_workbook
 from pathlib import Path
 
-from pipelines import db as dbmod
+from pipelines.store import db as dbmod
 from pipelines.guide import GuideError, load_guide
-from pipelines.ingest import load_registry
-from pipelines.model import RegistryEntry
-from pipelines.reader import read_registry
-from pipelines.workbook import REGISTRY_SHEET, write_registry_workbook
+from pipelines.store.registry import load_registry
+from pipelines.workbook.model import RegistryEntry
+from pipelines.workbook.reader import read_registry
+from pipelines.workbook.template import REGISTRY_SHEET, write_registry_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = [RegistryEntry("JX01-T01", "教工一支部", "机械工程学院", "teacher", 25, "王芳", "0571-8888 8888"),

@@ -1,4 +1,4 @@
-"""The quarterly report workbook (pipelines/report.py) on the demo database: its numbers against the scoring
+"""The quarterly report workbook (pipelines/report/quarterly.py) on the demo database: its numbers against the scoring
 functions, its layout as read back by openpyxl, the empty quarter, and `python -m pipelines report`."""
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from pipelines import report, scoring
-from pipelines.__main__ import main as cli
+from pipelines import scoring
+from pipelines.report import quarterly
+from pipelines.cli import main as cli
 from pipelines.guide import guide
 from pipelines.period import Period
 
@@ -23,7 +24,7 @@ def test_figures_match_the_scoring_functions(demo_db, latest):
     ps = scoring.periods(demo_db)
     bs, before = scoring.branch_scores(latest, demo_db), scoring.branch_scores(ps[-2], demo_db)
     status = scoring.submission_status(latest, demo_db)
-    f = report.frames(latest, demo_db)
+    f = quarterly.frames(latest, demo_db)
 
     summary = f["概况"].set_index("项目")
     assert summary.at["支部总数", "本季度"] == len(status)
@@ -59,9 +60,9 @@ def test_figures_match_the_scoring_functions(demo_db, latest):
 
 
 def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
-    data = report.quarter_report(latest, demo_db, now=dt.datetime(2026, 11, 27, 9, 30))
+    data = quarterly.quarter_report(latest, demo_db, now=dt.datetime(2026, 11, 27, 9, 30))
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
+    assert wb.sheetnames == [*quarterly.SHEETS, quarterly.HONOURS_SHEET]
     year, q = latest.split("Q")
     assert wb["简报"]["A1"].value == "党建“双创”季度简报"
     assert f"{int(year)} 年第 {int(q)} 季度" in wb["简报"]["A2"].value
@@ -84,23 +85,23 @@ def test_workbook_reads_back_with_its_sheets_and_formats(demo_db, latest):
 def test_a_quarter_nobody_submitted_lists_every_branch_as_missing(demo_db, latest):
     year, q = latest.split("Q")
     empty = f"{int(year) + 1}Q{q}"
-    f = report.frames(empty, demo_db)
+    f = quarterly.frames(empty, demo_db)
     registry = scoring.submission_status(latest, demo_db)
     assert f["支部排名"].empty
     assert len(f["未报送支部"]) == len(registry)
-    wb = load_workbook(io.BytesIO(report.quarter_report(empty, demo_db)))
+    wb = load_workbook(io.BytesIO(quarterly.quarter_report(empty, demo_db)))
     assert wb["支部排名"]["A2"].value == "本季度暂无数据。"
 
 
 def test_cli_writes_the_report(demo_db, latest, tmp_path, capsys):
     out = tmp_path / "报告.xlsx"
     assert cli(["report", "--db", str(demo_db), "--period", latest.lower(), "--out", str(out)]) == 0
-    assert load_workbook(out).sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
+    assert load_workbook(out).sheetnames == [*quarterly.SHEETS, quarterly.HONOURS_SHEET]
     assert str(out) in capsys.readouterr().out
 
 
 def test_cli_refuses_a_database_without_data(tmp_path, capsys):
-    from pipelines import db
+    from pipelines.store import db
 
     empty = tmp_path / "empty.duckdb"
     with db.connect(empty, write=True):  # the schema, no rows
@@ -115,8 +116,8 @@ def test_without_a_registry_the_report_lists_nobody_as_missing(tmp_path):
 
     path = tmp_path / "noreg.duckdb"
     save(path, workbook("T01", 2025, 2))
-    f = report.frames("2025Q2", path)
+    f = quarterly.frames("2025Q2", path)
     assert not f["registry"] and f["未报送支部"].empty
     assert f["概况"].set_index("项目").at["未报送支部", "本季度"] == "未导入支部名册"
-    wb = load_workbook(io.BytesIO(report.quarter_report("2025Q2", path)))
+    wb = load_workbook(io.BytesIO(quarterly.quarter_report("2025Q2", path)))
     assert wb["未报送支部"]["A2"].value == "尚未导入支部名册，无法统计未报送支部。"

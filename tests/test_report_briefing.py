@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from pipelines import attention, report, scoring, summary
+from pipelines import attention, scoring
+from pipelines.report import quarterly, summary
 from pipelines.period import Period
-from pipelines.report_layout import FOOTER_TEXT, TITLE
+from pipelines.report.layout import FOOTER_TEXT, TITLE
 
 SOFFICE = shutil.which("soffice")
 needs_libreoffice = pytest.mark.skipif(
@@ -31,7 +32,7 @@ def latest(demo_db) -> str:
 
 @pytest.fixture
 def workbook(demo_db, latest):
-    return load_workbook(io.BytesIO(report.quarter_report(latest, demo_db)))
+    return load_workbook(io.BytesIO(quarterly.quarter_report(latest, demo_db)))
 
 
 # ---- 需关注 --------------------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def test_first_sheet_is_the_briefing(demo_db, latest, workbook):
 def test_every_sheet_has_title_quarter_and_page_numbers(latest, workbook):
     from pipelines.period import Period
 
-    assert workbook.sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
+    assert workbook.sheetnames == [*quarterly.SHEETS, quarterly.HONOURS_SHEET]
     for ws in workbook.worksheets:
         assert ws["A1"].value and "\"" not in ws["A1"].value, ws.title  # curly quotes only
         assert ws.oddHeader.center.text == f"{TITLE} · {Period.parse(latest).label}"
@@ -144,14 +145,14 @@ def pdf_text(pdf) -> str:
 
 @needs_libreoffice
 def test_libreoffice_prints_the_workbook_legibly(demo_db, latest, tmp_path):
-    path = tmp_path / report.file_name(latest)
-    path.write_bytes(report.quarter_report(latest, demo_db))
+    path = tmp_path / quarterly.file_name(latest)
+    path.write_bytes(quarterly.quarter_report(latest, demo_db))
     subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path / 'profile'}",
                     "--convert-to", "pdf", "--outdir", str(tmp_path / "out"), str(path)],
                    check=True, capture_output=True, timeout=180)
     pdf = tmp_path / "out" / path.with_suffix(".pdf").name
     sizes = printed_sizes(pdf)
-    assert len(report.SHEETS) <= len(sizes) <= 14
+    assert len(quarterly.SHEETS) <= len(sizes) <= 14
     assert min(min(s) for s in sizes if s) >= MIN_PRINTED_PT - 0.05
     text = pdf_text(pdf)
     pages = text.split("\f")
@@ -173,7 +174,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None and os.environ.get("REQUIRE
 
 @needs_chromium
 def test_pdf_briefing_from_the_cli(demo_db, latest, tmp_path, capsys):
-    from pipelines.__main__ import main as cli
+    from pipelines.cli import main as cli
 
     out = tmp_path / "简报.pdf"
     assert cli(["report", "--db", str(demo_db), "--period", latest, "--format", "pdf", "--out", str(out)]) == 0
@@ -198,11 +199,11 @@ def test_pdf_of_a_quarter_without_scores_has_no_charts(demo_db, latest, tmp_path
     """No branch submitted: no chart is drawn (no Chromium needed), the briefing says so."""
     from pypdf import PdfReader
 
-    from pipelines import report_pdf
+    from pipelines.report import pdf
 
     year, q = latest.split("Q")
     out = tmp_path / "empty.pdf"
-    out.write_bytes(report_pdf.quarter_pdf(f"{int(year) + 1}Q{q}", demo_db))
+    out.write_bytes(pdf.quarter_pdf(f"{int(year) + 1}Q{q}", demo_db))
     assert "还没有任何支部报送" in re.sub(r"\s+", "", pdf_text(out))
     assert not any(page.images for page in PdfReader(out).pages)
 

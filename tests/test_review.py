@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines import config, ingest, review, scoring
-from pipelines import db as dbmod
+from pipelines import config, scoring
+from pipelines.store import ingest, rebuild, review, versions
+from pipelines.store import db as dbmod
 from pipelines.config import settings
 from pipelines.guide import guide
 from test_scoring_fixtures import evidence_counts, evidence_rows, full_year_rows, ledger, save, workbook
@@ -176,10 +177,10 @@ def test_resubmission_resets_only_changed_items_and_rollback_brings_the_review_b
     assert it.loc["5.1.1", "review_decision"] == "done" and it.loc["5.1.1", "verified"] == 1
     assert pd.isna(it.loc["5.1.2", "review_decision"]) and it.loc["5.1.2", "verified"] == 0
     assert pd.isna(it.loc["6.1.1", "review_decision"]) and it.loc["6.1.1", "completion"] == approx(0.7)
-    assert ingest.rollback("A", "2026Q1", db, actor="甲") is not None  # v1 again: its reviews again
+    assert versions.rollback("A", "2026Q1", db, actor="甲") is not None  # v1 again: its reviews again
     it = items(db, "2026Q1", "A")
     assert list(it.loc[["5.1.1", "5.1.2", "6.1.1"], "review_decision"]) == ["done", "done", "done"]
-    assert ingest.withdraw("A", "2026Q1", db, actor="甲") is not None
+    assert versions.withdraw("A", "2026Q1", db, actor="甲") is not None
     with pytest.raises(ValueError, match="没有当前报送"):
         review.decide("A", "2026Q1", "5.1.1", "done", reviewer="甲", db=db)
 
@@ -190,7 +191,7 @@ def test_rebuild_replays_review_decisions(db, tmp_path):
     ingest.ingest([branch_workbook(tmp_path / "a.xlsx")], db, actor="甲")
     review.decide("JX01-T01", "2026Q1", "5.1.1", "mostly", reviewer="甲", comment="材料不全", db=db)
     before = snapshot(db)
-    ingest.rebuild(db, actor="甲")
+    rebuild.rebuild(db, actor="甲")
     after = snapshot(db)
     assert after["reviews"] == before["reviews"] and len(after["reviews"]) == 1
     assert items(db, "2026Q1", "JX01-T01").loc["5.1.1", "completion"] == approx(0.7)

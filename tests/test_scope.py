@@ -1,14 +1,15 @@
 """Accounts with a scope (issue 11 §4): a college admin writes, rolls back, withdraws and follows up only its
 own college's branches, and no school-wide write; enforced in the pipelines (actor.authorize), shown on the
-upload page. Real DuckDB files, real workbooks (pipelines.workbook), AppTest of the upload page."""
+upload page. Real DuckDB files, real workbooks (pipelines.workbook.template), AppTest of the upload page."""
 from __future__ import annotations
 
 import pytest
 
-from pipelines import auth, db, followup, ingest, versions
-from pipelines.actor import Actor, authorize, branches_in_scope, unknown_scope
+from pipelines import auth
+from pipelines.store import db, followup, ingest, plan, registry, versions
+from pipelines.store.actor import Actor, authorize, branches_in_scope, unknown_scope
 from pipelines.config import Settings
-from pipelines.workbook import write_registry_workbook
+from pipelines.workbook.template import write_registry_workbook
 from test_upload import PASSWORD, REGISTRY, app, frame, submissions, texts, upload, workbook
 from test_upload import admin_hash, registry_db  # noqa: F401 - fixtures
 
@@ -87,7 +88,7 @@ def _state() -> list[tuple]:
 def test_writes_refuse_another_college(school, tmp_path):
     before = _state()
     # a plan made without the scope (e.g. by a caller that forgot it): apply refuses it, writing nothing
-    foreign = ingest.plan([workbook(tmp_path, "XX02-T01", "2026Q1")], school)
+    foreign = plan.plan([workbook(tmp_path, "XX02-T01", "2026Q1")], school)
     writes = [
         lambda: ingest.apply(foreign, JX_ADMIN),
         lambda: versions.rollback("XX02-T01", "2026Q3", school, actor=JX_ADMIN),
@@ -101,7 +102,7 @@ def test_writes_refuse_another_college(school, tmp_path):
         with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
             write()
     for write in (lambda: versions.set_deadline("2026Q3", "2026-10-10", school, actor=JX_ADMIN),
-                  lambda: ingest.load_registry(write_registry_workbook(tmp_path / "r.xlsx", REGISTRY), school,
+                  lambda: registry.load_registry(write_registry_workbook(tmp_path / "r.xlsx", REGISTRY), school,
                                                actor=JX_ADMIN),
                   lambda: versions.start_fresh(school, actor=JX_ADMIN)):
         with pytest.raises(PermissionError, match="全校范围"):
@@ -126,7 +127,7 @@ def test_own_college_writes_go_through(school, tmp_path):
 
 def test_plan_marks_out_of_scope_files(school, tmp_path):
     files = [workbook(tmp_path, "JX01-S01", "2026Q1"), workbook(tmp_path, "XX02-T01", "2026Q1")]
-    made = ingest.plan(files, school, scope=JX)
+    made = plan.plan(files, school, scope=JX)
     assert [r.status for r in made.results] == ["accepted", "rejected"]
     problem = made.results[1].problems[-1]
     assert problem.code == "out_of_scope" and problem.severity == "error"
@@ -186,7 +187,8 @@ def test_progress_page_offers_no_deadline_to_a_college_admin(demo_db, monkeypatc
 
 def test_a_college_admin_cannot_review_another_colleges_answers(school):
     """Review decisions go through the same rule as every write (actor.authorize)."""
-    from pipelines import review, scoring
+    from pipelines import scoring
+    from pipelines.store import review
 
     answers = scoring.scored_answers("2026Q3", "XX02-T01", school)
     item = answers["item_id"].iloc[0]

@@ -22,7 +22,7 @@ _memo: dict = {}
 
 def _cached(fn, period, db, code) -> pd.DataFrame:
     """One scoring call per (data version, guide, period, branch) within a test; keeps the suite fast."""
-    from pipelines.db import data_version
+    from pipelines.store.db import data_version
 
     key = (fn.__name__, str(db), data_version(db), str(settings().guide_path), period, code)
     if key not in _memo:
@@ -445,12 +445,11 @@ def test_item_summary_and_teacher_student_comparison(db):
 
 # ---- submission status ---------------------------------------------------------------------------------
 def test_submission_status_against_the_registry(db):
-    from pipelines import db as dbmod
-    from pipelines import store
-    from pipelines.model import RegistryEntry
+    from pipelines.store import db as dbmod, writes
+    from pipelines.workbook.model import RegistryEntry
 
     with dbmod.connect(db, write=True) as con:
-        store.save_registry(con, [RegistryEntry("A", "甲支部", "机械学院", "teacher", 10),
+        writes.save_registry(con, [RegistryEntry("A", "甲支部", "机械学院", "teacher", 10),
                                   RegistryEntry("B", "乙支部", "机械学院", "student", 20),
                                   RegistryEntry("C", "丙支部", "电气学院", "teacher", 5)])
     save(db, workbook("A", 2026, 1), workbook("B", 2026, 1), workbook("D", 2026, 1, college="外语学院"))
@@ -546,7 +545,7 @@ def test_no_members_scores_hours_and_coverage_as_complete(db):
 
 
 def test_duplicate_self_assessment_rows_first_answered_row_wins(db):
-    from pipelines.model import SelfAssessmentRow
+    from pipelines.workbook.model import SelfAssessmentRow
 
     wb = workbook("A", 2026, 1)
     wb.self_assessment = [r for r in wb.self_assessment if r.item_id != "6.1.2"] + [

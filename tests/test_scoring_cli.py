@@ -27,7 +27,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def main(capsys):
     """The same command in-process (through the CLI dispatch), for the cheaper cases."""
-    from pipelines.__main__ import main as entry
+    from pipelines.cli import main as entry
 
     def call(*args: str) -> subprocess.CompletedProcess:
         code = entry(["scores", *args])

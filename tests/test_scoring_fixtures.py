@@ -1,4 +1,4 @@
-"""Builders for scoring tests: ParsedWorkbook objects made in code, written through store.save_parsed."""
+"""Builders for scoring tests: ParsedWorkbook objects made in code, written through writes.save_parsed."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,10 +7,9 @@ import hashlib
 import itertools
 from pathlib import Path
 
-from pipelines import db as dbmod
-from pipelines import store
+from pipelines.store import db as dbmod, writes
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, CountValue, LedgerRow, ParsedWorkbook, SelfAssessmentRow
+from pipelines.workbook.model import BranchInfo, CountValue, LedgerRow, ParsedWorkbook, SelfAssessmentRow
 
 _counter = itertools.count(1)
 
@@ -55,7 +54,7 @@ def workbook(code: str, year: int, quarter: int, *, branch_type: str = "teacher"
 def save(db: Path, *books: ParsedWorkbook, at: dt.datetime | None = None) -> list[tuple[str, int]]:
     """Write workbooks through the real write path."""
     with dbmod.connect(db, write=True) as con:
-        return [store.save_parsed(con, b, actor="test", uploaded_at=at) for b in books]
+        return [writes.save_parsed(con, b, actor="test", uploaded_at=at) for b in books]
 
 
 def full_year_rows(year: int, quarter: int) -> list[LedgerRow]:

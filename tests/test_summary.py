@@ -1,4 +1,4 @@
-"""本季度要点 (pipelines.summary): every figure in the text is the figure the scoring functions give, shown
+"""本季度要点 (pipelines.report.summary): every figure in the text is the figure the scoring functions give, shown
 through the one rounding rule; the wording rules on the demo school and on small hand-built schools."""
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from pipelines import scoring
-from pipelines.__main__ import main
+from pipelines.cli import main
 from pipelines.guide import GuideError, guide, load_guide
-from pipelines.ingest import ingest, load_registry
-from pipelines.model import BranchInfo, RegistryEntry
+from pipelines.store.ingest import ingest
+from pipelines.store.registry import load_registry
+from pipelines.workbook.model import BranchInfo, RegistryEntry
 from pipelines.period import Period
-from pipelines.summary import quarter_summary
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.report.summary import quarter_summary
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE = re.compile(r"(?<![\d.])\d+\.\d(?![\d.])")  # a shown score or percentage (item ids have two dots)

@@ -17,13 +17,14 @@ from streamlit.testing.v1 import AppTest
 
 from ingest_helpers import registry_workbook
 from pages import access
-from pipelines import auth, config, ingest
-from pipelines.checklist import checklist
+from pipelines import auth, config
+from pipelines.store import registry, versions
+from pipelines.workbook.checklist import checklist
 from pipelines.config import env_name
 from pipelines.guide import guide
 from pipelines.period import Period
-from pipelines.reader import read_workbook
-from pipelines.template_text import mistakes
+from pipelines.workbook.reader import read_workbook
+from pipelines.workbook.template_text import mistakes
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTED = Period.latest_completed()  # the quarter being collected now: the page's default
@@ -58,9 +59,9 @@ def school(tmp_path) -> Path:
         if str(row[0].value).startswith("JX02"):
             row[2].value = "化学学院"
     wb.save(book)
-    n, problems = ingest.load_registry(book, db, actor="组织部")
+    n, problems = registry.load_registry(book, db, actor="组织部")
     assert n == len(CODES) and not [p for p in problems if p.severity == "error"]
-    ingest.set_deadline(str(COLLECTED), COLLECTED.end + dt.timedelta(days=400), db, actor="组织部")
+    versions.set_deadline(str(COLLECTED), COLLECTED.end + dt.timedelta(days=400), db, actor="组织部")
     return db
 
 
@@ -187,7 +188,7 @@ def fields(code: str) -> dict[str, str]:
     """Placeholder values for the fields of a catalogue message."""
     from string import Formatter
 
-    from pipelines.problems import CATALOGUE
+    from pipelines.workbook.problems import CATALOGUE
 
     names = {f for _, f, _, _ in Formatter().parse(CATALOGUE[code].template) if f}
     return dict.fromkeys(names - {"where", "sheet", "cell", "value"}, "?")
@@ -195,7 +196,7 @@ def fields(code: str) -> dict[str, str]:
 
 def test_the_reminders_accepted_workbooks_raised_most(tmp_path, monkeypatch):
     """From raw_problems (the warnings of accepted workbooks), most files first, named by the catalogue."""
-    from pipelines.problems import CATALOGUE, make
+    from pipelines.workbook.problems import CATALOGUE, make
     from test_scoring_fixtures import save, workbook
 
     books = [workbook(code, COLLECTED.year, COLLECTED.quarter) for code in ("A", "B", "C")]

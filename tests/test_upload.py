@@ -1,4 +1,4 @@
-"""The 数据上传 page driven through AppTest with real workbooks (pipelines.workbook) and a real DuckDB file.
+"""The 数据上传 page driven through AppTest with real workbooks (pipelines.workbook.template) and a real DuckDB file.
 
 Files go in through the real st.file_uploader widget (AppTest 1.67 can set uploaded files), so the page's
 own uploaded-files → preview → confirm path runs unchanged.
@@ -16,11 +16,13 @@ import pytest
 from openpyxl import load_workbook
 
 from pages import access
-from pipelines import archive_links, auth, db, ingest
+from pages import archive_links
+from pipelines import auth
+from pipelines.store import db, ingest, journal, plan, registry
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.period import Period
-from pipelines.workbook import write_registry_workbook, write_workbook
+from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "upload.py")
@@ -44,7 +46,7 @@ def admin_hash() -> str:
 def registry_db(tmp_path) -> Path:
     """The test database with a three-branch registry loaded through ingest (the real path)."""
     path = write_registry_workbook(tmp_path / "名册.xlsx", REGISTRY)
-    n, problems = ingest.load_registry(path, actor="setup")
+    n, problems = registry.load_registry(path, actor="setup")
     assert n == 3 and not [p for p in problems if p.severity == "error"]
     return db.db_path()
 
@@ -226,7 +228,7 @@ def test_mixed_batch_writes_only_good_files_and_reports_cells(registry_db, admin
 
 def test_problems_download_is_a_spreadsheet_with_both_tables(registry_db, tmp_path):
     page = load_page()
-    results = ingest.preview([workbook(tmp_path, "JX01-S01", "2026Q3", bad=True),
+    results = plan.preview([workbook(tmp_path, "JX01-S01", "2026Q3", bad=True),
                               workbook(tmp_path, "JX01-T01", "2026Q3")])
     wb = load_workbook(io.BytesIO(page.problems_workbook(results)))
     assert wb.sheetnames == ["校验问题", "文件结果"]
@@ -253,7 +255,7 @@ def test_resubmission_replaces_with_scores_then_rolls_back(registry_db, admin_ha
     before, after = replaced.loc[0, "原总分"], replaced.loc[0, "新总分"]
     assert before == before and after == after and after > before  # both computed (not NaN); more meetings score higher
     assert len(submissions()) == 1  # the trial scoring left the real database alone
-    assert not any(e.get("actor") == "preview" for e in ingest.read_manifest())
+    assert not any(e.get("actor") == "preview" for e in journal.read_manifest())
 
     confirm(at)
     assert submissions() == [("JX01-T01", "2026Q3", 1, "superseded", "orgadmin"),
@@ -267,7 +269,7 @@ def test_resubmission_replaces_with_scores_then_rolls_back(registry_db, admin_ha
     assert [s[2:4] for s in submissions()] == [(1, "current"), (2, "rolled_back")]
     assert "回退到第 1 版" in texts(at)
     actions = db.query_df("SELECT actor, action FROM audit_log WHERE action = 'rollback'")
-    assert actions.values.tolist() == [["orgadmin", "rollback"]]  # logged once, by ingest.rollback
+    assert actions.values.tolist() == [["orgadmin", "rollback"]]  # logged once, by versions.rollback
 
     assert at.button(key="dj_withdraw").disabled  # the tick was for the rollback only
     assert "无法在本页恢复" in texts(at)
@@ -325,7 +327,6 @@ def test_a_file_in_another_format_gets_the_chinese_how_to(registry_db, admin_has
 
 
 def test_applying_a_plan_twice_writes_once(registry_db, tmp_path):
-    from pipelines import plan
 
     the_plan = plan.plan([workbook(tmp_path, "JX01-T01", "2026Q3")], on_conflict="refuse")
     assert [r.status for r in ingest.apply(the_plan, "orgadmin")] == ["accepted"]
@@ -355,7 +356,7 @@ def test_history_download_registry_and_audit_tabs(registry_db, admin_hash, tmp_p
     confirm(at)
     at.run()
     # any archived original can be downloaded
-    assert ingest.archived_file(db.query_df("SELECT sha256 FROM submissions").iloc[0, 0]) == f[1]
+    assert journal.archived_file(db.query_df("SELECT sha256 FROM submissions").iloc[0, 0]) == f[1]
     assert [b for b in at.get("link_button") if "原始文件" in b.proto.label and "/dj-archive/" in b.proto.url]
 
     # registry: validate then confirm, replacing the registry
@@ -460,9 +461,9 @@ def test_repeated_failed_sign_ins_are_slowed_down(registry_db, admin_hash):
 @pytest.mark.slow
 def test_a_whole_school_in_one_batch(demo_files, admin_hash):
     """Every demo workbook (24 branches × 6 quarters) through the page in one batch, into an empty database."""
-    from pipelines.demo import REGISTRY_FILE, demo_files as demo_paths
+    from pipelines.demo.build import REGISTRY_FILE, demo_files as demo_paths
 
-    n, _ = ingest.load_registry(demo_files / REGISTRY_FILE, actor="setup")
+    n, _ = registry.load_registry(demo_files / REGISTRY_FILE, actor="setup")
     files = [(p.name, p.read_bytes()) for p in demo_paths(demo_files)]
     assert n == 24 and len(files) > 100
     at = signed_in(admin_hash)
@@ -496,7 +497,7 @@ def test_demo_data_is_set_aside_to_start_with_real_data(demo_db, admin_hash, tmp
     assert (backups[0] / f"{demo_db.name}.archive" / "manifest.jsonl").exists()
     # real data goes in afterwards through the usual path
     path = write_registry_workbook(tmp_path / "名册.xlsx", REGISTRY)
-    assert ingest.load_registry(path, actor="orgadmin")[0] == 3
+    assert registry.load_registry(path, actor="orgadmin")[0] == 3
     name, data = workbook(tmp_path, "JX01-T01", "2026Q1")
     assert [r.status for r in ingest.ingest([(name, data)], actor="orgadmin")] == ["accepted"]
 

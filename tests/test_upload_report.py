@@ -1,6 +1,6 @@
 """The upload report for a busy officer (issue 15, points 6–7): rejected files first, 说明 beside the cell,
 codes and hashes tucked away, one 退回说明 per rejected branch (A4, printable), the quarter's deadline and the
-逾期报送 note. Real workbooks (pipelines.workbook), a real DuckDB file, the page through AppTest."""
+逾期报送 note. Real workbooks (pipelines.workbook.template), a real DuckDB file, the page through AppTest."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,9 +11,11 @@ import zipfile
 
 from openpyxl import load_workbook
 
-from pipelines import plan, return_note, versions
+from pipelines.store import plan
+from pipelines.report import return_note
+from pipelines.store import versions
 from pipelines.period import Period
-from pipelines.report_layout import FOOTER_TEXT
+from pipelines.report.layout import FOOTER_TEXT
 from test_report_briefing import MIN_PRINTED_PT, SOFFICE, needs_libreoffice, pdf_text, printed_sizes
 from test_upload import admin_hash, frame, registry_db, signed_in, texts, upload, workbook  # noqa: F401 (fixtures)
 
@@ -90,7 +92,7 @@ def test_deadline_caption_and_late_note(registry_db, admin_hash, tmp_path):
 
 def test_on_time_branch_stays_on_time_when_corrected_late(registry_db, tmp_path):
     """The late rule counts the first upload: a correction after the deadline is not late."""
-    from pipelines import ingest
+    from pipelines.store import ingest
 
     ingest.ingest([workbook(tmp_path, "JX01-T01", PERIOD)], actor="orgadmin")
     versions.set_deadline(PERIOD, dt.date.today(), actor="orgadmin")  # the first upload was on the day

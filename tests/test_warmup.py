@@ -1,4 +1,4 @@
-"""The warm start (serve.py → pipelines/warmup.py) against the real server: `streamlit run` on a free port,
+"""The warm start (serve.py → pages/warmup.py) against the real server: `streamlit run` on a free port,
 Streamlit's own websocket, the demo database."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app_server import free_port, start_app, stop_app
-from pipelines.warmup import stream_url, visit_pages
+from pages.warmup import stream_url, visit_pages
 
 TITLES = ["全校总览", "二级党组织画像", "支部画像", "教师与学生支部对比", "趋势分析", "会议大屏", "预警", "报送进度",
           "督办整改", "指标指南", "填报模板", "数据上传"]  # navigation order

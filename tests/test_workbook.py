@@ -7,12 +7,12 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.__main__ import main
+from pipelines.cli import main
 from pipelines.guide import guide
-from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.workbook import (INFO_HEADERS, LEDGER_TEMPLATE_ROWS, REGISTRY_SHEET, _build_workbook,
+from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
+from pipelines.workbook.template import (INFO_HEADERS, LEDGER_TEMPLATE_ROWS, REGISTRY_SHEET, _build_workbook,
                                 write_registry_workbook, write_workbook)
-from pipelines.xlsx_style import save
+from pipelines.workbook.xlsx_style import save
 
 
 def _validations(ws):
@@ -52,7 +52,7 @@ def test_blank_template_sheets_headers_and_items(tmp_path, branch_type):
     assert [sa.cell(row=r, column=1).value for r in range(2, 2 + len(items))] == [it.id for it in items]
     assert sa.cell(row=2 + len(items), column=1).value is None
     # Items with a teacher and a student part show only this type's part, then how the row is scored.
-    from pipelines.workbook import scoring_note
+    from pipelines.workbook.template import scoring_note
 
     for r, it in enumerate(items, start=2):
         assert sa.cell(row=r, column=3).value == it.parts.get(branch_type, it.text) + scoring_note(it)
@@ -201,7 +201,7 @@ def test_every_sheet_prints_one_page_wide(tmp_path):
     """Secretaries print the workbook to sign it: landscape A4, fitted to the page width, header repeated."""
     from openpyxl import load_workbook
 
-    from pipelines.workbook import write_workbook
+    from pipelines.workbook.template import write_workbook
 
     wb = load_workbook(write_workbook(tmp_path / "t.xlsx", "student"))
     for ws in wb.worksheets:

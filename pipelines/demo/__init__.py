@@ -1,0 +1,1 @@
+"""The built-in demo school: generated workbooks ingested through the real write path."""

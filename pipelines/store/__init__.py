@@ -1,0 +1,1 @@
+"""The only layer that writes: the database, plan -> apply, archive and manifest, versions."""

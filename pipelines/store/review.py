@@ -1,0 +1,170 @@
+"""Review (审核) of self-assessed answers: the reviewer's decisions, their history and the journaled write.
+
+A decision judges one answer of a branch-quarter: 认定完成 / 认定基本完成 / 认定未完成 (an answer id of the
+guide) or 退回补充 (sent_back). It is stored against the fingerprint of the answer it judged (status and
+evidence text, `stg_self_assessment.answer_fp`), so a re-submission that keeps an item's answer keeps its
+review and one that changes the answer or its evidence returns the item to 待审核; rollback and withdraw need
+nothing of their own, since the current review is looked up by the current submission's answer. Every
+decision is a row (the history; the current one is the latest, `stg_reviews`), an audit_log row and a
+manifest line, so `rebuild` replays it. How reviews enter the score: self_assessment.sql, docs/scoring.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.store import db as dbm
+from pipelines import scoring
+from pipelines.store import journal, writes
+from pipelines.store.actor import Actor, authorize
+from pipelines.guide import Guide, guide
+from pipelines.period import Period
+
+SENT_BACK = "sent_back"
+PENDING_NAME = "待审核"
+
+
+def decision_names(g: Guide | None = None) -> dict[str, str]:
+    """Decision id → Chinese name, in the order a reviewer picks them: 认定<answer> …, 退回补充."""
+    g = g or guide()
+    return {**{a.id: f"认定{a.name}" for a in g.self_assessment}, SENT_BACK: "退回补充"}
+
+
+def needs_comment(answer: str | None, decision: str, g: Guide | None = None) -> bool:
+    """A comment is required when the decision sends the answer back or rates it lower than the answer."""
+    if decision == SENT_BACK:
+        return True
+    values = {a.id: a.value for a in (g or guide()).self_assessment}
+    return values[decision] < values.get(answer, 0.0)
+
+
+def _check(branch_code: str, period: str, item_id: str, decision: str, g: Guide) -> str:
+    try:
+        period = str(Period.parse(period))
+    except ValueError as e:
+        raise ValueError(f"季度“{period}”无法识别，应写作如 2026Q3。") from e
+    try:
+        item = g.item(item_id)
+    except KeyError:
+        raise ValueError(f"指标“{item_id}”不在指标指南中。") from None
+    if not item.self_assessed:
+        raise ValueError(f"指标 {item_id} 不是自评指标，无需审核。")
+    if decision not in decision_names(g):
+        raise ValueError(f"审核结论“{decision}”无效，应为：{'、'.join(decision_names(g).values())}。")
+    return period
+
+
+def decide(branch_code: str, period: str, item_id: str, decision: str, *, reviewer: Actor | str, comment: str = "",
+           db: str | Path | None = None, at: dt.datetime | None = None) -> int:
+    """Record one review decision on the current answer of an item; returns its review_id.
+
+    PermissionError (Chinese) for an empty reviewer or a branch outside the reviewer's scope (actor.authorize);
+    ValueError for an unknown period, item or decision, a missing comment where one is required (lower than
+    the answer, or sent back), no current answer, or an answer that changed since it was read (a
+    re-submission in between: the reviewer should look again).
+    """
+    return decide_many(branch_code, period, {item_id: (decision, comment)}, reviewer=reviewer, db=db, at=at)[0]
+
+
+def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, str]], *, reviewer: Actor | str,
+                db: str | Path | None = None, at: dt.datetime | None = None) -> list[int]:
+    """Record several decisions (item_id → (decision, comment)) on one branch-quarter in one write: all or
+    none, one manifest line, one audit row each. Returns the review ids in the order given. Errors as decide."""
+    g = guide()
+    reviewer = authorize(reviewer, [branch_code], db=db).name
+    if not decisions:
+        return []
+    answers = None
+    rows, details = [], []
+    at = at or journal.now()
+    for item_id, (decision, comment) in decisions.items():
+        period = _check(branch_code, period, item_id, decision, g)
+        answers = scoring.scored_answers(period, branch_code, db) if answers is None else answers
+        row, detail = _row(answers, branch_code, period, item_id, decision, str(comment or "").strip(), g)
+        rows.append({**row, "reviewer": reviewer, "decided_at": at.isoformat()})
+        details.append(detail)
+
+    def body(con):
+        ids = []
+        for row, detail in zip(rows, details):
+            still = con.execute("SELECT count(*) FROM stg_self_assessment WHERE submission_id = ? AND row_no = ? "
+                                "AND answer_fp = ?", [row["submission_id"], row.pop("row_no"), row["answer_fp"]])
+            if still.fetchall()[0][0] == 0:
+                raise ValueError(f"支部 {branch_code} {period} 的指标 {row['item_id']} 自评已更新，请刷新后重新审核。")
+            ids.append(save(con, row))
+            writes.audit(con, reviewer, "review", detail, at=at)
+        entry = journal.entry("review", actor=reviewer, at=at, detail="；".join(details), branch=branch_code,
+                              period=period, reviews=rows)
+        return ids, entry
+
+    return journal.write(dbm.db_path(db), body)
+
+
+def _row(answers: pd.DataFrame, branch_code: str, period: str, item_id: str, decision: str, comment: str,
+         g: Guide) -> tuple[dict, str]:
+    """The decision row for the item's current answer and its audit text; ValueError when it cannot be made."""
+    hit = answers[answers["item_id"] == item_id]
+    if hit.empty:
+        raise ValueError(f"支部 {branch_code} 在 {period} 没有当前报送的指标 {item_id} 自评，无法审核。")
+    ans = hit.iloc[0]
+    status = ans["status"] if isinstance(ans["status"], str) else None
+    if needs_comment(status, decision, g) and not comment:
+        raise ValueError(f"指标 {item_id}：审核结论低于自评或退回补充时，须填写审核意见。")
+    shown = next((a.name for a in g.self_assessment if a.id == status), "未填写")
+    detail = (f"{branch_code} {period} 指标 {item_id}：{decision_names(g)[decision]}（自评“{shown}”）"
+              + (f"，意见：{comment}" if comment else ""))
+    row = {"branch_code": branch_code, "period": period, "item_id": item_id, "answer_fp": ans["answer_fp"],
+           "submission_id": int(ans["submission_id"]), "row_no": int(ans["row_no"]), "decision": decision,
+           "comment": comment}
+    return row, detail
+
+
+def save(con: duckdb.DuckDBPyConnection, row: dict) -> int:
+    """Insert one decision row inside the caller's transaction (decide, and rebuild's replay of it)."""
+    review_id = con.execute("SELECT nextval('review_seq')").fetchall()[0][0]
+    con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [review_id, row["branch_code"], row["period"], row["item_id"], row["answer_fp"],
+                 row["submission_id"], row["decision"], row["comment"], row["reviewer"],
+                 dt.datetime.fromisoformat(row["decided_at"])])
+    return review_id
+
+
+def history(branch_code: str, period: str, item_id: str | None = None, db: str | Path | None = None) -> pd.DataFrame:
+    """Every decision on a branch-quarter's answers (or one item's), newest first, with current: whether it
+    is the review the score uses now (the latest one on the current answer).
+
+    Columns: review_id, item_id, decision, decision_name, comment, reviewer, decided_at, submission_id,
+    answer_fp, current.
+    """
+    period = str(Period.parse(period))
+    sql = ("SELECT r.review_id, r.item_id, r.decision, r.comment, r.reviewer, r.decided_at, r.submission_id, "
+           "r.answer_fp, (c.review_id IS NOT NULL AND a.answer_fp IS NOT NULL) AS current FROM reviews r "
+           "LEFT JOIN stg_reviews c USING (review_id) "
+           "LEFT JOIN (SELECT DISTINCT item_id, answer_fp FROM stg_self_assessment WHERE branch_code = $b "
+           "AND period = $p) a ON a.item_id = r.item_id AND a.answer_fp = r.answer_fp "
+           "WHERE r.branch_code = $b AND r.period = $p AND ($i IS NULL OR r.item_id = $i) "
+           "ORDER BY r.decided_at DESC, r.review_id DESC")
+    with dbm.connect(db) as con:
+        df = con.execute(sql, {"b": branch_code, "p": period, "i": item_id}).df()
+    names = decision_names()
+    df.insert(3, "decision_name", df["decision"].map(names))
+    return df
+
+
+def review_state(decision: str | None) -> str:
+    """The Chinese state of an answer from its current decision: 待审核, 认定… or 退回补充."""
+    return PENDING_NAME if not isinstance(decision, str) else decision_names().get(decision, decision)
+
+
+def support_label(linked, evidence_rows) -> str:
+    """An item's ledger support as the branch page shows it: 有台账佐证（n 行）, 无台账佐证, or 仅审核认定 for an
+    item without an evidence link; '' for items that are not self-assessed (linked is missing)."""
+    if not isinstance(linked, (bool,)) and (linked is None or pd.isna(linked)):
+        return ""
+    if not bool(linked):
+        return "仅审核认定（无台账关联）"
+    n = 0 if evidence_rows is None or pd.isna(evidence_rows) else int(evidence_rows)
+    return f"有台账佐证（{n} 行）" if n else "无台账佐证"

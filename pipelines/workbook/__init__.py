@@ -1,0 +1,1 @@
+"""Reading and writing branch workbooks: the template, the reader and its checks."""
