@@ -66,25 +66,38 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
     """The report's tables with Chinese headers, keyed by sheet name (概况 split in 概况 and 七个一级指标), and
     "registry": whether a registry is loaded (without one, nobody can be listed as missing). `data`: the
     quarter's scoring.marts(period, db, previous=True) when the caller has them already."""
-    g = guide()
     period = str(Period.parse(period))
     data = data if data is not None else scoring.marts(period, db, previous=True)
-    bs, status, pbs = data["branch_scores"], data["submission_status"], data.get("prev_branch_scores")
-    dims = [(f"d{i}", d.name) for i, d in enumerate(g.dimensions, 1)]
-    types = [t.id for t in g.branch_types]
+    status = data["submission_status"]
+    prev_status = scoring.submission_status(str(Period.parse(period).previous), db)
+    ranking, branch_dims = _ranking_tables(data["branch_scores"])
+    return {"registry": scoring.has_registry(status), "概况": _summary_table(data, prev_status),
+            "七个一级指标": _dimension_table(data), "支部排名": ranking, "支部一级指标得分": branch_dims,
+            "二级党组织": _college_table(data["college_scores"]), "考核要点": _items_table(data["item_summary"]),
+            "未报送支部": _missing_table(status)}
 
-    registry = scoring.has_registry(status)
-    def counts(st: pd.DataFrame, scored: pd.DataFrame | None) -> tuple:
-        """(branches, submitted, missing) of one quarter; the first and last need a registry."""
-        has = scoring.has_registry(st)
-        sub = int((st["status"] != "missing").sum()) if not st.empty else (0 if scored is None else len(scored))
-        return (len(st) if has else None), sub, (int((st["status"] == "missing").sum()) if has else None)
 
-    now_c = counts(status, bs)
-    before_c = counts(scoring.submission_status(str(Period.parse(period).previous), db), pbs)
+def _dims() -> list[tuple[str, str]]:
+    """(score column, dimension name) of the seven dimensions, in the guide's order."""
+    return [(f"d{i}", d.name) for i, d in enumerate(guide().dimensions, 1)]
+
+
+def _counts(status: pd.DataFrame, scored: pd.DataFrame | None) -> tuple:
+    """(branches, submitted, missing) of one quarter; the first and last need a registry."""
+    has = scoring.has_registry(status)
+    sub = int((status["status"] != "missing").sum()) if not status.empty else (0 if scored is None else len(scored))
+    return (len(status) if has else None), sub, (int((status["status"] == "missing").sum()) if has else None)
+
+
+def _summary_table(data: dict[str, pd.DataFrame], prev_status: pd.DataFrame) -> pd.DataFrame:
+    """概况: headline figures of the quarter against the quarter before."""
+    g = guide()
+    bs, pbs = data["branch_scores"], data.get("prev_branch_scores")
     rows = []
+    now_c, before_c = _counts(data["submission_status"], bs), _counts(prev_status, pbs)
     for label, n, b in zip(("支部总数", "已报送支部", "未报送支部"), now_c, before_c):
         rows.append((label, n if n is not None else "未导入支部名册", b, None if n is None or b is None else n - b))
+    types = [t.id for t in g.branch_types]
     for label, t in [("全校平均分", None), *[(f"{g.branch_type_name(t)}平均分", t) for t in types]]:
         now, before = _mean(bs, t), _mean(pbs, t)
         rows.append((label, _round(now), _round(before), scoring.shown_change(now, before)))
@@ -92,18 +105,32 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
         now = int((bs["grade"] == grade.name).sum())
         before = int((pbs["grade"] == grade.name).sum()) if pbs is not None and not pbs.empty else None
         rows.append((f"等次为“{grade.name}”的支部", now, before, None if before is None else now - before))
-    summary = pd.DataFrame(rows, columns=["项目", "本季度", "上季度", "变化"], dtype=object)  # counts stay ints
+    return pd.DataFrame(rows, columns=["项目", "本季度", "上季度", "变化"], dtype=object)  # counts stay ints
 
+
+def _dimension_table(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """七个一级指标: the school's mean and each branch type's per dimension, and the gap between the types."""
+    g = guide()
+    bs, dims = data["branch_scores"], _dims()
+    types = [t.id for t in g.branch_types]
     tc = data["type_comparison"].set_index("dimension_id")
-    dim_table = pd.DataFrame({
-        "一级指标": [name for _, name in dims],
-        "全校平均": [_round(bs[col].mean()) if not bs.empty else None for col, _ in dims],
-        **{f"{g.branch_type_name(t)}平均": [_round(tc[f"{t}_mean"].get(i)) if f"{t}_mean" in tc else None
-                                          for i in range(1, len(dims) + 1)] for t in types},
-        "差值（教师−学生）": [scoring.shown_change(tc["teacher_mean"].get(i), tc["student_mean"].get(i))
-                          if "teacher_mean" in tc and "student_mean" in tc else None for i in range(1, len(dims) + 1)],
-    }, dtype=object)
+    ids = range(1, len(dims) + 1)
+    table = {"一级指标": [name for _, name in dims],
+             "全校平均": [_round(bs[col].mean()) if not bs.empty else None for col, _ in dims],
+             **{f"{g.branch_type_name(t)}平均": [_round(tc[f"{t}_mean"].get(i)) if f"{t}_mean" in tc else None
+                                               for i in ids] for t in types}}
+    if len(types) == 2:  # the gap reads first type − second type (教师 − 学生), as the compare page shows it
+        a, b = types
+        table[f"差值（{g.branch_type_name(a)[:2]}−{g.branch_type_name(b)[:2]}）"] = [
+            scoring.shown_change(tc[f"{a}_mean"].get(i), tc[f"{b}_mean"].get(i))
+            if f"{a}_mean" in tc and f"{b}_mean" in tc else None for i in ids]
+    return pd.DataFrame(table, dtype=object)
 
+
+def _ranking_tables(bs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """支部排名, and 支部一级指标得分 (the seven scores on a sheet of their own, so the ranking prints legibly
+    on one A4 page width)."""
+    g = guide()
     ranked = bs.sort_values(["rank", "branch_code"])
     ranking = pd.DataFrame({
         "排名": ranked["rank"].astype("Int64"),
@@ -114,24 +141,30 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
         "较上季度": scoring.shown_change(ranked["overall"], ranked["prev_overall"]),
         "核实率（%）": scoring.shown_share(ranked["verified"]),  # weight from the ledger or reviewed answers
     })
-    # the seven scores on a sheet of their own: the ranking then prints legibly on one A4 page width
     branch_dims = pd.DataFrame({
         "排名": ranked["rank"].astype("Int64"), "支部": ranked["branch_name"], "支部编码": ranked["branch_code"],
-        **{name: scoring.shown(ranked[col]) for col, name in dims},
+        **{name: scoring.shown(ranked[col]) for col, name in _dims()},
     })
+    return ranking, branch_dims
 
-    cs = data["college_scores"].sort_values(["rank", "college"], na_position="last")
-    colleges = pd.DataFrame({
+
+def _college_table(cs: pd.DataFrame) -> pd.DataFrame:
+    cs = cs.sort_values(["rank", "college"], na_position="last")
+    return pd.DataFrame({
         "排名": cs["rank"].astype("Int64"), "二级党组织": cs["college"],
         "支部数": cs["branches"].astype("Int64"), "已报送": cs["submitted"].astype("Int64"),
         "平均总分": scoring.shown(cs["overall"]),
         # like for like: a college must not gain because its weakest branches stopped submitting
         "较上季度（两季度均报送的支部）": scoring.shown_change(cs["overall_same"], cs["prev_same"]),
         "参与比较的支部数": cs["same_branches"].astype("Int64"),
-        **{name: scoring.shown(cs[col]) for col, name in dims},
+        **{name: scoring.shown(cs[col]) for col, name in _dims()},
     })
 
-    summ = data["item_summary"]
+
+def _items_table(summ: pd.DataFrame) -> pd.DataFrame:
+    """考核要点, weakest first."""
+    g = guide()
+    types = [t.id for t in g.branch_types]
     by_type = {t: summ[summ["branch_type"] == t].set_index("item_id") for t in [*types, "all"]}
     items = pd.DataFrame([{
         "考核要点": it.id, "一级指标": g.dimension_of(it.id).name, "内容": it.text,
@@ -140,23 +173,25 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
         **{f"{g.branch_type_name(t)}平均完成率（%）": _pct(by_type[t], it.id, "mean_completion") for t in types},
         "参与计算的支部数": _count(by_type["all"], it.id),
     } for it in g.items])
-    items = items.sort_values(["全校平均完成率（%）", "考核要点"], na_position="last").reset_index(drop=True)
+    return items.sort_values(["全校平均完成率（%）", "考核要点"], na_position="last").reset_index(drop=True)
 
-    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) if registry \
-        else status.iloc[0:0]
-    missing_table = pd.DataFrame({
+
+def _missing_table(status: pd.DataFrame) -> pd.DataFrame:
+    """未报送支部 (empty without a registry: nobody can be listed as missing)."""
+    g = guide()
+    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) \
+        if scoring.has_registry(status) else status.iloc[0:0]
+    return pd.DataFrame({
         "支部编码": miss.get("branch_code", []), "支部名称": miss.get("branch_name", []),
         "二级党组织": miss.get("college", []),
         "类型": pd.Series(miss.get("branch_type", []), dtype="object").map(
             lambda t: g.branch_type_name(t) if isinstance(t, str) else t),
     })
-    return {"registry": registry, "概况": summary, "七个一级指标": dim_table, "支部排名": ranking,
-            "支部一级指标得分": branch_dims, "二级党组织": colleges, "考核要点": items, "未报送支部": missing_table}
 
 
 def _pct(df: pd.DataFrame, item_id: str, col: str):
     v = df[col].get(item_id) if item_id in df.index else None
-    return None if v is None or pd.isna(v) else round(float(v) * 100, 1)
+    return None if v is None or pd.isna(v) else scoring.shown_percent(float(v))  # 四舍五入, as everywhere
 
 
 def _count(df: pd.DataFrame, item_id: str):

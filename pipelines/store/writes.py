@@ -61,6 +61,13 @@ def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor
         [sub_id, load_id, info.branch_code, info.year, info.quarter, info.period, version,
          parsed.file_name, parsed.sha256, at, actor],
     )
+    _save_rows(con, parsed, sub_id, load_id)
+    return ("replaced" if current else "accepted"), sub_id
+
+
+def _save_rows(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, sub_id: int, load_id: int) -> None:
+    """The workbook's raw rows (info, ledger, counts, self-assessment, warnings) under one submission."""
+    info = parsed.info
     src = parsed.file_name
     con.execute(
         "INSERT INTO raw_info VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -92,7 +99,6 @@ def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor
             con, "raw_problems",
             [[sub_id, p.severity, p.code, p.sheet, p.cell, p.value, p.message] for p in parsed.warnings],
         )
-    return ("replaced" if current else "accepted"), sub_id
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list], *, replace: bool = False) -> None:
