@@ -63,7 +63,7 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
             "考核要点": it["item_id"],
             "一级指标": g.dimensions[int(it["dimension_id"]) - 1].short,
             "内容": g.item(it["item_id"]).text,
-            "完成率": None if pd.isna(it["completion"]) else round(float(it["completion"]) * 100, 1),
+            "完成率": c.scoring.shown_percent(it["completion"]),
             "未到期": "未到期" if pending else "",
             "测评情况": "；".join(measure_text(m, it.get("self_status")) for _, m in ms.iterrows()),
             "佐证材料": it.get("evidence") or "",

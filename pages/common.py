@@ -804,7 +804,7 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
         axes = [f"{a}<br><span style='color:{color}'><b>{fmt_score(v)}</b></span>" for a, v in zip(axes, vals)]
     fig = go.Figure()
     for i, s in enumerate(series):
-        values = [None if pd.isna(v) else round(float(v), 1) for v in s["values"]]
+        values = [None if pd.isna(v) else float(scoring.shown(v)) for v in s["values"]]  # as labelled
         main = i == labelled
         fig.add_trace(go.Scatterpolar(
             r=values + values[:1], theta=axes + axes[:1], name=plot_text(s["name"]), mode="lines+markers",

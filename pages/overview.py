@@ -281,8 +281,8 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
     table = pd.DataFrame({
         "考核要点": weakest["item_id"],
         "内容": [g.item(i).text for i in weakest["item_id"]],
-        "平均完成率": (weakest["completion"] * 100).round(1),
-        "完全完成的支部占比": (weakest["full_share"] * 100).round(1),
+        "平均完成率": c.scoring.shown_percent(weakest["completion"]),
+        "完全完成的支部占比": c.scoring.shown_percent(weakest["full_share"]),
         "参与计算的支部数": weakest["w"].astype(int),
     })
     with st.expander("查看明细与下载"):

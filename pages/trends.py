@@ -148,7 +148,7 @@ def movers_table(up: pd.DataFrame, down: pd.DataFrame) -> pd.DataFrame:
         "上季度总分": c.scoring.shown(table["prev_overall"]), "本季度总分": c.scoring.shown(table["overall"]),
         "变化": c.scoring.shown_change(table["overall"], table["prev_overall"]),
         "主要变化的一级指标": table["main_dimension_name"],
-        "该指标的贡献": table["main_contribution"].round(1),
+        "该指标的贡献": c.scoring.shown(table["main_contribution"]),
     })
 
 
