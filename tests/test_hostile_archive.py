@@ -186,7 +186,7 @@ def _copy_history(history: Path, db: Path) -> None:
 
 
 def _killed(action: str, point: str, db: Path, files: dict[str, Path]) -> None:
-    code = "from pipelines import ingest\n" + ACTIONS[action].format(b=str(files["b"]), reg2=str(files["reg2"]))
+    code = "from pipelines.store import ingest, rebuild, registry, versions\n" + ACTIONS[action].format(b=str(files["b"]), reg2=str(files["reg2"]))
     env = {**os.environ, "DJ_DB_PATH": str(db), "DJ_CRASH_AT": point}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
