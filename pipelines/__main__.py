@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "summary":
         from pipelines.summary import cli_summary as run
     else:
-        from pipelines.scoring import cli_scores as run
+        from pipelines.scoring.cli import cli_scores as run
     return run(args)
 
 

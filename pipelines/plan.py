@@ -290,7 +290,7 @@ def preview(files: Iterable[Source] | Source, db: str | Path | None = None, *,
 
 def first_uploads(keys: Iterable[tuple[str, str]], db: str | Path | None = None) -> dict[tuple[str, str], object]:
     """When each (branch_code, period) was first uploaded, counting versions not withdrawn (the rule of
-    sql/marts/alerts_uploads.sql); branch-quarters never uploaded are absent."""
+    scoring/sql/marts/alerts_uploads.sql); branch-quarters never uploaded are absent."""
     keys = sorted(set(keys))
     if not keys:
         return {}
