@@ -28,7 +28,8 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines import db as dbmod  # noqa: E402
-from pipelines import alerts, export, followup, honours, report, scoring  # noqa: E402
+from pipelines import export, followup, report, scoring  # noqa: E402
+from pipelines.scoring import alerts, honours  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402

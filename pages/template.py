@@ -20,7 +20,8 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines import alerts, ingest, prefilled  # noqa: E402
+from pipelines import ingest, prefilled  # noqa: E402
+from pipelines.scoring import alerts  # noqa: E402
 from pipelines.checklist import checklist  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.model import RegistryEntry  # noqa: E402
@@ -50,7 +51,7 @@ def registry() -> list[RegistryEntry]:
 
 
 def deadline(period: str) -> dt.date | None:
-    """The submission deadline an admin set for `period` (pipelines.alerts.deadlines), or None."""
+    """The submission deadline an admin set for `period` (pipelines.scoring.alerts.deadlines), or None."""
     df = _deadlines(str(c.db_file()), c.data_version())
     hit = df[df["period"] == period]
     return None if hit.empty else pd.Timestamp(hit["due_date"].iloc[0]).date()

@@ -50,7 +50,8 @@ DEMO_FOLLOWUPS = 3  # of each outcome: resolved and not, so the latest quarter s
 def open_followups(db, actor: str) -> None:
     """Open follow-ups in the second-latest quarter from its alerts: DEMO_FOLLOWUPS the latest quarter's data
     resolves and DEMO_FOLLOWUPS it does not (deterministic: alerts in their own order)."""
-    from pipelines import alerts, followup, scoring
+    from pipelines import followup, scoring
+    from pipelines.scoring import alerts
 
     periods = scoring.periods(db)
     if len(periods) < 2:

@@ -21,7 +21,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines import db as dbm
 from pipelines import export, journal, scoring, store
 from pipelines.actor import Actor, authorize, colleges_of

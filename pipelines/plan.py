@@ -307,7 +307,7 @@ def late_notes(results: Iterable[FileResult], db: str | Path | None = None, *,
     """The 逾期报送 note of each branch-quarter in the batch that is (or, written now, would be) late: its first
     upload — an earlier one, else `now` — came after the quarter's deadline (alerts.deadline_status), the
     condition of the late_submission alert. Rejected files are not submissions and get none."""
-    from pipelines import alerts
+    from pipelines.scoring import alerts
     from pipelines.guide import guide
     from pipelines.period import Period
 

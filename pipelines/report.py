@@ -22,7 +22,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from pipelines import attention, export, scoring, summary
+from pipelines import export, scoring, summary
+from pipelines.scoring import attention
 from pipelines import report_layout as layout
 from pipelines.guide import guide
 from pipelines.palette import LIGHT_GREY, PALE_RED, excel
@@ -236,8 +237,8 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None,
 
 
 def _honours_sheet(ws, period: str, db) -> None:
-    """红榜: the quarter's 样板支部 / 标杆院系 candidates (pipelines.honours), with the quarters that earned them."""
-    from pipelines.honours import honours_table
+    """红榜: the quarter's 样板支部 / 标杆院系 candidates (pipelines.scoring.honours), with the quarters that earned them."""
+    from pipelines.scoring.honours import honours_table
 
     layout.sheet_title(ws, HONOURS_SHEET, period)
     table = honours_table(period, db)

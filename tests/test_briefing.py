@@ -1,11 +1,12 @@
-"""The leadership briefing's figures (pipelines.briefing) and 需关注 (pipelines.attention) on the demo school:
+"""The leadership briefing's figures (pipelines.briefing) and 需关注 (pipelines.scoring.attention) on the demo school:
 each figure is the scoring functions' figure through the one rounding rule."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from pipelines import attention, briefing, scoring
+from pipelines import briefing, scoring
+from pipelines.scoring import attention
 from pipelines.guide import guide
 from pipelines.summary import quarter_summary
 

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from ingest_helpers import confirm_every_answer
 from pipelines import followup as fu
 from pipelines import ingest, scoring
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines.actor import Actor
 from test_alerts import COLLEGE, NOT_DONE, book
 from test_upload import admin_hash  # noqa: F401 - a fixture

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from ingest_helpers import confirm_every_answer
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines import config, scoring
 from pipelines.guide import GuideError, load_guide
-from pipelines.honours import honours, honours_table
+from pipelines.scoring.honours import honours, honours_table
 from pipelines.ingest import ingest, load_registry
 from pipelines.model import RegistryEntry
 from pipelines.workbook import write_registry_workbook

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines import attention, briefing, scoring
+from pipelines import briefing, scoring
+from pipelines.scoring import attention
 from pipelines.guide import guide
 
 ROOT = Path(__file__).resolve().parent.parent
