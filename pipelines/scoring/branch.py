@@ -9,6 +9,7 @@ from pipelines.period import Period
 from pipelines.scoring.session import _arrow, _df, _session, _sql, _targets
 from pipelines.scoring.shapes import _SHAPES, _one, _read
 
+
 def measure_scores(period: str, db=None, branch_code: str | None = None) -> pd.DataFrame:
     """Completion of every due measure per branch (completion NaN and status 'pending' when not yet due).
 

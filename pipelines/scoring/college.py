@@ -9,6 +9,7 @@ from pipelines.period import Period
 from pipelines.scoring.columns import DIMENSION_COLUMNS
 from pipelines.scoring.session import _df, _mart, _only, _session, _sql
 
+
 def college_items(period: str, college: str, db=None) -> pd.DataFrame:
     """One college's items, weakest first: item_id, branches (its branches judged on the item), full_share,
     mean_completion (0–1), school_mean (every branch judged on it), gap = mean_completion − school_mean.

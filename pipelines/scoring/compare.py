@@ -5,6 +5,7 @@ import pandas as pd
 
 from pipelines.scoring.shapes import _one
 
+
 def college_scores(period: str, db=None) -> pd.DataFrame:
     """Per college (二级党组织): branches (registry ∪ submitters), submitted, mean overall and d1..d7, rank.
 
@@ -23,10 +24,12 @@ def item_summary(period: str, db=None) -> pd.DataFrame:
 
 
 def type_comparison(period: str, db=None) -> pd.DataFrame:
-    """Teacher vs student per dimension: means, spread (population std) and diff = teacher − student."""
+    """The guide's branch types side by side per dimension (teacher vs student): name, <type>_mean, <type>_std
+    (population), diff = first type − second (guide order), <type>_n."""
     return _one("type_comparison", period, db, "dimension_scores", with_prev=False)
 
 
 def item_type_comparison(period: str, db=None) -> pd.DataFrame:
-    """Teacher vs student per item (due items only): means and diff = teacher − student; plus std and n."""
+    """The guide's branch types side by side per item (due items only): <type>_mean, diff = first type − second
+    (guide order: teacher − student); plus <type>_std and <type>_n."""
     return _one("item_type_comparison", period, db, "item_scores", with_prev=False)

@@ -10,6 +10,7 @@ from pipelines.scoring.columns import (BRANCH_COLUMNS, CONTRIBUTION_COLUMNS, DIM
 from pipelines.scoring.session import _df, _keyed, _mart, _only, _session, periods
 from pipelines.scoring.shapes import _one, _read
 
+
 def history(db=None) -> pd.DataFrame:
     """branch_scores of every period, with a period column, ascending by period then rank."""
     ps = periods(db)

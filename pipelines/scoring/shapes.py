@@ -51,7 +51,28 @@ def _shape_item_summary(df: pd.DataFrame, period: str) -> pd.DataFrame:
     return df.drop(columns=["item_order", "_mean"])
 
 
+def _side_by_side(df: pd.DataFrame, keys: list[str], layout: list[str]) -> pd.DataFrame:
+    """Long rows (one per branch type: mean, std, n) set side by side by the guide's branch types: one row per
+    key with <type>_mean, <type>_std, <type>_n (0 when the type has no branch) and diff = the first type's mean −
+    the second's, columns in `layout` order (e.g. ["mean", "std", "diff", "n"], each stat for every type)."""
+    types = [t.id for t in guide().branch_types]
+    out = df[keys].drop_duplicates().reset_index(drop=True)
+    for t in types:
+        part = df.loc[df["branch_type"] == t, [*keys, "mean", "std", "n"]]
+        out = out.merge(part.rename(columns={s: f"{t}_{s}" for s in ("mean", "std", "n")}), on=keys, how="left")
+        out[f"{t}_n"] = out[f"{t}_n"].fillna(0).astype("Int64")
+    out["diff"] = out[f"{types[0]}_mean"] - out[f"{types[1]}_mean"] if len(types) > 1 else float("nan")
+    columns = [c for s in layout for c in (["diff"] if s == "diff" else [f"{t}_{s}" for t in types])]
+    return out[[*keys, *columns]]
+
+
+def _shape_types(df: pd.DataFrame, period: str) -> pd.DataFrame:
+    df = _side_by_side(df, ["period", "dimension_id", "name"], ["mean", "std", "diff", "n"])
+    return _only(df, period, None, ["dimension_id"])
+
+
 def _shape_item_types(df: pd.DataFrame, period: str) -> pd.DataFrame:
+    df = _side_by_side(df, ["period", "item_id"], ["mean", "diff", "std", "n"])
     order = {it.id: k for k, it in enumerate(guide().items)}
     df = df.assign(_o=df["item_id"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
     return _only(df, period)
@@ -70,7 +91,7 @@ _SHAPES: dict[str, object] = {
     "college_scores": _shaper(["college", "branches", "submitted", "overall", *DIMENSION_COLUMNS, "rank"],
                               ["rank", "college"]),
     "item_summary": _shape_item_summary,
-    "type_comparison": _shaper(None, ["dimension_id"]),
+    "type_comparison": _shape_types,
     "item_type_comparison": _shape_item_types,
     "score_change": _shaper(["branch_code", "delta", *CONTRIBUTION_COLUMNS], ["branch_code"]),
     "submission_status": _shaper(["branch_code", "branch_name", "college", "branch_type", "status",
