@@ -1,4 +1,4 @@
-"""预警: the quarter's alerts (pipelines.alerts) for the 组织部 — counts by level, rule and college, a table to
+"""预警: the quarter's alerts (pipelines.scoring.alerts) for the 组织部 — counts by level, rule and college, a table to
 filter and export, and the rows behind a selected alert with a way to its branch."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines.alerts import LEVEL_LABELS  # noqa: E402
+from pipelines.scoring.alerts import LEVEL_LABELS  # noqa: E402
 
 EVIDENCE_HEADERS = {  # alert_evidence's columns as shown; the others stay out of the way
     "source_file": "来源文件", "sheet": "工作表", "row_no": "行号", "date": "日期", "activity_type": "活动类型",

@@ -1,5 +1,5 @@
 """The leadership briefing's blocks, shared by 全校总览 (first screen) and the 会议大屏: grade counts, 需关注,
-the college bars and the radar. Every figure comes from pipelines.report.briefing / pipelines.attention through the
+the college bars and the radar. Every figure comes from pipelines.report.briefing / pipelines.scoring.attention through the
 cached layer; these functions only lay them out (`big` is the meeting screen's larger type)."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import streamlit as st
 
 from pages import common as c
 from pages.text import md_text, plot_text
-from pipelines import attention
 from pipelines.report import briefing
+from pipelines.scoring import attention
 from pipelines.period import Period
 
 def grade_counts(counts: Sequence[briefing.GradeCount]) -> None:

@@ -28,10 +28,11 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines.store import db as dbmod  # noqa: E402
-from pipelines import alerts, honours, scoring  # noqa: E402
+from pipelines import scoring  # noqa: E402
 from pipelines.report import export
 from pipelines.store import followup
 from pipelines.report import quarterly
+from pipelines.scoring import alerts, honours  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402

@@ -12,8 +12,8 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
-from pipelines import alerts  # noqa: E402
-from pipelines.store import followup
+from pipelines.store import followup  # noqa: E402
+from pipelines.scoring import alerts  # noqa: E402
 from pipelines.store.actor import Actor  # noqa: E402
 
 

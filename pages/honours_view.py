@@ -1,4 +1,4 @@
-"""The 红榜 block (样板支部 / 标杆院系 candidates, pipelines.honours) for the overview and college pages."""
+"""The 红榜 block (样板支部 / 标杆院系 candidates, pipelines.scoring.honours) for the overview and college pages."""
 from __future__ import annotations
 
 import streamlit as st

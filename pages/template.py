@@ -20,9 +20,9 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines import alerts  # noqa: E402
-from pipelines.store import plan
+from pipelines.store import plan  # noqa: E402
 from pipelines.workbook import prefilled
+from pipelines.scoring import alerts  # noqa: E402
 from pipelines.workbook.checklist import checklist  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.workbook.model import RegistryEntry  # noqa: E402
@@ -52,7 +52,7 @@ def registry() -> list[RegistryEntry]:
 
 
 def deadline(period: str) -> dt.date | None:
-    """The submission deadline an admin set for `period` (pipelines.alerts.deadlines), or None."""
+    """The submission deadline an admin set for `period` (pipelines.scoring.alerts.deadlines), or None."""
     df = _deadlines(str(c.db_file()), c.data_version())
     hit = df[df["period"] == period]
     return None if hit.empty else pd.Timestamp(hit["due_date"].iloc[0]).date()

@@ -13,13 +13,13 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import plot_text  # noqa: E402
-from pipelines.attention import trend_default_colleges  # noqa: E402
+from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
 
 
 
 def default_colleges(period: str) -> list[str]:
     """The college lines drawn when none is chosen: the lowest and the largest fallers of `period`
-    (pipelines.attention.trend_default_colleges on its college_scores), so the weakest always appear."""
+    (pipelines.scoring.attention.trend_default_colleges on its college_scores), so the weakest always appear."""
     return trend_default_colleges(c.bundle(period)["college_scores"])
 
 

@@ -72,7 +72,7 @@ COMMANDS: dict[str, tuple[str, str]] = {  # command -> (module, function)
     "registry": ("pipelines.store.cli", "cli_registry"),
     "ingest": ("pipelines.store.cli", "cli_ingest"),
     "rebuild": ("pipelines.store.cli", "cli_rebuild"),
-    "scores": ("pipelines.scoring", "cli_scores"),
+    "scores": ("pipelines.scoring.cli", "cli_scores"),
     "report": ("pipelines.report.quarterly", "cli_report"),
     "summary": ("pipelines.report.summary", "cli_summary"),
 }

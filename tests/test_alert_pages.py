@@ -1,5 +1,5 @@
 """预警, 报送进度 and 二级党组织画像 under AppTest, against the real demo database (and the hostile school):
-figures on screen come from pipelines.alerts / pipelines.scoring; interactions are driven by widget key."""
+figures on screen come from pipelines.scoring.alerts / pipelines.scoring; interactions are driven by widget key."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from pages import access
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines import auth, config, scoring
 from pipelines.store import db as dbmod
 from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ingest_helpers import confirm_every_answer
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines import config
 from pipelines.config import env_name
 from pipelines.guide import GuideError, guide, load_guide

@@ -1,12 +1,13 @@
-"""The leadership briefing's figures (pipelines.report.briefing) and 需关注 (pipelines.attention) on the demo school:
+"""The leadership briefing's figures (pipelines.report.briefing) and 需关注 (pipelines.scoring.attention) on the demo school:
 each figure is the scoring functions' figure through the one rounding rule."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from pipelines import attention, scoring
+from pipelines import scoring
 from pipelines.report import briefing
+from pipelines.scoring import attention
 from pipelines.guide import guide
 from pipelines.report.summary import quarter_summary
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ingest_helpers import confirm_every_answer
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines import scoring
 from pipelines.store.ingest import ingest
 from pipelines.store.registry import load_registry

@@ -22,7 +22,7 @@ from ingest_helpers import confirm_every_answer
 from pipelines.store import followup as fu
 from pipelines import scoring
 from pipelines.store import ingest, rebuild
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines.store.actor import Actor
 from test_alerts import COLLEGE, NOT_DONE, book
 from test_upload import admin_hash  # noqa: F401 - a fixture

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from ingest_helpers import confirm_every_answer
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines import config, scoring
 from pipelines.guide import GuideError, load_guide
-from pipelines.honours import honours, honours_table
+from pipelines.scoring.honours import honours, honours_table
 from pipelines.store.ingest import ingest
 from pipelines.store.registry import load_registry
 from pipelines.workbook.model import RegistryEntry

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines import attention, scoring
+from pipelines import scoring
 from pipelines.report import briefing
+from pipelines.scoring import attention
 from pipelines.guide import guide
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The quarterly report as a briefing (issue 13): 需关注 (pipelines/attention.py), the Excel workbook's first
+"""The quarterly report as a briefing (issue 13): 需关注 (pipelines/scoring/attention.py), the Excel workbook's first
 sheet and print layout read back by openpyxl, and the workbook printed by LibreOffice, page by page."""
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from pipelines import attention, scoring
+from pipelines import scoring
 from pipelines.report import quarterly, summary
+from pipelines.scoring import attention
 from pipelines.period import Period
 from pipelines.report.layout import FOOTER_TEXT, TITLE
 

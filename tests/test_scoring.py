@@ -9,6 +9,7 @@ import pytest
 from pipelines import scoring
 from pipelines.config import settings
 from pipelines.guide import guide
+from pipelines.scoring.session import _session
 from test_scoring_fixtures import evidence_counts, evidence_rows, full_year_rows, ledger, save, workbook
 
 
@@ -574,7 +575,7 @@ def test_grades_and_ranks_follow_the_score_as_shown(demo_db):
 
 
 def test_score_key_rounds_half_up_without_float_noise(db):
-    with scoring._session(db, []) as con:
+    with _session(db, []) as con:
         got = con.execute("SELECT score_key(89.95), score_key(89.9499), score_key(89.95 - 1e-12), shown(99.24),"
                           " shown(99.16)").fetchone()
     assert got == (900, 899, 900, 99.2, 99.2)

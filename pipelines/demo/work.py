@@ -51,8 +51,9 @@ DEMO_FOLLOWUPS = 3  # of each outcome: resolved and not, so the latest quarter s
 def open_followups(db, actor: str) -> None:
     """Open follow-ups in the second-latest quarter from its alerts: DEMO_FOLLOWUPS the latest quarter's data
     resolves and DEMO_FOLLOWUPS it does not (deterministic: alerts in their own order)."""
-    from pipelines import alerts, scoring
+    from pipelines import scoring
     from pipelines.store import followup
+    from pipelines.scoring import alerts
 
     periods = scoring.periods(db)
     if len(periods) < 2:

@@ -22,8 +22,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from pipelines import attention, scoring
-from pipelines.report import export, layout, summary
+from pipelines import scoring
+from pipelines.report import export, summary
+from pipelines.scoring import attention
+from pipelines.report import layout
 from pipelines.guide import guide
 from pipelines.palette import LIGHT_GREY, PALE_RED, excel
 from pipelines.period import Period
@@ -271,8 +273,8 @@ def quarter_report(period: str, db=None, *, now: dt.datetime | None = None,
 
 
 def _honours_sheet(ws, period: str, db) -> None:
-    """红榜: the quarter's 样板支部 / 标杆院系 candidates (pipelines.honours), with the quarters that earned them."""
-    from pipelines.honours import honours_table
+    """红榜: the quarter's 样板支部 / 标杆院系 candidates (pipelines.scoring.honours), with the quarters that earned them."""
+    from pipelines.scoring.honours import honours_table
 
     layout.sheet_title(ws, HONOURS_SHEET, period)
     table = honours_table(period, db)

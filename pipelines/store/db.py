@@ -192,9 +192,9 @@ CREATE TABLE IF NOT EXISTS journal (
 
 """
 
-# Staging views, one SQL file each in sql/staging/ (they only select, rename and normalise; the marts in
-# sql/marts/ read them), created after the tables in this order (stg_submissions first: the others join it).
-STAGING_DIR = Path(__file__).resolve().parents[1] / "sql" / "staging"
+# Staging views, one SQL file each in scoring/sql/staging/ (they only select, rename and normalise; the marts in
+# scoring/sql/marts/ read them), created after the tables in this order (stg_submissions first: the others join it).
+STAGING_DIR = Path(__file__).resolve().parents[1] / "scoring" / "sql" / "staging"
 STAGING_VIEWS = ("stg_submissions", "stg_ledger", "stg_counts", "stg_self_assessment", "stg_reviews")
 SCHEMA += "".join(f"\nCREATE OR REPLACE VIEW {name} AS\n{(STAGING_DIR / (name + '.sql')).read_text('utf-8')};\n"
                   for name in STAGING_VIEWS)

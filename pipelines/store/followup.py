@@ -21,7 +21,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from pipelines import alerts as al
+from pipelines.scoring import alerts as al
 from pipelines.store import db as dbm
 from pipelines import scoring
 from pipelines.report import export

@@ -291,7 +291,7 @@ def preview(files: Iterable[Source] | Source, db: str | Path | None = None, *,
 
 def first_uploads(keys: Iterable[tuple[str, str]], db: str | Path | None = None) -> dict[tuple[str, str], object]:
     """When each (branch_code, period) was first uploaded, counting versions not withdrawn (the rule of
-    sql/marts/alerts_uploads.sql); branch-quarters never uploaded are absent."""
+    scoring/sql/marts/alerts_uploads.sql); branch-quarters never uploaded are absent."""
     keys = sorted(set(keys))
     if not keys:
         return {}
@@ -308,7 +308,7 @@ def late_notes(results: Iterable[FileResult], db: str | Path | None = None, *,
     """The 逾期报送 note of each branch-quarter in the batch that is (or, written now, would be) late: its first
     upload — an earlier one, else `now` — came after the quarter's deadline (alerts.deadline_status), the
     condition of the late_submission alert. Rejected files are not submissions and get none."""
-    from pipelines import alerts
+    from pipelines.scoring import alerts
     from pipelines.guide import guide
     from pipelines.period import Period
 

@@ -64,7 +64,7 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
 def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | None = None, *,
                  actor: Actor | str) -> None:
     """Set (or with None, clear) the submission deadline of a quarter: one audited, journaled write, so
-    `rebuild` keeps it. A submission whose first upload falls on a later day is late (pipelines/alerts.py).
+    `rebuild` keeps it. A submission whose first upload falls on a later day is late (pipelines/scoring/alerts.py).
     ValueError with a Chinese message for a period or date that is none; PermissionError without an actor or for a
     college admin (a deadline is school-wide)."""
     actor = authorize(actor, school_wide="设置报送截止日期").name

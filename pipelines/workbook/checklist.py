@@ -2,7 +2,7 @@
 
 One list for the template's 使用说明 sheet and the public template page: every line comes from a measure of the
 guide (its name, activity type, count fields, required numbers), so a changed guide changes the list. The two
-time rules scoring applies in SQL (pipelines/sql/measure_scores.sql) have their Python twins here, held together
+time rules scoring applies in SQL (scoring/sql/marts/measure_scores.sql) have their Python twins here, held together
 by a test (tests/test_prefilled.py): the hours target pro rata by quarter and the semester reports due so far.
 """
 from __future__ import annotations

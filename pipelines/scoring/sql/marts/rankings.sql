@@ -1,5 +1,5 @@
 -- Every score of a branch in long form (metric = overall | d1 … d7) with its ranks: school-wide, within
--- branch type, within college. Ranks compare the scores as shown (score_key, a macro of scoring.py: one
+-- branch type, within college. Ranks compare the scores as shown (score_key, a macro of scoring/rounding.py: one
 -- decimal, half up), ties share the smallest rank (1, 1, 3). rank_change = previous rank − rank
 -- (positive = moved up). Keyed by submission_id; the previous quarter's row is that of prev_submission_id.
 WITH overall AS (

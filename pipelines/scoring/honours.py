@@ -3,7 +3,7 @@
 A rule holds for a branch (branch_streak) or a college (college_top) in a quarter; a candidate of quarter P is
 one for which it held in P and in the `quarters - 1` quarters right before it, year boundaries included. The
 quarters that earned it are the whole unbroken run ending in P. Scores come from scoring.history() and
-scoring.college_scores(), red alerts from pipelines.alerts; every threshold lives in indicator_guide.yaml.
+scoring.college_scores(), red alerts from scoring.alerts; every threshold lives in indicator_guide.yaml.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from pipelines import alerts as al
 from pipelines import scoring
 from pipelines.guide import Guide, HonourRule, guide
 from pipelines.period import Period
+from pipelines.scoring import alerts as al
 
 COLUMNS = ["unit", "rule_id", "rule_name", "branch_code", "name", "college", "periods", "periods_label",
            "evidence"]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipelines.store import db as dbmod
 from pipelines import scoring
+from pipelines.scoring.session import _df, _keyed, _mart, _session, _sql
 from pipelines.guide import AlertRule, Guide, guide
 from pipelines.period import Period
 
@@ -107,17 +108,17 @@ def _facts(period: str, db, lookback: int) -> Facts:
     back = [period]
     for _ in range(lookback - 1):
         back.append(str(Period.parse(back[-1]).previous))
-    with scoring._session(db, back) as con:  # scores `back` and the quarter before the last of them
+    with _session(db, back) as con:  # scores `back` and the quarter before the last of them
         if not _has_deadlines(con):
             con.register("deadlines", pd.DataFrame({"period": pd.Series(dtype="str"),
                                                     "due_date": pd.Series(dtype="datetime64[ns]")}))
         p = {"period": period}
-        measures = scoring._mart(con, "measure_detail", p)
-        roster = scoring._mart(con, "submission_status", period=period)
+        measures = _mart(con, "measure_detail", p)
+        roster = _mart(con, "submission_status", period=period)
         scores = con.execute("SELECT period, branch_code, overall, prev_overall, grade FROM ("
-                             + scoring._keyed("branch_scores") + ")").fetchall()
-        months = scoring._df(con, scoring._sql("alerts_months"), p)
-        uploads = scoring._df(con, scoring._sql("alerts_uploads"), p)
+                             + _keyed("branch_scores") + ")").fetchall()
+        months = _df(con, _sql("alerts_months"), p)
+        uploads = _df(con, _sql("alerts_uploads"), p)
         due = con.execute("SELECT max(due_date) FROM deadlines WHERE period = $period", p).fetchall()[0][0]
         submitted = set(con.execute("SELECT DISTINCT branch_code, period FROM stg_submissions").fetchall())
     return Facts(period=period, roster=roster, measures=measures,

@@ -2,7 +2,7 @@
 -- d1 … d7 are the contract's column names for the seven dimensions (the guide enforces ids 1..7).
 -- verified (核实率, 0–1) is the overall score's weight share from ledger-computed measures or reviewed
 -- answers (each dimension's weighted by its share of the overall); v1 … v7 are the dimensions' own.
--- Period and branch code are joined from branches where the mart is read (scoring.py).
+-- Period and branch code are joined from branches where the mart is read (scoring/shapes.py).
 WITH wide AS (
     SELECT submission_id,
            max(score) FILTER (WHERE dimension_id = 1) AS d1,

@@ -1,0 +1,208 @@
+"""The scoring session: a read connection with the guide registered as relations and the chain of marts built.
+
+The guide enters as small registered relations (`g_measures`, `g_items`, …) built here from `guide()`, so no
+item id, weight or value is written in SQL. The marts are `sql/marts/*.sql` beside this file (one mart per file,
+a chain of named CTEs ending in `final`); the staging views they read are `sql/staging/*.sql`, created by db.py.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+
+from pipelines.store import db as dbmod
+from pipelines.config import settings
+from pipelines.guide import Guide, guide
+from pipelines.period import Period
+from pipelines.scoring.rounding import _MACROS
+
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
+
+# The one scoring chain, in dependency order: each is a temp table named after its SQL file. All but
+# `branches` are keyed by submission_id and hold numbers only, so the whole history is computed by the
+# same chain as one quarter; period and names are joined from `branches` where a mart is read, and the
+# self-assessment text by the view self_assessment_detail (read only by the single-quarter details).
+_CHAIN = ["branches", "evidence", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
+          "indicator_scores", "dimension_scores", "rankings", "branch_scores"]
+_VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
+
+
+# ---- guide as relations ------------------------------------------------------------------------------
+def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
+    """The guide as small relations the SQL joins against (the only place ids and weights enter SQL)."""
+    measures, items, evidence = [], [], []
+    order = 0
+    for dim in g.dimensions:
+        for ind in dim.indicators:
+            for it in ind.items:
+                order += 1
+                for t in it.applies_to:
+                    items.append({"item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
+                                  "branch_type": t, "weight": float(it.weight), "item_order": order,
+                                  "self_assessed": it.self_assessed})
+                ev = it.evidence
+                for activity, count in ([(a, None) for a in ev.activities] + [(None, c) for c in ev.counts]
+                                        if ev else []):
+                    evidence.append({"item_order": order, "activity": activity, "count_field": count,
+                                     "scope": ev.scope})
+                for k, m in enumerate(it.measures):
+                    measures.append({
+                        "item_id": it.id, "indicator_id": ind.id, "dimension_id": dim.id,
+                        "measure_id": m.id, "measure_name": m.name, "kind": m.kind, "activity": m.activity,
+                        "required": None if m.required is None else float(m.required),
+                        "count_field": m.count, "numerator": m.numerator, "denominator": m.denominator,
+                        "weight": float(m.weight), "measure_order": order * 100 + k,
+                    })
+    answers = {a.id: a for a in g.self_assessment}
+    done = g.self_assessment[0]  # the first answer is the full one (完成)
+    fallback = answers[g.self_assessment_without_evidence]
+    return {
+        "g_measures": pd.DataFrame(measures).astype({"required": "float64"}),
+        "g_items": pd.DataFrame(items),
+        "g_indicators": pd.DataFrame([{"indicator_id": ind.id, "dimension_id": d.id, "name": ind.name,
+                                       "weight": float(ind.weight)} for d in g.dimensions for ind in d.indicators]),
+        "g_dimensions": pd.DataFrame([{"dimension_id": d.id, "name": d.name, "short": d.short,
+                                       "weight": float(d.weight)} for d in g.dimensions]),
+        "g_evidence": pd.DataFrame(evidence, columns=["item_order", "activity", "count_field", "scope"]).astype(
+            {"item_order": "int64", "activity": "string", "count_field": "string", "scope": "string"}),
+        "g_answers": pd.DataFrame([{"status": a.id, "name": a.name, "value": float(a.value)}
+                                   for a in g.self_assessment]),
+        "g_grades": pd.DataFrame([{"name": gr.name, "min": float(gr.min)} for gr in g.grades]),
+        "g_settings": pd.DataFrame([{"guide_version": g.version, "done_status": done.id,
+                                     "without_evidence_status": fallback.id,
+                                     "without_evidence_name": fallback.name,
+                                     "without_evidence_value": float(fallback.value),
+                                     "review_blend": bool(g.review.blend),
+                                     "review_self_share": float(g.review.self_share)}]),
+    }
+
+
+@lru_cache(maxsize=None)
+def _sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _arrow(df: pd.DataFrame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _targets(periods: list[str]) -> pd.DataFrame:
+    rows = []
+    for p in sorted({Period.parse(p) for p in periods}):
+        rows.append({"period": str(p), "year": p.year, "quarter": p.quarter, "prev_period": str(p.previous)})
+    return pd.DataFrame(rows, columns=["period", "year", "quarter", "prev_period"]).astype(
+        {"year": "int32", "quarter": "int32"})
+
+
+_FRAMES: dict[int, tuple[Guide, dict]] = {}
+
+
+def _frames_for(g: Guide) -> dict:
+    """The guide relations as Arrow tables (typed, so binding them in SQL costs nothing), per guide object."""
+    import pyarrow as pa
+
+    # guide() returns the same object until the file changes; keep the tables of the last few guides
+    hit = _FRAMES.get(id(g))
+    if hit is None or hit[0] is not g:
+        if len(_FRAMES) > 8:
+            _FRAMES.clear()
+        tables = {k: pa.Table.from_pandas(v, preserve_index=False) for k, v in guide_frames(g).items()}
+        hit = _FRAMES[id(g)] = (g, tables)
+    return hit[1]
+
+
+def _register_guide(con: duckdb.DuckDBPyConnection, g: Guide | None = None) -> None:
+    for name, frame in _frames_for(g or guide()).items():
+        con.register(name, frame)
+
+
+# DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
+# scheduling overhead and leaves the other core to concurrent page loads (measured in bench/bench_scoring.py).
+@contextmanager
+def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
+             with_prev: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read connection with the guide relations registered and the chain built for `periods`
+    (None: every period with a current submission), up to and including the temp table `upto`. With
+    `with_prev`, each period's previous quarter is scored too, so ranks and deltas can be compared.
+    """
+    with dbmod.connect(db) as con:
+        con.execute(f"SET threads = {int(settings().scoring_threads)}")
+        dbmod.readable(con)
+        _register_guide(con)
+        con.execute(_MACROS)
+        if periods is None:
+            periods = [str(Period(y, q)) for y, q in con.execute(_PERIODS_SQL).fetchall()]
+        wanted = list(periods) + ([str(Period.parse(p).previous) for p in periods] if with_prev else [])
+        con.register("g_targets", _arrow(_targets(wanted)))
+        for table in _CHAIN:
+            kind = "VIEW" if table in _VIEWS else "TABLE"
+            con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
+            if table == upto:
+                break
+        yield con
+
+
+def _int_types(t):
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()  # nullable, like DuckDB's own .df()
+    return None
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run a query and return a DataFrame via Arrow (several times faster than .df() for string columns)."""
+    rel = con.sql(sql, params=params) if params else con.sql(sql)
+    return rel.to_arrow_table().to_pandas(types_mapper=_int_types)
+
+
+def _mart(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, *,
+          period: str | None = None) -> pd.DataFrame:
+    """One mart's rows; with `period`, only that period's (the filter is pushed into the SQL)."""
+    if period is None:
+        return _df(con, _sql(name), params)
+    sql = f"SELECT * FROM (\n{_sql(name)}\n) AS mart WHERE period = $period"
+    return _df(con, sql, {**(params or {}), "period": period})
+
+
+def _only(df: pd.DataFrame, period: str | None, columns: list[str] | None = None,
+          sort: list[str] | None = None) -> pd.DataFrame:
+    """Rows of one period (or all), contract columns first, a clean index."""
+    if period is not None and "period" in df.columns:
+        if (df["period"] != period).any():
+            df = df[df["period"] == period]
+        df = df.drop(columns=["period"])
+    if columns:
+        df = df[[c for c in columns if c in df.columns] + [c for c in df.columns if c not in columns]]
+    if sort:
+        df = df.sort_values(sort, kind="stable")
+    return df.reset_index(drop=True)
+
+
+def _keyed(table: str, where: str = "") -> str:
+    """SQL for a chain table with its submission's period and branch code in front (`table` is ours)."""
+    return (f"SELECT b.period, b.branch_code, t.* EXCLUDE (submission_id) "
+            f"FROM {table} t JOIN branches b USING (submission_id) {where}")
+
+
+# ---- periods -----------------------------------------------------------------------------------------
+_PERIODS_SQL = "SELECT DISTINCT year, quarter FROM stg_submissions ORDER BY year, quarter"
+
+
+def periods(db=None) -> list[str]:
+    """Periods with at least one current submission, ascending."""
+    with dbmod.connect(db) as con:
+        rows = con.execute(_PERIODS_SQL).fetchall()
+    return [str(Period(y, q)) for y, q in rows]
+
+
+def latest_period(db=None) -> str | None:
+    """The most recent period with any current submission, or None when there is none."""
+    ps = periods(db)
+    return ps[-1] if ps else None
