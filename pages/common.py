@@ -31,7 +31,7 @@ from pipelines import db as dbmod  # noqa: E402
 from pipelines import alerts, export, followup, honours, report, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
-from pipelines.period import Period  # noqa: E402
+from pipelines.guide.period import Period  # noqa: E402
 from pipelines.prefilled import TemplateError  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")

@@ -24,7 +24,7 @@ from pipelines import alerts, ingest, prefilled  # noqa: E402
 from pipelines.checklist import checklist  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.model import RegistryEntry  # noqa: E402
-from pipelines.period import Period  # noqa: E402
+from pipelines.guide.period import Period  # noqa: E402
 from pipelines.problems import CATALOGUE  # noqa: E402
 from pipelines.template_text import guide_steps, mistakes  # noqa: E402
 from pipelines.workbook import write_workbook  # noqa: E402

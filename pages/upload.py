@@ -229,7 +229,7 @@ def _max_mb() -> str:
 
 def _deadline_caption() -> None:
     """The deadline of the quarter being collected now (set on 报送进度; alerts.deadline_status)."""
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     period = str(Period.latest_completed(dt.date.today()))
     status = c.scores("alerts.deadline_status", period, today=dt.date.today())

@@ -17,7 +17,7 @@ import pandas as pd
 from pipelines import db as dbmod
 from pipelines import scoring
 from pipelines.guide import AlertRule, Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 LEVEL_LABELS = {"red": "红", "yellow": "黄"}
 _SEVERITY = {"yellow": 1, "red": 2}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipelines import scoring
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 LIST_SIZE = 5  # names per 需关注 list: what a first screen and the briefing page hold
 EARLIER_QUARTERS = 3  # how far back a repeat non-submitter's streak is counted

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from pipelines.guide import Guide, Measure, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 # The order in which kinds are listed: the month's meetings first, the self-assessment last.
 KIND_ORDER = ("monthly", "quarterly", "semester", "hours", "annual_count", "annual_coverage", "ratio")

@@ -37,7 +37,7 @@ from pipelines.demo_branch import LedgerPlan, Measures, Quarter, branch_quality,
 from pipelines.demo_school import STUDENT, TEACHER, Branch, Task, plan_school
 from pipelines.guide import Guide, guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 ACTOR = "演示数据"
 REGISTRY_FILE = "支部名册.xlsx"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 REVIEWER = "组织部审核员（演示）"
 REVIEW_SHARE = 0.25  # the share of the latest quarter's branches the demo reviewer has got to

@@ -27,7 +27,7 @@ from pipelines import export, journal, scoring, store
 from pipelines.actor import Actor, authorize, colleges_of
 from pipelines import report_layout as layout
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 ACTIONS = ("followup_open", "followup_close")
 RESOLVED, UNRESOLVED, UNCHECKED = "已整改", "未整改", "待核实"

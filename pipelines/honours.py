@@ -14,7 +14,7 @@ import pandas as pd
 from pipelines import alerts as al
 from pipelines import scoring
 from pipelines.guide import Guide, HonourRule, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 COLUMNS = ["unit", "rule_id", "rule_name", "branch_code", "name", "college", "periods", "periods_label",
            "evidence"]

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 Severity = Literal["error", "warning"]
 

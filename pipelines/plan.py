@@ -309,7 +309,7 @@ def late_notes(results: Iterable[FileResult], db: str | Path | None = None, *,
     condition of the late_submission alert. Rejected files are not submissions and get none."""
     from pipelines import alerts
     from pipelines.guide import guide
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     now = now or dt.datetime.now()
     keys = {(r.branch_code, r.period) for r in results if r.ok and r.branch_code and r.period}

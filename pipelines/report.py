@@ -26,7 +26,7 @@ from pipelines import attention, export, scoring, summary
 from pipelines import report_layout as layout
 from pipelines.guide import guide
 from pipelines.palette import LIGHT_GREY, PALE_RED, excel
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report_layout import GREY, RED, TITLE
 
 HEADER_FILL = PatternFill("solid", fgColor=excel(PALE_RED))

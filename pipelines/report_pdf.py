@@ -21,7 +21,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from pipelines import report, scoring
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report_layout import RED, TITLE, header_text
 
 FONT = "cjk"

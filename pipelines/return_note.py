@@ -16,7 +16,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from pipelines import export, report_layout
 from pipelines.model import RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.plan import FileResult, report_order
 from pipelines.problems import CATALOGUE, SEVERITY_NAMES, flatten
 

@@ -20,7 +20,7 @@ from pipelines import db as dbm
 from pipelines import journal, scoring, store
 from pipelines.actor import Actor, authorize
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 SENT_BACK = "sent_back"
 PENDING_NAME = "待审核"

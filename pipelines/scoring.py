@@ -24,7 +24,7 @@ import pandas as pd
 from pipelines import db as dbmod
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
 DIMENSION_COLUMNS = [f"d{i}" for i in range(1, 8)]

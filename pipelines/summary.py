@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipelines import scoring
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 ITEM_LABEL_WIDTH = 16  # as the weakest-items chart on 全校总览 labels its bars
 

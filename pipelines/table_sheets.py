@@ -10,7 +10,7 @@ from pipelines import normalise as nz
 from pipelines.container import cell_at, cell_ref, header_columns
 from pipelines.guide import Guide
 from pipelines.model import CountValue, LedgerRow, SelfAssessmentRow
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.problems import show
 from pipelines.sheet_reader import DATE_EXAMPLE, SheetReader
 from pipelines.template_text import EXAMPLE_PREFIX, example_activity, example_row

@@ -9,7 +9,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.checklist import checklist
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.xlsx_style import GUIDE_FONTS, WRAP, fit_height, protect
 
 # 支部信息 fields a pre-filled template takes from the registry and locks: a file can never be refused for them.

@@ -21,7 +21,7 @@ from pipelines.config import env_name
 from pipelines.guide import GuideError, guide, load_guide
 from pipelines.ingest import ingest, load_registry, set_deadline, withdraw
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 from test_scoring_fixtures import save, workbook
 

@@ -15,7 +15,7 @@ from app_server import settled, sign_in, start_app, stop_app
 from ingest_helpers import registry_workbook
 from pipelines import auth, db, ingest
 from pipelines.config import env_name
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.reader import read_workbook
 
 pytestmark = pytest.mark.browser

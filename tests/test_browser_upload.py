@@ -18,7 +18,7 @@ from pipelines import auth, db, scoring
 from pipelines.config import env_name
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook import write_workbook
 
 pytestmark = pytest.mark.browser

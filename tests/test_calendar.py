@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ingest_helpers import branch_workbook
 from pipelines import config, ingest, scoring
 from pipelines.config import env_name
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent

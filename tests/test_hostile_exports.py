@@ -25,7 +25,7 @@ from ingest_helpers import run_cli
 from pipelines import config, export, ingest, report, scoring
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -447,7 +447,7 @@ def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
 
 def test_quarter_nobody_submitted_yet_shows_who_is_missing(thin_db):
     """The quarter now due is offered even before anyone submitted; the page lists every branch as missing."""
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     due = str(Period.latest_completed())
     at = ok(page("overview").run())

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from pipelines import report, scoring
 from pipelines.__main__ import main as cli
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from pipelines import attention, report, scoring, summary
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report_layout import FOOTER_TEXT, TITLE
 
 SOFFICE = shutil.which("soffice")
@@ -82,7 +82,7 @@ def test_first_sheet_is_the_briefing(demo_db, latest, workbook):
 
 
 def test_every_sheet_has_title_quarter_and_page_numbers(latest, workbook):
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     assert workbook.sheetnames == [*report.SHEETS, report.HONOURS_SHEET]
     for ws in workbook.worksheets:

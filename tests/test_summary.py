@@ -16,7 +16,7 @@ from pipelines.__main__ import main
 from pipelines.guide import GuideError, guide, load_guide
 from pipelines.ingest import ingest, load_registry
 from pipelines.model import BranchInfo, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.summary import quarter_summary
 from pipelines.workbook import write_registry_workbook, write_workbook
 

@@ -21,7 +21,7 @@ from pipelines import auth, config, ingest
 from pipelines.checklist import checklist
 from pipelines.config import env_name
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.reader import read_workbook
 from pipelines.template_text import mistakes
 

@@ -19,7 +19,7 @@ from pages import access
 from pipelines import archive_links, auth, db, ingest
 from pipelines.guide import guide
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import zipfile
 from openpyxl import load_workbook
 
 from pipelines import plan, return_note, versions
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report_layout import FOOTER_TEXT
 from test_report_briefing import MIN_PRINTED_PT, SOFFICE, needs_libreoffice, pdf_text, printed_sizes
 from test_upload import admin_hash, frame, registry_db, signed_in, texts, upload, workbook  # noqa: F401 (fixtures)
