@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines.alerts import LEVEL_LABELS  # noqa: E402
+from pipelines.guide.vocab import AlertColor  # noqa: E402
 
 EVIDENCE_HEADERS = {  # alert_evidence's columns as shown; the others stay out of the way
     "source_file": "来源文件", "sheet": "工作表", "row_no": "行号", "date": "日期", "activity_type": "活动类型",
@@ -35,7 +35,7 @@ def counts_section(period: str) -> None:
         df = c.scores("alerts.alert_totals", period, by=by)
         with col:
             st.subheader(title, anchor=False)
-            st.dataframe(df.rename(columns={by: label, "red": "红", "yellow": "黄", "total": "合计",
+            st.dataframe(df.rename(columns={by: label, **AlertColor.labels(), "total": "合计",
                                             "branches": "涉及支部"}),
                          hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(df), 320), key=f"al_by_{by}")
 
@@ -54,8 +54,8 @@ def alert_table(df: pd.DataFrame) -> pd.DataFrame:
 def filters(df: pd.DataFrame) -> pd.DataFrame:
     """Level, rule, college and branch type filters (kept in the URL like every choice)."""
     f1, f2, f3, f4 = st.columns([2, 4, 4, 3])
-    levels = c.state_widget("multi", "等级", list(LEVEL_LABELS), "al_level", default=[], container=f1,
-                            format_func=LEVEL_LABELS.get, placeholder="全部")
+    levels = c.state_widget("multi", "等级", list(AlertColor.labels()), "al_level", default=[],
+                            container=f1, format_func=AlertColor.label_of, placeholder="全部")
     rules = c.state_widget("multi", "预警规则", list(dict.fromkeys(r.name for r in c.guide().alerts)), "al_rule",
                            default=[], container=f2, placeholder="全部规则")
     colleges = c.state_widget("multi", "二级党组织", sorted(df["college"].dropna().unique()), "al_college",

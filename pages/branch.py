@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import review  # noqa: E402
+from pipelines.guide.vocab import MeasureKind, MeasureStatus, TraceSource  # noqa: E402
 
 TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "source": "来源", "measure_name": "测评规则", "period": "报送季度", "source_file": "文件", "sheet": "工作表",
@@ -23,18 +24,11 @@ TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "expected": "应到人数", "attended": "实到人数", "hours": "学时", "field": "统计项", "value": "数值",
     "status": "自评", "evidence": "佐证材料",
 }
-SOURCE_NAMES = {"ledger": "活动台账", "counts": "统计数据", "self_assessment": "自评"}
-
-
-UNITS = {  # measure kind -> unit of its actual / required numbers (as scoring reports them)
-    "monthly": "个月", "quarterly": "次", "semester": "次", "annual_count": "次（全年）",
-    "hours": "学时（人均，本年累计）", "annual_coverage": "人", "ratio": "人",
-}
 
 
 def measure_text(m: pd.Series, self_status: str | None) -> str:
     """One measure as 'name：actual / required unit（状态）' — readable in a table cell."""
-    status = c.STATUS_NAMES.get(m["status"], m["status"] or "")
+    status = MeasureStatus.label_of(m["status"])
     if m["kind"] == "self_assessed":
         return f"{m['measure_name']}：自评“{self_status or '未填写'}”"
     if pd.isna(m.get("actual")):
@@ -44,7 +38,7 @@ def measure_text(m: pd.Series, self_status: str | None) -> str:
         return f"{x:.1f}".rstrip("0").rstrip(".")
 
     required = "" if pd.isna(m.get("required")) else f" / {num(m['required'])}"
-    unit = UNITS.get(m["kind"], "")
+    unit = MeasureKind(m["kind"]).unit if m["kind"] in MeasureKind.labels() else ""
     if m["kind"] == "hours":  # the yearly requirement is spread over the quarters (8, 16, 24, 32)
         annual = next((x.required for x in c.guide().item(m["item_id"]).measures if x.id == m["measure_id"]), None)
         unit += f"；截至本季度应达 {num(m['required'])}" + (f"，全年 {num(annual)}" if annual else "")
@@ -238,7 +232,7 @@ def evidence_section(code: str, period: str, item: str) -> None:
     show = rows.drop(columns=["item_id"]).rename(columns={
         "source": "佐证来源", "period": "报送季度", "sheet": "工作表", "row_no": "行号", "date": "日期",
         "activity_type": "活动类型", "topic": "主题", "evidence": "佐证材料", "field": "统计项", "value": "数值"})
-    show["佐证来源"] = show["佐证来源"].map(SOURCE_NAMES).fillna(show["佐证来源"])
+    show["佐证来源"] = show["佐证来源"].map(TraceSource.labels()).fillna(show["佐证来源"])
     show = show.loc[:, [col for col in show.columns if show[col].notna().any()]]
     st.dataframe(show.astype(object).where(show.notna(), ""), hide_index=True, width="stretch", key="br_evidence")
 
@@ -258,7 +252,7 @@ def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
     names = {m.id: m.name for m in g.item(item).measures}
     df = rows.copy()
     df["measure_name"] = df.get("measure_id", pd.Series(dtype=str)).map(names)
-    df["source"] = df["source"].map(SOURCE_NAMES).fillna(df["source"])
+    df["source"] = df["source"].map(TraceSource.labels()).fillna(df["source"])
     if "counted" in df:
         df["counted"] = df["counted"].map({True: "是", False: "否"}).fillna("")
     if "field" in df:

@@ -77,17 +77,6 @@ ZH_CN = {"dictionary": {
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True,
                  "locale": "zh-CN", "locales": {"zh-CN": ZH_CN}}
 
-KIND_NAMES = {  # measure kinds are code-level types; their Chinese descriptions live here
-    "monthly": "每月开展",
-    "quarterly": "每季度开展",
-    "semester": "每学期开展",
-    "annual_count": "每年次数",
-    "annual_coverage": "党员覆盖率",
-    "hours": "人均学时",
-    "ratio": "比例",
-    "self_assessed": "支部自评",
-}
-STATUS_NAMES = {"met": "达标", "partial": "部分完成", "missed": "未完成", "pending": "未到期"}
 
 
 # ---- guide lookups ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
+from pipelines.guide.vocab import MeasureKind  # noqa: E402
 
 
 def requirement_text(m) -> str:
@@ -208,7 +209,7 @@ def item_card(it, btype: str, shares: pd.DataFrame) -> None:
             st.caption(f"{c.type_name(t)}：{part}")
         total = sum(m.weight for m in it.measures)
         st.markdown("\n".join(
-            f"- **{m.name}**　{c.KIND_NAMES[m.kind]}　·　{requirement_text(m)}"
+            f"- **{m.name}**　{MeasureKind(m.kind).label}　·　{requirement_text(m)}"
             + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
             for m in it.measures))
 

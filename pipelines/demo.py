@@ -36,6 +36,7 @@ from pipelines.config import settings
 from pipelines.demo_branch import LedgerPlan, Measures, Quarter, branch_quality, plan_annual, self_assessment_answers
 from pipelines.demo_school import STUDENT, TEACHER, Branch, Task, plan_school
 from pipelines.guide import Guide, guide
+from pipelines.guide.vocab import FileStatus
 from pipelines.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.guide.period import Period
 
@@ -322,7 +323,7 @@ def build_db(files_dir, db, *, progress: Callable[[int, int, str], None] | None 
     if errors:
         raise RuntimeError(f"演示支部名册有误：{errors[0].message}")
     results = ingest.ingest(demo_files(d), db, actor=ACTOR, progress=progress)
-    rejected = [r for r in results if r.status == "rejected"]
+    rejected = [r for r in results if r.status == FileStatus.REJECTED]
     if rejected:
         r = rejected[0]
         detail = r.problems[0].message if r.problems else ""

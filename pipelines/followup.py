@@ -28,6 +28,7 @@ from pipelines.actor import Actor, authorize, colleges_of
 from pipelines import report_layout as layout
 from pipelines.guide import guide
 from pipelines.guide.period import Period
+from pipelines.guide.vocab import AuditAction
 
 ACTIONS = ("followup_open", "followup_close")
 RESOLVED, UNRESOLVED, UNCHECKED = "已整改", "未整改", "待核实"
@@ -98,7 +99,7 @@ def open_followup(period: str, *, branch_code: str | None = None, college: str |
                 "opened_by": actor, "opened_at": at}
         store.save_followup(con, task)
         detail = f"督办 {task_id}：{branch_code or where} {period} {rule_id or item_id}"
-        store.audit(con, actor, "followup_open", detail, at=at)
+        store.audit(con, actor, AuditAction.FOLLOWUP_OPEN, detail, at=at)
         saved = {**task, "due_date": due.isoformat() if due else None, "opened_at": at.isoformat()}
         return task_id, journal.entry("followup_open", actor=actor, at=at, detail=detail, branch=branch_code,
                                       period=period, followup=saved)
@@ -125,7 +126,7 @@ def close_followup(task_id: int, comment: str, db=None, *, actor: Actor | str) -
             raise ValueError(f"督办任务 {task_id} 已办结，无需再次办结。")
         store.close_followup(con, int(task_id), actor=actor, at=at, comment=comment)
         detail = f"督办 {task_id} 办结：{comment}"
-        store.audit(con, actor, "followup_close", detail, at=at)
+        store.audit(con, actor, AuditAction.FOLLOWUP_CLOSE, detail, at=at)
         return None, journal.entry("followup_close", actor=actor, at=at, detail=detail,
                                    followup={"id": int(task_id), "comment": comment})
 

@@ -18,7 +18,6 @@ from pipelines.guide.period import Period
 
 COLUMNS = ["unit", "rule_id", "rule_name", "branch_code", "name", "college", "periods", "periods_label",
            "evidence"]
-UNIT_NAMES = {"branch": "支部", "college": "二级党组织"}
 
 
 class _Facts:

@@ -23,10 +23,11 @@ import duckdb
 
 from pipelines import archive as arc
 from pipelines import db as dbm
-from pipelines import journal, sources, store
+from pipelines import journal, problems, sources, store
 from pipelines.actor import Actor, authorize
 from pipelines.journal import MANIFEST_NAME, archived_file, read_manifest  # noqa: F401 - public names
-from pipelines.plan import (STATUS_NAMES, SUBMISSION_STATUS_NAMES, FileResult, Plan,  # noqa: F401
+from pipelines.guide.vocab import AuditAction, FileStatus
+from pipelines.plan import (WRITABLE, FileResult, Plan,  # noqa: F401
                             BatchNotes, claimed_colleges, plan, preview, problem_rows, registry_entries,
                             rejected)
 from pipelines.rebuild import RebuildIncomplete, rebuild  # noqa: F401
@@ -34,9 +35,8 @@ from pipelines.registry import load_registry  # noqa: F401
 from pipelines.sources import Progress, Source
 from pipelines.versions import rollback, set_deadline, start_fresh, withdraw  # noqa: F401
 
-__all__ = ["apply", "ingest", "plan", "preview", "Plan", "FileResult", "STATUS_NAMES", "SUBMISSION_STATUS_NAMES",
-           "problem_rows", "registry_entries", "load_registry", "rollback", "withdraw", "set_deadline",
-           "start_fresh", "rebuild", "RebuildIncomplete", "archived_file", "read_manifest", "MANIFEST_NAME"]
+__all__ = ["apply", "ingest", "plan", "preview", "Plan", "FileResult", "problem_rows", "registry_entries", "load_registry", "rollback",
+           "withdraw", "set_deadline", "start_fresh", "rebuild", "RebuildIncomplete", "archived_file", "read_manifest", "MANIFEST_NAME"]
 
 _sha = sources.sha  # kept for the tests that hash files the way ingest does
 
@@ -111,7 +111,7 @@ def _noted(results: list[FileResult]) -> list[FileResult]:
 
 def _bump_if_written(path: Path, results: list[FileResult]) -> None:
     """One data-version bump for the whole batch: pages keep their cached results while it writes."""
-    if any(r.status in ("accepted", "replaced") for r in results):
+    if any(r.status in WRITABLE for r in results):
         dbm.bump_version(path)
 
 
@@ -172,9 +172,7 @@ def _write_one(con: duckdb.DuckDBPyConnection, archive: Path, parsed, actor: str
             pass  # a failed COMMIT has already ended the transaction
         con.execute("BEGIN TRANSACTION")
         res = rejected(parsed)
-        res.problems.append(sources.problem(
-            parsed.file_name, "write_failed",
-            f"写入数据库失败（{type(e).__name__}: {e}），本文件未导入，请重试或联系管理员。", severity="error"))
+        res.problems.append(problems.make("write_failed", file=parsed.file_name, detail=f"{type(e).__name__}: {e}"))
         return res, 0
 
 
@@ -186,10 +184,10 @@ def _save(con: duckdb.DuckDBPyConnection, parsed, actor: str) -> tuple[FileResul
     version = con.execute("SELECT version FROM submissions WHERE submission_id = ?", [sub_id]).fetchone()[0]
     res = FileResult(parsed.file_name, parsed.sha256, status, info.branch_code, info.period, list(parsed.problems),
                      sub_id, version)
-    if status == "unchanged":
+    if status == FileStatus.UNCHANGED:
         return res, None
-    detail = f"{parsed.file_name}：{info.branch_code} {info.period} 第 {version} 版（{STATUS_NAMES[status]}）"
-    store.audit(con, actor, "ingest", detail, at=at)
+    detail = f"{parsed.file_name}：{info.branch_code} {info.period} 第 {version} 版（{FileStatus(status).label}）"
+    store.audit(con, actor, AuditAction.INGEST, detail, at=at)
     return res, journal.entry("ingest", actor=actor, at=at, detail=detail, sha256=parsed.sha256,
                               file_name=parsed.file_name, branch=info.branch_code, period=info.period,
                               version=version, status=status)

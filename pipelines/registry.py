@@ -11,6 +11,7 @@ from pipelines import archive as arc
 from pipelines import db as dbm
 from pipelines import journal, sources, store
 from pipelines.actor import Actor, authorize
+from pipelines.guide.vocab import AuditAction
 from pipelines.model import Problem
 from pipelines.sources import Source
 
@@ -52,7 +53,7 @@ def load_registry(source: Source | bytes, db: str | Path | None = None, *,
     def body(con):
         store.clear_registry(con)
         n = store.save_registry(con, entries, at=at)
-        store.audit(con, name_of_actor, "registry", detail, at=at)
+        store.audit(con, name_of_actor, AuditAction.REGISTRY, detail, at=at)
         return n, journal.entry("registry", actor=name_of_actor, at=at, detail=detail, sha256=sha, file_name=name)
 
     return journal.write(path, body), problems

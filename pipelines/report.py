@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from pipelines import attention, export, scoring, summary
 from pipelines import report_layout as layout
 from pipelines.guide import guide
+from pipelines.guide.vocab import AttentionKind, ReportingStatus
 from pipelines.palette import LIGHT_GREY, PALE_RED, excel
 from pipelines.guide.period import Period
 from pipelines.report_layout import GREY, RED, TITLE
@@ -77,8 +78,8 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
     def counts(st: pd.DataFrame, scored: pd.DataFrame | None) -> tuple:
         """(branches, submitted, missing) of one quarter; the first and last need a registry."""
         has = scoring.has_registry(st)
-        sub = int((st["status"] != "missing").sum()) if not st.empty else (0 if scored is None else len(scored))
-        return (len(st) if has else None), sub, (int((st["status"] == "missing").sum()) if has else None)
+        sub = int((st["status"] != ReportingStatus.MISSING).sum()) if not st.empty else (0 if scored is None else len(scored))
+        return (len(st) if has else None), sub, (int((st["status"] == ReportingStatus.MISSING).sum()) if has else None)
 
     now_c = counts(status, bs)
     before_c = counts(scoring.submission_status(str(Period.parse(period).previous), db), pbs)
@@ -142,7 +143,7 @@ def frames(period: str, db=None, data: dict[str, pd.DataFrame] | None = None) ->
     } for it in g.items])
     items = items.sort_values(["全校平均完成率（%）", "考核要点"], na_position="last").reset_index(drop=True)
 
-    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) if registry \
+    miss = status[status["status"] == ReportingStatus.MISSING].sort_values(["college", "branch_code"]) if registry \
         else status.iloc[0:0]
     missing_table = pd.DataFrame({
         "支部编码": miss.get("branch_code", []), "支部名称": miss.get("branch_name", []),
@@ -191,7 +192,7 @@ def briefing(period: str, db=None, *, now: dt.datetime | None = None,
                            for name, n in f.grades.items()], columns=["等次", "本季度", "上季度", "变化"], dtype=object)
     att = attention.attention(period, db, data=data, periods=periods).frame()
     table = pd.DataFrame({
-        "类别": att["kind"].map(attention.KINDS), "支部": att["branch_name"], "二级党组织": att["college"],
+        "类别": att["kind"].map(AttentionKind.labels()), "支部": att["branch_name"], "二级党组织": att["college"],
         "总分": att["overall"], "等次": att["grade"], "较上季度": att["change"],
     })
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")

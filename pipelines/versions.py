@@ -12,6 +12,7 @@ from pathlib import Path
 from pipelines import db as dbm
 from pipelines import journal, store
 from pipelines.actor import Actor, authorize
+from pipelines.guide.vocab import AuditAction
 
 def rollback_in(con, branch_code: str, period: str) -> tuple[int, int, int] | None:
     """(old current id, new current id, new version) or None when there is nothing to go back to."""
@@ -56,7 +57,7 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
         if done is None:
             raise journal.NoChange(None)
         detail = f"{branch_code} {period}：回退到第 {done[2]} 版"
-        store.audit(con, actor, "rollback", detail, at=at)
+        store.audit(con, actor, AuditAction.ROLLBACK, detail, at=at)
         return done[1], journal.entry("rollback", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
 
     return journal.write(path, body)
@@ -75,7 +76,7 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
 
     def body(con):
         detail = store.save_deadline(con, period, due, actor=actor, at=at)
-        store.audit(con, actor, "deadline", detail, at=at)
+        store.audit(con, actor, AuditAction.DEADLINE, detail, at=at)
         return None, journal.entry("deadline", actor=actor, at=at, detail=detail, period=period,
                             due_date=due.isoformat() if due else None)
 
@@ -97,7 +98,7 @@ def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, act
         if done is None:
             raise journal.NoChange(None)
         detail = f"{branch_code} {period}：撤回第 {done[1]} 版"
-        store.audit(con, actor, "withdraw", detail, at=at)
+        store.audit(con, actor, AuditAction.WITHDRAW, detail, at=at)
         return done[0], journal.entry("withdraw", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
 
     return journal.write(path, body)
@@ -122,6 +123,6 @@ def start_fresh(db: str | Path | None = None, *, actor: Actor | str) -> Path:
         if archive.exists():
             shutil.move(str(archive), backup / archive.name)
     with dbm.connect(path, write=True) as con:
-        store.audit(con, actor, "start_fresh", f"原数据库与归档已移至 {backup.name}，从空白数据库开始")
+        store.audit(con, actor, AuditAction.START_FRESH, f"原数据库与归档已移至 {backup.name}，从空白数据库开始")
     return backup
 

@@ -14,11 +14,9 @@ from pydantic import Field, field_validator, model_validator
 
 from pipelines.guide.base import Strict
 from pipelines.guide.rules import AlertRule, FollowupRules, HonourRule, check_alerts, check_honours
+from pipelines.guide.vocab import MeasureKind
 
-BranchType = Literal["teacher", "student"]
-MeasureKind = Literal[
-    "monthly", "quarterly", "semester", "annual_count", "annual_coverage", "hours", "ratio", "self_assessed"
-]
+BranchType = Literal["teacher", "student"]  # their names are the guide's branch_types
 
 
 class Named(Strict):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from pipelines.guide.base import Strict
+from pipelines.guide.vocab import AlertColor
 
 if TYPE_CHECKING:
     from pipelines.guide.model import Guide
@@ -33,7 +34,7 @@ class AlertLevel(Strict):
     """One level of an alert rule: it applies to quarters from `from_quarter` on (Q1–Q4 of the year) when
     the rule's value (per kind, see docs/scoring.md) is strictly greater than `over`."""
 
-    level: Literal["red", "yellow"]
+    level: AlertColor
     from_quarter: int = Field(default=1, ge=1, le=4)
     over: float = Field(default=0, ge=0)
 
