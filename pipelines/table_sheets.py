@@ -254,7 +254,7 @@ class WorkbookReader(SheetReader):
             return []
         known = {it.id: it for it in g.items}
         options = "、".join(o.name for o in g.self_assessment)
-        done = g.self_assessment[0]  # the top answer (完成) is the one that needs evidence
+        done = g.answer(g.full_answer)  # the full answer (完成) is the one that needs evidence
         fallback = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
         type_name = g.branch_type_name(self.branch_type) if self.branch_type else "本支部类型"
         out: dict[str, SelfAssessmentRow] = {}

@@ -214,9 +214,12 @@ class Guide(Strict):
     school: str
     branch_types: tuple[Named, ...]
     self_assessment: tuple[SelfAssessmentOption, ...]
+    full_answer: str  # the answer id that claims an item fully done (完成): it needs evidence
     self_assessment_without_evidence: str
     grades: tuple[Grade, ...]
     activity_types: tuple[Named, ...]
+    catch_all_activity: str  # the activity type id for anything no other type names (其他)
+    example_activity: str  # the activity type id named in the template's examples and messages
     count_fields: tuple[CountField, ...]
     limits: Limits
     summary: SummaryRules = SummaryRules()
@@ -232,8 +235,12 @@ class Guide(Strict):
         activities = {a.id for a in self.activity_types}
         counts = {c.id for c in self.count_fields}
         answers = {s.id for s in self.self_assessment}
-        if self.self_assessment_without_evidence not in answers:
-            raise ValueError(f"self_assessment_without_evidence: unknown answer {self.self_assessment_without_evidence!r}")
+        for key in ("full_answer", "self_assessment_without_evidence"):
+            if getattr(self, key) not in answers:
+                raise ValueError(f"{key}: unknown answer {getattr(self, key)!r}")
+        for key in ("catch_all_activity", "example_activity"):
+            if getattr(self, key) not in activities:
+                raise ValueError(f"{key}: unknown activity type {getattr(self, key)!r}")
         if [d.id for d in self.dimensions] != list(range(1, 8)):
             raise ValueError("dimensions: ids must be 1..7 in order")
         seen: set[str] = set()
@@ -334,6 +341,10 @@ class Guide(Strict):
 
     def activity_name(self, activity_id: str) -> str:
         return next(a.name for a in self.activity_types if a.id == activity_id)
+
+    def answer(self, answer_id: str) -> SelfAssessmentOption:
+        """The self-assessment answer `answer_id` (e.g. `guide.answer(guide.full_answer)`)."""
+        return next(a for a in self.self_assessment if a.id == answer_id)
 
     def lookup(self, kind: Literal["branch_type", "activity_type"], text: str) -> str | None:
         """Map what a secretary typed (name or synonym, already normalised) to an id, or None."""
