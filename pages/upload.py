@@ -28,6 +28,7 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.upload_history import audit_tab, history_tab  # noqa: E402
 from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY, registry_tab  # noqa: E402
@@ -41,7 +42,7 @@ from pipelines.guide import guide  # noqa: E402
 from pipelines.guide.vocab import FileStatus, Severity  # noqa: E402
 from pipelines.plan import Plan  # noqa: E402
 
-XLSX_MIME = c.XLSX_MIME
+XLSX_MIME = tables.XLSX_MIME
 
 # Session-state keys
 ROUND_KEY = "dj_upload_round"  # bumped after a commit, so the uploader starts empty
@@ -328,17 +329,17 @@ def _downloads_section(results: Sequence[Any], late: dict) -> None:
         notes = c.guarded(lambda: return_notes(results), "生成退回说明")[1] or []
     row = st.container(horizontal=True, gap="small")
     if notes:
-        c.download(row, f"下载退回说明（{len(notes)} 个支部，zip）", lambda: return_note.notes_zip(notes),
+        tables.download(row, f"下载退回说明（{len(notes)} 个支部，zip）", lambda: return_note.notes_zip(notes),
                    file_name=f"退回说明_{today}.zip", mime="application/zip", key="dj_return_zip",
                    icon=":material/folder_zip:", type="primary")
-    c.download(row, "下载校验结果（Excel，全部文件）", lambda: problems_workbook(results, late),
+    tables.download(row, "下载校验结果（Excel，全部文件）", lambda: problems_workbook(results, late),
                file_name=f"校验结果_{today}.xlsx", mime=XLSX_MIME, key="dj_problems_download",
                icon=":material/download:")
     if notes:
         with st.expander("逐个下载退回说明（每个未通过的支部一份，A4 可打印，可直接转发给支部）",
                          expanded=len(notes) <= 6):
             for i, note in enumerate(notes):
-                c.download(st, _md(note.file_name), lambda note=note: note.data, file_name=note.file_name,
+                tables.download(st, _md(note.file_name), lambda note=note: note.data, file_name=note.file_name,
                            mime=XLSX_MIME, key=f"dj_return_note_{i}", icon=":material/description:")
 
 

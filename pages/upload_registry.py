@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import common as c
+from pages import tables
 from pages.text import md_text as _md
 from pipelines import db as dbmod
 from pipelines.actor import Actor
@@ -17,7 +18,7 @@ from pipelines.changes import registry_diff
 from pipelines.guide.vocab import Severity
 
 
-XLSX_MIME = c.XLSX_MIME
+XLSX_MIME = tables.XLSX_MIME
 ACCEPTED_TYPES = ["xlsx", "xls", "et", "csv", "ods", "xlsm"]
 REG_ROUND_KEY = "dj_registry_round"
 REG_PREVIEW_KEY = "dj_registry_preview"
