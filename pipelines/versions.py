@@ -12,7 +12,7 @@ from pathlib import Path
 from pipelines import db as dbm
 from pipelines import journal, store
 from pipelines.actor import Actor, authorize
-from pipelines.guide.vocab import AuditAction
+from pipelines.guide.vocab import AuditAction, SubmissionStatus
 
 def rollback_in(con, branch_code: str, period: str) -> tuple[int, int, int] | None:
     """(old current id, new current id, new version) or None when there is nothing to go back to."""
@@ -27,8 +27,8 @@ def rollback_in(con, branch_code: str, period: str) -> tuple[int, int, int] | No
         [branch_code, period, cur[1]]).fetchone()
     if prev is None:
         return None
-    store.set_status(con, cur[0], "rolled_back")
-    store.set_status(con, prev[0], "current")
+    store.set_status(con, cur[0], SubmissionStatus.ROLLED_BACK)
+    store.set_status(con, prev[0], SubmissionStatus.CURRENT)
     return cur[0], prev[0], prev[1]
 
 
@@ -38,7 +38,7 @@ def withdraw_in(con, branch_code: str, period: str) -> tuple[int, int] | None:
         [branch_code, period]).fetchone()
     if cur is None:
         return None
-    store.set_status(con, cur[0], "withdrawn")
+    store.set_status(con, cur[0], SubmissionStatus.WITHDRAWN)
     return cur[0], cur[1]
 
 
