@@ -14,7 +14,7 @@ from pages import state
 from pages import tables
 from pages.text import md_text, plot_text
 from pipelines import attention, briefing
-from pipelines.guide.period import Period
+
 
 def grade_counts(counts: Sequence[briefing.GradeCount]) -> None:
     """优秀 / 良好 / 一般 / 较差 with the change in count: more 优秀/良好 is good news (red), more 一般/较差 bad
