@@ -30,7 +30,7 @@ from pipelines.store import db as dbmod  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import Guide, guide  # noqa: E402
-from pipelines.period import Period  # noqa: E402
+from pipelines.guide.period import Period  # noqa: E402
 
 TARGET_QUARTER_S = 1.0
 

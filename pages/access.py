@@ -7,9 +7,9 @@ import logging
 
 import streamlit as st
 
-from pages import archive_links
-from pipelines import auth
+from pipelines import archive_links, auth
 from pipelines.store.actor import Actor, unknown_scope
+from pipelines.guide.vocab import AuditAction
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def admin_gate(config: auth.AccessConfig | None = None) -> str | None:
     if admin:
         if st.session_state.get(ADMIN_KEY) != admin and not st.session_state.get("dj_admin_logged"):
             st.session_state["dj_admin_logged"] = True
-            auth.log_action(admin, "sign_in", "统一身份认证")
+            auth.log_action(admin, AuditAction.SIGN_IN, "统一身份认证")
         return admin
     if not config.admin_configured:
         st.error(LOCKED_MESSAGE, icon="🔒")
@@ -110,7 +110,7 @@ def admin_gate(config: auth.AccessConfig | None = None) -> str | None:
             result = auth.sign_in(name or "", password or "", config.admins, session=session_id())
             if result.ok:
                 st.session_state[ADMIN_KEY] = result.account
-                auth.log_action(result.account, "sign_in", "本地账号")
+                auth.log_action(result.account, AuditAction.SIGN_IN, "本地账号")
                 st.rerun()
             else:
                 st.error(result.message)
@@ -143,7 +143,7 @@ def sign_out_button(admin: str, config: auth.AccessConfig | None = None) -> None
     if warning:
         st.warning(warning, icon=":material/warning:")
     if cols[1].button("退出登录", key="dj_sign_out"):
-        auth.log_action(admin, "sign_out")
+        auth.log_action(admin, AuditAction.SIGN_OUT)
         archive_links.LINKS.revoke_session(session_id())  # download links of archived originals die here
         oidc = st.session_state.get(ADMIN_KEY) != admin
         st.session_state.pop(ADMIN_KEY, None)

@@ -12,8 +12,10 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines.scoring.alerts import LEVEL_LABELS  # noqa: E402
+from pipelines.guide.vocab import AlertColor  # noqa: E402
 
 EVIDENCE_HEADERS = {  # alert_evidence's columns as shown; the others stay out of the way
     "source_file": "来源文件", "sheet": "工作表", "row_no": "行号", "date": "日期", "activity_type": "活动类型",
@@ -35,9 +37,9 @@ def counts_section(period: str) -> None:
         df = c.scores("alerts.alert_totals", period, by=by)
         with col:
             st.subheader(title, anchor=False)
-            st.dataframe(df.rename(columns={by: label, "red": "红", "yellow": "黄", "total": "合计",
+            st.dataframe(df.rename(columns={by: label, **AlertColor.labels(), "total": "合计",
                                             "branches": "涉及支部"}),
-                         hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(df), 320), key=f"al_by_{by}")
+                         hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(df), 320), key=f"al_by_{by}")
 
 
 def alert_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -54,13 +56,13 @@ def alert_table(df: pd.DataFrame) -> pd.DataFrame:
 def filters(df: pd.DataFrame) -> pd.DataFrame:
     """Level, rule, college and branch type filters (kept in the URL like every choice)."""
     f1, f2, f3, f4 = st.columns([2, 4, 4, 3])
-    levels = c.state_widget("multi", "等级", list(LEVEL_LABELS), "al_level", default=[], container=f1,
-                            format_func=LEVEL_LABELS.get, placeholder="全部")
-    rules = c.state_widget("multi", "预警规则", list(dict.fromkeys(r.name for r in c.guide().alerts)), "al_rule",
+    levels = state.state_widget("multi", "等级", list(AlertColor.labels()), "al_level", default=[],
+                            container=f1, format_func=AlertColor.label_of, placeholder="全部")
+    rules = state.state_widget("multi", "预警规则", list(dict.fromkeys(r.name for r in c.guide().alerts)), "al_rule",
                            default=[], container=f2, placeholder="全部规则")
-    colleges = c.state_widget("multi", "二级党组织", sorted(df["college"].dropna().unique()), "al_college",
+    colleges = state.state_widget("multi", "二级党组织", sorted(df["college"].dropna().unique()), "al_college",
                               default=[], container=f3, placeholder="全部二级党组织")
-    btype = c.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "al_type", default="all", container=f4,
+    btype = state.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "al_type", default="all", container=f4,
                            format_func=lambda t: "全部" if t == "all" else c.type_name(t), horizontal=True)
     for column, chosen in (("level", levels), ("rule_name", rules), ("college", colleges)):
         if chosen:
@@ -80,10 +82,10 @@ def evidence_section(period: str, row: pd.Series) -> None:
             st.caption("该预警没有对应的台账或统计数据行（例如本季度未报送，或全年尚未开展该项活动）。")
         else:
             st.caption(f"预警依据的数据行（共 {len(shown)} 行），来自该支部报送表：")
-            st.dataframe(shown, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(shown), 320),
-                         key="al_evidence", column_config=c.one_decimal(shown))
+            st.dataframe(shown, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(shown), 320),
+                         key="al_evidence", column_config=tables.one_decimal(shown))
         if st.button("打开该支部画像", key="al_open_branch", icon=":material/account_tree:"):
-            c.open_branch(period, row["二级党组织"], row["支部编码"])
+            state.open_branch(period, row["二级党组织"], row["支部编码"])
 
 
 def render() -> None:
@@ -107,10 +109,10 @@ def render() -> None:
         return
     table = alert_table(view)
     st.caption(f"共 {len(table)} 条预警；勾选某一行可查看预警依据并打开该支部画像。")
-    event = st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table)), key="al_table",
+    event = st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table)), key="al_table",
                          on_select="rerun", selection_mode="single-row",
                          column_config={"情况说明": st.column_config.TextColumn("情况说明", width="large")})
-    c.download_buttons(table.drop(columns=["规则编号"]), f"预警_{period}", "dl_alerts")
+    tables.download_buttons(table.drop(columns=["规则编号"]), f"预警_{period}", "dl_alerts")
     picked = event.selection.rows if event is not None else []
     if picked:
         evidence_section(period, table.iloc[picked[0]])

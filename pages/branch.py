@@ -14,8 +14,12 @@ import streamlit as st  # noqa: E402
 from plotly.subplots import make_subplots  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.store import review  # noqa: E402
+from pipelines.guide.vocab import MeasureKind, MeasureStatus, TraceSource  # noqa: E402
 
 TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "source": "来源", "measure_name": "测评规则", "period": "报送季度", "source_file": "文件", "sheet": "工作表",
@@ -23,18 +27,11 @@ TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
     "expected": "应到人数", "attended": "实到人数", "hours": "学时", "field": "统计项", "value": "数值",
     "status": "自评", "evidence": "佐证材料",
 }
-SOURCE_NAMES = {"ledger": "活动台账", "counts": "统计数据", "self_assessment": "自评"}
-
-
-UNITS = {  # measure kind -> unit of its actual / required numbers (as scoring reports them)
-    "monthly": "个月", "quarterly": "次", "semester": "次", "annual_count": "次（全年）",
-    "hours": "学时（人均，本年累计）", "annual_coverage": "人", "ratio": "人",
-}
 
 
 def measure_text(m: pd.Series, self_status: str | None) -> str:
     """One measure as 'name：actual / required unit（状态）' — readable in a table cell."""
-    status = c.STATUS_NAMES.get(m["status"], m["status"] or "")
+    status = MeasureStatus.label_of(m["status"])
     if m["kind"] == "self_assessed":
         return f"{m['measure_name']}：自评“{self_status or '未填写'}”"
     if pd.isna(m.get("actual")):
@@ -44,7 +41,7 @@ def measure_text(m: pd.Series, self_status: str | None) -> str:
         return f"{x:.1f}".rstrip("0").rstrip(".")
 
     required = "" if pd.isna(m.get("required")) else f" / {num(m['required'])}"
-    unit = UNITS.get(m["kind"], "")
+    unit = MeasureKind(m["kind"]).unit if m["kind"] in MeasureKind.labels() else ""
     if m["kind"] == "hours":  # the yearly requirement is spread over the quarters (8, 16, 24, 32)
         annual = next((x.required for x in c.guide().item(m["item_id"]).measures if x.id == m["measure_id"]), None)
         unit += f"；截至本季度应达 {num(m['required'])}" + (f"，全年 {num(annual)}" if annual else "")
@@ -78,17 +75,17 @@ def history_chart(h: pd.DataFrame) -> go.Figure:
     """Score (top) and school rank (bottom, 1 at the top) over the quarters, every point labelled."""
     fig = make_subplots(rows=2, cols=1, subplot_titles=("总分", "全校排名"), vertical_spacing=0.16,
                         shared_xaxes=True)
-    x = [c.period_short(p) for p in h["period"]]
+    x = [charts.period_short(p) for p in h["period"]]
     fig.add_trace(go.Scatter(x=x, y=c.scoring.shown(h["overall"]), mode="lines+markers+text", name="总分",
-                             text=[c.fmt_score(v) if pd.notna(v) else "" for v in h["overall"]], textposition="top center",
+                             text=[tables.fmt_score(v) if pd.notna(v) else "" for v in h["overall"]], textposition="top center",
                              connectgaps=False,
-                             line=dict(color=c.RED, width=3), marker=dict(size=8),
+                             line=dict(color=charts.RED, width=3), marker=dict(size=8),
                              hovertemplate="%{x}<br>总分 %{y:.1f}<extra></extra>"), row=1, col=1)
     rank = h["rank"].astype("float")  # a missed quarter is NaN (a gap), not pandas' NA
     fig.add_trace(go.Scatter(x=x, y=rank, mode="lines+markers+text", name="全校排名",
                              text=[f"第{int(r)}名" if pd.notna(r) else "" for r in rank], textposition="bottom center",
                              connectgaps=False,
-                             line=dict(color=c.SCHOOL_COLOR, width=3), marker=dict(size=8),
+                             line=dict(color=charts.SCHOOL_COLOR, width=3), marker=dict(size=8),
                              hovertemplate="%{x}<br>第 %{y} 名<extra></extra>"), row=2, col=1)
     fig.update_yaxes(range=[0, 112], row=1, col=1, title_text="分")
     worst = int(rank.max())
@@ -119,11 +116,11 @@ def render() -> None:
     colleges = sorted(roster["college"].dropna().unique())
     # a link naming only a branch (?branch=…) opens that branch: its college is the default
     linked = roster.set_index("branch_code")["college"].get(st.query_params.get("branch"))
-    college = c.state_widget("select", "二级党组织", colleges, "college", container=top[1],
+    college = state.state_widget("select", "二级党组织", colleges, "college", container=top[1],
                              default=linked if linked in colleges else None)
     in_college = roster[roster["college"] == college].sort_values("branch_code")
     names = dict(zip(in_college["branch_code"], in_college["branch_name"]))
-    code = c.state_widget("select", "支部", list(names), "branch", container=top[2],
+    code = state.state_widget("select", "支部", list(names), "branch", container=top[2],
                           format_func=lambda k: f"{names.get(k, k)}（{k}）")
     if code is None:
         st.info("该二级党组织下没有支部。")
@@ -145,13 +142,13 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     """Metrics, radar, item table, ledger trace and warnings of one branch in one period."""
     code = r["branch_code"]
     cols = st.columns(5)
-    cols[0].metric("总分", c.fmt_score(r["overall"]), **c.delta_args(c.scoring.shown_change(r["overall"], r["prev_overall"])), border=True, height=c.METRIC_H, help="与上一季度相比")
+    cols[0].metric("总分", tables.fmt_score(r["overall"]), **tables.delta_args(c.scoring.shown_change(r["overall"], r["prev_overall"])), border=True, height=c.METRIC_H, help="与上一季度相比")
     cols[1].metric("等次", r["grade"], border=True, height=c.METRIC_H)
     n_all = len(bs)
     n_type = int((bs["branch_type"] == r["branch_type"]).sum())
     n_college = int((bs["college"] == r["college"]).sum())
     change = None if pd.isna(r["rank_change"]) else int(r["rank_change"])
-    cols[2].metric("全校排名", f"{int(r['rank'])} / {n_all}", **c.delta_args(change, " 名", 0), border=True, height=c.METRIC_H, help="与上一季度相比，+ 为名次上升")
+    cols[2].metric("全校排名", f"{int(r['rank'])} / {n_all}", **tables.delta_args(change, " 名", 0), border=True, height=c.METRIC_H, help="与上一季度相比，+ 为名次上升")
     cols[3].metric(f"{c.type_name(r['branch_type'])}中排名", f"{int(r['rank_in_type'])} / {n_type}", border=True, height=c.METRIC_H)
     cols[4].metric("二级党组织内排名", f"{int(r['rank_in_college'])} / {n_college}", border=True, height=c.METRIC_H)
     st.caption(verified_caption(r))
@@ -161,15 +158,15 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
         st.markdown("**七个一级指标：本支部与同类支部、全校平均对比**")
         same = bs[bs["branch_type"] == r["branch_type"]]
         series = [
-            {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": c.RED, "fill": True,
+            {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": charts.RED, "fill": True,
              "hover": [f"核实率 {c.scoring.shown_share(r[f'v{k}'])}%" if pd.notna(r[f"v{k}"]) else ""
                        for k in range(1, len(c.dim_cols()) + 1)]},
             {"name": f"{c.type_name(r['branch_type'])}平均", "values": [same[col].mean() for col in c.dim_cols()],
-             "color": c.TYPE_COLORS.get(r["branch_type"], c.GREY), "dash": "dot"},
-            {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": c.LIGHT_GREY_LINE,
+             "color": charts.TYPE_COLORS.get(r["branch_type"], charts.GREY), "dash": "dot"},
+            {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": charts.LIGHT_GREY_LINE,
              "dash": "dash"},  # lighter than the type's line, so the two averages stay apart on a projector
         ]
-        c.show(c.radar(series, height=440), key="br_radar")
+        charts.show(charts.radar(series, height=440), key="br_radar")
     with right:
         history_section(code)
 
@@ -179,19 +176,19 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     measures = data["measure_scores"]
     measures = measures[measures["branch_code"] == code]
     dims = ["all"] + [str(d.id) for d in c.guide().dimensions]
-    dim = c.state_widget("radio", "一级指标", dims, "dim", default="all", horizontal=True,
+    dim = state.state_widget("radio", "一级指标", dims, "dim", default="all", horizontal=True,
                          format_func=lambda d: "全部" if d == "all" else c.guide().dimensions[int(d) - 1].name)
     if dim != "all":
         items = items[items["dimension_id"].astype(int) == int(dim)]
     table = item_table(items, measures)
     # the item whose ledger rows are open: ?item=…, set by ticking its row
-    item = c.pick(f"br_items_{c.url_param('item')}", "item", list(table.get("考核要点", [])))
+    item = state.pick(f"br_items_{state.url_param('item')}", "item", list(table.get("考核要点", [])))
     if table.empty:
         st.info("该一级指标下没有适用于本支部类型的考核要点。")
     else:
         st.caption("勾选某一行，可在表格下方查看该考核要点的台账明细。")
         st.dataframe(
-            table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 520),
+            table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table), 520),
             key=f"br_items_{item}", on_select="rerun", selection_mode="single-row",
             column_config={
                 "完成率": st.column_config.ProgressColumn("完成率", min_value=0, max_value=100, format="%.0f%%",
@@ -201,7 +198,7 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
                 "佐证材料": st.column_config.TextColumn("佐证材料", width="medium"),
             },
         )
-        c.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
+        tables.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
 
     trace_section(code, period, data, item)
     problems_section(code, period)
@@ -238,7 +235,7 @@ def evidence_section(code: str, period: str, item: str) -> None:
     show = rows.drop(columns=["item_id"]).rename(columns={
         "source": "佐证来源", "period": "报送季度", "sheet": "工作表", "row_no": "行号", "date": "日期",
         "activity_type": "活动类型", "topic": "主题", "evidence": "佐证材料", "field": "统计项", "value": "数值"})
-    show["佐证来源"] = show["佐证来源"].map(SOURCE_NAMES).fillna(show["佐证来源"])
+    show["佐证来源"] = show["佐证来源"].map(TraceSource.labels()).fillna(show["佐证来源"])
     show = show.loc[:, [col for col in show.columns if show[col].notna().any()]]
     st.dataframe(show.astype(object).where(show.notna(), ""), hide_index=True, width="stretch", key="br_evidence")
 
@@ -258,7 +255,7 @@ def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
     names = {m.id: m.name for m in g.item(item).measures}
     df = rows.copy()
     df["measure_name"] = df.get("measure_id", pd.Series(dtype=str)).map(names)
-    df["source"] = df["source"].map(SOURCE_NAMES).fillna(df["source"])
+    df["source"] = df["source"].map(TraceSource.labels()).fillna(df["source"])
     if "counted" in df:
         df["counted"] = df["counted"].map({True: "是", False: "否"}).fillna("")
     if "field" in df:
@@ -271,8 +268,8 @@ def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
     df = df.loc[:, [col for col in df.columns if df[col].notna().any() and (df[col].astype(str) != "").any()]]
     df = df.astype(object).where(df.notna(), "")
     st.caption(f"共 {len(df)} 行；“是否计入”为“否”的行（如日期不在所属季度）仅供核对，不参与计分。")
-    st.dataframe(df, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(df), 360), key="br_trace")
-    c.download_buttons(df, f"台账明细_{code}_{item}_{period}", "dl_trace")
+    st.dataframe(df, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(df), 360), key="br_trace")
+    tables.download_buttons(df, f"台账明细_{code}_{item}_{period}", "dl_trace")
 
 
 def problems_section(code: str, period: str) -> None:
@@ -285,7 +282,7 @@ def problems_section(code: str, period: str) -> None:
         return
     with st.expander(f"报送表校验提示（{len(probs)} 条）", icon=":material/warning:"):
         st.dataframe(probs.rename(columns={"sheet": "工作表", "cell": "单元格", "value": "填写内容", "message": "提示"}),
-                     hide_index=True, placeholder=c.MISSING, width="stretch")
+                     hide_index=True, placeholder=tables.MISSING, width="stretch")
 
 
 def history_section(code: str) -> None:
@@ -305,7 +302,7 @@ def history_section(code: str) -> None:
     if h["overall"].notna().sum() == 1:
         st.info(f"该支部目前只有 {c.period_label(h['period'].iloc[0])} 一个季度的数据，"
                 "积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
-    c.show(history_chart(h), key="br_history")
+    charts.show(history_chart(h), key="br_history")
 
 
 c.require_entrypoint()

@@ -9,10 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from pages import common as c
+from pages import charts
+from pages import state
+from pages import tables
 from pages.text import md_text, plot_text
-from pipelines.report import briefing
 from pipelines.scoring import attention
-from pipelines.period import Period
+from pipelines.report import briefing
+
 
 def grade_counts(counts: Sequence[briefing.GradeCount]) -> None:
     """优秀 / 良好 / 一般 / 较差 with the change in count: more 优秀/良好 is good news (red), more 一般/较差 bad
@@ -57,11 +60,11 @@ def attention_block(period: str, periods: Sequence[str], bs: pd.DataFrame, statu
         parts = []
         if not a.lowest.empty:
             parts.append(f"**总分最低的 {len(a.lowest)} 个支部**")
-            parts += [_line(r.branch_name, r.college, f" **{c.fmt_score(r.overall)}** {r.grade}{_change_md(r.change)}")
+            parts += [_line(r.branch_name, r.college, f" **{tables.fmt_score(r.overall)}** {r.grade}{_change_md(r.change)}")
                       for r in a.lowest.itertuples()]
         if not a.falls.empty:
             parts.append(f"**较上季度下降最多的 {len(a.falls)} 个支部**")
-            parts += [_line(r.branch_name, r.college, f" {c.fmt_score(r.overall)}{_change_md(r.change)}")
+            parts += [_line(r.branch_name, r.college, f" {tables.fmt_score(r.overall)}{_change_md(r.change)}")
                       for r in a.falls.itertuples()]
         if not a.repeat_missing.empty:
             parts.append("**连续未报送的支部**")
@@ -81,7 +84,7 @@ def college_bars(cs: pd.DataFrame, key: str, big: bool = False, period: str | No
     if unscored:
         st.caption(f"本季度没有支部报送、暂无得分的二级党组织：{'、'.join(map(md_text, unscored))}")
     grades = [g.name for g in c.guide().grades]
-    colors = dict(zip(grades, c.GRADE_COLORS))
+    colors = dict(zip(grades, charts.GRADE_COLORS))
     st.caption("柱色表示等次（" + "、".join(grades) + "由深到浅，较差为橙色）；箭头为较上季度的变化，"
                "只比较两个季度都报送的支部。")
     text = [f"<b>{plot_text(lab)}</b>" if briefing.DOWN in lab else plot_text(lab) for lab in bars["label"]]
@@ -90,30 +93,30 @@ def college_bars(cs: pd.DataFrame, key: str, big: bool = False, period: str | No
              for r, col, g, sub, n, d, k in zip(bars["rank"], bars["college"], bars["grade"], bars["submitted"],
                                                bars["branches"], bars["change"], bars["same_branches"])]
     row_h = 46 if big else 32
-    fig = c.hbar(map(plot_text, bars["college"]), bars["overall"], text=text, hover=hover, xmax=100, inside=True,
-                 color=[colors.get(g, c.GREY) for g in bars["grade"]], height=max(300, row_h * len(bars) + 60))
+    fig = charts.hbar(map(plot_text, bars["college"]), bars["overall"], text=text, hover=hover, xmax=100, inside=True,
+                 color=[colors.get(g, charts.GREY) for g in bars["grade"]], height=max(300, row_h * len(bars) + 60))
     if big:
         fig.update_traces(insidetextfont=dict(size=22, color="white"))
         fig.update_yaxes(tickfont=dict(size=22))
-    picked = c.show(fig, key=key, selectable=period is not None)
+    picked = charts.show(fig, key=key, selectable=period is not None)
     if period is not None:
         st.caption("点击某个二级党组织的柱条，可打开该二级党组织画像。")
         if picked and 0 <= picked[0] < len(bars):
-            c.open_college(period, bars["college"].iloc[picked[0]])
+            state.open_college(period, bars["college"].iloc[picked[0]])
 
 
 def radar(bs: pd.DataFrame, key: str, height: int = 440, big: bool = False) -> None:
     """The school's seven dimension means in Party red, the two branch types' beside it."""
     dims = c.dim_cols()
     hover = [f"平均核实率 {v}%" if v is not None else "" for v in briefing.verified_means(bs, dims)]
-    series = [{"name": "全校平均", "values": briefing.dimension_means(bs, dims), "color": c.RED, "fill": True,
+    series = [{"name": "全校平均", "values": briefing.dimension_means(bs, dims), "color": charts.RED, "fill": True,
                "hover": hover}]
     for t in c.type_ids():
         if (bs["branch_type"] == t).any():
             series.append({"name": f"{c.type_name(t)}平均", "values": briefing.dimension_means(bs, dims, t),
-                           "color": c.TYPE_COLORS.get(t, c.GREY), "dash": "dot"})
-    fig = c.radar(series, height=height)
+                           "color": charts.TYPE_COLORS.get(t, charts.GREY), "dash": "dot"})
+    fig = charts.radar(series, height=height)
     if big:
         fig.update_layout(font=dict(size=20), polar=dict(angularaxis=dict(tickfont=dict(size=22))),
                           legend=dict(font=dict(size=20)))
-    c.show(fig, key=key)
+    charts.show(fig, key=key)

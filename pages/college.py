@@ -13,6 +13,9 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -23,7 +26,7 @@ def headline(period: str, college: str, row: pd.Series | None, progress: pd.Data
     alerts = c.scores("alerts.alert_totals", period, by="college")
     mine = alerts[alerts["college"] == college]
     cols = st.columns(4)
-    cols[0].metric("平均分", c.fmt_score(row["overall"]) if row is not None else "—", border=True,
+    cols[0].metric("平均分", tables.fmt_score(row["overall"]) if row is not None else "—", border=True,
                    help="本二级党组织已报送支部总分的平均值")
     rank = row["rank"] if row is not None else None
     cols[1].metric("二级党组织排名", "—" if rank is None or pd.isna(rank) else f"第 {int(rank)} 名", border=True)
@@ -40,11 +43,11 @@ def radar_section(period: str, college: str) -> None:
     if "college" not in radar.index:
         st.info("本季度该二级党组织没有支部报送，暂无得分。")
         return
-    series = [{"name": college, "values": radar.loc["college", c.dim_cols()].tolist(), "color": c.RED, "fill": True}]
+    series = [{"name": college, "values": radar.loc["college", c.dim_cols()].tolist(), "color": charts.RED, "fill": True}]
     if "school" in radar.index:
         series.append({"name": "全校平均", "values": radar.loc["school", c.dim_cols()].tolist(),
-                       "color": c.SCHOOL_COLOR, "dash": "dot"})
-    c.show(c.radar(series, height=400), key="co_radar")
+                       "color": charts.SCHOOL_COLOR, "dash": "dot"})
+    charts.show(charts.radar(series, height=400), key="co_radar")
 
 
 def branches_section(period: str, college: str, bs: pd.DataFrame) -> None:
@@ -60,14 +63,14 @@ def branches_section(period: str, college: str, bs: pd.DataFrame) -> None:
         "类型": mine["branch_type"].map(c.type_name), "支部编码": mine["branch_code"],
     }).reset_index(drop=True)
     st.caption("勾选某一行可打开该支部画像。")
-    event = st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 400),
+    event = st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table), 400),
                          key="co_branches", on_select="rerun", selection_mode="single-row",
                          column_config={"总分": st.column_config.ProgressColumn("总分", min_value=0, max_value=100,
                                                                               format="%.1f"),
                                         "较上季度": st.column_config.NumberColumn("较上季度", format="%+.1f")})
-    c.download_buttons(table, f"支部排名_{college}_{period}", "dl_co_branches")
+    tables.download_buttons(table, f"支部排名_{college}_{period}", "dl_co_branches")
     if event is not None and event.selection.rows:
-        c.open_branch(period, college, table.iloc[event.selection.rows[0]]["支部编码"])
+        state.open_branch(period, college, table.iloc[event.selection.rows[0]]["支部编码"])
 
 
 def weakest_section(period: str, college: str) -> None:
@@ -79,21 +82,21 @@ def weakest_section(period: str, college: str) -> None:
     st.caption("按本单位各支部的平均完成率排序，显示最低的 8 项；“与全校相比”为本单位平均减全校平均（百分点）。"
                "点击某一项的柱条，可列出本单位未完全完成该项的支部。")
     ids = list(items["item_id"])
-    item = c.pick(f"co_weakest_{c.url_param('co_item')}", "co_item", ids, "points")  # ?co_item=…
-    c.show(c.hbar([c.item_label(i, 16) for i in ids], scoring.shown_percent(items["mean_completion"]), xmax=100,
-                  text=[f"{c.fmt_pct(m)}（全校 {c.fmt_pct(s)}）" for m, s in zip(items["mean_completion"],
+    item = state.pick(f"co_weakest_{state.url_param('co_item')}", "co_item", ids, "points")  # ?co_item=…
+    charts.show(charts.hbar([c.item_label(i, 16) for i in ids], scoring.shown_percent(items["mean_completion"]), xmax=100,
+                  text=[f"{tables.fmt_pct(m)}（全校 {tables.fmt_pct(s)}）" for m, s in zip(items["mean_completion"],
                                                                           items["school_mean"])],
-                  xtitle="平均完成率（%）", color=c.DARK_RED, track=100),
+                  xtitle="平均完成率（%）", color=charts.DARK_RED, track=100),
            key=f"co_weakest_{item}", selectable=True)
     if item in ids:
-        c.shortfalls(period, item, college, key="co_shortfalls")
+        tables.shortfalls(period, item, college, key="co_shortfalls")
     table = pd.DataFrame({"考核要点": items["item_id"], "内容": [c.guide().item(i).text for i in items["item_id"]],
                           "平均完成率": scoring.shown_percent(items["mean_completion"]),
                           "全校平均": scoring.shown_percent(items["school_mean"]),
                           "与全校相比": scoring.shown_percent(items["gap"]), "参与计算的支部数": items["branches"]})
     with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", column_config=c.one_decimal(table, ["与全校相比"]))
-        c.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
+        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", column_config=tables.one_decimal(table, ["与全校相比"]))
+        tables.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
 
 
 def alerts_section(period: str, college: str) -> None:
@@ -105,8 +108,8 @@ def alerts_section(period: str, college: str) -> None:
         return
     st.dataframe(pd.DataFrame({"等级": mine["level_label"], "支部": mine["branch_name"], "预警规则": mine["rule_name"],
                                "情况说明": mine["evidence"]}),
-                 hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(mine), 320), key="co_alerts")
-    c.page_link(st, "pages/alerts.py", "在预警页面查看预警依据", ":material/notifications:",
+                 hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(mine), 320), key="co_alerts")
+    state.page_link(st, "pages/alerts.py", "在预警页面查看预警依据", ":material/notifications:",
                 {"period": period, "al_college": college})
 
 
@@ -118,7 +121,7 @@ def missing_section(period: str, college: str) -> None:
     st.subheader("未报送支部", anchor=False)
     st.dataframe(pd.DataFrame({"支部名称": mine["branch_name"], "支部编码": mine["branch_code"],
                                "书记": mine["secretary_name"].fillna("—"), "联系电话": mine["phone"].fillna("—")}),
-                 hide_index=True, placeholder=c.MISSING, width="stretch", key="co_missing")
+                 hide_index=True, placeholder=tables.MISSING, width="stretch", key="co_missing")
 
 
 def trend_section(college: str) -> None:
@@ -127,7 +130,7 @@ def trend_section(college: str) -> None:
     if len(hist) < 2:
         st.caption("有得分的季度不足两个，暂无趋势。")
         return
-    c.show(c.lines(hist.assign(who=college), "period", "overall", "who", colors={college: c.RED}, height=320),
+    charts.show(charts.lines(hist.assign(who=college), "period", "overall", "who", colors={college: charts.RED}, height=320),
            key="co_trend")
 
 
@@ -146,7 +149,7 @@ def render() -> None:
     if not colleges:
         st.info(f"{c.period_label(period)} 没有任何二级党组织的数据。")
         return
-    college = c.state_widget("select", "二级党组织", colleges, "college", container=top[1])
+    college = state.state_widget("select", "二级党组织", colleges, "college", container=top[1])
     rows = cs[cs["college"] == college]
     progress = c.scores("submission_progress", period)
     st.markdown(f"### {md_text(college)}")

@@ -13,6 +13,8 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 
 ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the table)
@@ -27,7 +29,7 @@ def box_chart(bs: pd.DataFrame) -> go.Figure:
         sub = long[long["branch_type"] == t]
         if sub.empty:
             continue
-        fig.add_trace(go.Box(x=sub["dim"], y=sub["score"], name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
+        fig.add_trace(go.Box(x=sub["dim"], y=sub["score"], name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
                              boxmean=True, boxpoints=False, line=dict(width=1.5),
                              hovertemplate="%{x}<br>%{y:.1f}<extra>" + c.type_name(t) + "</extra>"))
     fig.update_layout(boxmode="group", height=430, yaxis=dict(range=[0, 105], title_text="得分"),
@@ -38,7 +40,7 @@ def box_chart(bs: pd.DataFrame) -> go.Figure:
 # a bar's value inside its end when it fits, else just outside: on a phone's narrow plot a label outside a long
 # bar would run past the plot's edge and be cut off
 BAR_TEXT = dict(textposition="auto", insidetextanchor="end", insidetextfont=dict(color="white", size=12),
-                outsidetextfont=dict(color=c.INK, size=12), cliponaxis=False)
+                outsidetextfont=dict(color=charts.INK, size=12), cliponaxis=False)
 
 
 def item_bars(df: pd.DataFrame) -> go.Figure:
@@ -47,7 +49,7 @@ def item_bars(df: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for t, col in (("teacher", "teacher_mean"), ("student", "student_mean")):
         vals = df[col] * 100
-        fig.add_trace(go.Bar(y=labels, x=vals, orientation="h", name=c.type_name(t), marker_color=c.TYPE_COLORS[t],
+        fig.add_trace(go.Bar(y=labels, x=vals, orientation="h", name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
                              text=[("—" if pd.isna(v) else f"{v:.0f}%") for v in vals], **BAR_TEXT,
                              hovertemplate="%{y}<br>%{x:.1f}%<extra>" + c.type_name(t) + "</extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
@@ -66,9 +68,9 @@ def college_bars(bs: pd.DataFrame) -> go.Figure:
         sub = g[g["branch_type"] == t].set_index("college").reindex(order)
         fig.add_trace(go.Bar(
             y=[plot_text(col) for col in order], x=sub["mean"], orientation="h", name=c.type_name(t),
-            marker_color=c.TYPE_COLORS[t],
+            marker_color=charts.TYPE_COLORS[t],
             # the score alone on the bar (with the branch count it ran off a phone's plot); the count in the hover
-            text=[("" if pd.isna(m) else c.fmt_score(m)) for m in sub["mean"]], **BAR_TEXT,
+            text=[("" if pd.isna(m) else tables.fmt_score(m)) for m in sub["mean"]], **BAR_TEXT,
             customdata=sub["count"].fillna(0).astype(int),
             hovertemplate="%{y}<br>%{x:.1f}（%{customdata} 个支部）<extra>" + c.type_name(t) + "</extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
@@ -97,13 +99,13 @@ def render() -> None:
     items_section(data["item_type_comparison"].copy(), missing_type, period)
 
     st.subheader("分二级党组织对比", anchor=False)
-    c.show(college_bars(bs), key="cmp_colleges")
+    charts.show(college_bars(bs), key="cmp_colleges")
 
     st.subheader("两类支部平均分的季度变化", anchor=False)
     h = c.history()
     if h["period"].nunique() < 2:
         st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
-    c.show(c.type_mean_lines(h, "overall", suffix="", school_first=False, ytitle="平均总分", height=380),
+    charts.show(charts.type_mean_lines(h, "overall", suffix="", school_first=False, ytitle="平均总分", height=380),
            key="cmp_trend")
 
 
@@ -113,7 +115,7 @@ def type_metrics(bs: pd.DataFrame, period: str) -> list[str]:
     means = bs.groupby("branch_type")["overall"].mean()
     cols = st.columns(3)
     for col, t in zip(cols, c.type_ids()):
-        col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", c.fmt_score(means.get(t)), border=True, height=c.METRIC_H)
+        col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", tables.fmt_score(means.get(t)), border=True, height=c.METRIC_H)
     gap = c.scoring.shown(means.get("teacher", float("nan"))) - c.scoring.shown(means.get("student", float("nan")))
     cols[2].metric("差值（教师 − 学生）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True, height=c.METRIC_H)
     missing_type = [t for t in c.type_ids() if counts.get(t, 0) == 0]
@@ -132,12 +134,12 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
         for t in c.type_ids():
             col = f"{t}_mean"
             if col in tc and tc[col].notna().any():
-                series.append({"name": c.type_name(t), "values": list(tc[col]), "color": c.TYPE_COLORS[t]})
+                series.append({"name": c.type_name(t), "values": list(tc[col]), "color": charts.TYPE_COLORS[t]})
         # values are in the table below, so neither series is written on the axes
-        c.show(c.radar(series, height=430, labelled=None if len(series) > 1 else 0), key="cmp_radar")
+        charts.show(charts.radar(series, height=430, labelled=None if len(series) > 1 else 0), key="cmp_radar")
     with right:
         st.subheader("各一级指标得分分布", anchor=False)
-        c.show(box_chart(bs), key="cmp_box")
+        charts.show(box_chart(bs), key="cmp_box")
         st.caption("箱体为中间一半支部的得分范围，中线为中位数，虚线为平均数，须线为其余支部的范围。")
     # the radar's values, full width so the 差值 column shows on a laptop too
     table = pd.DataFrame({
@@ -145,8 +147,8 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
         **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
         "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
     })
-    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", key="cmp_dims",
-                 column_config=c.one_decimal(table, signed=["差值（教师−学生）"]))
+    st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", key="cmp_dims",
+                 column_config=tables.one_decimal(table, signed=["差值（教师−学生）"]))
 
 
 def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> None:
@@ -169,7 +171,7 @@ def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> No
         shown = itc.head(ITEM_BARS)
         st.caption(f"显示差距最大的 {len(shown)} 项"
                    + (f"；只适用于一类支部的考核要点（如 {'、'.join(one_type[:2])}）在表中列出。" if one_type else "。"))
-    c.show(item_bars(shown), key="cmp_items")
+    charts.show(item_bars(shown), key="cmp_items")
     full = pd.DataFrame({
         "考核要点": itc["item_id"],
         "内容": [g.item(i).text for i in itc["item_id"]],
@@ -177,9 +179,9 @@ def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> No
         "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
     })
     with st.expander("全部考核要点对比表与下载"):
-        st.dataframe(full, hide_index=True, placeholder=c.MISSING, width="stretch",
-                     column_config=c.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
-        c.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
+        st.dataframe(full, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                     column_config=tables.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
+        tables.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 
 
 c.require_entrypoint()

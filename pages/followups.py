@@ -12,8 +12,9 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
-from pipelines.store import followup  # noqa: E402
+from pages import tables  # noqa: E402
 from pipelines.scoring import alerts  # noqa: E402
+from pipelines.store import followup
 from pipelines.store.actor import Actor  # noqa: E402
 
 
@@ -82,10 +83,10 @@ def render() -> None:
     if shown.empty:
         st.info("暂无督办任务。", icon=":material/task_alt:")
     else:
-        st.dataframe(followup.list_frame(shown), hide_index=True, placeholder=c.MISSING, width="stretch")
-    c.download(st, "下载督办清单（Excel，可 A4 打印）",
+        st.dataframe(followup.list_frame(shown), hide_index=True, placeholder=tables.MISSING, width="stretch")
+    tables.download(st, "下载督办清单（Excel，可 A4 打印）",
                lambda: followup.followup_workbook(str(c.db_file()), period=period, college=college),
-               file_name=followup.file_name(period, college), mime=c.XLSX_MIME, key="fu_download",
+               file_name=followup.file_name(period, college), mime=tables.XLSX_MIME, key="fu_download",
                icon=":material/download:")
     admin = _admin()
     if not admin:

@@ -12,8 +12,11 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import state  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
+from pipelines.guide.vocab import MeasureKind  # noqa: E402
 
 
 def requirement_text(m) -> str:
@@ -70,7 +73,7 @@ def sunburst(w: pd.DataFrame) -> go.Figure:
             for _, r in ig.iterrows():
                 ids.append(f"{dim}/{ind}/{r['item']}"); labels.append(r["item"]); parents.append(f"{dim}/{ind}")
                 values.append(r["overall"])
-    palette = c.DIMENSION_COLORS
+    palette = charts.DIMENSION_COLORS
     dims = list(dict.fromkeys(w["dimension"]))
     colors = [palette[dims.index(i.split("/")[0]) % len(palette)] for i in ids]
     fig = go.Figure(go.Sunburst(
@@ -158,10 +161,10 @@ def render() -> None:
     left, right = st.columns([3, 2], gap="large")
     with right:
         st.subheader("各考核要点在总分中的占比", anchor=False)
-        btype = c.state_widget("radio", "按支部类型查看", c.type_ids(), "gtype", format_func=c.type_name,
+        btype = state.state_widget("radio", "按支部类型查看", c.type_ids(), "gtype", format_func=c.type_name,
                                horizontal=True)
         w = weight_rows(btype)
-        c.show(sunburst(w), key="guide_sunburst")
+        charts.show(sunburst(w), key="guide_sunburst")
         st.caption("占比 = 一级指标权重占比 × 二级指标权重占比 × 考核要点权重占比；只计入适用于该类支部的考核要点。")
     with left:
         tree(btype, w.set_index("item"))
@@ -208,7 +211,7 @@ def item_card(it, btype: str, shares: pd.DataFrame) -> None:
             st.caption(f"{c.type_name(t)}：{part}")
         total = sum(m.weight for m in it.measures)
         st.markdown("\n".join(
-            f"- **{m.name}**　{c.KIND_NAMES[m.kind]}　·　{requirement_text(m)}"
+            f"- **{m.name}**　{MeasureKind(m.kind).label}　·　{requirement_text(m)}"
             + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
             for m in it.measures))
 

@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 
 from pages import briefing_view as bv  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.report import briefing  # noqa: E402
 from pipelines.report.summary import quarter_summary  # noqa: E402
@@ -77,7 +78,7 @@ def summary_view(period: str, data: dict, periods: list[str]) -> None:
         st.subheader("平均分", anchor=False)
         _prev, pbs = c.previous_scores(periods, period, data)
         for fig in briefing.headline_means(data["branch_scores"], pbs, {t: c.type_name(t) for t in c.type_ids()}):
-            st.metric(fig.label, c.fmt_score(fig.value), **c.delta_args(fig.change), border=True)
+            st.metric(fig.label, tables.fmt_score(fig.value), **tables.delta_args(fig.change), border=True)
 
 
 def college_view(period: str, data: dict, periods: list[str]) -> None:

@@ -13,6 +13,9 @@ import streamlit as st  # noqa: E402
 
 from pages import briefing_view as bv  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -60,7 +63,7 @@ def headline(bs: pd.DataFrame, status: pd.DataFrame, pbs: pd.DataFrame | None) -
     figs = briefing.headline_means(bs, pbs, {t: c.type_name(t) for t in c.type_ids()})
     helps = ["已报送支部总分的平均值；箭头为与上一季度相比的变化"] + [None] * (len(figs) - 1)
     for col, fig, hint in zip(row2, figs, helps):
-        col.metric(fig.label, c.fmt_score(fig.value), **c.delta_args(fig.change), border=True, height=c.METRIC_H,
+        col.metric(fig.label, tables.fmt_score(fig.value), **tables.delta_args(fig.change), border=True, height=c.METRIC_H,
                    help=hint)
     types_now = set(bs["branch_type"]) if not bs.empty else set()
     types_before = set(pbs["branch_type"]) if pbs is not None and not pbs.empty else types_now
@@ -83,7 +86,7 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
         "较上季度": scoring.shown_change(df["overall"], df["prev_overall"]),
         "等次": df["grade"],
         "支部": df["branch_name"],
-        "排名变化": [c.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
+        "排名变化": [tables.rank_arrow(ch, pr) for ch, pr in zip(df["rank_change"], df["prev_rank"])],
         "核实率（%）": scoring.shown_share(df["verified"]),  # weight from the ledger or reviewed answers
         "二级党组织": df["college"],
         "类型": df["branch_type"].map(c.type_name),
@@ -98,7 +101,7 @@ def pdf_button(container, period: str) -> None:
     """The briefing as PDF: drawing its charts takes a few seconds, so it is built when asked for."""
     if not container.toggle("PDF 版（手机查看、打印）", key=f"want_pdf_{period}"):
         return
-    c.download(container, "下载本季度简报（PDF）", lambda: c.report_pdf_bytes(period),
+    tables.download(container, "下载本季度简报（PDF）", lambda: c.report_pdf_bytes(period),
                file_name=quarterly.file_name(period, "pdf"), mime="application/pdf", key="dl_report_pdf",
                icon=":material/picture_as_pdf:", width="stretch")
 
@@ -117,9 +120,9 @@ def render() -> None:
     bs, status = data["branch_scores"], data["submission_status"]
     _prev, pbs = c.previous_scores(periods, period, data)
     top[1].caption(c.comparison_caption(periods, period))
-    c.download(
+    tables.download(
         top[2], "下载本季度报告（Excel）", lambda: c.report_bytes(period), file_name=quarterly.file_name(period),
-        mime=c.XLSX_MIME, key="dl_report", icon=":material/summarize:", width="stretch",
+        mime=tables.XLSX_MIME, key="dl_report", icon=":material/summarize:", width="stretch",
         help="简报（本季度要点、等次分布、需关注）、概况、支部排名、各支部一级指标得分、二级党组织、考核要点完成率和"
              "未报送支部，一个工作簿，按 A4 排版，可直接打印或用于会议材料")
     pdf_button(top[2], period)
@@ -188,18 +191,18 @@ def alert_counts_block(period: str) -> None:
     row = st.container()  # in the narrow column beside the summary: the line, then the link
     row.markdown(f"**本季度预警**　:red[红色 {int(total['red'])} 条]　:orange[黄色 {int(total['yellow'])} 条]"
                  f"　涉及 {int(total['branches'])} 个支部")
-    c.page_link(row, "pages/alerts.py", "查看预警明细", ":material/notifications:", {"period": period})
+    state.page_link(row, "pages/alerts.py", "查看预警明细", ":material/notifications:", {"period": period})
 
 
 def ranking_section(bs: pd.DataFrame, period: str) -> None:
     """Filters (type, college, grade), the ranking table with downloads, and the branch × dimension heat map."""
     st.subheader("支部排名", anchor=False)
     f1, f2, f3 = st.columns([3, 4, 3])
-    btype = c.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "type", default="all", container=f1,
+    btype = state.state_widget("radio", "支部类型", ["all"] + c.type_ids(), "type", default="all", container=f1,
                            format_func=lambda t: "全部" if t == "all" else c.type_name(t), horizontal=True)
-    colleges = c.state_widget("multi", "二级党组织", sorted(bs["college"].dropna().unique()), "colleges",
+    colleges = state.state_widget("multi", "二级党组织", sorted(bs["college"].dropna().unique()), "colleges",
                               default=[], container=f2, placeholder="全部二级党组织")
-    grades = c.state_widget("multi", "等次", [g.name for g in c.guide().grades], "grades", default=[],
+    grades = state.state_widget("multi", "等次", [g.name for g in c.guide().grades], "grades", default=[],
                             container=f3, placeholder="全部等次")
     view = bs
     if btype != "all":
@@ -218,7 +221,7 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
     # on screen the change reads 持平 / ↑1.4 / ↓0.8 (briefing.change_text, as in the briefing); the download keeps numbers
     shown = table.assign(较上季度=table["较上季度"].map(briefing.change_text))
     event = st.dataframe(
-        shown, hide_index=True, width="stretch", height=c.table_height(len(table)), key="ov_ranking",
+        shown, hide_index=True, width="stretch", height=tables.table_height(len(table)), key="ov_ranking",
         on_select="rerun", selection_mode="single-row",
         column_config={
             "排名": st.column_config.NumberColumn("排名", width=50),
@@ -233,21 +236,21 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
     rows = event.selection.rows if event is not None else []
     if rows:
         picked = table.iloc[rows[0]]
-        c.open_branch(period, picked["二级党组织"], picked["支部编码"])
-    c.download_buttons(table, f"支部排名_{period}", "dl_ranking")
+        state.open_branch(period, picked["二级党组织"], picked["支部编码"])
+    tables.download_buttons(table, f"支部排名_{period}", "dl_ranking")
 
     st.subheader("支部 × 一级指标热力图", anchor=False)
     heat = view.sort_values(["rank", "branch_code"])
     if len(heat) > HEAT_ROWS:
-        which = c.state_widget("radio", "显示范围", ["bottom", "top"], "heat", default="bottom",
+        which = state.state_widget("radio", "显示范围", ["bottom", "top"], "heat", default="bottom",
                                format_func=lambda v: f"排名后 {HEAT_ROWS} 名" if v == "bottom" else f"排名前 {HEAT_ROWS} 名",
                                horizontal=True)
         heat = heat.tail(HEAT_ROWS) if which == "bottom" else heat.head(HEAT_ROWS)
         st.caption(f"筛选结果共 {len(view)} 个支部，热力图显示其中 {HEAT_ROWS} 个；可用上方筛选条件缩小范围。")
-    names = c.unique_labels(heat["branch_name"], heat["branch_code"])
+    names = charts.unique_labels(heat["branch_name"], heat["branch_code"])
     z = heat[c.dim_cols() + ["overall"]].set_axis(c.dim_names() + ["总分"], axis=1)
     z.index = [f"{int(r)}. {plot_text(n)}" for r, n in zip(heat["rank"], names)]
-    c.show(c.heatmap(z), key="ov_heatmap")
+    charts.show(charts.heatmap(z), key="ov_heatmap")
 
 
 def weakest_section(summary: pd.DataFrame, period: str) -> None:
@@ -272,11 +275,11 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
     weakest = agg.sort_values(["completion", "item_id"]).head(10)
     st.caption("按全校各支部的平均完成率排序，显示最低的 10 项（未到期的要求不计入）。")
     g = c.guide()
-    c.show(c.hbar(
+    charts.show(charts.hbar(
         [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
         text=[f"平均 {v * 100:.0f}%，{f * 100:.0f}% 的支部全部完成" for v, f in zip(weakest["completion"], weakest["full_share"])],
         hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=170, xtitle="平均完成率（%）",
-        color=c.DARK_RED,
+        color=charts.DARK_RED,
     ), key="ov_weakest")
     table = pd.DataFrame({
         "考核要点": weakest["item_id"],
@@ -286,8 +289,8 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
         "参与计算的支部数": weakest["w"].astype(int),
     })
     with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", column_config=c.one_decimal(table))
-        c.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
+        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", column_config=tables.one_decimal(table))
+        tables.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
 
 
 def missing_section(status: pd.DataFrame, period: str) -> None:
@@ -305,8 +308,8 @@ def missing_section(status: pd.DataFrame, period: str) -> None:
         "类型": miss["branch_type"].map(c.type_name),
     }).reset_index(drop=True)
     st.caption(f"共 {len(table)} 个支部尚未报送 {c.period_label(period)} 的报送表。")
-    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 360))
-    c.download_buttons(table, f"未报送支部_{period}", "dl_missing")
+    st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table), 360))
+    tables.download_buttons(table, f"未报送支部_{period}", "dl_missing")
 
 
 c.require_entrypoint()

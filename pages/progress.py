@@ -14,6 +14,9 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
 from pipelines.store import versions  # noqa: E402
 from pipelines.store import db as dbmod  # noqa: E402
@@ -52,19 +55,19 @@ def progress_section(period: str, progress: pd.DataFrame) -> None:
     """Per college: submitted / expected as bars (lowest first) and a table whose rows open the college."""
     colleges = progress[progress["scope"] == "college"].reset_index(drop=True)
     st.subheader("各二级党组织报送进度", anchor=False)
-    c.show(c.hbar(list(map(plot_text, colleges["college"])), colleges["share"] * 100, xmax=100,
-                  text=[f"{int(s)}/{int(e)}（{c.fmt_pct(r)}）" for s, e, r in
+    charts.show(charts.hbar(list(map(plot_text, colleges["college"])), colleges["share"] * 100, xmax=100,
+                  text=[f"{int(s)}/{int(e)}（{tables.fmt_pct(r)}）" for s, e, r in
                         zip(colleges["submitted"], colleges["expected"], colleges["share"])],
                   hover=list(map(plot_text, colleges["college"])), xtitle="已报送占比（%）"), key="pg_bars")
     table = pd.DataFrame({"二级党组织": colleges["college"], "应报送": colleges["expected"],
                           "已报送": colleges["submitted"], "未报送": colleges["missing"],
-                          "报送率": colleges["share"].map(c.fmt_pct)})
-    event = st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 360),
+                          "报送率": colleges["share"].map(tables.fmt_pct)})
+    event = st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table), 360),
                          key="pg_colleges", on_select="rerun", selection_mode="single-row")
     st.caption("勾选某一行可打开该二级党组织画像。")
-    c.download_buttons(table, f"报送进度_{period}", "dl_progress")
+    tables.download_buttons(table, f"报送进度_{period}", "dl_progress")
     if event is not None and event.selection.rows:
-        c.open_college(period, table.iloc[event.selection.rows[0]]["二级党组织"])
+        state.open_college(period, table.iloc[event.selection.rows[0]]["二级党组织"])
 
 
 def missing_section(period: str) -> None:
@@ -81,8 +84,8 @@ def missing_section(period: str) -> None:
     })
     st.caption(f"共 {len(table)} 个支部尚未报送。书记姓名、联系电话来自支部名册（名册未填书记时取该支部最近一次报送表中的书记）；"
                "可在“数据上传 → 支部名册”补充。")
-    st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch", height=c.table_height(len(table), 420), key="pg_missing")
-    c.download_buttons(table, f"未报送支部联系人_{period}", "dl_missing_contacts")
+    st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table), 420), key="pg_missing")
+    tables.download_buttons(table, f"未报送支部联系人_{period}", "dl_missing_contacts")
 
 
 def render() -> None:
@@ -104,7 +107,7 @@ def render() -> None:
     school = progress[progress["scope"] == "school"].iloc[0]
     cols = st.columns(4)
     cols[0].metric("已报送 / 应报送", f"{int(school['submitted'])} / {int(school['expected'])}", border=True)
-    cols[1].metric("报送率", c.fmt_pct(school["share"]), border=True)
+    cols[1].metric("报送率", tables.fmt_pct(school["share"]), border=True)
     cols[2].metric("报送截止日期", due, border=True,
                    help=f"由 {md_text(status['set_by'])} 设置" if status["set_by"] else "尚未设置")
     cols[3].metric("距截止", left, border=True)

@@ -19,6 +19,8 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.store import plan  # noqa: E402
 from pipelines.workbook import prefilled
@@ -26,7 +28,7 @@ from pipelines.scoring import alerts  # noqa: E402
 from pipelines.workbook.checklist import checklist  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.workbook.model import RegistryEntry  # noqa: E402
-from pipelines.period import Period  # noqa: E402
+from pipelines.guide.period import Period  # noqa: E402
 from pipelines.workbook.problems import CATALOGUE  # noqa: E402
 from pipelines.workbook.template_text import guide_steps, mistakes  # noqa: E402
 from pipelines.workbook.template import write_workbook  # noqa: E402
@@ -97,8 +99,8 @@ def blank_downloads(container) -> None:
     container.markdown("**空白模板**")
     container.caption("不含支部信息，适用于任何季度。")
     for t in g.branch_types:
-        c.download_later(container, f"{t.name}空白模板", lambda t=t.id: write_workbook(BytesIO(), t).getvalue(),
-                         file_name=f"{t.name}季度填报模板.xlsx", mime=c.XLSX_MIME, key=f"tpl_blank_{t.id}",
+        tables.download_later(container, f"{t.name}空白模板", lambda t=t.id: write_workbook(BytesIO(), t).getvalue(),
+                         file_name=f"{t.name}季度填报模板.xlsx", mime=tables.XLSX_MIME, key=f"tpl_blank_{t.id}",
                          icon=":material/download:", width="stretch")
 
 
@@ -110,17 +112,17 @@ def prefilled_downloads(container, period: str) -> None:
         container.info("组织部尚未导入支部名册，暂时不能下载预填模板，请先使用空白模板。", icon=":material/info:")
         return
     colleges = list(dict.fromkeys(e.college for e in prefilled.select(entries)))
-    college = c.state_widget("select", "二级党组织", colleges, "tpl_college", container=container)
+    college = state.state_widget("select", "二级党组织", colleges, "tpl_college", container=container)
     mine = prefilled.select(entries, college)
     codes = [e.branch_code for e in mine]
     names = {e.branch_code: e.branch_name for e in mine}
     code = container.selectbox("支部", codes, key="tpl_branch", format_func=lambda k: f"{names[k]}（{k}）")
     entry = next(e for e in mine if e.branch_code == code)
-    c.download_later(container, "下载本支部预填模板",
+    tables.download_later(container, "下载本支部预填模板",
                      lambda: prefilled.write_prefilled(BytesIO(), entry, period).getvalue(),
-                     file_name=prefilled.prefilled_name(entry, period), mime=c.XLSX_MIME, key="tpl_branch_file",
+                     file_name=prefilled.prefilled_name(entry, period), mime=tables.XLSX_MIME, key="tpl_branch_file",
                      check=lambda: prefilled.check_period(period), icon=":material/download:", width="stretch")
-    c.download_later(container, f"下载{college}全部 {len(mine)} 个支部的预填模板（zip）",
+    tables.download_later(container, f"下载{college}全部 {len(mine)} 个支部的预填模板（zip）",
                      lambda: prefilled.prefilled_zip(entries, period, college), file_name=prefilled.zip_name(period, college), mime=ZIP_MIME,
                      key="tpl_college_zip", check=lambda: prefilled.select(entries, college),
                      icon=":material/folder_zip:", width="stretch")
@@ -171,10 +173,10 @@ def render() -> None:
     c.header("填报模板", "各支部下载季度填报表、对照本季度须完成的工作自查，并避开常见错误")
     top = st.columns([1, 1, 2])
     options = period_choices()
-    period = c.state_widget("select", "填报季度", options, "tpl_period", default=options[1], container=top[0],
+    period = state.state_widget("select", "填报季度", options, "tpl_period", default=options[1], container=top[0],
                             format_func=c.period_label)
     types = c.type_ids()
-    branch_type = c.state_widget("select", "支部类型", types, "tpl_type", container=top[1], format_func=c.type_name)
+    branch_type = state.state_widget("select", "支部类型", types, "tpl_type", container=top[1], format_func=c.type_name)
     deadline_box(period)
     st.subheader("下载模板", anchor=False)
     left, right = st.columns([1, 2], gap="large")

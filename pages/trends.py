@@ -12,6 +12,9 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages import common as c  # noqa: E402
+from pages import charts  # noqa: E402
+from pages import state  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
 
@@ -34,14 +37,14 @@ def movers_chart(df: pd.DataFrame, up: bool):
     The dimension sits on the axis, not beside the bar: in a half-width column a long label beside the
     longest bar would run out of the chart.
     """
-    names = [plot_text(n) for n in c.unique_labels(df["branch_name"], df["branch_code"])]
-    labels = [f"{n}<br><span style='font-size:12px;color:{c.GREY}'>主要变化：{dim} {ct:+.1f}</span>"
+    names = [plot_text(n) for n in charts.unique_labels(df["branch_name"], df["branch_code"])]
+    labels = [f"{n}<br><span style='font-size:12px;color:{charts.GREY}'>主要变化：{dim} {ct:+.1f}</span>"
               for n, dim, ct in zip(names, df["main_dimension_name"], df["main_contribution"])]
     values = df["delta"].abs()
     hover = [f"{plot_text(n)}（{plot_text(col)}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
-    fig = c.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=c.UP_COLOR if up else c.DOWN_COLOR,
+    fig = charts.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
                  hover=hover, xmax=max(float(values.max()) * 1.25, 1), height=max(260, 56 * len(df) + 70),
                  xtitle="总分变化（分）")
     fig.update_xaxes(showticklabels=False)
@@ -69,7 +72,7 @@ def render() -> None:
         return
     top = st.columns([1, 1, 2])
     period = c.period_select(periods, container=top[0])
-    metric = c.state_widget("select", "指标", ["overall"] + c.dim_cols(), "metric", container=top[1],
+    metric = state.state_widget("select", "指标", ["overall"] + c.dim_cols(), "metric", container=top[1],
                             format_func=metric_name)
     h, shown = in_progress_filter(c.history(), periods, top[2])
     name = metric_name(metric)
@@ -80,7 +83,7 @@ def render() -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader(f"全校与两类支部：{name}", anchor=False)
-        c.show(c.type_mean_lines(h, metric, suffix="平均", school_first=True, ytitle=name, height=400),
+        charts.show(charts.type_mean_lines(h, metric, suffix="平均", school_first=True, ytitle=name, height=400),
                key="tr_school")
     with right:
         college_lines(h, period, shown, metric, name)
@@ -93,14 +96,14 @@ def college_lines(h: pd.DataFrame, period: str, periods: list[str], metric: str,
     st.subheader(f"各二级党组织：{name}", anchor=False)
     all_colleges = sorted(h["college"].dropna().unique())
     # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice
-    chosen = c.state_widget("multi", "二级党组织", all_colleges, "college_lines", default=[],
+    chosen = state.state_widget("multi", "二级党组织", all_colleges, "college_lines", default=[],
                             placeholder="默认显示需关注的二级党组织，可选择其他")
     shown = chosen or default_colleges(period if period in periods else periods[-1])
     if not chosen:
         st.caption("默认显示所选季度总分最低和较上季度下降最多的二级党组织；可在上方选择其他二级党组织。")
     by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
-    colors = {col: c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, col in enumerate(shown)}
-    c.show(c.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
+    colors = {col: charts.LINE_PALETTE[i % len(charts.LINE_PALETTE)] for i, col in enumerate(shown)}
+    charts.show(charts.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
                    height=400, order=shown), key="tr_colleges")
 
 
@@ -130,12 +133,12 @@ def movers_section(period: str, periods: list[str]) -> tuple[pd.DataFrame, pd.Da
             if df.empty:
                 st.info("本季度没有总分上升的支部。" if is_up else "本季度没有总分下降的支部。")
             else:
-                c.show(movers_chart(df, is_up), key="tr_up" if is_up else "tr_down")
+                charts.show(movers_chart(df, is_up), key="tr_up" if is_up else "tr_down")
     table = movers_table(up, down)
     with st.expander("明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=c.MISSING, width="stretch",
-                     column_config=c.one_decimal(table, signed=["变化", "该指标的贡献"]))
-        c.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
+        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                     column_config=tables.one_decimal(table, signed=["变化", "该指标的贡献"]))
+        tables.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
     return up, down
 
 
@@ -158,7 +161,7 @@ def branch_lines(h: pd.DataFrame, metric: str, name: str, up: pd.DataFrame, down
     roster = h.sort_values("period").drop_duplicates("branch_code", keep="last")
     names = dict(zip(roster["branch_code"], roster["branch_name"]))
     default = list(up["branch_code"].head(1)) + list(down["branch_code"].head(1))
-    picked = c.state_widget("multi", "选择要对比的支部（可多选）", sorted(names), "branches", default=default,
+    picked = state.state_widget("multi", "选择要对比的支部（可多选）", sorted(names), "branches", default=default,
                             format_func=lambda k: f"{names.get(k, k)}（{k}）", max_selections=8,
                             placeholder="输入支部名称或编码搜索")
     if not picked:
@@ -166,8 +169,8 @@ def branch_lines(h: pd.DataFrame, metric: str, name: str, up: pd.DataFrame, down
         return
     sel = h[h["branch_code"].isin(picked)].assign(
         who=lambda d: d["branch_code"].map(lambda k: f"{names.get(k, k)}"))
-    colors = {names.get(k, k): c.LINE_PALETTE[i % len(c.LINE_PALETTE)] for i, k in enumerate(picked)}
-    c.show(c.lines(sel, "period", metric, "who", colors=colors, ytitle=name, height=400,
+    colors = {names.get(k, k): charts.LINE_PALETTE[i % len(charts.LINE_PALETTE)] for i, k in enumerate(picked)}
+    charts.show(charts.lines(sel, "period", metric, "who", colors=colors, ytitle=name, height=400,
                    label_last=len(picked) <= 3, order=[names.get(k, k) for k in picked]), key="tr_branches")
     if sel["period"].nunique() < 2:
         st.caption("所选支部目前只有一个季度的得分。")

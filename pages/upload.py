@@ -28,6 +28,7 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.upload_history import audit_tab, history_tab  # noqa: E402
 from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY, registry_tab  # noqa: E402
@@ -38,12 +39,10 @@ from pipelines.store.actor import Actor  # noqa: E402
 from pipelines.store.changes import ChangePreview, change_preview  # noqa: E402
 from pipelines.config import settings  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
+from pipelines.guide.vocab import FileStatus, Severity  # noqa: E402
 from pipelines.store.plan import Plan  # noqa: E402
 
-XLSX_MIME = c.XLSX_MIME
-PREVIEW_LABELS = {"accepted": "将新增", "replaced": "将替换", "unchanged": "无变化", "rejected": "未通过"}
-DONE_LABELS = {"accepted": "已新增", "replaced": "已替换", "unchanged": "无变化（已存在）", "rejected": "未通过"}
-SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
+XLSX_MIME = tables.XLSX_MIME
 
 # Session-state keys
 ROUND_KEY = "dj_upload_round"  # bumped after a commit, so the uploader starts empty
@@ -63,24 +62,27 @@ UPLOADER_STYLE = """<style>
 _md = md_text  # user-supplied text (file names, branch names) inside a markdown message
 
 
-RESULT_COLUMNS = ["文件", "支部编码", "季度", "结果", "错误数", "警告数", "逾期报送"]
+WARNINGS = f"{Severity.WARNING.label}数"
+RESULT_COLUMNS = ["文件", "支部编码", "季度", "结果", "错误数", WARNINGS, "逾期报送"]
 PROBLEM_COLUMNS = {"file": "文件", "sheet": "工作表", "cell": "单元格", "message": "说明", "severity": "级别",
                    "value": "填写内容"}  # what a busy officer reads, in pipelines.store.plan.PROBLEM_COLUMNS order
 DETAIL_COLUMNS = {"file": "文件", "sheet": "工作表", "cell": "单元格", "code": "问题代码", "sha256": "SHA-256"}
 
 
-def results_frame(results: Sequence[Any], labels: dict[str, str] = PREVIEW_LABELS,
+def results_frame(results: Sequence[Any], done: bool = False,
                   late: dict[tuple[str, str], str] | None = None, *, sha: bool = False) -> pd.DataFrame:
-    """One row per file, rejected first (plan.report_order): 文件, 支部编码, 季度, 结果, 错误数, 警告数, 逾期报送
-    (`late`: plan.late_notes), and with `sha` the file's SHA-256."""
+    """One row per file, rejected first (plan.report_order): 文件, 支部编码, 季度, 结果, 错误数, 提醒数, 逾期报送
+    (`late`: plan.late_notes), and with `sha` the file's SHA-256. 结果 words the status as a preview (将新增 …)
+    or, with `done`, as written (已新增 …)."""
     from pipelines.store.plan import report_order
 
     rows = []
     for r in report_order(results):
-        errors = sum(p.severity == "error" for p in r.problems)
+        errors = sum(p.severity == Severity.ERROR for p in r.problems)
+        status = FileStatus(r.status)
         rows.append({
             "文件": r.file_name, "支部编码": r.branch_code or "", "季度": r.period or "",
-            "结果": labels.get(r.status, r.status), "错误数": errors, "警告数": len(r.problems) - errors,
+            "结果": status.done if done else status.preview, "错误数": errors, WARNINGS: len(r.problems) - errors,
             "逾期报送": (late or {}).get((r.branch_code, r.period), ""), "SHA-256": r.sha256 or "",
         })
     return pd.DataFrame(rows, columns=RESULT_COLUMNS + (["SHA-256"] if sha else []))
@@ -91,7 +93,7 @@ def problems_frame(results: Sequence[Any], columns: dict[str, str] = PROBLEM_COL
     with `columns` renamed to Chinese: by default 文件, 工作表, 单元格, 说明, 级别, 填写内容."""
     from pipelines.store.plan import problem_rows
 
-    rows = [{name: SEVERITY_LABELS.get(row[k], row[k]) if k == "severity" else row[k] for k, name in columns.items()}
+    rows = [{name: Severity.label_of(row[k]) if k == "severity" else row[k] for k, name in columns.items()}
             for row in problem_rows(results)]
     return pd.DataFrame(rows, columns=list(columns.values()))
 
@@ -148,7 +150,7 @@ def plan_key(files: Sequence[tuple[str, bytes]]) -> tuple:
 
 def _show_summary(done: dict) -> None:
     results = done["results"]
-    counts = {s: sum(r.status == s for r in results) for s in DONE_LABELS}
+    counts = {s: sum(r.status == s for r in results) for s in FileStatus}
     st.success(
         f"写入完成（操作人：{_md(done['actor'])}，{done['at']}）：新增 {counts['accepted']} 份，"
         f"替换 {counts['replaced']} 份，无变化 {counts['unchanged']} 份"
@@ -158,7 +160,7 @@ def _show_summary(done: dict) -> None:
         icon=":material/check_circle:",
     )
     with st.expander("本次写入明细", expanded=False):
-        st.dataframe(results_frame(results, DONE_LABELS), hide_index=True, width="stretch")
+        st.dataframe(results_frame(results, done=True), hide_index=True, width="stretch")
 
 
 def _demo_section(actor: Actor) -> None:
@@ -230,7 +232,7 @@ def _max_mb() -> str:
 
 def _deadline_caption() -> None:
     """The deadline of the quarter being collected now (set on 报送进度; alerts.deadline_status)."""
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     period = str(Period.latest_completed(dt.date.today()))
     status = c.scores("alerts.deadline_status", period, today=dt.date.today())
@@ -284,8 +286,8 @@ def _preview_section(results: Sequence[Any]) -> None:
 
     st.subheader("校验结果", anchor=False)
     cols = st.columns(4)
-    for col, status in zip(cols, ("rejected", "accepted", "replaced", "unchanged")):
-        col.metric(PREVIEW_LABELS[status], sum(r.status == status for r in results))
+    for col, status in zip(cols, (FileStatus.REJECTED, FileStatus.ACCEPTED, FileStatus.REPLACED, FileStatus.UNCHANGED)):
+        col.metric(status.preview, sum(r.status == status for r in results))
     ok, late = c.guarded(lambda: plan.late_notes(results), "核对报送截止日期")
     late = late or {}
     for note in late.values():
@@ -301,12 +303,13 @@ def _problems_section(results: Sequence[Any]) -> None:
     if problems.empty:
         st.success("所有文件均未发现问题。", icon=":material/check:")
         return
-    n_err = int((problems["级别"] == "错误").sum())
-    st.markdown(f"**校验问题**：错误 {n_err} 条（文件未通过，不会写入），警告 {len(problems) - n_err} 条"
+    error, warning = Severity.ERROR.label, Severity.WARNING.label
+    n_err = int((problems["级别"] == error).sum())
+    st.markdown(f"**校验问题**：{error} {n_err} 条（文件未通过，不会写入），{warning} {len(problems) - n_err} 条"
                 "（可写入，请支部核实）。未通过的文件排在最前。")
-    show = st.radio("显示", ["全部", "仅错误", "仅警告"], horizontal=True, key="dj_problem_filter",
+    show = st.radio("显示", ["全部", f"仅{error}", f"仅{warning}"], horizontal=True, key="dj_problem_filter",
                     label_visibility="collapsed")
-    keep = problems["级别"] == ("错误" if show == "仅错误" else "警告") if show != "全部" else problems["级别"].notna()
+    keep = problems["级别"] == (error if show == f"仅{error}" else warning) if show != "全部" else problems["级别"].notna()
     st.dataframe(problems[keep], hide_index=True, width="stretch", key="dj_problems_table",
                  column_config={"文件": st.column_config.TextColumn(width="small"),
                                 "工作表": st.column_config.TextColumn(width="small"),
@@ -327,17 +330,17 @@ def _downloads_section(results: Sequence[Any], late: dict) -> None:
         notes = c.guarded(lambda: return_notes(results), "生成退回说明")[1] or []
     row = st.container(horizontal=True, gap="small")
     if notes:
-        c.download(row, f"下载退回说明（{len(notes)} 个支部，zip）", lambda: return_note.notes_zip(notes),
+        tables.download(row, f"下载退回说明（{len(notes)} 个支部，zip）", lambda: return_note.notes_zip(notes),
                    file_name=f"退回说明_{today}.zip", mime="application/zip", key="dj_return_zip",
                    icon=":material/folder_zip:", type="primary")
-    c.download(row, "下载校验结果（Excel，全部文件）", lambda: problems_workbook(results, late),
+    tables.download(row, "下载校验结果（Excel，全部文件）", lambda: problems_workbook(results, late),
                file_name=f"校验结果_{today}.xlsx", mime=XLSX_MIME, key="dj_problems_download",
                icon=":material/download:")
     if notes:
         with st.expander("逐个下载退回说明（每个未通过的支部一份，A4 可打印，可直接转发给支部）",
                          expanded=len(notes) <= 6):
             for i, note in enumerate(notes):
-                c.download(st, _md(note.file_name), lambda note=note: note.data, file_name=note.file_name,
+                tables.download(st, _md(note.file_name), lambda note=note: note.data, file_name=note.file_name,
                            mime=XLSX_MIME, key=f"dj_return_note_{i}", icon=":material/description:")
 
 

@@ -13,14 +13,9 @@ from pages.text import md_text as _md
 from pipelines import auth
 from pipelines.store.actor import Actor, branches_in_scope
 from pipelines.config import settings
-from pipelines.store.plan import SUBMISSION_STATUS_NAMES
+from pipelines.guide.vocab import AuditAction, SubmissionStatus
 
 FLASH_KEY = "dj_upload_flash"
-ACTION_LABELS = {
-    "sign_in": "登录", "sign_out": "退出登录", "ingest": "导入报送", "upload": "上传报送", "replace": "替换报送",
-    "rollback": "版本回退", "withdraw": "撤回报送", "registry": "更新支部名册", "load_registry": "更新支部名册",
-    "rebuild": "重建数据库", "start_fresh": "清空演示数据",
-}
 SUBMISSIONS_SQL = """
 SELECT s.submission_id, s.branch_code, coalesce(r.branch_name, i.branch_name) AS branch_name, s.period,
        s.version, s.file_name, s.sha256, s.uploaded_at, s.uploaded_by, s.status
@@ -70,7 +65,7 @@ def _history_table(view: pd.DataFrame) -> None:
         "支部编码": view["branch_code"], "支部名称": view["branch_name"], "季度": view["period"],
         "版本": view["version"], "文件名": view["file_name"], "SHA-256": view["sha256"].str[:12],
         "上传时间": view["uploaded_at"], "上传人": view["uploaded_by"],
-        "状态": view["status"].map(lambda s: SUBMISSION_STATUS_NAMES.get(s, s)),
+        "状态": view["status"].map(SubmissionStatus.label_of),
     })
     st.caption(f"共 {len(table)} 条报送记录")
     st.dataframe(table, hide_index=True, width="stretch", key="dj_history_table",
@@ -207,7 +202,7 @@ def audit_tab() -> None:
         log_df = log_df[log_df["actor"] == who]
     st.dataframe(pd.DataFrame({
         "时间": log_df["logged_at"], "操作人": log_df["actor"],
-        "操作": log_df["action"].map(lambda a: ACTION_LABELS.get(a, a)), "详情": log_df["detail"],
+        "操作": log_df["action"].map(AuditAction.label_of), "详情": log_df["detail"],
     }), hide_index=True, width="stretch", key="dj_audit_table",
         column_config={"时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
     st.caption("最近 2000 条记录。")

@@ -10,15 +10,16 @@ import pandas as pd
 import streamlit as st
 
 from pages import common as c
+from pages import tables
 from pages.text import md_text as _md
 from pipelines.store import db as dbmod
 from pipelines.store.actor import Actor
 from pipelines.store.changes import registry_diff
+from pipelines.guide.vocab import Severity
 
 
-XLSX_MIME = c.XLSX_MIME
+XLSX_MIME = tables.XLSX_MIME
 ACCEPTED_TYPES = ["xlsx", "xls", "et", "csv", "ods", "xlsm"]
-SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
 REG_ROUND_KEY = "dj_registry_round"
 REG_PREVIEW_KEY = "dj_registry_preview"
 REG_DONE_KEY = "dj_registry_done"
@@ -114,7 +115,7 @@ def registry_tab(actor: Actor) -> None:
     entries, problems = parsed
     if problems:
         st.dataframe(pd.DataFrame([{"工作表": p.sheet, "单元格": p.cell, "填写内容": p.value,
-                                    "级别": SEVERITY_LABELS.get(p.severity, p.severity), "说明": p.message}
+                                    "级别": Severity.label_of(p.severity), "说明": p.message}
                                    for p in problems]), hide_index=True, width="stretch", key="dj_registry_problems")
     if any(p.severity == "error" for p in problems):
         n = sum(p.severity == "error" for p in problems)

@@ -23,7 +23,8 @@ from pipelines.store.ingest import ingest
 from pipelines.store.registry import load_registry
 from pipelines.store.versions import set_deadline, withdraw
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import AlertColor
 from pipelines.workbook.template import write_registry_workbook, write_workbook
 from test_scoring_fixtures import save, workbook
 
@@ -172,7 +173,7 @@ def test_each_quarter_raises_exactly_the_expected_alerts(school, period):
     assert fired(df) == EXPECTED[period]
     assert list(df.columns[:len(al.COLUMNS)]) == al.COLUMNS
     assert set(df["level_label"]) <= {"红", "黄"}
-    assert (df["level_label"] == df["level"].map(al.LEVEL_LABELS)).all()
+    assert (df["level_label"] == df["level"].map(AlertColor.labels())).all()
     assert df["level"].tolist() == sorted(df["level"], key=lambda lv: lv != "red")  # red first
     assert (df["branch_name"] == df["branch_code"] + " 党支部").all() and (df["college"] == COLLEGE).all()
 

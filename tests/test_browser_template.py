@@ -16,7 +16,7 @@ from ingest_helpers import registry_workbook
 from pipelines import auth
 from pipelines.store import db, registry, versions
 from pipelines.config import env_name
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.reader import read_workbook
 
 pytestmark = pytest.mark.browser

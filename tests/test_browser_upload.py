@@ -19,7 +19,7 @@ from pipelines.store import db
 from pipelines.config import env_name
 from pipelines.guide import guide
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.template import write_workbook
 
 pytestmark = pytest.mark.browser

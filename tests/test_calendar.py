@@ -16,7 +16,7 @@ from ingest_helpers import branch_workbook
 from pipelines import config, scoring
 from pipelines.store import ingest, versions
 from pipelines.config import env_name
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.reader import read_workbook
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from pipelines.demo import build, work
 from pipelines.config import settings
 from pipelines.demo.school import PROFILES
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.reader import read_registry, read_workbook
 
 TODAY = dt.date(2026, 11, 27)

@@ -113,6 +113,29 @@ def test_broken_guide_names_the_key(tmp_path):
         load_guide(_broken(tmp_path, hours_without_requirement))
 
 
+@pytest.mark.parametrize("key, value, what", [
+    ("full_answer", "perfect", "unknown answer 'perfect'"),
+    ("self_assessment_without_evidence", "perhaps", "unknown answer 'perhaps'"),
+    ("catch_all_activity", "misc", "unknown activity type 'misc'"),
+    ("example_activity", "party", "unknown activity type 'party'"),
+])
+def test_guide_meaning_keys_must_name_an_option(tmp_path, key, value, what):
+    """Meaning is carried by explicit keys (never by list position), and each must name an existing option."""
+    with pytest.raises(GuideError, match=f"{key}: {what}"):
+        load_guide(_broken(tmp_path, lambda raw: raw.update({key: value})))
+
+
+def test_guide_meaning_keys_do_not_follow_list_order(tmp_path):
+    """Reordering the answers and activity types changes nothing the keys name."""
+    def reorder(raw):
+        raw["self_assessment"].reverse()
+        raw["activity_types"].reverse()
+
+    g = load_guide(_broken(tmp_path, reorder))
+    assert g.answer(g.full_answer).name == "完成" and g.activity_name(g.catch_all_activity) == "其他"
+    assert g.activity_name(g.example_activity) == "主题党日"
+
+
 def test_missing_guide_file(tmp_path):
     with pytest.raises(GuideError, match="不存在"):
         load_guide(tmp_path / "nope.yaml")

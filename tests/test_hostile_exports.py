@@ -30,7 +30,7 @@ from pipelines.store import plan
 from pipelines.report import quarterly
 from pipelines.guide import guide
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,15 +244,15 @@ HOSTILE_FRAME = pd.DataFrame({
 
 def test_finding4_export_writers_take_hostile_frames_directly():
     """Whatever the reader strips, the writers themselves neutralise formulas and drop illegal characters."""
-    from pages import common
+    from pages import tables
 
     for data in (export.xlsx_bytes({"台账/明细[1]": HOSTILE_FRAME}),
-                 common._table_file(HOSTILE_FRAME, "台账明细", "xlsx")):
+                 tables._table_file(HOSTILE_FRAME, "台账明细", "xlsx")):
         texts = assert_inert_xlsx(data, "xlsx")
         assert hostile_seen(texts) and not any(CONTROL.search(t) for t in texts)
         numbers = [c.value for _, c in cells_of_xlsx(data) if c.column_letter == "D" and c.row > 1]
         assert numbers[:3] == [-1.5, 2.0, -0.1]  # negative numbers stay numbers
-    for text in (export.csv_text(HOSTILE_FRAME), common._table_file(HOSTILE_FRAME, "台账明细", "csv").decode("utf-8-sig")):
+    for text in (export.csv_text(HOSTILE_FRAME), tables._table_file(HOSTILE_FRAME, "台账明细", "csv").decode("utf-8-sig")):
         cells = assert_inert_csv(text, "csv")
         assert "-1.5" in cells and "'-x" in cells and "'=1+1" in cells and not any(CONTROL.search(v) for v in cells)
 
@@ -275,13 +275,13 @@ def test_finding4_a_download_that_cannot_be_built_shows_a_chinese_error():
     def app():
         import streamlit as st
 
-        from pages import common
+        from pages import tables
 
         def broken() -> bytes:
             raise ValueError("a builder that fails")
 
-        common.download(st, "下载 Excel", broken, file_name="台账明细.xlsx", mime=common.XLSX_MIME, key="dl")
-        common.download(st, "下载 CSV", lambda: b"ok", file_name="ok.csv", mime="text/csv", key="dl_ok")
+        tables.download(st, "下载 Excel", broken, file_name="台账明细.xlsx", mime=tables.XLSX_MIME, key="dl")
+        tables.download(st, "下载 CSV", lambda: b"ok", file_name="ok.csv", mime="text/csv", key="dl_ok")
 
     at = AppTest.from_function(app, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]

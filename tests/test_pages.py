@@ -440,7 +440,7 @@ def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
     at = ok(page("overview", period="2025Q2").run())
     now, before = scoring.branch_scores("2025Q2", thin_db), scoring.branch_scores("2025Q1", thin_db)
     assert "对比季度：2025 年第 1 季度" in texts(at)
-    from pages.common import delta_args
+    from pages.tables import delta_args
 
     delta = [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
     change = scoring.shown(now["overall"].mean()) - scoring.shown(before["overall"].mean())
@@ -449,7 +449,7 @@ def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
 
 def test_quarter_nobody_submitted_yet_shows_who_is_missing(thin_db):
     """The quarter now due is offered even before anyone submitted; the page lists every branch as missing."""
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     due = str(Period.latest_completed())
     at = ok(page("overview").run())
@@ -661,7 +661,7 @@ def test_every_change_is_the_difference_of_the_scores_shown(demo_db):
 
 
 def test_a_rise_is_red_and_a_fall_orange_on_every_metric():
-    from pages.common import delta_args
+    from pages.tables import delta_args
 
     assert delta_args(1.2)["delta_color"] == "red" and delta_args(-0.5)["delta_color"] == "orange"
     assert delta_args(0.04)["delta"] == "与上季度持平" and delta_args(None) == {"delta": None}
@@ -691,7 +691,7 @@ def test_a_quarter_the_branch_missed_is_a_gap_in_its_history(thin_db):
 
 
 def test_line_charts_never_magnify_a_tiny_change():
-    from pages.common import _value_range
+    from pages.charts import _value_range
 
     lo, hi = _value_range(pd.Series([87.0, 87.8, 87.4]))
     assert hi - lo >= 10 and lo <= 87.0 and hi > 87.8 + 1  # room for the labels above the points

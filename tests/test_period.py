@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 
 @pytest.mark.parametrize("text", ["2026Q3", "2026q3", " 2026Q3 ", "2026 Q3", "2026Q03"])

@@ -12,7 +12,7 @@ from pipelines import scoring
 from pipelines.report import quarterly
 from pipelines.cli import main as cli
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 
 @pytest.fixture

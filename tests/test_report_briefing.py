@@ -14,9 +14,10 @@ import pytest
 from openpyxl import load_workbook
 
 from pipelines import scoring
-from pipelines.report import quarterly, summary
 from pipelines.scoring import attention
-from pipelines.period import Period
+from pipelines.report import quarterly, summary
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import AttentionKind
 from pipelines.report.layout import FOOTER_TEXT, TITLE
 
 SOFFICE = shutil.which("soffice")
@@ -52,7 +53,7 @@ def test_attention_lists_lowest_falls_and_repeat_non_submitters(demo_db, latest)
     both = set(now.loc[now["status"] == "missing", "branch_code"]) - set(
         before.loc[before["status"] != "missing", "branch_code"])
     assert set(a.repeat_missing["branch_code"]) == both
-    assert set(a.frame()["kind"]) <= set(attention.KINDS)
+    assert set(a.frame()["kind"]) <= set(AttentionKind.labels())
 
 
 def test_repeat_non_submitters_need_two_collected_quarters(demo_db, latest):
@@ -79,12 +80,12 @@ def test_first_sheet_is_the_briefing(demo_db, latest, workbook):
     bs = scoring.branch_scores(latest, demo_db)
     assert grades == {g: int((bs["grade"] == g).sum()) for g in ("优秀", "良好", "一般", "较差")}
     lowest = attention.attention(latest, demo_db).lowest
-    names = [r[1].value for r in ws.iter_rows() if r[0].value == attention.KINDS["lowest"]]
+    names = [r[1].value for r in ws.iter_rows() if r[0].value == AttentionKind.LOWEST.label]
     assert names == list(lowest["branch_name"])
 
 
 def test_every_sheet_has_title_quarter_and_page_numbers(latest, workbook):
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     assert workbook.sheetnames == [*quarterly.SHEETS, quarterly.HONOURS_SHEET]
     for ws in workbook.worksheets:

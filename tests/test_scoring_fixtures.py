@@ -59,7 +59,7 @@ def save(db: Path, *books: ParsedWorkbook, at: dt.datetime | None = None) -> lis
 
 def full_year_rows(year: int, quarter: int) -> list[LedgerRow]:
     """A ledger meeting every ledger-based measure of the quarter."""
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     rows = []
     for m in Period(year, quarter).months:
@@ -71,7 +71,7 @@ def full_year_rows(year: int, quarter: int) -> list[LedgerRow]:
 def evidence_rows(year: int, quarter: int, first_row: int = 100) -> list[LedgerRow]:
     """Ledger rows that support every evidence-linked self-assessed item of the quarter (docs/scoring.md
     佐证关联), using only activity types no measure counts, so the ledger-based measures do not move."""
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     g = guide()
     measured = {m.activity for it in g.items for m in it.measures if m.activity}

@@ -17,7 +17,7 @@ from pipelines.guide import GuideError, guide, load_guide
 from pipelines.store.ingest import ingest
 from pipelines.store.registry import load_registry
 from pipelines.workbook.model import BranchInfo, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report.summary import quarter_summary
 from pipelines.workbook.template import write_registry_workbook, write_workbook
 

@@ -22,7 +22,7 @@ from pipelines.store import registry, versions
 from pipelines.workbook.checklist import checklist
 from pipelines.config import env_name
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.reader import read_workbook
 from pipelines.workbook.template_text import mistakes
 

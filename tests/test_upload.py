@@ -21,7 +21,7 @@ from pipelines import auth
 from pipelines.store import db, ingest, journal, plan, registry
 from pipelines.guide import guide
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.template import write_registry_workbook, write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent

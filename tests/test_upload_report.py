@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from pipelines.store import plan
 from pipelines.report import return_note
 from pipelines.store import versions
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report.layout import FOOTER_TEXT
 from test_report_briefing import MIN_PRINTED_PT, SOFFICE, needs_libreoffice, pdf_text, printed_sizes
 from test_upload import admin_hash, frame, registry_db, signed_in, texts, upload, workbook  # noqa: F401 (fixtures)

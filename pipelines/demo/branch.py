@@ -14,7 +14,7 @@ from pipelines.demo.school import (ACTIVIST_SHARE, ANNUAL_MONTHS, BREAK_FACTOR, 
                                    Branch)
 from pipelines.guide import Guide, guide
 from pipelines.workbook.model import LedgerRow
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 
 @dataclass

@@ -36,8 +36,9 @@ from pipelines.config import settings
 from pipelines.demo.branch import LedgerPlan, Measures, Quarter, branch_quality, plan_annual, self_assessment_answers
 from pipelines.demo.school import STUDENT, TEACHER, Branch, Task, plan_school
 from pipelines.guide import Guide, guide
+from pipelines.guide.vocab import FileStatus
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 ACTOR = "演示数据"
 REGISTRY_FILE = "支部名册.xlsx"
@@ -322,7 +323,7 @@ def build_db(files_dir, db, *, progress: Callable[[int, int, str], None] | None 
     if errors:
         raise RuntimeError(f"演示支部名册有误：{errors[0].message}")
     results = ingest.ingest(demo_files(d), db, actor=ACTOR, progress=progress)
-    rejected = [r for r in results if r.status == "rejected"]
+    rejected = [r for r in results if r.status == FileStatus.REJECTED]
     if rejected:
         r = rejected[0]
         detail = r.problems[0].message if r.problems else ""

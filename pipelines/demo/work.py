@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 REVIEWER = "组织部审核员（演示）"
 REVIEW_SHARE = 0.25  # the share of the latest quarter's branches the demo reviewer has got to
@@ -34,14 +34,16 @@ def review_sample(db, *, seed: int = 0) -> int:
 
 def _decision(answer, rng: np.random.Generator) -> tuple[str, str]:
     from pipelines.store import review
+    from pipelines.guide import guide
 
+    g = guide()
     status = answer.status if isinstance(answer.status, str) else None
-    if status is None:
-        return "not_done", "未填写自评，认定未完成"
+    if status is None:  # the lowest answer (未完成)
+        return min(g.self_assessment, key=lambda a: a.value).id, "未填写自评，认定未完成"
     if len(answer.evidence.strip()) < 4:
         return review.SENT_BACK, "佐证材料过于简略，请补充会议记录、照片等具体材料"
-    if status == "done" and isinstance(answer.flag, str) and rng.random() < 0.5:
-        return "mostly", "台账中未见足够的相关活动记录，认定基本完成"
+    if status == g.full_answer and isinstance(answer.flag, str) and rng.random() < 0.5:
+        return g.self_assessment_without_evidence, "台账中未见足够的相关活动记录，认定基本完成"
     return status, ""
 
 

@@ -17,7 +17,7 @@ from pipelines.report import export
 from pipelines.palette import GREY as _GREY
 from pipelines.palette import RED as _RED
 from pipelines.palette import excel
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 TITLE = "党建“双创”季度简报"
 RED, GREY = excel(_RED), excel(_GREY)  # the one palette, as openpyxl takes colours

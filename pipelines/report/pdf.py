@@ -22,7 +22,7 @@ from fpdf.fonts import FontFace
 
 from pipelines import scoring
 from pipelines.report import quarterly
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report.layout import RED, TITLE, header_text
 
 FONT = "cjk"

@@ -27,8 +27,9 @@ from pipelines.report import export, summary
 from pipelines.scoring import attention
 from pipelines.report import layout
 from pipelines.guide import guide
+from pipelines.guide.vocab import AttentionKind, ReportingStatus
 from pipelines.palette import LIGHT_GREY, PALE_RED, excel
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.report.layout import GREY, RED, TITLE
 
 HEADER_FILL = PatternFill("solid", fgColor=excel(PALE_RED))
@@ -87,8 +88,8 @@ def _dims() -> list[tuple[str, str]]:
 def _counts(status: pd.DataFrame, scored: pd.DataFrame | None) -> tuple:
     """(branches, submitted, missing) of one quarter; the first and last need a registry."""
     has = scoring.has_registry(status)
-    sub = int((status["status"] != "missing").sum()) if not status.empty else (0 if scored is None else len(scored))
-    return (len(status) if has else None), sub, (int((status["status"] == "missing").sum()) if has else None)
+    sub = int((status["status"] != ReportingStatus.MISSING).sum()) if not status.empty else (0 if scored is None else len(scored))
+    return (len(status) if has else None), sub, (int((status["status"] == ReportingStatus.MISSING).sum()) if has else None)
 
 
 def _summary_table(data: dict[str, pd.DataFrame], prev_status: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +182,7 @@ def _items_table(summ: pd.DataFrame) -> pd.DataFrame:
 def _missing_table(status: pd.DataFrame) -> pd.DataFrame:
     """未报送支部 (empty without a registry: nobody can be listed as missing)."""
     g = guide()
-    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"]) \
+    miss = status[status["status"] == ReportingStatus.MISSING].sort_values(["college", "branch_code"]) \
         if scoring.has_registry(status) else status.iloc[0:0]
     return pd.DataFrame({
         "支部编码": miss.get("branch_code", []), "支部名称": miss.get("branch_name", []),
@@ -228,7 +229,7 @@ def briefing(period: str, db=None, *, now: dt.datetime | None = None,
                            for name, n in f.grades.items()], columns=["等次", "本季度", "上季度", "变化"], dtype=object)
     att = attention.attention(period, db, data=data, periods=periods).frame()
     table = pd.DataFrame({
-        "类别": att["kind"].map(attention.KINDS), "支部": att["branch_name"], "二级党组织": att["college"],
+        "类别": att["kind"].map(AttentionKind.labels()), "支部": att["branch_name"], "二级党组织": att["college"],
         "总分": att["overall"], "等次": att["grade"], "较上季度": att["change"],
     })
     stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H:%M")

@@ -16,14 +16,16 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from pipelines.report import export, layout
 from pipelines.workbook.model import RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.store.plan import FileResult, report_order
-from pipelines.workbook.problems import CATALOGUE, SEVERITY_NAMES, flatten
+from pipelines.guide.vocab import FileStatus, Severity
+from pipelines.workbook.problems import CATALOGUE, flatten
 
 TITLE = "退回说明"
 HEADER = "党建“双创”季度报送 · 退回说明"  # page header: our text only (user text could hold & codes)
 COLUMNS = (("序号", 6), ("工作表", 11), ("单元格", 8), ("问题", 14), ("说明及修改方法", 46))
-INTRO = ("以下报送文件未通过校验，系统未写入。请按下表逐项修改（“错误”必须修改，“提醒”请核实），"
+INTRO = (f"以下报送文件未通过校验，系统未写入。请按下表逐项修改（“{Severity.ERROR.label}”必须修改，"
+         f"“{Severity.WARNING.label}”请核实），"
          "保存为 .xlsx 后重新报送；请勿改动工作表名称和表头。")
 _THIN = Side(style="thin", color="BFBFBF")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -43,7 +45,7 @@ def branch_groups(results: Iterable[FileResult]) -> dict[str, list[FileResult]]:
     report order."""
     groups: dict[str, list[FileResult]] = {}
     for r in report_order(results):
-        if r.status == "rejected":
+        if r.status == FileStatus.REJECTED:
             groups.setdefault(r.branch_code or r.file_name, []).append(r)
     return groups
 
@@ -94,7 +96,7 @@ def _file_table(ws, row: int, result: FileResult) -> int:
     for n, p in enumerate(flatten(result.problems), 1):
         row += 1
         what = CATALOGUE[p["code"]].title if p["code"] in CATALOGUE else p["code"]
-        values = (n, p["sheet"] or "—", p["cell"] or "—", f"{SEVERITY_NAMES.get(p['severity'], '')}：{what}",
+        values = (n, p["sheet"] or "—", p["cell"] or "—", f"{Severity.label_of(p['severity'])}：{what}",
                   p["message"])
         for j, value in enumerate(values, 1):
             cell = export.put(ws, row, j, value)

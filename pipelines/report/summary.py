@@ -17,7 +17,8 @@ import pandas as pd
 
 from pipelines import scoring
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import ReportingStatus
 
 ITEM_LABEL_WIDTH = 16  # as the weakest-items chart on 全校总览 labels its bars
 
@@ -153,10 +154,10 @@ def _types(bs: pd.DataFrame, tc: pd.DataFrame, g: Guide) -> tuple[dict, float | 
 
 def _submissions(status: pd.DataFrame, scored: int, n: int) -> dict:
     registry = scoring.has_registry(status)
-    submitted = int((status["status"] != "missing").sum()) if not status.empty else scored
+    submitted = int((status["status"] != ReportingStatus.MISSING).sum()) if not status.empty else scored
     if not registry:
         return {"registry": False, "submitted": submitted}
-    miss = status[status["status"] == "missing"].sort_values(["college", "branch_code"])
+    miss = status[status["status"] == ReportingStatus.MISSING].sort_values(["college", "branch_code"])
     return {"registry": True, "total": len(status), "submitted": submitted,
             "missing": [str(x) for x in miss["branch_name"].head(n)], "missing_count": len(miss)}
 

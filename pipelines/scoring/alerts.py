@@ -18,9 +18,9 @@ from pipelines.store import db as dbmod
 from pipelines import scoring
 from pipelines.scoring.session import _df, _keyed, _mart, _session, _sql
 from pipelines.guide import AlertRule, Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import AlertColor, ReportingStatus
 
-LEVEL_LABELS = {"red": "红", "yellow": "黄"}
 _SEVERITY = {"yellow": 1, "red": 2}
 COLUMNS = ["branch_code", "branch_name", "college", "branch_type", "rule_id", "rule_name", "level",
            "level_label", "item_id", "evidence", "deadline"]
@@ -219,7 +219,7 @@ def _missing_streak(f: Facts, code: str) -> list[str]:
 
 def _not_submitted(rule: AlertRule, g: Guide, f: Facts) -> Iterator[Hit]:
     """Value: quarters in a row without a submission, ending with this one (registry branches)."""
-    for code in f.roster.loc[f.roster["status"] == "missing", "branch_code"]:
+    for code in f.roster.loc[f.roster["status"] == ReportingStatus.MISSING, "branch_code"]:
         streak = _missing_streak(f, code)
         text = "本季度未报送" if len(streak) == 1 else (
             f"已连续 {len(streak)} 个季度未报送（{'、'.join(Period.parse(p).label for p in reversed(streak))}）")
@@ -318,7 +318,7 @@ def alerts(period: str, db=None) -> pd.DataFrame:
             level = level_of(rule, f.quarter, hit.value)
             if level is not None:
                 rows.append({"branch_code": hit.branch_code, "rule_id": rule.id, "rule_name": rule.name,
-                             "level": level, "level_label": LEVEL_LABELS[level], "item_id": hit.item_id,
+                             "level": level, "level_label": AlertColor(level).label, "item_id": hit.item_id,
                              "evidence": hit.evidence, "deadline": hit.deadline, "value": float(hit.value),
                              "rule_order": order})
     df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in _NAMES] + ["value", "rule_order"])

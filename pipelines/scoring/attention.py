@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipelines import scoring
-from pipelines.period import Period
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import AttentionKind, ReportingStatus
 
 LIST_SIZE = 5  # names per 需关注 list: what a first screen and the briefing page hold
 EARLIER_QUARTERS = 3  # how far back a repeat non-submitter's streak is counted
 TREND_COLLEGES = 4  # lowest and largest-falling colleges each, drawn by default on 趋势分析
-KINDS = {"lowest": "总分最低", "falls": "降幅最大", "repeat_missing": "连续未报送"}
 COLUMNS = ["kind", "branch_code", "branch_name", "college", "branch_type", "overall", "grade", "change", "quarters",
            "note"]
 
@@ -44,7 +44,7 @@ class Attention:
         return self.lowest.empty and self.falls.empty and self.repeat_missing.empty
 
     def frame(self) -> pd.DataFrame:
-        """The three lists one after another (kind: a KINDS key), as the briefing prints them."""
+        """The three lists one after another (kind: an AttentionKind), as the briefing prints them."""
         parts = [df for df in (self.lowest, self.falls, self.repeat_missing) if not df.empty]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
@@ -65,7 +65,7 @@ def lowest(bs: pd.DataFrame, n: int = LIST_SIZE) -> pd.DataFrame:
     if bs.empty:
         return pd.DataFrame(columns=COLUMNS)
     ranked = bs.assign(_s=scoring.shown(bs["overall"])).sort_values(["_s", "branch_code"]).head(n)
-    return _scored(ranked, "lowest")
+    return _scored(ranked, AttentionKind.LOWEST)
 
 
 def falls(bs: pd.DataFrame, n: int = LIST_SIZE) -> pd.DataFrame:
@@ -74,7 +74,7 @@ def falls(bs: pd.DataFrame, n: int = LIST_SIZE) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     change = scoring.shown_change(bs["overall"], bs["prev_overall"])
     fell = bs.assign(_c=change)[change < 0].sort_values(["_c", "branch_code"]).head(n)
-    return _scored(fell, "falls")
+    return _scored(fell, AttentionKind.FALLS)
 
 
 def earlier_periods(period: str, periods: Sequence[str], n: int = EARLIER_QUARTERS) -> list[str]:
@@ -96,11 +96,11 @@ def repeat_missing(statuses: Sequence[pd.DataFrame], period: str, n: int | None 
     if not statuses or not scoring.has_registry(statuses[0]):
         return pd.DataFrame(columns=COLUMNS)
     now = statuses[0]
-    miss = now[now["status"] == "missing"].copy()
+    miss = now[now["status"] == ReportingStatus.MISSING].copy()
     streak = pd.Series(1, index=miss.index)
     alive = pd.Series(True, index=miss.index)
     for before in statuses[1:]:
-        missed = set(before.loc[before["status"] == "missing", "branch_code"]) if scoring.has_registry(before) else set()
+        missed = set(before.loc[before["status"] == ReportingStatus.MISSING, "branch_code"]) if scoring.has_registry(before) else set()
         alive &= miss["branch_code"].isin(missed)
         streak += alive.astype(int)
     miss["quarters"] = streak
@@ -108,7 +108,7 @@ def repeat_missing(statuses: Sequence[pd.DataFrame], period: str, n: int | None 
     miss = miss if n is None else miss.head(n)
     label = Period.parse(period).label
     return pd.DataFrame({
-        "kind": "repeat_missing", "branch_code": miss["branch_code"], "branch_name": miss["branch_name"],
+        "kind": AttentionKind.REPEAT_MISSING, "branch_code": miss["branch_code"], "branch_name": miss["branch_name"],
         "college": miss["college"], "branch_type": miss["branch_type"], "overall": float("nan"), "grade": None,
         "change": float("nan"), "quarters": miss["quarters"].astype("Int64"),
         "note": [f"截至{label}已连续 {k} 个季度未报送" for k in miss["quarters"]],

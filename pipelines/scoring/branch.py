@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.store import db as dbmod
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring.session import _arrow, _df, _session, _sql, _targets
 from pipelines.scoring.shapes import _SHAPES, _one, _read
 

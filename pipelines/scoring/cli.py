@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring.branch import branch_scores, item_scores, measure_scores
 from pipelines.scoring.columns import DIMENSION_COLUMNS
 from pipelines.scoring.rounding import SHOWN_DECIMALS, shown

@@ -5,7 +5,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.store import db as dbmod
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring.columns import DIMENSION_COLUMNS
 from pipelines.scoring.session import _df, _mart, _only, _session, _sql
 

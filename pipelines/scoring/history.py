@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring.columns import (BRANCH_COLUMNS, CONTRIBUTION_COLUMNS, DIMENSION_COLUMNS,
                                        SCORE_HISTORY_COLUMNS)
 from pipelines.scoring.session import _df, _keyed, _mart, _only, _session, periods

@@ -13,12 +13,11 @@ import pandas as pd
 
 from pipelines import scoring
 from pipelines.guide import Guide, HonourRule, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring import alerts as al
 
 COLUMNS = ["unit", "rule_id", "rule_name", "branch_code", "name", "college", "periods", "periods_label",
            "evidence"]
-UNIT_NAMES = {"branch": "支部", "college": "二级党组织"}
 
 
 class _Facts:

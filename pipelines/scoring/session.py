@@ -17,7 +17,7 @@ import pandas as pd
 from pipelines.store import db as dbmod
 from pipelines.config import settings
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring.rounding import _MACROS
 
 SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
@@ -58,7 +58,7 @@ def guide_frames(g: Guide) -> dict[str, pd.DataFrame]:
                         "weight": float(m.weight), "measure_order": order * 100 + k,
                     })
     answers = {a.id: a for a in g.self_assessment}
-    done = g.self_assessment[0]  # the first answer is the full one (完成)
+    done = answers[g.full_answer]
     fallback = answers[g.self_assessment_without_evidence]
     return {
         "g_measures": pd.DataFrame(measures).astype({"required": "float64"}),

@@ -5,7 +5,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.scoring.columns import (BRANCH_COLUMNS, CHANGE_COLUMNS, CONTRIBUTION_COLUMNS, DIMENSION_COLUMNS,
                                        ITEM_COLUMNS, MEASURE_COLUMNS)
 from pipelines.scoring.session import _df, _keyed, _mart, _only, _session

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.store import db as dbm
+from pipelines.guide.vocab import FileStatus, ReportingStatus
 from pipelines.store.plan import WRITABLE, Plan
 
 OVERALL_COLUMNS = ["branch_code", "branch_name", "overall", "grade"]
@@ -48,7 +49,7 @@ def overall(period: str, db) -> pd.DataFrame:
 
 def simulated_periods(plan: Plan) -> list[str]:
     """The quarters a replacement of this plan touches."""
-    return sorted({r.period for r in plan.of_status("replaced") if r.period})
+    return sorted({r.period for r in plan.of_status(FileStatus.REPLACED) if r.period})
 
 
 def simulate(plan: Plan) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -79,7 +80,7 @@ def missing_branches(plan: Plan) -> pd.DataFrame:
     from pipelines import scoring
 
     coming: dict[str, set[str]] = {}
-    for r in plan.of_status(*WRITABLE, "unchanged"):
+    for r in plan.of_status(*WRITABLE, FileStatus.UNCHANGED):
         if r.period:
             coming.setdefault(r.period, set()).add(r.branch_code)
     rows = []
@@ -87,7 +88,7 @@ def missing_branches(plan: Plan) -> pd.DataFrame:
         status = scoring.submission_status(period, db=plan.db)
         if status.empty:
             continue
-        gap = status[(status["status"] == "missing") & ~status["branch_code"].isin(coming[period])]
+        gap = status[(status["status"] == ReportingStatus.MISSING) & ~status["branch_code"].isin(coming[period])]
         rows += [{"period": period, "branch_code": s["branch_code"], "branch_name": s.get("branch_name", ""),
                   "college": s.get("college", "")} for _, s in gap.iterrows()]
     return pd.DataFrame(rows, columns=["period", "branch_code", "branch_name", "college"])
@@ -113,7 +114,7 @@ def _score_of(frames: dict[str, pd.DataFrame] | None, period: str, code: str) ->
 
 def _replaced_frame(plan: Plan) -> pd.DataFrame:
     rows = []
-    for r in plan.of_status("replaced"):
+    for r in plan.of_status(FileStatus.REPLACED):
         before, old_name = _score_of(plan.scores_before, r.period, r.branch_code)
         after, new_name = _score_of(plan.scores_after, r.period, r.branch_code)
         rows.append({"支部编码": r.branch_code, "支部名称": new_name or old_name, "季度": r.period,
@@ -132,7 +133,7 @@ def change_preview(plan: Plan) -> ChangePreview:
     reg = dbm.query_df("SELECT branch_code, branch_name FROM registry", path=plan.db)
     names = dict(zip(reg["branch_code"], reg["branch_name"]))
     new = pd.DataFrame([{"支部编码": r.branch_code, "支部名称": names.get(r.branch_code, ""), "季度": r.period,
-                         "文件": r.file_name} for r in plan.of_status("accepted")],
+                         "文件": r.file_name} for r in plan.of_status(FileStatus.ACCEPTED)],
                        columns=["支部编码", "支部名称", "季度", "文件"])
     missing = plan.missing.rename(columns={"period": "季度", "branch_code": "支部编码", "branch_name": "支部名称",
                                            "college": "所属二级党组织"})

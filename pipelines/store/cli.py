@@ -8,12 +8,11 @@ from pathlib import Path
 
 from pipelines.store import db as dbm
 from pipelines.store.ingest import apply
-from pipelines.store.plan import STATUS_NAMES, FileResult, plan, report_order
+from pipelines.guide.vocab import FileStatus, Severity
+from pipelines.store.plan import FileResult, plan, report_order
 from pipelines.store.rebuild import RebuildIncomplete, rebuild
 from pipelines.store.registry import load_registry
 
-DRY_RUN_NAMES = {"accepted": "将新增", "replaced": "将替换", "unchanged": "无变化", "rejected": "将退回"}
-"""Chinese labels of a plan's statuses, printed by `ingest --dry-run`."""
 
 
 def _cli_actor() -> str:
@@ -24,7 +23,7 @@ def _cli_actor() -> str:
 
 
 def _counts(results: list[FileResult]) -> dict[str, int]:
-    return {s: sum(r.status == s for r in results) for s in STATUS_NAMES}
+    return {s.value: sum(r.status == s for r in results) for s in FileStatus}
 
 
 def _report(results: list[FileResult]) -> dict:
@@ -33,28 +32,31 @@ def _report(results: list[FileResult]) -> dict:
 
 
 def _problem_line(p) -> str:
-    from pipelines.workbook.problems import SEVERITY_NAMES
-
     loc = "".join(x for x in (p.sheet and f"「{p.sheet}」", p.cell and f" {p.cell}") if x)
     val = f" 填写内容「{p.value}」" if p.value else ""
-    return f"    {SEVERITY_NAMES.get(p.severity, p.severity)}{(' ' + loc) if loc else ''}{val}：{p.message}"
+    return f"    {Severity.label_of(p.severity)}{(' ' + loc) if loc else ''}{val}：{p.message}"
 
 
-def _print_human(results: list[FileResult], out=None, names: dict[str, str] = STATUS_NAMES) -> None:
+def _print_human(results: list[FileResult], out=None, planned: bool = False) -> None:
+    """Each file with its problems, then the counts; `planned` words the statuses as a dry run's (将新增 …)."""
     out = out or sys.stdout  # looked up now: tests capture sys.stdout after this module was imported
+
+    def name(status: str) -> str:
+        return FileStatus(status).planned if planned else FileStatus(status).label
+
     for r in report_order(results):
-        head = f"[{names[r.status]}] {r.file_name}"
+        head = f"[{name(r.status)}] {r.file_name}"
         if r.branch_code:
             head += f"  支部 {r.branch_code}  {r.period}"
         if r.version:
             head += f"  第 {r.version} 版"
-        if r.status == "rejected":
+        if r.status == FileStatus.REJECTED:
             head += f"  （{len(r.errors)} 个错误，未导入）"
         print(head, file=out)
         for p in sorted(r.problems, key=lambda p: p.severity != "error"):
             print(_problem_line(p), file=out)
     c = _counts(results)
-    print(f"共 {len(results)} 个文件：" + "，".join(f"{names[s]} {c[s]}" for s in STATUS_NAMES) + "。", file=out)
+    print(f"共 {len(results)} 个文件：" + "，".join(f"{name(s)} {c[s]}" for s in FileStatus) + "。", file=out)
 
 
 def _stderr_progress(done: int, total: int, name: str) -> None:
@@ -88,7 +90,7 @@ def cli_ingest(args) -> int:
     elif not results:
         print("没有找到任何 .xlsx 文件。", file=sys.stderr)
     else:
-        _print_human(results, names=DRY_RUN_NAMES if dry_run else STATUS_NAMES)
+        _print_human(results, planned=dry_run)
         if dry_run:
             print("试运行：以上为导入后的结果预览，未写入任何数据。")
     return 0 if results and all(r.ok for r in results) else 1
@@ -96,8 +98,6 @@ def cli_ingest(args) -> int:
 
 def cli_registry(args) -> int:
     """`python -m pipelines registry FILE --db DB`: 0 loaded, 1 errors (nothing written), 2 busy."""
-    from pipelines.workbook.problems import SEVERITY_NAMES
-
     try:
         n, problems = load_registry(Path(args.file), args.db, actor=_cli_actor())
     except dbm.DatabaseBusy as e:
@@ -105,8 +105,8 @@ def cli_registry(args) -> int:
         return 2
     for p in problems:
         loc = " ".join(x for x in (p.sheet and f"「{p.sheet}」", p.cell) if x)
-        print(f"  {SEVERITY_NAMES.get(p.severity, p.severity)} {loc}：{p.message}")
-    if any(p.severity == "error" for p in problems) or n == 0:
+        print(f"  {Severity.label_of(p.severity)} {loc}：{p.message}")
+    if any(p.severity == Severity.ERROR for p in problems) or n == 0:
         print(f"支部名册有错误，未导入：{args.file}")
         return 1
     print(f"已导入支部名册：{n} 个支部。")
@@ -121,13 +121,13 @@ def cli_rebuild(args) -> int:
         print(str(e), file=sys.stderr)
         return 2
     except RebuildIncomplete as e:
-        _print_human([r for r in e.results if r.status == "rejected"])
+        _print_human([r for r in e.results if r.status == FileStatus.REJECTED])
         print(str(e), file=sys.stderr)
         return 1
     except FileNotFoundError as e:
         print(str(e), file=sys.stderr)
         return 1
-    bad = [r for r in results if r.status == "rejected"]
+    bad = [r for r in results if r.status == FileStatus.REJECTED]
     if bad:
         _print_human(bad)
     print(f"已从归档重建数据库 {dbm.db_path(args.db)}：重放 {len(results)} 个文件，失败 {len(bad)} 个。")

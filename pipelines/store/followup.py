@@ -29,7 +29,8 @@ from pipelines.store import journal, writes
 from pipelines.store.actor import Actor, authorize, colleges_of
 from pipelines.report import layout
 from pipelines.guide import guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import AuditAction
 
 ACTIONS = ("followup_open", "followup_close")
 RESOLVED, UNRESOLVED, UNCHECKED = "已整改", "未整改", "待核实"
@@ -100,7 +101,7 @@ def open_followup(period: str, *, branch_code: str | None = None, college: str |
                 "opened_by": actor, "opened_at": at}
         writes.save_followup(con, task)
         detail = f"督办 {task_id}：{branch_code or where} {period} {rule_id or item_id}"
-        writes.audit(con, actor, "followup_open", detail, at=at)
+        writes.audit(con, actor, AuditAction.FOLLOWUP_OPEN, detail, at=at)
         saved = {**task, "due_date": due.isoformat() if due else None, "opened_at": at.isoformat()}
         return task_id, journal.entry("followup_open", actor=actor, at=at, detail=detail, branch=branch_code,
                                       period=period, followup=saved)
@@ -127,7 +128,7 @@ def close_followup(task_id: int, comment: str, db=None, *, actor: Actor | str) -
             raise ValueError(f"督办任务 {task_id} 已办结，无需再次办结。")
         writes.close_followup(con, int(task_id), actor=actor, at=at, comment=comment)
         detail = f"督办 {task_id} 办结：{comment}"
-        writes.audit(con, actor, "followup_close", detail, at=at)
+        writes.audit(con, actor, AuditAction.FOLLOWUP_CLOSE, detail, at=at)
         return None, journal.entry("followup_close", actor=actor, at=at, detail=detail,
                                    followup={"id": int(task_id), "comment": comment})
 

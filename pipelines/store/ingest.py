@@ -21,11 +21,13 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.guide.vocab import AuditAction, FileStatus
 from pipelines.store import archive as arc
-from pipelines.store import db as dbm, journal, sources, writes
+from pipelines.store import db as dbm, journal, writes
 from pipelines.store.actor import Actor, authorize
-from pipelines.store.plan import STATUS_NAMES, BatchNotes, FileResult, Plan, claimed_colleges, plan, rejected
+from pipelines.store.plan import WRITABLE, BatchNotes, FileResult, Plan, claimed_colleges, plan, rejected
 from pipelines.store.sources import Progress, Source
+from pipelines.workbook import problems
 
 WRITE_SLICE_S = 0.3
 """A writer gives the lock back after writing this long (finishing the file in hand) ..."""
@@ -98,7 +100,7 @@ def _noted(results: list[FileResult]) -> list[FileResult]:
 
 def _bump_if_written(path: Path, results: list[FileResult]) -> None:
     """One data-version bump for the whole batch: pages keep their cached results while it writes."""
-    if any(r.status in ("accepted", "replaced") for r in results):
+    if any(r.status in WRITABLE for r in results):
         dbm.bump_version(path)
 
 
@@ -159,9 +161,7 @@ def _write_one(con: duckdb.DuckDBPyConnection, archive: Path, parsed, actor: str
             pass  # a failed COMMIT has already ended the transaction
         con.execute("BEGIN TRANSACTION")
         res = rejected(parsed)
-        res.problems.append(sources.problem(
-            parsed.file_name, "write_failed",
-            f"写入数据库失败（{type(e).__name__}: {e}），本文件未导入，请重试或联系管理员。", severity="error"))
+        res.problems.append(problems.make("write_failed", file=parsed.file_name, detail=f"{type(e).__name__}: {e}"))
         return res, 0
 
 
@@ -173,10 +173,10 @@ def _save(con: duckdb.DuckDBPyConnection, parsed, actor: str) -> tuple[FileResul
     version = con.execute("SELECT version FROM submissions WHERE submission_id = ?", [sub_id]).fetchone()[0]
     res = FileResult(parsed.file_name, parsed.sha256, status, info.branch_code, info.period, list(parsed.problems),
                      sub_id, version)
-    if status == "unchanged":
+    if status == FileStatus.UNCHANGED:
         return res, None
-    detail = f"{parsed.file_name}：{info.branch_code} {info.period} 第 {version} 版（{STATUS_NAMES[status]}）"
-    writes.audit(con, actor, "ingest", detail, at=at)
+    detail = f"{parsed.file_name}：{info.branch_code} {info.period} 第 {version} 版（{FileStatus(status).label}）"
+    writes.audit(con, actor, AuditAction.INGEST, detail, at=at)
     return res, journal.entry("ingest", actor=actor, at=at, detail=detail, sha256=parsed.sha256,
                               file_name=parsed.file_name, branch=info.branch_code, period=info.period,
                               version=version, status=status)

@@ -21,19 +21,15 @@ from pipelines.store import db as dbm
 from pipelines.workbook import problems
 from pipelines.store import sources
 from pipelines.store.actor import Actor, OutOfScope, authorize
+from pipelines.guide.vocab import FileStatus
 from pipelines.workbook.model import HasProblems, ParsedWorkbook, Problem, RegistryEntry
 from pipelines.store.sources import Progress, Source
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STATUS_NAMES = {"accepted": "新增", "replaced": "替换", "unchanged": "未变化", "rejected": "退回"}
-"""Chinese labels of FileResult.status."""
-SUBMISSION_STATUS_NAMES = {"current": "当前版本", "superseded": "已被替换", "rolled_back": "已回退",
-                           "withdrawn": "已撤回"}
-"""Chinese labels of submissions.status."""
 CONFLICT_POLICIES = ("refuse", "last_wins")
-WRITABLE = ("accepted", "replaced")
+WRITABLE = (FileStatus.ACCEPTED, FileStatus.REPLACED)
 
 
 @dataclass
@@ -42,7 +38,7 @@ class FileResult(HasProblems):
 
     file_name: str
     sha256: str
-    status: str  # accepted | replaced | unchanged | rejected
+    status: str  # a FileStatus: accepted | replaced | unchanged | rejected
     branch_code: str | None = None
     period: str | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -51,7 +47,7 @@ class FileResult(HasProblems):
 
     @property
     def ok(self) -> bool:
-        return self.status != "rejected"
+        return self.status != FileStatus.REJECTED
 
     def as_dict(self) -> dict:
         """Plain JSON-ready dict (the per-file shape of `ingest --json`)."""
@@ -69,7 +65,7 @@ class FileResult(HasProblems):
 def report_order(results: Iterable[FileResult]) -> list[FileResult]:
     """The order a batch is reported in (upload page, `ingest --json`, return notes): rejected files first,
     then the rest, each in batch order. Plan.results keeps the batch order, which apply writes in."""
-    return sorted(results, key=lambda r: r.status != "rejected")
+    return sorted(results, key=lambda r: r.status != FileStatus.REJECTED)
 
 
 PROBLEM_COLUMNS = ("file", "sheet", "cell", "message", "severity", "value", "title", "code", "status", "sha256")
@@ -89,7 +85,7 @@ def problem_rows(results: Iterable[FileResult]) -> list[dict]:
 def rejected(parsed: ParsedWorkbook) -> FileResult:
     """The result of a workbook that is not written."""
     info = parsed.info
-    return FileResult(parsed.file_name, parsed.sha256, "rejected", info.branch_code if info else None,
+    return FileResult(parsed.file_name, parsed.sha256, FileStatus.REJECTED, info.branch_code if info else None,
                       info.period if info else None, list(parsed.problems))
 
 
@@ -160,20 +156,15 @@ class BatchNotes:
         """Add the notes `result` earns against the files before it (call in batch order, valid files only)."""
         key = (result.branch_code, result.period)
         same = self.by_sha.get(result.sha256)
-        if result.status == "unchanged" and same is not None:
-            result.problems.append(sources.problem(
-                result.file_name, "batch_duplicate",
-                f"与本批次中的文件「{same.file_name}」内容完全相同，已跳过（不会重复导入）。"))
-        elif result.status == "replaced" and key in self.by_key:
+        if result.status == FileStatus.UNCHANGED and same is not None:
+            result.problems.append(problems.make("batch_duplicate", file=result.file_name, other=same.file_name))
+        elif result.status == FileStatus.REPLACED and key in self.by_key:
             earlier = self.by_key[key]
             twin = f"（内容与本批次中的「{same.file_name}」完全相同）" if same is not None else ""
-            result.problems.append(sources.problem(
-                result.file_name, "batch_replaces",
-                f"本批次中「{earlier.file_name}」也是 {key[0]} {key[1]} 的报送；本文件在后{twin}，将作为新版本替换它。"
-                "如不是有意为之，请检查两份文件的支部编码和季度。"))
-            earlier.problems.append(sources.problem(
-                earlier.file_name, "batch_replaced_later",
-                f"本批次中后面的「{result.file_name}」也是 {key[0]} {key[1]} 的报送，将替换本文件成为当前版本。"))
+            result.problems.append(problems.make("batch_replaces", file=result.file_name, earlier=earlier.file_name,
+                                                 branch=key[0], period=key[1], twin=twin))
+            earlier.problems.append(problems.make("batch_replaced_later", file=earlier.file_name,
+                                                  later=result.file_name, branch=key[0], period=key[1]))
         self.by_sha.setdefault(result.sha256, result)
         if result.status in WRITABLE:
             self.by_key[key] = result
@@ -196,13 +187,12 @@ def refuse_conflicts(results: list[FileResult]) -> list[FileResult]:
             continue
         same = [results[i] for i in where]
         names = "、".join(f"「{r.file_name}」" for r in same)
-        message = (f"本批次中有 {len(same)} 份内容不同的 {code} {period} 报送：{names}，无法确定以哪份为准，"
-                   "均未写入。请只保留正确的一份后重新上传（如是其他支部的表，请核对其支部编码）。")
         for i, r in zip(where, same):
             out[i] = dataclasses.replace(
-                r, status="rejected",
+                r, status=FileStatus.REJECTED,
                 problems=[p for p in r.problems if p.code not in ("batch_replaces", "batch_replaced_later")]
-                + [sources.problem(r.file_name, "batch_conflict", message, severity="error")])
+                + [problems.make("batch_conflict", file=r.file_name, count=len(same), branch=code, period=period,
+                                 names=names)])
     return out
 
 
@@ -212,9 +202,9 @@ def _decide(parsed: ParsedWorkbook, current: dict[tuple[str, str], str]) -> File
         return rejected(parsed)
     key = (parsed.info.branch_code, parsed.info.period)
     if current.get(key) == parsed.sha256:
-        status = "unchanged"
+        status = FileStatus.UNCHANGED
     else:
-        status = "replaced" if key in current else "accepted"
+        status = FileStatus.REPLACED if key in current else FileStatus.ACCEPTED
         current[key] = parsed.sha256
     return FileResult(parsed.file_name, parsed.sha256, status, key[0], key[1], list(parsed.problems))
 
@@ -237,7 +227,7 @@ def mark_out_of_scope(the_plan: Plan, scope: str) -> None:
             except OutOfScope as e:
                 p = problems.make("out_of_scope", file=r.file_name, branch=e.branch,
                                   college=e.college or "所属二级党组织不明", scope=scope)
-                the_plan.results[i] = dataclasses.replace(r, status="rejected", problems=[*r.problems, p])
+                the_plan.results[i] = dataclasses.replace(r, status=FileStatus.REJECTED, problems=[*r.problems, p])
     kept = {r.sha256 for r in the_plan.results if r.ok}
     the_plan.parsed = {k: v for k, v in the_plan.parsed.items() if k in kept}
     the_plan.originals = {k: v for k, v in the_plan.originals.items() if k in kept}
@@ -310,7 +300,7 @@ def late_notes(results: Iterable[FileResult], db: str | Path | None = None, *,
     condition of the late_submission alert. Rejected files are not submissions and get none."""
     from pipelines.scoring import alerts
     from pipelines.guide import guide
-    from pipelines.period import Period
+    from pipelines.guide.period import Period
 
     now = now or dt.datetime.now()
     keys = {(r.branch_code, r.period) for r in results if r.ok and r.branch_code and r.period}

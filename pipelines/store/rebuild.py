@@ -14,7 +14,10 @@ import duckdb
 from filelock import FileLock
 
 from pipelines.store import archive as arc
-from pipelines.store import db as dbm, journal, sources, writes
+from pipelines.store import db as dbm, journal
+from pipelines.workbook import problems
+from pipelines.store import sources, writes
+from pipelines.guide.vocab import AuditAction, FileStatus
 from pipelines.store.plan import FileResult, registry_map, rejected
 from pipelines.store.versions import rollback_in, withdraw_in
 
@@ -86,7 +89,7 @@ def _rebuild_into(tmp: Path, path: Path, archive: Path, actor: str) -> list[File
                 _replay(con, archive, now, results)
             else:
                 _replay(con, archive, now[len(seen):], results)
-            failed = [r for r in results if r.status == "rejected"]
+            failed = [r for r in results if r.status == FileStatus.REJECTED]
             if failed and path.exists():
                 raise RebuildIncomplete(f"有 {len(failed)} 个归档文件无法重放，已保留原数据库未做替换。", results)
             _swap(con, tmp, path, archive, actor, len(results))
@@ -103,7 +106,7 @@ def _swap(con: duckdb.DuckDBPyConnection, tmp: Path, path: Path, archive: Path, 
     at = journal.now()
     entry = journal.entry("rebuild", actor=actor, at=at, detail=f"从归档重建：{n} 个文件")
     con.execute("BEGIN TRANSACTION")
-    writes.audit(con, actor, "rebuild", entry["detail"], at=at)
+    writes.audit(con, actor, AuditAction.REBUILD, entry["detail"], at=at)
     writes.journal(con, entry["txn"], "rebuild", at=at)
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
@@ -154,12 +157,12 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
             try:
                 data = arc.original_path(archive, sha).read_bytes()
             except OSError:
-                results.append(FileResult(name, sha, "rejected", e.get("branch"), e.get("period"), [sources.problem(
-                    name, "archive_missing", "归档中找不到该原始文件，无法重放。", severity="error")]))
+                results.append(FileResult(name, sha, FileStatus.REJECTED, e.get("branch"), e.get("period"), [
+                    problems.make("archive_missing", file=name)]))
                 continue
             if sources.sha(data) != sha:
-                results.append(FileResult(name, sha, "rejected", e.get("branch"), e.get("period"), [sources.problem(
-                    name, "archive_corrupt", "归档文件内容与登记的哈希不符（文件已损坏），无法重放。", severity="error")]))
+                results.append(FileResult(name, sha, FileStatus.REJECTED, e.get("branch"), e.get("period"), [
+                    problems.make("archive_corrupt", file=name)]))
                 continue
         con.execute("BEGIN TRANSACTION")
         try:
@@ -173,14 +176,14 @@ def _replay(con: duckdb.DuckDBPyConnection, archive: Path, entries: list[dict], 
                 results.append(FileResult(name, sha, status, parsed.info.branch_code, parsed.info.period,
                                           list(parsed.problems), sub_id))
             elif action == "registry":
-                entries_, problems = safe_read.read_registry(data, name)
-                if any(p.severity == "error" for p in problems):
+                entries_, found = safe_read.read_registry(data, name)
+                if any(p.severity == "error" for p in found):
                     con.execute("ROLLBACK")
-                    results.append(FileResult(name, sha, "rejected", problems=list(problems)))
+                    results.append(FileResult(name, sha, FileStatus.REJECTED, problems=list(found)))
                     continue
                 writes.clear_registry(con)
                 writes.save_registry(con, entries_, at=at)
-                results.append(FileResult(name, sha, "accepted", problems=list(problems)))
+                results.append(FileResult(name, sha, FileStatus.ACCEPTED, problems=list(found)))
             elif action == "rollback":
                 rollback_in(con, e["branch"], e["period"])
             elif action == "withdraw":

@@ -10,6 +10,7 @@ from pathlib import Path
 from pipelines.store import archive as arc
 from pipelines.store import db as dbm, journal, sources, writes
 from pipelines.store.actor import Actor, authorize
+from pipelines.guide.vocab import AuditAction
 from pipelines.workbook.model import Problem
 from pipelines.store.sources import Source
 
@@ -51,7 +52,7 @@ def load_registry(source: Source | bytes, db: str | Path | None = None, *,
     def body(con):
         writes.clear_registry(con)
         n = writes.save_registry(con, entries, at=at)
-        writes.audit(con, name_of_actor, "registry", detail, at=at)
+        writes.audit(con, name_of_actor, AuditAction.REGISTRY, detail, at=at)
         return n, journal.entry("registry", actor=name_of_actor, at=at, detail=detail, sha256=sha, file_name=name)
 
     return journal.write(path, body), problems

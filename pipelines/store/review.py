@@ -21,7 +21,8 @@ from pipelines import scoring
 from pipelines.store import journal, writes
 from pipelines.store.actor import Actor, authorize
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import AuditAction
 
 SENT_BACK = "sent_back"
 PENDING_NAME = "待审核"
@@ -95,7 +96,7 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
             if still.fetchall()[0][0] == 0:
                 raise ValueError(f"支部 {branch_code} {period} 的指标 {row['item_id']} 自评已更新，请刷新后重新审核。")
             ids.append(save(con, row))
-            writes.audit(con, reviewer, "review", detail, at=at)
+            writes.audit(con, reviewer, AuditAction.REVIEW, detail, at=at)
         entry = journal.entry("review", actor=reviewer, at=at, detail="；".join(details), branch=branch_code,
                               period=period, reviews=rows)
         return ids, entry

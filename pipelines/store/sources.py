@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.workbook.model import ParsedWorkbook, Problem, RegistryEntry
+from pipelines.workbook import problems
+from pipelines.workbook.model import ParsedWorkbook, RegistryEntry
 
 Source = Path | str | tuple[str, bytes]
 Progress = Callable[[int, int, str], None]
@@ -57,21 +58,10 @@ def collect(files: Iterable[Source] | Source) -> list[Item]:
     return items
 
 
-def problem(file_name: str, code: str, message: str, *, severity: str = "warning", value: str = "") -> Problem:
-    """A file-level problem (no sheet or cell): batch notes, archive and write failures."""
-    return Problem(file=file_name, sheet="", cell="", value=value, severity=severity, code=code, message=message)
-
-
 def unreadable(file_name: str, detail: str) -> ParsedWorkbook:
     """A rejected stand-in for a file that could not be read at all."""
-    try:
-        from pipelines.workbook import problems
-
-        p = problems.make("file_unreadable", file=file_name, detail=detail)
-    except Exception:  # the catalogue lacks the code: still report it, in the same shape
-        p = problem(file_name, "file_unreadable", f"无法读取文件：{detail}。请确认文件存在且未被其他程序占用，然后重新上传。",
-                    severity="error")
-    return ParsedWorkbook(file_name=file_name, sha256="", problems=[p])
+    return ParsedWorkbook(file_name=file_name, sha256="", problems=[problems.make("file_unreadable", file=file_name,
+                                                                                 detail=detail)])
 
 
 def _load(item: Item) -> tuple[Path | bytes | None, bytes | None, str | None]:
@@ -111,7 +101,5 @@ def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedW
     if data is not None and not parsed.sha256:
         parsed.sha256 = sha(data)
     if parsed.valid and data is not None and sha(data) != parsed.sha256:
-        parsed.problems.append(problem(parsed.file_name, "file_changed",
-                                       "文件在读取过程中被修改，未导入。请关闭正在编辑它的程序后重新上传。",
-                                       severity="error"))
+        parsed.problems.append(problems.make("file_changed", file=parsed.file_name))
     return parsed, data

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipelines.store import db as dbm, journal, writes
 from pipelines.store.actor import Actor, authorize
+from pipelines.guide.vocab import AuditAction, SubmissionStatus
 
 def rollback_in(con, branch_code: str, period: str) -> tuple[int, int, int] | None:
     """(old current id, new current id, new version) or None when there is nothing to go back to."""
@@ -25,8 +26,8 @@ def rollback_in(con, branch_code: str, period: str) -> tuple[int, int, int] | No
         [branch_code, period, cur[1]]).fetchone()
     if prev is None:
         return None
-    writes.set_status(con, cur[0], "rolled_back")
-    writes.set_status(con, prev[0], "current")
+    writes.set_status(con, cur[0], SubmissionStatus.ROLLED_BACK)
+    writes.set_status(con, prev[0], SubmissionStatus.CURRENT)
     return cur[0], prev[0], prev[1]
 
 
@@ -36,7 +37,7 @@ def withdraw_in(con, branch_code: str, period: str) -> tuple[int, int] | None:
         [branch_code, period]).fetchone()
     if cur is None:
         return None
-    writes.set_status(con, cur[0], "withdrawn")
+    writes.set_status(con, cur[0], SubmissionStatus.WITHDRAWN)
     return cur[0], cur[1]
 
 
@@ -55,7 +56,7 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
         if done is None:
             raise journal.NoChange(None)
         detail = f"{branch_code} {period}：回退到第 {done[2]} 版"
-        writes.audit(con, actor, "rollback", detail, at=at)
+        writes.audit(con, actor, AuditAction.ROLLBACK, detail, at=at)
         return done[1], journal.entry("rollback", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
 
     return journal.write(path, body)
@@ -74,7 +75,7 @@ def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | N
 
     def body(con):
         detail = writes.save_deadline(con, period, due, actor=actor, at=at)
-        writes.audit(con, actor, "deadline", detail, at=at)
+        writes.audit(con, actor, AuditAction.DEADLINE, detail, at=at)
         return None, journal.entry("deadline", actor=actor, at=at, detail=detail, period=period,
                             due_date=due.isoformat() if due else None)
 
@@ -96,7 +97,7 @@ def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, act
         if done is None:
             raise journal.NoChange(None)
         detail = f"{branch_code} {period}：撤回第 {done[1]} 版"
-        writes.audit(con, actor, "withdraw", detail, at=at)
+        writes.audit(con, actor, AuditAction.WITHDRAW, detail, at=at)
         return done[0], journal.entry("withdraw", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
 
     return journal.write(path, body)
@@ -121,6 +122,6 @@ def start_fresh(db: str | Path | None = None, *, actor: Actor | str) -> Path:
         if archive.exists():
             shutil.move(str(archive), backup / archive.name)
     with dbm.connect(path, write=True) as con:
-        writes.audit(con, actor, "start_fresh", f"原数据库与归档已移至 {backup.name}，从空白数据库开始")
+        writes.audit(con, actor, AuditAction.START_FRESH, f"原数据库与归档已移至 {backup.name}，从空白数据库开始")
     return backup
 

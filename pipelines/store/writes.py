@@ -12,7 +12,7 @@ import signal
 import duckdb
 
 from pipelines.workbook.model import ParsedWorkbook, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 
 CRASH_ENV = "DJ_CRASH_AT"

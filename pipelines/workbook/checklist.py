@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from pipelines.guide import Guide, Measure, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 
 # The order in which kinds are listed: the month's meetings first, the self-assessment last.
 KIND_ORDER = ("monthly", "quarterly", "semester", "hours", "annual_count", "annual_coverage", "ratio")
@@ -85,7 +85,7 @@ def checklist(branch_type: str, period: str | None = None, *, met: Iterable[tupl
             lines.append(f"{_line(g, m, quarter)}〔考核要点 {it.id}〕")
     own = {it.id for it, m in measures if m.kind == "self_assessed"}
     if own:
-        best = g.self_assessment[0].name
+        best = g.answer(g.full_answer).name
         lines.append(f"「{g.workbook.sheets.self_assessment}」：逐条选择完成情况（{len(own)} 条考核要点需自评），"
                      f"选择“{best}”的须填写佐证材料及主要举措")
     return lines

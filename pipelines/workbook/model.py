@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Literal
 
-from pipelines.period import Period
-
-Severity = Literal["error", "warning"]
+from pipelines.guide.period import Period
+from pipelines.guide.vocab import Severity
 
 
 @dataclass(frozen=True)
@@ -33,11 +31,11 @@ class HasProblems:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        return [p for p in self.problems if p.severity == Severity.ERROR]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+        return [p for p in self.problems if p.severity == Severity.WARNING]
 
 
 @dataclass

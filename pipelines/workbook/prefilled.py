@@ -16,7 +16,7 @@ from zipfile import ZIP_STORED, ZipFile
 from pipelines.workbook import normalise as nz
 from pipelines.guide import guide
 from pipelines.workbook.model import BranchInfo, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.template import write_workbook
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')  # not allowed (or awkward) in Windows file names

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pipelines.workbook.model import Problem, Severity
+from pipelines.guide.vocab import Severity
+from pipelines.workbook.model import Problem
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,27 @@ _declare("registry_phone_format", "warning", "联系电话格式可疑",
          "0571-88888888 或 13800000000 的写法。")
 _declare("registry_empty", "error", "名册为空", "「{sheet}」工作表中没有任何支部。请从第 2 行起每行填写一个支部。")
 
+# ---- the batch and the write path (file-level: no sheet or cell) --------------------------------------
+_declare("batch_duplicate", "warning", "批次内重复文件",
+         "与本批次中的文件「{other}」内容完全相同，已跳过（不会重复导入）。请勿重复选择同一份文件。")
+_declare("batch_replaces", "warning", "批次内替换",
+         "本批次中「{earlier}」也是 {branch} {period} 的报送；本文件在后{twin}，将作为新版本替换它。"
+         "如不是有意为之，请检查两份文件的支部编码和季度。")
+_declare("batch_replaced_later", "warning", "批次内被替换",
+         "本批次中后面的「{later}」也是 {branch} {period} 的报送，将替换本文件成为当前版本。"
+         "如不是有意为之，请检查两份文件的支部编码和季度。")
+_declare("batch_conflict", "error", "批次内报送冲突",
+         "本批次中有 {count} 份内容不同的 {branch} {period} 报送：{names}，无法确定以哪份为准，均未写入。"
+         "请只保留正确的一份后重新上传（如是其他支部的表，请核对其支部编码）。")
+_declare("file_changed", "error", "读取时文件被修改",
+         "文件在读取过程中被修改，未导入。请关闭正在编辑它的程序后重新上传。")
+_declare("write_failed", "error", "写入失败",
+         "写入数据库失败（{detail}），本文件未导入，请重试或联系管理员。")
+_declare("archive_missing", "error", "归档文件缺失",
+         "归档中找不到该原始文件，无法重放。请从备份恢复该数据库的归档文件夹后再重建。")
+_declare("archive_corrupt", "error", "归档文件损坏",
+         "归档文件内容与登记的哈希不符（文件已损坏），无法重放。请从备份恢复该数据库的归档文件夹后再重建。")
+
 
 def where(sheet: str, cell: str) -> str:
     """Chinese location phrase for a message: 「活动台账」工作表 B7 单元格."""
@@ -257,7 +279,6 @@ def make(code: str, *, file: str, sheet: str = "", cell: str = "", value: object
                    code=code, message=message)
 
 
-SEVERITY_NAMES = {"error": "错误", "warning": "提醒"}
 COLUMN_NAMES = {"file": "文件", "severity": "级别", "sheet": "工作表", "cell": "单元格", "value": "填写内容",
                 "title": "问题", "message": "说明及修改方法", "code": "代码"}
 
@@ -271,7 +292,7 @@ def flatten(problems: list[Problem], *, chinese: bool = False) -> list[dict[str,
                "title": CATALOGUE[p.code].title if p.code in CATALOGUE else p.code, "message": p.message,
                "code": p.code}
         if chinese:
-            row = {COLUMN_NAMES[k]: (SEVERITY_NAMES[v] if k == "severity" else v) for k, v in row.items()}
+            row = {COLUMN_NAMES[k]: (Severity.label_of(v) if k == "severity" else v) for k, v in row.items()}
         rows.append(row)
     return rows
 

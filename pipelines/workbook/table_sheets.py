@@ -10,7 +10,7 @@ from pipelines.workbook import normalise as nz
 from pipelines.workbook.container import cell_at, cell_ref, header_columns
 from pipelines.guide import Guide
 from pipelines.workbook.model import CountValue, LedgerRow, SelfAssessmentRow
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.problems import show
 from pipelines.workbook.sheet_reader import DATE_EXAMPLE, SheetReader
 from pipelines.workbook.template_text import EXAMPLE_PREFIX, example_activity, example_row
@@ -254,7 +254,7 @@ class WorkbookReader(SheetReader):
             return []
         known = {it.id: it for it in g.items}
         options = "、".join(o.name for o in g.self_assessment)
-        done = g.self_assessment[0]  # the top answer (完成) is the one that needs evidence
+        done = g.answer(g.full_answer)  # the full answer (完成) is the one that needs evidence
         fallback = next(o.name for o in g.self_assessment if o.id == g.self_assessment_without_evidence)
         type_name = g.branch_type_name(self.branch_type) if self.branch_type else "本支部类型"
         out: dict[str, SelfAssessmentRow] = {}

@@ -19,7 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipelines.report import export
 from pipelines.guide import Guide, guide
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.template_text import EXAMPLE_PREFIX  # noqa: F401  (the contract's workbook.EXAMPLE_PREFIX)
 from pipelines.workbook.template_text import (EXAMPLE_ROW, IDENTITY_FIELDS, catch_all_activity, example_row, guide_sheet,
                                      sheet_names)

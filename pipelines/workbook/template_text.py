@@ -9,7 +9,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.workbook.checklist import checklist
 from pipelines.guide import Guide, guide
-from pipelines.period import Period
+from pipelines.guide.period import Period
 from pipelines.workbook.xlsx_style import GUIDE_FONTS, WRAP, fit_height, protect
 
 # 支部信息 fields a pre-filled template takes from the registry and locks: a file can never be refused for them.
@@ -26,13 +26,13 @@ def sheet_names(g: Guide | None = None) -> dict[str, str]:
 
 
 def example_activity(g: Guide) -> str:
-    """The activity type named in examples and messages (主题党日 in the current guide: every branch knows it)."""
-    return g.activity_types[min(4, len(g.activity_types) - 1)].name
+    """The activity type named in examples and messages (the guide's example_activity: 主题党日)."""
+    return g.activity_name(g.example_activity)
 
 
 def catch_all_activity(g: Guide) -> str:
-    """The guide lists its catch-all activity type (其他) last."""
-    return g.activity_types[-1].name
+    """The guide's catch-all activity type (catch_all_activity: 其他)."""
+    return g.activity_name(g.catch_all_activity)
 
 
 def _example_date(year: int, quarter: int) -> dt.date:

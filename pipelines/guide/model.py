@@ -6,56 +6,45 @@ repeats those lists.
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from string import Formatter
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pipelines.config import settings
+from pipelines.guide.base import Strict
+from pipelines.guide.rules import AlertRule, FollowupRules, HonourRule, check_alerts, check_honours
+from pipelines.guide.vocab import MeasureKind
 
-BranchType = Literal["teacher", "student"]
-MeasureKind = Literal[
-    "monthly", "quarterly", "semester", "annual_count", "annual_coverage", "hours", "ratio", "self_assessed"
-]
+BranchType = Literal["teacher", "student"]  # their names are the guide's branch_types
 
 
-class GuideError(Exception):
-    """The guide file is missing or broken; the message names the offending key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Named(_Strict):
+class Named(Strict):
     id: str
     name: str
     synonyms: tuple[str, ...] = ()
 
 
-class SelfAssessmentOption(_Strict):
+class SelfAssessmentOption(Strict):
     id: str
     name: str
     value: float = Field(ge=0, le=1)
     synonyms: tuple[str, ...] = ()  # what secretaries type instead of the dropdown's name
 
 
-class Grade(_Strict):
+class Grade(Strict):
     name: str
     min: float = Field(ge=0, le=100)
 
 
-class CountField(_Strict):
+class CountField(Strict):
     id: str
     name: str
     scope: Literal["quarter", "year_to_date"]
     hint: str = ""
 
 
-class Limits(_Strict):
+class Limits(Strict):
     max_hours_per_day: float = 24
     max_file_mb: float = 10
     max_uncompressed_mb: float = 100
@@ -65,7 +54,7 @@ class Limits(_Strict):
     members_tolerance: float = Field(default=0.1, ge=0, le=1)
 
 
-class SummaryRules(_Strict):
+class SummaryRules(Strict):
     """Rules of the quarter summary (本季度要点, pipelines/report/summary.py): what is worth a sentence."""
 
     names_per_sentence: int = Field(default=3, ge=1, le=5)  # colleges, branches or items named in one sentence
@@ -73,7 +62,7 @@ class SummaryRules(_Strict):
     branch_change: float = Field(default=10.0, gt=0)  # a branch's overall moved this much: named
 
 
-class Measure(_Strict):
+class Measure(Strict):
     """How one requirement of an item is computed (测评规则)."""
 
     id: str
@@ -104,7 +93,7 @@ class Measure(_Strict):
         return self
 
 
-class Evidence(_Strict):
+class Evidence(Strict):
     """What in the workbook evidences a self-assessed item (佐证): ledger activity types and/or count fields,
     looked for in this quarter's workbook or in every workbook of the year so far. `source` quotes the item's
     own sentence the link is chosen from (docs/scoring.md lists each link beside its sentence)."""
@@ -121,7 +110,7 @@ class Evidence(_Strict):
         return self
 
 
-class ReviewPolicy(_Strict):
+class ReviewPolicy(Strict):
     """How review decisions (审核) enter the score; docs/scoring.md 审核与核实率 has the worked example."""
 
     # False: a reviewed item scores the reviewed value. True: self_share × the answer's own value +
@@ -130,7 +119,7 @@ class ReviewPolicy(_Strict):
     self_share: float = Field(default=0.4, ge=0, le=1)
 
 
-class Item(_Strict):
+class Item(Strict):
     """A third-level item (三级指标 / 考核要点)."""
 
     id: str
@@ -149,7 +138,7 @@ class Item(_Strict):
         return any(m.kind == "self_assessed" for m in self.measures)
 
 
-class Indicator(_Strict):
+class Indicator(Strict):
     """A second-level indicator (二级指标)."""
 
     id: str
@@ -158,7 +147,7 @@ class Indicator(_Strict):
     items: tuple[Item, ...] = Field(min_length=1)
 
 
-class Dimension(_Strict):
+class Dimension(Strict):
     """A first-level dimension (一级指标), one axis of the radar."""
 
     id: int = Field(ge=1, le=7)
@@ -168,13 +157,13 @@ class Dimension(_Strict):
     indicators: tuple[Indicator, ...] = Field(min_length=1)
 
 
-class Column(_Strict):
+class Column(Strict):
     id: str
     name: str
     hint: str = ""
 
 
-class Sheets(_Strict):
+class Sheets(Strict):
     guide: str
     info: str
     ledger: str
@@ -188,7 +177,7 @@ REGISTRY_OPTIONAL_IDS = ("secretary_name", "phone")
 MISTAKE_FIELDS = frozenset({"ledger", "catch_all", "without_evidence", "example_prefix"})
 
 
-class Workbook(_Strict):
+class Workbook(Strict):
     sheets: Sheets
     info_fields: tuple[Column, ...]
     registry_optional_columns: tuple[Column, ...] = ()
@@ -219,77 +208,18 @@ class Workbook(_Strict):
         return self
 
 
-AlertKind = Literal[
-    "annual_open", "monthly_gap", "quarter_missing_meeting", "hours_pace", "dues_below", "report_overdue",
-    "not_submitted", "late_submission", "grade_is", "score_fall", "falls_in_a_row",
-]
-# The measure kinds each measure-based alert kind reads; the other alert kinds name no measure.
-ALERT_MEASURE_KINDS: dict[str, tuple[str, ...]] = {
-    "annual_open": ("annual_count", "annual_coverage"),
-    "monthly_gap": ("monthly",),
-    "quarter_missing_meeting": ("quarterly",),
-    "hours_pace": ("hours",),
-    "dues_below": ("ratio",),
-    "report_overdue": ("semester",),
-}
-
-
-class AlertLevel(_Strict):
-    """One level of an alert rule: it applies to quarters from `from_quarter` on (Q1–Q4 of the year) when
-    the rule's value (per kind, see docs/scoring.md) is strictly greater than `over`."""
-
-    level: Literal["red", "yellow"]
-    from_quarter: int = Field(default=1, ge=1, le=4)
-    over: float = Field(default=0, ge=0)
-
-
-class AlertRule(_Strict):
-    """An alert (预警) rule: a kind implemented in pipelines/alerts.py, its references and its levels."""
-
-    id: str
-    name: str
-    kind: AlertKind
-    item: str | None = None  # measure-based kinds: the item and measure the rule reads
-    measure: str | None = None
-    grade: str | None = None  # grade_is: the grade name that raises the alert
-    due_months: tuple[int, ...] = ()  # report_overdue: months (1–12) by whose end a report is due
-    supersedes: tuple[str, ...] = ()  # rule ids whose alert for the same branch this one replaces
-    levels: tuple[AlertLevel, ...] = Field(min_length=1)
-
-
-class HonourRule(_Strict):
-    """A 红榜 (honour list) rule, evaluated by pipelines/honours.py. A candidate qualifies when the rule's
-    condition held in the quarter and the `quarters - 1` quarters right before it (year boundaries included).
-
-    branch_streak: the branch's grade is `grade` or better and (with `no_red_alert`) no red alert fired for it.
-    college_top: every submitted branch of the college is `grade` or better and the college's mean overall
-    ranks among the `top` best colleges of the quarter."""
-
-    id: str
-    name: str
-    kind: Literal["branch_streak", "college_top"]
-    grade: str
-    quarters: int = Field(default=1, ge=1, le=12)
-    no_red_alert: bool = False  # branch_streak only
-    top: int | None = Field(default=None, ge=1)  # college_top only
-
-
-class FollowupRules(_Strict):
-    """督办 (follow-up) checks of pipelines/store/followup.py: a task on a weak item counts as 已整改 when the item's
-    completion (0–1) in a later quarter reaches `item_resolved`."""
-
-    item_resolved: float = Field(default=1.0, gt=0, le=1)
-
-
-class Guide(_Strict):
+class Guide(Strict):
     version: str
     title: str
     school: str
     branch_types: tuple[Named, ...]
     self_assessment: tuple[SelfAssessmentOption, ...]
+    full_answer: str  # the answer id that claims an item fully done (完成): it needs evidence
     self_assessment_without_evidence: str
     grades: tuple[Grade, ...]
     activity_types: tuple[Named, ...]
+    catch_all_activity: str  # the activity type id for anything no other type names (其他)
+    example_activity: str  # the activity type id named in the template's examples and messages
     count_fields: tuple[CountField, ...]
     limits: Limits
     summary: SummaryRules = SummaryRules()
@@ -305,8 +235,12 @@ class Guide(_Strict):
         activities = {a.id for a in self.activity_types}
         counts = {c.id for c in self.count_fields}
         answers = {s.id for s in self.self_assessment}
-        if self.self_assessment_without_evidence not in answers:
-            raise ValueError(f"self_assessment_without_evidence: unknown answer {self.self_assessment_without_evidence!r}")
+        for key in ("full_answer", "self_assessment_without_evidence"):
+            if getattr(self, key) not in answers:
+                raise ValueError(f"{key}: unknown answer {getattr(self, key)!r}")
+        for key in ("catch_all_activity", "example_activity"):
+            if getattr(self, key) not in activities:
+                raise ValueError(f"{key}: unknown activity type {getattr(self, key)!r}")
         if [d.id for d in self.dimensions] != list(range(1, 8)):
             raise ValueError("dimensions: ids must be 1..7 in order")
         seen: set[str] = set()
@@ -331,24 +265,9 @@ class Guide(_Strict):
         mins = [g.min for g in self.grades]
         if mins != sorted(mins, reverse=True) or mins[-1] != 0:
             raise ValueError("grades: minimums must descend and end at 0")
-        self._check_alerts()
-        self._check_honours()
+        check_alerts(self)
+        check_honours(self)
         return self
-
-    def _check_honours(self) -> None:
-        """Every honour rule's references resolve; errors name the YAML path (honours.<index>.<key>)."""
-        ids = [r.id for r in self.honours]
-        grades = {g.name for g in self.grades}
-        for i, rule in enumerate(self.honours):
-            where = f"honours.{i}"
-            if rule.id in ids[:i]:
-                raise ValueError(f"{where}.id: duplicate honour rule id {rule.id!r}")
-            if rule.grade not in grades:
-                raise ValueError(f"{where}.grade: unknown grade {rule.grade!r}")
-            if (rule.kind == "college_top") != (rule.top is not None):
-                raise ValueError(f"{where}.top: only and always needed by kind college_top")
-            if rule.no_red_alert and rule.kind != "branch_streak":
-                raise ValueError(f"{where}.no_red_alert: only kind branch_streak reads alerts")
 
     @staticmethod
     def _check_evidence(item: Item, where: str, activities: set[str], counts: set[str]) -> None:
@@ -365,46 +284,6 @@ class Guide(_Strict):
                 raise ValueError(f"{where}.evidence.counts: unknown count field {c!r}")
         if ev.source not in item.text:
             raise ValueError(f"{where}.evidence.source: not a quote of the item's text")
-
-    def _check_alerts(self) -> None:
-        """Every alert rule's references resolve; errors name the YAML path (alerts.<index>.<key>)."""
-        ids = [r.id for r in self.alerts]
-        grades = {g.name for g in self.grades}
-        for i, rule in enumerate(self.alerts):
-            where = f"alerts.{i}"
-            if ids.count(rule.id) > 1:
-                raise ValueError(f"{where}.id: duplicate alert rule id {rule.id!r}")
-            self._check_alert_measure(rule, where)
-            if (rule.kind == "grade_is") != (rule.grade is not None):
-                raise ValueError(f"{where}.grade: only and always needed by kind grade_is")
-            if rule.grade is not None and rule.grade not in grades:
-                raise ValueError(f"{where}.grade: unknown grade {rule.grade!r}")
-            if (rule.kind == "report_overdue") != bool(rule.due_months):
-                raise ValueError(f"{where}.due_months: only and always needed by kind report_overdue")
-            if list(rule.due_months) != sorted(set(rule.due_months)) or not all(1 <= m <= 12 for m in rule.due_months):
-                raise ValueError(f"{where}.due_months: months must be 1–12, ascending, without repeats")
-            for other in rule.supersedes:
-                if other not in ids or other == rule.id:
-                    raise ValueError(f"{where}.supersedes: unknown alert rule {other!r}")
-
-    def _check_alert_measure(self, rule: AlertRule, where: str) -> None:
-        kinds = ALERT_MEASURE_KINDS.get(rule.kind)
-        if kinds is None:
-            if rule.item or rule.measure:
-                raise ValueError(f"{where}.item: kind {rule.kind} reads no measure; remove item and measure")
-            return
-        if not rule.item or not rule.measure:
-            raise ValueError(f"{where}.measure: kind {rule.kind} needs item and measure")
-        try:
-            item = self.item(rule.item)
-        except KeyError:
-            raise ValueError(f"{where}.item: unknown item {rule.item!r}") from None
-        measure = next((m for m in item.measures if m.id == rule.measure), None)
-        if measure is None:
-            raise ValueError(f"{where}.measure: item {rule.item} has no measure {rule.measure!r}")
-        if measure.kind not in kinds:
-            raise ValueError(f"{where}.measure: {rule.item}/{rule.measure} is {measure.kind}; "
-                             f"kind {rule.kind} reads {' or '.join(kinds)}")
 
     # ---- lookups -------------------------------------------------------------------------------
     @cached_property
@@ -463,6 +342,10 @@ class Guide(_Strict):
     def activity_name(self, activity_id: str) -> str:
         return next(a.name for a in self.activity_types if a.id == activity_id)
 
+    def answer(self, answer_id: str) -> SelfAssessmentOption:
+        """The self-assessment answer `answer_id` (e.g. `guide.answer(guide.full_answer)`)."""
+        return next(a for a in self.self_assessment if a.id == answer_id)
+
     def lookup(self, kind: Literal["branch_type", "activity_type"], text: str) -> str | None:
         """Map what a secretary typed (name or synonym, already normalised) to an id, or None."""
         options = self.branch_types if kind == "branch_type" else self.activity_types
@@ -470,35 +353,3 @@ class Guide(_Strict):
             if text == opt.id or text == opt.name or text in opt.synonyms:
                 return opt.id
         return None
-
-
-def _locate(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    return ".".join(str(p) for p in err["loc"]) or "(root)"
-
-
-def load_guide(path: str | Path | None = None) -> Guide:
-    """Load and check the guide; raise GuideError naming the broken key."""
-    path = Path(path or settings().guide_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise GuideError(f"指标指南文件不存在：{path}") from e
-    except yaml.YAMLError as e:
-        raise GuideError(f"指标指南文件 {path} 不是有效的 YAML：{e}") from e
-    try:
-        return Guide.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise GuideError(f"指标指南文件 {path} 有误，位置 {_locate(e)}：{err['msg']}") from e
-
-
-@lru_cache(maxsize=4)
-def _cached(path: str, mtime: float) -> Guide:
-    return load_guide(path)
-
-
-def guide(path: str | Path | None = None) -> Guide:
-    """The current guide, re-read when the file changes."""
-    p = Path(path or settings().guide_path)
-    return _cached(str(p), p.stat().st_mtime if p.exists() else 0.0)

@@ -1,0 +1,279 @@
+"""Charts of the dashboard pages: the colour scheme and plotly template, and the figure builders (radar, bars,
+heatmap, trend lines with labels that do not collide)."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ on the path
+    sys.path.insert(0, str(ROOT))
+
+from pages.common import dim_names, type_ids, type_name  # noqa: E402
+from pages.tables import fmt_score  # noqa: E402
+from pages.text import plot_text  # noqa: E402
+from pipelines import scoring  # noqa: E402
+from pipelines.guide.period import Period  # noqa: E402
+
+# ---- colours ------------------------------------------------------------------------------------
+# pipelines.palette is the one palette; pages use its colours through this module (charts.RED, …)
+from pipelines.palette import (CATEGORICAL, DARK_RED, DIMENSION_COLORS, DOWN_COLOR, GRADE_COLORS, GREY, GRID, INK, LIGHT_GREY,  # noqa: E402,F401
+                               LIGHT_GREY_LINE, LINE_PALETTE, PAPER, RED, SCHOOL_COLOR, SCORE_SCALE, TYPE_COLORS,
+                               UP_COLOR)
+
+
+FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+
+pio.templates["dangjian"] = go.layout.Template(
+    layout=dict(
+        font=dict(family=FONT, size=14, color=INK),
+        colorway=CATEGORICAL,
+        paper_bgcolor=PAPER,
+        plot_bgcolor=PAPER,
+        xaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
+        yaxis=dict(gridcolor=GRID, zerolinecolor=LIGHT_GREY, linecolor=LIGHT_GREY, automargin=True),
+        hoverlabel=dict(font=dict(family=FONT, size=13)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=13)),
+        margin=dict(l=10, r=20, t=40, b=10),
+        polar=dict(
+            bgcolor="white",
+            radialaxis=dict(gridcolor=GRID, linecolor=LIGHT_GREY),
+            angularaxis=dict(gridcolor=GRID, linecolor=LIGHT_GREY),
+        ),
+    )
+)
+# Streamlit's plotly bundle carries only the English locale, so the Chinese one goes in the config itself
+# (plotly's `locales` option): the toolbar's tooltips and the double-click hint read in Chinese.
+ZH_CN = {"dictionary": {
+    "Autoscale": "自动缩放", "Box Select": "框选", "Compare data on hover": "悬停时比较数据",
+    "Double-click on legend to isolate one trace": "双击图例只看这一条", "Double-click to zoom back out": "双击恢复原始大小",
+    "Download plot as a png": "下载图片（PNG）", "Download plot as a PNG": "下载图片（PNG）",
+    "Download plot": "下载图片", "Lasso Select": "套索选择", "Pan": "平移",
+    "Produced with Plotly.js": "由 Plotly.js 生成", "Reset": "重置", "Reset axes": "重置坐标轴", "Reset view": "重置视图",
+    "Reset views": "重置视图", "Show closest data on hover": "悬停时显示最近的数据", "Snapshot succeeded": "图片已生成",
+    "Taking snapshot - this may take a few seconds": "正在生成图片，请稍候", "Zoom": "缩放", "Zoom in": "放大",
+    "Zoom out": "缩小", "Toggle Spike Lines": "显示/隐藏辅助线",
+    "Toggle show closest data on hover": "切换悬停时显示最近的数据"}}
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True,
+                 "locale": "zh-CN", "locales": {"zh-CN": ZH_CN}}
+
+
+# ---- figures ---------------------------------------------------------------------------------------
+def show(fig: go.Figure, key: str | None = None, selectable: bool = False) -> list[int]:
+    """Render a plotly figure with the dashboard template, full width; with `selectable`, a click on a point
+    or bar reruns the page and the indices of the selected points are returned (else [])."""
+    fig.update_layout(template="dangjian")
+    if not selectable:
+        st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
+        return []
+    event = st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key, on_select="rerun",
+                            selection_mode="points")
+    return list(event.selection.point_indices) if event is not None else []
+
+
+def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -> go.Figure:
+    """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?, hover? (7 extra hover lines)}.
+
+    The `labelled` series (index, None for none) has its values written under the axis names, so the
+    chart reads without hovering and no number sits on top of a line.
+    """
+    axes = dim_names()
+    if labelled is not None and 0 <= labelled < len(series):
+        vals = series[labelled]["values"]
+        color = series[labelled]["color"]
+        axes = [f"{a}<br><span style='color:{color}'><b>{fmt_score(v)}</b></span>" for a, v in zip(axes, vals)]
+    fig = go.Figure()
+    for i, s in enumerate(series):
+        values = [None if pd.isna(v) else float(scoring.shown(v)) for v in s["values"]]  # as labelled
+        main = i == labelled
+        fig.add_trace(go.Scatterpolar(
+            r=values + values[:1], theta=axes + axes[:1], name=plot_text(s["name"]), mode="lines+markers",
+            line=dict(color=s["color"], width=3 if main else 2.2, dash=s.get("dash", "solid")),
+            marker=dict(size=6 if main else 4),
+            fill="toself" if s.get("fill") else None,
+            fillcolor=_rgba(s["color"], 0.12) if s.get("fill") else None,
+            customdata=(list(s["hover"]) + list(s["hover"])[:1]) if s.get("hover") else None,
+            hovertemplate=plot_text(s["name"]) + "：%{r:.1f}" + ("<br>%{customdata}" if s.get("hover") else "")
+            + "<extra></extra>",
+        ))
+    fig.update_layout(
+        height=height + 50, showlegend=True, margin=dict(l=60, r=60, t=40, b=100),
+        legend=dict(orientation="h", y=-0.17, yanchor="top", x=0.5, xanchor="center"),  # below the axis labels
+        polar=dict(
+            bgcolor="white",
+            radialaxis=dict(range=[0, 110], tickvals=[20, 40, 60, 80, 100], angle=90, tickangle=90,
+                            gridcolor=GRID, linecolor=LIGHT_GREY, tickfont=dict(size=10, color=LIGHT_GREY_LINE)),
+            angularaxis=dict(rotation=90, direction="clockwise", gridcolor=GRID, linecolor=LIGHT_GREY,
+                             tickfont=dict(size=14, color=INK)),
+        ),
+    )
+    return fig
+
+
+def unique_labels(names: pd.Series, codes: pd.Series) -> list[str]:
+    """Branch names as chart labels; a name two branches share gets its code, so their rows stay apart."""
+    names, codes = pd.Series(list(names)), pd.Series(list(codes))
+    return list(names.where(~names.duplicated(keep=False), names + "（" + codes + "）"))
+
+
+def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,
+         color: str | Sequence[str] = RED, hover: Sequence[str] | None = None, height: int | None = None,
+         xmax: float | None = 100, xtitle: str = "", inside: bool = False,
+         track: float | None = None) -> go.Figure:
+    """Horizontal bars, first label on top, each bar labelled with its value (readable without hover).
+
+    inside=True writes the label inside the bar end (for long labels on bars that are near full length).
+    track: a light bar behind each one running to this value (100 for a completion), so a row can be clicked
+    anywhere on it, even when its bar has no length (0 %); its point indices are the bars'.
+    """
+    labels, values = list(labels), list(values)
+    text = list(text) if text is not None else [fmt_score(v) for v in values]
+    hover = list(hover) if hover is not None else labels
+    fig = go.Figure()
+    if track is not None:
+        fig.add_trace(go.Bar(y=labels, x=[track] * len(labels), orientation="h", marker_color=GRID,
+                             customdata=[f"{h}<br>{fmt_score(v)}" for h, v in zip(hover, values)],
+                             hovertemplate="%{customdata}<extra></extra>", unselected=dict(marker_opacity=1)))
+        fig.update_layout(barmode="overlay")
+    fig.add_trace(go.Bar(
+        y=labels, x=values, orientation="h", text=text, textposition="inside" if inside else "outside",
+        insidetextanchor="end", insidetextfont=dict(color="white", size=13), cliponaxis=False,
+        marker_color=color, customdata=hover, hovertemplate="%{customdata}<br>%{x:.1f}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    top = xmax or max(values or [1]) * 1.15
+    fig.update_xaxes(range=[0, top * 1.02], title_text=xtitle,
+                     tickvals=[0, 20, 40, 60, 80, 100] if top >= 100 else None)
+    fig.update_layout(height=height or max(260, 34 * len(labels) + 60), showlegend=False, bargap=0.3,
+                      margin=dict(l=10, r=40, t=20, b=30),
+                      uniformtext=dict(minsize=12, mode="show"))  # labels inside short bars stay readable
+    return fig
+
+
+def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: float = 100,
+            hover_name: str = "支部") -> go.Figure:
+    """Rows × columns heat map with the value written in every cell."""
+    text = z.map(lambda v: "" if pd.isna(v) else fmt_score(v)).values  # as in every table: one decimal, half up
+    fig = go.Figure(go.Heatmap(
+        z=z.values, x=list(z.columns), y=list(z.index), text=text, texttemplate="%{text}",
+        textfont=dict(size=12), colorscale=SCORE_SCALE, zmin=zmin, zmax=zmax, xgap=2, ygap=2,
+        colorbar=dict(title=dict(text="得分"), thickness=12),
+        hovertemplate=hover_name + "：%{y}<br>%{x}：%{z:.1f}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
+    fig.update_xaxes(side="top", showgrid=False)
+    fig.update_layout(height=height or max(300, 26 * len(z.index) + 90), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def period_short(period: str) -> str:
+    """'2026Q3' -> '2026年Q3' (Period.short_label, for chart axes); anything else as it is."""
+    try:
+        return Period.parse(period).short_label
+    except ValueError:
+        return str(period)
+
+
+def _value_range(values: pd.Series, min_span: float = 10.0) -> list[float] | None:
+    """A y range spanning at least `min_span` points (87.0–87.8 must not look like a collapse), with room
+    above the points for their labels; never below 0 for scores."""
+    vals = pd.to_numeric(values, errors="coerce").dropna()
+    if vals.empty:
+        return None
+    lo, hi = float(vals.min()), float(vals.max())
+    span = max(hi - lo, min_span)
+    mid = (lo + hi) / 2
+    bottom, top = mid - span / 2 - span * 0.08, mid + span / 2 + span * 0.15
+    return [max(bottom, 0.0) if lo >= 0 else bottom, top]
+
+
+LABEL_PX = (5, 21)  # a point label's band above (or below) its marker, in px from the point: 11 px text
+
+
+def label_slots(columns: dict[str, Sequence[float]], y_range: Sequence[float] | None,
+                plot_px: float) -> dict[str, list[str | None]]:
+    """Where each line's point labels go so that none overlaps another at the same quarter: above the point
+    ('top center') if free, else below ('bottom center'), else no label (None) — the value is still in the
+    hover. `columns` maps a line to its values (NaN for a gap); the highest point of a quarter is placed first, of equal ones the first line."""
+    out = {name: [None] * len(vals) for name, vals in columns.items()}
+    if not columns or y_range is None:
+        return out
+    per_unit = plot_px / max(y_range[1] - y_range[0], 1e-9)
+    lo, hi = LABEL_PX
+    for i in range(len(next(iter(columns.values())))):
+        points = sorted(((float(v) * per_unit, name) for name, vals in columns.items()
+                         if not pd.isna(v := vals[i])), key=lambda p: -p[0])  # ties: the first line first
+        taken: list[tuple[float, float]] = []
+        for py, name in points:
+            for slot, band in (("top center", (py + lo, py + hi)), ("bottom center", (py - hi, py - lo))):
+                if all(band[1] <= a or band[0] >= b for a, b in taken):
+                    out[name][i] = slot
+                    taken.append(band)
+                    break
+    return out
+
+
+def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
+          height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
+          order: Sequence[str] | None = None) -> go.Figure:
+    """One line per group over periods, points labelled when few lines (readable without hover); the group
+    values (branch or college names) are data and are shown as text.
+
+    `order` fixes the legend order; with more than four lines the legend moves below the plot.
+    """
+    fig = go.Figure()
+    xs = sorted(df[x].unique(), key=Period.parse)
+    groups = list(order) if order else list(dict.fromkeys(df[group]))
+    series = {name: df[df[group] == name].set_index(x).reindex(xs)[y] for name in groups
+              if (df[group] == name).any()}
+    y_range = _value_range(df[y])
+    legend_px = 24 * ((len(groups) + 2) // 3) if len(groups) > 4 else 0  # many lines: legend below
+    height += legend_px
+    # the plot area, a little under: the figure less the legend (and its gap), the top margin, the quarters
+    plot_px = height - 90 - (legend_px + 40 if legend_px else 0)
+    slots = label_slots({n: list(scoring.shown(v)) for n, v in series.items()}, y_range, plot_px)
+    for name, values in series.items():
+        color = (colors or {}).get(name)
+        fig.add_trace(go.Scatter(
+            x=[period_short(p) for p in xs], y=scoring.shown(values), name=plot_text(name),
+            mode="lines+markers+text" if label_last else "lines+markers",
+            text=[fmt_score(v) if slot else "" for v, slot in zip(values, slots[name])] if label_last else None,
+            textposition=[slot or "top center" for slot in slots[name]],
+            textfont=dict(size=11, color=color or INK),
+            line=dict(width=2.5, color=color, dash=(dashes or {}).get(name, "solid")), marker=dict(size=7),
+            connectgaps=False, hovertemplate="%{x}<br>" + plot_text(name) + "：%{y:.1f}<extra></extra>",
+        ))
+    fig.update_yaxes(title_text=ytitle, range=y_range)
+    fig.update_xaxes(type="category")
+    if len(groups) > 4:
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
+    fig.update_layout(height=height, hovermode="x unified")
+    return fig
+
+
+def type_mean_lines(h: pd.DataFrame, metric: str, *, suffix: str, school_first: bool, ytitle: str,
+                    height: int) -> go.Figure:
+    """The school mean (dashed) and each branch type's mean of `metric` over the quarters (trends, compare).
+
+    Lines are named by the type's name plus `suffix`; the school line leads the legend when `school_first`.
+    """
+    by_type = h.groupby(["period", "branch_type"], as_index=False)[metric].mean()
+    by_type["group"] = by_type["branch_type"].map(lambda t: f"{type_name(t)}{suffix}")
+    school = h.groupby("period", as_index=False)[metric].mean().assign(group="全校平均")
+    types = [f"{type_name(t)}{suffix}" for t in type_ids()]
+    colors = {f"{type_name(t)}{suffix}": TYPE_COLORS[t] for t in type_ids()} | {"全校平均": SCHOOL_COLOR}
+    order = ["全校平均", *types] if school_first else [*types, "全校平均"]
+    return lines(pd.concat([school, by_type]), "period", metric, "group", colors=colors,
+                 dashes={"全校平均": "dash"}, ytitle=ytitle, height=height, order=order)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
