@@ -47,10 +47,10 @@ def item_bars(df: pd.DataFrame) -> go.Figure:
     """Per-item completion of both types side by side (largest gap on top), values written on the bars."""
     labels = [c.item_label(i, 14) for i in df["item_id"]]
     fig = go.Figure()
-    for t, col in (("teacher", "teacher_mean"), ("student", "student_mean")):
-        vals = df[col] * 100
+    for t in c.type_ids():
+        vals = c.scoring.shown_percent(df[f"{t}_mean"])
         fig.add_trace(go.Bar(y=labels, x=vals, orientation="h", name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
-                             text=[("—" if pd.isna(v) else f"{v:.0f}%") for v in vals], **BAR_TEXT,
+                             text=[c.scoring.percent(v) for v in df[f"{t}_mean"]], **BAR_TEXT,
                              hovertemplate="%{y}<br>%{x:.1f}%<extra>" + c.type_name(t) + "</extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=[0, 118], title_text="平均完成率（%）")
@@ -116,8 +116,9 @@ def type_metrics(bs: pd.DataFrame, period: str) -> list[str]:
     cols = st.columns(3)
     for col, t in zip(cols, c.type_ids()):
         col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", tables.fmt_score(means.get(t)), border=True, height=c.METRIC_H)
-    gap = c.scoring.shown(means.get("teacher", float("nan"))) - c.scoring.shown(means.get("student", float("nan")))
-    cols[2].metric("差值（教师 − 学生）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True, height=c.METRIC_H)
+    first, second = (c.type_ids() + [None, None])[:2]
+    gap = c.scoring.shown_change(means.get(first, float("nan")), means.get(second, float("nan")))
+    cols[2].metric(f"差值（{c.guide().gap_label()}）", "—" if pd.isna(gap) else f"{gap:+.1f}", border=True, height=c.METRIC_H)
     missing_type = [t for t in c.type_ids() if counts.get(t, 0) == 0]
     if missing_type:
         st.info(f"{c.period_label(period)} 没有{('、'.join(c.type_name(t) for t in missing_type))}的报送，"
@@ -145,10 +146,12 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
     table = pd.DataFrame({
         "一级指标": c.dim_names(short=False),
         **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
-        "差值（教师−学生）": c.scoring.shown_change(tc["teacher_mean"], tc["student_mean"]).values,
     })
+    first, second = c.type_ids()[:2]
+    gap = f"差值（{c.guide().gap_label()}）"
+    table[gap] = c.scoring.shown_change(tc[f"{first}_mean"], tc[f"{second}_mean"]).values
     st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", key="cmp_dims",
-                 column_config=tables.one_decimal(table, signed=["差值（教师−学生）"]))
+                 column_config=tables.one_decimal(table, signed=[gap]))
 
 
 def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> None:
@@ -175,12 +178,16 @@ def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> No
     full = pd.DataFrame({
         "考核要点": itc["item_id"],
         "内容": [g.item(i).text for i in itc["item_id"]],
-        **{f"{c.type_name(t)}平均完成率": (itc[f"{t}_mean"] * 100).round(1) for t in c.type_ids()},
-        "差值（教师−学生，百分点）": (itc["diff"] * 100).round(1),
+        **{f"{c.type_name(t)}平均完成率": c.scoring.shown_percent(itc[f"{t}_mean"]) for t in c.type_ids()},
     })
+    # the gap of the two shown percentages, so the three columns agree to the last digit
+    first, second = c.type_ids()[:2]
+    gap = f"差值（{g.gap_label()}，百分点）"
+    full[gap] = c.scoring.shown_change(c.scoring.shown_percent(itc[f"{first}_mean"]),
+                                       c.scoring.shown_percent(itc[f"{second}_mean"]))
     with st.expander("全部考核要点对比表与下载"):
         st.dataframe(full, hide_index=True, placeholder=tables.MISSING, width="stretch",
-                     column_config=tables.one_decimal(full, signed=["差值（教师−学生，百分点）"]))
+                     column_config=tables.one_decimal(full, signed=[gap]))
         tables.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 
 

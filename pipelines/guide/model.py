@@ -25,6 +25,12 @@ class Named(Strict):
     synonyms: tuple[str, ...] = ()
 
 
+class BranchTypeDef(Named):
+    """A branch type (教师党支部 / 学生党支部); `short` is its name in column headers (教师; default its name)."""
+
+    short: str = ""
+
+
 class SelfAssessmentOption(Strict):
     id: str
     name: str
@@ -212,7 +218,7 @@ class Guide(Strict):
     version: str
     title: str
     school: str
-    branch_types: tuple[Named, ...]
+    branch_types: tuple[BranchTypeDef, ...]
     self_assessment: tuple[SelfAssessmentOption, ...]
     full_answer: str  # the answer id that claims an item fully done (完成): it needs evidence
     self_assessment_without_evidence: str
@@ -338,6 +344,10 @@ class Guide(Strict):
 
     def branch_type_name(self, type_id: str) -> str:
         return next(t.name for t in self.branch_types if t.id == type_id)
+
+    def gap_label(self) -> str:
+        """'教师−学生': how a gap between the first two branch types reads (first − second, as scoring's diff)."""
+        return "−".join(t.short or t.name for t in self.branch_types[:2])
 
     def activity_name(self, activity_id: str) -> str:
         return next(a.name for a in self.activity_types if a.id == activity_id)

@@ -124,7 +124,7 @@ def _dimension_table(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
                                                for i in ids] for t in types}}
     if len(types) == 2:  # the gap reads first type − second type (教师 − 学生), as the compare page shows it
         a, b = types
-        table[f"差值（{g.branch_type_name(a)[:2]}−{g.branch_type_name(b)[:2]}）"] = [
+        table[f"差值（{g.gap_label()}）"] = [
             scoring.shown_change(tc[f"{a}_mean"].get(i), tc[f"{b}_mean"].get(i))
             if f"{a}_mean" in tc and f"{b}_mean" in tc else None for i in ids]
     return pd.DataFrame(table, dtype=object)
