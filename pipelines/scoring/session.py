@@ -122,8 +122,6 @@ def _register_guide(con: duckdb.DuckDBPyConnection, g: Guide | None = None) -> N
         con.register(name, frame)
 
 
-# DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
-# scheduling overhead and leaves the other core to concurrent page loads (measured in bench/bench_scoring.py).
 @contextmanager
 def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
              with_prev: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -132,6 +130,8 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
     `with_prev`, each period's previous quarter is scored too, so ranks and deltas can be compared.
     """
     with dbmod.connect(db) as con:
+        # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
+        # scheduling overhead and leaves the other core to concurrent page loads (bench/bench_scoring.py).
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
         dbmod.readable(con)
         _register_guide(con)
