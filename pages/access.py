@@ -7,7 +7,9 @@ import logging
 
 import streamlit as st
 
-from pipelines import archive_links, auth
+from pages import archive_links
+
+from pipelines import auth
 from pipelines.store.actor import Actor, unknown_scope
 from pipelines.guide.vocab import AuditAction
 
