@@ -93,10 +93,6 @@ def test_drill_down_chain_from_a_college_bar_to_ledger_rows(server, page):  # no
     drill(server, page)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "st.switch_page(page, query_params=…) first sends the new query string on the OLD page's path (Streamlit's "
-    "frontend pushes a history entry /college?branch=…&item=…), then the new page's entry; so Back from 支部画像 "
-    "lands on that intermediate entry instead of the college view with ?co_item=…"))
 def test_back_once_per_step_returns_each_view(server, page):  # noqa: F811
     views, weak = drill(server, page)
     branch_url, item_url, college_url = views[3][0], views[2][0], views[1][0]
