@@ -43,6 +43,7 @@ from pipelines.palette import (CATEGORICAL, DARK_RED, DIMENSION_COLORS, DOWN_COL
                                LIGHT_GREY_LINE, LINE_PALETTE, PAPER, RED, SCHOOL_COLOR, SCORE_SCALE, TYPE_COLORS,
                                UP_COLOR)
 METRIC_H = 124  # px: bordered metrics in a row share one height whether or not they show a delta
+DIM_COLUMN_PX = 80  # px: a dimension's column in a table ('教育党员' and '100.0' fit; a fixed width a click can find)
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 pio.templates["dangjian"] = go.layout.Template(

@@ -250,7 +250,7 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
             "较上季度": st.column_config.TextColumn("较上季度", help="与上一季度相比的总分变化：↑ 上升，↓ 下降；空白为上季度无得分"),
             "核实率（%）": st.column_config.NumberColumn(
                 "核实率（%）", format="%.0f", help="总分中来自台账计算或经审核认定的权重占比，其余为支部自评"),
-            **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
+            **{name: st.column_config.NumberColumn(name, format="%.1f", width=c.DIM_COLUMN_PX) for name in c.dim_names()},
         },
     )
     row, column = picked_cell(event)
