@@ -1,6 +1,7 @@
-"""The drill-down chain in real Chromium: a college bar on the overview → that college's page → one of its weak
+"""Drill-down in real Chromium. The chain: a college bar on the overview → that college's page → one of its weak
 items (the branches that fell short of it) → one branch, at that item → another item's ledger rows; then the
-browser's Back button, pressed once per step, returns each view in turn."""
+browser's Back button, pressed once per step, returns each view in turn. On the overview: a heat-map cell and a
+ranking cell open the branch at that dimension, a weak item lists the branches short of it across the school."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,10 @@ import pytest
 from pages.common import DIM_COLUMN_PX
 from pipelines import scoring
 from pipelines.guide import guide
-from test_browser import ARTIFACTS, server, wait_finished  # noqa: F401  (server: the app on a demo copy)
+import test_browser
+from test_browser import ARTIFACTS, wait_finished
+
+server = test_browser.server  # the app on a copy of the demo database, for this module
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +40,7 @@ def ledger_heading(page):
     return page.get_by_text("数据来源（台账明细）")
 
 
-def drill(server, page) -> tuple[list[tuple[str, str, int]], str]:  # noqa: F811
+def drill(server, page) -> tuple[list[tuple[str, str, int]], str]:
     """Walk the chain forward (a screenshot of the last view, the ledger rows); returns (url, title, charts) of
     each view before the last, oldest first, and the weak item."""
     base, db = server
@@ -91,11 +95,11 @@ def drill(server, page) -> tuple[list[tuple[str, str, int]], str]:  # noqa: F811
             (branch_url, "支部画像", 2)], weak
 
 
-def test_drill_down_chain_from_a_college_bar_to_ledger_rows(server, page):  # noqa: F811
+def test_drill_down_chain_from_a_college_bar_to_ledger_rows(server, page):
     drill(server, page)
 
 
-def test_back_once_per_step_returns_each_view(server, page):  # noqa: F811
+def test_back_once_per_step_returns_each_view(server, page):
     views, weak = drill(server, page)
     branch_url, item_url, college_url = views[3][0], views[2][0], views[1][0]
     for url, title, charts in reversed(views):
@@ -113,7 +117,7 @@ def test_back_once_per_step_returns_each_view(server, page):  # noqa: F811
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def overview(server, page):  # noqa: F811
+def overview(server, page):
     """The overview at a laptop's size, finished; returns (base, db, the latest quarter's ranking, its url)."""
     base, db = server
     p = scoring.latest_period(db)
@@ -141,7 +145,7 @@ def back_once_to(page, url: str, title: str, charts: int) -> None:
     assert page.url == url
 
 
-def test_a_heat_map_cell_opens_the_branch_at_its_dimension(server, page):  # noqa: F811
+def test_a_heat_map_cell_opens_the_branch_at_its_dimension(server, page):
     bs, overview_url = overview(server, page)
     heat = bs.tail(40).reset_index(drop=True)  # the bottom 40 by default
     columns = len(guide().dimensions) + 1
@@ -158,7 +162,7 @@ def test_a_heat_map_cell_opens_the_branch_at_its_dimension(server, page):  # noq
     back_once_to(page, overview_url, "全校总览", 4)
 
 
-def test_a_ranking_cell_opens_the_branch_at_its_dimension(server, page):  # noqa: F811
+def test_a_ranking_cell_opens_the_branch_at_its_dimension(server, page):
     bs, overview_url = overview(server, page)
     grid = page.locator('.st-key-ov_ranking [data-testid="stDataFrame"]')
     grid.scroll_into_view_if_needed()
@@ -175,7 +179,7 @@ def test_a_ranking_cell_opens_the_branch_at_its_dimension(server, page):  # noqa
     back_once_to(page, overview_url, "全校总览", 4)
 
 
-def test_a_weak_item_on_the_overview_lists_the_branches_short_of_it(server, page):  # noqa: F811
+def test_a_weak_item_on_the_overview_lists_the_branches_short_of_it(server, page):
     """全校薄弱考核要点: a bar → the branches short of it (the whole school) → one of them at that item's ledger
     rows; Back once returns the list (its tab open), Back again the overview without it."""
     base, db = server
