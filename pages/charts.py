@@ -74,7 +74,7 @@ def show(fig: go.Figure, key: str | None = None, selectable: bool = False) -> li
         return []
     event = st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key, on_select="rerun",
                             selection_mode="points")
-    return list(event.selection.point_indices) if event is not None else []
+    return list(((event or {}).get("selection") or {}).get("point_indices") or [])
 
 
 def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -> go.Figure:
@@ -157,8 +157,12 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
 
 
 def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: float = 100,
-            hover_name: str = "支部") -> go.Figure:
-    """Rows × columns heat map with the value written in every cell."""
+            hover_name: str = "支部", clickable: bool = False) -> go.Figure:
+    """Rows × columns heat map with the value written in every cell.
+
+    clickable: plotly heat maps send no selection events, so an invisible marker sits on every cell and takes the
+    click (show(..., selectable=True)); the point index of cell (row i, column j) is i * len(z.columns) + j.
+    """
     text = z.map(lambda v: "" if pd.isna(v) else fmt_score(v)).values  # as in every table: one decimal, half up
     fig = go.Figure(go.Heatmap(
         z=z.values, x=list(z.columns), y=list(z.index), text=text, texttemplate="%{text}",
@@ -166,6 +170,16 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
         colorbar=dict(title=dict(text="得分"), thickness=12),
         hovertemplate=hover_name + "：%{y}<br>%{x}：%{z:.1f}<extra></extra>",
     ))
+    if clickable:
+        cols, rows = list(z.columns), list(z.index)
+        hidden = dict(marker=dict(opacity=0))
+        fig.add_trace(go.Scatter(
+            x=cols * len(rows), y=[r for r in rows for _ in cols], mode="markers", showlegend=False,
+            marker=dict(size=22, color="rgba(0,0,0,0)"), selected=hidden, unselected=hidden,
+            customdata=[v or "—" for v in text.ravel()],
+            hovertemplate=hover_name + "：%{y}<br>%{x}：%{customdata}<extra></extra>"))
+        fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
+        fig.update_layout(hoverdistance=-1)  # a click anywhere in a cell reaches its marker
     fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
     fig.update_xaxes(side="top", showgrid=False)
     fig.update_layout(height=height or max(300, 26 * len(z.index) + 90), margin=dict(l=10, r=10, t=40, b=10))

@@ -25,6 +25,7 @@ from pipelines.report.summary import quarter_summary  # noqa: E402
 # Static page style (no user data): less empty space above the title, so 本季度要点 fits a laptop's first screen.
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2rem; }</style>"
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
+WEAK_TAB = "全校薄弱考核要点"
 
 
 def summary_section(s) -> None:
@@ -95,6 +96,24 @@ def ranking_table(bs: pd.DataFrame) -> pd.DataFrame:
     for col, name in labels.items():
         out[name] = scoring.shown(df[col])
     return out.reset_index(drop=True)
+
+
+def picked_cell(event) -> tuple[int | None, str | None]:
+    """(row, column) picked in a dataframe with row and cell selection: a ticked row has no column."""
+    selection = (event or {}).get("selection")
+    if not selection:
+        return None, None
+    if selection.get("rows"):
+        return selection["rows"][0], None
+    if selection.get("cells"):
+        row, column = selection["cells"][0]
+        return row, column
+    return None, None
+
+
+def dimension_of_column(column: str | None) -> str | None:
+    """The dimension id ('1'…'7') whose short name heads `column` (ranking and heat map), else None."""
+    return next((str(d.id) for d in c.guide().dimensions if d.short == column), None)
 
 
 def pdf_button(container, period: str) -> None:
@@ -172,13 +191,18 @@ def figures_section(bs: pd.DataFrame, status: pd.DataFrame, pbs) -> None:
 
 
 def details_section(bs: pd.DataFrame, data: dict[str, pd.DataFrame], status: pd.DataFrame, period: str) -> None:
-    """The long sections in tabs, so the weakest items and the missing branches are one click away."""
+    """The long sections in tabs, so the weakest items and the missing branches are one click away; a weak item
+    picked (?ov_item=…, also after Back) opens on its tab."""
     missing = int((status["status"] == "missing").sum()) if scoring.has_registry(status) else 0
-    tabs = st.tabs(["支部排名与热力图", "全校薄弱考核要点", f"未报送支部（{missing}）", "红榜"])
+    weakest, empty_note = weakest_items(data["item_summary"])
+    ids = list(weakest["item_id"])
+    item = c.pick(f"ov_weakest_{c.url_param('ov_item')}", "ov_item", ids, "points")
+    names = ["支部排名与热力图", WEAK_TAB, f"未报送支部（{missing}）", "红榜"]
+    tabs = st.tabs(names, default=WEAK_TAB if item in ids else None)
     with tabs[0]:
         ranking_section(bs, period)
     with tabs[1]:
-        weakest_section(data["item_summary"], period)
+        weakest_section(weakest, empty_note, item, period)
     with tabs[2]:
         missing_section(status, period)
     with tabs[3]:
@@ -217,12 +241,12 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
         return
     table = ranking_table(view)
     st.caption(f"共 {len(table)} 个支部；排名为全校排名；“排名变化”与上一季度相比，↑ 为上升，“新”表示上季度无得分。"
-               "勾选某一行即可打开该支部的画像。")
+               "勾选某一行或点击某个格子即可打开该支部画像；点击一级指标列的格子，直接显示该一级指标的考核要点。")
     # on screen the change reads 持平 / ↑1.4 / ↓0.8 (briefing.change_text, as in the briefing); the download keeps numbers
     shown = table.assign(较上季度=table["较上季度"].map(briefing.change_text))
     event = st.dataframe(
         shown, hide_index=True, width="stretch", height=tables.table_height(len(table)), key="ov_ranking",
-        on_select="rerun", selection_mode="single-row",
+        on_select="rerun", selection_mode=["single-row", "single-cell"],
         column_config={
             "排名": st.column_config.NumberColumn("排名", width=50),
             "支部": st.column_config.TextColumn("支部", width="medium"),
@@ -230,13 +254,13 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
             "较上季度": st.column_config.TextColumn("较上季度", help="与上一季度相比的总分变化：↑ 上升，↓ 下降；空白为上季度无得分"),
             "核实率（%）": st.column_config.NumberColumn(
                 "核实率（%）", format="%.0f", help="总分中来自台账计算或经审核认定的权重占比，其余为支部自评"),
-            **{name: st.column_config.NumberColumn(name, format="%.1f") for name in c.dim_names()},
+            **{name: st.column_config.NumberColumn(name, format="%.1f", width=tables.DIM_COLUMN_PX) for name in c.dim_names()},
         },
     )
-    rows = event.selection.rows if event is not None else []
-    if rows:
-        picked = table.iloc[rows[0]]
-        state.open_branch(period, picked["二级党组织"], picked["支部编码"])
+    row, column = picked_cell(event)
+    if row is not None and 0 <= row < len(table):
+        picked = table.iloc[row]
+        state.open_branch(period, picked["二级党组织"], picked["支部编码"], dim=dimension_of_column(column))
     tables.download_buttons(table, f"支部排名_{period}", "dl_ranking")
 
     st.subheader("支部 × 一级指标热力图", anchor=False)
@@ -250,21 +274,25 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
     names = charts.unique_labels(heat["branch_name"], heat["branch_code"])
     z = heat[c.dim_cols() + ["overall"]].set_axis(c.dim_names() + ["总分"], axis=1)
     z.index = [f"{int(r)}. {plot_text(n)}" for r, n in zip(heat["rank"], names)]
-    charts.show(charts.heatmap(z), key="ov_heatmap")
+    st.caption("点击某个格子，可打开该支部画像并显示该一级指标的考核要点（“总分”列打开全部考核要点）。")
+    cells = charts.show(charts.heatmap(z, clickable=True), key="ov_heatmap", selectable=True)
+    if cells and 0 <= cells[0] < z.size:
+        row, column = divmod(cells[0], z.shape[1])
+        picked = heat.iloc[row]
+        state.open_branch(period, picked["college"], picked["branch_code"], dim=dimension_of_column(z.columns[column]))
 
 
-def weakest_section(summary: pd.DataFrame, period: str) -> None:
-    """The items with the lowest completion across the school (per-item completion, pending excluded)."""
-    st.subheader("全校薄弱考核要点", anchor=False)
+def weakest_items(summary: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The 10 items with the lowest completion across the school (per-item completion, pending excluded), and
+    why there are none when the frame is empty."""
+    none = pd.DataFrame(columns=["item_id", "completion", "full_share", "w"])
     if summary.empty:
-        st.info("本季度暂无考核要点完成情况。")
-        return
+        return none, "本季度暂无考核要点完成情况。"
     if (summary["branch_type"] == "all").any():  # scoring's school-wide rows (teacher ∪ student)
         summary = summary[summary["branch_type"] == "all"]
     s = summary.dropna(subset=["mean_completion"]).copy()
     if s.empty:
-        st.info("本季度各考核要点均未到期，暂无可比较的完成率。")
-        return
+        return none, "本季度各考核要点均未到期，暂无可比较的完成率。"
     s["w"] = s["branches"].fillna(0)
     s["wc"] = s["mean_completion"] * s["w"]
     s["wf"] = s["full_share"] * s["w"]
@@ -272,15 +300,26 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
     agg = agg[agg["w"] > 0]
     agg["completion"] = agg["wc"] / agg["w"]
     agg["full_share"] = agg["wf"] / agg["w"]
-    weakest = agg.sort_values(["completion", "item_id"]).head(10)
-    st.caption("按全校各支部的平均完成率排序，显示最低的 10 项（未到期的要求不计入）。")
+    return agg.sort_values(["completion", "item_id"]).head(10).reset_index(drop=True), None
+
+
+def weakest_section(weakest: pd.DataFrame, empty_note: str | None, item: str | None, period: str) -> None:
+    """The weakest items as bars; a click on one lists the branches that fell short of it (common.shortfalls)."""
+    st.subheader("全校薄弱考核要点", anchor=False)
+    if weakest.empty:
+        st.info(empty_note or "本季度暂无可比较的完成率。")
+        return
+    st.caption("按全校各支部的平均完成率排序，显示最低的 10 项（未到期的要求不计入）。"
+               "点击某一项的柱条，可列出未完全完成该项的支部。")
     g = c.guide()
     charts.show(charts.hbar(
         [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
         text=[f"平均 {v * 100:.0f}%，{f * 100:.0f}% 的支部全部完成" for v, f in zip(weakest["completion"], weakest["full_share"])],
         hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=170, xtitle="平均完成率（%）",
-        color=charts.DARK_RED,
-    ), key="ov_weakest")
+        color=charts.DARK_RED, track=100,
+    ), key=f"ov_weakest_{item}", selectable=True)
+    if item in set(weakest["item_id"]):
+        tables.shortfalls(period, item, None, key="ov_shortfalls")
     table = pd.DataFrame({
         "考核要点": weakest["item_id"],
         "内容": [g.item(i).text for i in weakest["item_id"]],

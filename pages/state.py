@@ -153,26 +153,27 @@ def state_widget(kind: str, label: str, options: Sequence[Any], key: str, defaul
     return out
 
 
-def _open(page: str, params: dict[str, str]) -> None:
-    """Switch to `page` with `params` in its URL, each kept like a choice; this run's own URL changes are
-    dropped (the switch is the one history entry)."""
+def _open(page: str, params: dict[str, str], label: str) -> None:
+    """Open `page` with `params` in its URL as one history entry (pages.follow: a link followed at once), each
+    param kept like a choice; this run's own URL changes are dropped (the link is the step's one entry)."""
+    from pages import follow
+
     for key, value in params.items():
         st.session_state[_KEEP + key] = value
     st.session_state.pop(_URL_PENDING, None)
-    st.session_state.pop(_URL_SHOWN, None)
-    st.switch_page(page, query_params=params)
+    follow.link(page, label, params)
 
 
 def open_branch(period: str, college: str, code: str, *, dim: str | None = None, item: str | None = None) -> None:
     """Go to 支部画像 showing one branch, optionally at one dimension (its filter preselected) and with one
     item's ledger rows open (the choice is kept like any other, and put in the URL)."""
     extra = {k: v for k, v in (("dim", dim), ("item", item)) if v is not None}
-    _open("pages/branch.py", {"period": period, "college": college, "branch": code, **extra})
+    _open("pages/branch.py", {"period": period, "college": college, "branch": code, **extra}, "打开该支部画像")
 
 
 def open_college(period: str, college: str) -> None:
     """Go to 二级党组织画像 showing one college (kept like any other choice, and put in the URL)."""
-    _open("pages/college.py", {"period": period, "college": college})
+    _open("pages/college.py", {"period": period, "college": college}, "打开该二级党组织画像")
 
 
 def page_link(container: Any, page: str, label: str, icon: str, query_params: dict[str, str]) -> None:

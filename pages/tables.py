@@ -25,6 +25,7 @@ from pipelines.workbook.prefilled import TemplateError  # noqa: E402
 log = logging.getLogger("dangjian.pages")
 
 # ---- cells and tables ------------------------------------------------------------------------------
+DIM_COLUMN_PX = 80  # px: a dimension's column in a table ('教育党员' and '100.0' fit; a fixed width a click can find)
 MISSING = "—"  # what a table cell shows for a missing value (st.dataframe's placeholder; Streamlit's own is 'None')
 
 
