@@ -196,7 +196,7 @@ def details_section(bs: pd.DataFrame, data: dict[str, pd.DataFrame], status: pd.
     missing = int((status["status"] == "missing").sum()) if scoring.has_registry(status) else 0
     weakest, empty_note = weakest_items(data["item_summary"])
     ids = list(weakest["item_id"])
-    item = c.pick(f"ov_weakest_{c.url_param('ov_item')}", "ov_item", ids, "points")
+    item = state.pick(f"ov_weakest_{state.url_param('ov_item')}", "ov_item", ids, "points")
     names = ["支部排名与热力图", WEAK_TAB, f"未报送支部（{missing}）", "红榜"]
     tabs = st.tabs(names, default=WEAK_TAB if item in ids else None)
     with tabs[0]:
