@@ -171,7 +171,7 @@ def main() -> None:
                 demo_banner(demo, total)
     except Exception:  # noqa: BLE001 - the facts are secondary; the page still runs
         log.exception("sidebar facts failed")
-    nav.run()
+    c.run_navigation(nav)
 
 
 main()

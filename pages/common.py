@@ -9,6 +9,7 @@ Pages only read: every query goes through pipelines.scoring or pipelines.store.d
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import threading
@@ -313,17 +314,35 @@ def period_select(periods: Sequence[str], container: Any = None, key: str = "per
 
 
 # ---- page frame -----------------------------------------------------------------------------------
+_VIA_APP: contextvars.ContextVar[bool] = contextvars.ContextVar("via_app", default=False)
+
+
+def run_navigation(nav: Any) -> None:
+    """Run the page app.py's st.navigation chose, marked as run through app.py (see require_entrypoint)."""
+    token = _VIA_APP.set(True)
+    try:
+        nav.run()
+    finally:
+        _VIA_APP.reset(token)
+
+
 def require_entrypoint() -> None:
     """Make sure the page runs inside app.py's st.navigation (banner, wide layout, viewer gate).
 
     Streamlit starts in its legacy `pages/` directory mode whenever a `pages/` folder exists, until some
     script calls st.navigation. If the first visitor opens a page URL directly (/branch?…), Streamlit would
     run the page file on its own. Switching the legacy mode off and rerunning makes app.py run first, and its
-    st.navigation then opens the requested page with the same URL.
+    st.navigation then opens the requested page with the same URL. The check is on this run, not on the
+    global mode alone: the warm start's own visit may switch the mode off after this session began in it.
+    A page file that is itself the main script (AppTest of one page) runs as it is.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if PagesManager.uses_pages_directory:
+    ctx = get_script_run_ctx()
+    main = Path(ctx.main_script_path).resolve() if ctx is not None and ctx.main_script_path else None
+    outside_app = main is not None and main.parent != Path(__file__).resolve().parent and not _VIA_APP.get()
+    if PagesManager.uses_pages_directory or outside_app:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
