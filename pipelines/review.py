@@ -24,6 +24,14 @@ from pipelines.period import Period
 
 SENT_BACK = "sent_back"
 PENDING_NAME = "待审核"
+# queue states (review_queue.sql) and their Chinese names, in the order the status filter offers them
+STATE_NAMES = {"pending": PENDING_NAME, "sent_back": "退回补充", "reviewed": "已认定"}
+RISK_NAMES = {1: "完成但无佐证", 2: "需核实", 3: "有佐证"}
+QUEUE_COLUMNS = ["branch_code", "branch_name", "college", "branch_type", "item_id", "status", "status_name",
+                 "evidence", "linked", "evidence_rows", "risk", "risk_name", "supported", "gain", "prev_status",
+                 "prev_status_name", "prev_evidence", "state", "state_name", "decision", "decision_name",
+                 "comment", "reviewer", "decided_at"]
+PROGRESS_COLUMNS = ["scope", "college", "total", "reviewed", "sent_back", "pending", "share"]
 
 
 def decision_names(g: Guide | None = None) -> dict[str, str]:
@@ -81,7 +89,7 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
     at = at or journal.now()
     for item_id, (decision, comment) in decisions.items():
         period = _check(branch_code, period, item_id, decision, g)
-        answers = scoring.scored_answers(period, branch_code, db) if answers is None else answers
+        answers = _current(period, branch_code, db) if answers is None else answers
         row, detail = _row(answers, branch_code, period, item_id, decision, str(comment or "").strip(), g)
         rows.append({**row, "reviewer": reviewer, "decided_at": at.isoformat()})
         details.append(detail)
@@ -100,6 +108,18 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
         return ids, entry
 
     return journal.write(dbm.db_path(db), body)
+
+
+_CURRENT = ("SELECT item_id, submission_id, row_no, status, answer_fp FROM stg_self_assessment "
+            "WHERE branch_code = ? AND period = ? "
+            "QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY status IS NULL, row_no) = 1")
+
+
+def _current(period: str, branch_code: str, db) -> pd.DataFrame:
+    """The answer each item of a branch-quarter is scored on (its first answered row, as self_assessment.sql
+    picks it), read without scoring: what a decision is stored against."""
+    with dbm.connect(db) as con:
+        return con.execute(_CURRENT, [branch_code, period]).df()
 
 
 def _row(answers: pd.DataFrame, branch_code: str, period: str, item_id: str, decision: str, comment: str,
@@ -167,3 +187,97 @@ def support_label(linked, evidence_rows) -> str:
         return "仅审核认定（无台账关联）"
     n = 0 if evidence_rows is None or pd.isna(evidence_rows) else int(evidence_rows)
     return f"有台账佐证（{n} 行）" if n else "无台账佐证"
+
+
+# ---- the review queue (审核 page) ---------------------------------------------------------------------
+_PROGRESS = ("SELECT 'college' AS scope, college, count(*) AS total, count(*) FILTER (state = 'reviewed') AS reviewed, "
+             "count(*) FILTER (state = 'sent_back') AS sent_back, count(*) FILTER (state = 'pending') AS pending "
+             "FROM review_queue GROUP BY college "
+             "UNION ALL SELECT 'school', NULL, count(*), count(*) FILTER (state = 'reviewed'), "
+             "count(*) FILTER (state = 'sent_back'), count(*) FILTER (state = 'pending') FROM review_queue")
+
+
+def _shape_queue(df: pd.DataFrame) -> pd.DataFrame:
+    names = decision_names()
+    df = df.assign(risk_name=df["risk"].map(RISK_NAMES), state_name=df["state"].map(STATE_NAMES),
+                   decision_name=df["decision"].map(lambda d: names.get(d) if isinstance(d, str) else None))
+    df["state_name"] = df["state_name"].where(df["state"] != "reviewed", df["decision_name"])
+    for col in ("supported", "linked"):
+        df[col] = df[col].astype(bool)
+    return df[QUEUE_COLUMNS + [c for c in df.columns if c not in QUEUE_COLUMNS]].reset_index(drop=True)
+
+
+def _shape_progress(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.assign(share=(df["reviewed"] / df["total"]).where(df["total"] > 0))
+    df["college"] = df["college"].astype(object).where(df["college"].notna(), None)
+    df = df.assign(_o=(df["scope"] == "school")).sort_values(["_o", "share", "college"], kind="stable")
+    return df.drop(columns="_o")[PROGRESS_COLUMNS].reset_index(drop=True)
+
+
+def board(period: str, db: str | Path | None = None, *, scope: str | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(queue, progress) of one quarter from one scoring session: what the 审核 page shows.
+
+    queue: every scored self-assessment answer of the quarter, riskiest first (review_queue.sql: unsupported
+    完成, then 需核实, then the largest gain over last quarter's answer of the item); columns QUEUE_COLUMNS,
+    then period, item_order, flag, submission_id, row_no, answer_fp. risk 1–3 (RISK_NAMES), supported = risk 3
+    (the answer stands on its own: what accept_supported confirms), gain = the answer's value − last quarter's
+    (NaN without one), state pending | sent_back | reviewed (STATE_NAMES; state_name is the decision's name for
+    a reviewed one). progress: per college (scope 'college') and in all (scope 'school', college None): the
+    answers in total, reviewed (认定…), sent_back and pending, share = reviewed / total (0–1); colleges least
+    reviewed first. `scope` (a college admin's college) limits both to that college.
+    """
+    period = str(Period.parse(period))
+    with scoring._session(db, [period], "self_assessment", with_prev=False) as con:
+        sql = scoring._sql("review_queue")
+        if scope is not None:
+            sql = f"SELECT * FROM ({sql}) q WHERE college = $scope"
+        con.execute(f"CREATE TEMP TABLE review_queue AS {sql}",
+                    {"period": period, "sent_back": SENT_BACK, **({"scope": scope} if scope is not None else {})})
+        queue = scoring._df(con, "SELECT * FROM review_queue ORDER BY risk, gain DESC NULLS LAST, college, "
+                                 "branch_code, item_order")
+        progress = scoring._df(con, _PROGRESS)
+    if queue.empty:
+        progress = progress.iloc[0:0]
+    return _shape_queue(queue), _shape_progress(progress)
+
+
+def select(queue: pd.DataFrame, *, college: str | None = None, branch_type: str | None = None,
+           item_id: str | None = None, state: str | None = None, branch_code: str | None = None,
+           supported: bool | None = None) -> pd.DataFrame:
+    """The rows of a queue (from `board`) matching every filter given (None: any), in queue order."""
+    keep = pd.Series(True, index=queue.index)
+    for col, value in (("college", college), ("branch_type", branch_type), ("item_id", item_id),
+                       ("state", state), ("branch_code", branch_code), ("supported", supported)):
+        if value is not None:
+            keep &= queue[col] == value
+    return queue[keep].reset_index(drop=True)
+
+
+def queue(period: str, db: str | Path | None = None, *, scope: str | None = None, **filters) -> pd.DataFrame:
+    """The review queue of one quarter, riskiest first (see `board`), with the filters of `select`."""
+    return select(board(period, db, scope=scope)[0], **filters)
+
+
+def progress(period: str, db: str | Path | None = None, *, scope: str | None = None) -> pd.DataFrame:
+    """Review progress of one quarter per college and in all (see `board`)."""
+    return board(period, db, scope=scope)[1]
+
+
+def accept_supported(branch_code: str, period: str, *, reviewer: Actor | str, db: str | Path | None = None,
+                     at: dt.datetime | None = None) -> list[int]:
+    """一键认定: confirm every pending supported answer of one branch-quarter as answered (queue risk 3: the
+    answer stands on its own), in one write; returns the review ids ([] when there is none). Scope and errors
+    as decide_many."""
+    authorize(reviewer, [branch_code], db=db)
+    todo = queue(period, db, branch_code=branch_code, state="pending", supported=True)
+    return decide_many(branch_code, period, {r.item_id: (r.status, "") for r in todo.itertuples()},
+                       reviewer=reviewer, db=db, at=at)
+
+
+def sent_back(period: str, db: str | Path | None = None, *, college: str | None = None,
+              branch_code: str | None = None, scope: str | None = None) -> pd.DataFrame:
+    """The answers of one quarter now sent back (退回补充 on the current answer; a re-submission that changes the
+    answer or its evidence returns the item to 待审核), by college, branch and item order; columns as `board`."""
+    df = queue(period, db, college=college, branch_code=branch_code, scope=scope, state=SENT_BACK)
+    return df.sort_values(["college", "branch_code", "item_order"], kind="stable").reset_index(drop=True)
