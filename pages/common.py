@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ o
     sys.path.insert(0, str(ROOT))
 
 from pipelines import db as dbmod  # noqa: E402
-from pipelines import alerts, export, followup, honours, report, scoring  # noqa: E402
+from pipelines import alerts, export, followup, honours, report, review, scoring  # noqa: E402
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.text import md_text, plot_text  # noqa: E402
 from pipelines.period import Period  # noqa: E402
@@ -198,8 +198,8 @@ def guide_key() -> str:
     return f"{g.version}:{g.fingerprint}"
 
 
-# what scores() may call: "fn" is scoring.fn, else "module.fn" of these read-only pipelines modules
-_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup}
+# what scores() may call: "fn" is scoring.fn, else "module.fn" of these pipelines modules (their reads only)
+_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup, "review": review}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

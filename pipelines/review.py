@@ -11,6 +11,7 @@ manifest line, so `rebuild` replays it. How reviews enter the score: self_assess
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -190,11 +191,29 @@ def support_label(linked, evidence_rows) -> str:
 
 
 # ---- the review queue (审核 page) ---------------------------------------------------------------------
+_ORDER = "ORDER BY risk, gain DESC NULLS LAST, college, branch_code, item_order"
+_WHERE = ("WHERE ($college IS NULL OR college = $college) AND ($type IS NULL OR branch_type = $type) "
+          "AND ($item IS NULL OR item_id = $item) AND ($state IS NULL OR state = $state) "
+          "AND ($branch IS NULL OR branch_code = $branch) AND ($supported IS NULL OR supported = $supported)")
 _PROGRESS = ("SELECT 'college' AS scope, college, count(*) AS total, count(*) FILTER (state = 'reviewed') AS reviewed, "
              "count(*) FILTER (state = 'sent_back') AS sent_back, count(*) FILTER (state = 'pending') AS pending "
              "FROM review_queue GROUP BY college "
              "UNION ALL SELECT 'school', NULL, count(*), count(*) FILTER (state = 'reviewed'), "
-             "count(*) FILTER (state = 'sent_back'), count(*) FILTER (state = 'pending') FROM review_queue")
+             "count(*) FILTER (state = 'sent_back'), count(*) FILTER (state = 'pending') FROM review_queue "
+             "HAVING count(*) > 0")
+_ACCEPTABLE = ("SELECT branch_code, count(*) AS answers FROM review_queue WHERE state = 'pending' AND supported "
+               "GROUP BY branch_code ORDER BY branch_code")
+
+
+@dataclass(frozen=True)
+class Board:
+    """What the 审核 page shows of one quarter (`board`)."""
+
+    queue: pd.DataFrame  # the answers matching the filters, riskiest first (at most `limit`)
+    matching: int  # how many answers match the filters (the queue before the limit)
+    progress: pd.DataFrame  # per college and in all: total, reviewed, sent_back, pending, share
+    sent_back: pd.DataFrame  # every answer now sent back, by college, branch and item (queue columns)
+    acceptable: pd.DataFrame  # per branch, its pending supported answers (what accept_supported confirms)
 
 
 def _shape_queue(df: pd.DataFrame) -> pd.DataFrame:
@@ -214,54 +233,50 @@ def _shape_progress(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns="_o")[PROGRESS_COLUMNS].reset_index(drop=True)
 
 
-def board(period: str, db: str | Path | None = None, *, scope: str | None = None
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(queue, progress) of one quarter from one scoring session: what the 审核 page shows.
+def board(period: str, db: str | Path | None = None, *, scope: str | None = None, college: str | None = None,
+          branch_type: str | None = None, item_id: str | None = None, state: str | None = None,
+          branch_code: str | None = None, supported: bool | None = None, limit: int | None = None) -> Board:
+    """The review queue of one quarter, its progress and its sent-back answers, from one scoring session.
 
-    queue: every scored self-assessment answer of the quarter, riskiest first (review_queue.sql: unsupported
-    完成, then 需核实, then the largest gain over last quarter's answer of the item); columns QUEUE_COLUMNS,
-    then period, item_order, flag, submission_id, row_no, answer_fp. risk 1–3 (RISK_NAMES), supported = risk 3
-    (the answer stands on its own: what accept_supported confirms), gain = the answer's value − last quarter's
-    (NaN without one), state pending | sent_back | reviewed (STATE_NAMES; state_name is the decision's name for
-    a reviewed one). progress: per college (scope 'college') and in all (scope 'school', college None): the
-    answers in total, reviewed (认定…), sent_back and pending, share = reviewed / total (0–1); colleges least
-    reviewed first. `scope` (a college admin's college) limits both to that college.
+    queue: the scored self-assessment answers matching every filter given (college, branch_type, item_id,
+    state = pending | sent_back | reviewed, branch_code, supported; None: any), riskiest first
+    (review_queue.sql: unsupported 完成, then 需核实, then the largest gain over last quarter's answer of the
+    item), at most `limit` rows; columns QUEUE_COLUMNS, then period, item_order, flag. risk 1–3 (RISK_NAMES),
+    supported = risk 3 (the answer stands on its own), gain = the answer's value − last quarter's (NaN without
+    one), state_name 待审核 / 退回补充 / the decision's name. progress: per college (scope 'college', least
+    reviewed first) and in all (scope 'school', college None) the answers in total, reviewed (认定…), sent_back
+    and pending, share = reviewed / total (0–1) — whatever the filters. `scope` (a college admin's college)
+    limits everything to that college.
     """
     period = str(Period.parse(period))
+    where = {"college": college, "type": branch_type, "item": item_id, "state": state, "branch": branch_code,
+             "supported": supported}
     with scoring._session(db, [period], "self_assessment", with_prev=False) as con:
         sql = scoring._sql("review_queue")
         if scope is not None:
             sql = f"SELECT * FROM ({sql}) q WHERE college = $scope"
         con.execute(f"CREATE TEMP TABLE review_queue AS {sql}",
-                    {"period": period, "sent_back": SENT_BACK, **({"scope": scope} if scope is not None else {})})
-        queue = scoring._df(con, "SELECT * FROM review_queue ORDER BY risk, gain DESC NULLS LAST, college, "
-                                 "branch_code, item_order")
+                    {"period": period, "sent_back": SENT_BACK, **({"scope": scope} if scope is not None else {})}
+                    ).fetchall()
+        cols = "* EXCLUDE (submission_id, row_no, answer_fp)"
+        top = f" LIMIT {int(limit)}" if limit is not None else ""
+        queue = scoring._df(con, f"SELECT {cols} FROM review_queue {_WHERE} {_ORDER}{top}", where)
+        matching = con.execute(f"SELECT count(*) FROM review_queue {_WHERE}", where).fetchall()[0][0]
         progress = scoring._df(con, _PROGRESS)
-    if queue.empty:
-        progress = progress.iloc[0:0]
-    return _shape_queue(queue), _shape_progress(progress)
+        back = scoring._df(con, f"SELECT {cols} FROM review_queue WHERE state = 'sent_back' "
+                                "ORDER BY college, branch_code, item_order")
+        acceptable = scoring._df(con, _ACCEPTABLE)
+    return Board(_shape_queue(queue), int(matching), _shape_progress(progress), _shape_queue(back), acceptable)
 
 
-def select(queue: pd.DataFrame, *, college: str | None = None, branch_type: str | None = None,
-           item_id: str | None = None, state: str | None = None, branch_code: str | None = None,
-           supported: bool | None = None) -> pd.DataFrame:
-    """The rows of a queue (from `board`) matching every filter given (None: any), in queue order."""
-    keep = pd.Series(True, index=queue.index)
-    for col, value in (("college", college), ("branch_type", branch_type), ("item_id", item_id),
-                       ("state", state), ("branch_code", branch_code), ("supported", supported)):
-        if value is not None:
-            keep &= queue[col] == value
-    return queue[keep].reset_index(drop=True)
-
-
-def queue(period: str, db: str | Path | None = None, *, scope: str | None = None, **filters) -> pd.DataFrame:
-    """The review queue of one quarter, riskiest first (see `board`), with the filters of `select`."""
-    return select(board(period, db, scope=scope)[0], **filters)
+def queue(period: str, db: str | Path | None = None, **filters) -> pd.DataFrame:
+    """The review queue of one quarter, riskiest first, with the filters of `board` (and `scope`)."""
+    return board(period, db, **filters).queue
 
 
 def progress(period: str, db: str | Path | None = None, *, scope: str | None = None) -> pd.DataFrame:
     """Review progress of one quarter per college and in all (see `board`)."""
-    return board(period, db, scope=scope)[1]
+    return board(period, db, scope=scope, limit=0).progress
 
 
 def accept_supported(branch_code: str, period: str, *, reviewer: Actor | str, db: str | Path | None = None,

@@ -69,14 +69,15 @@ def test_queue_order_unsupported_done_then_needs_check_then_largest_gain(db):
 
 def test_filters_by_college_type_item_and_state(db):
     q = review.queue(Q2, db)
-    assert keys(review.select(q, college=XX)) == [k for k in keys(q) if k[0] == "B"]
-    assert keys(review.select(q, branch_type="student")) == [k for k in keys(q) if k[0] == "B"]
+    assert keys(review.queue(Q2, db, college=XX)) == [k for k in keys(q) if k[0] == "B"]
+    assert keys(review.queue(Q2, db, branch_type="student")) == [k for k in keys(q) if k[0] == "B"]
     assert keys(review.queue(Q2, db, item_id="5.2.2")) == [("A", "5.2.2"), ("B", "5.2.2")]
+    assert keys(review.queue(Q2, db, item_id="5.2.2", college=JX)) == [("A", "5.2.2")]
     review.decide("A", Q2, "5.2.2", "done", reviewer="审核员", db=db)
-    q = review.queue(Q2, db)
-    assert keys(review.select(q, state="reviewed")) == [("A", "5.2.2")]
-    assert review.select(q, state="reviewed").iloc[0]["state_name"] == "认定完成"
-    assert keys(review.select(q, state="pending"))[0] == ("A", "5.1.1")  # the next answer
+    reviewed = review.queue(Q2, db, state="reviewed")
+    assert keys(reviewed) == [("A", "5.2.2")] and reviewed.iloc[0]["state_name"] == "认定完成"
+    b = review.board(Q2, db, state="pending", limit=2)
+    assert keys(b.queue) == [("A", "5.1.1"), ("B", "5.2.2")] and b.matching == 47  # the next answers; 48 − 1
 
 
 def test_progress_per_college_and_accept_all_supported(db):
@@ -88,9 +89,9 @@ def test_progress_per_college_and_accept_all_supported(db):
     rows = [tuple(r) for r in p[["scope", "college", "total", "reviewed", "sent_back", "pending"]].itertuples(index=False)]
     assert rows == [("college", JX, 24, 1, 1, 22), ("college", XX, 24, 23, 0, 1), ("school", None, 48, 24, 1, 23)]
     assert p["share"].tolist() == pytest.approx([1 / 24, 23 / 24, 0.5])
-    q = review.queue(Q2, db, branch_code="B")
-    assert keys(review.select(q, state="pending")) == [("B", "5.2.2")]
-    assert set(review.select(q, state="reviewed")["decision"]) == {"mostly"}  # confirmed as answered
+    assert keys(review.queue(Q2, db, branch_code="B", state="pending")) == [("B", "5.2.2")]
+    assert set(review.queue(Q2, db, branch_code="B", state="reviewed")["decision"]) == {"mostly"}  # as answered
+    assert review.board(Q2, db).acceptable.values.tolist() == [["A", 20]]  # B has none left
     assert review.accept_supported("B", Q2, reviewer="审核员", db=db) == []  # nothing left to accept
     # A: 7.1.1 and its 19 基本完成 answers are supported; 5.1.2 (review-only 完成) and 6.1.1 are not
     assert len(review.accept_supported("A", Q2, reviewer="审核员", db=db)) == 20
@@ -98,14 +99,16 @@ def test_progress_per_college_and_accept_all_supported(db):
 
 def test_a_college_admin_sees_and_decides_only_its_college(db):
     mine = Actor("xx", XX)
-    queue, progress = review.board(Q2, db, scope=XX)
+    b = review.board(Q2, db, scope=XX)
+    queue, progress = b.queue, b.progress
     assert set(queue["branch_code"]) == {"B"} and set(queue["college"]) == {XX}
+    assert review.queue(Q2, db, scope=XX, college=JX).empty
     assert progress["total"].tolist() == [24, 24] and progress["college"].tolist() == [XX, None]
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
         review.accept_supported("A", Q2, reviewer=mine, db=db)
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
         review.decide("A", Q2, "5.2.2", "done", reviewer=mine, db=db)
-    assert review.select(review.queue(Q2, db), state="reviewed").empty
+    assert review.queue(Q2, db, state="reviewed").empty
     assert len(review.accept_supported("B", Q2, reviewer=mine, db=db)) == 23
 
 
