@@ -12,6 +12,7 @@ from pipelines import followup, review, review_notice
 from pipelines.actor import Actor
 from pipelines.config import settings
 from pipelines.guide import guide
+from test_report_briefing import SOFFICE, needs_libreoffice
 from test_scoring_fixtures import ledger, save, workbook
 
 JX, XX = "机械学院", "信息学院"
@@ -154,8 +155,7 @@ def test_college_followup_list_carries_the_sent_back_items(db):
     assert load_workbook(io.BytesIO(followup.followup_workbook(db, period=Q2, college=JX))).sheetnames == ["督办清单"]
 
 
-@pytest.mark.skipif(subprocess.run(["which", "soffice"], capture_output=True).returncode != 0,
-                    reason="LibreOffice (soffice) not installed")
+@needs_libreoffice
 def test_libreoffice_prints_the_notice_on_one_a4_page(db, tmp_path):
     from pypdf import PdfReader
 
@@ -164,7 +164,7 @@ def test_libreoffice_prints_the_notice_on_one_a4_page(db, tmp_path):
                       comment="佐证材料不足，请补充会议记录、签到表和照片等材料后重新报送。", db=db)
     path = tmp_path / "notice.xlsx"
     path.write_bytes(review_notice.notice_bytes(Q2, "A", db))
-    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+    subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path / 'profile'}",
                     "--convert-to", "pdf", "--outdir", str(tmp_path / "out"), str(path)],
                    check=True, capture_output=True, timeout=180)
     pages = PdfReader(tmp_path / "out" / "notice.pdf").pages
