@@ -105,11 +105,10 @@ def progress_section(progress: pd.DataFrame) -> None:
                          "审核进度", min_value=0, max_value=100, format="%.1f%%")})
 
 
-def filters(period: str, actor: Actor) -> dict[str, str | None]:
-    """The four filters (college, branch type, item, state) as review.board's keyword arguments; the colleges
-    offered are those with a submission of the quarter (scoring.submission_status, no scoring needed)."""
+def filters(period: str, actor: Actor, cols) -> dict[str, str | None]:
+    """The four filters (college, branch type, item, state) in `cols`, as review.board's keyword arguments; the
+    colleges offered are those with a submission of the quarter (scoring.submission_status, no scoring needed)."""
     g = c.guide()
-    cols = st.columns(4)
     status = c.scores("submission_status", period)
     colleges = sorted(set(status.loc[status["status"] != "missing", "college"].dropna()))
     if actor.scope is None:
@@ -252,20 +251,21 @@ def render() -> None:
     if not periods:
         c.no_data()
         return
-    period = c.period_select(periods, key="rv_period")
-    chosen = filters(period, actor)
+    cols = st.columns([1.2, 1, 1, 1, 1])  # the quarter and the filters in one row (stacked on a phone)
+    period = c.period_select(periods, container=cols[0], key="rv_period")
+    chosen = filters(period, actor, cols[1:])
     board = c.scores("review.board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
     message()
     if board.progress.empty:
         st.info("本季度没有需要审核的自评（尚无报送，或不在当前账号的管理范围内）。", icon=":material/inbox:")
         return
-    progress_section(board.progress)
     list_key = f"rv_list_{st.session_state.get(ROUND_KEY, 0)}"
     at = current(board.queue, list_key)
     if at is None:
         st.success("筛选条件下没有需要审核的自评。", icon=":material/task_alt:")
     else:
         answer_section(period, board, at, actor)
+    progress_section(board.progress)
     list_section(board, list_key)
     sent_back_section(period, board.sent_back, None if at is None else str(board.queue.iloc[at]["branch_code"]), actor)
 
