@@ -15,7 +15,7 @@ from pipelines import auth, config, review
 from pipelines import db as dbmod
 from pipelines.actor import Actor
 from test_pages import ok, page
-from test_review_queue import JX, Q2, XX, a_q2, db, keys  # noqa: F401 - db is a fixture
+from test_review_queue import JX, Q2, XX, a_q2, build_school, keys
 from test_scoring_fixtures import save
 
 ADMIN, COLLEGE_ADMIN = "组织部审核", "信息学院审核"
@@ -33,6 +33,11 @@ def files(monkeypatch) -> dict[str, callable]:
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", record)
     return found
+
+
+@pytest.fixture
+def db():
+    return build_school()
 
 
 @pytest.fixture

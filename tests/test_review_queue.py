@@ -31,6 +31,10 @@ def a_q2(**changes):
 
 @pytest.fixture
 def db():
+    return build_school()
+
+
+def build_school():
     """A (teacher, 机械学院): Q1 every answer 未完成 but 5.1.1 基本完成; Q2 as A_Q2, the rest 基本完成.
     B (student, 信息学院): Q2 only, 5.2.2 完成 without 宣传典型 rows, the rest 基本完成."""
     path = settings().db_path
