@@ -75,7 +75,7 @@ def _decide(period: str, row: dict, decision: str, comment_key: str, next_key, a
 
 def _accept(period: str, code: str, name: str, actor: Actor) -> None:
     _write(lambda: review.accept_supported(code, period, reviewer=actor, db=str(c.db_file())),
-           f"已按自评认定{name}有佐证的自评。", st.session_state.get(PICK_KEY))
+           f"已按自评认定“{name}”的其余自评。", st.session_state.get(PICK_KEY))
 
 
 def message() -> None:
@@ -186,7 +186,7 @@ def accept_all(period: str, acceptable: pd.DataFrame, row: pd.Series, actor: Act
     if not n:
         return
     if st.session_state.get(CONFIRM_KEY) != code:
-        st.button(f"一键认定本支部 {n} 项有佐证的自评…", key="rv_accept_all",
+        st.button(f"一键按自评认定本支部 {n} 项…", key="rv_accept_all",
                   on_click=lambda: st.session_state.__setitem__(CONFIRM_KEY, code))
         return
     st.warning(f"将按支部自评认定“{md_text(name)}”的 {n} 项自评（有台账佐证的“完成”，以及“基本完成”“未完成”）；"

@@ -27,7 +27,7 @@ SENT_BACK = "sent_back"
 PENDING_NAME = "待审核"
 # queue states (review_queue.sql) and their Chinese names, in the order the status filter offers them
 STATE_NAMES = {"pending": PENDING_NAME, "sent_back": "退回补充", "reviewed": "已认定"}
-RISK_NAMES = {1: "完成但无佐证", 2: "需核实", 3: "有佐证"}
+RISK_NAMES = {1: "完成但无佐证", 2: "需核实", 3: "一般"}  # 3: the answer stands on its own (supported)
 QUEUE_COLUMNS = ["branch_code", "branch_name", "college", "branch_type", "item_id", "status", "status_name",
                  "evidence", "linked", "evidence_rows", "risk", "risk_name", "supported", "gain", "prev_status",
                  "prev_status_name", "prev_evidence", "state", "state_name", "decision", "decision_name",
