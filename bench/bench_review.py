@@ -57,10 +57,12 @@ def run(branches: int, quarters: int, decisions: int, db: Path | None = None, ou
     if db is None:
         tmp = tempfile.TemporaryDirectory()
         db = Path(tmp.name) / "bench_review.duckdb"
+    names = [config.env_name("db_path"), config.env_name("admins")]
+    saved = {k: os.environ.get(k) for k in names}
     try:
         synthesise(db, branches, quarters)
-        os.environ[config.env_name("db_path")] = str(db)
-        os.environ[config.env_name("admins")] = f"{ACCOUNT}:{auth.hash_password('bench-only', rounds=4)}"
+        os.environ[names[0]] = str(db)
+        os.environ[names[1]] = f"{ACCOUNT}:{auth.hash_password('bench-only', rounds=4)}"
         config.settings.cache_clear()
         period = [p for p in scoring.periods(db) if Period.parse(p).ended()][-1]
         answers = review.board(period, db, limit=0).matching
@@ -115,6 +117,12 @@ def run(branches: int, quarters: int, decisions: int, db: Path | None = None, ou
            f"({d:.3f} s; {d / c_:.2f}× a cold rerun of the same page)\n")
         return {"warm": w_, "cold": c_, "decision": d, "ok": ok, "answers": answers}
     finally:
+        for k, v in saved.items():  # the caller's settings back (a test runs this in its own process)
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        config.settings.cache_clear()
         if tmp is not None:
             tmp.cleanup()
 
