@@ -162,7 +162,8 @@ def main() -> None:
     if not allowed:
         st.stop()
     ensure_database()
-    c.prefetch()
+    if getattr(nav, "url_path", "") != "review":  # 审核 writes every click: no full warm-up of each version
+        c.prefetch()
     try:
         demo, total = demo_share()
         if SCREEN:
