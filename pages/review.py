@@ -31,6 +31,7 @@ PICK_KEY = "rv_pick"  # (branch_code, item_id) of the answer shown, when not the
 ROUND_KEY = "rv_round"  # bumped by every decision: a fresh comment box and list selection for the next answer
 CONFIRM_KEY = "rv_confirm"  # the branch whose 一键认定 waits for its confirm
 MESSAGE_KEY = "rv_message"  # (kind, text) of the last write, shown once on the next run
+NOTICE_KEY = "rv_notice_branch"  # the branch whose 整改通知 the download builds
 ALL = "全部"
 LIST_ROWS = 200  # queue rows listed below the answer (the queue itself is never cut)
 CAPTION = ("逐项审核各支部的自评：先看自评“完成”但台账中没有佐证的，再看需核实的，再看较上季度提高最多的。"
@@ -71,6 +72,8 @@ def _decide(period: str, row: dict, decision: str, comment_key: str, next_key, a
     _write(lambda: review.decide(row["branch_code"], period, row["item_id"], decision, reviewer=actor,
                                  comment=comment, db=str(c.db_file())),
            f"已保存：{row['branch_name']} 指标 {row['item_id']} {name}。", next_key)
+    if decision == review.SENT_BACK and st.session_state.get(MESSAGE_KEY, ("",))[0] == "success":
+        st.session_state[NOTICE_KEY] = row["branch_code"]  # its 整改通知 is the likely next download
 
 
 def _accept(period: str, code: str, name: str, actor: Actor) -> None:
@@ -224,8 +227,9 @@ def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, acto
     names = dict(zip(back["branch_code"], back["branch_name"]))
     codes = sorted(names)
     cols = st.columns(2)
-    code = cols[0].selectbox("支部", codes, index=codes.index(at_code) if at_code in codes else 0,
-                             format_func=lambda x: f"{names[x]}（{x}）", key="rv_notice_branch")
+    if st.session_state.get(NOTICE_KEY) not in codes:  # first view, or its branch re-submitted the items
+        st.session_state[NOTICE_KEY] = at_code if at_code in codes else codes[0]
+    code = cols[0].selectbox("支部", codes, format_func=lambda x: f"{names[x]}（{x}）", key=NOTICE_KEY)
     c.download_later(cols[0], "下载整改通知（Excel，A4 一页）",
                      lambda: review_notice.notice_bytes(period, code, db, scope=actor.scope),
                      file_name=review_notice.file_name(period, code, names[code]), mime=c.XLSX_MIME,

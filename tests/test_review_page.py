@@ -119,7 +119,7 @@ def test_send_back_lists_the_item_and_its_notice_holds_the_comment(db, accounts,
     ok(at)
     back = next(d.value for d in at.dataframe if "审核意见" in d.value.columns)
     assert back.values.tolist() == [[JX, "A支部", "5.2.2", "请补充宣传材料照片", ADMIN]]
-    assert at.metric[1].value == "1"
+    assert at.metric[1].value == "1" and at.selectbox(key="rv_notice_branch").value == "A"  # its notice, ready
     data = files["整改通知_A支部_2026年Q2.xlsx"]()
     cells = [c.value for row in load_workbook(io.BytesIO(data))["整改通知"].iter_rows() for c in row]
     assert "请补充宣传材料照片" in cells and any(str(c).startswith("5.2.2") for c in cells)
