@@ -7,6 +7,10 @@ review and one that changes the answer or its evidence returns the item to 待�
 nothing of their own, since the current review is looked up by the current submission's answer. Every
 decision is a row (the history; the current one is the latest, `stg_reviews`), an audit_log row and a
 manifest line, so `rebuild` replays it. How reviews enter the score: self_assessment.sql, docs/scoring.md.
+
+The 审核 page reads `board` (the queue riskiest first, its filters, progress per college, the sent-back answers;
+sql/marts/review_queue.sql) and writes through `decide` and `accept_supported`; `sent_back` feeds the 整改通知
+(review_notice.py) and the 督办清单's sent-back sheet (followup.py).
 """
 from __future__ import annotations
 
