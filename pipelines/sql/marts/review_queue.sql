@@ -39,7 +39,7 @@ judged AS (
     LEFT JOIN g_answers ans ON ans.status = c.status
     LEFT JOIN previous_answers p ON p.submission_id = c.prev_submission_id AND p.item_order = c.item_order
     LEFT JOIN g_answers pans ON pans.status = p.status
-    LEFT JOIN stg_reviews rv ON rv.review_id = c.review_id
+    LEFT JOIN reviews rv ON rv.review_id = c.review_id  -- the current review (self_assessment.sql found it)
 ),
 ranked AS (
     SELECT *,
