@@ -24,6 +24,7 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
     res = bench.run(branches=12, quarters=3, decisions=2, db=db, out=out)
     text = out.getvalue()
     assert "decision saved + next answer shown" in text and "target decision + next answer ≤ 0.5 s" in text
+    assert "reviews of the quarters before" in text
     assert res["decision"] > 0 and res["cold"] > 0 and res["answers"] > 0
     assert os.environ.get(config.env_name("db_path")) == before and config.env_name("admins") not in os.environ
     # two decisions through the page and two through the function, every one a review row of the quarter
