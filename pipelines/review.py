@@ -245,7 +245,7 @@ def board(period: str, db: str | Path | None = None, *, scope: str | None = None
     queue: the scored self-assessment answers matching every filter given (college, branch_type, item_id,
     state = pending | sent_back | reviewed, branch_code, supported; None: any), riskiest first
     (review_queue.sql: unsupported 完成, then 需核实, then the largest gain over last quarter's answer of the
-    item), at most `limit` rows; columns QUEUE_COLUMNS, then period, item_order, flag. risk 1–3 (RISK_NAMES),
+    item), at most `limit` rows; columns QUEUE_COLUMNS, then period, item_order. risk 1–3 (RISK_NAMES),
     supported = risk 3 (the answer stands on its own), gain = the answer's value − last quarter's (NaN without
     one), state_name 待审核 / 退回补充 / the decision's name. progress: per college (scope 'college', least
     reviewed first) and in all (scope 'school', college None) the answers in total, reviewed (认定…), sent_back
@@ -255,7 +255,7 @@ def board(period: str, db: str | Path | None = None, *, scope: str | None = None
     period = str(Period.parse(period))
     where = {"college": college, "type": branch_type, "item": item_id, "state": state, "branch": branch_code,
              "supported": supported}
-    with scoring._session(db, [period], "self_assessment", with_prev=False) as con:
+    with scoring._session(db, [period], "evidence", with_prev=False) as con:
         sql = scoring._sql("review_queue")
         if scope is not None:
             sql = f"SELECT * FROM ({sql}) q WHERE college = $scope"
