@@ -149,7 +149,10 @@ def main() -> None:
             st.Page("pages/guide.py", title="指标指南", icon=":material/menu_book:"),
             st.Page("pages/template.py", title="填报模板", icon=":material/description:"),
         ],
-        "管理": [st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:")],
+        "管理": [
+            st.Page("pages/upload.py", title="数据上传", icon=":material/upload_file:"),
+            st.Page("pages/review.py", title="审核", icon=":material/fact_check:"),
+        ],
     }
     # Behind the viewer gate the pages are registered but hidden and not run: no page list leaks, a link to
     # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
@@ -159,7 +162,8 @@ def main() -> None:
     if not allowed:
         st.stop()
     ensure_database()
-    c.prefetch()
+    if getattr(nav, "url_path", "") != "review":  # 审核 writes every click: no full warm-up of each version
+        c.prefetch()
     try:
         demo, total = demo_share()
         if SCREEN:

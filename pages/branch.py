@@ -18,6 +18,7 @@ from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
+from pages.evidence_view import evidence_section  # noqa: E402
 from pipelines.store import review  # noqa: E402
 from pipelines.guide.vocab import MeasureKind, MeasureStatus, TraceSource  # noqa: E402
 
@@ -215,38 +216,13 @@ def verified_caption(r: pd.Series) -> str:
     return text + members + "。"
 
 
-def evidence_section(code: str, period: str, item: str) -> None:
-    """The ledger and count rows that support the chosen item's self-assessment (its evidence link)."""
-    ev = c.guide().item(item).evidence
-    if ev is None:
-        return
-    rows = c.scores("evidence_rows", period, code)
-    rows = rows[rows["item_id"] == item]
-    acts = "、".join([c.guide().activity_name(a) for a in ev.activities]
-                    + [f.name for f in c.guide().count_fields if f.id in ev.counts])
-    window = "本季度" if ev.scope == "quarter" else "本年度截至本季度"
-    if rows.empty:
-        st.caption(f"自评佐证：{window}台账/统计数据中没有“{acts}”的记录，“完成”按“基本完成”计分，待审核认定。")
-        return
-    st.caption(f"自评佐证：{window}“{acts}”记录 {len(rows)} 行（“完成”据此有台账佐证）。")
-    g, fields = c.guide(), {f.id: f.name for f in c.guide().count_fields}
-    rows = rows.assign(activity_type=rows["activity_type"].map(lambda a: g.activity_name(a) if isinstance(a, str) else a),
-                       field=rows["field"].map(lambda f: fields.get(f, f) if isinstance(f, str) else f))
-    show = rows.drop(columns=["item_id"]).rename(columns={
-        "source": "佐证来源", "period": "报送季度", "sheet": "工作表", "row_no": "行号", "date": "日期",
-        "activity_type": "活动类型", "topic": "主题", "evidence": "佐证材料", "field": "统计项", "value": "数值"})
-    show["佐证来源"] = show["佐证来源"].map(TraceSource.labels()).fillna(show["佐证来源"])
-    show = show.loc[:, [col for col in show.columns if show[col].notna().any()]]
-    st.dataframe(show.astype(object).where(show.notna(), ""), hide_index=True, width="stretch", key="br_evidence")
-
-
 def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
     """The ledger, count and self-assessment rows behind the item picked in the item table."""
     items = data["item_scores"]
     if item not in set(items.loc[items["branch_code"] == code, "item_id"]):
         return
     st.markdown(f"**{md_text(c.item_label(item, 40))}：数据来源（台账明细）**")
-    evidence_section(code, period, item)
+    evidence_section(code, period, item, key="br_evidence")
     rows = c.scores("trace", period, code, item)
     if rows.empty:
         st.info("该考核要点在本季度没有对应的台账、统计或自评记录（可能尚未开展或未填写）。", icon=":material/info:")

@@ -32,6 +32,7 @@ from pipelines.scoring import alerts
 from pipelines.scoring import honours
 from pipelines.store import followup
 from pipelines.report import quarterly
+from pipelines.store import review
 from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.state import flush_url, state_widget  # noqa: E402
 from pages.text import md_text  # noqa: E402
@@ -117,8 +118,8 @@ def guide_key() -> str:
     return f"{g.version}:{g.fingerprint}"
 
 
-# what scores() may call: "fn" is scoring.fn, else "module.fn" of these read-only pipelines modules
-_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup}
+# what scores() may call: "fn" is scoring.fn, else "module.fn" of these pipelines modules (their reads only)
+_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup, "review": review}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

@@ -71,10 +71,11 @@ def settled(page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(300)
 
 
-def sign_in(page, base: str, account: str, password: str, signed_in_text: str | None = None) -> None:
-    """Open 数据上传 and sign in as an admin, the way a person does; waits for `signed_in_text` (default
-    '已登录管理员：<account>')."""
-    page.goto(base + "/upload")
+def sign_in(page, base: str, account: str, password: str, signed_in_text: str | None = None,
+            path: str = "/upload") -> None:
+    """Open an admin page (数据上传, or `path`) and sign in as an admin, the way a person does; waits for
+    `signed_in_text` (default '已登录管理员：<account>')."""
+    page.goto(base + path)
     page.get_by_label("管理员账号").wait_for(timeout=90_000)
     settled(page)
     page.get_by_label("管理员账号").fill(account)

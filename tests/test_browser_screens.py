@@ -29,6 +29,7 @@ PAGES = {  # url -> (file name, title, plotly charts drawn at least)
     "progress": ("progress", "报送进度", 1),
     "followups": ("followups", "督办整改", 0),
     "template": ("template", "填报模板", 0),
+    "review": ("review", "审核", 0),  # the sign-in (signed in: tests/test_browser_review.py)
     "?screen=1&view=2": ("meeting", None, 1),
 }
 LABELS_CHECKED = {"overview", "branch", "meeting"}  # compare and trends: their charts are being reworked

@@ -12,7 +12,7 @@ from app_server import free_port, start_app, stop_app
 from pages.warmup import stream_url, visit_pages
 
 TITLES = ["全校总览", "二级党组织画像", "支部画像", "教师与学生支部对比", "趋势分析", "会议大屏", "预警", "报送进度",
-          "督办整改", "指标指南", "填报模板", "数据上传"]  # navigation order
+          "督办整改", "指标指南", "填报模板", "数据上传", "审核"]  # navigation order
 MEETING_HEADING = "党建“双创”工作季度简报 · "  # the 会议大屏 shows the briefing's title and quarter as its heading
 
 

@@ -9,13 +9,14 @@ from pipelines.guide.period import Period
 
 REVIEWER = "组织部审核员（演示）"
 REVIEW_SHARE = 0.25  # the share of the latest quarter's branches the demo reviewer has got to
+SEND_BACK_SHARE = 0.15  # of their unsupported or review-only 完成 answers, the share sent back (退回补充)
 
 
 def review_sample(db, *, seed: int = 0) -> int:
     """Review part of the latest quarter through pipelines.store.review, deterministically from the seed, so the
     review states (待审核, 认定…, 退回补充) and 核实率 have something to show. A supported 完成 is confirmed;
-    a 完成 without ledger support or on a review-only item is confirmed or rated 基本完成 (with a comment);
-    evidence of a few characters is sent back; other answers are confirmed as given. Returns decisions made."""
+    a 完成 without ledger support or on a review-only item is confirmed, rated 基本完成 or sent back (with a
+    comment); evidence of a few characters is sent back; other answers are confirmed as given. Returns decisions made."""
     from pipelines import scoring
     from pipelines.store import review
 
@@ -42,8 +43,12 @@ def _decision(answer, rng: np.random.Generator) -> tuple[str, str]:
         return min(g.self_assessment, key=lambda a: a.value).id, "未填写自评，认定未完成"
     if len(answer.evidence.strip()) < 4:
         return review.SENT_BACK, "佐证材料过于简略，请补充会议记录、照片等具体材料"
-    if status == g.full_answer and isinstance(answer.flag, str) and rng.random() < 0.5:
-        return g.self_assessment_without_evidence, "台账中未见足够的相关活动记录，认定基本完成"
+    if status == g.full_answer and isinstance(answer.flag, str):
+        draw = rng.random()
+        if draw < SEND_BACK_SHARE:
+            return review.SENT_BACK, "台账中未见相关活动记录，请补充会议记录、照片等佐证材料后重新报送"
+        if draw < 0.5:
+            return g.self_assessment_without_evidence, "台账中未见足够的相关活动记录，认定基本完成"
     return status, ""
 
 

@@ -85,35 +85,54 @@ def _head(ws, branch: str, files: list[FileResult], entry: RegistryEntry | None,
 
 def _file_table(ws, row: int, result: FileResult) -> int:
     """One file's name, then its problems (errors first); returns the next free row."""
-    span = len(COLUMNS)
-    layout.paragraph(ws, row, f"文件：{result.file_name}", span)
+    layout.paragraph(ws, row, f"文件：{result.file_name}", len(COLUMNS))
     ws.cell(row, 1).font = Font(size=11, bold=True)
-    row += 1
-    for j, (name, _) in enumerate(COLUMNS, 1):
+    rows = []
+    for n, p in enumerate(flatten(result.problems), 1):
+        what = CATALOGUE[p["code"]].title if p["code"] in CATALOGUE else p["code"]
+        rows.append((n, p["sheet"] or "—", p["cell"] or "—", f"{Severity.label_of(p['severity'])}：{what}",
+                     p["message"]))
+    return table(ws, row + 1, [name for name, _ in COLUMNS], rows) + 1
+
+
+def table(ws, row: int, headers: list[str], rows: Iterable[tuple]) -> int:
+    """A boxed table from `row`: a grey bold header, then one wrapped row per tuple (every cell inert), each as
+    tall as its text needs; returns the next free row. Shared by the 退回说明 and the 整改通知."""
+    for j, name in enumerate(headers, 1):
         cell = export.put(ws, row, j, name)
         cell.font, cell.border = Font(size=11, bold=True), _BOX
         cell.fill = PatternFill("solid", fgColor="F2F2F2")
-    for n, p in enumerate(flatten(result.problems), 1):
+    for values in rows:
         row += 1
-        what = CATALOGUE[p["code"]].title if p["code"] in CATALOGUE else p["code"]
-        values = (n, p["sheet"] or "—", p["cell"] or "—", f"{Severity.label_of(p['severity'])}：{what}",
-                  p["message"])
         for j, value in enumerate(values, 1):
             cell = export.put(ws, row, j, value)
             cell.font, cell.border = Font(size=11), _BOX
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         layout.fit_row(ws, row)
-    return row + 2
+    return row + 1
+
+
+def sheet(title: str, columns: tuple[tuple[str, float], ...]):
+    """A new workbook with one sheet named `title` whose columns have the given widths: (workbook, sheet)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    for j, (_, chars) in enumerate(columns, 1):
+        ws.column_dimensions[chr(64 + j)].width = chars
+    return wb, ws
+
+
+def one_page(ws) -> None:
+    """Print the sheet on one A4 page: fit to one page wide and one tall, the print area its used range."""
+    ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = 1
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_area = f"A1:{chr(64 + ws.max_column)}{ws.max_row}"
 
 
 def note_bytes(branch: str, files: list[FileResult], entry: RegistryEntry | None = None,
                today: dt.date | None = None) -> bytes:
     """One branch's return note as an .xlsx: a titled A4 sheet with the branch, each file and its problems."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = TITLE
-    for j, (_, chars) in enumerate(COLUMNS, 1):
-        ws.column_dimensions[chr(64 + j)].width = chars
+    wb, ws = sheet(TITLE, COLUMNS)
     period = _period_of(files)
     row = _head(ws, branch, files, entry, today or dt.date.today())
     for result in files:

@@ -15,7 +15,6 @@ A task checked in its own quarter (or with no later data) is 待核实 too. Expo
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
@@ -273,9 +272,11 @@ def file_name(period: str | None, college: str | None = None) -> str:
 
 
 def followup_workbook(db=None, *, period: str | None = None, college: str | None = None,
-                      scope: str | None = None) -> bytes:
+                      scope: str | None = None, sent_back: bool = False) -> bytes:
     """The 督办清单 of one college (or the whole school) as .xlsx bytes through pipelines.report.export: titled,
-    A4 with the list's title and quarter in the header and 第 X 页 / 共 Y 页 in the footer."""
+    A4 with the list's title and quarter in the header and 第 X 页 / 共 Y 页 in the footer. With `sent_back`, a
+    second sheet lists the quarter's answers sent back in review (退回补充, review.sent_back) with the
+    reviewers' comments, so one list carries everything a college has to chase."""
     from pipelines.report.quarterly import _table  # the report's one table writer: header fill, borders, wrapping
 
     df = followups(db, period=period, college=college, scope=scope)
@@ -298,4 +299,48 @@ def followup_workbook(db=None, *, period: str | None = None, college: str | None
         ws.freeze_panes = "A3"
     layout.page_setup(ws, period, title_rows="2:2" if len(table) else None, orientation=layout.orientation(ws),
                       header=f"{name} · {Period.parse(period).label}")
+    if sent_back:
+        _sent_back_sheet(wb, db, period, college, scope, name)
     return export.workbook_bytes(wb)
+
+
+SENT_BACK_TITLE = "退回补充事项"
+SENT_BACK_WIDTHS = {"序号": 5, "二级党组织": 12, "支部": 18, "考核要点": 26, "自评": 7, "原佐证材料": 16,
+                    "审核意见": 24, "审核人": 9, "整改情况": 14}
+SENT_BACK_STATE = "待补充（重新报送后重新审核）"
+
+
+def sent_back_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """review.sent_back rows as the 督办清单 prints them, Chinese headers."""
+    return pd.DataFrame({
+        "序号": range(1, len(rows) + 1),
+        "二级党组织": rows["college"].tolist(),
+        "支部": [f"{n}（{c}）" for n, c in zip(rows["branch_name"], rows["branch_code"])],
+        "考核要点": [guide().item_label(i, width=40) for i in rows["item_id"]],
+        "自评": [s if isinstance(s, str) else "未填写" for s in rows["status_name"]],
+        "原佐证材料": [e or "（未填写）" for e in rows["evidence"]],
+        "审核意见": rows["comment"].tolist(),
+        "审核人": rows["reviewer"].tolist(),
+        "整改情况": [SENT_BACK_STATE] * len(rows),
+    }, columns=list(SENT_BACK_WIDTHS))
+
+
+def _sent_back_sheet(wb, db, period: str, college: str | None, scope: str | None, name: str) -> None:
+    """The 退回补充事项 sheet of the 督办清单 (review.sent_back of the quarter, the college or the scope)."""
+    from pipelines.store import review
+    from pipelines.report.quarterly import _table
+
+    ws = wb.create_sheet(SENT_BACK_TITLE)
+    layout.sheet_title(ws, f"{name} · {SENT_BACK_TITLE}", period)
+    table = sent_back_frame(review.sent_back(period, db, college=college, scope=scope))
+    if table.empty:
+        ws["A2"] = "本季度没有退回补充的自评事项。"
+    else:
+        _table(ws, table, top=2)
+        for j, col in enumerate(table.columns, 1):
+            ws.column_dimensions[get_column_letter(j)].width = SENT_BACK_WIDTHS[col]
+        for row in range(2, ws.max_row + 1):
+            layout.fit_row(ws, row)
+        ws.freeze_panes = "A3"
+    layout.page_setup(ws, period, title_rows="2:2" if len(table) else None, orientation=layout.orientation(ws),
+                      header=f"{name} · {SENT_BACK_TITLE} · {Period.parse(period).label}")

@@ -27,6 +27,11 @@ support AS (
 linked AS (
     SELECT DISTINCT item_order FROM g_evidence
 ),
+current_reviews AS (
+    -- the scored periods' reviews only: the filter on a partition key runs before stg_reviews' window, which
+    -- over every review of every quarter would cost more than the rest of this mart
+    SELECT * FROM stg_reviews WHERE period IN (SELECT period FROM g_targets)
+),
 judged AS (
     SELECT r.*, k.item_order, ans.value AS self_value, rv.review_id, r.status = cfg.done_status AS done,
            l.item_order IS NOT NULL AS linked, coalesce(sp.evidence_rows, 0) AS evidence_rows,
@@ -37,7 +42,7 @@ judged AS (
     LEFT JOIN g_answers ans ON ans.status = r.status
     LEFT JOIN linked l ON l.item_order = k.item_order
     LEFT JOIN support sp ON sp.submission_id = r.submission_id AND sp.item_order = k.item_order
-    LEFT JOIN stg_reviews rv ON rv.branch_code = r.branch_code AND rv.period = r.period
+    LEFT JOIN current_reviews rv ON rv.branch_code = r.branch_code AND rv.period = r.period
                             AND rv.item_id = r.item_id AND rv.answer_fp = r.answer_fp
     LEFT JOIN g_answers dv ON dv.status = rv.decision
 ),
