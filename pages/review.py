@@ -19,6 +19,7 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
+from pages import tables  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import auth, scoring  # noqa: E402
@@ -98,14 +99,14 @@ def progress_section(progress: pd.DataFrame) -> None:
     cols[0].metric("待审核", int(school["pending"]), border=True)
     cols[1].metric("退回补充", int(school["sent_back"]), border=True)
     cols[2].metric("已认定", int(school["reviewed"]), border=True)
-    cols[3].metric("审核进度", c.fmt_pct(school["share"]), border=True)
+    cols[3].metric("审核进度", tables.fmt_pct(school["share"]), border=True)
     colleges = progress[progress["scope"] == "college"]
     with st.expander(f"各二级党组织审核进度（{len(colleges)} 个，进度最低的在前）"):
         table = pd.DataFrame({"二级党组织": colleges["college"], "已认定": colleges["reviewed"],
                               "退回补充": colleges["sent_back"], "待审核": colleges["pending"],
                               "自评总数": colleges["total"],
                               "审核进度": scoring.shown_percent(colleges["share"])})
-        st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 320), key="rv_progress",
+        st.dataframe(table, hide_index=True, width="stretch", height=tables.table_height(len(table), 320), key="rv_progress",
                      column_config={"审核进度": st.column_config.ProgressColumn(
                          "审核进度", min_value=0, max_value=100, format="%.1f%%")})
 
@@ -212,8 +213,8 @@ def list_section(board: review.Board, list_key: str) -> None:
                           "上季度自评": head["prev_status_name"], "审核状态": head["state_name"]})
     st.caption("勾选一行可审核该项。" + (f"仅列出前 {LIST_ROWS} 项，可用上方筛选缩小范围。"
                                        if board.matching > LIST_ROWS else ""))
-    st.dataframe(table, hide_index=True, width="stretch", height=c.table_height(len(table), 420), key=list_key,
-                 on_select="rerun", selection_mode="single-row", placeholder=c.MISSING)
+    st.dataframe(table, hide_index=True, width="stretch", height=tables.table_height(len(table), 420), key=list_key,
+                 on_select="rerun", selection_mode="single-row", placeholder=tables.MISSING)
 
 
 def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, actor: Actor) -> None:
@@ -224,7 +225,7 @@ def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, acto
         return
     st.dataframe(pd.DataFrame({"二级党组织": back["college"], "支部": back["branch_name"], "考核要点": back["item_id"],
                                "审核意见": back["comment"], "审核人": back["reviewer"]}),
-                 hide_index=True, width="stretch", height=c.table_height(len(back), 300), key="rv_sent_back")
+                 hide_index=True, width="stretch", height=tables.table_height(len(back), 300), key="rv_sent_back")
     db = str(c.db_file())
     names = dict(zip(back["branch_code"], back["branch_name"]))
     codes = sorted(names)
@@ -232,16 +233,16 @@ def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, acto
     if st.session_state.get(NOTICE_KEY) not in codes:  # first view, or its branch re-submitted the items
         st.session_state[NOTICE_KEY] = at_code if at_code in codes else codes[0]
     code = cols[0].selectbox("支部", codes, format_func=lambda x: f"{names[x]}（{x}）", key=NOTICE_KEY)
-    c.download_later(cols[0], "下载整改通知（Excel，A4 一页）",
+    tables.download_later(cols[0], "下载整改通知（Excel，A4 一页）",
                      lambda: review_notice.notice_bytes(period, code, db, scope=actor.scope),
-                     file_name=review_notice.file_name(period, code, names[code]), mime=c.XLSX_MIME,
+                     file_name=review_notice.file_name(period, code, names[code]), mime=tables.XLSX_MIME,
                      key="rv_notice", icon=":material/download:")
     colleges = sorted(set(back["college"]))
     college = cols[1].selectbox("二级党组织", colleges, key="rv_list_college")
-    c.download_later(cols[1], "下载督办清单（含退回补充事项）",
+    tables.download_later(cols[1], "下载督办清单（含退回补充事项）",
                      lambda: followup.followup_workbook(db, period=period, college=college, scope=actor.scope,
                                                         sent_back=True),
-                     file_name=followup.file_name(period, college), mime=c.XLSX_MIME, key="rv_supervision",
+                     file_name=followup.file_name(period, college), mime=tables.XLSX_MIME, key="rv_supervision",
                      icon=":material/download:")
 
 

@@ -22,7 +22,6 @@ import duckdb
 import pandas as pd
 
 from pipelines.store import db as dbm
-from pipelines import scoring
 from pipelines.scoring import session
 from pipelines.store import journal, writes
 from pipelines.store.actor import Actor, authorize
