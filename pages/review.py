@@ -22,6 +22,7 @@ from pages import common as c  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
 from pages.text import md_text  # noqa: E402
+from pipelines.guide.vocab import ReviewState  # noqa: E402
 from pipelines import auth, scoring  # noqa: E402
 from pipelines.store import followup, review
 from pipelines.report import review_notice
@@ -126,8 +127,8 @@ def filters(period: str, actor: Actor, cols) -> dict[str, str | None]:
     items = [it.id for it in g.items if it.self_assessed]
     item = c.state_widget("select", "考核要点", [ALL, *items], "rv_item", container=cols[2],
                           format_func=lambda i: i if i == ALL else c.item_label(i, 16))
-    state = c.state_widget("select", "审核状态", [*review.STATE_NAMES, ALL], "rv_state", default="pending",
-                           container=cols[3], format_func=lambda s: review.STATE_NAMES.get(s, s))
+    state = c.state_widget("select", "审核状态", [*ReviewState.labels(), ALL], "rv_state", default="pending",
+                           container=cols[3], format_func=ReviewState.label_of)
     chosen = {"college": college, "branch_type": btype, "item_id": item, "state": state}
     return {k: None if v in (ALL, None) or (k == "college" and actor.scope) else v for k, v in chosen.items()}
 

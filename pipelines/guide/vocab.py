@@ -156,3 +156,19 @@ class AttentionKind(Vocab):
     LOWEST = "lowest", "总分最低"
     FALLS = "falls", "降幅最大"
     REPEAT_MISSING = "repeat_missing", "连续未报送"
+
+
+class ReviewState(Vocab):
+    """Where a self-assessed answer stands in review (审核): the queue's `state` (review_queue.sql)."""
+
+    PENDING = "pending", "待审核"
+    SENT_BACK = "sent_back", "退回补充"
+    REVIEWED = "reviewed", "已认定"
+
+
+class ReviewRisk(Vocab):
+    """Why an answer sits where it does in the review queue (review_queue.sql's `risk`, 1 first)."""
+
+    UNSUPPORTED = "1", "完成但无佐证"
+    TO_CHECK = "2", "需核实"
+    ORDINARY = "3", "一般"  # the answer stands on its own (supported)

@@ -27,13 +27,10 @@ from pipelines.store import journal, writes
 from pipelines.store.actor import Actor, authorize
 from pipelines.guide import Guide, guide
 from pipelines.guide.period import Period
-from pipelines.guide.vocab import AuditAction
+from pipelines.guide.vocab import AuditAction, ReviewRisk, ReviewState
 
-SENT_BACK = "sent_back"
-PENDING_NAME = "待审核"
-# queue states (review_queue.sql) and their Chinese names, in the order the status filter offers them
-STATE_NAMES = {"pending": PENDING_NAME, "sent_back": "退回补充", "reviewed": "已认定"}
-RISK_NAMES = {1: "完成但无佐证", 2: "需核实", 3: "一般"}  # 3: the answer stands on its own (supported)
+SENT_BACK = ReviewState.SENT_BACK
+PENDING_NAME = ReviewState.PENDING.label
 QUEUE_COLUMNS = ["branch_code", "branch_name", "college", "branch_type", "item_id", "status", "status_name",
                  "evidence", "linked", "evidence_rows", "risk", "risk_name", "supported", "gain", "prev_status",
                  "prev_status_name", "prev_evidence", "state", "state_name", "decision", "decision_name",
@@ -224,7 +221,7 @@ class Board:
 
 def _shape_queue(df: pd.DataFrame) -> pd.DataFrame:
     names = decision_names()
-    df = df.assign(risk_name=df["risk"].map(RISK_NAMES), state_name=df["state"].map(STATE_NAMES),
+    df = df.assign(risk_name=df["risk"].map(lambda r: ReviewRisk.label_of(str(r))), state_name=df["state"].map(ReviewState.labels()),
                    decision_name=df["decision"].map(lambda d: names.get(d) if isinstance(d, str) else None))
     df["state_name"] = df["state_name"].where(df["state"] != "reviewed", df["decision_name"])
     for col in ("supported", "linked"):
@@ -247,7 +244,7 @@ def board(period: str, db: str | Path | None = None, *, scope: str | None = None
     queue: the scored self-assessment answers matching every filter given (college, branch_type, item_id,
     state = pending | sent_back | reviewed, branch_code, supported; None: any), riskiest first
     (review_queue.sql: unsupported 完成, then 需核实, then the largest gain over last quarter's answer of the
-    item), at most `limit` rows; columns QUEUE_COLUMNS, then period, item_order. risk 1–3 (RISK_NAMES),
+    item), at most `limit` rows; columns QUEUE_COLUMNS, then period, item_order. risk 1–3 (ReviewRisk),
     supported = risk 3 (the answer stands on its own), gain = the answer's value − last quarter's (NaN without
     one), state_name 待审核 / 退回补充 / the decision's name. progress: per college (scope 'college', least
     reviewed first) and in all (scope 'school', college None) the answers in total, reviewed (认定…), sent_back
