@@ -1,0 +1,167 @@
+"""Ingest benchmark (issue 14, target 4): a quarter of branch workbooks through `ingest` against a plain calamine
+read of the same files, measured in the same run, with a breakdown of where the time goes; and a batch checked and
+previewed through the upload page's pipeline functions (`plan(..., on_conflict="refuse", with_scores=True)`,
+`late_notes`, `change_preview`).
+
+    python bench/bench_ingest.py                      # 1,000 workbooks (one quarter of a 1,000-branch demo school)
+    python bench/bench_ingest.py --n 200 --preview 100
+    python bench/bench_ingest.py --files DIR          # an existing demo folder (generate's layout)
+
+Rows of the report (ms per file, best of --repeat where stated):
+  calamine      python-calamine opens each file from its bytes and reads every sheet to Python lists (the floor)
+  reader        pipelines.reader.read_workbook in this process (all validation, no worker)
+  plan          pipelines.plan.plan: the reads through the worker process(es) of safe_read, decisions
+  apply         pipelines.ingest.apply: archive, journal, DuckDB writes
+  ingest        plan + apply = `ingest(files)` into a fresh database holding the registry (the CLI's path)
+Target: ingest <= 5x calamine; 300 files checked and previewed <= 10 s.
+Files and databases are written under bench/out/ (git-ignored).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+OUT = ROOT / "bench" / "out"
+TARGET_RATIO = 5.0
+TARGET_PREVIEW_S = 10.0
+
+
+def demo_folder(n: int, files: Path | None) -> tuple[Path, list[Path]]:
+    """A demo school of `n` branches and one quarter (built once under bench/out/), its workbooks in upload order."""
+    from pipelines import demo
+
+    folder = files or OUT / f"demo{n}x1_files"
+    if not (folder / demo.SUMMARY_FILE).exists():
+        print(f"generating {n} demo workbooks …", flush=True)
+        demo.generate(folder, branches=n, quarters=1)
+    return folder, demo.demo_files(folder)
+
+
+def calamine_read(data: list[bytes]) -> float:
+    """Seconds to open every file from its bytes and read each sheet with calamine (nothing checked)."""
+    from python_calamine import CalamineWorkbook
+
+    t = time.perf_counter()
+    for d in data:
+        wb = CalamineWorkbook.from_filelike(__import__("io").BytesIO(d))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        wb.close()
+    return time.perf_counter() - t
+
+
+def reader_read(data: list[tuple[str, bytes]], registry) -> float:
+    """Seconds for reader.read_workbook in this process (validation without the worker)."""
+    from pipelines import reader
+
+    t = time.perf_counter()
+    for name, d in data:
+        reader.read_workbook(d, name, registry=registry)
+    return time.perf_counter() - t
+
+
+def fresh_db(folder: Path, tag: str) -> Path:
+    """A new database under bench/out/ holding the demo registry."""
+    from pipelines import demo, ingest
+
+    db = OUT / f"ingest_{tag}.duckdb"
+    for f in OUT.glob(db.name + "*"):
+        shutil.rmtree(f) if f.is_dir() else f.unlink()
+    ingest.load_registry(folder / demo.REGISTRY_FILE, db, actor="bench")
+    return db
+
+
+def run_ingest(folder: Path, files: list[Path]) -> dict:
+    """plan and apply (= ingest) into a fresh database; seconds of each, and the statuses."""
+    from pipelines import ingest, plan
+
+    db = fresh_db(folder, "run")
+    t = time.perf_counter()
+    p = plan.plan(files, db, on_conflict="last_wins")
+    t_plan = time.perf_counter() - t
+    t = time.perf_counter()
+    results = ingest.apply(p, "bench")
+    t_apply = time.perf_counter() - t
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {"plan": t_plan, "apply": t_apply, "statuses": statuses, "db_bytes": db.stat().st_size}
+
+
+def run_preview(folder: Path, files: list[Path]) -> dict:
+    """The upload page's pipeline on `files` as uploaded bytes: plan(refuse, with_scores) + late_notes + change_preview,
+    against the demo database with the earlier files already stored (so some are replacements)."""
+    from pipelines import ingest, plan
+    from pipelines.changes import change_preview
+
+    db = fresh_db(folder, "preview")
+    half = files[: len(files) // 2]
+    ingest.ingest(half, db, actor="bench")  # so the preview has scores before and replacements to show
+    pairs = [(f.name, f.read_bytes()) for f in files]
+    t = time.perf_counter()
+    p = plan.plan(pairs, db, on_conflict="refuse", with_scores=True)
+    t_plan = time.perf_counter() - t
+    t = time.perf_counter()
+    plan.late_notes(p.results, db)
+    t_late = time.perf_counter() - t
+    t = time.perf_counter()
+    change_preview(p)
+    t_change = time.perf_counter() - t
+    return {"plan": t_plan, "late": t_late, "change": t_change, "total": t_plan + t_late + t_change,
+            "statuses": {s: len(p.of_status(s)) for s in plan.STATUS_NAMES}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1000, help="branches of the demo school (one workbook each)")
+    ap.add_argument("--files", type=Path, default=None, help="an existing demo folder")
+    ap.add_argument("--preview", type=int, default=300, help="files checked and previewed (0 to skip)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the in-process reads (best is reported)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DJ_UPLOAD_DAY", "2026-12-05")
+
+    folder, files = demo_folder(args.n, args.files)
+    files = files[: args.n]
+    n = len(files)
+    data = [(f.name, f.read_bytes()) for f in files]
+    from pipelines import plan as planmod
+
+    registry = planmod.snapshot(fresh_db(folder, "registry"))[0]
+    cal = min(calamine_read([d for _, d in data]) for _ in range(args.repeat))
+    red = min(reader_read(data, registry) for _ in range(args.repeat))
+    ing = run_ingest(folder, files)
+    total = ing["plan"] + ing["apply"]
+    per = lambda s: s / n * 1000  # noqa: E731
+    print(f"\ningest benchmark — {n} workbooks of one quarter ({folder.name}), {os.cpu_count()} cores")
+    print(f"{'what':<12}{'ms/file':>9}{'× calamine':>12}")
+    for label, s in (("calamine", cal), ("reader", red), ("plan", ing["plan"]), ("apply", ing["apply"]),
+                     ("ingest", total)):
+        print(f"{label:<12}{per(s):>9.2f}{s / cal:>12.2f}")
+    print(f"statuses: {ing['statuses']}; database {ing['db_bytes'] / 1e6:.1f} MB")
+    ok = total / cal <= TARGET_RATIO
+    print(f"target ingest <= {TARGET_RATIO:g}x calamine: {'met' if ok else 'NOT met'} ({total / cal:.1f}x)")
+    figures = {"n": n, "calamine_s": cal, "reader_s": red, **{f"ingest_{k}": v for k, v in ing.items()}}
+    if args.preview:
+        pv = run_preview(folder, files[: args.preview])
+        print(f"\nupload page pipeline on {min(args.preview, n)} files: plan {pv['plan']:.2f} s, late notes "
+              f"{pv['late']:.2f} s, change preview {pv['change']:.2f} s = {pv['total']:.2f} s "
+              f"(target <= {TARGET_PREVIEW_S:g} s: {'met' if pv['total'] <= TARGET_PREVIEW_S else 'NOT met'}); "
+              f"statuses {pv['statuses']}")
+        figures["preview"] = pv
+    if args.json:
+        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
