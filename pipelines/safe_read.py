@@ -40,6 +40,7 @@ TIME_LIMIT_S = 60.0  # wall time for one file; a template reads in well under a 
 FAULT_ENV = "DJ_PARSE_FAULT"
 ROOT = Path(__file__).resolve().parent.parent
 _HEADER = struct.Struct("<Q")
+_SAME_REGISTRY = "same-registry-as-before"  # the request's registry: the one this worker was last sent
 
 
 @dataclass
@@ -57,6 +58,9 @@ class _Worker:
     def __init__(self, memory_mb: int):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.memory_mb = memory_mb
+        # The registry (a dict of about 1,000 entries at a large school) costs more to pickle than a workbook
+        # to read; a batch passes one dict for all its files, so it is sent once per worker and batch.
+        self.registry: object = None
         self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.safe_read", str(memory_mb)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
@@ -124,7 +128,13 @@ def run(kind: str, source: Path | bytes | str, file_name: str | None, registry=N
             if _worker is not None:
                 _worker.stop()
             _worker = _Worker(memory_mb)
-        return _worker.ask((kind, source, file_name, registry, env, fault), seconds)
+        sent = registry
+        if registry is not None and registry is _worker.registry:
+            sent = _SAME_REGISTRY
+        out = _worker.ask((kind, source, file_name, sent, env, fault), seconds)
+        if _worker is not None and _worker.alive():  # a fresh worker after a failure is sent it again
+            _worker.registry = registry
+        return out
 
 
 def _name(source, file_name: str | None) -> str:
@@ -170,14 +180,23 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
 
 
 
+_state: dict = {"registry": None, "env": None}  # the worker's: the last registry and settings it was sent
+
+
 def _answer(request: tuple) -> tuple:
     from pipelines import reader
 
     kind, source, file_name, registry, env, fault = request
-    for k in [k for k in os.environ if k.startswith("DJ_")]:
-        del os.environ[k]
-    os.environ.update(env)  # the caller's settings (guide path) as of this call
-    config.settings.cache_clear()
+    if registry == _SAME_REGISTRY:
+        registry = _state["registry"]
+    else:
+        _state["registry"] = registry
+    if env != _state["env"]:
+        for k in [k for k in os.environ if k.startswith("DJ_")]:
+            del os.environ[k]
+        os.environ.update(env)  # the caller's settings (guide path) as of this call
+        config.settings.cache_clear()
+        _state["env"] = env
     if fault == "abort":
         os.abort()
     if kind == "workbook":
