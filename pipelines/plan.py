@@ -260,8 +260,7 @@ def plan(files: Iterable[Source] | Source, db: str | Path | None = None, *, on_c
     registry, current = snapshot(path)
     notes, results = BatchNotes(), []
     out = Plan(path, version, on_conflict, results)
-    for i, item in enumerate(items):
-        parsed, data = sources.read(item, registry)
+    for i, (item, (parsed, data)) in enumerate(zip(items, sources.read_all(items, registry))):
         res = _decide(parsed, current)
         if res.ok:
             notes.note(res)

@@ -22,12 +22,15 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import queue
 import resource
 import select
 import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,14 +111,17 @@ class _Worker:
                 pass
 
 
-_lock = threading.Lock()  # one worker, one file at a time (the server's sessions queue here)
-_worker: _Worker | None = None
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+"""Worker processes a batch is read by at once (`read_many`); each is capped at MEMORY_LIMIT_MB on its own."""
+_locks = [threading.Lock() for _ in range(WORKERS)]  # one file at a time per worker (sessions queue here)
+_workers: list[_Worker | None] = [None] * WORKERS
+_worker: _Worker | None = None  # worker 0, the one `run` uses unless told otherwise
 
 
 def run(kind: str, source: Path | bytes | str, file_name: str | None, registry=None, *,
-        memory_mb: int = MEMORY_LIMIT_MB, seconds: float = TIME_LIMIT_S) -> Outcome:
-    """Run `reader.read_workbook` (kind "workbook") or `reader.read_registry` (kind "registry") in the worker,
-    starting one when there is none (or after a crash); the worker is reused across files."""
+        memory_mb: int = MEMORY_LIMIT_MB, seconds: float = TIME_LIMIT_S, slot: int = 0) -> Outcome:
+    """Run `reader.read_workbook` (kind "workbook") or `reader.read_registry` (kind "registry") in worker
+    `slot`, starting one when there is none (or after a crash); the worker is reused across files."""
     global _worker
     name = _name(source, file_name)
     spec = os.environ.get(FAULT_ENV, "")
@@ -123,18 +129,44 @@ def run(kind: str, source: Path | bytes | str, file_name: str | None, registry=N
     env = {k: v for k, v in os.environ.items() if k.startswith("DJ_") and k != FAULT_ENV}
     if isinstance(source, (bytearray, memoryview)):
         source = bytes(source)
-    with _lock:
-        if _worker is None or not _worker.alive() or _worker.memory_mb != memory_mb:
-            if _worker is not None:
-                _worker.stop()
-            _worker = _Worker(memory_mb)
+    with _locks[slot]:
+        worker = _worker if slot == 0 else _workers[slot]
+        if worker is None or not worker.alive() or worker.memory_mb != memory_mb:
+            if worker is not None:
+                worker.stop()
+            worker = _Worker(memory_mb)
+            _workers[slot] = worker
+            if slot == 0:
+                _worker = worker
         sent = registry
-        if registry is not None and registry is _worker.registry:
+        if registry is not None and registry is worker.registry:
             sent = _SAME_REGISTRY
-        out = _worker.ask((kind, source, file_name, sent, env, fault), seconds)
-        if _worker is not None and _worker.alive():  # a fresh worker after a failure is sent it again
-            _worker.registry = registry
+        out = worker.ask((kind, source, file_name, sent, env, fault), seconds)
+        if worker.alive():  # a fresh worker after a failure is sent it again
+            worker.registry = registry
         return out
+
+
+def read_many(sources: list, read: Callable[[object, int], object]) -> Iterator:
+    """read(source, slot) for each source, spread over the WORKERS worker processes (threads here only wait
+    for them); results in the order of `sources`, as they come. One file's crash or timeout still ends only
+    its own worker (the next file on that slot starts a fresh one)."""
+    if WORKERS == 1 or len(sources) < 2:
+        yield from (read(x, 0) for x in sources)
+        return
+    free: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for k in range(WORKERS):
+        free.put(k)
+
+    def one(x):
+        k = free.get()
+        try:
+            return read(x, k)
+        finally:
+            free.put(k)
+
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="safe-read") as pool:
+        yield from pool.map(one, sources)
 
 
 def _name(source, file_name: str | None) -> str:
@@ -161,9 +193,10 @@ def _failed(name: str, failure: str) -> Problem:
 
 
 def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
-                  registry: dict[str, RegistryEntry] | None = None) -> ParsedWorkbook:
-    """`reader.read_workbook` in a child process; a crash, kill or timeout is a `file_parse_failed` problem."""
-    out = run("workbook", source, file_name, registry)
+                  registry: dict[str, RegistryEntry] | None = None, slot: int = 0) -> ParsedWorkbook:
+    """`reader.read_workbook` in a child process (worker `slot`); a crash, kill or timeout is a
+    `file_parse_failed` problem."""
+    out = run("workbook", source, file_name, registry, slot=slot)
     if not out.failure:
         return out.result
     name = _name(source, file_name)

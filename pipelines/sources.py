@@ -92,8 +92,9 @@ def _load(item: Item) -> tuple[Path | bytes | None, bytes | None, str | None]:
         return None, None, e.strerror or str(e)
 
 
-def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedWorkbook, bytes | None]:
-    """Read and validate one file; returns the parsed workbook and the exact bytes that were parsed.
+def read(item: Item, registry: dict[str, RegistryEntry] | None, slot: int = 0) -> tuple[ParsedWorkbook, bytes | None]:
+    """Read and validate one file (in the reader's worker `slot`); returns the parsed workbook and the exact
+    bytes that were parsed.
 
     A valid workbook always comes with its bytes (they are what gets archived); otherwise it is rejected.
     """
@@ -103,7 +104,7 @@ def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedW
     if failure is not None:
         return unreadable(item.file_name, failure), None
     try:
-        parsed = safe_read.read_workbook(source, item.file_name, registry=registry)
+        parsed = safe_read.read_workbook(source, item.file_name, registry=registry, slot=slot)
     except Exception as e:  # a reader bug must reject one file, not abort a batch of 300
         parsed = unreadable(item.file_name, f"{type(e).__name__}: {e}")
     if data is None and parsed.valid and item.path is not None:
@@ -115,3 +116,10 @@ def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedW
                                        "文件在读取过程中被修改，未导入。请关闭正在编辑它的程序后重新上传。",
                                        severity="error"))
     return parsed, data
+
+
+def read_all(items: list[Item], registry: dict[str, RegistryEntry] | None):
+    """(parsed, bytes) of each item in order, read by the reader's worker processes side by side."""
+    from pipelines import safe_read
+
+    return safe_read.read_many(items, lambda item, slot: read(item, registry, slot))
