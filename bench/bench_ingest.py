@@ -6,6 +6,7 @@ previewed through the upload page's pipeline functions (`plan(..., on_conflict="
     python bench/bench_ingest.py                      # 1,000 workbooks (one quarter of a 1,000-branch demo school)
     python bench/bench_ingest.py --n 200 --preview 100
     python bench/bench_ingest.py --files DIR          # an existing demo folder (generate's layout)
+    python bench/bench_ingest.py --n 300 --baseline 6034be4 --only-baseline   # before/after in one run
 
 Rows of the report (ms per file, best of --repeat where stated):
   calamine      python-calamine opens each file from its bytes and reads every sheet to Python lists (the floor)
@@ -119,6 +120,65 @@ def run_preview(folder: Path, files: list[Path]) -> dict:
             "statuses": {s: len(p.of_status(s)) for s in plan.STATUS_NAMES}}
 
 
+_TIMED = r"""
+import json, os, shutil, sys, time
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+from pipelines import demo, ingest, plan
+folder, db, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+files = demo.demo_files(folder)[:n]
+for f in db.parent.glob(db.name + "*"):
+    shutil.rmtree(f) if f.is_dir() else f.unlink()
+ingest.load_registry(folder / demo.REGISTRY_FILE, db, actor="bench")
+t = time.perf_counter(); p = plan.plan(files, db, on_conflict="last_wins"); t_plan = time.perf_counter() - t
+t = time.perf_counter(); r = ingest.apply(p, "bench"); t_apply = time.perf_counter() - t
+print(json.dumps({"plan": t_plan, "apply": t_apply, "accepted": sum(x.status == "accepted" for x in r)}))
+"""
+
+
+def tree_at(rev: str) -> Path:
+    """The repository as of `rev`, unpacked under bench/out/ (its pipelines/ is what gets timed)."""
+    import subprocess
+
+    sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    target = OUT / f"tree_{sha[:10]}"
+    if not (target / "pipelines").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def timed_in(tree: Path, folder: Path, n: int, tag: str) -> dict:
+    """plan + apply of n files with the pipelines of `tree`, in a fresh process (seconds)."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-c", _TIMED, str(folder), str(OUT / f"ingest_{tag}.duckdb"), str(n)],
+                         cwd=tree, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare(rev: str, folder: Path, files: list[Path], rounds: int) -> None:
+    """`rev`'s ingest and the current one on the same files, interleaved with calamine reads (same load)."""
+    base = tree_at(rev)
+    data = [f.read_bytes() for f in files]
+    rows: dict[str, list[float]] = {"calamine": [], rev: [], "current": []}
+    for _ in range(rounds):
+        rows["calamine"].append(calamine_read(data))
+        b = timed_in(base, folder, len(files), "base")
+        rows[rev].append(b["plan"] + b["apply"])
+        c = timed_in(ROOT, folder, len(files), "cur")
+        rows["current"].append(c["plan"] + c["apply"])
+        rows["calamine"].append(calamine_read(data))
+    n = len(files)
+    cal = sorted(rows["calamine"])[len(rows["calamine"]) // 2]
+    print(f"\nsame-run comparison, {n} files, {rounds} interleaved rounds (median):")
+    for k in (rev, "current"):
+        med = sorted(rows[k])[len(rows[k]) // 2]
+        print(f"  {k:<10} ingest {med / n * 1000:7.2f} ms/file = {med / cal:5.1f}x calamine ({cal / n * 1000:.2f} ms/file)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="branches of the demo school (one workbook each)")
@@ -126,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preview", type=int, default=300, help="files checked and previewed (0 to skip)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of the in-process reads (best is reported)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    ap.add_argument("--baseline", help="also time the ingest of this git revision on the same files, interleaved")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the --baseline comparison")
+    ap.add_argument("--only-baseline", action="store_true", help="only the --baseline comparison")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJ_UPLOAD_DAY", "2026-12-05")
@@ -133,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     folder, files = demo_folder(args.n, args.files)
     files = files[: args.n]
     n = len(files)
+    if args.baseline:
+        compare(args.baseline, folder, files, args.rounds)
+        if args.only_baseline:
+            return 0
     data = [(f.name, f.read_bytes()) for f in files]
     from pipelines import plan as planmod
 
