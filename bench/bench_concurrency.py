@@ -251,6 +251,13 @@ def report(r: dict, sessions: int, think: float, servers: int) -> None:
           + (f"; error messages pages showed: {r['alerts']}" if r["alerts"] else ""))
     print(f"  server: peak RSS {r['rss_mb']:.0f} MB (all processes), CPU {r['cpu_s']:.0f} s in {r['duration']:.0f} s "
           f"= {r['cpu_s'] / r['duration']:.2f} cores")
+    # Load-independent capacity: what one page costs the server in CPU, against what the crowd asks for. A
+    # process runs its scripts on one core (the GIL), so above 1.0 it queues whatever the machine's load.
+    per_visit = r["cpu_s"] / max(1, r["n"])
+    asked = sessions / (think + r["single_median"])
+    print(f"  server CPU per page view {per_visit * 1000:.0f} ms: one core serves at most {1 / per_visit:.1f} views/s; "
+          f"{sessions} viewers pausing {think:g} s ask for about {asked:.1f} views/s = {asked * per_visit:.2f} cores "
+          f"of {servers} process(es)")
     if r["ingest_s"] is not None:
         print(f"  ingest of the upload batch beside it: {r['ingest_s']:.1f} s, {r['ingest']}")
 
