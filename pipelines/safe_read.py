@@ -111,6 +111,7 @@ class _Worker:
                 pass
 
 
+WORKER_NICENESS = 10  # the workers' CPU priority below the server's (which serves viewers) when both want the CPU
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 """Worker processes a batch is read by at once (`read_many`); each is capped at MEMORY_LIMIT_MB on its own."""
 _locks = [threading.Lock() for _ in range(WORKERS)]  # one file at a time per worker (sessions queue here)
@@ -270,6 +271,10 @@ def serve(memory_mb: int) -> None:
     inp = os.fdopen(os.dup(0), "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
+    try:  # reading an upload is background work: on a busy server the viewers' pages go first
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
     from pipelines import reader  # noqa: F401  (imported once, before the first request)
     from pipelines.guide import guide
 
