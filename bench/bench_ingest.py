@@ -137,11 +137,14 @@ print(json.dumps({"plan": t_plan, "apply": t_apply, "accepted": sum(x.status == 
 
 
 def tree_at(rev: str) -> Path:
-    """The repository as of `rev`, unpacked under bench/out/ (its pipelines/ is what gets timed)."""
+    """The repository as of `rev`, unpacked in the temporary folder (its pipelines/ is what gets timed; outside
+    bench/ so that pyflakes on bench/ does not read it)."""
     import subprocess
 
     sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-    target = OUT / f"tree_{sha[:10]}"
+    import tempfile
+
+    target = Path(tempfile.gettempdir()) / f"dangjian_bench_tree_{sha[:10]}"
     if not (target / "pipelines").exists():
         target.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
@@ -162,6 +165,7 @@ def timed_in(tree: Path, folder: Path, n: int, tag: str) -> dict:
 def compare(rev: str, folder: Path, files: list[Path], rounds: int) -> None:
     """`rev`'s ingest and the current one on the same files, interleaved with calamine reads (same load)."""
     base = tree_at(rev)
+    folder = folder.resolve()
     data = [f.read_bytes() for f in files]
     rows: dict[str, list[float]] = {"calamine": [], rev: [], "current": []}
     for _ in range(rounds):
