@@ -1,22 +1,32 @@
-"""Dashboard page benchmark: each page's script time (AppTest) and time to a finished page in Chromium,
-on the 80-branch demo school and on a synthetic school of 1,000 branches × 8 quarters.
+"""Dashboard page benchmark (issue 14, targets 1 and 2): every page of app.py's navigation against the floor page
+(bench/floor_app.py: one plotly radar, nothing else), measured in the same run, on the 80-branch demo school and on
+a synthetic school of 1,000 branches × 8 quarters, with a breakdown of where the time goes.
 
-    python bench/bench_pages.py                 # both schools, AppTest and Chromium
-    python bench/bench_pages.py --no-browser    # AppTest only
-    python bench/bench_pages.py --demo-db FILE  # reuse a demo database instead of building one
+    python bench/bench_pages.py                  # both schools, AppTest, headless sessions and Chromium
+    python bench/bench_pages.py --no-browser     # without Chromium
+    python bench/bench_pages.py --demo-db FILE   # reuse a demo database instead of building one
+    python bench/bench_pages.py --no-demo --branches 10000 --quarters 2 --no-browser
 
-Targets (issue 4): every page under 1 s of script time and under 3 s to a finished page at 1,000 branches.
-
-"cold" = caches empty (the first visitor after new data: every scoring query runs); "warm" = the same page
-again (cached on the data version, what every later visitor gets). In Chromium, "first" is a fresh tab
-opening the page right after the server started — on `streamlit run app.py` (no warm start, the baseline) and
-on `streamlit run serve.py` (the README's command, after its warm start) — "again" a fresh tab opening it once
-more, "switch" a click in the sidebar.
-Databases are written under bench/out/ (git-ignored).
+Per page:
+  script cold / warm   AppTest run of the page file alone: caches empty (every query runs), then again (cached on
+                       the data version, what every later visitor gets)
+  server s             a headless session (bench/stream_client.py) asking `streamlit run serve.py` for the page after
+                       its warm start: from the request to the end of the script run (median of --repeat)
+  ws KB / charts / chart KB / elements   what that run sent: websocket bytes, plotly charts and their figures' JSON,
+                       every element
+  tab s, × floor       Chromium: a new tab of a browser that has the app's static files cached opens the page's URL,
+                       until finished (title shown, no script running, every plotly chart drawn, held 0.5 s;
+                       the hold not counted); median of --repeat; the floor page measured the same way
+  switch s             Chromium: a click on the page in the sidebar of an open dashboard until finished
+  view KB, × floor     bytes of that new tab as the network saw them (CDP: encoded HTTP responses not served from
+                       the cache + websocket frames both ways)
+Targets: tab ≤ 1.5× floor, switch ≤ 0.7 s. Databases are written under bench/out/ (git-ignored).
 """
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import shutil
 import statistics
@@ -31,17 +41,23 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from app_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
+from stream_client import Session  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-PAGES = {  # name -> (file, url path, title, plotly charts on the finished page)
-    "overview": ("pages/overview.py", "", "全校总览", 4),
-    "branch": ("pages/branch.py", "branch", "支部画像", 2),
-    "compare": ("pages/compare.py", "compare", "教师与学生支部对比", 5),
-    "trends": ("pages/trends.py", "trends", "趋势分析", 5),
-    "guide": ("pages/guide.py", "guide", "指标指南", 1),
+FLOOR = "bench/floor_app.py"
+FLOOR_TITLE = "底线页面"
+NAV = {  # url path -> page file, as app.py's st.navigation lists them
+    "": "pages/overview.py", "college": "pages/college.py", "branch": "pages/branch.py",
+    "compare": "pages/compare.py", "trends": "pages/trends.py", "meeting": "pages/meeting.py",
+    "alerts": "pages/alerts.py", "progress": "pages/progress.py", "followups": "pages/followups.py",
+    "guide": "pages/guide.py", "template": "pages/template.py", "upload": "pages/upload.py",
 }
-TARGET_SCRIPT_S = 1.0
-TARGET_BROWSER_S = 3.0
+TARGET_TAB_RATIO = 1.5
+TARGET_SWITCH_S = 0.7
+
+
+def label(path: str) -> str:
+    return "/" + (path or "(总览)")
 
 
 # ---- databases --------------------------------------------------------------------------------------
@@ -70,9 +86,17 @@ def demo_db(path: Path | None) -> Path:
     return target
 
 
+def private_copy(db: Path) -> Path:
+    """Each school on a private copy, so the benchmark never writes to the source."""
+    work = Path(tempfile.mkdtemp(prefix="bench_pages_")) / db.name
+    for f in db.parent.glob(db.name + "*"):
+        (shutil.copytree if f.is_dir() else shutil.copy)(f, work.parent / f.name)
+    return work
+
+
 # ---- AppTest --------------------------------------------------------------------------------------------
-def script_times(db: Path) -> dict[str, tuple[float, float]]:
-    """(cold, warm) seconds of one AppTest run of each page on `db`."""
+def script_times(db: Path, pages: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """(cold, warm) seconds of one AppTest run of each page file on `db`; the floor page under ''floor''."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -82,7 +106,7 @@ def script_times(db: Path) -> dict[str, tuple[float, float]]:
     config.settings.cache_clear()
     AppTest.from_file(str(ROOT / "pages/guide.py"), default_timeout=300).run()  # imports, once
     out = {}
-    for name, (file, *_rest) in PAGES.items():
+    for name, file in {**pages, "floor": FLOOR}.items():
         st.cache_data.clear()
         times = []
         for _ in range(2):
@@ -90,22 +114,65 @@ def script_times(db: Path) -> dict[str, tuple[float, float]]:
             t = time.perf_counter()
             at.run()
             times.append(time.perf_counter() - t)
-            if at.exception or at.error:
-                raise RuntimeError(f"{name} failed: {[e.value for e in list(at.exception) + list(at.error)]}")
+            if at.exception:
+                raise RuntimeError(f"{name} failed: {[e.value for e in at.exception]}")
         out[name] = (times[0], times[1])
     return out
 
 
+# ---- headless sessions -----------------------------------------------------------------------------------
+def session_stats(base: str, pages: list[str], repeat: int) -> dict[str, dict]:
+    """Per page: median server seconds of `repeat` visits in one session, and what the last visit sent."""
+    s = Session(base)
+    out = {}
+    try:
+        for p in pages:
+            s.visit(p)  # the first visit of this session to the page (widgets created), not counted
+        for p in pages:
+            visits = [s.visit(p) for _ in range(repeat)]
+            v = visits[-1]
+            if v.failed:
+                raise RuntimeError(f"{label(p)}: {v.status} {v.exceptions}")
+            out[p] = {"server_s": statistics.median(x.seconds for x in visits), "ws_kb": v.ws_bytes / 1024,
+                      "charts": v.charts, "chart_kb": v.chart_bytes / 1024, "elements": sum(v.elements.values()),
+                      "title": v.title, "messages": v.messages}
+    finally:
+        s.close()
+    return out
+
+
 # ---- Chromium ------------------------------------------------------------------------------------------
-def _wait_finished(page, title: str, charts: int, start: float, timeout_s: float = 120) -> float:
-    """Seconds from `start` until the title is shown, no script runs and `charts` plotly charts are drawn
-    (the state must then hold for 0.5 s, which is not counted)."""
-    page.get_by_role("heading", name=title, level=1).wait_for(timeout=timeout_s * 1000)
+class Meter:
+    """Bytes of one tab as the network saw them (Chrome DevTools Protocol): encoded bytes of every HTTP response
+    that was loaded (not served from the cache) plus every websocket frame's payload, both ways."""
+
+    def __init__(self, cdp) -> None:
+        self.http = 0
+        self.ws = 0
+        cdp.on("Network.loadingFinished", lambda e: setattr(self, "http", self.http + int(e["encodedDataLength"])))
+        cdp.on("Network.webSocketFrameReceived", self._frame)
+        cdp.on("Network.webSocketFrameSent", self._frame)
+        cdp.send("Network.enable")
+
+    def _frame(self, event: dict) -> None:
+        frame = event["response"]
+        data = frame["payloadData"]
+        self.ws += len(base64.b64decode(data)) if frame["opcode"] == 2 else len(data.encode())
+
+
+_DRAWN = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  return [plots.length, plots.filter(p => p.querySelector('.main-svg')).length]; }"""
+
+
+def wait_finished(page, title: str, charts: int, start: float, timeout_s: float = 120) -> float:
+    """Seconds from `start` until the title is shown, no script runs, no skeleton is left and at least `charts`
+    plotly charts are drawn with none still drawing (held for 0.5 s, which is not counted)."""
+    page.get_by_role("heading", name=title, level=1).first.wait_for(timeout=timeout_s * 1000)
     quiet_since = None
     while time.perf_counter() - start < timeout_s:
-        busy = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        drawn = page.locator(".js-plotly-plot .main-svg").count() >= charts
-        if not busy and drawn:
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count() > 0
+        present, drawn = page.evaluate(_DRAWN)
+        if not busy and drawn >= charts and drawn == present:
             quiet_since = quiet_since or time.perf_counter()
             if time.perf_counter() - quiet_since >= 0.5:
                 return quiet_since - start
@@ -113,6 +180,77 @@ def _wait_finished(page, title: str, charts: int, start: float, timeout_s: float
             quiet_since = None
         page.wait_for_timeout(25)
     raise RuntimeError(f"{title} did not finish in {timeout_s} s")
+
+
+def _no_error(page, name: str) -> None:
+    if page.locator('[data-testid="stException"]').count():
+        raise RuntimeError(f"{name}: exception shown in the browser")
+
+
+def new_tab(ctx, url: str, title: str, charts: int) -> tuple[float, int]:
+    """(seconds to finished, bytes) of a new tab opening `url`."""
+    page = ctx.new_page()
+    meter = Meter(ctx.new_cdp_session(page))
+    t = time.perf_counter()
+    page.goto(url)
+    s = wait_finished(page, title, charts, t)
+    _no_error(page, url)
+    page.wait_for_timeout(300)  # late frames of the visit (fragment messages, fonts) are part of its weight
+    page.close()
+    return s, meter.http + meter.ws
+
+
+def browser_times(base: str, floor_base: str, stats: dict[str, dict], nav_titles: dict[str, str],
+                  repeat: int) -> dict[str, dict[str, float]]:
+    """Medians over `repeat` browser contexts: new tab seconds and bytes of every page and of the floor, and the
+    switch seconds (sidebar click) of every page."""
+    from playwright.sync_api import sync_playwright
+
+    runs: dict[str, dict[str, list[float]]] = {p: {"tab": [], "bytes": [], "switch": []} for p in [*stats, "floor"]}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(repeat):
+            ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+            # prime each origin's static files in the browser cache (the new tab of a returning viewer)
+            new_tab(ctx, f"{floor_base}/", FLOOR_TITLE, 1)
+            new_tab(ctx, f"{base}/guide", stats["guide"]["title"], stats["guide"]["charts"])
+            s, b = new_tab(ctx, f"{floor_base}/", FLOOR_TITLE, 1)
+            runs["floor"]["tab"].append(s)
+            runs["floor"]["bytes"].append(b)
+            for p, st_ in stats.items():
+                s, b = new_tab(ctx, f"{base}/{p}", st_["title"], st_["charts"])
+                runs[p]["tab"].append(s)
+                runs[p]["bytes"].append(b)
+            page = ctx.new_page()
+            page.goto(f"{base}/guide")
+            wait_finished(page, stats["guide"]["title"], stats["guide"]["charts"], time.perf_counter())
+            for p in [*[q for q in stats if q != "guide"], "guide"]:
+                link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=nav_titles[p])
+                t = time.perf_counter()
+                link.click()
+                runs[p]["switch"].append(wait_finished(page, stats[p]["title"], stats[p]["charts"], t))
+                _no_error(page, p)
+            ctx.close()
+        browser.close()
+    return {p: {k: statistics.median(v) for k, v in r.items() if v} for p, r in runs.items()}
+
+
+def nav_titles(base: str) -> dict[str, str]:
+    """url path -> the page's title in the sidebar (app.py's st.Page titles), from the navigation message."""
+    from stream_client import stream_url
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    with connect(stream_url(base), subprotocols=["streamlit"], max_size=None) as ws:
+        msg = BackMsg()
+        msg.rerun_script.page_name = ""
+        ws.send(msg.SerializeToString())
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(ws.recv(timeout=120))
+            if fwd.WhichOneof("type") == "navigation":
+                return {p.url_pathname: p.page_name for p in fwd.navigation.app_pages}
 
 
 def _wait_warm_start(log: Path, proc, timeout_s: float = 300) -> None:
@@ -124,127 +262,89 @@ def _wait_warm_start(log: Path, proc, timeout_s: float = 300) -> None:
         time.sleep(0.2)
 
 
-def browser_times(db: Path, repeat: int = 3) -> dict[str, tuple[float, ...]]:
-    """Median seconds to a finished page in Chromium over `repeat` server starts:
-    (first without warm start, first, again, switch).
-
-    first without warm start: a new tab opens the page's URL on a freshly started `streamlit run app.py`
-    (nothing imported, caches cold); first: the same on `streamlit run serve.py` (the README's command) once
-    its warm start has run; again: a new tab opens it once more (browser cache of the app's scripts);
-    switch: clicking the page in the sidebar of an open dashboard (the everyday case).
-    """
-    from playwright.sync_api import sync_playwright
-
-    kinds = ("first_cold", "first", "again", "switch")
-    out: dict[str, dict[str, list[float]]] = {n: {k: [] for k in kinds} for n in PAGES}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for _rep in range(repeat):
-            for script in ("app.py", "serve.py"):
-                _one_server(browser, db, script, out)
-        browser.close()
-    return {n: tuple(statistics.median(v[k]) for k in kinds) for n, v in out.items()}
-
-
-def _one_server(browser, db: Path, script: str, out: dict[str, dict[str, list[float]]]) -> None:
-    """Start `script`, open every page in new tabs of a new browser context, then (serve.py) switch pages."""
-    log = Path(tempfile.mkdtemp(prefix="bench_pages_log_")) / "streamlit.log"
-    proc, base = start_app(db, log, script=script)
+def measure_school(db: Path, *, browser: bool, repeat: int, pages: list[str]) -> dict:
+    """AppTest script times, then one `serve.py` server (and the floor's server) for sessions and Chromium."""
+    result: dict = {"script": script_times(db, {p: NAV[p] for p in pages})}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_pages_log_"))
+    proc, base = start_app(db, tmp / "app.log", script="serve.py")
+    fproc, fbase = start_app(db, tmp / "floor.log", script=FLOOR)
     try:
-        if script == "serve.py":
-            _wait_warm_start(log, proc)
-        ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")  # nothing cached
-        rounds = ["first_cold"] if script == "app.py" else ["first", "again"]
-        for kind in rounds:
-            for name, (_file, path, title, charts) in PAGES.items():
-                page = ctx.new_page()
-                t = time.perf_counter()
-                page.goto(f"{base}/{path}")
-                out[name][kind].append(_wait_finished(page, title, charts, t))
-                _no_error(page, name)
-                page.close()
-        if script == "serve.py":
-            page = ctx.new_page()
-            page.goto(f"{base}/guide")
-            _wait_finished(page, "指标指南", 1, time.perf_counter())
-            for name in ["overview", "branch", "compare", "trends", "guide"]:
-                _file, path, title, charts = PAGES[name]
-                link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=_nav_title(name))
-                t = time.perf_counter()
-                link.click()
-                out[name]["switch"].append(_wait_finished(page, title, charts, t))
-                _no_error(page, name)
-        ctx.close()
+        _wait_warm_start(tmp / "app.log", proc)
+        result["session"] = session_stats(base, pages, repeat)
+        fs = Session(fbase)
+        fs.visit("")
+        fv = [fs.visit("") for _ in range(repeat)]
+        fs.close()
+        result["session"]["floor"] = {"server_s": statistics.median(v.seconds for v in fv),
+                                      "ws_kb": fv[-1].ws_bytes / 1024, "charts": fv[-1].charts,
+                                      "chart_kb": fv[-1].chart_bytes / 1024,
+                                      "elements": sum(fv[-1].elements.values()), "title": FLOOR_TITLE}
+        if browser and Path(CHROMIUM).exists():
+            titles = nav_titles(base)
+            stats = {p: result["session"][p] for p in pages}
+            result["browser"] = browser_times(base, fbase, stats, titles, repeat)
     finally:
         stop_app(proc)
-
-
-def _nav_title(name: str) -> str:
-    return {"overview": "全校总览", "branch": "支部画像", "compare": "教师与学生支部对比", "trends": "趋势分析",
-            "guide": "指标指南"}[name]
-
-
-def _no_error(page, name: str) -> None:
-    if page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
-        raise RuntimeError(f"{name}: error shown in the browser")
+        stop_app(fproc)
+    return result
 
 
 # ---- report ----------------------------------------------------------------------------------------------
-def _fmt(x: float | None, target: float | None = None) -> str:
-    if x is None:
-        return "—"
-    mark = " !" if target is not None and x >= target else ""
-    return f"{x:5.2f}{mark}"
-
-
 def report(results: dict[str, dict], out=sys.stdout) -> None:
-    """One block per school: per page, script cold / warm, and in the browser (medians) the first visit without
-    and with the warm start and their ratio, again and switch (seconds)."""
     for school, r in results.items():
+        sc, se, br = r.get("script", {}), r.get("session", {}), r.get("browser", {})
+        fl = br.get("floor", {})
         print(f"\n{school}", file=out)
-        print(f"{'page':<10} | script cold   warm | browser first: no warm  warm  ratio |  again  switch", file=out)
-        print("-" * 84, file=out)
-        for name in PAGES:
-            sc = r.get("script", {}).get(name, (None, None))
-            br = r.get("browser", {}).get(name, (None, None, None, None))
-            ratio = f"{br[1] / br[0]:5.2f}" if br[0] and br[1] else "  —  "
-            print(f"{name:<10} |      {_fmt(sc[0])}  {_fmt(sc[1], TARGET_SCRIPT_S)} |"
-                  f"                 {_fmt(br[0])} {_fmt(br[1], TARGET_BROWSER_S)}  {ratio} |"
-                  f"  {_fmt(br[2], TARGET_BROWSER_S)}  {_fmt(br[3], TARGET_BROWSER_S)}", file=out)
-    print(f"\ntargets at 1,000 branches: script < {TARGET_SCRIPT_S:.0f} s, finished page < {TARGET_BROWSER_S:.0f} s "
-          "('!' marks a value over its target; the first visit without the warm start is the baseline).", file=out)
+        head = (f"{'page':<12}|{'script cold':>12}{'warm':>7} |{'server s':>9}{'ws KB':>8}{'charts':>7}{'chart KB':>9}"
+                f"{'elems':>6} |{'tab s':>7}{'×floor':>7}{'switch s':>9} |{'view KB':>9}{'×floor':>7}")
+        print(head + "\n" + "-" * len(head), file=out)
+        for p in [*[q for q in se if q != "floor"], "floor"]:
+            a, s, b = sc.get(p, (None, None)), se.get(p, {}), br.get(p, {})
+            tab, byt = b.get("tab"), b.get("bytes")
+            rt = f"{tab / fl['tab']:>7.2f}" if tab and fl.get("tab") else f"{'—':>7}"
+            rb = f"{byt / fl['bytes']:>7.2f}" if byt and fl.get("bytes") else f"{'—':>7}"
+            mark = " !" if tab and fl.get("tab") and tab / fl["tab"] > TARGET_TAB_RATIO else "  "
+            sw = b.get("switch")
+            sws = f"{sw:>7.2f}{' !' if sw > TARGET_SWITCH_S else '  '}" if sw is not None else f"{'—':>9}"
+            print(f"{('floor' if p == 'floor' else label(p)):<12}|{_f(a[0], 12)}{_f(a[1], 7)} |{_f(s.get('server_s'), 9)}"
+                  f"{_f(s.get('ws_kb'), 8, 0)}{s.get('charts', 0):>7}{_f(s.get('chart_kb'), 9, 0)}{s.get('elements', 0):>6}"
+                  f" |{_f(tab, 7)}{rt}{mark[1:]}{sws} |{_f(byt and byt / 1024, 9, 0)}{rb}", file=out)
+    print(f"\ntargets: new tab ≤ {TARGET_TAB_RATIO}× the floor, switch ≤ {TARGET_SWITCH_S} s ('!' marks a miss)",
+          file=out)
+
+
+def _f(x, w: int, d: int = 2) -> str:
+    return f"{x:>{w}.{d}f}" if isinstance(x, (int, float)) else f"{'—':>{w}}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build both schools, time every page, print the report."""
-    p = argparse.ArgumentParser(description="Dashboard page benchmark (AppTest script time, Chromium time to finished)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--branches", type=int, default=1000)
     p.add_argument("--quarters", type=int, default=8)
     p.add_argument("--demo-db", type=Path, default=None, help="an existing demo database (else built under bench/out)")
-    p.add_argument("--no-browser", action="store_true", help="skip the Chromium timings")
+    p.add_argument("--no-browser", action="store_true", help="skip Chromium")
     p.add_argument("--no-demo", action="store_true", help="only the large school")
-    p.add_argument("--repeat", type=int, default=3, help="server starts per entry script (medians are reported)")
+    p.add_argument("--no-big", action="store_true", help="only the demo school")
+    p.add_argument("--repeat", type=int, default=3, help="visits / browser contexts per page (medians reported)")
+    p.add_argument("--pages", default=",".join(NAV), help="url paths, comma-separated ('' = 全校总览)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = p.parse_args(argv)
+    pages = [x.strip() for x in args.pages.split(",")] if args.pages else list(NAV)
 
     schools = {}
     if not args.no_demo:
-        schools["demo (80 branches)"] = demo_db(args.demo_db)
-    schools[f"{args.branches} branches × {args.quarters} quarters"] = big_db(args.branches, args.quarters)
+        schools["demo (80 branches × 6 quarters)"] = demo_db(args.demo_db)
+    if not args.no_big:
+        schools[f"{args.branches} branches × {args.quarters} quarters"] = big_db(args.branches, args.quarters)
     results: dict[str, dict] = {}
-    for label, db in schools.items():
-        # each school on a private copy, so the benchmark never writes to the source
-        work = Path(tempfile.mkdtemp(prefix="bench_pages_")) / db.name
-        for f in db.parent.glob(db.name + "*"):
-            if f.is_file():
-                shutil.copy(f, work.parent / f.name)
-        print(f"{label}: AppTest …", flush=True)
-        results[label] = {"script": script_times(work)}
-        if not args.no_browser and Path(CHROMIUM).exists():
-            print(f"{label}: Chromium …", flush=True)
-            results[label]["browser"] = browser_times(work, args.repeat)
+    for name, db in schools.items():
+        work = private_copy(db)
+        print(f"{name}: measuring …", flush=True)
+        results[name] = measure_school(work, browser=not args.no_browser, repeat=args.repeat, pages=pages)
         shutil.rmtree(work.parent, ignore_errors=True)
-    print()
     report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str))
     return 0
 
 

@@ -85,7 +85,7 @@ def render() -> None:
     else:
         st.dataframe(followup.list_frame(shown), hide_index=True, placeholder=tables.MISSING, width="stretch")
     tables.download(st, "下载督办清单（Excel，可 A4 打印）",
-               lambda: followup.followup_workbook(str(c.db_file()), period=period, college=college),
+               lambda: c.scores("followup.followup_workbook", period=period, college=college),  # once per data version
                file_name=followup.file_name(period, college), mime=tables.XLSX_MIME, key="fu_download",
                icon=":material/download:")
     admin = _admin()

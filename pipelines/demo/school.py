@@ -203,11 +203,20 @@ _CN = "零一二三四五六七八九十"
 
 
 def _cn_number(n: int) -> str:
+    """1 -> 一, 12 -> 十二, 105 -> 一百零五, 1010 -> 一千零一十 (up to 9999: a college of a 10,000-branch school)."""
     if n <= 10:
         return _CN[n]
-    if n < 20:
-        return "十" + (_CN[n - 10] if n > 10 else "")
-    return _CN[n // 10] + "十" + (_CN[n % 10] if n % 10 else "")
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return ("" if tens == 1 else _CN[tens]) + "十" + (_CN[ones] if ones else "")
+    big, unit, rest = (n // 1000, "千", n % 1000) if n >= 1000 else (n // 100, "百", n % 100)
+    if rest == 0:
+        return _CN[big] + unit
+    inner = _cn_number(rest)
+    if 10 <= rest < 20:
+        inner = "一" + inner  # 一百一十, not 一百十
+    gap = rest < 10 if unit == "百" else rest < 100  # a missing place reads 零
+    return _CN[big] + unit + ("零" if gap else "") + inner
 
 
 def _short(college: str) -> str:

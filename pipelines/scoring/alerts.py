@@ -368,12 +368,13 @@ def deadlines(db=None) -> pd.DataFrame:
         return con.execute("SELECT period, due_date, set_by, set_at FROM deadlines ORDER BY period").df()
 
 
-def deadline_status(period: str, db=None, today: dt.date | None = None) -> dict:
+def deadline_status(period: str, db=None, today: dt.date | None = None, *, table: pd.DataFrame | None = None) -> dict:
     """The quarter's submission deadline as 催报 shows it: period, due_date (None when not set), set_by,
-    days_left (days from `today` to the deadline; negative once it has passed; None without a deadline)."""
+    days_left (days from `today` to the deadline; negative once it has passed; None without a deadline).
+    `table`: `deadlines(db)` when the caller has read it already (one read for many branch-quarters)."""
     period = str(Period.parse(period))
     today = today or dt.date.today()
-    df = deadlines(db)
+    df = deadlines(db) if table is None else table
     row = df[df["period"] == period]
     if row.empty:
         return {"period": period, "due_date": None, "set_by": None, "days_left": None}

@@ -123,7 +123,7 @@ def _write_slice(path: Path, archive: Path, the_plan: Plan, todo: Todo, actor: s
             start = time.monotonic()
             while todo:
                 i, planned = todo.pop(0)
-                res, done = _write_one(con, archive, _parsed_for(the_plan, planned), actor)
+                res, done = _write_one(con, archive, _parsed_for(the_plan, planned), actor, settle=not written)
                 written += done
                 finish(i, res)
                 if time.monotonic() - start >= WRITE_SLICE_S:  # at least one file per slice
@@ -143,16 +143,17 @@ def _parsed_for(the_plan: Plan, planned: FileResult):
     return parsed
 
 
-def _write_one(con: duckdb.DuckDBPyConnection, archive: Path, parsed, actor: str) -> tuple[FileResult, int]:
+def _write_one(con: duckdb.DuckDBPyConnection, archive: Path, parsed, actor: str, *,
+               settle: bool = True) -> tuple[FileResult, int]:
     """One file in its own transaction: (its result, 1 if committed else 0). A failure (e.g. disk full)
-    rolls this file back and rejects it; the others go on."""
+    rolls this file back and rejects it; the others go on. settle: journal.commit's (the slice's first commit)."""
     try:
         res, entry = _save(con, parsed, actor)
         if entry is None:
             con.execute("ROLLBACK")
             con.execute("BEGIN TRANSACTION")
             return res, 0
-        journal.commit(con, archive, entry)
+        journal.commit(con, archive, entry, settle=settle)
         return res, 1
     except Exception as e:
         try:

@@ -63,15 +63,18 @@ class NoChange(Exception):
         self.value = value
 
 
-def commit(con: duckdb.DuckDBPyConnection, archive: Path, entry: dict) -> None:
+def commit(con: duckdb.DuckDBPyConnection, archive: Path, entry: dict, *, settle: bool = True) -> None:
     """Commit the open transaction with its manifest lines, then open the next transaction.
 
     Called under the lock. An intent a killed writer left unsettled first gets its commit or void line (this
     connection sees whether its txn reached the journal). Then the entry's txn goes into the journal inside
     the transaction, its intent line into the manifest before COMMIT and its commit line after (a void line
     when COMMIT fails): a kill anywhere leaves at most one unsettled intent, never a wrong line.
+    settle=False skips the first step for the second and later commits of one connection (ingest's slices):
+    the lock was held since the first, and this writer settles its own lines, so nothing can be unsettled.
     """
-    arc.settle(archive, lambda txn: arc.in_journal(con, txn))
+    if settle:
+        arc.settle(archive, lambda txn: arc.in_journal(con, txn))
     writes.journal(con, entry["txn"], entry["action"], at=dt.datetime.fromisoformat(entry["at"]))
     writes.crash_point("before_intent")
     arc.append(archive, arc.intent(entry))

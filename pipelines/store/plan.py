@@ -251,8 +251,7 @@ def plan(files: Iterable[Source] | Source, db: str | Path | None = None, *, on_c
     registry, current = snapshot(path)
     notes, results = BatchNotes(), []
     out = Plan(path, version, on_conflict, results)
-    for i, item in enumerate(items):
-        parsed, data = sources.read(item, registry)
+    for i, (item, (parsed, data)) in enumerate(zip(items, sources.read_all(items, registry))):
         res = _decide(parsed, current)
         if res.ok:
             notes.note(res)
@@ -306,10 +305,11 @@ def late_notes(results: Iterable[FileResult], db: str | Path | None = None, *,
     keys = {(r.branch_code, r.period) for r in results if r.ok and r.branch_code and r.period}
     earlier = first_uploads(keys, db)
     rule = next((a.name for a in guide().alerts if a.kind == "late_submission"), "逾期报送")
+    table = alerts.deadlines(db) if keys else None  # one read for the batch, not one per branch-quarter
     notes = {}
     for key in sorted(keys):
         first = earlier.get(key) or now
-        status = alerts.deadline_status(key[1], db, today=first.date())
+        status = alerts.deadline_status(key[1], db, today=first.date(), table=table)
         if status["due_date"] is None or status["days_left"] >= 0:
             continue
         when = "本次上传" if key not in earlier else f"首次上传于 {first:%Y-%m-%d}，"

@@ -82,8 +82,9 @@ def _load(item: Item) -> tuple[Path | bytes | None, bytes | None, str | None]:
         return None, None, e.strerror or str(e)
 
 
-def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedWorkbook, bytes | None]:
-    """Read and validate one file; returns the parsed workbook and the exact bytes that were parsed.
+def read(item: Item, registry: dict[str, RegistryEntry] | None, slot: int = 0) -> tuple[ParsedWorkbook, bytes | None]:
+    """Read and validate one file (in the reader's worker `slot`); returns the parsed workbook and the exact
+    bytes that were parsed.
 
     A valid workbook always comes with its bytes (they are what gets archived); otherwise it is rejected.
     """
@@ -93,7 +94,7 @@ def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedW
     if failure is not None:
         return unreadable(item.file_name, failure), None
     try:
-        parsed = safe_read.read_workbook(source, item.file_name, registry=registry)
+        parsed = safe_read.read_workbook(source, item.file_name, registry=registry, slot=slot)
     except Exception as e:  # a reader bug must reject one file, not abort a batch of 300
         parsed = unreadable(item.file_name, f"{type(e).__name__}: {e}")
     if data is None and parsed.valid and item.path is not None:
@@ -103,3 +104,10 @@ def read(item: Item, registry: dict[str, RegistryEntry] | None) -> tuple[ParsedW
     if parsed.valid and data is not None and sha(data) != parsed.sha256:
         parsed.problems.append(problems.make("file_changed", file=parsed.file_name))
     return parsed, data
+
+
+def read_all(items: list[Item], registry: dict[str, RegistryEntry] | None):
+    """(parsed, bytes) of each item in order, read by the reader's worker processes side by side."""
+    from pipelines.workbook import safe_read
+
+    return safe_read.read_many(items, lambda item, slot: read(item, registry, slot))

@@ -22,12 +22,15 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import queue
 import resource
 import select
 import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,7 @@ TIME_LIMIT_S = 60.0  # wall time for one file; a template reads in well under a 
 FAULT_ENV = "DJ_PARSE_FAULT"
 ROOT = Path(__file__).resolve().parents[2]
 _HEADER = struct.Struct("<Q")
+_SAME_REGISTRY = "same-registry-as-before"  # the request's registry: the one this worker was last sent
 
 
 @dataclass
@@ -57,6 +61,9 @@ class _Worker:
     def __init__(self, memory_mb: int):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.memory_mb = memory_mb
+        # The registry (a dict of about 1,000 entries at a large school) costs more to pickle than a workbook
+        # to read; a batch passes one dict for all its files, so it is sent once per worker and batch.
+        self.registry: object = None
         self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.workbook.safe_read", str(memory_mb)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
@@ -104,14 +111,18 @@ class _Worker:
                 pass
 
 
-_lock = threading.Lock()  # one worker, one file at a time (the server's sessions queue here)
-_worker: _Worker | None = None
+WORKER_NICENESS = 10  # the workers' CPU priority below the server's (which serves viewers) when both want the CPU
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+"""Worker processes a batch is read by at once (`read_many`); each is capped at MEMORY_LIMIT_MB on its own."""
+_locks = [threading.Lock() for _ in range(WORKERS)]  # one file at a time per worker (sessions queue here)
+_workers: list[_Worker | None] = [None] * WORKERS
+_worker: _Worker | None = None  # worker 0, the one `run` uses unless told otherwise
 
 
 def run(kind: str, source: Path | bytes | str, file_name: str | None, registry=None, *,
-        memory_mb: int = MEMORY_LIMIT_MB, seconds: float = TIME_LIMIT_S) -> Outcome:
-    """Run `reader.read_workbook` (kind "workbook") or `reader.read_registry` (kind "registry") in the worker,
-    starting one when there is none (or after a crash); the worker is reused across files."""
+        memory_mb: int = MEMORY_LIMIT_MB, seconds: float = TIME_LIMIT_S, slot: int = 0) -> Outcome:
+    """Run `reader.read_workbook` (kind "workbook") or `reader.read_registry` (kind "registry") in worker
+    `slot`, starting one when there is none (or after a crash); the worker is reused across files."""
     global _worker
     name = _name(source, file_name)
     spec = os.environ.get(FAULT_ENV, "")
@@ -119,12 +130,44 @@ def run(kind: str, source: Path | bytes | str, file_name: str | None, registry=N
     env = {k: v for k, v in os.environ.items() if k.startswith("DJ_") and k != FAULT_ENV}
     if isinstance(source, (bytearray, memoryview)):
         source = bytes(source)
-    with _lock:
-        if _worker is None or not _worker.alive() or _worker.memory_mb != memory_mb:
-            if _worker is not None:
-                _worker.stop()
-            _worker = _Worker(memory_mb)
-        return _worker.ask((kind, source, file_name, registry, env, fault), seconds)
+    with _locks[slot]:
+        worker = _worker if slot == 0 else _workers[slot]
+        if worker is None or not worker.alive() or worker.memory_mb != memory_mb:
+            if worker is not None:
+                worker.stop()
+            worker = _Worker(memory_mb)
+            _workers[slot] = worker
+            if slot == 0:
+                _worker = worker
+        sent = registry
+        if registry is not None and registry is worker.registry:
+            sent = _SAME_REGISTRY
+        out = worker.ask((kind, source, file_name, sent, env, fault), seconds)
+        if worker.alive():  # a fresh worker after a failure is sent it again
+            worker.registry = registry
+        return out
+
+
+def read_many(sources: list, read: Callable[[object, int], object]) -> Iterator:
+    """read(source, slot) for each source, spread over the WORKERS worker processes (threads here only wait
+    for them); results in the order of `sources`, as they come. One file's crash or timeout still ends only
+    its own worker (the next file on that slot starts a fresh one)."""
+    if WORKERS == 1 or len(sources) < 2:
+        yield from (read(x, 0) for x in sources)
+        return
+    free: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for k in range(WORKERS):
+        free.put(k)
+
+    def one(x):
+        k = free.get()
+        try:
+            return read(x, k)
+        finally:
+            free.put(k)
+
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="safe-read") as pool:
+        yield from pool.map(one, sources)
 
 
 def _name(source, file_name: str | None) -> str:
@@ -151,9 +194,10 @@ def _failed(name: str, failure: str) -> Problem:
 
 
 def read_workbook(source: Path | bytes | str, file_name: str | None = None, *,
-                  registry: dict[str, RegistryEntry] | None = None) -> ParsedWorkbook:
-    """`reader.read_workbook` in a child process; a crash, kill or timeout is a `file_parse_failed` problem."""
-    out = run("workbook", source, file_name, registry)
+                  registry: dict[str, RegistryEntry] | None = None, slot: int = 0) -> ParsedWorkbook:
+    """`reader.read_workbook` in a child process (worker `slot`); a crash, kill or timeout is a
+    `file_parse_failed` problem."""
+    out = run("workbook", source, file_name, registry, slot=slot)
     if not out.failure:
         return out.result
     name = _name(source, file_name)
@@ -170,14 +214,23 @@ def read_registry(source: Path | bytes | str, file_name: str | None = None
 
 
 
+_state: dict = {"registry": None, "env": None}  # the worker's: the last registry and settings it was sent
+
+
 def _answer(request: tuple) -> tuple:
     from pipelines.workbook import reader
 
     kind, source, file_name, registry, env, fault = request
-    for k in [k for k in os.environ if k.startswith("DJ_")]:
-        del os.environ[k]
-    os.environ.update(env)  # the caller's settings (guide path) as of this call
-    config.settings.cache_clear()
+    if registry == _SAME_REGISTRY:
+        registry = _state["registry"]
+    else:
+        _state["registry"] = registry
+    if env != _state["env"]:
+        for k in [k for k in os.environ if k.startswith("DJ_")]:
+            del os.environ[k]
+        os.environ.update(env)  # the caller's settings (guide path) as of this call
+        config.settings.cache_clear()
+        _state["env"] = env
     if fault == "abort":
         os.abort()
     if kind == "workbook":
@@ -218,6 +271,10 @@ def serve(memory_mb: int) -> None:
     inp = os.fdopen(os.dup(0), "rb")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
+    try:  # reading an upload is background work: on a busy server the viewers' pages go first
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
     from pipelines.workbook import reader  # noqa: F401  (imported once, before the first request)
     from pipelines.guide import guide
 
