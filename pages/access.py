@@ -155,6 +155,17 @@ def sign_out_button(admin: str, config: auth.AccessConfig | None = None) -> None
         st.rerun()
 
 
+def signed_in_actor() -> Actor | None:
+    """The admin pages' frame: the sign-in form until an admin signs in, then who is signed in with a sign-out
+    button; returns the signed-in admin's Actor (name and scope), or None while nobody is."""
+    config = auth.load_access_config()
+    admin = admin_gate(config)
+    if not admin:
+        return None
+    sign_out_button(admin, config)
+    return config.actor(admin)
+
+
 def viewer_gate(config: auth.AccessConfig | None = None) -> bool:
     """For app.py: True when this session may view the dashboard; otherwise renders the view-password form.
 

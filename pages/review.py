@@ -249,12 +249,9 @@ def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, acto
 
 def render() -> None:
     c.header("审核", CAPTION)
-    config = auth.load_access_config()
-    admin = access.admin_gate(config)
-    if not admin:
+    actor = access.signed_in_actor()
+    if actor is None:
         return
-    access.sign_out_button(admin, config)
-    actor = config.actor(admin)
     periods = c.scores("periods")
     if not periods:
         c.no_data()

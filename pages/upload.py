@@ -405,12 +405,9 @@ def render() -> None:
     """The page body: sign-in gate, then the four tabs."""
     st.title("数据上传", anchor=False)
     st.caption("组织部管理员上传各支部季度填报表、查看报送记录、回退版本和维护支部名册。")
-    config = auth.load_access_config()
-    admin = access.admin_gate(config)
-    if not admin:
+    actor = access.signed_in_actor()
+    if actor is None:
         return
-    access.sign_out_button(admin, config)
-    actor = config.actor(admin)
     names = ["上传报送", "报送记录与撤回"] + (["支部名册"] if actor.scope is None else []) + ["操作日志"]
     tabs = dict(zip(names, st.tabs(names)))
     with tabs["上传报送"]:

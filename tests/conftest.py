@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 
 from pipelines import config
 
@@ -85,6 +86,20 @@ def demo_db(demo_db_master, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DJ_DB_PATH", str(target))
     config.settings.cache_clear()
     return target
+
+
+@pytest.fixture
+def files(monkeypatch) -> dict[str, callable]:
+    """Download buttons built on click: file name -> the deferred builder of each download button rendered (Streamlit's own registration)."""
+    found: dict[str, callable] = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        found[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import io
 
 import pytest
 from openpyxl import load_workbook
-from streamlit.runtime.media_file_manager import MediaFileManager
 
 from pages import access
 from pipelines import auth, config
@@ -20,20 +19,6 @@ from test_review_queue import JX, Q2, XX, a_q2, build_school, keys
 from test_scoring_fixtures import save
 
 ADMIN, COLLEGE_ADMIN = "组织部审核", "信息学院审核"
-
-
-@pytest.fixture
-def files(monkeypatch) -> dict[str, callable]:
-    """file name -> the deferred builder of each download button rendered (Streamlit's own registration)."""
-    found: dict[str, callable] = {}
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        found[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return found
 
 
 @pytest.fixture

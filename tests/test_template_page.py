@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from ingest_helpers import registry_workbook
@@ -29,20 +28,6 @@ from pipelines.workbook.template_text import mistakes
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTED = Period.latest_completed()  # the quarter being collected now: the page's default
 CODES = ["JX01-T01", "JX01-T02", "JX01-S01", "JX02-T01"]  # JX01-* and JX02-* are two colleges below
-
-
-@pytest.fixture
-def files(monkeypatch) -> dict[str, callable]:
-    """file name -> the deferred builder of each download button rendered (Streamlit's own registration)."""
-    found: dict[str, callable] = {}
-    original = MediaFileManager.add_deferred
-
-    def record(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        found[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
-    return found
 
 
 @pytest.fixture
