@@ -23,7 +23,7 @@ from pages import tables  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide.vocab import ReviewState  # noqa: E402
-from pipelines import auth, scoring  # noqa: E402
+from pipelines import scoring  # noqa: E402
 from pipelines.store import followup, review
 from pipelines.report import review_notice
 from pipelines.store import db as dbmod  # noqa: E402

@@ -32,7 +32,6 @@ from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.upload_history import audit_tab, history_tab  # noqa: E402
 from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY, registry_tab  # noqa: E402
-from pipelines import auth  # noqa: E402
 from pipelines.store import db as dbmod  # noqa: E402
 from pipelines.store import sources  # noqa: E402
 from pipelines.store.actor import Actor  # noqa: E402

@@ -10,7 +10,6 @@ import streamlit as st
 from pages import access
 from pages import common as c
 from pages.text import md_text as _md
-from pipelines import auth
 from pipelines.store.actor import Actor, branches_in_scope
 from pipelines.config import settings
 from pipelines.guide.vocab import AuditAction, SubmissionStatus
