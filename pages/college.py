@@ -83,7 +83,7 @@ def weakest_section(period: str, college: str) -> None:
     c.show(c.hbar([c.item_label(i, 16) for i in ids], scoring.shown_percent(items["mean_completion"]), xmax=100,
                   text=[f"{c.fmt_pct(m)}（全校 {c.fmt_pct(s)}）" for m, s in zip(items["mean_completion"],
                                                                           items["school_mean"])],
-                  xtitle="平均完成率（%）", color=c.DARK_RED, track=100),
+                  xtitle="平均完成率（%）", color=c.DARK_RED, track=100, labels_above=True),
            key=f"co_weakest_{item}", selectable=True)
     if item in ids:
         c.shortfalls(period, item, college, key="co_shortfalls")

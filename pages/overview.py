@@ -270,13 +270,16 @@ def weakest_section(summary: pd.DataFrame, period: str) -> None:
     agg["completion"] = agg["wc"] / agg["w"]
     agg["full_share"] = agg["wf"] / agg["w"]
     weakest = agg.sort_values(["completion", "item_id"]).head(10)
-    st.caption("按全校各支部的平均完成率排序，显示最低的 10 项（未到期的要求不计入）。")
+    st.caption("按全校各支部的平均完成率排序，显示最低的 10 项（未到期的要求不计入）；"
+               "“全部完成”为全部完成该项的支部占比。")
     g = c.guide()
     c.show(c.hbar(
         [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
-        text=[f"平均 {v * 100:.0f}%，{f * 100:.0f}% 的支部全部完成" for v, f in zip(weakest["completion"], weakest["full_share"])],
+        # short enough (≤ 165 px) to sit after any bar too short to hold it on a 390 px phone
+        text=[f"平均 {scoring.percent(v)}，全部完成 {scoring.percent(f)}"
+              for v, f in zip(weakest["completion"], weakest["full_share"])],
         hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=170, xtitle="平均完成率（%）",
-        color=c.DARK_RED,
+        color=c.DARK_RED, labels_above=True,
     ), key="ov_weakest")
     table = pd.DataFrame({
         "考核要点": weakest["item_id"],
