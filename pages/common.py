@@ -371,6 +371,7 @@ _KEEP = "_keep_"
 _URL_SEEN = "_url_seen_"  # (page, {key: value}) as the URL was left at the end of the last run
 _URL_PENDING = "_url_pending_"  # keys the user changed in this run: key -> new value (None removes it)
 _URL_SHOWN = "_url_shown_"  # this run's widget values: key -> (URL value, chosen)
+_URL_KEYS = "_url_keys_"  # + page id: the state widgets that page showed in its last run
 
 
 def _page_id() -> str:
@@ -451,6 +452,8 @@ def flush_url() -> None:
         if wanted != _url_now():
             st.query_params.from_dict(wanted)
     st.session_state[_URL_SEEN] = (_page_id(), _url_now())
+    if shown:
+        st.session_state[_URL_KEYS + _page_id()] = list(shown)
 
 
 def _url_now() -> dict[str, list[str]]:
@@ -553,9 +556,9 @@ def shortfalls(period: str, item: str, college: str | None, key: str) -> None:
     if rows.empty:
         st.success("参与计算的支部均已全部完成该考核要点。", icon=":material/task_alt:")
         return
-    table = pd.DataFrame({"支部": rows["branch_name"], "二级党组织": rows["college"],
-                          "类型": rows["branch_type"].map(type_name),
-                          "完成率": scoring.shown_percent(rows["completion"]), "支部编码": rows["branch_code"]})
+    table = pd.DataFrame({"完成率": scoring.shown_percent(rows["completion"]),  # the figure before the long names
+                          "支部": rows["branch_name"], "二级党组织": rows["college"],
+                          "类型": rows["branch_type"].map(type_name), "支部编码": rows["branch_code"]})
     st.caption("勾选某一行可打开该支部画像，并显示该考核要点的台账明细。")
     event = st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table), 360), key=key,
                          on_select="rerun", selection_mode="single-row",
@@ -597,8 +600,22 @@ def period_select(periods: Sequence[str], container: Any = None, key: str = "per
     ps = list(periods)
     options = list(reversed(period_options(ps)))
     empty = set(options) - set(ps)
-    return state_widget("select", "季度", options, key, default=default_period(ps) or options[0], container=container,
-                        format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
+    value = state_widget("select", "季度", options, key, default=default_period(ps) or options[0],
+                         container=container, format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
+    # A new quarter goes into the URL now, not when the run ends: a quarter not yet cached takes seconds to
+    # compute, and a reload, a copied link or a sidebar switch meanwhile lost the choice. flush_url then
+    # finds it written (no second history entry unless it has more to mirror).
+    if key in st.session_state.get(_URL_PENDING, {}) and st.query_params.get(key) != value:
+        params = _url_now()
+        for other in st.session_state.get(_URL_KEYS + _page_id(), ()):  # the page's other choices, as flush_url
+            kept = st.session_state.get(_KEEP + other)                   # will mirror them
+            if other != key and kept not in (None, []):
+                params[other] = [str(v) for v in kept] if isinstance(kept, list) else [str(kept)]
+        st.query_params.from_dict({**params, key: [value]})
+        # noted as this session's own at once: a run cut short by the next click never reaches flush_url, and
+        # the next run must not take this value for a link that overrides the newer choice
+        st.session_state[_URL_SEEN] = (_page_id(), _url_now())
+    return value
 
 
 # ---- page frame -----------------------------------------------------------------------------------

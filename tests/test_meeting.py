@@ -48,6 +48,11 @@ def test_college_view_labels_bars_with_their_change(demo_db):
     labels = [t.replace("<b>", "").replace("</b>", "") for t in fig["data"][0]["text"]]
     assert labels == list(briefing.college_bars(cs)["label"])
     assert any("需关注" in s.value for s in at.subheader)
+    # the bar colour encodes the grade (issue 13, point 7): one colour per grade, the palette's
+    from pipelines.palette import GRADE_COLORS
+
+    by_grade = dict(zip([g.name for g in guide().grades], GRADE_COLORS))
+    assert fig["data"][0]["marker"]["color"] == [by_grade[g] for g in briefing.college_bars(cs)["grade"]]
 
 
 def test_radar_view_lists_the_movers(demo_db):
