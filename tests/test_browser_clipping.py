@@ -89,3 +89,18 @@ def test_no_bar_or_tick_label_is_clipped(server, browser, url, size):
         assert not outside, outside[:10]
     finally:
         ctx.close()
+
+
+def test_phone_branch_card_reads_in_one_column(server, browser):
+    """支部画像 on a phone (issue 13, point 3): the branch's own card — 总分 and 等次 — on the first screen, one
+    card under the other, and nothing wider than the window."""
+    ctx, page = open_page(browser, server, "branch", "phone")
+    try:
+        total = page.locator('[data-testid="stMetric"]').filter(has_text="总分").first.bounding_box()
+        grade = page.locator('[data-testid="stMetric"]').filter(has_text="等次").first.bounding_box()
+        assert total["y"] + total["height"] <= 844, total
+        assert grade["y"] >= total["y"] + total["height"] - 1 and abs(grade["x"] - total["x"]) < 2, (total, grade)
+        assert page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "clip_phone_branch_card.png"))
+    finally:
+        ctx.close()
