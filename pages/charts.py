@@ -125,12 +125,15 @@ def unique_labels(names: pd.Series, codes: pd.Series) -> list[str]:
 def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,
          color: str | Sequence[str] = RED, hover: Sequence[str] | None = None, height: int | None = None,
          xmax: float | None = 100, xtitle: str = "", inside: bool = False,
-         track: float | None = None) -> go.Figure:
+         track: float | None = None, labels_above: bool = False) -> go.Figure:
     """Horizontal bars, first label on top, each bar labelled with its value (readable without hover).
 
     inside=True writes the label inside the bar end (for long labels on bars that are near full length).
     track: a light bar behind each one running to this value (100 for a completion), so a row can be clicked
     anywhere on it, even when its bar has no length (0 %); its point indices are the bars'.
+    labels_above=True writes each row's label above its bar instead of beside it, so bars and their value
+    labels get the chart's whole width (long item texts on a 390 px phone); the value label then goes inside
+    the bar where it fits, else after it.
     """
     labels, values = list(labels), list(values)
     text = list(text) if text is not None else [fmt_score(v) for v in values]
@@ -153,36 +156,58 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
     fig.update_layout(height=height or max(260, 34 * len(labels) + 60), showlegend=False, bargap=0.3,
                       margin=dict(l=10, r=40, t=20, b=30),
                       uniformtext=dict(minsize=12, mode="show"))  # labels inside short bars stay readable
+    if labels_above:
+        row = 52  # px per row: a 13 px label line above a 26 px bar (bargap 0.5)
+        fig.data[-1].textposition = "auto"  # the value bar (the track, if any, is drawn first)
+        fig.update_yaxes(showticklabels=False)
+        fig.update_layout(height=height or row * len(labels) + 70, bargap=0.5, margin=dict(l=10, r=10, t=30, b=30))
+        for label in labels:
+            fig.add_annotation(x=0, xref="x", xanchor="left", y=label, yref="y", yanchor="bottom",
+                               yshift=row * 0.25 + 1, text=label, showarrow=False, align="left",
+                               font=dict(size=13, color=INK))
     return fig
 
 
+def short_text(text: str, chars: int) -> str:
+    """`text` cut to `chars` characters with an ellipsis when longer (an axis label; the whole in the hover)."""
+    text = str(text)
+    return text if len(text) <= chars else text[:chars - 1] + "…"
+
+
 def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: float = 100,
-            hover_name: str = "支部", clickable: bool = False) -> go.Figure:
+            hover_name: str = "支部", clickable: bool = False, label_chars: int = 14) -> go.Figure:
     """Rows × columns heat map with the value written in every cell.
 
+    Row labels are cut to `label_chars` characters (whole in the hover) and the colour bar lies under the
+    map, so on a 390 px phone the labels stay inside the chart and the cells keep room for their values.
+    Rows sit at positions 0..n-1, so two labels that read alike after the cut stay two rows.
     clickable: plotly heat maps send no selection events, so an invisible marker sits on every cell and takes the
     click (show(..., selectable=True)); the point index of cell (row i, column j) is i * len(z.columns) + j.
     """
     text = z.map(lambda v: "" if pd.isna(v) else fmt_score(v)).values  # as in every table: one decimal, half up
+    rows = [str(r) for r in z.index]
+    cols = list(z.columns)
     fig = go.Figure(go.Heatmap(
-        z=z.values, x=list(z.columns), y=list(z.index), text=text, texttemplate="%{text}",
+        z=z.values, x=cols, y=list(range(len(rows))), text=text, texttemplate="%{text}",
         textfont=dict(size=12), colorscale=SCORE_SCALE, zmin=zmin, zmax=zmax, xgap=2, ygap=2,
-        colorbar=dict(title=dict(text="得分"), thickness=12),
-        hovertemplate=hover_name + "：%{y}<br>%{x}：%{z:.1f}<extra></extra>",
+        colorbar=dict(title=dict(text="得分", side="right"), thickness=10, orientation="h", y=0, yanchor="top",
+                      ypad=6, len=1, lenmode="fraction"),
+        customdata=[[r] * len(cols) for r in rows],
+        hovertemplate=hover_name + "：%{customdata}<br>%{x}：%{z:.1f}<extra></extra>",
     ))
     if clickable:
-        cols, rows = list(z.columns), list(z.index)
         hidden = dict(marker=dict(opacity=0))
         fig.add_trace(go.Scatter(
-            x=cols * len(rows), y=[r for r in rows for _ in cols], mode="markers", showlegend=False,
+            x=cols * len(rows), y=[i for i in range(len(rows)) for _ in cols], mode="markers", showlegend=False,
             marker=dict(size=22, color="rgba(0,0,0,0)"), selected=hidden, unselected=hidden,
-            customdata=[v or "—" for v in text.ravel()],
-            hovertemplate=hover_name + "：%{y}<br>%{x}：%{customdata}<extra></extra>"))
+            customdata=[[r, v or "—"] for r, vals in zip(rows, text) for v in vals],
+            hovertemplate=hover_name + "：%{customdata[0]}<br>%{x}：%{customdata[1]}<extra></extra>"))
         fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
         fig.update_layout(hoverdistance=-1)  # a click anywhere in a cell reaches its marker
-    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickmode="array",
+                     tickvals=list(range(len(rows))), ticktext=[short_text(r, label_chars) for r in rows])
     fig.update_xaxes(side="top", showgrid=False)
-    fig.update_layout(height=height or max(300, 26 * len(z.index) + 90), margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=height or max(300, 26 * len(z.index) + 120), margin=dict(l=10, r=10, t=40, b=50))
     return fig
 
 

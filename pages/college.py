@@ -58,8 +58,9 @@ def branches_section(period: str, college: str, bs: pd.DataFrame) -> None:
         return
     table = pd.DataFrame({
         "院内排名": mine["rank_in_college"].astype("Int64"), "全校排名": mine["rank"].astype("Int64"),
-        "支部": mine["branch_name"], "总分": scoring.shown(mine["overall"]), "等次": mine["grade"],
-        "较上季度": scoring.shown_change(mine["overall"], mine["prev_overall"]),
+        # the score before the long name, so a phone shows it without scrolling sideways
+        "总分": scoring.shown(mine["overall"]), "等次": mine["grade"],
+        "较上季度": scoring.shown_change(mine["overall"], mine["prev_overall"]), "支部": mine["branch_name"],
         "类型": mine["branch_type"].map(c.type_name), "支部编码": mine["branch_code"],
     }).reset_index(drop=True)
     st.caption("勾选某一行可打开该支部画像。")
@@ -86,7 +87,7 @@ def weakest_section(period: str, college: str) -> None:
     charts.show(charts.hbar([c.item_label(i, 16) for i in ids], scoring.shown_percent(items["mean_completion"]), xmax=100,
                   text=[f"{tables.fmt_pct(m)}（全校 {tables.fmt_pct(s)}）" for m, s in zip(items["mean_completion"],
                                                                           items["school_mean"])],
-                  xtitle="平均完成率（%）", color=charts.DARK_RED, track=100),
+                  xtitle="平均完成率（%）", color=charts.DARK_RED, track=100, labels_above=True),
            key=f"co_weakest_{item}", selectable=True)
     if item in ids:
         tables.shortfalls(period, item, college, key="co_shortfalls")

@@ -34,7 +34,7 @@ from pipelines.store import followup
 from pipelines.report import quarterly
 from pipelines.store import review
 from pipelines.guide import GuideError, guide  # noqa: E402
-from pages.state import flush_url, state_widget  # noqa: E402
+from pages.state import flush_url, state_widget, write_choice_now  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide.period import Period  # noqa: E402
 
@@ -310,8 +310,12 @@ def period_select(periods: Sequence[str], container: Any = None, key: str = "per
     ps = list(periods)
     options = list(reversed(period_options(ps)))
     empty = set(options) - set(ps)
-    return state_widget("select", "季度", options, key, default=default_period(ps) or options[0], container=container,
-                        format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
+    value = state_widget("select", "季度", options, key, default=default_period(ps) or options[0],
+                         container=container, format_func=lambda p: period_label(p) + ("（尚无报送）" if p in empty else ""))
+    # A new quarter goes into the URL now, not when the run ends: a quarter not yet cached takes seconds to
+    # compute, and a reload, a copied link or a sidebar switch meanwhile lost the choice.
+    write_choice_now(key, value)
+    return value
 
 
 # ---- page frame -----------------------------------------------------------------------------------

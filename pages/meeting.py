@@ -116,12 +116,12 @@ def radar_view(period: str, data: dict, periods: list[str]) -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def screen() -> None:
-    """One view of the latest quarter; reruns itself every REFRESH_S seconds (new data, next view)."""
+    """One view of the latest ended quarter (common.default_period); reruns itself every REFRESH_S seconds (new data, next view)."""
     periods = c.scores("periods")
     if not periods:
         c.no_data()
         return
-    period = periods[-1]
+    period = c.default_period(periods)  # the latest ended quarter: one still in progress only when asked for elsewhere
     data = c.bundle(period)
     index = view_index(time.time(), _rotate_s())
     st.title(f"党建“双创”工作季度简报 · {c.period_label(period)}", anchor=False)

@@ -283,24 +283,18 @@ def ranking_section(bs: pd.DataFrame, period: str) -> None:
 
 
 def weakest_items(summary: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """The 10 items with the lowest completion across the school (per-item completion, pending excluded), and
-    why there are none when the frame is empty."""
+    """The 10 items with the lowest completion across the school (scoring.item_summary's school-wide rows,
+    pending excluded: no figure is computed here), and why there are none when the frame is empty."""
     none = pd.DataFrame(columns=["item_id", "completion", "full_share", "w"])
     if summary.empty:
         return none, "本季度暂无考核要点完成情况。"
-    if (summary["branch_type"] == "all").any():  # scoring's school-wide rows (teacher ∪ student)
-        summary = summary[summary["branch_type"] == "all"]
-    s = summary.dropna(subset=["mean_completion"]).copy()
+    s = summary[(summary["branch_type"] == "all") & (summary["branches"].fillna(0) > 0)].dropna(
+        subset=["mean_completion"])
     if s.empty:
         return none, "本季度各考核要点均未到期，暂无可比较的完成率。"
-    s["w"] = s["branches"].fillna(0)
-    s["wc"] = s["mean_completion"] * s["w"]
-    s["wf"] = s["full_share"] * s["w"]
-    agg = s.groupby("item_id", as_index=False)[["w", "wc", "wf"]].sum()
-    agg = agg[agg["w"] > 0]
-    agg["completion"] = agg["wc"] / agg["w"]
-    agg["full_share"] = agg["wf"] / agg["w"]
-    return agg.sort_values(["completion", "item_id"]).head(10).reset_index(drop=True), None
+    s = s.rename(columns={"mean_completion": "completion", "branches": "w"})
+    return s.sort_values(["completion", "item_id"]).head(10)[["item_id", "completion", "full_share", "w"]] \
+        .reset_index(drop=True), None
 
 
 def weakest_section(weakest: pd.DataFrame, empty_note: str | None, item: str | None, period: str) -> None:
@@ -314,9 +308,11 @@ def weakest_section(weakest: pd.DataFrame, empty_note: str | None, item: str | N
     g = c.guide()
     charts.show(charts.hbar(
         [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
-        text=[f"平均 {v * 100:.0f}%，{f * 100:.0f}% 的支部全部完成" for v, f in zip(weakest["completion"], weakest["full_share"])],
+        # short enough (≤ 165 px) to sit after any bar too short to hold it on a 390 px phone
+        text=[f"平均 {scoring.percent(v)}，全部完成 {scoring.percent(f)}"
+              for v, f in zip(weakest["completion"], weakest["full_share"])],
         hover=[g.item(i).text[:60] for i in weakest["item_id"]], xmax=170, xtitle="平均完成率（%）",
-        color=charts.DARK_RED, track=100,
+        color=charts.DARK_RED, track=100, labels_above=True,
     ), key=f"ov_weakest_{item}", selectable=True)
     if item in set(weakest["item_id"]):
         tables.shortfalls(period, item, None, key="ov_shortfalls")

@@ -15,6 +15,7 @@ _KEEP = "_keep_"
 _URL_SEEN = "_url_seen_"  # (page, {key: value}) as the URL was left at the end of the last run
 _URL_PENDING = "_url_pending_"  # keys the user changed in this run: key -> new value (None removes it)
 _URL_SHOWN = "_url_shown_"  # this run's widget values: key -> (URL value, chosen)
+_URL_KEYS = "_url_keys_"  # + page id: the state widgets that page showed in its last run
 
 
 def _page_id() -> str:
@@ -94,6 +95,25 @@ def flush_url() -> None:
         wanted = {k: v if isinstance(v, list) else [str(v)] for k, v in params.items()}
         if wanted != _url_now():
             st.query_params.from_dict(wanted)
+    st.session_state[_URL_SEEN] = (_page_id(), _url_now())
+    if shown:
+        st.session_state[_URL_KEYS + _page_id()] = list(shown)
+
+
+def write_choice_now(key: str, value: str) -> None:
+    """Put a choice made in this run into the URL at once (with the page's other kept choices, as flush_url
+    will mirror them), instead of when the run ends; flush_url then finds it written (no second history entry
+    unless it has more to mirror)."""
+    if key not in st.session_state.get(_URL_PENDING, {}) or st.query_params.get(key) == value:
+        return
+    params = _url_now()
+    for other in st.session_state.get(_URL_KEYS + _page_id(), ()):
+        kept = st.session_state.get(_KEEP + other)
+        if other != key and kept not in (None, []):
+            params[other] = [str(v) for v in kept] if isinstance(kept, list) else [str(kept)]
+    st.query_params.from_dict({**params, key: [value]})
+    # noted as this session's own at once: a run cut short by the next click never reaches flush_url, and
+    # the next run must not take this value for a link that overrides the newer choice
     st.session_state[_URL_SEEN] = (_page_id(), _url_now())
 
 

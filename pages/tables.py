@@ -85,9 +85,9 @@ def shortfalls(period: str, item: str, college: str | None, key: str) -> None:
     if rows.empty:
         st.success("参与计算的支部均已全部完成该考核要点。", icon=":material/task_alt:")
         return
-    table = pd.DataFrame({"支部": rows["branch_name"], "二级党组织": rows["college"],
-                          "类型": rows["branch_type"].map(type_name),
-                          "完成率": scoring.shown_percent(rows["completion"]), "支部编码": rows["branch_code"]})
+    table = pd.DataFrame({"完成率": scoring.shown_percent(rows["completion"]),  # the figure before the long names
+                          "支部": rows["branch_name"], "二级党组织": rows["college"],
+                          "类型": rows["branch_type"].map(type_name), "支部编码": rows["branch_code"]})
     st.caption("勾选某一行可打开该支部画像，并显示该考核要点的台账明细。")
     event = st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table), 360), key=key,
                          on_select="rerun", selection_mode="single-row",

@@ -31,7 +31,7 @@ from pages import common as c  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.upload_history import audit_tab, history_tab  # noqa: E402
-from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY, registry_tab  # noqa: E402
+from pages.upload_registry import ACCEPTED_TYPES, REG_DONE_KEY, REG_PREVIEW_KEY, UPLOADER_STYLE, registry_tab  # noqa: E402
 from pipelines.store import db as dbmod  # noqa: E402
 from pipelines.store import sources  # noqa: E402
 from pipelines.store.actor import Actor  # noqa: E402
@@ -49,14 +49,6 @@ PREVIEW_KEY = "dj_upload_preview"  # the Plan of the chosen files
 DONE_KEY = "dj_upload_done"
 FRESH_KEY = "dj_fresh_done"  # the message after the demo data was set aside
 
-# The file box's own English text ("Upload", "10MB per file • XLSX, XLS, …") replaced by Chinese; a constant
-# style (no user data), scoped to the submissions uploader. The real limits are in the caption above the box.
-UPLOADER_STYLE = """<style>
-[class*="st-key-dj_uploader_"] [data-testid="stFileUploaderDropzoneInstructions"] { display: none; }
-[class*="st-key-dj_uploader_"] [data-testid="stFileUploaderDropzone"] button p { font-size: 0; }
-[class*="st-key-dj_uploader_"] [data-testid="stFileUploaderDropzone"] button p::after {
-  content: "选择文件"; font-size: 1rem; }
-</style>"""
 
 _md = md_text  # user-supplied text (file names, branch names) inside a markdown message
 

@@ -96,6 +96,19 @@ def _confirm(up, data: bytes, actor: Actor, round_no: int) -> None:
     st.rerun()
 
 
+# The file boxes' own English text ("Drag and drop files here", "10MB per file • XLSX", the "Upload" button)
+# cannot be set through st.file_uploader or config in Streamlit 1.67 (docs/admin.md, 已知限制): hidden or replaced
+# by Chinese; a constant style (no user data) for the submissions and the registry uploaders. The real limits
+# are in the caption above each box.
+UPLOADER_STYLE = """<style>
+:is([class*="st-key-dj_uploader_"], [class*="st-key-dj_registry_uploader_"])
+  [data-testid="stFileUploaderDropzoneInstructions"] { display: none; }
+:is([class*="st-key-dj_uploader_"], [class*="st-key-dj_registry_uploader_"])
+  [data-testid="stFileUploaderDropzone"] button p { font-size: 0; }
+:is([class*="st-key-dj_uploader_"], [class*="st-key-dj_registry_uploader_"])
+  [data-testid="stFileUploaderDropzone"] button p::after { content: "选择文件"; font-size: 1rem; }
+</style>"""
+
 def registry_tab(actor: Actor) -> None:
     """支部名册: the current registry; an uploaded one is checked and compared before the confirm writes it."""
     done = st.session_state.pop(REG_DONE_KEY, None)
@@ -104,6 +117,9 @@ def registry_tab(actor: Actor) -> None:
     current = c.query(REGISTRY_SQL)
     _current_section(current)
     round_no = st.session_state.setdefault(REG_ROUND_KEY, 0)
+    st.caption(f"只接受 .xlsx（Excel 工作簿），不超过 {c.guide().limits.max_file_mb:g} MB；"
+               "可把文件拖到下面的框内，或点击“选择文件”。")
+    st.html(UPLOADER_STYLE)
     up = st.file_uploader("上传支部名册（.xlsx）：名册应列出全部支部，确认后将整体替换当前名册",
                           type=ACCEPTED_TYPES, key=f"dj_registry_uploader_{round_no}")
     if up is None:

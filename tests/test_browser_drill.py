@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pages.common import DIM_COLUMN_PX
+from pages.tables import DIM_COLUMN_PX
 from pipelines import scoring
 from pipelines.guide import guide
 import test_browser

@@ -133,8 +133,9 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     page.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name=label).click()
     settled(page, 90_000)
+    # the chosen new quarter is the one shown (waited for: settled() can return before the rerun has started)
+    page.get_by_text(f"当前查看：{label}").first.wait_for(timeout=90_000)
     _shot(page, "4_overview")
-    assert f"当前查看：{label}" in page.inner_text("body")  # the chosen new quarter is the one shown
 
     # …and so does the session that was already open, on its next interaction.
     other.get_by_role("link", name="全校总览").click()
@@ -147,3 +148,29 @@ def test_upload_new_quarter_in_chromium(server, demo_db, tmp_path, page, browser
     settled(other, 90_000)
     assert f"当前查看：{label}" in other.inner_text("body")
     other.close()
+
+
+BOX_TEXT = """(key) => {
+  const box = document.querySelector(`[class*="st-key-${key}"] [data-testid="stFileUploaderDropzone"]`);
+  if (!box) return null;
+  const hint = box.querySelector('[data-testid="stFileUploaderDropzoneInstructions"]');
+  const label = box.querySelector('button p');
+  return {hint: hint ? getComputedStyle(hint).display : 'none',
+          size: label ? getComputedStyle(label).fontSize : null,
+          after: label ? getComputedStyle(label, '::after').content : null};
+}"""
+
+
+def test_file_boxes_show_chinese_and_the_real_limits(server, page):
+    """Streamlit 1.67 cannot set the file box's own text ("Drag and drop files here", "200MB per file • …",
+    "Upload"): both boxes hide it, label the button 选择文件 and say the real limits in a Chinese caption."""
+    sign_in(page, server, "browser", PASSWORD)
+    mb = f"{guide().limits.max_file_mb:g} MB"
+    for tab, key in (("上传报送", "dj_uploader_"), ("支部名册", "dj_registry_uploader_")):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(500)
+        panel = page.locator('[role="tabpanel"]:visible')
+        assert panel.get_by_text("只接受 .xlsx").first.inner_text().count(mb) == 1
+        box = page.evaluate(BOX_TEXT, key)
+        assert box == {"hint": "none", "size": "0px", "after": '"选择文件"'}, (tab, box)
+    _shot(page, "file_boxes")

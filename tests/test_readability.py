@@ -59,3 +59,26 @@ def test_ranking_shows_no_change_as_chiping(thin_db):
     ranking = [t.value for t in at.dataframe if "较上季度" in t.value.columns][0].set_index("支部编码")
     assert ranking.at["T01", "较上季度"] == "持平"
     assert ranking.at["S01", "较上季度"] == ""  # no score the quarter before
+
+
+SCORE_COLUMNS = ("总分", "完成率")  # the figure a row is read for
+LONG_COLUMNS = ("支部", "支部名称", "二级党组织")  # long names that push columns off a phone's screen
+
+
+@pytest.mark.parametrize("name, params", [("overview", {}), ("college", {}), ("college", {"co_item": "first"})])
+def test_tables_show_the_score_before_long_text(demo_db, name, params):
+    """Issue 13, point 3: on a 390 px phone a table shows its score without scrolling sideways."""
+    if params.get("co_item") == "first":  # the shortfalls of the college's weakest item
+        ps = scoring.periods(demo_db)
+        college = sorted(scoring.college_scores(ps[-1], demo_db)["college"].dropna())[0]
+        params = {"college": college, "co_item": scoring.college_items(ps[-1], college, demo_db)["item_id"].iloc[0]}
+    at = ok(page(name, **params).run())
+    checked = 0
+    for table in at.dataframe:
+        cols = list(table.value.columns)
+        scores = [cols.index(c) for c in SCORE_COLUMNS if c in cols]
+        longs = [cols.index(c) for c in LONG_COLUMNS if c in cols]
+        if scores and longs:
+            checked += 1
+            assert max(scores) < min(longs), (name, cols)
+    assert checked >= 1, name
