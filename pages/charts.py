@@ -2,6 +2,7 @@
 heatmap, trend lines with labels that do not collide)."""
 from __future__ import annotations
 
+import html
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,7 +181,8 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
 
     Row labels are cut to `label_chars` characters (whole in the hover) and the colour bar lies under the
     map, so on a 390 px phone the labels stay inside the chart and the cells keep room for their values.
-    Rows sit at positions 0..n-1, so two labels that read alike after the cut stay two rows.
+    Rows sit at positions 0..n-1, so two labels that read alike after the cut stay two rows. Row labels come
+    as plotly text (pages.text.plot_text): they are cut by the characters a reader sees, then escaped again.
     clickable: plotly heat maps send no selection events, so an invisible marker sits on every cell and takes the
     click (show(..., selectable=True)); the point index of cell (row i, column j) is i * len(z.columns) + j.
     """
@@ -205,7 +207,8 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
         fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
         fig.update_layout(hoverdistance=-1)  # a click anywhere in a cell reaches its marker
     fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickmode="array",
-                     tickvals=list(range(len(rows))), ticktext=[short_text(r, label_chars) for r in rows])
+                     tickvals=list(range(len(rows))),
+                     ticktext=[plot_text(short_text(html.unescape(r), label_chars)) for r in rows])
     fig.update_xaxes(side="top", showgrid=False)
     fig.update_layout(height=height or max(300, 26 * len(z.index) + 120), margin=dict(l=10, r=10, t=40, b=50))
     return fig
