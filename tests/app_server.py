@@ -2,13 +2,15 @@
 warm start) on a free port, and Debian's chromium."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,20 @@ def start_app(db: Path, log_path: Path, *, script: str = "serve.py", extra_args:
             proc.kill()
             raise RuntimeError("streamlit did not start:\n" + Path(log_path).read_text())
         time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def demo_app(demo_db_master: Path, folder: Path, **kwargs) -> Iterator[tuple[str, Path]]:
+    """The app on a private copy of the demo database (and its archive) in `folder`: yields (base URL, db);
+    the server stops on exit."""
+    for f in demo_db_master.parent.iterdir():
+        (shutil.copytree if f.is_dir() else shutil.copy)(f, folder / f.name)
+    db = folder / demo_db_master.name
+    proc, base = start_app(db, folder / "streamlit.log", **kwargs)
+    try:
+        yield base, db
+    finally:
+        stop_app(proc)
 
 
 def stop_app(proc: subprocess.Popen) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app_server import start_app, stop_app
+from app_server import demo_app, start_app, stop_app
 from pipelines import scoring
 from pipelines.config import env_name
 
@@ -42,13 +42,8 @@ def browser_context_args(browser_context_args):
 @pytest.fixture(scope="module")
 def server(demo_db_master, tmp_path_factory):
     """The app on a private copy of the demo database, for the whole module."""
-    folder = tmp_path_factory.mktemp("browser_db")
-    for f in demo_db_master.parent.iterdir():
-        (shutil.copytree if f.is_dir() else shutil.copy)(f, folder / f.name)
-    db = folder / demo_db_master.name
-    proc, base = start_app(db, folder / "streamlit.log")
-    yield base, db
-    stop_app(proc)
+    with demo_app(demo_db_master, tmp_path_factory.mktemp("browser_db")) as served:
+        yield served
 
 
 def wait_finished(page, title: str, charts: int, timeout_s: float = 60) -> float:

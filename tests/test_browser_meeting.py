@@ -4,12 +4,11 @@ not a click, reruns it. Screenshots before and after the refresh go to tests/art
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
-from app_server import start_app, stop_app
+from app_server import demo_app
 from pages.meeting import REFRESH_S, VIEWS
 from pipelines import scoring
 from pipelines.guide import guide
@@ -22,13 +21,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(demo_db_master, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("meeting_db")
-    for f in demo_db_master.parent.iterdir():
-        (shutil.copytree if f.is_dir() else shutil.copy)(f, folder / f.name)
-    db = folder / demo_db_master.name
-    proc, base = start_app(db, folder / "streamlit.log")
-    yield base, db
-    stop_app(proc)
+    with demo_app(demo_db_master, tmp_path_factory.mktemp("meeting_db")) as served:
+        yield served
 
 
 def screen(browser, url: str):

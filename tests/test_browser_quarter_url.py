@@ -5,12 +5,11 @@ while the page is still computing; the choice survives a sidebar switch, is writ
 page, and a reload keeps it."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
-from app_server import start_app, stop_app
+from app_server import demo_app
 from pipelines import scoring
 from test_browser import wait_finished
 
@@ -22,13 +21,8 @@ RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 @pytest.fixture(scope="module")
 def server(demo_db_master, tmp_path_factory):
     """The app (with its warm start) on a private copy of the demo database."""
-    folder = tmp_path_factory.mktemp("quarter_url_db")
-    for f in demo_db_master.parent.iterdir():
-        (shutil.copytree if f.is_dir() else shutil.copy)(f, folder / f.name)
-    db = folder / demo_db_master.name
-    proc, base = start_app(db, folder / "streamlit.log")
-    yield base, db
-    stop_app(proc)
+    with demo_app(demo_db_master, tmp_path_factory.mktemp("quarter_url_db")) as served:
+        yield served
 
 
 def label(period: str) -> str:
