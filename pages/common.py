@@ -26,17 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ on the path
     sys.path.insert(0, str(ROOT))
 
-from pipelines.store import db as dbmod  # noqa: E402
-from pipelines import scoring  # noqa: E402
-from pipelines.scoring import alerts
-from pipelines.scoring import honours
-from pipelines.store import followup
-from pipelines.report import quarterly
-from pipelines.store import review
-from pipelines.guide import GuideError, guide  # noqa: E402
 from pages.state import flush_url, state_widget, write_choice_now  # noqa: E402
 from pages.text import md_text  # noqa: E402
+from pipelines import scoring  # noqa: E402
+from pipelines.guide import GuideError, guide  # noqa: E402
 from pipelines.guide.period import Period  # noqa: E402
+from pipelines.report import quarterly  # noqa: E402
+from pipelines.scoring import alerts, honours  # noqa: E402
+from pipelines.store import db as dbmod  # noqa: E402
+from pipelines.store import followup, review  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
