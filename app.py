@@ -158,7 +158,8 @@ def main() -> None:
     # /branch?… keeps its address for after the password, and Streamlit never falls back to listing pages/.
     if SCREEN:  # the meeting screen alone: no sidebar, no page list
         pages = [st.Page("pages/meeting.py", title="会议大屏", icon=":material/tv:", default=True)]
-    nav = st.navigation(pages, position="sidebar" if allowed and not SCREEN else "hidden")
+    # expanded: every page listed (no English "View n more" link under the groups)
+    nav = st.navigation(pages, position="sidebar" if allowed and not SCREEN else "hidden", expanded=True)
     if not allowed:
         st.stop()
     ensure_database()
