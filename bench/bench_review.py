@@ -14,7 +14,7 @@ One AppTest session signed in as a school-wide admin opens the page on the lates
 Every answer of the earlier quarters is reviewed (bulk-inserted, as the school itself), so the reviews table is
 as large as after a year of reviewing. The decision is reported absolute against the target (issue 11: ≤ 0.5 s
 at 1,000 branches) and as ratios to the two reruns measured in the same run, so a slow or busy machine shows as
-slow baselines, not as a regression. Pieces (pipelines only, no page): review.decide and review.board, for where the time goes.
+slow baselines, not as a regression. Pieces (pipelines only, no page): review.decide and scoring.review_board, for where the time goes.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def run(branches: int, quarters: int, decisions: int, db: Path | None = None, ou
         config.settings.cache_clear()
         period = [p for p in scoring.periods(db) if Period.parse(p).ended()][-1]
         past = past_reviews(db, period)
-        answers = review.board(period, db, limit=0).matching
+        answers = scoring.review_board(period, db, limit=0).matching
 
         at = AppTest.from_file(str(ROOT / "pages" / "review.py"), default_timeout=300)
         at.session_state[access.ADMIN_KEY] = ACCOUNT
@@ -110,11 +110,11 @@ def run(branches: int, quarters: int, decisions: int, db: Path | None = None, ou
                 raise RuntimeError(f"the decision did not show the next answer: {[e.value for e in at.error]}")
 
         # the pieces, outside the page (same database, same run)
-        rows = review.queue(period, db, state="pending").head(decisions)
+        rows = scoring.review_queue(period, db, state="pending").head(decisions)
         pieces_decide = [timed(lambda r=r: review.decide(r.branch_code, period, r.item_id, "not_done",
                                                            comment="基准测试", reviewer=ACCOUNT, db=db))
                          for r in rows.itertuples()]
-        pieces_board = [timed(lambda: review.board(period, db, limit=200, state="pending")) for _ in range(3)]
+        pieces_board = [timed(lambda: scoring.review_board(period, db, limit=200, state="pending")) for _ in range(3)]
 
         d, w_, c_ = _median(decided), _median(warm), _median(cold)
         wr = out.write
@@ -125,7 +125,7 @@ def run(branches: int, quarters: int, decisions: int, db: Path | None = None, ou
         for label, x in (("warm rerun (cached, nothing changed)", w_), ("cold rerun (caches cleared, nothing written)", c_),
                          ("decision saved + next answer shown", d)):
             wr(f"{label:<52}{x:>9.3f}{x / w_:>8.2f}x{x / c_:>8.2f}x\n")
-        wr(f"\npieces: review.decide {_median(pieces_decide):.3f} s, review.board (limit 200) "
+        wr(f"\npieces: review.decide {_median(pieces_decide):.3f} s, scoring.review_board (limit 200) "
            f"{_median(pieces_board):.3f} s\n")
         ok = d <= TARGET_DECISION_S
         wr(f"target decision + next answer ≤ {TARGET_DECISION_S} s script time: {'met' if ok else 'NOT met'} "

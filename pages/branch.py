@@ -19,7 +19,6 @@ from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
-from pipelines.store import review  # noqa: E402
 from pipelines.guide.vocab import MeasureKind, MeasureStatus, TraceSource  # noqa: E402
 
 TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
@@ -65,8 +64,8 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
             "未到期": "未到期" if pending else "",
             "测评情况": "；".join(measure_text(m, it.get("self_status")) for _, m in ms.iterrows()),
             "佐证材料": it.get("evidence") or "",
-            "台账佐证": review.support_label(it.get("linked"), it.get("evidence_rows")),
-            "审核": review.review_state(it.get("review_decision")) if g.item(it["item_id"]).self_assessed else "",
+            "台账佐证": c.scoring.support_label(it.get("linked"), it.get("evidence_rows")),
+            "审核": c.scoring.review_state(it.get("review_decision")) if g.item(it["item_id"]).self_assessed else "",
             "提示": warning,
         })
     return pd.DataFrame(rows)

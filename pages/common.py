@@ -34,7 +34,7 @@ from pipelines.guide.period import Period  # noqa: E402
 from pipelines.report import quarterly  # noqa: E402
 from pipelines.scoring import alerts, honours  # noqa: E402
 from pipelines.store import db as dbmod  # noqa: E402
-from pipelines.store import followup, review  # noqa: E402
+from pipelines.store import followup  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -117,7 +117,7 @@ def guide_key() -> str:
 
 
 # what scores() may call: "fn" is scoring.fn, else "module.fn" of these pipelines modules (their reads only)
-_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup, "review": review}
+_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

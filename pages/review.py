@@ -1,4 +1,4 @@
-"""审核: the review queue of one quarter, riskiest first (pipelines.store.review.board: unsupported 完成, then 需核实,
+"""审核: the review queue of one quarter, riskiest first (pipelines.scoring.review_board: unsupported 完成, then 需核实,
 then the largest gain over last quarter's answer), with filters; the answer, its evidence text, the ledger rows
 that support it and last quarter's answer side by side; one decision per click, after which the next answer
 shows; 一键认定 of a branch's supported answers after a confirm; progress per college; the sent-back items with
@@ -24,8 +24,8 @@ from pages.evidence_view import evidence_section  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide.vocab import ReviewState  # noqa: E402
 from pipelines import scoring  # noqa: E402
-from pipelines.store import followup, review
-from pipelines.report import review_notice
+from pipelines.report import review_notice  # noqa: E402
+from pipelines.store import followup, review  # noqa: E402
 from pipelines.store import db as dbmod  # noqa: E402
 from pipelines.store.actor import Actor  # noqa: E402
 
@@ -113,7 +113,7 @@ def progress_section(progress: pd.DataFrame) -> None:
 
 
 def filters(period: str, actor: Actor, cols) -> dict[str, str | None]:
-    """The four filters (college, branch type, item, state) in `cols`, as review.board's keyword arguments; the
+    """The four filters (college, branch type, item, state) in `cols`, as scoring.review_board's keyword arguments; the
     colleges offered are those with a submission of the quarter (scoring.submission_status, no scoring needed)."""
     g = c.guide()
     status = c.scores("submission_status", period)
@@ -149,7 +149,7 @@ def current(shown: pd.DataFrame, list_key: str) -> int | None:
     return 0
 
 
-def answer_section(period: str, board: review.Board, at: int, actor: Actor) -> None:
+def answer_section(period: str, board: scoring.ReviewBoard, at: int, actor: Actor) -> None:
     """The answer at `at` side by side with its support and last quarter's answer, the decision buttons and
     the branch's 一键认定."""
     shown = board.queue
@@ -168,7 +168,7 @@ def answer_section(period: str, board: review.Board, at: int, actor: Actor) -> N
         now.markdown(md_text(row["status_name"] if isinstance(row["status_name"], str) else "未填写"))
         now.caption("佐证材料：" + md_text(row["evidence"] or "（未填写）"))
         support.markdown("**台账佐证**")
-        support.markdown(md_text(review.support_label(row["linked"], row["evidence_rows"])))
+        support.markdown(md_text(scoring.support_label(row["linked"], row["evidence_rows"])))
         evidence_section(code, period, item, key="rv_evidence", container=support)
         before.markdown("**上季度自评**")
         if isinstance(row["prev_status_name"], str):
@@ -203,7 +203,7 @@ def accept_all(period: str, acceptable: pd.DataFrame, row: pd.Series, actor: Act
     row_.button("取消", key="rv_accept_cancel", on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
 
 
-def list_section(board: review.Board, list_key: str) -> None:
+def list_section(board: scoring.ReviewBoard, list_key: str) -> None:
     """The filtered queue (its first LIST_ROWS rows); ticking a row shows that answer above."""
     st.subheader(f"审核队列（{board.matching} 项）", anchor=False)
     if board.queue.empty:
@@ -259,7 +259,7 @@ def render() -> None:
     cols = st.columns([1.2, 1, 1, 1, 1])  # the quarter and the filters in one row (stacked on a phone)
     period = c.period_select(periods, container=cols[0], key="rv_period")
     chosen = filters(period, actor, cols[1:])
-    board = c.scores("review.board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
+    board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
     message()
     if board.progress.empty:
         st.info("本季度没有需要审核的自评（尚无报送，或不在当前账号的管理范围内）。", icon=":material/inbox:")

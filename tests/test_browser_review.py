@@ -88,7 +88,7 @@ def reviews(demo_db) -> list[tuple]:
 
 def test_review_flow_decide_send_back_and_notice(server, demo_db, page):
     period = _period(demo_db)
-    queue = review.queue(period, demo_db, state="pending")
+    queue = scoring.review_queue(period, demo_db, state="pending")
     open_review(page, server, "org")
     first = (queue.iloc[0]["branch_code"], queue.iloc[0]["item_id"])
     assert on_screen(page) == first  # riskiest first
@@ -125,7 +125,7 @@ def test_review_flow_decide_send_back_and_notice(server, demo_db, page):
 
 def test_college_admin_reviews_only_its_college(server, demo_db, page):
     period, college = _period(demo_db), _college(demo_db)
-    board = review.board(period, demo_db, scope=college, state="pending")
+    board = scoring.review_board(period, demo_db, scope=college, state="pending")
     open_review(page, server, "college", f"管理范围：{college}")
     first = (board.queue.iloc[0]["branch_code"], board.queue.iloc[0]["item_id"])
     assert on_screen(page) == first
@@ -137,7 +137,7 @@ def test_college_admin_reviews_only_its_college(server, demo_db, page):
     page.get_by_role("button", name="认定完成", exact=True).click()
     page.get_by_text("已保存").wait_for(timeout=30_000)
     assert reviews(demo_db) == [(*first, "done", "", "college")]
-    other = review.queue(period, demo_db, state="pending")
+    other = scoring.review_queue(period, demo_db, state="pending")
     other = other[other["college"] != college].iloc[0]
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):  # nor by calling the function
         review.decide(other["branch_code"], period, other["item_id"], "done", reviewer=Actor("college", college),

@@ -305,8 +305,6 @@ def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
 def test_branch_shows_support_review_and_verified_share(demo_db):
     """A branch the demo reviewer reached: 核实率 under the metrics, each item's ledger support and review
     state, and the ledger rows behind a linked item — all as pipelines compute them."""
-    from pipelines.store import review
-
     period = scoring.latest_period(demo_db)
     with dbmod.connect(demo_db) as con:
         code = con.execute("SELECT min(branch_code) FROM reviews").fetchone()[0]
@@ -319,9 +317,9 @@ def test_branch_shows_support_review_and_verified_share(demo_db):
     items = scoring.item_scores(period, demo_db, branch_code=code).set_index("item_id")
     table = [df.value for df in at.dataframe if "测评情况" in df.value.columns][0].set_index("考核要点")
     for item_id, it in items.iterrows():
-        assert table.loc[item_id, "审核"] == (review.review_state(it["review_decision"])
+        assert table.loc[item_id, "审核"] == (scoring.review_state(it["review_decision"])
                                             if guide().item(item_id).self_assessed else "")
-        assert table.loc[item_id, "台账佐证"] == review.support_label(it["linked"], it["evidence_rows"])
+        assert table.loc[item_id, "台账佐证"] == scoring.support_label(it["linked"], it["evidence_rows"])
     assert (table["审核"] != "待审核").any()
     linked = next(i for i in items.index if guide().item(i).evidence and items.loc[i, "evidence_rows"] > 0)
     at.session_state["br_items_None"] = {"selection": {"rows": [list(table.index).index(linked)], "columns": []}}

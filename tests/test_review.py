@@ -156,10 +156,10 @@ def test_history_and_audit_keep_every_decision(db):
     save(db, workbook("A", 2026, 1))
     review.decide("A", "2026Q1", "5.1.1", review.SENT_BACK, reviewer="甲", comment="补材料", db=db)
     review.decide("A", "2026Q1", "5.1.1", "done", reviewer="乙", db=db)
-    h = review.history("A", "2026Q1", "5.1.1", db)
+    h = scoring.review_history("A", "2026Q1", "5.1.1", db)
     assert list(h["decision_name"]) == ["认定完成", "退回补充"] and list(h["reviewer"]) == ["乙", "甲"]
     assert list(h["current"]) == [True, False] and h.iloc[1]["comment"] == "补材料"
-    assert len(review.history("A", "2026Q1", db=db)) == 2  # every item of the branch-quarter
+    assert len(scoring.review_history("A", "2026Q1", db=db)) == 2  # every item of the branch-quarter
     with dbmod.connect(db) as con:
         audit = con.execute("SELECT actor, detail FROM audit_log WHERE action = 'review' ORDER BY logged_at, actor"
                             ).fetchall()

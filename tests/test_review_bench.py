@@ -8,8 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines import config
-from pipelines.store import review
+from pipelines import config, scoring
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,4 +28,4 @@ def test_bench_runs_at_a_tiny_size(tmp_path):
     assert res["decision"] > 0 and res["cold"] > 0 and res["answers"] > 0
     assert os.environ.get(config.env_name("db_path")) == before and config.env_name("admins") not in os.environ
     # two decisions through the page and two through the function, every one a review row of the quarter
-    assert len(review.queue("2026Q3", db, state="reviewed")) == 4
+    assert len(scoring.review_queue("2026Q3", db, state="reviewed")) == 4

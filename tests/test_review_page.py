@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from pages import access
-from pipelines import auth, config
+from pipelines import auth, config, scoring
 from pipelines.store import review
 from pipelines.store import db as dbmod
 from pipelines.store.actor import Actor
@@ -66,11 +66,11 @@ def test_sign_in_is_required(db, accounts):
 
 def test_queue_in_risk_order_and_filters(db, accounts):
     at = signed_in()
-    assert listed(at) == keys(review.queue(Q2, db, state="pending"))  # the whole queue: 48 < the list's 200
+    assert listed(at) == keys(scoring.review_queue(Q2, db, state="pending"))  # the whole queue: 48 < the list's 200
     assert shown(at) == ("A", "5.2.2")  # unsupported 完成 with the largest gain comes first
     assert {m.label: m.value for m in at.metric} == {"待审核": "48", "退回补充": "0", "已认定": "0", "审核进度": "0.0%"}
     at.selectbox(key="rv_college").select(XX).run()
-    assert listed(ok(at)) == keys(review.queue(Q2, db, state="pending", college=XX)) and shown(at) == ("B", "5.2.2")
+    assert listed(ok(at)) == keys(scoring.review_queue(Q2, db, state="pending", college=XX)) and shown(at) == ("B", "5.2.2")
     at.selectbox(key="rv_college").select("全部").run()
     at.selectbox(key="rv_type").select("student").run()
     assert {b for b, _ in listed(ok(at))} == {"B"}

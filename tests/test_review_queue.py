@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from openpyxl import load_workbook
 
+from pipelines import scoring
 from pipelines.store import followup, review
 from pipelines.report import review_notice
 from pipelines.store.actor import Actor
@@ -56,7 +57,7 @@ def keys(df) -> list[tuple[str, str]]:
 
 
 def test_queue_order_unsupported_done_then_needs_check_then_largest_gain(db):
-    q = review.queue(Q2, db)
+    q = scoring.review_queue(Q2, db)
     head = [("A", "5.2.2"), ("A", "5.1.1"), ("B", "5.2.2"),  # risk 1: gains 1.0 (0 → 1), 0.3 (0.7 → 1), none
             ("A", "5.1.2"), ("A", "6.1.1"),                  # risk 2: gain 1.0; no answer, no gain
             ("A", "7.1.1")]                                  # risk 3: gain 1.0, before the 0.7 gains
@@ -74,15 +75,15 @@ def test_queue_order_unsupported_done_then_needs_check_then_largest_gain(db):
 
 
 def test_filters_by_college_type_item_and_state(db):
-    q = review.queue(Q2, db)
-    assert keys(review.queue(Q2, db, college=XX)) == [k for k in keys(q) if k[0] == "B"]
-    assert keys(review.queue(Q2, db, branch_type="student")) == [k for k in keys(q) if k[0] == "B"]
-    assert keys(review.queue(Q2, db, item_id="5.2.2")) == [("A", "5.2.2"), ("B", "5.2.2")]
-    assert keys(review.queue(Q2, db, item_id="5.2.2", college=JX)) == [("A", "5.2.2")]
+    q = scoring.review_queue(Q2, db)
+    assert keys(scoring.review_queue(Q2, db, college=XX)) == [k for k in keys(q) if k[0] == "B"]
+    assert keys(scoring.review_queue(Q2, db, branch_type="student")) == [k for k in keys(q) if k[0] == "B"]
+    assert keys(scoring.review_queue(Q2, db, item_id="5.2.2")) == [("A", "5.2.2"), ("B", "5.2.2")]
+    assert keys(scoring.review_queue(Q2, db, item_id="5.2.2", college=JX)) == [("A", "5.2.2")]
     review.decide("A", Q2, "5.2.2", "done", reviewer="审核员", db=db)
-    reviewed = review.queue(Q2, db, state="reviewed")
+    reviewed = scoring.review_queue(Q2, db, state="reviewed")
     assert keys(reviewed) == [("A", "5.2.2")] and reviewed.iloc[0]["state_name"] == "认定完成"
-    b = review.board(Q2, db, state="pending", limit=2)
+    b = scoring.review_board(Q2, db, state="pending", limit=2)
     assert keys(b.queue) == [("A", "5.1.1"), ("B", "5.2.2")] and b.matching == 47  # the next answers; 48 − 1
 
 
@@ -91,13 +92,13 @@ def test_progress_per_college_and_accept_all_supported(db):
     review.decide("A", Q2, "5.1.1", review.SENT_BACK, reviewer="审核员", comment="请补充会议记录", db=db)
     ids = review.accept_supported("B", Q2, reviewer="审核员", db=db)
     assert len(ids) == 23  # every answer of B but its unsupported 5.2.2
-    p = review.progress(Q2, db)
+    p = scoring.review_progress(Q2, db)
     rows = [tuple(r) for r in p[["scope", "college", "total", "reviewed", "sent_back", "pending"]].itertuples(index=False)]
     assert rows == [("college", JX, 24, 1, 1, 22), ("college", XX, 24, 23, 0, 1), ("school", None, 48, 24, 1, 23)]
     assert p["share"].tolist() == pytest.approx([1 / 24, 23 / 24, 0.5])
-    assert keys(review.queue(Q2, db, branch_code="B", state="pending")) == [("B", "5.2.2")]
-    assert set(review.queue(Q2, db, branch_code="B", state="reviewed")["decision"]) == {"mostly"}  # as answered
-    assert review.board(Q2, db).acceptable.values.tolist() == [["A", 20]]  # B has none left
+    assert keys(scoring.review_queue(Q2, db, branch_code="B", state="pending")) == [("B", "5.2.2")]
+    assert set(scoring.review_queue(Q2, db, branch_code="B", state="reviewed")["decision"]) == {"mostly"}  # as answered
+    assert scoring.review_board(Q2, db).acceptable.values.tolist() == [["A", 20]]  # B has none left
     assert review.accept_supported("B", Q2, reviewer="审核员", db=db) == []  # nothing left to accept
     # A: 7.1.1 and its 19 基本完成 answers are supported; 5.1.2 (review-only 完成) and 6.1.1 are not
     assert len(review.accept_supported("A", Q2, reviewer="审核员", db=db)) == 20
@@ -105,30 +106,30 @@ def test_progress_per_college_and_accept_all_supported(db):
 
 def test_a_college_admin_sees_and_decides_only_its_college(db):
     mine = Actor("xx", XX)
-    b = review.board(Q2, db, scope=XX)
+    b = scoring.review_board(Q2, db, scope=XX)
     queue, progress = b.queue, b.progress
     assert set(queue["branch_code"]) == {"B"} and set(queue["college"]) == {XX}
-    assert review.queue(Q2, db, scope=XX, college=JX).empty
+    assert scoring.review_queue(Q2, db, scope=XX, college=JX).empty
     assert progress["total"].tolist() == [24, 24] and progress["college"].tolist() == [XX, None]
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
         review.accept_supported("A", Q2, reviewer=mine, db=db)
     with pytest.raises(PermissionError, match="超出当前账号的管理范围"):
         review.decide("A", Q2, "5.2.2", "done", reviewer=mine, db=db)
-    assert review.queue(Q2, db, state="reviewed").empty
+    assert scoring.review_queue(Q2, db, state="reviewed").empty
     assert len(review.accept_supported("B", Q2, reviewer=mine, db=db)) == 23
 
 
 def test_sent_back_stays_until_the_branch_resubmits_the_item(db):
     review.decide("A", Q2, "5.1.1", review.SENT_BACK, reviewer="审核员甲", comment="请补充会议记录", db=db)
     review.decide("A", Q2, "5.2.2", "done", reviewer="审核员甲", db=db)
-    back = review.sent_back(Q2, db)
+    back = scoring.sent_back(Q2, db)
     assert keys(back) == [("A", "5.1.1")] and back.iloc[0]["comment"] == "请补充会议记录"
     assert back.iloc[0]["state_name"] == "退回补充" and back.iloc[0]["reviewer"] == "审核员甲"
     save(db, a_q2())  # re-submitted unchanged: still sent back
-    assert keys(review.sent_back(Q2, db)) == [("A", "5.1.1")]
+    assert keys(scoring.sent_back(Q2, db)) == [("A", "5.1.1")]
     save(db, a_q2(**{"5.1.1": ("done", "会议记录三份")}))  # the item's evidence changed: 待审核 again
-    assert review.sent_back(Q2, db).empty
-    q = review.queue(Q2, db, branch_code="A").set_index("item_id")
+    assert scoring.sent_back(Q2, db).empty
+    q = scoring.review_queue(Q2, db, branch_code="A").set_index("item_id")
     assert q.loc["5.1.1", "state"] == "pending" and q.loc["5.2.2", "state_name"] == "认定完成"
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from pipelines.report import export, layout, return_note
-from pipelines.store import review
+from pipelines import scoring
 from pipelines.guide import guide
 from pipelines.guide.period import Period
 
@@ -33,8 +33,8 @@ def file_name(period: str, branch_code: str, branch_name: str | None = None) -> 
 
 
 def items(period: str, branch_code: str, db: str | Path | None = None, *, scope: str | None = None):
-    """The branch's answers now sent back in `period` (review.sent_back); NothingSentBack when there is none."""
-    rows = review.sent_back(period, db, branch_code=branch_code, scope=scope)
+    """The branch's answers now sent back in `period` (scoring.sent_back); NothingSentBack when there is none."""
+    rows = scoring.sent_back(period, db, branch_code=branch_code, scope=scope)
     if rows.empty:
         raise NothingSentBack(f"支部 {branch_code} 在 {Period.parse(period).label}没有退回补充的自评事项，无需整改通知。")
     return rows
@@ -44,7 +44,7 @@ def notice_bytes(period: str, branch_code: str, db: str | Path | None = None, *,
                  today: dt.date | None = None) -> bytes:
     """One branch's 整改通知 of one quarter as .xlsx bytes: titled, the branch and quarter, what to do, then one
     row per sent-back item (考核要点, 自评, 原佐证材料, 审核意见, 审核人); A4 portrait on one page.
-    NothingSentBack (a ValueError, Chinese) when nothing of the branch is sent back; `scope` as review.board."""
+    NothingSentBack (a ValueError, Chinese) when nothing of the branch is sent back; `scope` as scoring.review_board."""
     period = str(Period.parse(period))
     rows = items(period, branch_code, db, scope=scope)
     first = rows.iloc[0]

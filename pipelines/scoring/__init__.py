@@ -15,6 +15,7 @@ Pages, the report and the CLI call `from pipelines import scoring; scoring.branc
   compare   colleges, items per branch type, branch types side by side
   history   scores across quarters, change and movers
   college   a college's profile and submission progress
+  review    the review (审核) queue, its progress, the sent-back answers, the history of decisions
   cli       `python -m pipelines scores`
 Read-side analytics built on the marts: alerts (预警), honours (表彰), attention (需关注).
 
@@ -31,6 +32,9 @@ from pipelines.scoring.columns import (BRANCH_COLUMNS, CHANGE_COLUMNS, CONTRIBUT
 from pipelines.scoring.compare import college_scores, item_summary, item_type_comparison, type_comparison
 from pipelines.scoring.history import (branch_history, college_history, history, movers, score_change,
                                        score_history)
+from pipelines.scoring.review import (REVIEW_PROGRESS_COLUMNS, REVIEW_QUEUE_COLUMNS, ReviewBoard, review_board,
+                                      review_history, review_progress, review_queue, review_state, sent_back,
+                                      support_label)
 from pipelines.scoring.rounding import (SHOWN_DECIMALS, half_up, percent, shown, shown_change, shown_percent,
                                         shown_share)
 from pipelines.scoring.session import SQL_DIR, guide_frames, latest_period, periods
@@ -53,4 +57,7 @@ __all__ = [
     "history", "score_history", "branch_history", "score_change", "movers", "college_history",
     # colleges
     "college_items", "college_radar", "submission_progress", "missing_contacts", "item_shortfalls",
+    # review (审核)
+    "REVIEW_QUEUE_COLUMNS", "REVIEW_PROGRESS_COLUMNS", "ReviewBoard", "review_board", "review_queue",
+    "review_progress", "sent_back", "review_history", "review_state", "support_label",
 ]

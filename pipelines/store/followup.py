@@ -275,7 +275,7 @@ def followup_workbook(db=None, *, period: str | None = None, college: str | None
                       scope: str | None = None, sent_back: bool = False) -> bytes:
     """The 督办清单 of one college (or the whole school) as .xlsx bytes through pipelines.report.export: titled,
     A4 with the list's title and quarter in the header and 第 X 页 / 共 Y 页 in the footer. With `sent_back`, a
-    second sheet lists the quarter's answers sent back in review (退回补充, review.sent_back) with the
+    second sheet lists the quarter's answers sent back in review (退回补充, scoring.sent_back) with the
     reviewers' comments, so one list carries everything a college has to chase."""
     from pipelines.report.quarterly import _table  # the report's one table writer: header fill, borders, wrapping
 
@@ -311,7 +311,7 @@ SENT_BACK_STATE = "待补充（重新报送后重新审核）"
 
 
 def sent_back_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """review.sent_back rows as the 督办清单 prints them, Chinese headers."""
+    """scoring.sent_back rows as the 督办清单 prints them, Chinese headers."""
     return pd.DataFrame({
         "序号": range(1, len(rows) + 1),
         "二级党组织": rows["college"].tolist(),
@@ -326,13 +326,12 @@ def sent_back_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sent_back_sheet(wb, db, period: str, college: str | None, scope: str | None, name: str) -> None:
-    """The 退回补充事项 sheet of the 督办清单 (review.sent_back of the quarter, the college or the scope)."""
-    from pipelines.store import review
+    """The 退回补充事项 sheet of the 督办清单 (scoring.sent_back of the quarter, the college or the scope)."""
     from pipelines.report.quarterly import _table
 
     ws = wb.create_sheet(SENT_BACK_TITLE)
     layout.sheet_title(ws, f"{name} · {SENT_BACK_TITLE}", period)
-    table = sent_back_frame(review.sent_back(period, db, college=college, scope=scope))
+    table = sent_back_frame(scoring.sent_back(period, db, college=college, scope=scope))
     if table.empty:
         ws["A2"] = "本季度没有退回补充的自评事项。"
     else:
