@@ -114,10 +114,9 @@ def progress_section(progress: pd.DataFrame) -> None:
 
 def filters(period: str, actor: Actor, cols) -> dict[str, str | None]:
     """The four filters (college, branch type, item, state) in `cols`, as scoring.review_board's keyword arguments; the
-    colleges offered are those with a submission of the quarter (scoring.submission_status, no scoring needed)."""
+    colleges offered are those with answers to review in the quarter (scoring.review_colleges)."""
     g = c.guide()
-    status = c.scores("submission_status", period)
-    colleges = sorted(set(status.loc[status["status"] != "missing", "college"].dropna()))
+    colleges = c.scores("review_colleges", period) if actor.scope is None else []
     if actor.scope is None:
         college = c.state_widget("select", "二级党组织", [ALL, *colleges], "rv_college", container=cols[0])
     else:

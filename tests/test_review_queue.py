@@ -177,3 +177,31 @@ def test_libreoffice_prints_the_notice_on_one_a4_page(db, tmp_path):
     assert len(pages) == 1
     assert abs(float(pages[0].mediabox.width) - 595) < 3 and abs(float(pages[0].mediabox.height) - 842) < 3
     assert "整改通知" in pages[0].extract_text()
+
+
+def test_queue_kept_between_decisions_follows_uploads_rollback_and_registry(db, tmp_path):
+    """The part of the queue no review changes is kept between decisions (scoring.session._kept): it must still
+    follow a new upload (answer and ledger support), a rollback and a registry change at once."""
+    from pipelines.store import registry, versions
+    from pipelines.workbook.model import RegistryEntry
+    from pipelines.workbook.template import write_registry_workbook
+
+    def a(item):
+        return scoring.review_queue(Q2, db, branch_code="A").set_index("item_id").loc[item]
+
+    assert a("5.2.2")["risk"] == 1 and scoring.evidence_rows(Q2, "A", db).query("item_id == '5.2.2'").empty
+    review.decide("A", Q2, "7.1.1", "done", reviewer="审核员", db=db)  # a decision: only the reviews move
+    assert a("7.1.1")["state"] == "reviewed" and a("5.2.2")["risk"] == 1
+    save(db, workbook("A", 2026, 2, college=JX, default_status=("mostly", "记录"),
+                      rows=ledger(("2026-04-10", "volunteer_service"), ("2026-05-08", "publicity")),
+                      self_status={**A_Q2, "5.1.1": ("done", "会议记录三份")}))
+    assert a("5.2.2")["supported"] and a("5.1.1")["evidence"] == "会议记录三份"  # the new upload, at once
+    assert len(scoring.evidence_rows(Q2, "A", db).query("item_id == '5.2.2'")) == 1
+    assert a("7.1.1")["state"] == "reviewed"  # its answer is unchanged: the review stays
+    versions.rollback("A", Q2, db, actor="组织部")
+    assert a("5.2.2")["risk"] == 1 and a("5.1.1")["evidence"] == ""  # the version before, at once
+    assert scoring.evidence_rows(Q2, "A", db).query("item_id == '5.2.2'").empty
+    entries = [RegistryEntry("A", "甲党支部", "新材料学院", "teacher", 10), RegistryEntry("B", "乙党支部", XX, "student", 10)]
+    registry.load_registry(write_registry_workbook(tmp_path / "名册.xlsx", entries).read_bytes(), db, actor="组织部")
+    assert a("5.2.2")["college"] == "新材料学院" and a("5.2.2")["branch_name"] == "甲党支部"
+    assert scoring.review_colleges(Q2, db) == sorted(["新材料学院", XX])

@@ -33,8 +33,8 @@ from pipelines.scoring.compare import college_scores, item_summary, item_type_co
 from pipelines.scoring.history import (branch_history, college_history, history, movers, score_change,
                                        score_history)
 from pipelines.scoring.review import (REVIEW_PROGRESS_COLUMNS, REVIEW_QUEUE_COLUMNS, ReviewBoard, review_board,
-                                      review_history, review_progress, review_queue, review_state, sent_back,
-                                      support_label)
+                                      review_colleges, review_history, review_progress, review_queue, review_state,
+                                      sent_back, support_label)
 from pipelines.scoring.rounding import (SHOWN_DECIMALS, half_up, percent, shown, shown_change, shown_percent,
                                         shown_share)
 from pipelines.scoring.session import SQL_DIR, guide_frames, latest_period, periods
@@ -58,6 +58,6 @@ __all__ = [
     # colleges
     "college_items", "college_radar", "submission_progress", "missing_contacts", "item_shortfalls",
     # review (审核)
-    "REVIEW_QUEUE_COLUMNS", "REVIEW_PROGRESS_COLUMNS", "ReviewBoard", "review_board", "review_queue",
+    "REVIEW_QUEUE_COLUMNS", "REVIEW_PROGRESS_COLUMNS", "ReviewBoard", "review_board", "review_colleges", "review_queue",
     "review_progress", "sent_back", "review_history", "review_state", "support_label",
 ]

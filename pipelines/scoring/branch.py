@@ -6,7 +6,7 @@ import pandas as pd
 
 from pipelines.store import db as dbmod
 from pipelines.guide.period import Period
-from pipelines.scoring.session import _arrow, _df, _session, _sql, _targets
+from pipelines.scoring.session import _arrow, _chain, _df, _kept, _reader, _session, _sql, _targets
 from pipelines.scoring.shapes import _SHAPES, _one, _read
 
 
@@ -103,5 +103,14 @@ def evidence_rows(period: str, branch_code: str, db=None) -> pd.DataFrame:
     activity_type, topic, evidence, field, value.
     """
     period = str(Period.parse(period))
-    with _session(db, [period], "evidence", with_prev=False) as con:
-        return _df(con, _sql("evidence_detail"), {"b": branch_code, "p": period})
+    with dbmod.connect(db) as con:
+        def build() -> pd.DataFrame:  # every branch's rows of the quarter at once (~20 per branch)
+            _reader(con)
+            _chain(con, [period], "evidence", with_prev=False)
+            return _df(con, _sql("evidence_detail"), {"b": None, "p": period})
+
+        # no review changes a ledger row: kept while the submissions stay as they are, so the 审核 page's next
+        # answer (usually another branch) and the next branch on 支部画像 are a lookup
+        rows = _kept(con, db, ("evidence_detail", period), build)
+    rows = rows[rows["branch_code"] == branch_code]
+    return rows.drop(columns=["branch_code"]).reset_index(drop=True)

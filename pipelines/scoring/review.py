@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipelines.guide.period import Period
 from pipelines.guide.vocab import ReviewRisk, ReviewState
-from pipelines.scoring.session import _df, _session, _sql
+from pipelines.scoring.session import _chain, _df, _kept, _reader, _sql
 from pipelines.store import db as dbm
 from pipelines.store.review import SENT_BACK, decision_names
 
@@ -115,7 +115,7 @@ def review_board(period: str, db: str | Path | None = None, *, scope: str | None
                  branch_type: str | None = None, item_id: str | None = None, state: str | None = None,
                  branch_code: str | None = None, supported: bool | None = None,
                  limit: int | None = None) -> ReviewBoard:
-    """The review queue of one quarter, its progress and its sent-back answers, from one scoring session.
+    """The review queue of one quarter, its progress and its sent-back answers, from one read connection.
 
     queue: the scored self-assessment answers matching every filter given (college, branch_type, item_id,
     state = pending | sent_back | reviewed, branch_code, supported; None: any), riskiest first
@@ -130,7 +130,10 @@ def review_board(period: str, db: str | Path | None = None, *, scope: str | None
     period = str(Period.parse(period))
     where = {"college": college, "type": branch_type, "item": item_id, "state": state, "branch": branch_code,
              "supported": supported}
-    with _session(db, [period], "evidence", with_prev=False) as con:
+    with dbm.connect(db) as con:
+        answers = _answers(con, db, period)
+        _reader(con)  # stg_reviews on a file an older version wrote
+        con.register("review_answers", answers)
         sql = _sql("review_queue")
         if scope is not None:
             sql = f"SELECT * FROM ({sql}) q WHERE college = $scope"
@@ -146,6 +149,26 @@ def review_board(period: str, db: str | Path | None = None, *, scope: str | None
                         "ORDER BY college, branch_code, item_order")
         acceptable = _df(con, _ACCEPTABLE)
     return ReviewBoard(_shape_queue(queue), int(matching), _shape_progress(progress), _shape_queue(back), acceptable)
+
+
+def _answers(con, db, period: str):
+    """review_answers.sql of `period` (an Arrow table) on a read connection, computed once while the
+    submissions, the registry and the guide stay as they are (session._kept): a decision changes none of them,
+    so the next run of the queue reads only the reviews."""
+    def build():
+        _reader(con)
+        _chain(con, [period], "evidence", with_prev=False)
+        return con.sql(_sql("review_answers"), params={"period": period}).to_arrow_table()
+
+    return _kept(con, db, ("review_answers", period), build)
+
+
+def review_colleges(period: str, db: str | Path | None = None) -> list[str]:
+    """The colleges with answers to review in `period` (the 审核 page's college filter), sorted."""
+    period = str(Period.parse(period))
+    with dbm.connect(db) as con:
+        answers = _answers(con, db, period)
+    return sorted({c for c in answers.column("college").to_pylist() if c is not None})
 
 
 def review_queue(period: str, db: str | Path | None = None, **filters) -> pd.DataFrame:

@@ -6,10 +6,12 @@ a chain of named CTEs ending in `final`); the staging views they read are `sql/s
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
 import pandas as pd
@@ -130,22 +132,62 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
     `with_prev`, each period's previous quarter is scored too, so ranks and deltas can be compared.
     """
     with dbmod.connect(db) as con:
-        # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
-        # scheduling overhead and leaves the other core to concurrent page loads (bench/bench_scoring.py).
-        con.execute(f"SET threads = {int(settings().scoring_threads)}")
-        dbmod.readable(con)
-        _register_guide(con)
-        con.execute(_MACROS)
-        if periods is None:
-            periods = [str(Period(y, q)) for y, q in con.execute(_PERIODS_SQL).fetchall()]
-        wanted = list(periods) + ([str(Period.parse(p).previous) for p in periods] if with_prev else [])
-        con.register("g_targets", _arrow(_targets(wanted)))
-        for table in _CHAIN:
-            kind = "VIEW" if table in _VIEWS else "TABLE"
-            con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
-            if table == upto:
-                break
+        _reader(con)
+        _chain(con, periods, upto, with_prev=with_prev)
         yield con
+
+
+def _reader(con: duckdb.DuckDBPyConnection) -> None:
+    """Make a plain read connection a scoring one: threads, an older file readable, the guide relations, macros."""
+    # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
+    # scheduling overhead and leaves the other core to concurrent page loads (bench/bench_scoring.py).
+    con.execute(f"SET threads = {int(settings().scoring_threads)}")
+    dbmod.readable(con)
+    _register_guide(con)
+    con.execute(_MACROS)
+
+
+def _chain(con: duckdb.DuckDBPyConnection, periods: list[str] | None, upto: str = "branch_scores", *,
+           with_prev: bool = True) -> None:
+    """Build the chain on a `_reader` connection (see `_session`)."""
+    if periods is None:
+        periods = [str(Period(y, q)) for y, q in con.execute(_PERIODS_SQL).fetchall()]
+    wanted = list(periods) + ([str(Period.parse(p).previous) for p in periods] if with_prev else [])
+    con.register("g_targets", _arrow(_targets(wanted)))
+    for table in _CHAIN:
+        kind = "VIEW" if table in _VIEWS else "TABLE"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
+        if table == upto:
+            break
+
+
+# What a review never changes: the submissions (raw rows are insert-only and keyed by submission, so a submission's
+# id, file hash and status identify its answers, ledger and counts) and the registry's names, colleges and types.
+_CONTENT_KEY = ("SELECT (SELECT (count(*), sum(hash(submission_id, status, sha256, uploaded_at, branch_code, period)))"
+                " FROM submissions), (SELECT (count(*), sum(hash(branch_code, branch_name, college, branch_type)))"
+                " FROM registry)")
+_KEPT: OrderedDict[tuple, Any] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+KEPT_ENTRIES = 8  # a quarter's review answers or evidence rows: a few MB each at 1,000 branches
+
+
+def _kept(con: duckdb.DuckDBPyConnection, db, what: tuple, build: Callable[[], Any]) -> Any:
+    """build(), kept in this process while the submissions, the registry and the guide stay as they are (read on
+    `con`, under the same lock as whatever else the caller reads): for results a review decision cannot change,
+    which the data version (bumped by every write, reviews included) would otherwise recompute after each one."""
+    g = guide()
+    key = (str(dbmod.db_path(db).resolve()), what, g.version, g.fingerprint,
+           repr(con.execute(_CONTENT_KEY).fetchall()[0]))
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    value = build()
+    with _KEPT_LOCK:
+        _KEPT[key] = value
+        while len(_KEPT) > KEPT_ENTRIES:
+            _KEPT.popitem(last=False)
+    return value
 
 
 def _int_types(t):

@@ -65,8 +65,8 @@ def decide(branch_code: str, period: str, item_id: str, decision: str, *, review
 
     PermissionError (Chinese) for an empty reviewer or a branch outside the reviewer's scope (actor.authorize);
     ValueError for an unknown period, item or decision, a missing comment where one is required (lower than
-    the answer, or sent back), no current answer, or an answer that changed since it was read (a
-    re-submission in between: the reviewer should look again).
+    the answer, or sent back) or no current answer. The decision is stored against the answer current when it
+    is written (read in the write's transaction).
     """
     return decide_many(branch_code, period, {item_id: (decision, comment)}, reviewer=reviewer, db=db, at=at)[0]
 
@@ -79,23 +79,19 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
     reviewer = authorize(reviewer, [branch_code], db=db).name
     if not decisions:
         return []
-    answers = None
-    rows, details = [], []
     at = at or journal.now()
-    for item_id, (decision, comment) in decisions.items():
+    for item_id, (decision, _) in decisions.items():
         period = _check(branch_code, period, item_id, decision, g)
-        answers = _current(period, branch_code, db) if answers is None else answers
-        row, detail = _row(answers, branch_code, period, item_id, decision, str(comment or "").strip(), g)
-        rows.append({**row, "reviewer": reviewer, "decided_at": at.isoformat()})
-        details.append(detail)
 
     def body(con):
-        ids = []
+        # the current answers read in the write's own transaction: what is judged is what is stored against
+        answers = con.execute(_CURRENT, [branch_code, period]).df()
+        ids, rows, details = [], [], []
+        for item_id, (decision, comment) in decisions.items():
+            row, detail = _row(answers, branch_code, period, item_id, decision, str(comment or "").strip(), g)
+            rows.append({**row, "reviewer": reviewer, "decided_at": at.isoformat()})
+            details.append(detail)
         for row, detail in zip(rows, details):
-            still = con.execute("SELECT count(*) FROM stg_self_assessment WHERE submission_id = ? AND row_no = ? "
-                                "AND answer_fp = ?", [row["submission_id"], row.pop("row_no"), row["answer_fp"]])
-            if still.fetchall()[0][0] == 0:
-                raise ValueError(f"支部 {branch_code} {period} 的指标 {row['item_id']} 自评已更新，请刷新后重新审核。")
             ids.append(save(con, row))
             writes.audit(con, reviewer, AuditAction.REVIEW, detail, at=at)
         entry = journal.entry("review", actor=reviewer, at=at, detail="；".join(details), branch=branch_code,
@@ -105,21 +101,16 @@ def decide_many(branch_code: str, period: str, decisions: dict[str, tuple[str, s
     return journal.write(dbm.db_path(db), body)
 
 
-_CURRENT = ("SELECT item_id, submission_id, row_no, status, answer_fp FROM stg_self_assessment "
+_CURRENT = ("SELECT item_id, submission_id, status, answer_fp FROM stg_self_assessment "
             "WHERE branch_code = ? AND period = ? "
             "QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY status IS NULL, row_no) = 1")
 
 
-def _current(period: str, branch_code: str, db) -> pd.DataFrame:
-    """The answer each item of a branch-quarter is scored on (its first answered row, as self_assessment.sql
-    picks it), read without scoring: what a decision is stored against."""
-    with dbm.connect(db) as con:
-        return con.execute(_CURRENT, [branch_code, period]).df()
-
-
 def _row(answers: pd.DataFrame, branch_code: str, period: str, item_id: str, decision: str, comment: str,
          g: Guide) -> tuple[dict, str]:
-    """The decision row for the item's current answer and its audit text; ValueError when it cannot be made."""
+    """The decision row for the item's current answer (`answers`: _CURRENT, the answer each item of the
+    branch-quarter is scored on, as self_assessment.sql picks it) and its audit text; ValueError when it cannot
+    be made."""
     hit = answers[answers["item_id"] == item_id]
     if hit.empty:
         raise ValueError(f"支部 {branch_code} 在 {period} 没有当前报送的指标 {item_id} 自评，无法审核。")
@@ -131,7 +122,7 @@ def _row(answers: pd.DataFrame, branch_code: str, period: str, item_id: str, dec
     detail = (f"{branch_code} {period} 指标 {item_id}：{decision_names(g)[decision]}（自评“{shown}”）"
               + (f"，意见：{comment}" if comment else ""))
     row = {"branch_code": branch_code, "period": period, "item_id": item_id, "answer_fp": ans["answer_fp"],
-           "submission_id": int(ans["submission_id"]), "row_no": int(ans["row_no"]), "decision": decision,
+           "submission_id": int(ans["submission_id"]), "decision": decision,
            "comment": comment}
     return row, detail
 
