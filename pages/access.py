@@ -139,12 +139,14 @@ def sign_out_button(admin: str, config: auth.AccessConfig | None = None) -> None
     """A caption with the signed-in admin and a sign-out button."""
     config = config or auth.load_access_config()
     actor = config.actor(admin)
-    cols = st.columns([4, 1])
-    cols[0].caption(f"已登录管理员：{admin}（管理范围：{actor.scope or '全校'}）")
+    # one row, also on a phone (columns would stack the button under the caption): the admin pages' content
+    # starts a line higher
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.caption(f"已登录管理员：{admin}（管理范围：{actor.scope or '全校'}）")
     warning = unknown_scope(actor)
     if warning:
         st.warning(warning, icon=":material/warning:")
-    if cols[1].button("退出登录", key="dj_sign_out"):
+    if row.button("退出登录", key="dj_sign_out"):
         auth.log_action(admin, AuditAction.SIGN_OUT)
         archive_links.LINKS.revoke_session(session_id())  # download links of archived originals die here
         oidc = st.session_state.get(ADMIN_KEY) != admin

@@ -9,14 +9,15 @@ from pipelines.guide.vocab import TraceSource
 
 
 
-def evidence_section(code: str, period: str, item: str, key: str, container=None) -> None:
+def evidence_section(code: str, period: str, item: str, key: str, container=None, rows=None) -> None:
     """The ledger and count rows that support a branch's self-assessment of `item` (its evidence link), with a
-    caption saying what was looked for and where; nothing for an item without a link."""
+    caption saying what was looked for and where; nothing for an item without a link. `rows`: the branch's
+    scoring.evidence_rows when the caller has them already (the 审核 page's board)."""
     st = container or streamlit
     ev = c.guide().item(item).evidence
     if ev is None:
         return
-    rows = c.scores("evidence_rows", period, code)
+    rows = c.scores("evidence_rows", period, code) if rows is None else rows
     rows = rows[rows["item_id"] == item]
     acts = "、".join([c.guide().activity_name(a) for a in ev.activities]
                     + [f.name for f in c.guide().count_fields if f.id in ev.counts])

@@ -19,7 +19,7 @@ import streamlit as st  # noqa: E402
 
 from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
-from pages import tables  # noqa: E402
+from pages import state, tables  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide.vocab import ReviewState  # noqa: E402
@@ -36,10 +36,12 @@ ROUND_KEY = "rv_round"  # bumped by every decision: a fresh comment box and list
 CONFIRM_KEY = "rv_confirm"  # the branch whose 一键认定 waits for its confirm
 MESSAGE_KEY = "rv_message"  # (kind, text) of the last write, shown once on the next run
 NOTICE_KEY = "rv_notice_branch"  # the branch whose 整改通知 the download builds
+SHOWN_BRANCH_KEY = "rv_shown_branch"  # the branch of the answer shown (the 整改通知's first choice)
+FULL_RERUN_KEY = "rv_full_rerun"  # set by a 退回补充: the next run of the review area reruns the whole page
 ALL = "全部"
 LIST_ROWS = 200  # queue rows listed below the answer (the queue itself is never cut)
-CAPTION = ("逐项审核各支部的自评：先看自评“完成”但台账中没有佐证的，再看需核实的，再看较上季度提高最多的。"
-           "认定低于自评或退回补充时须填写审核意见；退回的事项在支部重新报送前保持“退回补充”。")
+CAPTION = "逐项审核各支部的自评，风险高的在前。"
+COMMENT_LABEL = "审核意见（认定低于自评或退回补充时必填）"
 
 
 def _key(row) -> tuple[str, str]:
@@ -78,6 +80,7 @@ def _decide(period: str, row: dict, decision: str, comment_key: str, next_key, a
            f"已保存：{row['branch_name']} 指标 {row['item_id']} {name}。", next_key)
     if decision == review.SENT_BACK and st.session_state.get(MESSAGE_KEY, ("",))[0] == "success":
         st.session_state[NOTICE_KEY] = row["branch_code"]  # its 整改通知 is the likely next download
+        st.session_state[FULL_RERUN_KEY] = True
 
 
 def _accept(period: str, code: str, name: str, actor: Actor) -> None:
@@ -112,11 +115,10 @@ def progress_section(progress: pd.DataFrame) -> None:
                          "审核进度", min_value=0, max_value=100, format="%.1f%%")})
 
 
-def filters(period: str, actor: Actor, cols) -> dict[str, str | None]:
-    """The four filters (college, branch type, item, state) in `cols`, as scoring.review_board's keyword arguments; the
-    colleges offered are those with answers to review in the quarter (scoring.review_colleges)."""
+def filters(actor: Actor, cols, colleges: list[str]) -> dict[str, str | None]:
+    """The four filters (college, branch type, item, state) in `cols`, as scoring.review_board's keyword arguments;
+    `colleges`: those with answers to review in the quarter (ReviewBoard.colleges)."""
     g = c.guide()
-    colleges = c.scores("review_colleges", period) if actor.scope is None else []
     if actor.scope is None:
         college = c.state_widget("select", "二级党组织", [ALL, *colleges], "rv_college", container=cols[0])
     else:
@@ -128,8 +130,24 @@ def filters(period: str, actor: Actor, cols) -> dict[str, str | None]:
                           format_func=lambda i: i if i == ALL else c.item_label(i, 16))
     state = c.state_widget("select", "审核状态", [*ReviewState.labels(), ALL], "rv_state", default="pending",
                            container=cols[3], format_func=ReviewState.label_of)
-    chosen = {"college": college, "branch_type": btype, "item_id": item, "state": state}
-    return {k: None if v in (ALL, None) or (k == "college" and actor.scope) else v for k, v in chosen.items()}
+    return _chosen({"college": college, "branch_type": btype, "item_id": item, "state": state}, actor)
+
+
+def _chosen(values: dict, actor: Actor) -> dict[str, str | None]:
+    return {k: None if v in (ALL, None) or (k == "college" and actor.scope) else v for k, v in values.items()}
+
+
+def coming_filters(periods: list[str], actor: Actor) -> tuple[str, dict[str, str | None]]:
+    """The quarter and filters the widgets are about to show (state.coming_value: this session's choice, a link,
+    the defaults), known before they are drawn: the board is read first, so its colleges fill the college filter
+    and the expander's label names what is in force. render checks them against the widgets' own values."""
+    options = c.period_options(periods)
+    period = state.coming_value("rv_period")
+    if period not in options:
+        period = c.default_period(periods) or options[-1]
+    keys = {"college": "rv_college", "branch_type": "rv_type", "item_id": "rv_item", "state": "rv_state"}
+    values = {k: state.coming_value(key, ReviewState.PENDING.value if k == "state" else ALL) for k, key in keys.items()}
+    return period, _chosen(values, actor)
 
 
 def current(shown: pd.DataFrame, list_key: str) -> int | None:
@@ -149,38 +167,35 @@ def current(shown: pd.DataFrame, list_key: str) -> int | None:
 
 
 def answer_section(period: str, board: scoring.ReviewBoard, at: int, actor: Actor) -> None:
-    """The answer at `at` side by side with its support and last quarter's answer, the decision buttons and
-    the branch's 一键认定."""
+    """The answer at `at` and the decision buttons, then its ledger support and last quarter's answer side by
+    side, and the branch's 一键认定. The buttons come right after the answer, so on a phone (where columns stack)
+    they are on the first screen; on a wide screen the whole card is."""
     shown = board.queue
     row = shown.iloc[at]
     nxt = _key(shown.iloc[at + 1]) if at + 1 < len(shown) else None
     code, item = _key(row)
     with st.container(border=True):
-        st.markdown(f"**{md_text(row['branch_name'])}**（{md_text(code)}）· {md_text(row['college'])} · "
-                    f"{c.type_name(row['branch_type'])}　　第 {at + 1} / {board.matching} 项")
-        st.markdown(f"#### {md_text(c.item_label(item, 60))}")
-        st.caption(f"风险：{row['risk_name']}　审核状态：{md_text(row['state_name'])}"
+        st.markdown(f"**{md_text(row['branch_name'])}**（{md_text(code)}）· {md_text(row['college'])}")
+        st.caption(f"第 {at + 1} / {board.matching} 项 · {row['risk_name']} · {md_text(row['state_name'])}"
                    + (f"（{md_text(row['reviewer'])}：{md_text(row['comment'])}）"
                       if isinstance(row["comment"], str) and row["comment"] else ""))
-        now, support, before = st.columns([2, 3, 2])
-        now.markdown("**本季度自评**")
-        now.markdown(md_text(row["status_name"] if isinstance(row["status_name"], str) else "未填写"))
-        now.caption("佐证材料：" + md_text(row["evidence"] or "（未填写）"))
-        support.markdown("**台账佐证**")
-        support.markdown(md_text(scoring.support_label(row["linked"], row["evidence_rows"])))
-        evidence_section(code, period, item, key="rv_evidence", container=support)
-        before.markdown("**上季度自评**")
-        if isinstance(row["prev_status_name"], str):
-            before.markdown(md_text(row["prev_status_name"]))
-            before.caption("佐证材料：" + md_text(row["prev_evidence"] or "（未填写）"))
-        else:
-            before.caption("上季度未报送或未填写该项。")
+        st.markdown(f"##### {md_text(c.item_label(item, 28))}", help=md_text(c.guide().item(item).text))
+        status = row["status_name"] if isinstance(row["status_name"], str) else "未填写"
+        st.markdown(f"**本季度自评：{md_text(status)}**　佐证材料：{md_text(row['evidence'] or '（未填写）')}")
         comment_key = f"rv_comment_{st.session_state.get(ROUND_KEY, 0)}"
-        st.text_input("审核意见（认定低于自评或退回补充时必填）", key=comment_key)
+        st.text_input(COMMENT_LABEL, key=comment_key, placeholder=COMMENT_LABEL, label_visibility="collapsed")
         buttons = st.container(horizontal=True, gap="small")
         for decision, name in review.decision_names().items():
             buttons.button(name, key=f"rv_do_{decision}", type="primary" if decision == row["status"] else "secondary",
                            on_click=_decide, args=(period, row.to_dict(), decision, comment_key, nxt, actor))
+        support, before = st.columns([3, 2])
+        support.markdown(f"**台账佐证：**{md_text(scoring.support_label(row['linked'], row['evidence_rows']))}")
+        rows = board.evidence[board.evidence["branch_code"] == code].drop(columns=["branch_code"])
+        evidence_section(code, period, item, key="rv_evidence", container=support, rows=rows)
+        before.markdown("**上季度自评：**" + (md_text(row["prev_status_name"]) if isinstance(row["prev_status_name"], str)
+                                           else "未报送或未填写该项"))
+        if isinstance(row["prev_status_name"], str):
+            before.caption("佐证材料：" + md_text(row["prev_evidence"] or "（未填写）"))
         accept_all(period, board.acceptable, row, actor)
 
 
@@ -211,7 +226,7 @@ def list_section(board: scoring.ReviewBoard, list_key: str) -> None:
     table = pd.DataFrame({"风险": head["risk_name"], "二级党组织": head["college"], "支部": head["branch_name"],
                           "考核要点": head["item_id"], "本季度自评": head["status_name"],
                           "上季度自评": head["prev_status_name"], "审核状态": head["state_name"]})
-    st.caption("勾选一行可审核该项。" + (f"仅列出前 {LIST_ROWS} 项，可用上方筛选缩小范围。"
+    st.caption("排序：先是自评“完成”但台账中没有佐证的，再是需核实的，再是较上季度提高最多的。勾选一行可审核该项。" + (f"仅列出前 {LIST_ROWS} 项，可用上方筛选缩小范围。"
                                        if board.matching > LIST_ROWS else ""))
     st.dataframe(table, hide_index=True, width="stretch", height=tables.table_height(len(table), 420), key=list_key,
                  on_select="rerun", selection_mode="single-row", placeholder=tables.MISSING)
@@ -220,6 +235,7 @@ def list_section(board: scoring.ReviewBoard, list_key: str) -> None:
 def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, actor: Actor) -> None:
     """The sent-back answers, a branch's 整改通知 and a college's 督办清单 (built on click)."""
     st.subheader("退回补充与整改通知", anchor=False)
+    st.caption("退回的事项在支部重新报送该项之前保持“退回补充”；重新报送后回到“待审核”。")
     if back.empty:
         st.caption("本季度暂无退回补充的自评事项。")
         return
@@ -246,18 +262,21 @@ def sent_back_section(period: str, back: pd.DataFrame, at_code: str | None, acto
                      icon=":material/download:")
 
 
-def render() -> None:
-    c.header("审核", CAPTION)
-    actor = access.signed_in_actor()
-    if actor is None:
-        return
-    periods = c.scores("periods")
-    if not periods:
-        c.no_data()
-        return
-    cols = st.columns([1.2, 1, 1, 1, 1])  # the quarter and the filters in one row (stacked on a phone)
-    period = c.period_select(periods, container=cols[0], key="rv_period")
-    chosen = filters(period, actor, cols[1:])
+def filter_label(period: str, chosen: dict[str, str | None], actor: Actor) -> str:
+    """The filter expander's label: the quarter and every filter in force."""
+    college, btype, item = actor.scope or chosen["college"], chosen["branch_type"], chosen["item_id"]
+    parts = [c.period_label(period), ReviewState.label_of(chosen["state"]) if chosen["state"] else "全部状态",
+             college or "全部二级党组织"] + ([c.type_name(btype)] if btype else []) + ([f"考核要点 {item}"] if item else [])
+    return "筛选：" + " · ".join(md_text(str(p)) for p in parts)
+
+
+@st.fragment
+def review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> None:
+    """The answer, its decision buttons, the progress and the queue: a decision (or a row ticked in the queue)
+    reruns only this part; the quarter, the filters and the sent-back section above and below stay as they are,
+    except after 退回补充, which reruns the whole page so the sent-back list and its 整改通知 show the new item."""
+    if st.session_state.pop(FULL_RERUN_KEY, False):
+        st.rerun()  # scope "app": the sent-back section below needs the new item too
     board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
     message()
     if board.progress.empty:
@@ -267,11 +286,38 @@ def render() -> None:
     at = current(board.queue, list_key)
     if at is None:
         st.success("筛选条件下没有需要审核的自评。", icon=":material/task_alt:")
+        st.session_state.pop(SHOWN_BRANCH_KEY, None)
     else:
+        st.session_state[SHOWN_BRANCH_KEY] = str(board.queue.iloc[at]["branch_code"])
         answer_section(period, board, at, actor)
     progress_section(board.progress)
     list_section(board, list_key)
-    sent_back_section(period, board.sent_back, None if at is None else str(board.queue.iloc[at]["branch_code"]), actor)
+
+
+def render() -> None:
+    c.header("审核", CAPTION)
+    actor = access.signed_in_actor()
+    if actor is None:
+        return
+    periods = c.scores("periods")
+    if not periods:
+        c.no_data()
+        return
+    period, chosen = coming_filters(periods, actor)
+    board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
+    # Collapsed, with what is in force in its label: on a phone the five selects stacked would push the answer
+    # below the first screen; on a wide screen they open in one row.
+    with st.expander(filter_label(period, chosen, actor), key="rv_filters", icon=":material/filter_list:"):
+        cols = st.columns([1.2, 1, 1, 1, 1])
+        shown_period = c.period_select(periods, container=cols[0], key="rv_period")
+        colleges = board.colleges if shown_period == period else c.scores("review_colleges", shown_period)
+        shown = filters(actor, cols[1:], colleges)
+    if (shown_period, shown) != (period, chosen):  # a value the widgets did not take (rare): read what they show
+        period, chosen = shown_period, shown
+        board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
+    review_area(period, actor, chosen)
+    if not board.progress.empty:
+        sent_back_section(period, board.sent_back, st.session_state.get(SHOWN_BRANCH_KEY), actor)
 
 
 c.require_entrypoint()

@@ -146,6 +146,19 @@ def _initial(key: str, options: list, default: Any, multi: bool,
     return (value if value in options else default), chosen
 
 
+def coming_value(key: str, default: Any = None) -> Any:
+    """The value a single-choice state_widget `key` is about to show, for text placed before the widget (a label
+    summing up filters): a link's new URL value, else the session's widget value or last choice, else the URL,
+    else `default`. Not checked against the options (the widget does that)."""
+    url = _url_get(key, False)
+    if url_changed(key):
+        return url if url is not None else default
+    for got in (st.session_state.get(key), st.session_state.get(_KEEP + key), url):
+        if got is not None:
+            return got
+    return default
+
+
 def state_widget(kind: str, label: str, options: Sequence[Any], key: str, default: Any = None,
                  container: Any = None, **kwargs: Any) -> Any:
     """A selectbox / multiselect / radio whose value survives page switches and is mirrored in the URL.

@@ -76,7 +76,7 @@ def rerun(page) -> None:
 def on_screen(page) -> tuple[str, str]:
     """(branch code, item id) of the answer shown: its heading line and its item heading."""
     line = page.get_by_test_id("stMarkdown").filter(has_text="）· ").first.inner_text()
-    item = page.get_by_role("heading", level=4).first.inner_text()
+    item = page.get_by_role("heading", level=5).first.inner_text()
     return line.split("（", 1)[1].split("）", 1)[0], item.split(" ", 1)[0]
 
 
@@ -133,7 +133,7 @@ def test_college_admin_reviews_only_its_college(server, demo_db, page):
     assert page.get_by_test_id("stMetric").filter(has_text="待审核").inner_text().split()[-1] == str(pending)
     scope_box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("二级党组织", exact=True)).first
     assert scope_box.locator("input").is_disabled()  # no other college to choose
-    assert f"· {college} ·" in page.get_by_test_id("stMarkdown").filter(has_text="）· ").first.inner_text()
+    assert page.get_by_test_id("stMarkdown").filter(has_text="）· ").first.inner_text().endswith(f"· {college}")
     page.get_by_role("button", name="认定完成", exact=True).click()
     page.get_by_text("已保存").wait_for(timeout=30_000)
     assert reviews(demo_db) == [(*first, "done", "", "college")]
@@ -153,9 +153,23 @@ def test_review_page_screens(server, browser, size):
         page = ctx.new_page()
         open_review(page, server, "org")
         assert page.locator('[data-testid="stException"]').count() == 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         if size == "phone":
             assert page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth") <= width
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            # the first answer and every decision button on the first screen, nothing scrolled: the filters
+            # wait in a collapsed expander whose label says what is in force
+            page.screenshot(path=str(ARTIFACTS / "screen_phone_review_first_screen.png"))
+            for name in review.decision_names().values():
+                box = page.get_by_role("button", name=name, exact=True).bounding_box()
+                assert box and 0 <= box["x"] and box["x"] + box["width"] <= width, (name, box)
+                assert 0 <= box["y"] and box["y"] + box["height"] <= height, (name, box)
+            assert page.get_by_role("heading", level=5).first.bounding_box()["y"] >= 0
+            assert page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
+        label = page.get_by_test_id("stExpander").filter(has_text="筛选：").first
+        assert "待审核" in label.inner_text() and "全部二级党组织" in label.inner_text()
+        label.locator("summary").click()  # opened, the quarter and the four filters
+        for name in ("季度", "二级党组织", "支部类型", "考核要点", "审核状态"):
+            assert page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(name, exact=True)).first.is_visible()
         path = ARTIFACTS / f"screen_{size}_review_signed_in.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000

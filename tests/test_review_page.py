@@ -43,8 +43,8 @@ def signed_in(account: str = ADMIN, **params):
 def shown(at) -> tuple[str, str]:
     """(branch code, item id) of the answer on screen, from its heading lines."""
     head = next(m.value for m in at.markdown if "）· " in m.value)
-    item = next(m.value for m in at.markdown if m.value.startswith("#### "))
-    return head.split("（", 1)[1].split("）", 1)[0], item[5:].split(" ", 1)[0].replace("\\", "")
+    item = next(m.value for m in at.markdown if m.value.startswith("##### "))
+    return head.split("（", 1)[1].split("）", 1)[0], item[6:].split(" ", 1)[0].replace("\\", "")
 
 
 def listed(at) -> list[tuple[str, str]]:
@@ -69,8 +69,11 @@ def test_queue_in_risk_order_and_filters(db, accounts):
     assert listed(at) == keys(scoring.review_queue(Q2, db, state="pending"))  # the whole queue: 48 < the list's 200
     assert shown(at) == ("A", "5.2.2")  # unsupported 完成 with the largest gain comes first
     assert {m.label: m.value for m in at.metric} == {"待审核": "48", "退回补充": "0", "已认定": "0", "审核进度": "0.0%"}
+    label = at.expander[0].label
+    assert label.startswith("筛选：") and "待审核" in label and "全部二级党组织" in label  # collapsed, what is in force
     at.selectbox(key="rv_college").select(XX).run()
     assert listed(ok(at)) == keys(scoring.review_queue(Q2, db, state="pending", college=XX)) and shown(at) == ("B", "5.2.2")
+    assert XX in at.expander[0].label and "全部二级党组织" not in at.expander[0].label
     at.selectbox(key="rv_college").select("全部").run()
     at.selectbox(key="rv_type").select("student").run()
     assert {b for b, _ in listed(ok(at))} == {"B"}

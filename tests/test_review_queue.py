@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
@@ -190,6 +191,11 @@ def test_queue_kept_between_decisions_follows_uploads_rollback_and_registry(db, 
         return scoring.review_queue(Q2, db, branch_code="A").set_index("item_id").loc[item]
 
     assert a("5.2.2")["risk"] == 1 and scoring.evidence_rows(Q2, "A", db).query("item_id == '5.2.2'").empty
+    board = scoring.review_board(Q2, db)  # the page's filter options and supporting rows come with the board
+    assert board.colleges == sorted([JX, XX]) and scoring.review_board(Q2, db, scope=XX).colleges == [XX]
+    for code in ("A", "B"):
+        mine = board.evidence[board.evidence["branch_code"] == code].drop(columns=["branch_code"])
+        pd.testing.assert_frame_equal(mine.reset_index(drop=True), scoring.evidence_rows(Q2, code, db))
     review.decide("A", Q2, "7.1.1", "done", reviewer="审核员", db=db)  # a decision: only the reviews move
     assert a("7.1.1")["state"] == "reviewed" and a("5.2.2")["risk"] == 1
     save(db, workbook("A", 2026, 2, college=JX, default_status=("mostly", "记录"),

@@ -104,13 +104,19 @@ def evidence_rows(period: str, branch_code: str, db=None) -> pd.DataFrame:
     """
     period = str(Period.parse(period))
     with dbmod.connect(db) as con:
-        def build() -> pd.DataFrame:  # every branch's rows of the quarter at once (~20 per branch)
-            _reader(con)
-            _chain(con, [period], "evidence", with_prev=False)
-            return _df(con, _sql("evidence_detail"), {"b": None, "p": period})
-
-        # no review changes a ledger row: kept while the submissions stay as they are, so the 审核 page's next
-        # answer (usually another branch) and the next branch on 支部画像 are a lookup
-        rows = _kept(con, db, ("evidence_detail", period), build)
+        rows = quarter_evidence(con, db, period)
     rows = rows[rows["branch_code"] == branch_code]
     return rows.drop(columns=["branch_code"]).reset_index(drop=True)
+
+
+def quarter_evidence(con, db, period: str) -> pd.DataFrame:
+    """Every branch's evidence rows of a quarter (evidence_detail.sql, ~20 per branch; columns as evidence_rows
+    with branch_code first) on a read connection. No review changes a ledger row, so they are kept while the
+    submissions stay as they are (session._kept): the 审核 page's next answer, usually another branch, and the
+    next branch on 支部画像 are a lookup. The frame is shared: filter it, never change it."""
+    def build() -> pd.DataFrame:
+        _reader(con)
+        _chain(con, [period], "evidence", with_prev=False)
+        return _df(con, _sql("evidence_detail"), {"b": None, "p": period})
+
+    return _kept(con, db, ("evidence_detail", period), build)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipelines.guide.period import Period
 from pipelines.guide.vocab import ReviewRisk, ReviewState
+from pipelines.scoring.branch import quarter_evidence
 from pipelines.scoring.session import _chain, _df, _kept, _reader, _sql
 from pipelines.store import db as dbm
 from pipelines.store.review import SENT_BACK, decision_names
@@ -90,6 +91,8 @@ class ReviewBoard:
     progress: pd.DataFrame  # per college and in all: total, reviewed, sent_back, pending, share
     sent_back: pd.DataFrame  # every answer now sent back, by college, branch and item (queue columns)
     acceptable: pd.DataFrame  # per branch, its pending supported answers (what accept_supported confirms)
+    colleges: list[str]  # every college with answers in the quarter (within the scope), whatever the filters
+    evidence: pd.DataFrame  # the evidence rows (evidence_rows, with branch_code first) of the queue's branches
 
 
 def _shape_queue(df: pd.DataFrame) -> pd.DataFrame:
@@ -124,14 +127,17 @@ def review_board(period: str, db: str | Path | None = None, *, scope: str | None
     supported = risk 3 (the answer stands on its own), gain = the answer's value − last quarter's (NaN without
     one), state_name 待审核 / 退回补充 / the decision's name. progress: per college (scope 'college', least
     reviewed first) and in all (scope 'school', college None) the answers in total, reviewed (认定…), sent_back
-    and pending, share = reviewed / total (0–1) — whatever the filters. `scope` (a college admin's college)
-    limits everything to that college.
+    and pending, share = reviewed / total (0–1) — whatever the filters. colleges: the quarter's colleges with
+    answers (the college filter's options). evidence: scoring.evidence_rows of the queue's branches (branch_code
+    first), so the page shows the supporting rows of any listed answer without another read. `scope` (a college
+    admin's college) limits everything to that college.
     """
     period = str(Period.parse(period))
     where = {"college": college, "type": branch_type, "item": item_id, "state": state, "branch": branch_code,
              "supported": supported}
     with dbm.connect(db) as con:
         answers = _answers(con, db, period)
+        evidence = quarter_evidence(con, db, period)
         _reader(con)  # stg_reviews on a file an older version wrote
         con.register("review_answers", answers)
         sql = _sql("review_queue")
@@ -148,7 +154,10 @@ def review_board(period: str, db: str | Path | None = None, *, scope: str | None
         back = _df(con, f"SELECT {cols} FROM review_queue WHERE state = 'sent_back' "
                         "ORDER BY college, branch_code, item_order")
         acceptable = _df(con, _ACCEPTABLE)
-    return ReviewBoard(_shape_queue(queue), int(matching), _shape_progress(progress), _shape_queue(back), acceptable)
+    colleges = sorted({c for c in answers.column("college").to_pylist() if c is not None and scope in (None, c)})
+    evidence = evidence[evidence["branch_code"].isin(set(queue["branch_code"]))].reset_index(drop=True)
+    return ReviewBoard(_shape_queue(queue), int(matching), _shape_progress(progress), _shape_queue(back), acceptable,
+                       colleges, evidence)
 
 
 def _answers(con, db, period: str):
