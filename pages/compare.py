@@ -16,21 +16,25 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.text import plot_text  # noqa: E402
+from pipelines.scoring.compare import SPREAD_STATS  # noqa: E402
 
 ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the table)
 
 
 def box_chart(bs: pd.DataFrame) -> go.Figure:
-    """Per-dimension distribution of both types (box with mean), same colours as everywhere."""
+    """Per-dimension distribution of both types (box with mean), same colours as everywhere. The boxes are drawn
+    from scoring.dimension_spread (quartiles, mean, range as shown), not from every branch's score: at 1,000
+    branches the points alone were most of the page's bytes and none of them was ever drawn."""
     fig = go.Figure()
-    long = bs.melt(id_vars=["branch_type"], value_vars=c.dim_cols(), var_name="dim", value_name="score")
-    long["dim"] = long["dim"].map(c.dim_label_map())
+    spread = c.scoring.dimension_spread(bs, c.dim_cols(), c.type_ids())
+    names = c.dim_label_map()
     for t in c.type_ids():
-        sub = long[long["branch_type"] == t]
+        sub = spread[spread["branch_type"] == t]
         if sub.empty:
             continue
-        fig.add_trace(go.Box(x=sub["dim"], y=sub["score"], name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
-                             boxmean=True, boxpoints=False, line=dict(width=1.5),
+        fig.add_trace(go.Box(x=[names[d] for d in sub["dim"]], name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
+                             **{k: list(sub[k]) for k in SPREAD_STATS}, boxmean=True, boxpoints=False,
+                             line=dict(width=1.5),
                              hovertemplate="%{x}<br>%{y:.1f}<extra>" + c.type_name(t) + "</extra>"))
     fig.update_layout(boxmode="group", height=430, yaxis=dict(range=[0, 105], title_text="得分"),
                       margin=dict(l=10, r=10, t=50, b=10))
