@@ -15,6 +15,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
 
@@ -91,8 +92,10 @@ def render() -> None:
     branch_lines(h, metric, name, up, down)
 
 
+@part
 def college_lines(h: pd.DataFrame, period: str, periods: list[str], metric: str, name: str) -> None:
-    """The chosen 二级党组织 over the quarters; by default the ones that need attention (default_colleges)."""
+    """The chosen 二级党组织 over the quarters; by default the ones that need attention (default_colleges).
+    Its own fragment: choosing colleges redraws this chart alone."""
     st.subheader(f"各二级党组织：{name}", anchor=False)
     all_colleges = sorted(h["college"].dropna().unique())
     # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice
@@ -155,8 +158,10 @@ def movers_table(up: pd.DataFrame, down: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+@part
 def branch_lines(h: pd.DataFrame, metric: str, name: str, up: pd.DataFrame, down: pd.DataFrame) -> None:
-    """Chosen branches over the quarters; by default the quarter's biggest riser and faller."""
+    """Chosen branches over the quarters; by default the quarter's biggest riser and faller. Its own fragment:
+    picking branches redraws this chart alone."""
     st.subheader(f"支部对比：{name}", anchor=False)
     roster = h.sort_values("period").drop_duplicates("branch_code", keep="last")
     names = dict(zip(roster["branch_code"], roster["branch_name"]))
