@@ -223,8 +223,8 @@ def item_card(it, btype: str, shares: pd.DataFrame) -> None:
         share_txt = f"　占{c.type_name(btype)}总分 {share:.1%}" if share is not None and pd.notna(share) else ""
         st.markdown(f"**{it.id}**　{applies}{share_txt}")
         st.write(it.text)
-        for t, part in it.parts.items():
-            st.caption(f"{c.type_name(t)}：{part}")
+        for t, text in it.parts.items():
+            st.caption(f"{c.type_name(t)}：{text}")
         total = sum(m.weight for m in it.measures)
         st.markdown("\n".join(
             f"- **{m.name}**　{MeasureKind(m.kind).label}　·　{requirement_text(m)}"
