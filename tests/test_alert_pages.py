@@ -212,7 +212,7 @@ def test_clicking_a_college_bar_opens_the_college_page(server, page):  # noqa: F
     cs = scoring.college_scores(p, db).dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(f"{base}/")
-    wait_finished(page, "全校总览", 4)
+    wait_finished(page, "全校总览", 3)
     chart = page.locator(".st-key-ov_colleges .js-plotly-plot")
     chart.scroll_into_view_if_needed()
     bar = chart.locator(".bars .point path").nth(1)  # the second college from the top
