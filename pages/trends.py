@@ -19,6 +19,8 @@ from pages.fragments import part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
 
+MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
+
 
 
 def default_colleges(period: str) -> list[str]:
@@ -88,8 +90,23 @@ def render() -> None:
                key="tr_school")
     with right:
         college_lines(h, period, shown, metric, name)
-    up, down = movers_section(period, periods)
-    branch_lines(h, metric, name, up, down)
+    movers_and_branches(h, period, periods, metric, name)
+
+
+@part
+def movers_and_branches(h: pd.DataFrame, period: str, periods: list[str], metric: str, name: str) -> None:
+    """The quarter's movers and the chosen branches' lines in two tabs; only the open one is drawn
+    (on_change="rerun", in this fragment). The branches compared default to the biggest riser and faller."""
+    if st.query_params.get("branches") and state.url_changed("branches"):  # a link naming branches: their tab
+        st.session_state["tr_details"] = BRANCHES_TAB
+    movers, branches = st.tabs([MOVERS_TAB, BRANCHES_TAB], key="tr_details", on_change="rerun")
+    if movers.open:
+        with movers:
+            movers_section(period, periods)
+    if branches.open:
+        with branches:
+            up, down = c.scores("movers", period, 5)
+            branch_lines(h, metric, name, up, down)
 
 
 @part
@@ -158,10 +175,8 @@ def movers_table(up: pd.DataFrame, down: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-@part
 def branch_lines(h: pd.DataFrame, metric: str, name: str, up: pd.DataFrame, down: pd.DataFrame) -> None:
-    """Chosen branches over the quarters; by default the quarter's biggest riser and faller. Its own fragment:
-    picking branches redraws this chart alone."""
+    """Chosen branches over the quarters; by default the quarter's biggest riser and faller."""
     st.subheader(f"支部对比：{name}", anchor=False)
     roster = h.sort_values("period").drop_duplicates("branch_code", keep="last")
     names = dict(zip(roster["branch_code"], roster["branch_name"]))

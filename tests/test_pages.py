@@ -64,11 +64,11 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
-def open_tab(at: AppTest, label: str) -> AppTest:
-    """`at` (run once) with the overview's detail tab whose label starts with `label` opened, run again: only the
-    open tab is drawn (st.tabs with on_change="rerun")."""
+def open_tab(at: AppTest, label: str, key: str = "ov_details") -> AppTest:
+    """`at` (run once) with the tab whose label starts with `label` opened (the overview's details unless `key`
+    names other tabs), run again: only the open tab is drawn (st.tabs with on_change="rerun")."""
     tab = next(t.label for t in at.tabs if t.label.startswith(label))
-    at.session_state["ov_details"] = tab
+    at.session_state[key] = tab
     return ok(at.run())
 
 
@@ -88,8 +88,8 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     # Excel, beside the quarterly report); the ranking and the missing branches are drawn when their tab opens
     "overview": ("全校总览", 3, 10, 1, 3),
     "branch": ("支部画像", 2, 5, 1, 2),  # the ledger rows show once an item's row is ticked
-    "compare": ("教师与学生支部对比", 5, 3, 2, 2),
-    "trends": ("趋势分析", 5, 0, 1, 2),
+    "compare": ("教师与学生支部对比", 3, 3, 2, 2),  # radar, boxes, items: colleges and quarters in their tabs
+    "trends": ("趋势分析", 4, 0, 1, 2),  # school, colleges, risers, fallers: the branches' lines in their tab
     "guide": ("指标指南", 1, 4, 0, 0),
     "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
     "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
@@ -381,6 +381,7 @@ def test_compare_means_match_type_comparison(demo_db):
     ps = scoring.periods(demo_db)
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = ok(page("compare").run())
+    assert [t.label for t in at.tabs] == ["各考核要点", "分二级党组织", "季度变化"]
     means = bs.groupby("branch_type")["overall"].mean()
     assert metric(at, "教师党支部平均分") == f"{scoring.shown(means['teacher']):.1f}"
     assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
@@ -394,6 +395,27 @@ def test_compare_means_match_type_comparison(demo_db):
     gaps = full["差值（教师−学生，百分点）"].dropna().abs()
     assert list(gaps) == sorted(gaps, reverse=True)  # sorted by the gap
     assert len(full) == len(itc)
+    assert charts(at) == 3
+    for tab in ("分二级党组织", "季度变化"):  # drawn when opened, instead of the items' chart and table
+        open_tab(at, tab, "cmp_details")
+        assert charts(at) == 3 and not [d for d in at.dataframe if "差值（教师−学生，百分点）" in d.value.columns]
+
+
+def test_compare_boxes_are_drawn_from_the_spread_not_from_every_branch(demo_db):
+    """The box chart sends the quartiles, mean and range of each type and dimension (scoring.dimension_spread,
+    as shown), not one value per branch."""
+    p = scoring.latest_period(demo_db)
+    bs = scoring.branch_scores(p, demo_db)
+    at = ok(page("compare").run())
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"box"' in c.proto.spec)
+    boxes = fig["data"]
+    assert [b["name"] for b in boxes] == ["教师党支部", "学生党支部"]
+    for box, t in zip(boxes, ["teacher", "student"]):
+        assert "y" not in box  # no branch's own score
+        sub = bs[bs["branch_type"] == t]
+        assert box["median"] == [scoring.shown(sub[f"d{k}"].median()) for k in range(1, 8)]
+        assert box["upperfence"] == [scoring.shown(sub[f"d{k}"].max()) for k in range(1, 8)]
+        assert box["mean"] == [scoring.shown(sub[f"d{k}"].mean()) for k in range(1, 8)]
 
 
 def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
@@ -404,6 +426,10 @@ def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
     assert list(table[table["方向"] == "进步"]["支部编码"]) == list(up["branch_code"])
     assert list(table[table["方向"] == "退步"]["支部编码"]) == list(down["branch_code"])
     assert list(table[table["方向"] == "进步"]["主要变化的一级指标"]) == list(up["main_dimension_name"])
+    assert "branches" not in [m.key for m in at.multiselect]
+    assert charts(at) == 4  # the branches' lines are drawn when their tab is opened
+    at = open_tab(at, "支部对比", "tr_details")
+    assert charts(at) == 3 and not [d for d in at.dataframe if "主要变化的一级指标" in d.value.columns]
     picked = at.multiselect(key="branches").value
     assert picked == list(up["branch_code"].head(1)) + list(down["branch_code"].head(1))
     hist = scoring.history(demo_db)
