@@ -1,5 +1,6 @@
 """预警: the quarter's alerts (pipelines.scoring.alerts) for the 组织部 — counts by level, rule and college, a table to
-filter and export, and the rows behind a selected alert with a way to its branch."""
+filter, search and export, shown a page at a time (red first), and the rows behind a selected alert with a way
+to its branch."""
 from __future__ import annotations
 
 import sys
@@ -14,8 +15,12 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide.vocab import AlertColor  # noqa: E402
+from pipelines.report import export  # noqa: E402
+
+PAGE_ROWS = 50  # alerts per page: at 1,000 branches a quarter has thousands, each with its 情况说明
 
 EVIDENCE_HEADERS = {  # alert_evidence's columns as shown; the others stay out of the way
     "source_file": "来源文件", "sheet": "工作表", "row_no": "行号", "date": "日期", "activity_type": "活动类型",
@@ -88,6 +93,54 @@ def evidence_section(period: str, row: pd.Series) -> None:
             state.open_branch(period, row["二级党组织"], row["支部编码"])
 
 
+def search(df: pd.DataFrame, q: str) -> pd.DataFrame:
+    """The alerts whose branch, code, college, rule, item or 情况说明 contains `q` (case-insensitive)."""
+    q = q.strip().casefold()
+    if not q:
+        return df
+    text = (df["branch_name"].fillna("") + "\n" + df["branch_code"].fillna("") + "\n" + df["college"].fillna("")
+            + "\n" + df["rule_name"].fillna("") + "\n" + df["item_id"].fillna("") + "\n" + df["evidence"].fillna(""))
+    return df[text.str.casefold().str.contains(q, regex=False)]
+
+
+def page_count(rows: int) -> int:
+    return max(1, -(-rows // PAGE_ROWS))
+
+
+@part
+def alerts_list(period: str, view: pd.DataFrame) -> None:
+    """The filtered alerts a page at a time (red first, as scoring.alerts orders them), the evidence of a ticked
+    one and the downloads of all of them. Its own fragment: paging or ticking a row reruns only this part."""
+    pages = page_count(len(view))
+    key = f"al_page_{period}_{len(view)}"  # a new filter or search starts again at the first page
+    number = st.number_input("页码", min_value=1, max_value=pages, value=1, step=1, key=key,
+                             help=f"每页 {PAGE_ROWS} 条；红色预警在前") if pages > 1 else 1
+    first = (int(number) - 1) * PAGE_ROWS
+    table = alert_table(view.iloc[first:first + PAGE_ROWS])
+    shown = f"第 {first + 1}–{first + len(table)} 条（第 {int(number)} / {pages} 页）" if pages > 1 else f"{len(table)} 条"
+    st.caption(f"共 {len(view)} 条预警，红色在前；当前显示{shown}。勾选某一行可查看预警依据并打开该支部画像；"
+               "下载的文件包含全部符合条件的预警。")
+    event = st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                         height=tables.table_height(len(table)), key=f"al_table_{int(number)}",
+                         on_select="rerun", selection_mode="single-row",
+                         column_config={"情况说明": st.column_config.TextColumn("情况说明", width="large")})
+    download_all(view, period)
+    picked = event.selection.rows if event is not None else []
+    if picked and 0 <= picked[0] < len(table):
+        evidence_section(period, table.iloc[picked[0]])
+
+
+def download_all(view: pd.DataFrame, period: str) -> None:
+    """CSV and Excel of every alert of the filter (not just the page shown), built when clicked."""
+    name = f"预警_{period}"
+    row = st.container(horizontal=True, gap="small")
+    whole = lambda: alert_table(view).drop(columns=["规则编号"])  # noqa: E731
+    tables.download_later(row, "下载 CSV", lambda: export.csv_bytes(whole()), file_name=f"{name}.csv",
+                          mime="text/csv", key="dl_alerts_csv", icon=":material/download:")
+    tables.download_later(row, "下载 Excel", lambda: export.xlsx_bytes({name: whole()}), file_name=f"{name}.xlsx",
+                          mime=tables.XLSX_MIME, key="dl_alerts_xlsx", icon=":material/table_view:")
+
+
 def render() -> None:
     """The 预警 page body."""
     c.header("预警", "按《指标指南》中的预警规则，逐支部检查本季度应完成而未完成的事项（红色须督办，黄色须关注）")
@@ -103,19 +156,13 @@ def render() -> None:
     counts_section(period)
     st.subheader("预警明细", anchor=False)
     view = filters(df)
+    q = st.text_input("搜索", key="al_q", placeholder="支部名称或编码、二级党组织、预警规则、考核要点或情况说明中的文字")
+    view = search(view, q or "")
     if view.empty:
-        st.info("没有符合筛选条件的预警。请放宽“等级”“预警规则”“二级党组织”或“支部类型”的筛选。",
+        st.info("没有符合筛选条件的预警。请放宽“等级”“预警规则”“二级党组织”“支部类型”的筛选或搜索的文字。",
                 icon=":material/filter_alt_off:")
         return
-    table = alert_table(view)
-    st.caption(f"共 {len(table)} 条预警；勾选某一行可查看预警依据并打开该支部画像。")
-    event = st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", height=tables.table_height(len(table)), key="al_table",
-                         on_select="rerun", selection_mode="single-row",
-                         column_config={"情况说明": st.column_config.TextColumn("情况说明", width="large")})
-    tables.download_buttons(table.drop(columns=["规则编号"]), f"预警_{period}", "dl_alerts")
-    picked = event.selection.rows if event is not None else []
-    if picked:
-        evidence_section(period, table.iloc[picked[0]])
+    alerts_list(period, view)
 
 
 c.require_entrypoint()

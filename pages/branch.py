@@ -17,6 +17,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
 from pipelines.guide.vocab import MeasureKind, MeasureStatus, TraceSource  # noqa: E402
@@ -170,17 +171,22 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     with right:
         history_section(code)
 
-    st.markdown("**各考核要点完成情况**")
     items = data["item_scores"]
-    items = items[items["branch_code"] == code]  # in the guide's item order
     measures = data["measure_scores"]
-    measures = measures[measures["branch_code"] == code]
+    items_part(code, period, items[items["branch_code"] == code],  # in the guide's item order
+               measures[measures["branch_code"] == code])
+    problems_section(code, period)
+
+
+@part
+def items_part(code: str, period: str, items: pd.DataFrame, measures: pd.DataFrame) -> None:
+    """The branch's items (filtered by dimension) and the ledger rows of a ticked one: its own fragment, so a
+    dimension chosen or a row ticked reruns this part, not the radar and the history above it."""
+    st.markdown("**各考核要点完成情况**")
     dims = ["all"] + [str(d.id) for d in c.guide().dimensions]
     dim = state.state_widget("radio", "一级指标", dims, "dim", default="all", horizontal=True,
                          format_func=lambda d: "全部" if d == "all" else c.guide().dimensions[int(d) - 1].name)
-    if dim != "all":
-        items = items[items["dimension_id"].astype(int) == int(dim)]
-    table = item_table(items, measures)
+    table = item_table(items if dim == "all" else items[items["dimension_id"].astype(int) == int(dim)], measures)
     # the item whose ledger rows are open: ?item=…, set by ticking its row
     item = state.pick(f"br_items_{state.url_param('item')}", "item", list(table.get("考核要点", [])))
     if table.empty:
@@ -200,8 +206,7 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
         )
         tables.download_buttons(table, f"支部考核要点_{code}_{period}", "dl_items")
 
-    trace_section(code, period, data, item)
-    problems_section(code, period)
+    trace_section(code, period, items, item)
 
 
 def verified_caption(r: pd.Series) -> str:
@@ -215,10 +220,10 @@ def verified_caption(r: pd.Series) -> str:
     return text + members + "。"
 
 
-def trace_section(code: str, period: str, data: dict, item: str | None) -> None:
-    """The ledger, count and self-assessment rows behind the item picked in the item table."""
-    items = data["item_scores"]
-    if item not in set(items.loc[items["branch_code"] == code, "item_id"]):
+def trace_section(code: str, period: str, items: pd.DataFrame, item: str | None) -> None:
+    """The ledger, count and self-assessment rows behind the item picked in the item table (`items`: the
+    branch's item_scores rows)."""
+    if item not in set(items["item_id"]):
         return
     st.markdown(f"**{md_text(c.item_label(item, 40))}：数据来源（台账明细）**")
     evidence_section(code, period, item, key="br_evidence")

@@ -194,8 +194,10 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
         textfont=dict(size=12), colorscale=SCORE_SCALE, zmin=zmin, zmax=zmax, xgap=2, ygap=2,
         colorbar=dict(title=dict(text="得分", side="right"), thickness=10, orientation="h", y=0, yanchor="top",
                       ypad=6, len=1, lenmode="fraction"),
-        customdata=[[r] * len(cols) for r in rows],
-        hovertemplate=hover_name + "：%{customdata}<br>%{x}：%{z:.1f}<extra></extra>",
+        # the row names for the hover; a clickable map hovers on its markers instead, so it sends none
+        customdata=None if clickable else [[r] * len(cols) for r in rows],
+        hovertemplate=None if clickable else hover_name + "：%{customdata}<br>%{x}：%{z:.1f}<extra></extra>",
+        hoverinfo="skip" if clickable else None,
     ))
     if clickable:
         hidden = dict(marker=dict(opacity=0))
@@ -204,7 +206,6 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
             marker=dict(size=22, color="rgba(0,0,0,0)"), selected=hidden, unselected=hidden,
             customdata=[[r, v or "—"] for r, vals in zip(rows, text) for v in vals],
             hovertemplate=hover_name + "：%{customdata[0]}<br>%{x}：%{customdata[1]}<extra></extra>"))
-        fig.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
         fig.update_layout(hoverdistance=-1)  # a click anywhere in a cell reaches its marker
     fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickmode="array",
                      tickvals=list(range(len(rows))),

@@ -15,22 +15,28 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
+from pipelines.scoring.compare import SPREAD_STATS  # noqa: E402
 
 ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the table)
+TABS = ("各考核要点", "分二级党组织", "季度变化")
 
 
 def box_chart(bs: pd.DataFrame) -> go.Figure:
-    """Per-dimension distribution of both types (box with mean), same colours as everywhere."""
+    """Per-dimension distribution of both types (box with mean), same colours as everywhere. The boxes are drawn
+    from scoring.dimension_spread (quartiles, mean, range as shown), not from every branch's score: at 1,000
+    branches the points alone were most of the page's bytes and none of them was ever drawn."""
     fig = go.Figure()
-    long = bs.melt(id_vars=["branch_type"], value_vars=c.dim_cols(), var_name="dim", value_name="score")
-    long["dim"] = long["dim"].map(c.dim_label_map())
+    spread = c.scoring.dimension_spread(bs, c.dim_cols(), c.type_ids())
+    names = c.dim_label_map()
     for t in c.type_ids():
-        sub = long[long["branch_type"] == t]
+        sub = spread[spread["branch_type"] == t]
         if sub.empty:
             continue
-        fig.add_trace(go.Box(x=sub["dim"], y=sub["score"], name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
-                             boxmean=True, boxpoints=False, line=dict(width=1.5),
+        fig.add_trace(go.Box(x=[names[d] for d in sub["dim"]], name=c.type_name(t), marker_color=charts.TYPE_COLORS[t],
+                             **{k: list(sub[k]) for k in SPREAD_STATS}, boxmean=True, boxpoints=False,
+                             line=dict(width=1.5),
                              hovertemplate="%{x}<br>%{y:.1f}<extra>" + c.type_name(t) + "</extra>"))
     fig.update_layout(boxmode="group", height=430, yaxis=dict(range=[0, 105], title_text="得分"),
                       margin=dict(l=10, r=10, t=50, b=10))
@@ -96,17 +102,30 @@ def render() -> None:
         return
     missing_type = type_metrics(bs, period)
     dimensions_section(bs, data["type_comparison"].sort_values("dimension_id"))
-    items_section(data["item_type_comparison"].copy(), missing_type, period)
+    details_section(bs, data["item_type_comparison"], missing_type, period)
 
-    st.subheader("分二级党组织对比", anchor=False)
-    charts.show(college_bars(bs), key="cmp_colleges")
 
-    st.subheader("两类支部平均分的季度变化", anchor=False)
-    h = c.history()
-    if h["period"].nunique() < 2:
-        st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
-    charts.show(charts.type_mean_lines(h, "overall", suffix="", school_first=False, ytitle="平均总分", height=380),
-           key="cmp_trend")
+@part
+def details_section(bs: pd.DataFrame, itc: pd.DataFrame, missing_type: list[str], period: str) -> None:
+    """Items, colleges and quarters in tabs; only the open one is drawn (on_change="rerun", in this fragment:
+    a tab click reruns this part alone), so the first view has three charts, not five."""
+    tabs = st.tabs(list(TABS), key="cmp_details", on_change="rerun")
+    items, colleges, quarters = tabs
+    if items.open:
+        with items:
+            items_section(itc.copy(), missing_type, period)
+    if colleges.open:
+        with colleges:
+            st.subheader("分二级党组织对比", anchor=False)
+            charts.show(college_bars(bs), key="cmp_colleges")
+    if quarters.open:
+        with quarters:
+            st.subheader("两类支部平均分的季度变化", anchor=False)
+            h = c.history()
+            if h["period"].nunique() < 2:
+                st.info("目前只有一个季度的数据，积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
+            charts.show(charts.type_mean_lines(h, "overall", suffix="", school_first=False, ytitle="平均总分",
+                                               height=380), key="cmp_trend")
 
 
 def type_metrics(bs: pd.DataFrame, period: str) -> list[str]:

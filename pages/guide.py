@@ -14,6 +14,7 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.guide.vocab import MeasureKind  # noqa: E402
@@ -158,8 +159,10 @@ def render() -> None:
 
     with st.expander("得分是怎样算出来的", expanded=True, icon=":material/calculate:"):
         method()
-    with st.expander("自评的佐证、审核与核实率", icon=":material/fact_check:"):
-        review_method()
+    review = st.expander("自评的佐证、审核与核实率", icon=":material/fact_check:", key="guide_review", on_change="rerun")
+    if review.open:  # drawn when opened: a closed expander's content would be sent all the same
+        with review:
+            review_method()
 
     left, right = st.columns([3, 2], gap="large")
     with right:
@@ -173,8 +176,13 @@ def render() -> None:
         tree(btype, w.set_index("item"))
 
 
+@part
 def tree(btype: str, shares: pd.DataFrame) -> None:
-    """The guide as a searchable tree: a dimension per expander, an indicator per heading, an item per card."""
+    """The guide as a searchable tree: a dimension per expander, an indicator per heading, an item per card.
+
+    Only open expanders are drawn (on_change="rerun": the cards of a closed one are not sent), and the tree is its
+    own fragment, so a search or an opened dimension reruns the tree alone. A search opens every dimension with a
+    match (the expanders are keyed by the search, so each new search starts from that)."""
     g = guide()
     st.subheader("指标体系", anchor=False)
     q = st.text_input("搜索考核要点", key="guide_q", placeholder="如：党课、谈心谈话、32 学时、1.2.1")
@@ -186,7 +194,12 @@ def tree(btype: str, shares: pd.DataFrame) -> None:
                    if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
         if not matches:
             continue
-        with st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1):
+        box = st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1,
+                          key=f"guide_dim_{d.id}_{q}", on_change="rerun")
+        if not box.open:
+            shown += len(matches)
+            continue
+        with box:
             for ind in d.indicators:
                 items = [it for i2, it in matches if i2.id == ind.id]
                 if not items:
@@ -210,8 +223,8 @@ def item_card(it, btype: str, shares: pd.DataFrame) -> None:
         share_txt = f"　占{c.type_name(btype)}总分 {share:.1%}" if share is not None and pd.notna(share) else ""
         st.markdown(f"**{it.id}**　{applies}{share_txt}")
         st.write(it.text)
-        for t, part in it.parts.items():
-            st.caption(f"{c.type_name(t)}：{part}")
+        for t, text in it.parts.items():
+            st.caption(f"{c.type_name(t)}：{text}")
         total = sum(m.weight for m in it.measures)
         st.markdown("\n".join(
             f"- **{m.name}**　{MeasureKind(m.kind).label}　·　{requirement_text(m)}"

@@ -16,6 +16,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -26,6 +27,8 @@ from pipelines.report.summary import quarter_summary  # noqa: E402
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2rem; }</style>"
 HEAT_ROWS = 40  # more rows than this stop being readable on a projector
 WEAK_TAB = "全校薄弱考核要点"
+RANKING_TAB = "支部排名与热力图"
+TABS_KEY = "ov_details"
 
 
 def summary_section(s) -> None:
@@ -190,23 +193,36 @@ def figures_section(bs: pd.DataFrame, status: pd.DataFrame, pbs) -> None:
         headline(bs, status, pbs)
 
 
+DETAIL_TABS = ("weak", "ranking", "missing", "honours")
+
+
+@part
 def details_section(bs: pd.DataFrame, data: dict[str, pd.DataFrame], status: pd.DataFrame, period: str) -> None:
-    """The long sections in tabs, so the weakest items and the missing branches are one click away; a weak item
-    picked (?ov_item=…, also after Back) opens on its tab."""
+    """The long sections in tabs. Only the open tab is drawn (st.tabs with on_change="rerun", in its own fragment:
+    a tab click reruns this part alone), so the full ranking of every branch and its heat map are sent only when
+    their tab is opened. The weakest items open first (ten bars); a weak item picked (?ov_item=…, also after Back)
+    opens on that tab again."""
     missing = int((status["status"] == "missing").sum()) if scoring.has_registry(status) else 0
     weakest, empty_note = weakest_items(data["item_summary"])
     ids = list(weakest["item_id"])
     item = state.pick(f"ov_weakest_{state.url_param('ov_item')}", "ov_item", ids, "points")
-    names = ["支部排名与热力图", WEAK_TAB, f"未报送支部（{missing}）", "红榜"]
-    tabs = st.tabs(names, default=WEAK_TAB if item in ids else None)
-    with tabs[0]:
-        ranking_section(bs, period)
-    with tabs[1]:
-        weakest_section(weakest, empty_note, item, period)
-    with tabs[2]:
-        missing_section(status, period)
-    with tabs[3]:
-        honours_block(period)
+    names = [WEAK_TAB, RANKING_TAB, f"未报送支部（{missing}）", "红榜"]
+    if item in ids and state.url_changed("ov_item"):  # a link or Back to a weak item: its tab
+        st.session_state.pop(TABS_KEY, None)
+    tabs = st.tabs(names, default=WEAK_TAB, key=TABS_KEY, on_change="rerun")
+    opened = dict(zip(DETAIL_TABS, tabs))
+    if opened["weak"].open:
+        with opened["weak"]:
+            weakest_section(weakest, empty_note, item, period)
+    if opened["ranking"].open:
+        with opened["ranking"]:
+            ranking_section(bs, period)
+    if opened["missing"].open:
+        with opened["missing"]:
+            missing_section(status, period)
+    if opened["honours"].open:
+        with opened["honours"]:
+            honours_block(period)
 
 
 def alert_counts_block(period: str) -> None:

@@ -15,8 +15,11 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
+
+MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
 
 
 
@@ -87,12 +90,29 @@ def render() -> None:
                key="tr_school")
     with right:
         college_lines(h, period, shown, metric, name)
-    up, down = movers_section(period, periods)
-    branch_lines(h, metric, name, up, down)
+    movers_and_branches(h, period, periods, metric, name)
 
 
+@part
+def movers_and_branches(h: pd.DataFrame, period: str, periods: list[str], metric: str, name: str) -> None:
+    """The quarter's movers and the chosen branches' lines in two tabs; only the open one is drawn
+    (on_change="rerun", in this fragment). The branches compared default to the biggest riser and faller."""
+    if st.query_params.get("branches") and state.url_changed("branches"):  # a link naming branches: their tab
+        st.session_state["tr_details"] = BRANCHES_TAB
+    movers, branches = st.tabs([MOVERS_TAB, BRANCHES_TAB], key="tr_details", on_change="rerun")
+    if movers.open:
+        with movers:
+            movers_section(period, periods)
+    if branches.open:
+        with branches:
+            up, down = c.scores("movers", period, 5)
+            branch_lines(h, metric, name, up, down)
+
+
+@part
 def college_lines(h: pd.DataFrame, period: str, periods: list[str], metric: str, name: str) -> None:
-    """The chosen 二级党组织 over the quarters; by default the ones that need attention (default_colleges)."""
+    """The chosen 二级党组织 over the quarters; by default the ones that need attention (default_colleges).
+    Its own fragment: choosing colleges redraws this chart alone."""
     st.subheader(f"各二级党组织：{name}", anchor=False)
     all_colleges = sorted(h["college"].dropna().unique())
     # its own key: the overview's 二级党组织 filter (?colleges=) is a different choice

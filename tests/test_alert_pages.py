@@ -23,15 +23,72 @@ def latest(db) -> str:
 
 
 # ---- 预警 ----------------------------------------------------------------------------------------------------
+PAGE_ROWS = 50  # pages/alerts.py's page size (the tests read it there too)
+
+
+def alert_rows(at):
+    return next(d.value for d in at.dataframe if "情况说明" in d.value.columns)
+
+
+def keys(df) -> list[tuple[str, str]]:
+    """(branch code, rule id) of each alert, in order: one alert each."""
+    return list(zip(df["branch_code"] if "branch_code" in df else df["支部编码"],
+                    df["rule_id"] if "rule_id" in df else df["规则编号"]))
+
+
 def test_alerts_page_counts_match_the_rules(demo_db):
+    from pages.alerts import PAGE_ROWS as page_rows
+
+    assert page_rows == PAGE_ROWS
     p = latest(demo_db)
     at = ok(page("alerts").run())
     total = al.alert_totals(p, demo_db).iloc[0]
     assert metric(at, "红色预警") == str(total["red"]) and metric(at, "黄色预警") == str(total["yellow"])
     assert metric(at, "涉及支部") == str(total["branches"])
-    table = next(d for d in at.dataframe if "预警规则" in d.value.columns and "情况说明" in d.value.columns)
-    assert len(table.value) == len(al.alerts(p, demo_db))
+    every = al.alerts(p, demo_db)
+    assert len(every) > PAGE_ROWS, "the demo school must have more alerts than one page"
+    # the first page: the first 50 alerts in scoring's order (red first), the count of all of them above
+    assert keys(alert_rows(at)) == keys(every.head(PAGE_ROWS))
+    assert any(f"共 {len(every)} 条预警" in c.value for c in at.caption)
     assert len(at.get("download_button")) >= 2
+
+
+def test_alerts_come_a_page_at_a_time_red_first_and_every_one_is_reachable(demo_db):
+    p = latest(demo_db)
+    every = al.alerts(p, demo_db)
+    at = ok(page("alerts").run())
+    first = alert_rows(at)
+    red = int((every["level"] == "red").sum())
+    assert list(first["等级"]) == ["红"] * min(red, PAGE_ROWS) + ["黄"] * (len(first) - min(red, PAGE_ROWS))
+    pager = at.number_input[0]
+    pages = -(-len(every) // PAGE_ROWS)
+    assert pager.label == "页码" and pager.max == pages
+    seen = keys(first)
+    for n in range(2, pages + 1):  # the next page on demand, until the last
+        at.number_input[0].set_value(n).run()
+        rows = alert_rows(ok(at))
+        assert len(rows) == min(PAGE_ROWS, len(every) - (n - 1) * PAGE_ROWS)
+        assert any(f"第 {(n - 1) * PAGE_ROWS + 1}–" in c.value for c in at.caption)
+        seen += keys(rows)
+    assert seen == keys(every)  # every alert, each once, in order
+
+
+def test_searching_the_alerts_finds_a_branch_and_words_of_the_evidence(demo_db):
+    p = latest(demo_db)
+    every = al.alerts(p, demo_db)
+    code = every["branch_code"].iloc[-1]  # a branch whose alerts are not on the first page
+    at = ok(page("alerts").run())
+    at.text_input(key="al_q").input(code).run()
+    rows = alert_rows(ok(at))
+    assert set(keys(every[every["branch_code"] == code])) <= set(keys(rows))
+    assert all(code in " ".join(map(str, r)) for r in rows.itertuples(index=False))
+    words = every["evidence"].iloc[0][:6]
+    at.text_input(key="al_q").input(words).run()
+    rows = alert_rows(ok(at))
+    want = every[every["evidence"].str.contains(words, regex=False)]
+    assert len(rows) == min(PAGE_ROWS, len(want)) and any(f"共 {len(want)} 条预警" in c.value for c in at.caption)
+    at.text_input(key="al_q").input("没有这样的预警文字").run()
+    assert any("没有符合筛选条件的预警" in i.value for i in ok(at).info)
 
 
 def test_filter_by_level_and_college(demo_db):
@@ -40,12 +97,15 @@ def test_filter_by_level_and_college(demo_db):
     college = df["college"].iloc[-1]
     at = ok(page("alerts").run())
     at.multiselect(key="al_level").select("red").run()
-    table = lambda: next(d.value for d in at.dataframe if "情况说明" in d.value.columns)  # noqa: E731
-    assert set(table()["等级"]) == {"红"} and len(table()) == int((df["level"] == "red").sum())
+    table = lambda: alert_rows(at)  # noqa: E731
+    count = lambda n: any(f"共 {n} 条预警" in c.value for c in at.caption)  # noqa: E731
+    red = int((df["level"] == "red").sum())
+    assert set(table()["等级"]) == {"红"} and len(table()) == min(PAGE_ROWS, red) and count(red)
     at.multiselect(key="al_level").unselect("red").run()
     at.multiselect(key="al_college").select(college).run()
     ok(at)
-    assert set(table()["二级党组织"]) == {college} and len(table()) == int((df["college"] == college).sum())
+    n = int((df["college"] == college).sum())
+    assert set(table()["二级党组织"]) == {college} and len(table()) == min(PAGE_ROWS, n) and count(n)
     assert at.query_params["al_college"] in (college, [college])  # kept in the URL
 
 
@@ -53,9 +113,12 @@ def test_selecting_an_alert_shows_its_evidence_and_the_branch_button(demo_db):
     p = latest(demo_db)
     df = al.alerts(p, demo_db)
     on_measure = df[df["item_id"].notna()].index[0]  # an alert read from the ledger or counts
+    page_no, row_no = divmod(int(on_measure), PAGE_ROWS)
     at = ok(page("alerts").run())
     assert not any(s.value.startswith(("红色预警：", "黄色预警：")) for s in at.subheader)
-    at.session_state["al_table"] = {"selection": {"rows": [int(on_measure)], "columns": []}}
+    if page_no:
+        at.number_input[0].set_value(page_no + 1).run()
+    at.session_state[f"al_table_{page_no + 1}"] = {"selection": {"rows": [row_no], "columns": []}}
     ok(at.run())
     row = df.loc[on_measure]
     heading = next(s.value for s in at.subheader if "预警：" in s.value)
@@ -149,7 +212,7 @@ def test_clicking_a_college_bar_opens_the_college_page(server, page):  # noqa: F
     cs = scoring.college_scores(p, db).dropna(subset=["overall", "rank"]).sort_values(["rank", "college"])
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(f"{base}/")
-    wait_finished(page, "全校总览", 4)
+    wait_finished(page, "全校总览", 3)
     chart = page.locator(".st-key-ov_colleges .js-plotly-plot")
     chart.scroll_into_view_if_needed()
     bar = chart.locator(".bars .point path").nth(1)  # the second college from the top

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PAGES = {  # url path -> (title, plotly charts that must be drawn)
-    "": ("全校总览", 4),
+    "": ("全校总览", 3),  # the ranking's heat map is drawn when its tab is opened
     "branch": ("支部画像", 2),
-    "compare": ("教师与学生支部对比", 5),
-    "trends": ("趋势分析", 5),
+    "compare": ("教师与学生支部对比", 3),  # colleges and quarters in tabs, drawn when opened
+    "trends": ("趋势分析", 4),  # the branches' lines in their tab
     "guide": ("指标指南", 1),
     "college": ("二级党组织画像", 3),
     "alerts": ("预警", 0),
@@ -119,7 +119,7 @@ def test_link_reproduces_the_view_and_quarter_survives_navigation(server, page):
     # arrival (that would be a second history entry for one step, and Back would need two presses); the URL
     # carries it again as soon as the user changes anything there.
     page.get_by_role("link", name="教师与学生支部对比").click()
-    wait_finished(page, "教师与学生支部对比", 5)
+    wait_finished(page, "教师与学生支部对比", 3)
     year, q = ps[-2].split("Q")
     assert page.get_by_role("combobox", name="季度").input_value() == f"{year} 年第 {q} 季度"
 
@@ -203,7 +203,7 @@ def test_view_password_gate_hides_the_pages_and_keeps_the_link(demo_db_master, t
         page.get_by_text("查看密码不正确").wait_for(timeout=30_000)
         page.get_by_label("查看密码").fill("正确的密码-2026")
         page.get_by_role("button", name="进入看板").click()
-        wait_finished(page, "教师与学生支部对比", 5)
+        wait_finished(page, "教师与学生支部对比", 3)
         assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="全校总览").count() == 1
     finally:
         stop_app(proc)

@@ -11,6 +11,7 @@ import pytest
 from app_server import start_app, stop_app
 from pipelines.store import db as dbmod, writes
 from test_pages import _workbook
+from test_browser import wait_finished
 from test_browser_screens import BAR_TEXT_INSIDE, open_page
 
 pytestmark = pytest.mark.browser
@@ -63,6 +64,10 @@ def alike_server(tmp_path_factory):
 def test_trend_point_labels_do_not_overlap(alike_server, browser, url, size):
     ctx, page = open_page(browser, alike_server, url, size)
     try:
+        if url == "compare":  # the two types' lines over the quarters, drawn when their tab is opened
+            page.get_by_role("tab", name="季度变化").click()
+            page.locator(".st-key-cmp_trend .js-plotly-plot .main-svg").first.wait_for()
+            wait_finished(page, "教师与学生支部对比", 3)
         assert page.evaluate(COUNT_LABELS) > 5  # the lines are labelled at all
         assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)[:8]
     finally:

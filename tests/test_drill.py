@@ -18,8 +18,16 @@ from test_pages import ROOT, TIMEOUT, ok
 DIMENSIONS = {d.short: str(d.id) for d in guide().dimensions}
 
 
-def app() -> AppTest:
-    return ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+RANKING = "支部排名与热力图"
+
+
+def app(tab: str | None = None) -> AppTest:
+    """app.py run once (the overview), with its detail tab `tab` open if given (only the open tab is drawn)."""
+    at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+    if tab:
+        at.session_state["ov_details"] = tab
+        ok(at.run())
+    return at
 
 
 def opened(at: AppTest) -> tuple[str, dict[str, str]]:
@@ -38,10 +46,12 @@ def follow(at: AppTest, page: str, params: dict[str, str]) -> AppTest:
 
 
 def open_tab(at: AppTest) -> str:
-    """The label of the tab the overview's details open on (st.tabs' default)."""
+    """The label of the overview's open detail tab: the one whose content was drawn (the others are empty)."""
     box = [b for b in at.get("tab_container") if any(t.label == "全校薄弱考核要点" for t in b.children.values())]
     assert len(box) == 1
-    return list(box[0].children.values())[box[0].proto.tab_container.default_tab_index].label
+    drawn = [t.label for t in box[0].children.values() if t.children]
+    assert len(drawn) == 1, drawn
+    return drawn[0]
 
 
 def ranking(db) -> tuple[str, pd.DataFrame]:
@@ -51,7 +61,7 @@ def ranking(db) -> tuple[str, pd.DataFrame]:
 
 def test_a_ranking_row_opens_the_branch(demo_db):
     p, bs = ranking(demo_db)
-    at = app()
+    at = app(RANKING)
     at.session_state["ov_ranking"] = {"selection": {"rows": [3], "columns": [], "cells": []}}
     page, params = opened(ok(at.run()))
     target = bs.iloc[3]
@@ -64,7 +74,7 @@ def test_a_ranking_row_opens_the_branch(demo_db):
 @pytest.mark.parametrize("column", ["组织师生", "总分", "支部"])
 def test_a_ranking_cell_opens_the_branch_at_its_dimension(demo_db, column):
     p, bs = ranking(demo_db)
-    at = app()
+    at = app(RANKING)
     at.session_state["ov_ranking"] = {"selection": {"rows": [], "columns": [], "cells": [[5, column]]}}
     page, params = opened(ok(at.run()))
     target = bs.iloc[5]
@@ -85,7 +95,7 @@ def test_a_heat_map_cell_opens_the_branch_at_its_dimension(demo_db):
     heat = bs.tail(40).reset_index(drop=True)  # the heat map shows at most 40 rows, the bottom ones by default
     columns = len(DIMENSIONS) + 1  # the seven dimensions, then 总分
     for row, column in ((2, 1), (len(heat) - 1, len(DIMENSIONS))):
-        at = app()
+        at = app(RANKING)
         at.session_state["ov_heatmap"] = {"selection": {"points": [], "point_indices": [row * columns + column],
                                                         "box": [], "lasso": []}}
         page, params = opened(ok(at.run()))
@@ -102,7 +112,7 @@ def test_a_weak_item_lists_the_branches_short_of_it_and_a_row_opens_its_ledger_r
     p = scoring.latest_period(demo_db)
     at = app()
     assert not [d for d in at.dataframe if "完成率" in d.value.columns and "支部编码" in d.value.columns]
-    assert open_tab(at) == "支部排名与热力图"
+    assert open_tab(at) == "全校薄弱考核要点"  # the first view: ten bars, not the ranking of every branch
     weakest = next(d.value for d in at.dataframe if "完全完成的支部占比" in d.value.columns)
     item = weakest["考核要点"].iloc[1]
     at.session_state["ov_weakest_None"] = {"selection": {"points": [], "point_indices": [1], "box": [], "lasso": []}}
@@ -135,6 +145,12 @@ def test_a_weak_item_in_the_url_opens_on_its_tab_with_its_list(demo_db):
     p = scoring.latest_period(demo_db)
     item = next(d.value for d in app().dataframe if "完全完成的支部占比" in d.value.columns)["考核要点"].iloc[0]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["ov_item"] = item
+    ok(at.run())
+    assert open_tab(at) == "全校薄弱考核要点"
+    # a viewer on the ranking tab who follows a link to the item (or goes Back to it) gets its tab again
+    at = app(RANKING)
+    assert open_tab(at) == RANKING
     at.query_params["ov_item"] = item
     ok(at.run())
     assert open_tab(at) == "全校薄弱考核要点"

@@ -255,6 +255,13 @@ def run_page(name: str, **params: str):
     return ok(page(name, **params).run())
 
 
+def run_again(at):
+    """`at` run again (a tab opened in its session state), checked like run_page."""
+    from test_pages import ok
+
+    return ok(at.run())
+
+
 # a Markdown link, a bare URL, an <a href> (** and <b> are covered by the escaper tests)
 @pytest.mark.parametrize("code", ["JX01-T02", "JX02-S01", "JX03-S02"])
 def test_finding3_branch_heading_shows_the_name_as_typed(hostile_db, code):
@@ -271,6 +278,8 @@ def test_finding3_overview_shows_names_as_typed_in_captions_and_charts(hostile_d
     at = run_page("overview", period=PERIOD)
     caption = next(c.value for c in at.caption if c.value.startswith("本季度没有支部报送"))
     assert shows_literally(caption.split("：", 1)[1], COLLEGE_D), caption
+    at.session_state["ov_details"] = "支部排名与热力图"  # the heat map, drawn when its tab is opened
+    at = run_again(at)
     assert_charts_show_text(at, [b[1] for b in BRANCHES] + [COLLEGE_A, COLLEGE_B, COLLEGE_C])
 
 
@@ -278,7 +287,8 @@ def test_finding3_trends_and_compare_show_names_as_typed_in_charts(hostile_db):
     at = run_page("trends", period=PERIOD, branches=[b[0] for b in BRANCHES[:3]])
     assert_charts_show_text(at, [b[1] for b in BRANCHES[:3]] + [COLLEGE_A, COLLEGE_B, COLLEGE_C])
     at = run_page("compare", period=PERIOD)
-    assert_charts_show_text(at, [COLLEGE_A, COLLEGE_B, COLLEGE_C])
+    at.session_state["cmp_details"] = "分二级党组织"  # the college bars, drawn when their tab is opened
+    assert_charts_show_text(run_again(at), [COLLEGE_A, COLLEGE_B, COLLEGE_C])
 
 
 # ---- finding 3 in real Chromium ---------------------------------------------------------------------------
@@ -305,10 +315,14 @@ def test_finding3_no_planted_link_or_bold_is_live_in_chromium(tmp_path, page):
     code, name, college, *_ = BRANCHES[3]  # <b>粗</b>党支部 of **粗体学院** www.evil.example
     query = urllib.parse.urlencode({"period": PERIOD, "college": college, "branch": code})
     try:
-        for path, title, charts in (("", "全校总览", 4), (f"branch?{query}", "支部画像", 2), ("trends", "趋势分析", 5),
-                                    ("compare", "教师与学生支部对比", 5)):
+        for path, title, charts in (("", "全校总览", 3), (f"branch?{query}", "支部画像", 2), ("trends", "趋势分析", 4),
+                                    ("compare", "教师与学生支部对比", 3)):
             page.goto(f"{base}/{path}")
             wait_finished(page, title, charts)
+            if not path:  # the ranking's heat map with every name, drawn when its tab is opened
+                page.get_by_role("tab", name="支部排名与热力图").click()
+                page.locator(".st-key-ov_heatmap .js-plotly-plot .main-svg").first.wait_for()
+                wait_finished(page, title, 4)
             assert page.locator('[data-testid="stException"]').count() == 0, title
             assert page.evaluate(LIVE_LINKS) == 0, title
             assert page.evaluate(BOLD_PLANTED) == 0, title

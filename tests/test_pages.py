@@ -64,6 +64,17 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def open_tab(at: AppTest, label: str, key: str = "ov_details") -> AppTest:
+    """`at` (run once) with the tab whose label starts with `label` opened (the overview's details unless `key`
+    names other tabs), run again: only the open tab is drawn (st.tabs with on_change="rerun")."""
+    tab = next(t.label for t in at.tabs if t.label.startswith(label))
+    at.session_state[key] = tab
+    return ok(at.run())
+
+
+RANKING = "支部排名与热力图"
+
+
 def texts(at: AppTest) -> str:
     """Everything a user reads in info/success/warning boxes, captions and markdown."""
     parts = [e.value for kind in ("info", "success", "warning", "caption", "markdown", "subheader")
@@ -73,10 +84,12 @@ def texts(at: AppTest) -> str:
 
 # ---- smoke ---------------------------------------------------------------------------------------------
 SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (CSV + Excel each))
-    "overview": ("全校总览", 4, 10, 3, 7),  # 10 metrics: 6 figures + 4 grade counts; 7: the quarterly report and three tables. CSV + Excel
+    # 10 metrics: 6 figures + 4 grade counts; the weakest items' tab opens first (its bars and table, CSV +
+    # Excel, beside the quarterly report); the ranking and the missing branches are drawn when their tab opens
+    "overview": ("全校总览", 3, 10, 1, 3),
     "branch": ("支部画像", 2, 5, 1, 2),  # the ledger rows show once an item's row is ticked
-    "compare": ("教师与学生支部对比", 5, 3, 2, 2),
-    "trends": ("趋势分析", 5, 0, 1, 2),
+    "compare": ("教师与学生支部对比", 3, 3, 2, 2),  # radar, boxes, items: colleges and quarters in their tabs
+    "trends": ("趋势分析", 4, 0, 1, 2),  # school, colleges, risers, fallers: the branches' lines in their tab
     "guide": ("指标指南", 1, 4, 0, 0),
     "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
     "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
@@ -109,10 +122,12 @@ def test_every_page_runs_on_the_demo(demo_db, name, monkeypatch):
     assert len(at.get("download_button")) >= n_downloads
 
 
-@pytest.mark.parametrize("name", ["overview", "branch", "compare", "trends"])
+@pytest.mark.parametrize("name", ["overview", "overview_ranking", "branch", "compare", "trends"])
 def test_every_decimal_column_has_a_fixed_format(demo_db, name):
     """83.0 beside 80.6, never 83: each float column of each table names its format."""
-    at = ok(page(name).run())
+    at = ok(page(name.removesuffix("_ranking")).run())
+    if name.endswith("_ranking"):
+        at = open_tab(at, RANKING)
     for table in at.dataframe:
         config = json.loads(table.proto.columns or "{}")
         for col in table.value.columns:
@@ -181,8 +196,11 @@ def test_overview_ranking_filters_by_type_college_and_grade(demo_db):
     ps = scoring.periods(demo_db)
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = ok(page("overview").run())
+    assert not [d for d in at.dataframe if "排名" in d.value.columns]  # drawn only when its tab is opened
+    at = open_tab(at, RANKING)
+    assert not [d for d in at.dataframe if "完全完成的支部占比" in d.value.columns]  # the other tabs are not drawn
     table = at.dataframe[0].value
-    assert len(table) == len(bs)
+    assert len(table) == len(bs)  # every branch
     assert list(table["支部编码"]) == list(bs.sort_values(["rank", "branch_code"])["branch_code"])
     assert set(table["排名变化"].str[0]) <= {"↑", "↓", "—", "新"}
 
@@ -220,13 +238,13 @@ def test_overview_filter_matching_nothing_says_so(demo_db):
         other = "student" if by[college][0] == "teacher" else "teacher"
         at.query_params["colleges"] = [college]
         at.query_params["type"] = other
-    ok(at.run())
+    at = open_tab(ok(at.run()), RANKING)
     assert "没有符合筛选条件的支部" in texts(at)
 
 
 def test_overview_state_comes_from_the_url(demo_db):
     ps = scoring.periods(demo_db)
-    at = ok(page("overview", period=ps[0], type="teacher").run())
+    at = open_tab(ok(page("overview", period=ps[0], type="teacher").run()), RANKING)
     assert at.selectbox(key="period").value == ps[0]
     assert at.radio(key="type").value == "teacher"
     assert "这是第一个有数据的季度" in texts(at)
@@ -239,7 +257,7 @@ def test_overview_lists_missing_submissions(demo_db):
     ps = scoring.periods(demo_db)
     status = scoring.submission_status(ps[-1], demo_db)
     missing = status[status["status"] == "missing"]
-    at = ok(page("overview").run())
+    at = open_tab(ok(page("overview").run()), f"未报送支部（{len(missing)}）")
     shown = [df.value for df in at.dataframe if "支部编码" in df.value.columns and "排名" not in df.value.columns]
     assert shown and sorted(shown[-1]["支部编码"]) == sorted(missing["branch_code"])
 
@@ -332,7 +350,7 @@ def test_branch_shows_support_review_and_verified_share(demo_db):
 def test_overview_ranking_shows_verified_share(demo_db):
     period = scoring.latest_period(demo_db)
     bs = scoring.branch_scores(period, demo_db)
-    at = ok(page("overview").run())
+    at = open_tab(ok(page("overview").run()), RANKING)
     table = [df.value for df in at.dataframe if "核实率（%）" in df.value.columns][0]
     want = dict(zip(bs["branch_code"], scoring.shown_share(bs["verified"])))
     assert {k: v for k, v in zip(table["支部编码"], table["核实率（%）"])} == want
@@ -361,6 +379,7 @@ def test_compare_means_match_type_comparison(demo_db):
     ps = scoring.periods(demo_db)
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = ok(page("compare").run())
+    assert [t.label for t in at.tabs] == ["各考核要点", "分二级党组织", "季度变化"]
     means = bs.groupby("branch_type")["overall"].mean()
     assert metric(at, "教师党支部平均分") == f"{scoring.shown(means['teacher']):.1f}"
     assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
@@ -374,6 +393,27 @@ def test_compare_means_match_type_comparison(demo_db):
     gaps = full["差值（教师−学生，百分点）"].dropna().abs()
     assert list(gaps) == sorted(gaps, reverse=True)  # sorted by the gap
     assert len(full) == len(itc)
+    assert charts(at) == 3
+    for tab in ("分二级党组织", "季度变化"):  # drawn when opened, instead of the items' chart and table
+        open_tab(at, tab, "cmp_details")
+        assert charts(at) == 3 and not [d for d in at.dataframe if "差值（教师−学生，百分点）" in d.value.columns]
+
+
+def test_compare_boxes_are_drawn_from_the_spread_not_from_every_branch(demo_db):
+    """The box chart sends the quartiles, mean and range of each type and dimension (scoring.dimension_spread,
+    as shown), not one value per branch."""
+    p = scoring.latest_period(demo_db)
+    bs = scoring.branch_scores(p, demo_db)
+    at = ok(page("compare").run())
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"box"' in c.proto.spec)
+    boxes = fig["data"]
+    assert [b["name"] for b in boxes] == ["教师党支部", "学生党支部"]
+    for box, t in zip(boxes, ["teacher", "student"]):
+        assert "y" not in box  # no branch's own score
+        sub = bs[bs["branch_type"] == t]
+        assert box["median"] == [scoring.shown(sub[f"d{k}"].median()) for k in range(1, 8)]
+        assert box["upperfence"] == [scoring.shown(sub[f"d{k}"].max()) for k in range(1, 8)]
+        assert box["mean"] == [scoring.shown(sub[f"d{k}"].mean()) for k in range(1, 8)]
 
 
 def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
@@ -384,6 +424,10 @@ def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
     assert list(table[table["方向"] == "进步"]["支部编码"]) == list(up["branch_code"])
     assert list(table[table["方向"] == "退步"]["支部编码"]) == list(down["branch_code"])
     assert list(table[table["方向"] == "进步"]["主要变化的一级指标"]) == list(up["main_dimension_name"])
+    assert "branches" not in [m.key for m in at.multiselect]
+    assert charts(at) == 4  # the branches' lines are drawn when their tab is opened
+    at = open_tab(at, "支部对比", "tr_details")
+    assert charts(at) == 3 and not [d for d in at.dataframe if "主要变化的一级指标" in d.value.columns]
     picked = at.multiselect(key="branches").value
     assert picked == list(up["branch_code"].head(1)) + list(down["branch_code"].head(1))
     hist = scoring.history(demo_db)
@@ -441,7 +485,7 @@ def test_after_a_quarter_without_data_no_page_shows_a_change(thin_db):
     with dbmod.connect(thin_db, write=True) as con:
         writes.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
         writes.save_parsed(con, _workbook("S01", 2025, 4, "student"), actor="test")
-    at = ok(page("overview", period="2025Q4").run())
+    at = open_tab(ok(page("overview", period="2025Q4").run()), RANKING)
     assert "上一季度（2025 年第 3 季度）没有报送数据，暂无环比" in texts(at)
     assert not [m for m in at.metric if m.label == "全校平均分"][0].proto.delta
     ranking = [df.value for df in at.dataframe if "排名变化" in df.value.columns][0]
@@ -515,6 +559,16 @@ def test_guide_page_shows_every_item_and_searches(demo_db):
     g = guide()
     assert any(g.version in c.value for c in at.caption)
     assert len(at.expander) == 2 + len(g.dimensions)  # the method, evidence and review, the dimensions
+    # only open expanders are drawn: the first dimension's items, not the others' nor the review's table
+    first = [it.id for ind in g.dimensions[0].indicators for it in ind.items]
+    cards = lambda: {m.value.split("**")[1] for m in at.markdown if m.value.startswith("**") and m.value.count("**") >= 2}  # noqa: E731
+    assert set(first) <= cards() and not cards() & {it.id for it in g.items if it.id not in first}
+    assert not any(e.label == "自评的佐证、审核与核实率" and e.dataframe for e in at.expander)
+    second = g.dimensions[1]
+    at.session_state[f"guide_dim_{second.id}_"] = True
+    at.session_state["guide_review"] = True
+    ok(at.run())
+    assert {it.id for ind in second.indicators for it in ind.items} <= cards()
     review = next(e for e in at.expander if e.label == "自评的佐证、审核与核实率")
     assert "核实率" in " ".join(m.value for m in review.markdown)
     links = review.dataframe[0].value
@@ -556,7 +610,7 @@ def test_without_a_registry_nobody_is_called_missing():
     with dbmod.connect(path, write=True) as con:
         writes.save_parsed(con, _workbook("T01", 2025, 2), actor="test")
         writes.save_parsed(con, _workbook("S01", 2025, 2, "student"), actor="test")
-    at = ok(page("overview", period="2025Q2").run())
+    at = open_tab(ok(page("overview", period="2025Q2").run()), "未报送支部")
     assert metric(at, "已报送") == "2"
     assert metric(at, "未报送") == "—" and metric(at, "支部总数") == "—"
     assert "尚未导入支部名册，无法判断哪些支部未报送" in texts(at)
@@ -659,7 +713,7 @@ def test_every_change_is_the_difference_of_the_scores_shown(demo_db):
     ps = scoring.periods(demo_db)
     bs = scoring.branch_scores(ps[-1], demo_db).set_index("branch_code")
     before = scoring.branch_scores(ps[-2], demo_db).set_index("branch_code")
-    at = ok(page("overview").run())
+    at = open_tab(ok(page("overview").run()), RANKING)
     ranking = [df.value for df in at.dataframe if "较上季度" in df.value.columns][0].set_index("支部编码")
     both = ranking.index.intersection(before.index)
     assert len(both) > 5

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipelines.scoring.rounding import shown
 from pipelines.scoring.shapes import _one
 
 
@@ -33,3 +34,25 @@ def item_type_comparison(period: str, db=None) -> pd.DataFrame:
     """The guide's branch types side by side per item (due items only): <type>_mean, diff = first type − second
     (guide order: teacher − student); plus <type>_std and <type>_n."""
     return _one("item_type_comparison", period, db, "item_scores", with_prev=False)
+
+
+SPREAD_STATS = ("lowerfence", "q1", "median", "q3", "upperfence", "mean")
+
+
+def dimension_spread(branch_scores: pd.DataFrame, dims: list[str], types: list[str]) -> pd.DataFrame:
+    """How the branches of each type spread on each dimension of one quarter, from its branch_scores: one row
+    per (branch_type, dim) with n, lowerfence (min), q1, median, q3 (linear interpolation), upperfence (max) and
+    mean — what a box plot draws, without sending every branch's score to the browser. Values as shown (one
+    decimal, half up); types without a scored branch are left out."""
+    rows = []
+    for t in types:
+        sub = branch_scores.loc[branch_scores["branch_type"] == t, dims]
+        for dim in dims:
+            s = pd.to_numeric(sub[dim], errors="coerce").dropna()
+            if s.empty:
+                continue
+            q = s.quantile([0.25, 0.5, 0.75])
+            raw = {"lowerfence": s.min(), "q1": q[0.25], "median": q[0.5], "q3": q[0.75], "upperfence": s.max(),
+                   "mean": s.mean()}
+            rows.append({"branch_type": t, "dim": dim, "n": len(s), **{k: shown(v) for k, v in raw.items()}})
+    return pd.DataFrame(rows, columns=["branch_type", "dim", "n", *SPREAD_STATS])
