@@ -278,6 +278,10 @@ def review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> Non
     except after 退回补充, which reruns the whole page so the sent-back list and its 整改通知 show the new item."""
     if st.session_state.pop(FULL_RERUN_KEY, False):
         st.rerun()  # scope "app": the sent-back section below needs the new item too
+    c.show_errors(lambda: _review_area(period, actor, chosen))  # a fragment's own rerun skips run_page's guard
+
+
+def _review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> None:
     board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
     message()
     if board.progress.empty:
