@@ -371,6 +371,16 @@ def run_page(render: Callable[[], None]) -> None:
     """Run a page body, turning data errors into a Chinese message instead of a traceback; then let the
     background warm-up start (see prefetch)."""
     try:
+        show_errors(render)
+    finally:
+        flush_url()
+        _page_rendered()
+
+
+def show_errors(render: Callable[[], None]) -> None:
+    """Run `render`, turning data errors into a Chinese message instead of a traceback (run_page's guard, also
+    for an st.fragment, whose reruns do not pass through run_page)."""
+    try:
         render()
     except dbmod.DatabaseBusy as e:
         st.warning(f"{e}\n\n页面会在下次操作时自动重试。", icon=":material/hourglass_top:")
@@ -382,9 +392,6 @@ def run_page(render: Callable[[], None]) -> None:
             f"页面数据加载失败（{type(e).__name__}）。请刷新重试；若问题持续，请联系组织部管理员检查数据库。",
             icon=":material/error:",
         )
-    finally:
-        flush_url()
-        _page_rendered()
 
 
 BUSY_MESSAGE = "数据库正忙（其他管理员或命令行正在写入），请稍后再试。本次操作未写入任何数据。"

@@ -1,7 +1,8 @@
 """审核: the review queue of one quarter, riskiest first (pipelines.scoring.review_board: unsupported 完成, then 需核实,
-then the largest gain over last quarter's answer), with filters; the answer, its evidence text, the ledger rows
-that support it and last quarter's answer side by side; one decision per click, after which the next answer
-shows; 一键认定 of a branch's supported answers after a confirm; progress per college; the sent-back items with
+then the largest gain over last quarter's answer), with filters (in a collapsed expander whose label names what is
+in force); the answer and its evidence text with the decision buttons, then the ledger rows that support it and last
+quarter's answer side by side (on a phone the answer and its buttons are on the first screen); one decision per
+click, after which the next answer shows (the answer, progress and queue are an st.fragment); 一键认定 of a branch's supported answers after a confirm; progress per college; the sent-back items with
 each branch's 整改通知 and each college's 督办清单. Admins only; a college admin sees and decides its own
 college's branches (the scope is passed to every read and enforced in pipelines.store.review's writes).
 """
@@ -189,10 +190,10 @@ def answer_section(period: str, board: scoring.ReviewBoard, at: int, actor: Acto
             buttons.button(name, key=f"rv_do_{decision}", type="primary" if decision == row["status"] else "secondary",
                            on_click=_decide, args=(period, row.to_dict(), decision, comment_key, nxt, actor))
         support, before = st.columns([3, 2])
-        support.markdown(f"**台账佐证：**{md_text(scoring.support_label(row['linked'], row['evidence_rows']))}")
+        support.markdown(f"**台账佐证**：{md_text(scoring.support_label(row['linked'], row['evidence_rows']))}")
         rows = board.evidence[board.evidence["branch_code"] == code].drop(columns=["branch_code"])
         evidence_section(code, period, item, key="rv_evidence", container=support, rows=rows)
-        before.markdown("**上季度自评：**" + (md_text(row["prev_status_name"]) if isinstance(row["prev_status_name"], str)
+        before.markdown("**上季度自评**：" + (md_text(row["prev_status_name"]) if isinstance(row["prev_status_name"], str)
                                            else "未报送或未填写该项"))
         if isinstance(row["prev_status_name"], str):
             before.caption("佐证材料：" + md_text(row["prev_evidence"] or "（未填写）"))
@@ -277,6 +278,10 @@ def review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> Non
     except after 退回补充, which reruns the whole page so the sent-back list and its 整改通知 show the new item."""
     if st.session_state.pop(FULL_RERUN_KEY, False):
         st.rerun()  # scope "app": the sent-back section below needs the new item too
+    c.show_errors(lambda: _review_area(period, actor, chosen))  # a fragment's own rerun skips run_page's guard
+
+
+def _review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> None:
     board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
     message()
     if board.progress.empty:

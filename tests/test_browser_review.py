@@ -153,6 +153,7 @@ def test_review_page_screens(server, browser, size):
         page = ctx.new_page()
         open_review(page, server, "org")
         assert page.locator('[data-testid="stException"]').count() == 0
+        assert "**" not in page.get_by_test_id("stMain").inner_text()  # every bold label rendered as bold
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         if size == "phone":
             assert page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth") <= width
