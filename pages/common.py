@@ -378,8 +378,8 @@ def run_page(render: Callable[[], None]) -> None:
 
 
 def show_errors(render: Callable[[], None]) -> None:
-    """Run `render`, turning data errors into a Chinese message instead of a traceback (run_page's guard, also
-    for an st.fragment, whose reruns do not pass through run_page)."""
+    """Run `render`, turning data errors into a Chinese message instead of a traceback (run_page's guard; a
+    fragment gets it through pages.fragments.part)."""
     try:
         render()
     except dbmod.DatabaseBusy as e:

@@ -22,6 +22,7 @@ from pages import access  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages import state, tables  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
+from pages.fragments import part  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide.vocab import ReviewState  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -271,17 +272,13 @@ def filter_label(period: str, chosen: dict[str, str | None], actor: Actor) -> st
     return "筛选：" + " · ".join(md_text(str(p)) for p in parts)
 
 
-@st.fragment
+@part
 def review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> None:
     """The answer, its decision buttons, the progress and the queue: a decision (or a row ticked in the queue)
     reruns only this part; the quarter, the filters and the sent-back section above and below stay as they are,
     except after 退回补充, which reruns the whole page so the sent-back list and its 整改通知 show the new item."""
     if st.session_state.pop(FULL_RERUN_KEY, False):
         st.rerun()  # scope "app": the sent-back section below needs the new item too
-    c.show_errors(lambda: _review_area(period, actor, chosen))  # a fragment's own rerun skips run_page's guard
-
-
-def _review_area(period: str, actor: Actor, chosen: dict[str, str | None]) -> None:
     board = c.scores("review_board", period, scope=actor.scope, limit=LIST_ROWS, **chosen)
     message()
     if board.progress.empty:
