@@ -17,6 +17,7 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass
+from operator import itemgetter
 from xml.parsers import expat
 
 from openpyxl.utils import get_column_letter
@@ -175,20 +176,42 @@ _CELL_REF = re.compile(_PREFIX + rb'\s+r="([A-Z]{1,3})([0-9]{1,7})"')  # r first
 _SECOND_R = re.compile(_PREFIX + rb'\s+r="[^"]*"' + _ATTRS + rb"*?\s+r\s*=")
 
 
+_PLAIN_START = re.compile(rb"<c[\s/>]")  # the same without namespace prefixes (most files): far cheaper to scan
+_PLAIN_CELL = re.compile(rb'<c\s+r="([A-Z]{1,3})([0-9]{1,7})"'  # r first, then quoted attributes none of them r
+                         rb"(?:\s+(?!r\s*=)[\w:.-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+
+
 def _all_within(data: bytes, max_row: int, max_col: int) -> bool:
     """True when every <c> tag is plain (quoted attributes only) with one explicit in-bounds A1 reference as its
     first attribute and there is no DTD: then no cell, with content or not, lies outside the bounds.
-    False means "look closer". All regex work, no Python per cell beyond two max() calls."""
+    False means "look closer". All regex work, no Python per cell.
+
+    Without "<!" (a DTD, comment or CDATA) and without ":c" (a namespace prefix on a cell tag, or text that looks
+    like one) in the sheet, two regex passes decide it; otherwise the general check does."""
+    if b"<!" in data or b":c" in data:
+        return _all_within_general(data, max_row, max_col)
+    refs = _PLAIN_CELL.findall(data)
+    if len(refs) != len(_PLAIN_START.findall(data)):
+        return False
+    return _refs_within(refs, max_row, max_col)
+
+
+def _all_within_general(data: bytes, max_row: int, max_col: int) -> bool:
     if b"<!DOCTYPE" in data.upper():
         return False
     starts = len(_CELL_START.findall(data))
     refs = _CELL_REF.findall(data)
     if len(refs) != starts or len(_CELL_TAG.findall(data)) != starts or _SECOND_R.search(data):
         return False
+    return _refs_within(refs, max_row, max_col)
+
+
+def _refs_within(refs: list[tuple[bytes, bytes]], max_row: int, max_col: int) -> bool:
     if not refs:
         return True
-    last_row = max(int(r) for _, r in refs)
-    widest = max((c for c, _ in refs), key=lambda c: (len(c), c))
+    # distinct values first (a sheet has hundreds of cells but a few columns and rows), all in C
+    last_row = max(map(int, set(map(itemgetter(1), refs))))
+    widest = max(set(map(itemgetter(0), refs)), key=lambda c: (len(c), c))
     return last_row <= max_row and _col(widest.decode()) <= max_col
 
 
