@@ -50,17 +50,18 @@ def demo_folder(n: int, files: Path | None) -> tuple[Path, list[Path]]:
     return folder, build.demo_files(folder)
 
 
-def calamine_read(data: list[bytes]) -> float:
-    """Seconds to open every file from its bytes and read each sheet with calamine (nothing checked)."""
+def calamine_read(data: list[bytes], clock=time.perf_counter) -> float:
+    """Seconds to open every file from its bytes and read each sheet with calamine (nothing checked);
+    clock=time.process_time for CPU seconds."""
     from python_calamine import CalamineWorkbook
 
-    t = time.perf_counter()
+    t = clock()
     for d in data:
         wb = CalamineWorkbook.from_filelike(__import__("io").BytesIO(d))
         for name in wb.sheet_names:
             wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         wb.close()
-    return time.perf_counter() - t
+    return clock() - t
 
 
 def reader_read(data: list[tuple[str, bytes]], registry) -> float:
@@ -148,8 +149,16 @@ files = build.demo_files(folder)[:n]
 for f in db.parent.glob(db.name + "*"):
     shutil.rmtree(f) if f.is_dir() else f.unlink()
 registry.load_registry(folder / build.REGISTRY_FILE, db, actor="bench")
-t = time.perf_counter(); r = ingest.ingest(files, db, actor="bench"); t_ingest = time.perf_counter() - t
-print(json.dumps({"ingest": t_ingest, "accepted": sum(x.status == "accepted" for x in r)}))
+from pipelines.workbook import safe_read
+import resource
+def cpu():  # this process and the reader workers it has waited for (stopped workers count)
+    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+c = cpu(); t = time.perf_counter(); r = ingest.ingest(files, db, actor="bench"); t_ingest = time.perf_counter() - t
+for w in safe_read._workers:
+    if w is not None:
+        w.stop()
+print(json.dumps({"ingest": t_ingest, "cpu": cpu() - c, "accepted": sum(x.status == "accepted" for x in r)}))
 """
 
 
@@ -185,24 +194,27 @@ def compare(rev: str, folder: Path, files: list[Path], rounds: int) -> None:
     folder = folder.resolve()
     data = [f.read_bytes() for f in files]
     rows: dict[str, list[float]] = {"calamine": [], rev: [], "current": []}
+    cpu: dict[str, list[float]] = {"calamine": [], rev: [], "current": []}
     n = len(files)
-    print(f"\nsame-run comparison, {n} files, {rounds} interleaved rounds ({load()} at the start):")
+    ms = lambda s: f"{s / n * 1000:.2f}"  # noqa: E731
+    print(f"\nsame-run comparison, {n} files, {rounds} interleaved rounds ({load()} at the start); "
+          "wall ms/file (CPU ms/file of all its processes):")
     for k in range(rounds):
-        cal = calamine_read(data)
-        rows["calamine"].append(cal)
-        b = timed_in(base, folder, n, "base")["ingest"]
-        rows[rev].append(b)
-        c = timed_in(ROOT, folder, n, "cur")["ingest"]
-        rows["current"].append(c)
-        cal2 = calamine_read(data)
-        rows["calamine"].append(cal2)
-        print(f"  round {k + 1}: calamine {cal / n * 1000:.2f} / {cal2 / n * 1000:.2f} ms/file, {rev} "
-              f"{b / n * 1000:.2f}, current {c / n * 1000:.2f} ms/file ({load()})", flush=True)
-    cal = sorted(rows["calamine"])[len(rows["calamine"]) // 2]
-    print("  median:")
+        cal, b, c = calamine_read(data), timed_in(base, folder, n, "base"), timed_in(ROOT, folder, n, "cur")
+        cal_cpu = calamine_read(data, time.process_time)
+        for key, wall, used in (("calamine", cal, cal_cpu), (rev, b["ingest"], b["cpu"]),
+                                ("current", c["ingest"], c["cpu"])):
+            rows[key].append(wall)
+            cpu[key].append(used)
+        print(f"  round {k + 1}: calamine {ms(cal)} ({ms(cal_cpu)}), {rev} {ms(b['ingest'])} ({ms(b['cpu'])}), "
+              f"current {ms(c['ingest'])} ({ms(c['cpu'])}); {load()}", flush=True)
+    med = {k: sorted(v)[len(v) // 2] for k, v in rows.items()}
+    med_cpu = {k: sorted(v)[len(v) // 2] for k, v in cpu.items()}
+    print(f"  median: calamine {ms(med['calamine'])} ms/file ({ms(med_cpu['calamine'])} CPU)")
     for k in (rev, "current"):
-        med = sorted(rows[k])[len(rows[k]) // 2]
-        print(f"  {k:<10} ingest {med / n * 1000:7.2f} ms/file = {med / cal:5.1f}x calamine ({cal / n * 1000:.2f} ms/file)")
+        print(f"  {k:<10} ingest {ms(med[k])} ms/file = {med[k] / med['calamine']:5.1f}x calamine; CPU "
+              f"{ms(med_cpu[k])} ms/file = {med_cpu[k] / med_cpu['calamine']:5.1f}x calamine's CPU "
+              f"(on {os.cpu_count()} free cores at best {med_cpu[k] / os.cpu_count() / med_cpu['calamine']:.1f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -246,8 +246,7 @@ class _Writer:
         """save_many plus audit rows and manifest lines for a batch, committed: (position, result, committed) per
         file; unchanged files write nothing."""
         at = journal.now()
-        saved = writes.save_many(con, [p for _, p in batch], actor=self.actor, uploaded_at=[at] * len(batch),
-                                 ids=ids)
+        saved = writes.save_many(con, [p for _, p in batch], actor=self.actor, uploaded_at=at, ids=ids)
         done, entries, audits = [], [], []
         for (i, parsed), s in zip(batch, saved):
             info = parsed.info

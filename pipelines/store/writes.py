@@ -38,7 +38,7 @@ def save_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedWorkbook, *, actor
     "replaced" (a new version superseding the current one) or "unchanged" (same SHA-256 as the current
     version; nothing written).
     """
-    saved = save_many(con, [parsed], actor=actor, uploaded_at=[uploaded_at or _now()])[0]
+    saved = save_many(con, [parsed], actor=actor, uploaded_at=uploaded_at)[0]
     return saved.status, saved.submission_id
 
 
@@ -54,17 +54,20 @@ class Saved:
 
 
 def save_many(con: duckdb.DuckDBPyConnection, batch: list[ParsedWorkbook], *, actor: str,
-              uploaded_at: list[dt.datetime], ids: dict[int, tuple[int, int]] | None = None) -> list[Saved]:
+              uploaded_at: dt.datetime | None = None, ids: dict[int, tuple[int, int]] | None = None) -> list[Saved]:
     """Write valid parsed workbooks, in order, inside the caller's transaction: the same rows as `save_parsed`
     one workbook after another, in a few statements for the whole batch. A later workbook of the same
     branch-quarter supersedes an earlier one of the batch; one identical to the current version is unchanged.
 
-    uploaded_at: each workbook's time. ids: batch position -> (load_id, submission_id) to use instead of new
+    uploaded_at: the time stamped on them (default now). ids: batch position -> (load_id, submission_id) to use instead of new
     numbers from the sequences; the numbers drawn here are added to it before anything is inserted, so a batch
     that failed and is retried one workbook at a time keeps them (DuckDB does not give back what a rolled-back
     transaction drew, and rebuild, replaying one file after another, draws them without gaps).
     """
     ids = {} if ids is None else ids
+    at = uploaded_at or _now()
+    if not batch:
+        return []
     for parsed in batch:
         if not parsed.valid or parsed.info is None:
             raise ValueError(f"{parsed.file_name}: a workbook with errors cannot be saved")
@@ -111,7 +114,7 @@ def save_many(con: duckdb.DuckDBPyConnection, batch: list[ParsedWorkbook], *, ac
     for k in written:
         info, parsed = batch[k].info, batch[k]
         subs.append([drawn[k][1], drawn[k][0], info.branch_code, info.year, info.quarter, info.period, decided[k][1],
-                     parsed.file_name, parsed.sha256, uploaded_at[k], actor,
+                     parsed.file_name, parsed.sha256, at, actor,
                      "superseded" if k in superseded_new else "current"])
     _insert(con, "submissions", subs)
     _save_rows(con, [(batch[k], drawn[k][1], drawn[k][0]) for k in written])
