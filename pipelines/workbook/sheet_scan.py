@@ -46,14 +46,17 @@ def _local(name: str) -> str:
     return name.rsplit(" ", 1)[-1]
 
 
-def _read_capped(zf: zipfile.ZipFile, member: str) -> bytes:
+def _read_capped(zf: zipfile.ZipFile, member: str, parts: dict[str, bytes] | None = None) -> bytes:
+    if parts is not None and member in parts:
+        return parts[member][:_PART_CAP]
     with zf.open(member) as f:
         return f.read(_PART_CAP)
 
 
-def sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
+def sheet_members(zf: zipfile.ZipFile, parts: dict[str, bytes] | None = None) -> dict[str, str]:
     """Sheet name -> zip member of its XML, resolved from xl/workbook.xml and its relationships the way
-    calamine resolves them; {} when either part is missing or unreadable."""
+    calamine resolves them; {} when either part is missing or unreadable. parts: members already inflated
+    (`container.check_container` keeps them), by name."""
     names = set(zf.namelist())
     if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
         return {}
@@ -68,7 +71,7 @@ def sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
             sheets.append((attrs["name"], attrs.get(f"{_REL_NS} id", "")))
     try:
         for member in ("xl/_rels/workbook.xml.rels", "xl/workbook.xml"):
-            _parse(_read_capped(zf, member), start)
+            _parse(_read_capped(zf, member, parts), start)
     except (expat.ExpatError, Unsafe, zipfile.BadZipFile, OSError, ValueError, RuntimeError):
         return {}
     return {name: _resolve(targets[rid]) for name, rid in sheets if rid in targets}
@@ -228,18 +231,21 @@ def _col(letters: str) -> int:
     return n
 
 
-def scan(zf: zipfile.ZipFile, member: str, max_row: int, max_col: int) -> Extent:
+def scan(zf: zipfile.ZipFile, member: str, max_row: int, max_col: int,
+         parts: dict[str, bytes] | None = None) -> Extent:
     """Where the sheet stored in `member` has content, against `max_row` rows and `max_col` columns.
 
     Small sheets whose cells all carry plain in-bounds references are cleared by a regex (a template's sheets
-    take well under a millisecond); anything else is streamed through expat, cell by cell.
+    take well under a millisecond); anything else is streamed through expat, cell by cell. parts: members
+    already inflated, by name (the sheet is not inflated again when it is among them).
     Raises `Unsafe` for a DTD and expat.ExpatError for XML that is not well-formed (calamine would fail too).
     """
-    if zf.getinfo(member).file_size <= FAST_MAX_BYTES:
+    data = (parts or {}).get(member)
+    if data is None and zf.getinfo(member).file_size <= FAST_MAX_BYTES:
         with zf.open(member) as f:
             data = f.read(FAST_MAX_BYTES + 1)
-        if len(data) <= FAST_MAX_BYTES and _all_within(data, max_row, max_col):
-            return Extent()
+    if data is not None and len(data) <= FAST_MAX_BYTES and _all_within(data, max_row, max_col):
+        return Extent()
     s = _Scan(max_row, max_col)
     p = _parser(s.start, s.end)
     with zf.open(member) as f:
