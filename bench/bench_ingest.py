@@ -10,11 +10,15 @@ previewed through the upload page's pipeline functions (`plan(..., on_conflict="
 
 Rows of the report (ms per file, best of --repeat where stated):
   calamine      python-calamine opens each file from its bytes and reads every sheet to Python lists (the floor)
-  reader        pipelines.workbook.reader.read_workbook in this process (all validation, no worker)
+  reader        pipelines.workbook.reader.read_workbook in this process (all validation, no worker; CPU time)
   plan          pipelines.store.plan.plan: the reads through the worker process(es) of safe_read, decisions
-  apply         pipelines.store.ingest.apply: archive, journal, DuckDB writes
-  ingest        plan + apply = `ingest(files)` into a fresh database holding the registry (the CLI's path)
-Target: ingest <= 5x calamine; 300 files checked and previewed <= 10 s.
+  apply         pipelines.store.ingest.apply: archive, journal, DuckDB writes (the upload page's confirm)
+  plan + apply  the two one after the other
+  ingest        `ingest(files)` into a fresh database holding the registry (the CLI's path: it writes what has
+                been read while the workers read the rest)
+Target: ingest <= 5x calamine; 300 files checked and previewed <= 10 s. The load average is printed beside
+the figures (the machine is shared); --baseline REV compares REV's `ingest` with the current one in
+interleaved rounds, each in a fresh process, with calamine read between them.
 Files and databases are written under bench/out/ (git-ignored).
 """
 from __future__ import annotations
@@ -46,27 +50,33 @@ def demo_folder(n: int, files: Path | None) -> tuple[Path, list[Path]]:
     return folder, build.demo_files(folder)
 
 
-def calamine_read(data: list[bytes]) -> float:
-    """Seconds to open every file from its bytes and read each sheet with calamine (nothing checked)."""
+def calamine_read(data: list[bytes], clock=time.perf_counter) -> float:
+    """Seconds to open every file from its bytes and read each sheet with calamine (nothing checked);
+    clock=time.process_time for CPU seconds."""
     from python_calamine import CalamineWorkbook
 
-    t = time.perf_counter()
+    t = clock()
     for d in data:
         wb = CalamineWorkbook.from_filelike(__import__("io").BytesIO(d))
         for name in wb.sheet_names:
             wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         wb.close()
-    return time.perf_counter() - t
+    return clock() - t
 
 
 def reader_read(data: list[tuple[str, bytes]], registry) -> float:
-    """Seconds for reader.read_workbook in this process (validation without the worker)."""
+    """CPU seconds for reader.read_workbook in this process (validation without the worker)."""
     from pipelines.workbook import reader
 
-    t = time.perf_counter()
+    t = time.process_time()
     for name, d in data:
         reader.read_workbook(d, name, registry=registry)
-    return time.perf_counter() - t
+    return time.process_time() - t
+
+
+def load() -> str:
+    """The load average (1, 5, 15 min) as printed beside each figure."""
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def fresh_db(folder: Path, tag: str) -> Path:
@@ -82,7 +92,7 @@ def fresh_db(folder: Path, tag: str) -> Path:
 
 
 def run_ingest(folder: Path, files: list[Path]) -> dict:
-    """plan and apply (= ingest) into a fresh database; seconds of each, and the statuses."""
+    """plan then apply into a fresh database, and `ingest` into another; seconds of each, and the statuses."""
     from pipelines.store import ingest, plan
 
     db = fresh_db(folder, "run")
@@ -95,12 +105,19 @@ def run_ingest(folder: Path, files: list[Path]) -> dict:
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    return {"plan": t_plan, "apply": t_apply, "statuses": statuses, "db_bytes": db.stat().st_size}
+    db2 = fresh_db(folder, "run2")
+    t = time.perf_counter()
+    streamed = ingest.ingest(files, db2, actor="bench")
+    t_ingest = time.perf_counter() - t
+    assert [r.status for r in streamed] == [r.status for r in results]
+    return {"plan": t_plan, "apply": t_apply, "ingest": t_ingest, "statuses": statuses,
+            "db_bytes": db.stat().st_size}
 
 
 def run_preview(folder: Path, files: list[Path]) -> dict:
     """The upload page's pipeline on `files` as uploaded bytes: plan(refuse, with_scores) + late_notes + change_preview,
     against the demo database with the earlier files already stored (so some are replacements)."""
+    from pipelines.guide.vocab import FileStatus
     from pipelines.store import ingest, plan
     from pipelines.store.changes import change_preview
 
@@ -118,7 +135,7 @@ def run_preview(folder: Path, files: list[Path]) -> dict:
     change_preview(p)
     t_change = time.perf_counter() - t
     return {"plan": t_plan, "late": t_late, "change": t_change, "total": t_plan + t_late + t_change,
-            "statuses": {s: len(p.of_status(s)) for s in plan.STATUS_NAMES}}
+            "statuses": {s.value: len(p.of_status(s)) for s in FileStatus}}
 
 
 _TIMED = r"""
@@ -126,15 +143,22 @@ import json, os, shutil, sys, time
 from pathlib import Path
 sys.path.insert(0, os.getcwd())
 from pipelines.demo import build
-from pipelines.store import ingest, plan
+from pipelines.store import ingest, plan, registry
 folder, db, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 files = build.demo_files(folder)[:n]
 for f in db.parent.glob(db.name + "*"):
     shutil.rmtree(f) if f.is_dir() else f.unlink()
 registry.load_registry(folder / build.REGISTRY_FILE, db, actor="bench")
-t = time.perf_counter(); p = plan.plan(files, db, on_conflict="last_wins"); t_plan = time.perf_counter() - t
-t = time.perf_counter(); r = ingest.apply(p, "bench"); t_apply = time.perf_counter() - t
-print(json.dumps({"plan": t_plan, "apply": t_apply, "accepted": sum(x.status == "accepted" for x in r)}))
+from pipelines.workbook import safe_read
+import resource
+def cpu():  # this process and the reader workers it has waited for (stopped workers count)
+    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+c = cpu(); t = time.perf_counter(); r = ingest.ingest(files, db, actor="bench"); t_ingest = time.perf_counter() - t
+for w in safe_read._workers:
+    if w is not None:
+        w.stop()
+print(json.dumps({"ingest": t_ingest, "cpu": cpu() - c, "accepted": sum(x.status == "accepted" for x in r)}))
 """
 
 
@@ -155,7 +179,7 @@ def tree_at(rev: str) -> Path:
 
 
 def timed_in(tree: Path, folder: Path, n: int, tag: str) -> dict:
-    """plan + apply of n files with the pipelines of `tree`, in a fresh process (seconds)."""
+    """`ingest` of n files with the pipelines of `tree`, in a fresh process (seconds)."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -170,19 +194,27 @@ def compare(rev: str, folder: Path, files: list[Path], rounds: int) -> None:
     folder = folder.resolve()
     data = [f.read_bytes() for f in files]
     rows: dict[str, list[float]] = {"calamine": [], rev: [], "current": []}
-    for _ in range(rounds):
-        rows["calamine"].append(calamine_read(data))
-        b = timed_in(base, folder, len(files), "base")
-        rows[rev].append(b["plan"] + b["apply"])
-        c = timed_in(ROOT, folder, len(files), "cur")
-        rows["current"].append(c["plan"] + c["apply"])
-        rows["calamine"].append(calamine_read(data))
+    cpu: dict[str, list[float]] = {"calamine": [], rev: [], "current": []}
     n = len(files)
-    cal = sorted(rows["calamine"])[len(rows["calamine"]) // 2]
-    print(f"\nsame-run comparison, {n} files, {rounds} interleaved rounds (median):")
+    ms = lambda s: f"{s / n * 1000:.2f}"  # noqa: E731
+    print(f"\nsame-run comparison, {n} files, {rounds} interleaved rounds ({load()} at the start); "
+          "wall ms/file (CPU ms/file of all its processes):")
+    for k in range(rounds):
+        cal, b, c = calamine_read(data), timed_in(base, folder, n, "base"), timed_in(ROOT, folder, n, "cur")
+        cal_cpu = calamine_read(data, time.process_time)
+        for key, wall, used in (("calamine", cal, cal_cpu), (rev, b["ingest"], b["cpu"]),
+                                ("current", c["ingest"], c["cpu"])):
+            rows[key].append(wall)
+            cpu[key].append(used)
+        print(f"  round {k + 1}: calamine {ms(cal)} ({ms(cal_cpu)}), {rev} {ms(b['ingest'])} ({ms(b['cpu'])}), "
+              f"current {ms(c['ingest'])} ({ms(c['cpu'])}); {load()}", flush=True)
+    med = {k: sorted(v)[len(v) // 2] for k, v in rows.items()}
+    med_cpu = {k: sorted(v)[len(v) // 2] for k, v in cpu.items()}
+    print(f"  median: calamine {ms(med['calamine'])} ms/file ({ms(med_cpu['calamine'])} CPU)")
     for k in (rev, "current"):
-        med = sorted(rows[k])[len(rows[k]) // 2]
-        print(f"  {k:<10} ingest {med / n * 1000:7.2f} ms/file = {med / cal:5.1f}x calamine ({cal / n * 1000:.2f} ms/file)")
+        print(f"  {k:<10} ingest {ms(med[k])} ms/file = {med[k] / med['calamine']:5.1f}x calamine; CPU "
+              f"{ms(med_cpu[k])} ms/file = {med_cpu[k] / med_cpu['calamine']:5.1f}x calamine's CPU "
+              f"(on {os.cpu_count()} free cores at best {med_cpu[k] / os.cpu_count() / med_cpu['calamine']:.1f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,16 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.store import plan as planmod
 
     registry = planmod.snapshot(fresh_db(folder, "registry"))[0]
-    cal = min(calamine_read([d for _, d in data]) for _ in range(args.repeat))
+    cal = min(calamine_read([d for _, d in data]) for _ in range(args.repeat))  # wall time, as ingest's
     red = min(reader_read(data, registry) for _ in range(args.repeat))
     ing = run_ingest(folder, files)
-    total = ing["plan"] + ing["apply"]
+    total = ing["ingest"]
     per = lambda s: s / n * 1000  # noqa: E731
-    print(f"\ningest benchmark — {n} workbooks of one quarter ({folder.name}), {os.cpu_count()} cores")
-    print(f"{'what':<12}{'ms/file':>9}{'× calamine':>12}")
-    for label, s in (("calamine", cal), ("reader", red), ("plan", ing["plan"]), ("apply", ing["apply"]),
-                     ("ingest", total)):
-        print(f"{label:<12}{per(s):>9.2f}{s / cal:>12.2f}")
+    print(f"\ningest benchmark — {n} workbooks of one quarter ({folder.name}), {os.cpu_count()} cores, {load()}")
+    print(f"{'what':<14}{'ms/file':>9}{'× calamine':>12}")
+    for label, s in (("calamine", cal), ("reader (CPU)", red), ("plan", ing["plan"]), ("apply", ing["apply"]),
+                     ("plan + apply", ing["plan"] + ing["apply"]), ("ingest", total)):
+        print(f"{label:<14}{per(s):>9.2f}{s / cal:>12.2f}")
     print(f"statuses: {ing['statuses']}; database {ing['db_bytes'] / 1e6:.1f} MB")
     ok = total / cal <= TARGET_RATIO
     print(f"target ingest <= {TARGET_RATIO:g}x calamine: {'met' if ok else 'NOT met'} ({total / cal:.1f}x)")
@@ -229,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nupload page pipeline on {min(args.preview, n)} files: plan {pv['plan']:.2f} s, late notes "
               f"{pv['late']:.2f} s, change preview {pv['change']:.2f} s = {pv['total']:.2f} s "
               f"(target <= {TARGET_PREVIEW_S:g} s: {'met' if pv['total'] <= TARGET_PREVIEW_S else 'NOT met'}); "
-              f"statuses {pv['statuses']}")
+              f"statuses {pv['statuses']}; {load()}")
         figures["preview"] = pv
     if args.json:
         args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=1, default=str))

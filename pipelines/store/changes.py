@@ -66,9 +66,8 @@ def simulate(plan: Plan) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFram
         if not copy_db(plan.db, copy):
             return before, {}
         with dbm.connect(copy, write=True) as con:
-            for r in plan.writable():
-                if r.period in periods:
-                    writes.save_parsed(con, plan.parsed[r.sha256], actor="preview")
+            batch = [plan.parsed[r.sha256] for r in plan.writable() if r.period in periods]
+            writes.save_many(con, batch, actor="preview")
         return before, {p: overall(p, copy) for p in periods}
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pipelines.store import db as dbm
-from pipelines.store.ingest import apply
+from pipelines.store.ingest import ingest
 from pipelines.guide.vocab import FileStatus, Severity
 from pipelines.store.plan import FileResult, plan, report_order
 from pipelines.store.rebuild import RebuildIncomplete, rebuild
@@ -79,10 +79,12 @@ def cli_ingest(args) -> int:
     0 all written/unchanged, 1 any rejected, 2 busy. --dry-run prints the same plan and writes nothing."""
     progress = _stderr_progress if (not args.json and sys.stderr.isatty()) else None
     dry_run = getattr(args, "dry_run", False)
+    on_conflict = getattr(args, "on_conflict", "last_wins")
     try:
-        the_plan = plan(args.paths, args.db, on_conflict=getattr(args, "on_conflict", "last_wins"),
-                        progress=progress)
-        results = the_plan.results if dry_run else apply(the_plan, _cli_actor())
+        if dry_run:
+            results = plan(args.paths, args.db, on_conflict=on_conflict, progress=progress).results
+        else:  # = apply(plan(...)), writing what has been read while the rest is read
+            results = ingest(args.paths, args.db, actor=_cli_actor(), progress=progress, on_conflict=on_conflict)
     except dbm.DatabaseBusy as e:
         return _busy(e, args.json)
     if args.json:

@@ -63,30 +63,35 @@ class NoChange(Exception):
         self.value = value
 
 
-def commit(con: duckdb.DuckDBPyConnection, archive: Path, entry: dict, *, settle: bool = True) -> None:
+def commit(con: duckdb.DuckDBPyConnection, archive: Path, entry: dict | list[dict], *, settle: bool = True) -> None:
     """Commit the open transaction with its manifest lines, then open the next transaction.
 
+    `entry` is the write's manifest entry, or the entries of the several writes one transaction holds (a batch
+    of ingested files: each keeps its own entry and txn, so rebuild replays them one by one as before).
     Called under the lock. An intent a killed writer left unsettled first gets its commit or void line (this
-    connection sees whether its txn reached the journal). Then the entry's txn goes into the journal inside
-    the transaction, its intent line into the manifest before COMMIT and its commit line after (a void line
-    when COMMIT fails): a kill anywhere leaves at most one unsettled intent, never a wrong line.
+    connection sees whether its txn reached the journal). Then the entries' txns go into the journal inside
+    the transaction, their intent lines into the manifest before COMMIT (one append) and one commit line after
+    (a void line when COMMIT fails): a kill anywhere leaves at most one write's intents unsettled, never a
+    wrong line.
     settle=False skips the first step for the second and later commits of one connection (ingest's slices):
     the lock was held since the first, and this writer settles its own lines, so nothing can be unsettled.
     """
+    entries = [entry] if isinstance(entry, dict) else list(entry)
+    txns = [e["txn"] for e in entries]
     if settle:
         arc.settle(archive, lambda txn: arc.in_journal(con, txn))
-    writes.journal(con, entry["txn"], entry["action"], at=dt.datetime.fromisoformat(entry["at"]))
+    writes.journal_many(con, [(e["txn"], e["action"], dt.datetime.fromisoformat(e["at"])) for e in entries])
     writes.crash_point("before_intent")
-    arc.append(archive, arc.intent(entry))
+    arc.append(archive, arc.intents(entries))
     writes.crash_point("after_intent")
     try:
         writes.crash_point("before_commit")
         con.execute("COMMIT")
     except BaseException:
-        arc.append(archive, arc.end_record(entry["txn"], "void"))
+        arc.append(archive, arc.end_record(txns, "void"))
         raise
     writes.crash_point("after_commit")
-    arc.append(archive, arc.end_record(entry["txn"], "commit"))
+    arc.append(archive, arc.end_record(txns, "commit"))
     writes.crash_point("after_commit_record")
     con.execute("BEGIN TRANSACTION")  # db.connect commits this (empty) one on exit
 

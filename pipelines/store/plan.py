@@ -196,7 +196,7 @@ def refuse_conflicts(results: list[FileResult]) -> list[FileResult]:
     return out
 
 
-def _decide(parsed: ParsedWorkbook, current: dict[tuple[str, str], str]) -> FileResult:
+def decide(parsed: ParsedWorkbook, current: dict[tuple[str, str], str]) -> FileResult:
     """The would-be status of one parsed file against the current versions (updated as the batch goes)."""
     if not parsed.valid or parsed.info is None:
         return rejected(parsed)
@@ -252,7 +252,7 @@ def plan(files: Iterable[Source] | Source, db: str | Path | None = None, *, on_c
     notes, results = BatchNotes(), []
     out = Plan(path, version, on_conflict, results)
     for i, (item, (parsed, data)) in enumerate(zip(items, sources.read_all(items, registry))):
-        res = _decide(parsed, current)
+        res = decide(parsed, current)
         if res.ok:
             notes.note(res)
             out.parsed.setdefault(parsed.sha256, parsed)

@@ -99,21 +99,36 @@ def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Prob
     The zip central directory is inspected before any member is inflated, so an honest bomb is rejected
     without decompressing a byte; members are then inflated in bounded chunks to catch lying headers.
     """
+    return _inspect(data, name, g)[0]
+
+
+KEPT_PARTS_MB = 16
+"""Of the members `_inspect` inflates, the workbook, its relationships and the worksheets of up to
+sheet_scan.FAST_MAX_BYTES each are kept (this much in all at most), so the sheet scan need not inflate them again."""
+
+
+def _kept(member: str) -> bool:
+    return member in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels") or member.startswith("xl/worksheets/")
+
+
+def _inspect(data: bytes, name: str, g: Guide | None = None
+             ) -> tuple[list[Problem], zipfile.ZipFile | None, dict[str, bytes]]:
+    """check_container's problems; with none, also the open zip and the members kept (`_kept`) by name."""
     g = g or guide()
     if not data:
-        return [make("file_empty", file=name)]
+        return [make("file_empty", file=name)], None, {}
     if data.startswith(OLE_MAGIC):
         if ENCRYPTION_STREAM in data:
-            return [make("file_encrypted", file=name)]
+            return [make("file_encrypted", file=name)], None, {}
         kind = "WPS 表格专用格式（.et）" if name.lower().endswith(".et") else "旧版 Excel 97-2003 格式（.xls）"
-        return [make("file_old_xls", file=name, kind=kind)]
+        return [make("file_old_xls", file=name, kind=kind)], None, {}
     if not data.startswith(b"PK"):
-        return [make("file_not_xlsx", file=name, kind=_sniff(data))]
+        return [make("file_not_xlsx", file=name, kind=_sniff(data))], None, {}
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as e:
-        return [make("file_corrupt", file=name, detail=f"压缩结构损坏：{e}")]
+        return [make("file_corrupt", file=name, detail=f"压缩结构损坏：{e}")], None, {}
     limit = g.limits.max_uncompressed_mb * 2**20
     total = sum(i.file_size for i in infos)
     worst = max(infos, key=lambda i: i.file_size / max(i.compress_size, 1), default=None)
@@ -122,32 +137,39 @@ def check_container(data: bytes, name: str, g: Guide | None = None) -> list[Prob
             or (worst and worst.file_size > RATIO_MIN_BYTES and ratio > MAX_RATIO)):
         culprit = None if len(infos) > MAX_ZIP_ENTRIES else (
             worst if total <= limit else max(infos, key=lambda i: i.file_size))
-        return [_bomb(name, total, g, ratio, zf, culprit)]
+        return [_bomb(name, total, g, ratio, zf, culprit)], None, {}
     names = set(zf.namelist())
     if len(names) != len(infos):  # two members of one name: what we check need not be what calamine reads
-        return [make("file_corrupt", file=name, detail="压缩结构中有重名的部件")]
+        return [make("file_corrupt", file=name, detail="压缩结构中有重名的部件")], None, {}
     if "xl/workbook.xml" not in names:
         kind = ("（看起来是 Word 文档）" if "word/document.xml" in names else
                 "（看起来是 PowerPoint 文件）" if any(n.startswith("ppt/") for n in names) else
                 "（看起来是 WPS/LibreOffice 的 .ods 表格）" if "content.xml" in names else
                 "（看起来是一个压缩包）")
-        return [make("file_not_xlsx", file=name, kind=kind)]
-    inflated = 0
+        return [make("file_not_xlsx", file=name, kind=kind)], None, {}
+    inflated, parts, room = 0, {}, KEPT_PARTS_MB * 2**20
     try:
         for info in infos:
+            keep = _kept(info.filename) and info.file_size <= min(sheet_scan.FAST_MAX_BYTES, room)
+            chunks = []
             with zf.open(info) as member:
                 seen = 0
                 while chunk := member.read(CHUNK):
                     seen += len(chunk)
                     inflated += len(chunk)
                     if inflated > limit or seen > info.file_size:
-                        return [_bomb(name, inflated, g, ratio, zf, info)]
+                        return [_bomb(name, inflated, g, ratio, zf, info)], None, {}
+                    if keep:
+                        chunks.append(chunk)
+            if keep:
+                parts[info.filename] = b"".join(chunks)
+                room -= seen
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as e:
         # RuntimeError: zipfile's "encrypted member, password required"
-        return [make("file_corrupt", file=name, detail=f"内容校验失败：{e}")]
+        return [make("file_corrupt", file=name, detail=f"内容校验失败：{e}")], None, {}
     except Exception as e:  # zlib.error and friends: damaged compressed data
-        return [make("file_corrupt", file=name, detail=f"压缩数据损坏：{type(e).__name__}")]
-    return []
+        return [make("file_corrupt", file=name, detail=f"压缩数据损坏：{type(e).__name__}")], None, {}
+    return [], zf, parts
 
 
 def _bomb(name: str, size: float, g: Guide, ratio: float, zf: zipfile.ZipFile | None = None,
@@ -173,10 +195,11 @@ def _sheet_of(zf: zipfile.ZipFile, member: str) -> str:
 class Opened:
     """A workbook that passed the container checks: calamine's handle and the zip to scan sheets in first."""
 
-    def __init__(self, wb: CalamineWorkbook, data: bytes):
+    def __init__(self, wb: CalamineWorkbook, zf: zipfile.ZipFile, parts: dict[str, bytes]):
         self.wb = wb
-        self.zip = zipfile.ZipFile(io.BytesIO(data))
-        self.members = sheet_scan.sheet_members(self.zip)
+        self.zip = zf
+        self.parts = parts  # members the container check inflated and kept, by name
+        self.members = sheet_scan.sheet_members(self.zip, parts)
 
     def guard(self, sheet: str, max_rows: int, name: str, *, ledger_max: int | None = None) -> Problem | None:
         """Why `sheet` must not be handed to calamine (content beyond `max_rows` x MAX_SHEET_COLUMNS), or None.
@@ -188,7 +211,7 @@ class Opened:
         if member is None or member not in self.zip.NameToInfo:
             return make("file_corrupt", file=name, sheet=sheet, detail=f"找不到「{sheet}」工作表的内容")
         try:
-            ext = sheet_scan.scan(self.zip, member, max_rows, MAX_SHEET_COLUMNS)
+            ext = sheet_scan.scan(self.zip, member, max_rows, MAX_SHEET_COLUMNS, self.parts)
         except (sheet_scan.Unsafe, sheet_scan.expat.ExpatError) as e:
             return make("file_corrupt", file=name, sheet=sheet, detail=f"「{sheet}」工作表的内容格式异常：{e}")
         if not ext.far:
@@ -206,7 +229,7 @@ def open_workbook(source: Path | bytes | str, file_name: str | None, g: Guide
     data, sha, problems = _load(source, name, g)
     if problems:
         return name, sha, None, problems
-    problems = check_container(data, name, g)
+    problems, zf, parts = _inspect(data, name, g)
     if problems:
         return name, sha, None, problems
     try:
@@ -215,7 +238,7 @@ def open_workbook(source: Path | bytes | str, file_name: str | None, g: Guide
         return name, sha, None, [make("file_encrypted", file=name)]
     except Exception as e:  # calamine raises its own errors for XML it cannot parse
         return name, sha, None, [make("file_corrupt", file=name, detail=f"工作簿内容无法解析：{type(e).__name__}")]
-    return name, sha, Opened(wb, data), []
+    return name, sha, Opened(wb, zf, parts), []
 
 
 def read_sheets(opened: Opened, keys: dict[str, str], name: str, g: Guide

@@ -154,8 +154,8 @@ class SheetReader:
             return
         entry = self.registry.get(code)
         got = values.get("branch_name")
-        other = self._named(got, code)
         if entry is None:
+            other = self._named(got, code)
             if other:
                 self.add("branch_code_unknown_name_known", sheet, cells["branch_code"], code,
                          name=other.branch_name, expected=other.branch_code)
@@ -163,6 +163,7 @@ class SheetReader:
                 self.add("branch_code_unknown", sheet, cells["branch_code"], code)
             return
         if got and nz.key(got) != nz.key(entry.branch_name):
+            other = self._named(got, code)  # only here and above: indexing a 1,000-branch registry costs more than a read
             code_ = "branch_name_of_other_branch" if other else "registry_name_differs"
             self.add(code_, sheet, cells.get("branch_name", ""), got, branch_code=code, expected=entry.branch_name,
                      other_code=other.branch_code if other else "")

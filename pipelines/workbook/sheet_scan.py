@@ -17,6 +17,7 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass
+from operator import itemgetter
 from xml.parsers import expat
 
 from openpyxl.utils import get_column_letter
@@ -45,14 +46,17 @@ def _local(name: str) -> str:
     return name.rsplit(" ", 1)[-1]
 
 
-def _read_capped(zf: zipfile.ZipFile, member: str) -> bytes:
+def _read_capped(zf: zipfile.ZipFile, member: str, parts: dict[str, bytes] | None = None) -> bytes:
+    if parts is not None and member in parts:
+        return parts[member][:_PART_CAP]
     with zf.open(member) as f:
         return f.read(_PART_CAP)
 
 
-def sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
+def sheet_members(zf: zipfile.ZipFile, parts: dict[str, bytes] | None = None) -> dict[str, str]:
     """Sheet name -> zip member of its XML, resolved from xl/workbook.xml and its relationships the way
-    calamine resolves them; {} when either part is missing or unreadable."""
+    calamine resolves them; {} when either part is missing or unreadable. parts: members already inflated
+    (`container.check_container` keeps them), by name."""
     names = set(zf.namelist())
     if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
         return {}
@@ -67,7 +71,7 @@ def sheet_members(zf: zipfile.ZipFile) -> dict[str, str]:
             sheets.append((attrs["name"], attrs.get(f"{_REL_NS} id", "")))
     try:
         for member in ("xl/_rels/workbook.xml.rels", "xl/workbook.xml"):
-            _parse(_read_capped(zf, member), start)
+            _parse(_read_capped(zf, member, parts), start)
     except (expat.ExpatError, Unsafe, zipfile.BadZipFile, OSError, ValueError, RuntimeError):
         return {}
     return {name: _resolve(targets[rid]) for name, rid in sheets if rid in targets}
@@ -175,20 +179,48 @@ _CELL_REF = re.compile(_PREFIX + rb'\s+r="([A-Z]{1,3})([0-9]{1,7})"')  # r first
 _SECOND_R = re.compile(_PREFIX + rb'\s+r="[^"]*"' + _ATTRS + rb"*?\s+r\s*=")
 
 
+_PLAIN_START = re.compile(rb"<c[\s/>]")  # the same without namespace prefixes (most files): far cheaper to scan
+_PLAIN_CELL = re.compile(rb'<c\s+r="([A-Z]{1,3})([0-9]{1,7})"'  # r first, then quoted attributes none of them r
+                         rb"(?:\s+(?!r\s*=)[\w:.-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+_USUAL_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?: (?:s|t|cm|vm|ph)="[^"]*")*\s*/?>')
+"""A cell tag as Excel, WPS, LibreOffice and openpyxl write it (r, then the usual attributes): twice as fast to
+match as _PLAIN_CELL; when some tag is not like this, _PLAIN_CELL decides."""
+
+
 def _all_within(data: bytes, max_row: int, max_col: int) -> bool:
     """True when every <c> tag is plain (quoted attributes only) with one explicit in-bounds A1 reference as its
     first attribute and there is no DTD: then no cell, with content or not, lies outside the bounds.
-    False means "look closer". All regex work, no Python per cell beyond two max() calls."""
+    False means "look closer". All regex work, no Python per cell.
+
+    Without "<!" (a DTD, comment or CDATA) and without ":c" (a namespace prefix on a cell tag, or text that looks
+    like one) in the sheet, two regex passes decide it; otherwise the general check does."""
+    if b"<!" in data or b":c" in data:
+        return _all_within_general(data, max_row, max_col)
+    starts = len(_PLAIN_START.findall(data))
+    refs = _USUAL_CELL.findall(data)
+    if len(refs) != starts:
+        refs = _PLAIN_CELL.findall(data)
+        if len(refs) != starts:
+            return False
+    return _refs_within(refs, max_row, max_col)
+
+
+def _all_within_general(data: bytes, max_row: int, max_col: int) -> bool:
     if b"<!DOCTYPE" in data.upper():
         return False
     starts = len(_CELL_START.findall(data))
     refs = _CELL_REF.findall(data)
     if len(refs) != starts or len(_CELL_TAG.findall(data)) != starts or _SECOND_R.search(data):
         return False
+    return _refs_within(refs, max_row, max_col)
+
+
+def _refs_within(refs: list[tuple[bytes, bytes]], max_row: int, max_col: int) -> bool:
     if not refs:
         return True
-    last_row = max(int(r) for _, r in refs)
-    widest = max((c for c, _ in refs), key=lambda c: (len(c), c))
+    # distinct values first (a sheet has hundreds of cells but a few columns and rows), all in C
+    last_row = max(map(int, set(map(itemgetter(1), refs))))
+    widest = max(set(map(itemgetter(0), refs)), key=lambda c: (len(c), c))
     return last_row <= max_row and _col(widest.decode()) <= max_col
 
 
@@ -199,18 +231,21 @@ def _col(letters: str) -> int:
     return n
 
 
-def scan(zf: zipfile.ZipFile, member: str, max_row: int, max_col: int) -> Extent:
+def scan(zf: zipfile.ZipFile, member: str, max_row: int, max_col: int,
+         parts: dict[str, bytes] | None = None) -> Extent:
     """Where the sheet stored in `member` has content, against `max_row` rows and `max_col` columns.
 
     Small sheets whose cells all carry plain in-bounds references are cleared by a regex (a template's sheets
-    take well under a millisecond); anything else is streamed through expat, cell by cell.
+    take well under a millisecond); anything else is streamed through expat, cell by cell. parts: members
+    already inflated, by name (the sheet is not inflated again when it is among them).
     Raises `Unsafe` for a DTD and expat.ExpatError for XML that is not well-formed (calamine would fail too).
     """
-    if zf.getinfo(member).file_size <= FAST_MAX_BYTES:
+    data = (parts or {}).get(member)
+    if data is None and zf.getinfo(member).file_size <= FAST_MAX_BYTES:
         with zf.open(member) as f:
             data = f.read(FAST_MAX_BYTES + 1)
-        if len(data) <= FAST_MAX_BYTES and _all_within(data, max_row, max_col):
-            return Extent()
+    if data is not None and len(data) <= FAST_MAX_BYTES and _all_within(data, max_row, max_col):
+        return Extent()
     s = _Scan(max_row, max_col)
     p = _parser(s.start, s.end)
     with zf.open(member) as f:

@@ -16,7 +16,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipelines.report import export
 from pipelines.guide import Guide, guide
 from pipelines.workbook.model import BranchInfo, LedgerRow, RegistryEntry
 from pipelines.guide.period import Period
@@ -312,6 +311,8 @@ def write_registry_workbook(path, entries: Iterable[RegistryEntry] | None = None
     fields = {f.id: f for f in g.workbook.info_fields}
     optional = g.workbook.registry_optional_columns
     wb = Workbook()
+    from pipelines.report import export  # here, not at the top: the reader imports this module and needs no pandas
+
     ws = wb.active
     ws.title = REGISTRY_SHEET
     st = Styles()
