@@ -135,6 +135,8 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
         # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
         # scheduling overhead and leaves the other core to concurrent page loads (bench/bench_scoring.py).
         con.execute(f"SET threads = {int(settings().scoring_threads)}")
+        # Arrow results with large string buffers: what pandas' string columns hold, so no cast per column
+        con.execute("SET arrow_large_buffer_size = true")
         dbmod.readable(con)
         _register_guide(con)
         con.execute(_MACROS)
