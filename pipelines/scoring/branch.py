@@ -88,7 +88,7 @@ def scored_answers(period: str, branch_code: str, db=None) -> pd.DataFrame:
     answer_fp, value, flag, verified, decision (the current review's), linked, evidence_rows."""
     period = str(Period.parse(period))
     with _session(db, [period], "self_assessment", with_prev=False) as con:
-        return _df(con, "SELECT k.item_id, s.submission_id, s.row_no, s.status, a.evidence, s.answer_fp, s.value, "
+        return _df(con, "SELECT k.item_id, s.submission_id, s.row_no, s.status, a.evidence, a.answer_fp, s.value, "
                         "s.flag, s.verified, s.decision, s.linked, s.evidence_rows "
                         "FROM self_assessment s JOIN branches b USING (submission_id) "
                         "JOIN stg_self_assessment a ON a.submission_id = s.submission_id AND a.row_no = s.row_no "

@@ -126,14 +126,16 @@ def _register_guide(con: duckdb.DuckDBPyConnection, g: Guide | None = None) -> N
 
 @contextmanager
 def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
-             with_prev: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+             with_prev: bool = True, tables: frozenset[str] = frozenset()) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read connection with the guide relations registered and the chain built for `periods`
     (None: every period with a current submission), up to and including the temp table `upto`. With
     `with_prev`, each period's previous quarter is scored too, so ranks and deltas can be compared.
+    `tables`: views of the chain the caller reads itself, built as tables once instead (marts() reads
+    rankings, which branch_scores reads too).
     """
     with dbmod.connect(db) as con:
         _reader(con)
-        _chain(con, periods, upto, with_prev=with_prev)
+        _chain(con, periods, upto, with_prev=with_prev, tables=tables)
         yield con
 
 
@@ -142,20 +144,22 @@ def _reader(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
     # scheduling overhead and leaves the other core to concurrent page loads (bench/bench_scoring.py).
     con.execute(f"SET threads = {int(settings().scoring_threads)}")
+    # Arrow results with large string buffers: what pandas' string columns hold, so no cast per column
+    con.execute("SET arrow_large_buffer_size = true")
     dbmod.readable(con)
     _register_guide(con)
     con.execute(_MACROS)
 
 
 def _chain(con: duckdb.DuckDBPyConnection, periods: list[str] | None, upto: str = "branch_scores", *,
-           with_prev: bool = True) -> None:
+           with_prev: bool = True, tables: frozenset[str] = frozenset()) -> None:
     """Build the chain on a `_reader` connection (see `_session`)."""
     if periods is None:
         periods = [str(Period(y, q)) for y, q in con.execute(_PERIODS_SQL).fetchall()]
     wanted = list(periods) + ([str(Period.parse(p).previous) for p in periods] if with_prev else [])
     con.register("g_targets", _arrow(_targets(wanted)))
     for table in _CHAIN:
-        kind = "VIEW" if table in _VIEWS else "TABLE"
+        kind = "VIEW" if table in _VIEWS and table not in tables else "TABLE"
         con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
         if table == upto:
             break

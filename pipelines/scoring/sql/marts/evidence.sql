@@ -23,12 +23,14 @@ ledger_rows AS (
     FROM sources s
     JOIN stg_ledger g ON g.submission_id = s.source_submission_id AND g.activity_type = s.activity
     WHERE year(g.date) = g.year AND quarter(g.date) = g.quarter
+      -- only rows of a linked activity reach the join (the join alone would probe every ledger row)
+      AND g.activity_type IN (SELECT activity FROM g_evidence)
 ),
 count_rows AS (
     SELECT s.submission_id, s.item_order, s.source_submission_id, 'counts' AS source, c.row_no
     FROM sources s
     JOIN stg_counts c ON c.submission_id = s.source_submission_id AND c.field = s.count_field
-    WHERE c.value > 0
+    WHERE c.value > 0 AND c.field IN (SELECT count_field FROM g_evidence)
 ),
 final AS (
     SELECT * FROM ledger_rows

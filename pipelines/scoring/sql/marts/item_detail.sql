@@ -6,6 +6,12 @@ WITH items AS (
     FROM item_scores i JOIN branches b USING (submission_id)
     WHERE b.period = $period
 ),
+answers AS (
+    -- the answers of this period only: the view over every scored period would join the text of the quarter
+    -- before too (scored for ranks and changes) and drop it after
+    SELECT * FROM self_assessment_detail
+    WHERE submission_id IN (SELECT submission_id FROM branches WHERE period = $period)
+),
 final AS (
     SELECT i.period, i.branch_code, i.submission_id, i.item_id, i.indicator_id, i.dimension_id,
            i.completion, i.pending, i.flagged, i.flag,
@@ -16,6 +22,6 @@ final AS (
            CASE WHEN i.self_assessed THEN a.evidence_rows END AS evidence_rows,
            CASE WHEN i.self_assessed THEN a.decision END AS review_decision
     FROM items i
-    LEFT JOIN self_assessment_detail a ON a.submission_id = i.submission_id AND a.item_order = i.item_order
+    LEFT JOIN answers a ON a.submission_id = i.submission_id AND a.item_order = i.item_order
 )
-SELECT * FROM final
+SELECT * FROM final ORDER BY branch_code, item_order

@@ -5,6 +5,12 @@ WITH measures AS (
     FROM measure_scores m JOIN branches b USING (submission_id)
     WHERE b.period = $period
 ),
+answers AS (
+    -- the answers of this period only: the view over every scored period would join the text of the quarter
+    -- before too (scored for ranks and changes) and drop it after
+    SELECT * FROM self_assessment_detail
+    WHERE submission_id IN (SELECT submission_id FROM branches WHERE period = $period)
+),
 final AS (
     SELECT m.period, m.branch_code, g.item_id, g.measure_id, g.measure_name, g.kind,
            m.actual, m.required, m.completion,
@@ -18,6 +24,6 @@ final AS (
            m.measure_order
     FROM measures m
     JOIN g_measures g USING (measure_order)
-    LEFT JOIN self_assessment_detail a ON a.submission_id = m.submission_id AND a.item_order = m.item_order
+    LEFT JOIN answers a ON a.submission_id = m.submission_id AND a.item_order = m.item_order
 )
 SELECT * FROM final ORDER BY branch_code, measure_order

@@ -68,7 +68,7 @@ final AS (
                 WHEN f.flag IS NOT NULL THEN cfg.without_evidence_value
                 ELSE f.self_value END AS value,
            f.flag, f.reviewed_value IS NOT NULL AS verified, f.review_id, f.decision,
-           f.linked, f.evidence_rows, f.answer_fp
+           f.linked, f.evidence_rows  -- not answer_fp: a 64-character string per answer, read by one function
     FROM flagged f
     CROSS JOIN g_settings cfg
 )
