@@ -129,8 +129,11 @@ def test_ranking_row_opens_the_branch_profile(server, page):
     ps = scoring.periods(db)
     top = scoring.branch_scores(ps[-1], db).sort_values(["rank", "branch_code"]).iloc[0]
     page.goto(f"{base}/")
+    wait_finished(page, "全校总览", 3)
+    page.get_by_role("tab", name="支部排名与热力图").click()  # the ranking is drawn when its tab is opened
+    grid = page.locator('.st-key-ov_ranking [data-testid="stDataFrame"]')
+    grid.wait_for()
     wait_finished(page, "全校总览", 4)
-    grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the selection box of the first row
