@@ -128,8 +128,8 @@ def single_viewer(base: str, pages: list[str], rounds: int) -> dict[str, list[fl
 
 
 def crowd(bases: list[str], pages: list[str], n: int, duration: float, think: float, seed: int = 7) -> dict:
-    """n sessions at once for `duration` seconds; returns visits [(page, seconds)] and errors."""
-    visits: list[tuple[str, float]] = []
+    """n sessions at once for `duration` seconds; returns visits [(page, seconds, started at)] and errors."""
+    visits: list[tuple[str, float, float]] = []
     errors: list[str] = []
     alerts: list[str] = []  # st.error messages pages showed (e.g. 数据上传 without admin accounts configured)
     lock = threading.Lock()
@@ -150,6 +150,7 @@ def crowd(bases: list[str], pages: list[str], n: int, duration: float, think: fl
             while time.monotonic() < end[0]:
                 page = pages[k % len(pages)]
                 k += 1
+                t_visit = time.monotonic()
                 try:
                     v = s.visit(page, timeout_s=120)
                 except Exception as e:  # noqa: BLE001 - a dropped socket
@@ -159,7 +160,7 @@ def crowd(bases: list[str], pages: list[str], n: int, duration: float, think: fl
                     s = Session(bases[i % len(bases)])
                     continue
                 with lock:
-                    visits.append((page, v.seconds))
+                    visits.append((page, v.seconds, t_visit))
                     if v.failed:  # an exception or a run that did not finish; error alerts are the page's own
                         errors.append(f"/{page}: {v.status} {v.exceptions[:1]}")
                     alerts.extend(f"/{page}: {e[:60]}" for e in v.errors)
@@ -170,11 +171,15 @@ def crowd(bases: list[str], pages: list[str], n: int, duration: float, think: fl
 
     end[0] = time.monotonic() + duration
     threads = [threading.Thread(target=viewer, args=(i,), daemon=True) for i in range(n)]
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join(duration + 300)
-    return {"visits": visits, "errors": errors, "alerts": alerts}
+    # the load generator's own CPU (this process: 30 sessions reading and parsing every message); it shares
+    # the server's cores, so it is reported beside the server's
+    client_cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    return {"visits": visits, "errors": errors, "alerts": alerts, "client_cpu_s": client_cpu, "wall_s": wall}
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -210,29 +215,44 @@ def run(db: Path, *, sessions: int, duration: float, think: float, servers: int,
             writer = subprocess.Popen([sys.executable, "-m", "pipelines", "ingest", str(ingest), "--db", str(db),
                                        "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
-            t_ingest = time.perf_counter()
+            t_ingest = time.monotonic()
+            written: dict = {}
+
+            def wait_writer() -> None:  # when the upload ended (the version bump), not when the crowd did
+                written["out"], written["err"] = writer.communicate(timeout=600)
+                written["end"] = time.monotonic()
+
+            waiter = threading.Thread(target=wait_writer, daemon=True)
+            waiter.start()
         res = crowd(bases, pages, sessions, duration, think)
         ingest_s = ingest_out = None
         if writer is not None:
-            out, err = writer.communicate(timeout=600)
-            ingest_s = time.perf_counter() - t_ingest
+            waiter.join(600)
+            t_ingest_end = written.get("end", time.monotonic())
+            ingest_s = t_ingest_end - t_ingest
             import json
 
             try:
-                ingest_out = json.loads(out)["counts"]
+                ingest_out = json.loads(written["out"])["counts"]
             except (ValueError, KeyError):
-                ingest_out = {"error": err[-500:]}
+                ingest_out = {"error": written.get("err", "")[-500:]}
         sampler.stop.set()
         cpu = sum(cpu_s(p) for p in pids) - cpu0
-        times = [s for _, s in res["visits"]]
+        times = [s for _, s, _ in res["visits"]]
         med1 = statistics.median(single_all)
         out = {"label": label, "pages": pages, "single_median": med1,
                "single_by_page": {p: statistics.median(v) for p, v in single.items()},
                "n": len(times), "p50": pct(times, 0.5), "p95": pct(times, 0.95), "max": max(times, default=0),
+               "client_cpu_s": res["client_cpu_s"], "wall_s": res["wall_s"],
                "errors": res["errors"], "alerts": sorted(set(res["alerts"])), "rss_mb": sampler.peak / 1024, "cpu_s": cpu, "duration": duration,
                "ingest_s": ingest_s, "ingest": ingest_out,
-               "by_page": {p: (pct([s for q, s in res["visits"] if q == p], 0.5),
-                               pct([s for q, s in res["visits"] if q == p], 0.95)) for p in pages}}
+               "by_page": {p: (pct([s for q, s, _ in res["visits"] if q == p], 0.5),
+                               pct([s for q, s, _ in res["visits"] if q == p], 0.95)) for p in pages}}
+        if writer is not None:  # the visits asked for while the upload was written, and in the 20 s after it
+            during = [s for _, s, t in res["visits"] if t < t_ingest_end]
+            after = [s for _, s, t in res["visits"] if t_ingest_end <= t < t_ingest_end + 20]
+            out["during_ingest"] = (len(during), pct(during, 0.5), pct(during, 0.95), max(during, default=0))
+            out["after_ingest"] = (len(after), pct(after, 0.5), pct(after, 0.95), max(after, default=0))
         return out
     finally:
         for proc, _ in procs:
@@ -253,13 +273,19 @@ def report(r: dict, sessions: int, think: float, servers: int) -> None:
           f"= {r['cpu_s'] / r['duration']:.2f} cores")
     # Load-independent capacity: what one page costs the server in CPU, against what the crowd asks for. A
     # process runs its scripts on one core (the GIL), so above 1.0 it queues whatever the machine's load.
+    print(f"  load generator (this process): CPU {r['client_cpu_s']:.1f} s in {r['wall_s']:.0f} s = "
+          f"{r['client_cpu_s'] / r['wall_s']:.2f} cores, {r['client_cpu_s'] * 1000 / max(1, r['n']):.1f} ms per visit")
     per_visit = r["cpu_s"] / max(1, r["n"])
     asked = sessions / (think + r["single_median"])
     print(f"  server CPU per page view {per_visit * 1000:.0f} ms: one core serves at most {1 / per_visit:.1f} views/s; "
           f"{sessions} viewers pausing {think:g} s ask for about {asked:.1f} views/s = {asked * per_visit:.2f} cores "
           f"of {servers} process(es)")
     if r["ingest_s"] is not None:
-        print(f"  ingest of the upload batch beside it: {r['ingest_s']:.1f} s, {r['ingest']}")
+        print(f"  ingest of the upload batch beside it: {r['ingest_s']:.1f} s from the crowd's start, {r['ingest']}")
+        for what, key in (("asked while it was written", "during_ingest"), ("asked in the 20 s after it", "after_ingest")):
+            n, p50, p95, mx = r[key]
+            print(f"  visits {what}: {n}, p50 {p50:.2f} s, p95 {p95:.2f} s, max {mx:.2f} s, "
+                  f"p95 / single median = {p95 / r['single_median']:.1f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
