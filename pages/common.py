@@ -10,6 +10,7 @@ Pages only read: every query goes through pipelines.scoring or pipelines.store.d
 from __future__ import annotations
 
 import contextvars
+import copy
 import logging
 import sys
 import threading
@@ -126,36 +127,69 @@ def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tupl
     return getattr(_MODULES[module or "scoring"], name)(*args, db=db, **dict(kwargs))
 
 
-_last_good: OrderedDict[tuple, Any] = OrderedDict()  # newest result per query, whatever its data version
+_last_good: OrderedDict[tuple, tuple[int, Any]] = OrderedDict()  # query -> (data version, its newest result)
+_computing: dict[tuple, int] = {}  # query -> the data version a thread is computing now
 _last_good_lock = threading.Lock()
 LAST_GOOD_ENTRIES = 256
+_stale_served = threading.local()  # .flag: this script thread was served a previous data version (run_page)
 
 
-def _or_last_good(key: tuple, compute: Callable[[], Any]) -> Any:
-    """compute(), remembered under `key`; while a writer holds the database past the wait (DatabaseBusy),
-    the last result of the same query instead, so a viewer sees the data it had rather than a warning.
-    The next interaction after the write computes the new data version."""
+def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
+    """compute() for data version `version`, with the last result of the same query (`key`, any version) kept
+    for two cases where a viewer is better served by the data it had than by waiting:
+
+    * stale-while-revalidate: right after a write bumped the version (an upload's batch), the first page that
+      asks for a query computes it; every other page asking for the same query meanwhile gets the previous
+      version's result at once instead of queueing behind that computation (st.cache_data would make them
+      wait for it, and 30 viewers after an upload then waited many seconds each). The page says so
+      (run_page: a toast), and its next interaction shows the new data. A query never computed in this
+      server process, or a single viewer alone, always gets the new data.
+    * a writer holding the database past the wait (DatabaseBusy): the last result instead of a warning.
+
+    Kept results are private copies (st.cache_data hands every caller its own copy, which a page may change),
+    taken once per query and version."""
+    with _last_good_lock:
+        have = _last_good.get(key)
+        if have is not None and have[0] < version:
+            if _computing.get(key) == version:  # another thread computes the new version: serve the old one
+                _stale_served.flag = True
+                return copy.deepcopy(have[1])
+            _computing[key] = version
     try:
         result = compute()
     except dbmod.DatabaseBusy:
-        with _last_good_lock:
-            if key in _last_good:
-                return _last_good[key]
+        if have is not None:
+            _stale_served.flag = True
+            return copy.deepcopy(have[1])
         raise
+    finally:
+        with _last_good_lock:
+            if _computing.get(key) == version:
+                del _computing[key]
     with _last_good_lock:
-        _last_good[key] = result
+        have = _last_good.get(key)
+        if have is None or have[0] < version:
+            _last_good[key] = (version, copy.deepcopy(result))
         _last_good.move_to_end(key)
         while len(_last_good) > LAST_GOOD_ENTRIES:
             _last_good.popitem(last=False)
     return result
 
 
+def served_stale() -> bool:
+    """Whether this script thread was served a previous data version since the last call (and forget it)."""
+    flag = getattr(_stale_served, "flag", False)
+    _stale_served.flag = False
+    return flag
+
+
 def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
     """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version);
     "alerts.<fn>" calls pipelines.scoring.alerts.<fn> (the alerts, their counts and evidence, deadline_status)."""
-    db, kw = str(db_file()), tuple(sorted(kwargs.items()))
-    return _or_last_good(("scores", fn, db, guide_key(), tuple(args), kw),
-                         lambda: _scoring_call(fn, db, data_version(), guide_key(), tuple(args), kw))
+    db, kw, gk = str(db_file()), tuple(sorted(kwargs.items())), guide_key()
+    version = dbmod.data_version(db)
+    return _or_last_good(("scores", fn, db, gk, tuple(args), kw), version,
+                         lambda: _scoring_call(fn, db, version, gk, tuple(args), kw))
 
 
 def bundle(period: str) -> dict[str, pd.DataFrame]:
@@ -259,8 +293,9 @@ def _query_call(sql: str, params: tuple, db: str, version: int) -> pd.DataFrame:
 def query(sql: str, *params: Any) -> pd.DataFrame:
     """A read-only SQL query on the app's database, cached on the data version."""
     db = str(db_file())
-    return _or_last_good(("query", sql, tuple(params), db),
-                         lambda: _query_call(sql, tuple(params), db, data_version()))
+    version = dbmod.data_version(db)
+    return _or_last_good(("query", sql, tuple(params), db), version,
+                         lambda: _query_call(sql, tuple(params), db, version))
 
 
 def data_as_of() -> tuple[str | None, Any]:
@@ -383,6 +418,9 @@ def run_page(render: Callable[[], None]) -> None:
             icon=":material/error:",
         )
     finally:
+        if served_stale():  # see _or_last_good
+            st.toast("最新上传的数据正在计算中，本页暂时显示上一版数据；稍后再操作即可看到最新数据。",
+                     icon=":material/sync:")
         flush_url()
         _page_rendered()
 
