@@ -146,15 +146,24 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
       server process, or a single viewer alone, always gets the new data.
     * a writer holding the database past the wait (DatabaseBusy): the last result instead of a warning.
 
-    Kept results are private copies (st.cache_data hands every caller its own copy, which a page may change),
-    taken once per query and version."""
+    Kept results are private copies (a page may change what it was given), taken once per query and version; a
+    query already computed for the current version is served from here as another copy (copy.deepcopy: a
+    frame's copy, about a third of st.cache_data's unpickling of the same frames, and no hashing of the
+    arguments). st.cache_data still computes each query once (and waits for a computation in progress)."""
     with _last_good_lock:
         have = _last_good.get(key)
-        if have is not None and have[0] < version:
-            if _computing.get(key) == version:  # another thread computes the new version: serve the old one
-                _stale_served.flag = True
-                return copy.deepcopy(have[1])
-            _computing[key] = version
+        current = have is not None and have[0] == version  # the usual case: computed already
+        stale = have is not None and have[0] < version and _computing.get(key) == version
+        if current:
+            _last_good.move_to_end(key)
+        mine = have is not None and have[0] < version and not stale
+        if mine:
+            _computing[key] = version  # this thread computes the new version
+    if current:  # kept results are never changed in place, so they are copied outside the lock
+        return copy.deepcopy(have[1])
+    if stale:  # another thread computes the new version: serve the old one
+        _stale_served.flag = True
+        return copy.deepcopy(have[1])
     try:
         result = compute()
     except dbmod.DatabaseBusy:
@@ -163,9 +172,9 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
             return copy.deepcopy(have[1])
         raise
     finally:
-        with _last_good_lock:
-            if _computing.get(key) == version:
-                del _computing[key]
+        if mine:
+            with _last_good_lock:
+                _computing.pop(key, None)
     with _last_good_lock:
         have = _last_good.get(key)
         if have is None or have[0] < version:
