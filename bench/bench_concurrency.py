@@ -251,8 +251,9 @@ def run(db: Path, *, sessions: int, duration: float, think: float, servers: int,
         writer = None
         if ingest is not None:
             env = {**os.environ, "DJ_DB_PATH": str(db), "DJ_LOCK_TIMEOUT_S": "120", "PYTHONPATH": str(ROOT)}
+            # the upload itself is always this tree's ingest (with --baseline only the pages differ)
             writer = subprocess.Popen([sys.executable, "-m", "pipelines", "ingest", str(ingest), "--db", str(db),
-                                       "--json"], cwd=ROOT, env=env,  # the upload itself: this tree's ingest stdout=subprocess.PIPE,
+                                       "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
             t_ingest = time.monotonic()
             written: dict = {}
