@@ -26,6 +26,7 @@ message of it received. Databases are copied under bench/out/ (git-ignored).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -264,20 +265,25 @@ def run(db: Path, *, sessions: int, duration: float, think: float, servers: int,
 
             waiter = threading.Thread(target=wait_writer, daemon=True)
             waiter.start()
+        t_crowd = time.monotonic()
         res = crowd(bases, pages, sessions, duration, think)
         ingest_s = ingest_out = None
+        t_ingest_end = None
         if writer is not None:
             waiter.join(600)
             t_ingest_end = written.get("end", time.monotonic())
             ingest_s = t_ingest_end - t_ingest
-            import json
-
             try:
                 ingest_out = json.loads(written["out"])["counts"]
             except (ValueError, KeyError):
                 ingest_out = {"error": written.get("err", "")[-500:]}
         sampler.stop.set()
         cpu = sum(cpu_s(p) for p in pids) - cpu0
+        # every visit (page, seconds after the crowd started, seconds it took, first of its session), and when
+        # the upload ran, for a time line of where the slow visits fall
+        (OUT / f"conc_visits_{servers}p{'_ingest' if writer is not None else ''}_{root.name}.json").write_text(json.dumps({
+            "visits": [(q, round(t - t_crowd, 3), round(s_, 3), f) for q, s_, t, f in res["visits"]],
+            "ingest": None if writer is None else (round(t_ingest - t_crowd, 3), round(t_ingest_end - t_crowd, 3))}))
         times = [s for _, s, *_ in res["visits"]]
         med1 = statistics.median(single_all)
         out = {"label": label, "pages": pages, "single_median": med1,

@@ -136,14 +136,17 @@ _stale_served = threading.local()  # .flag: this script thread was served a prev
 
 def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
     """compute() for data version `version`, with the last result of the same query (`key`, any version) kept
-    for two cases where a viewer is better served by the data it had than by waiting:
+    for the cases where a viewer is better served by the data it had than by waiting:
 
     * stale-while-revalidate: right after a write bumped the version (an upload's batch), the first page that
-      asks for a query computes it; every other page asking for the same query meanwhile gets the previous
-      version's result at once instead of queueing behind that computation (st.cache_data would make them
-      wait for it, and 30 viewers after an upload then waited many seconds each). The page says so
-      (run_page: a toast), and its next interaction shows the new data. A query never computed in this
-      server process, or a single viewer alone, always gets the new data.
+      asks for a query starts computing it; every other page asking for the same query meanwhile gets the
+      previous version's result at once instead of queueing behind that computation (st.cache_data would make
+      them wait for it, and 30 viewers after an upload then waited many seconds each). The first page waits
+      for its computation, but while other pages are running too (a busy server, where the new marts queue for
+      the database and the cores) at most REVALIDATE_WAIT_S, then it also shows the previous version; the
+      computation goes on and the next interaction shows the new data. A page served a previous version says
+      so (run_page: a toast). A viewer alone, or a query never computed in this server process, always gets
+      the new data.
     * a writer holding the database past the wait (DatabaseBusy): the last result instead of a warning.
 
     Kept results are private copies (a page may change what it was given), taken once per query and version; a
@@ -164,17 +167,52 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
     if stale:  # another thread computes the new version: serve the old one
         _stale_served.flag = True
         return copy.deepcopy(have[1])
-    try:
-        result = compute()
-    except dbmod.DatabaseBusy:
-        if have is not None:
-            _stale_served.flag = True
-            return copy.deepcopy(have[1])
-        raise
-    finally:
-        if mine:
+    if not mine:  # nothing to fall back on but the busy case: compute here
+        try:
+            result = compute()
+        except dbmod.DatabaseBusy:
+            if have is not None:
+                _stale_served.flag = True
+                return copy.deepcopy(have[1])
+            raise
+        _keep(key, version, result)
+        return result
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def revalidate() -> None:
+        try:
+            outcome["result"] = compute()
+            _keep(key, version, outcome["result"])
+        except BaseException as e:  # noqa: BLE001 - handed to the page that asked, if it still waits
+            outcome["error"] = e
+        finally:
             with _last_good_lock:
                 _computing.pop(key, None)
+            done.set()
+
+    threading.Thread(target=revalidate, name="dangjian-revalidate", daemon=True).start()
+    done.wait(REVALIDATE_WAIT_S if _busy_server() else None)
+    if not done.is_set() or isinstance(outcome.get("error"), dbmod.DatabaseBusy):
+        _stale_served.flag = True  # the server is busy: the previous version now, the new one next time
+        return copy.deepcopy(have[1])
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+REVALIDATE_WAIT_S = 1.5
+"""How long the first page asking for a query after a write waits for its new version while other pages run."""
+_running_pages = 0  # page bodies running now in this server process (run_page)
+
+
+def _busy_server() -> bool:
+    """Whether another page is running beside this one."""
+    return _running_pages > 1
+
+
+def _keep(key: tuple, version: int, result: Any) -> None:
+    """Remember a private copy of `result` as the newest result of query `key`, unless a newer one is kept."""
     with _last_good_lock:
         have = _last_good.get(key)
         if have is None or have[0] < version:
@@ -182,7 +220,6 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
         _last_good.move_to_end(key)
         while len(_last_good) > LAST_GOOD_ENTRIES:
             _last_good.popitem(last=False)
-    return result
 
 
 def served_stale() -> bool:
@@ -414,6 +451,9 @@ def no_data() -> None:
 def run_page(render: Callable[[], None]) -> None:
     """Run a page body, turning data errors into a Chinese message instead of a traceback; then let the
     background warm-up start (see prefetch)."""
+    global _running_pages
+    with _last_good_lock:
+        _running_pages += 1
     try:
         render()
     except dbmod.DatabaseBusy as e:
@@ -427,6 +467,8 @@ def run_page(render: Callable[[], None]) -> None:
             icon=":material/error:",
         )
     finally:
+        with _last_good_lock:
+            _running_pages -= 1
         if served_stale():  # see _or_last_good
             st.toast("最新上传的数据正在计算中，本页暂时显示上一版数据；稍后再操作即可看到最新数据。",
                      icon=":material/sync:")
