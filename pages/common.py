@@ -10,6 +10,7 @@ Pages only read: every query goes through pipelines.scoring or pipelines.store.d
 from __future__ import annotations
 
 import contextvars
+import copy
 import logging
 import sys
 import threading
@@ -126,36 +127,115 @@ def _scoring_call(fn: str, db: str, version: int, guide_version: str, args: tupl
     return getattr(_MODULES[module or "scoring"], name)(*args, db=db, **dict(kwargs))
 
 
-_last_good: OrderedDict[tuple, Any] = OrderedDict()  # newest result per query, whatever its data version
+_last_good: OrderedDict[tuple, tuple[int, Any]] = OrderedDict()  # query -> (data version, its newest result)
+_computing: dict[tuple, int] = {}  # query -> the data version a thread is computing now
 _last_good_lock = threading.Lock()
 LAST_GOOD_ENTRIES = 256
+_stale_served = threading.local()  # .flag: this script thread was served a previous data version (run_page)
 
 
-def _or_last_good(key: tuple, compute: Callable[[], Any]) -> Any:
-    """compute(), remembered under `key`; while a writer holds the database past the wait (DatabaseBusy),
-    the last result of the same query instead, so a viewer sees the data it had rather than a warning.
-    The next interaction after the write computes the new data version."""
-    try:
-        result = compute()
-    except dbmod.DatabaseBusy:
-        with _last_good_lock:
-            if key in _last_good:
-                return _last_good[key]
-        raise
+def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
+    """compute() for data version `version`, with the last result of the same query (`key`, any version) kept
+    for the cases where a viewer is better served by the data it had than by waiting:
+
+    * stale-while-revalidate: right after a write bumped the version (an upload's batch), the first page that
+      asks for a query starts computing it; every other page asking for the same query meanwhile gets the
+      previous version's result at once instead of queueing behind that computation (st.cache_data would make
+      them wait for it, and 30 viewers after an upload then waited many seconds each). The first page waits
+      for its computation, but while other pages are running too (a busy server, where the new marts queue for
+      the database and the cores) at most REVALIDATE_WAIT_S, then it also shows the previous version; the
+      computation goes on and the next interaction shows the new data. A page served a previous version says
+      so (run_page: a toast). A viewer alone, or a query never computed in this server process, always gets
+      the new data.
+    * a writer holding the database past the wait (DatabaseBusy): the last result instead of a warning.
+
+    Kept results are private copies (a page may change what it was given), taken once per query and version; a
+    query already computed for the current version is served from here as another copy (copy.deepcopy: a
+    frame's copy, about a third of st.cache_data's unpickling of the same frames, and no hashing of the
+    arguments). st.cache_data still computes each query once (and waits for a computation in progress)."""
     with _last_good_lock:
-        _last_good[key] = result
+        have = _last_good.get(key)
+        current = have is not None and have[0] == version  # the usual case: computed already
+        stale = have is not None and have[0] < version and _computing.get(key) == version
+        if current:
+            _last_good.move_to_end(key)
+        mine = have is not None and have[0] < version and not stale
+        if mine:
+            _computing[key] = version  # this thread computes the new version
+    if current:  # kept results are never changed in place, so they are copied outside the lock
+        return copy.deepcopy(have[1])
+    if stale:  # another thread computes the new version: serve the old one
+        _stale_served.flag = True
+        return copy.deepcopy(have[1])
+    if not mine:  # nothing to fall back on but the busy case: compute here
+        try:
+            result = compute()
+        except dbmod.DatabaseBusy:
+            if have is not None:
+                _stale_served.flag = True
+                return copy.deepcopy(have[1])
+            raise
+        _keep(key, version, result)
+        return result
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def revalidate() -> None:
+        try:
+            outcome["result"] = compute()
+            _keep(key, version, outcome["result"])
+        except BaseException as e:  # noqa: BLE001 - handed to the page that asked, if it still waits
+            outcome["error"] = e
+        finally:
+            with _last_good_lock:
+                _computing.pop(key, None)
+            done.set()
+
+    threading.Thread(target=revalidate, name="dangjian-revalidate", daemon=True).start()
+    done.wait(REVALIDATE_WAIT_S if _busy_server() else None)
+    if not done.is_set() or isinstance(outcome.get("error"), dbmod.DatabaseBusy):
+        _stale_served.flag = True  # the server is busy: the previous version now, the new one next time
+        return copy.deepcopy(have[1])
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+REVALIDATE_WAIT_S = 1.5
+"""How long the first page asking for a query after a write waits for its new version while other pages run."""
+_running_pages = 0  # page bodies running now in this server process (run_page)
+
+
+def _busy_server() -> bool:
+    """Whether another page is running beside this one."""
+    return _running_pages > 1
+
+
+def _keep(key: tuple, version: int, result: Any) -> None:
+    """Remember a private copy of `result` as the newest result of query `key`, unless a newer one is kept."""
+    with _last_good_lock:
+        have = _last_good.get(key)
+        if have is None or have[0] < version:
+            _last_good[key] = (version, copy.deepcopy(result))
         _last_good.move_to_end(key)
         while len(_last_good) > LAST_GOOD_ENTRIES:
             _last_good.popitem(last=False)
-    return result
+
+
+def served_stale() -> bool:
+    """Whether this script thread was served a previous data version since the last call (and forget it)."""
+    flag = getattr(_stale_served, "flag", False)
+    _stale_served.flag = False
+    return flag
 
 
 def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
     """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version);
     "alerts.<fn>" calls pipelines.scoring.alerts.<fn> (the alerts, their counts and evidence, deadline_status)."""
-    db, kw = str(db_file()), tuple(sorted(kwargs.items()))
-    return _or_last_good(("scores", fn, db, guide_key(), tuple(args), kw),
-                         lambda: _scoring_call(fn, db, data_version(), guide_key(), tuple(args), kw))
+    db, kw, gk = str(db_file()), tuple(sorted(kwargs.items())), guide_key()
+    version = dbmod.data_version(db)
+    return _or_last_good(("scores", fn, db, gk, tuple(args), kw), version,
+                         lambda: _scoring_call(fn, db, version, gk, tuple(args), kw))
 
 
 def bundle(period: str) -> dict[str, pd.DataFrame]:
@@ -259,8 +339,9 @@ def _query_call(sql: str, params: tuple, db: str, version: int) -> pd.DataFrame:
 def query(sql: str, *params: Any) -> pd.DataFrame:
     """A read-only SQL query on the app's database, cached on the data version."""
     db = str(db_file())
-    return _or_last_good(("query", sql, tuple(params), db),
-                         lambda: _query_call(sql, tuple(params), db, data_version()))
+    version = dbmod.data_version(db)
+    return _or_last_good(("query", sql, tuple(params), db), version,
+                         lambda: _query_call(sql, tuple(params), db, version))
 
 
 def data_as_of() -> tuple[str | None, Any]:
@@ -370,9 +451,17 @@ def no_data() -> None:
 def run_page(render: Callable[[], None]) -> None:
     """Run a page body, turning data errors into a Chinese message instead of a traceback; then let the
     background warm-up start (see prefetch)."""
+    global _running_pages
+    with _last_good_lock:
+        _running_pages += 1
     try:
         show_errors(render)
     finally:
+        with _last_good_lock:
+            _running_pages -= 1
+        if served_stale():  # see _or_last_good
+            st.toast("最新上传的数据正在计算中，本页暂时显示上一版数据；稍后再操作即可看到最新数据。",
+                     icon=":material/sync:")
         flush_url()
         _page_rendered()
 

@@ -153,15 +153,21 @@ def download_later(container: Any, label: str, build: Callable[[], bytes], *, fi
                               **kwargs)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def _table_file(df: pd.DataFrame, name: str, kind: str) -> bytes:
+    """A table as CSV (UTF-8 with BOM) or as a one-sheet Excel workbook (pipelines.report.export)."""
     return export.csv_bytes(df) if kind == "csv" else export.xlsx_bytes({name: df})
 
 
 def download_buttons(df: pd.DataFrame, name: str, key: str, container: Any = None) -> None:
-    """CSV (UTF-8 with BOM, opens in Excel) and Excel buttons for a table (files cached on the table)."""
+    """CSV (UTF-8 with BOM, opens in Excel) and Excel buttons for a table shown on the page.
+
+    The files are written when a button is clicked (download_later), not on every run: building both files
+    and keying them on the table (st.cache_data hashing the frame, then Streamlit's hash of the bytes) cost
+    about a tenth of the server's CPU per page view with 30 viewers (py-spy, docs/design.md § Scale). The
+    table is already in memory and the writers take any frame (tests/test_hostile_exports.py), so nothing
+    can go wrong now that a message here could explain; a failure on click is logged."""
     row = (container or st).container(horizontal=True, gap="small")
-    download(row, "下载 CSV", lambda: _table_file(df, name, "csv"), file_name=f"{name}.csv", mime="text/csv",
-             key=f"{key}_csv", icon=":material/download:")
-    download(row, "下载 Excel", lambda: _table_file(df, name, "xlsx"), file_name=f"{name}.xlsx", mime=XLSX_MIME,
-             key=f"{key}_xlsx", icon=":material/table_view:")
+    download_later(row, "下载 CSV", lambda: _table_file(df, name, "csv"), file_name=f"{name}.csv", mime="text/csv",
+                   key=f"{key}_csv", icon=":material/download:")
+    download_later(row, "下载 Excel", lambda: _table_file(df, name, "xlsx"), file_name=f"{name}.xlsx",
+                   mime=XLSX_MIME, key=f"{key}_xlsx", icon=":material/table_view:")

@@ -160,20 +160,27 @@ def test_finding2_cli_scores_csv_has_no_formula(hostile_db):
 
 
 @pytest.fixture
-def served_files(hostile_db, monkeypatch):
-    """Every file a page run puts on a download button, as (file name, bytes), with the app on hostile_db."""
+def served_files(hostile_db, monkeypatch, files):
+    """Every file a page run puts on a download button, as (file name, bytes), with the app on hostile_db: the
+    files built with the page, and those built on click (the table downloads; `files` holds their builders,
+    called as a click would when the list is read)."""
     monkeypatch.setenv("DJ_DB_PATH", str(hostile_db))
     config.settings.cache_clear()
-    files: list[tuple[str, bytes]] = []
+    built: list[tuple[str, bytes]] = []
     original = MemoryMediaFileStorage.load_and_get_id
 
     def record(self, path_or_data, mimetype, kind, filename=None):
         if isinstance(path_or_data, bytes) and filename:
-            files.append((filename, path_or_data))
+            built.append((filename, path_or_data))
         return original(self, path_or_data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return files
+
+    class Served:
+        def __iter__(self):
+            return iter(built + [(name, build()) for name, build in files.items() if name])
+
+    return Served()
 
 
 def run_page(name: str, **params: str):
