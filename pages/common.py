@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ on the path
@@ -164,6 +165,8 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
             _computing[key] = version  # this thread computes the new version
     if current:  # kept results are never changed in place, so they are copied outside the lock
         return copy.deepcopy(have[1])
+    if stale and _reads_own_writes():  # an admin sees what they just wrote: wait for the computation
+        stale = False
     if stale:  # another thread computes the new version: serve the old one
         _stale_served.flag = True
         return copy.deepcopy(have[1])
@@ -192,7 +195,7 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
             done.set()
 
     threading.Thread(target=revalidate, name="dangjian-revalidate", daemon=True).start()
-    done.wait(REVALIDATE_WAIT_S if _busy_server() else None)
+    done.wait(REVALIDATE_WAIT_S if _busy_server() and not _reads_own_writes() else None)
     if not done.is_set() or isinstance(outcome.get("error"), dbmod.DatabaseBusy):
         _stale_served.flag = True  # the server is busy: the previous version now, the new one next time
         return copy.deepcopy(have[1])
@@ -204,6 +207,17 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
 REVALIDATE_WAIT_S = 1.5
 """How long the first page asking for a query after a write waits for its new version while other pages run."""
 _running_pages = 0  # page bodies running now in this server process (run_page)
+
+
+def _reads_own_writes() -> bool:
+    """Whether this session must never be served a previous version: a signed-in admin uploads, reviews, rolls
+    back and closes follow-ups, and after a write must see its result (a decided answer shown again as 待审核
+    would be decided twice). Asked only when a previous version would be served."""
+    if get_script_run_ctx() is None:
+        return False
+    from pages import access
+
+    return access.current_admin() is not None
 
 
 def _busy_server() -> bool:
@@ -421,7 +435,6 @@ def require_entrypoint() -> None:
     A page file that is itself the main script (AppTest of one page) runs as it is.
     """
     from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
     main = Path(ctx.main_script_path).resolve() if ctx is not None and ctx.main_script_path else None

@@ -166,3 +166,40 @@ def test_on_a_busy_server_the_first_page_waits_a_moment_then_shows_the_previous_
         time.sleep(0.05)
     at.run()
     assert int(at.metric[0].value) == before - 1 and not at.toast
+
+
+def test_a_signed_in_admin_waits_for_the_new_version(demo_db, monkeypatch):
+    """An admin writes (uploads, reviews, rolls back): after a write they must see its result, never the previous
+    version another viewer is served meanwhile (a decided answer shown again as 待审核 would be decided twice)."""
+    import pages.common as common
+    from pages import access
+    from pipelines import auth, config
+
+    hashed = auth.hash_password("pw-123456", rounds=4)
+    monkeypatch.setenv(config.env_name("admins"), f"组织部:{hashed}")
+    monkeypatch.setenv("DJ_LOCK_TIMEOUT_S", "60")
+    config.settings.cache_clear()
+    at = AppTest.from_string(PAGE, default_timeout=60)
+    at.session_state[access.ADMIN_KEY] = "组织部"
+    at.run()
+    before = int(at.metric[0].value)
+    code, period = common.query("SELECT branch_code, period FROM submissions WHERE status = 'current' "
+                                "ORDER BY period DESC, branch_code DESC LIMIT 1").iloc[0]
+    assert versions.withdraw(code, period, demo_db, actor="test")
+    held = threading.Event()
+
+    def hold() -> None:  # the database busy for a while, as under an upload's write slice
+        with dbm.locked(demo_db):
+            held.set()
+            time.sleep(2.0)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    held.wait(10)
+    got: dict = {}
+    first = _first_viewer_computing(common, demo_db, got)
+    at.run(timeout=40)
+    assert int(at.metric[0].value) == before - 1 and not at.toast  # waited for the new data
+    first.join(30)
+    holder.join(30)
+    assert got["n"] == before - 1
