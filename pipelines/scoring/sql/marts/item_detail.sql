@@ -1,6 +1,6 @@
 -- Item rows of one period as the API returns them: period and branch joined back, the self-assessment
 -- answer and its evidence beside self-assessed items, with its evidence link state (linked, evidence_rows:
--- the ledger or count rows found, evidence.sql) and its current review decision.
+-- the ledger or count rows found, evidence.sql) and its current review decision; by branch, in the guide's order.
 WITH items AS (
     SELECT b.period, b.branch_code, i.*
     FROM item_scores i JOIN branches b USING (submission_id)
