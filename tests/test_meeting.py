@@ -82,11 +82,11 @@ def test_overview_first_screen_blocks(demo_db):
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = run("pages/overview.py")
     heads = [s.value for s in at.subheader]
-    assert heads.index("本季度要点") < heads.index("需关注") < heads.index("支部排名")
+    assert heads.index("本季度要点") < heads.index("需关注") < heads.index("全校薄弱考核要点")  # the open tab
     md = "\n".join(m.value for m in at.markdown)
     low = attention.lowest(bs, 5)
     assert all(n in md for n in low["branch_name"])
-    assert [t.label for t in at.tabs][:2] == ["支部排名与热力图", "全校薄弱考核要点"]
+    assert [t.label for t in at.tabs][:2] == ["全校薄弱考核要点", "支部排名与热力图"]
 
 
 def shown_view(at: AppTest) -> str:
