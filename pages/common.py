@@ -143,8 +143,9 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
       previous version's result at once instead of queueing behind that computation (st.cache_data would make
       them wait for it, and 30 viewers after an upload then waited many seconds each). The first page waits
       for its computation, but while other pages are running too (a busy server, where the new marts queue for
-      the database and the cores) at most REVALIDATE_WAIT_S, then it also shows the previous version; the
-      computation goes on and the next interaction shows the new data. A page served a previous version says
+      the database and the cores) at most REVALIDATE_WAIT_S once per run (a page that has shown a previous
+      version does not wait for its other queries), then it also shows the previous version; the computation
+      goes on and the next interaction shows the new data. A page served a previous version says
       so (run_page: a toast). A viewer alone, or a query never computed in this server process, always gets
       the new data.
     * a writer holding the database past the wait (DatabaseBusy): the last result instead of a warning.
@@ -192,7 +193,11 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
             done.set()
 
     threading.Thread(target=revalidate, name="dangjian-revalidate", daemon=True).start()
-    done.wait(REVALIDATE_WAIT_S if _busy_server() else None)
+    if getattr(_stale_served, "flag", False):  # this run shows the previous version already: no wait at all
+        wait = 0.0
+    else:
+        wait = REVALIDATE_WAIT_S if _busy_server() else None
+    done.wait(wait)
     if not done.is_set() or isinstance(outcome.get("error"), dbmod.DatabaseBusy):
         _stale_served.flag = True  # the server is busy: the previous version now, the new one next time
         return copy.deepcopy(have[1])

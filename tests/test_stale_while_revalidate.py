@@ -127,6 +127,18 @@ def test_the_page_says_it_shows_the_previous_version(demo_db, monkeypatch):
     assert int(at.metric[0].value) == before - 1 and not at.toast
 
 
+PAGE3 = """
+import streamlit as st
+from pages import common as c
+
+def render():
+    st.metric("现有报送", int(c.query("SELECT count(*) AS n FROM submissions WHERE status = 'current'").at[0, "n"]))
+    st.metric("支部", int(c.query("SELECT count(DISTINCT branch_code) AS n FROM submissions WHERE status = 'current'").at[0, "n"]))
+    st.metric("季度", int(c.query("SELECT count(DISTINCT period) AS n FROM submissions WHERE status = 'current'").at[0, "n"]))
+
+c.run_page(render)
+"""
+
 OTHER_PAGE = """
 import streamlit as st
 from pages import common as c
@@ -137,13 +149,14 @@ c.run_page(lambda: st.write(len(c.query("SELECT * FROM submissions WHERE status 
 
 def test_on_a_busy_server_the_first_page_waits_a_moment_then_shows_the_previous_version(demo_db, monkeypatch):
     """The first page asking after a write waits at most REVALIDATE_WAIT_S while another page runs (here one
-    waiting for the database too); its computation goes on, and the next run shows the new data."""
+    waiting for the database too), once for its three queries; the computations go on, and the next run shows
+    the new data."""
     import pages.common as common
     from pipelines import config
 
     monkeypatch.setenv("DJ_LOCK_TIMEOUT_S", "60")
     config.settings.cache_clear()
-    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    at = AppTest.from_string(PAGE3, default_timeout=60).run()
     before = int(at.metric[0].value)
     code, period = common.query("SELECT branch_code, period FROM submissions WHERE status = 'current' "
                                 "ORDER BY period DESC, branch_code LIMIT 1").iloc[0]
@@ -159,7 +172,7 @@ def test_on_a_busy_server_the_first_page_waits_a_moment_then_shows_the_previous_
         at.run(timeout=20)
         waited = time.monotonic() - t0
         assert int(at.metric[0].value) == before and "上一版数据" in at.toast[0].value
-        assert common.REVALIDATE_WAIT_S <= waited < common.REVALIDATE_WAIT_S + 10
+        assert common.REVALIDATE_WAIT_S <= waited < 2 * common.REVALIDATE_WAIT_S + 1  # not once per query
     beside.join(60)
     deadline = time.monotonic() + 30
     while common._computing and time.monotonic() < deadline:  # the computation the page started goes on
