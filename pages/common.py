@@ -154,13 +154,14 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
     query already computed for the current version is served from here as another copy (copy.deepcopy: a
     frame's copy, about a third of st.cache_data's unpickling of the same frames, and no hashing of the
     arguments). st.cache_data still computes each query once (and waits for a computation in progress)."""
+    nested = _in_cached_function()  # inside another cached computation: only the data of `version` will do
     with _last_good_lock:
         have = _last_good.get(key)
         current = have is not None and have[0] == version  # the usual case: computed already
-        stale = have is not None and have[0] < version and _computing.get(key) == version
+        stale = have is not None and have[0] < version and _computing.get(key) == version and not nested
         if current:
             _last_good.move_to_end(key)
-        mine = have is not None and have[0] < version and not stale
+        mine = have is not None and have[0] < version and not stale and not nested
         if mine:
             _computing[key] = version  # this thread computes the new version
     if current:  # kept results are never changed in place, so they are copied outside the lock
@@ -172,7 +173,7 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
         try:
             result = compute()
         except dbmod.DatabaseBusy:
-            if have is not None:
+            if have is not None and not nested:
                 _stale_served.flag = True
                 return copy.deepcopy(have[1])
             raise
@@ -204,6 +205,16 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def _in_cached_function() -> bool:
+    """Whether this call runs inside an st.cache_data computation (e.g. the quarterly report reading bundle):
+    what it returns is cached under the current data version, so it must not be a previous version's."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
+    except ImportError:  # another Streamlit: never serve a previous version inside
+        return True
+    return bool(in_cached_function.get())
 
 
 REVALIDATE_WAIT_S = 1.5
@@ -508,8 +519,11 @@ def _report_call(period: str, db: str, version: int, guide_version: str) -> byte
 
 
 def report_bytes(period: str) -> bytes:
-    """The quarterly report workbook of `period` (pipelines.report.quarterly), cached on (db, data version, guide)."""
-    return _report_call(period, str(db_file()), data_version(), guide_key())
+    """The quarterly report workbook of `period` (pipelines.report.quarterly), cached on (db, data version, guide);
+    right after a write, like the scores, the previous version's while another page builds the new one."""
+    db, gk = str(db_file()), guide_key()
+    version = dbmod.data_version(db)
+    return _or_last_good(("report", period, db, gk), version, lambda: _report_call(period, db, version, gk))
 
 
 @st.cache_data(show_spinner="正在生成 PDF 简报（含图表）…", max_entries=8)

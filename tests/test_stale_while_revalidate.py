@@ -179,3 +179,31 @@ def test_on_a_busy_server_the_first_page_waits_a_moment_then_shows_the_previous_
         time.sleep(0.05)
     at.run()
     assert int(at.metric[0].value) == before - 1 and not at.toast
+
+
+def test_a_cached_computation_never_builds_on_the_previous_version(demo_db):
+    """What an st.cache_data function computes is kept under the new data version (the quarterly report reads
+    bundle inside one): a query asked inside it waits for the new version rather than take the previous one."""
+    import streamlit as st
+
+    import pages.common as common
+
+    @st.cache_data(show_spinner=False)
+    def report_like(version: int) -> int:
+        return _count(common)
+
+    before = report_like(dbm.data_version(demo_db))
+    code, period = common.query("SELECT branch_code, period FROM submissions WHERE status = 'current' "
+                                "ORDER BY period, branch_code DESC LIMIT 1").iloc[0]
+    assert versions.withdraw(code, period, demo_db, actor="test")
+    got: dict = {}
+    with dbm.locked(demo_db):
+        first = _first_viewer_computing(common, demo_db, {})
+        built = threading.Thread(target=lambda: got.setdefault("n", report_like(dbm.data_version(demo_db))),
+                                 daemon=True)
+        built.start()
+        time.sleep(0.5)
+        assert "n" not in got  # it waits for the new version
+    first.join(30)
+    built.join(30)
+    assert got["n"] == before - 1
