@@ -144,23 +144,25 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
       previous version's result at once instead of queueing behind that computation (st.cache_data would make
       them wait for it, and 30 viewers after an upload then waited many seconds each). The first page waits
       for its computation, but while other pages are running too (a busy server, where the new marts queue for
-      the database and the cores) at most REVALIDATE_WAIT_S, then it also shows the previous version; the
-      computation goes on and the next interaction shows the new data. A page served a previous version says
-      so (run_page: a toast). A viewer alone, or a query never computed in this server process, always gets
-      the new data.
+      the database and the cores) at most REVALIDATE_WAIT_S once per run (a page that has shown a previous
+      version does not wait for its other queries), then it also shows the previous version; the computation
+      goes on and the next interaction shows the new data. A page served a previous version says
+      so (run_page: a toast). A viewer alone, a signed-in admin (who must see what they just wrote), or a query
+      never computed in this server process always gets the new data.
     * a writer holding the database past the wait (DatabaseBusy): the last result instead of a warning.
 
     Kept results are private copies (a page may change what it was given), taken once per query and version; a
     query already computed for the current version is served from here as another copy (copy.deepcopy: a
     frame's copy, about a third of st.cache_data's unpickling of the same frames, and no hashing of the
     arguments). st.cache_data still computes each query once (and waits for a computation in progress)."""
+    nested = _in_cached_function()  # inside another cached computation: only the data of `version` will do
     with _last_good_lock:
         have = _last_good.get(key)
         current = have is not None and have[0] == version  # the usual case: computed already
-        stale = have is not None and have[0] < version and _computing.get(key) == version
+        stale = have is not None and have[0] < version and _computing.get(key) == version and not nested
         if current:
             _last_good.move_to_end(key)
-        mine = have is not None and have[0] < version and not stale
+        mine = have is not None and have[0] < version and not stale and not nested
         if mine:
             _computing[key] = version  # this thread computes the new version
     if current:  # kept results are never changed in place, so they are copied outside the lock
@@ -174,7 +176,7 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
         try:
             result = compute()
         except dbmod.DatabaseBusy:
-            if have is not None:
+            if have is not None and not nested:
                 _stale_served.flag = True
                 return copy.deepcopy(have[1])
             raise
@@ -195,13 +197,29 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
             done.set()
 
     threading.Thread(target=revalidate, name="dangjian-revalidate", daemon=True).start()
-    done.wait(REVALIDATE_WAIT_S if _busy_server() and not _reads_own_writes() else None)
+    if _reads_own_writes():  # an admin sees what they just wrote
+        wait = None
+    elif getattr(_stale_served, "flag", False):  # this run shows the previous version already: no wait at all
+        wait = 0.0
+    else:
+        wait = REVALIDATE_WAIT_S if _busy_server() else None
+    done.wait(wait)
     if not done.is_set() or isinstance(outcome.get("error"), dbmod.DatabaseBusy):
         _stale_served.flag = True  # the server is busy: the previous version now, the new one next time
         return copy.deepcopy(have[1])
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def _in_cached_function() -> bool:
+    """Whether this call runs inside an st.cache_data computation (e.g. the quarterly report reading bundle):
+    what it returns is cached under the current data version, so it must not be a previous version's."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
+    except ImportError:  # another Streamlit: never serve a previous version inside
+        return True
+    return bool(in_cached_function.get())
 
 
 REVALIDATE_WAIT_S = 1.5
@@ -523,8 +541,11 @@ def _report_call(period: str, db: str, version: int, guide_version: str) -> byte
 
 
 def report_bytes(period: str) -> bytes:
-    """The quarterly report workbook of `period` (pipelines.report.quarterly), cached on (db, data version, guide)."""
-    return _report_call(period, str(db_file()), data_version(), guide_key())
+    """The quarterly report workbook of `period` (pipelines.report.quarterly), cached on (db, data version, guide);
+    right after a write, like the scores, the previous version's while another page builds the new one."""
+    db, gk = str(db_file()), guide_key()
+    version = dbmod.data_version(db)
+    return _or_last_good(("report", period, db, gk), version, lambda: _report_call(period, db, version, gk))
 
 
 @st.cache_data(show_spinner="正在生成 PDF 简报（含图表）…", max_entries=8)
