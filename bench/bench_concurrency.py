@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from app_server import free_port, stop_app  # noqa: E402
+from app_server import start_app, stop_app  # noqa: E402
 from stream_client import Session  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -63,29 +63,8 @@ def copy_db(src: Path, tag: str) -> Path:
 
 def start_server(db: Path, log_path: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """`streamlit run serve.py` of the tree `root` (this one, or a --baseline revision) on a free port with
-    DJ_DB_PATH=db, as tests/app_server.start_app does; returns (process, base url)."""
-    import urllib.request
-
-    port = free_port()
-    env = {**os.environ, "DJ_DB_PATH": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-           "PYTHONPATH": str(root)}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true",
-                                 "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/_stcore/health", timeout=2).status == 200:
-                return proc, base
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("streamlit did not start:\n" + Path(log_path).read_text())
-        time.sleep(0.3)
+    DJ_DB_PATH=db; returns (process, base url)."""
+    return start_app(db, log_path, root=root, timeout_s=120)
 
 
 def tree_at(rev: str) -> Path:

@@ -28,21 +28,22 @@ def free_port() -> int:
 
 
 def start_app(db: Path, log_path: Path, *, script: str = "serve.py", extra_args: Iterable[str] = (),
-              drop_env: Iterable[str] = (), timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
+              drop_env: Iterable[str] = (), timeout_s: float = 60, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """`streamlit run <script>` headless on a free port with DJ_DB_PATH=db; returns (process, base url).
 
     `script` is serve.py (with the warm start) or app.py (without). `drop_env` names environment variables
-    the app must not inherit (e.g. admin secrets of the caller).
+    the app must not inherit (e.g. admin secrets of the caller). `root`: the tree to run (a bench's baseline
+    revision), this one by default.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in set(drop_env)}
-    env.update(DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
+    env.update(DJ_DB_PATH=str(db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(root))
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false", *extra_args],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout_s
     while True:
