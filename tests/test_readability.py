@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 from pipelines import scoring
-from test_pages import ok, page, thin_db  # noqa: F401 - thin_db is a fixture
+from test_pages import RANKING, ok, open_tab, page, thin_db  # noqa: F401 - thin_db is a fixture
 
 NONE_TEXT = re.compile(r"\b(None|nan|NaN|NaT)\b")
 NO_NONE_KINDS = {"progress", "checkbox", "line_chart", "bar_chart"}  # Streamlit paints no 'None' in these
@@ -55,10 +55,17 @@ def test_ranking_shows_no_change_as_chiping(thin_db):
     quarters), never '+0.0'."""
     now, before = (scoring.branch_scores(p, thin_db).set_index("branch_code") for p in ("2025Q2", "2025Q1"))
     assert scoring.shown(now.at["T01", "overall"]) == scoring.shown(before.at["T01", "overall"])
-    at = ok(page("overview", period="2025Q2").run())
+    at = open_tab(ok(page("overview", period="2025Q2").run()), RANKING)  # the ranking is drawn when opened
     ranking = [t.value for t in at.dataframe if "较上季度" in t.value.columns][0].set_index("支部编码")
     assert ranking.at["T01", "较上季度"] == "持平"
     assert ranking.at["S01", "较上季度"] == ""  # no score the quarter before
+
+
+def opened(at):
+    """The overview `at`, then with each of its detail tabs opened in turn (only the open one is drawn)."""
+    yield at
+    for label in [t.label for t in at.tabs]:
+        yield open_tab(at, label)
 
 
 SCORE_COLUMNS = ("总分", "完成率")  # the figure a row is read for
@@ -74,7 +81,7 @@ def test_tables_show_the_score_before_long_text(demo_db, name, params):
         params = {"college": college, "co_item": scoring.college_items(ps[-1], college, demo_db)["item_id"].iloc[0]}
     at = ok(page(name, **params).run())
     checked = 0
-    for table in at.dataframe:
+    for table in (t for shown in (opened(at) if name == "overview" else [at]) for t in shown.dataframe):
         cols = list(table.value.columns)
         scores = [cols.index(c) for c in SCORE_COLUMNS if c in cols]
         longs = [cols.index(c) for c in LONG_COLUMNS if c in cols]
