@@ -277,8 +277,6 @@ def followup_workbook(db=None, *, period: str | None = None, college: str | None
     A4 with the list's title and quarter in the header and 第 X 页 / 共 Y 页 in the footer. With `sent_back`, a
     second sheet lists the quarter's answers sent back in review (退回补充, scoring.sent_back) with the
     reviewers' comments, so one list carries everything a college has to chase."""
-    from pipelines.report.quarterly import _table  # the report's one table writer: header fill, borders, wrapping
-
     df = followups(db, period=period, college=college, scope=scope)
     period = df["checked_period"].iloc[0] if len(df) else (period or scoring.latest_period(db))
     wb = Workbook()
@@ -287,18 +285,7 @@ def followup_workbook(db=None, *, period: str | None = None, college: str | None
     name = f"{LIST_TITLE} · {college or scope or '全校'}"
     period = period or str(Period.of(dt.date.today()))
     layout.sheet_title(ws, name, period)
-    table = list_frame(df)
-    if table.empty:
-        ws["A2"] = "暂无督办任务。"
-    else:
-        _table(ws, table, top=2)
-        for j, col in enumerate(table.columns, 1):  # narrower than _table fits them; rows grow to match
-            ws.column_dimensions[get_column_letter(j)].width = LIST_WIDTHS[col]
-        for row in range(2, ws.max_row + 1):
-            layout.fit_row(ws, row)
-        ws.freeze_panes = "A3"
-    layout.page_setup(ws, period, title_rows="2:2" if len(table) else None, orientation=layout.orientation(ws),
-                      header=f"{name} · {Period.parse(period).label}")
+    _list_sheet(ws, list_frame(df), LIST_WIDTHS, "暂无督办任务。", period, header=name)
     if sent_back:
         _sent_back_sheet(wb, db, period, college, scope, name)
     return export.workbook_bytes(wb)
@@ -327,19 +314,26 @@ def sent_back_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _sent_back_sheet(wb, db, period: str, college: str | None, scope: str | None, name: str) -> None:
     """The 退回补充事项 sheet of the 督办清单 (scoring.sent_back of the quarter, the college or the scope)."""
-    from pipelines.report.quarterly import _table
-
     ws = wb.create_sheet(SENT_BACK_TITLE)
     layout.sheet_title(ws, f"{name} · {SENT_BACK_TITLE}", period)
-    table = sent_back_frame(scoring.sent_back(period, db, college=college, scope=scope))
+    _list_sheet(ws, sent_back_frame(scoring.sent_back(period, db, college=college, scope=scope)), SENT_BACK_WIDTHS,
+                "本季度没有退回补充的自评事项。", period, header=f"{name} · {SENT_BACK_TITLE}")
+
+
+def _list_sheet(ws, table: pd.DataFrame, widths: dict[str, float], empty: str, period: str, *, header: str) -> None:
+    """A 督办清单 sheet below its title row: `table` with the report's table writer at the given column widths
+    (narrower than _table fits them; rows grow to match), or `empty` when there is nothing to list; A4 set up
+    with `header` and the quarter in the page header."""
+    from pipelines.report.quarterly import _table  # the report's one table writer: header fill, borders, wrapping
+
     if table.empty:
-        ws["A2"] = "本季度没有退回补充的自评事项。"
+        ws["A2"] = empty
     else:
         _table(ws, table, top=2)
         for j, col in enumerate(table.columns, 1):
-            ws.column_dimensions[get_column_letter(j)].width = SENT_BACK_WIDTHS[col]
+            ws.column_dimensions[get_column_letter(j)].width = widths[col]
         for row in range(2, ws.max_row + 1):
             layout.fit_row(ws, row)
         ws.freeze_panes = "A3"
     layout.page_setup(ws, period, title_rows="2:2" if len(table) else None, orientation=layout.orientation(ws),
-                      header=f"{name} · {SENT_BACK_TITLE} · {Period.parse(period).label}")
+                      header=f"{header} · {Period.parse(period).label}")
