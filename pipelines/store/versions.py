@@ -47,19 +47,9 @@ def rollback(branch_code: str, period: str, db: str | Path | None = None, *, act
     Returns the submission id that is now current, or None (nothing written) when there is no current
     version or no earlier one. PermissionError (Chinese) without an actor or outside its scope.
     """
-    path = dbm.db_path(db)
-    actor = authorize(actor, [branch_code], db=path).name
-    at = journal.now()
-
-    def body(con):
-        done = rollback_in(con, branch_code, period)
-        if done is None:
-            raise journal.NoChange(None)
-        detail = f"{branch_code} {period}：回退到第 {done[2]} 版"
-        writes.audit(con, actor, AuditAction.ROLLBACK, detail, at=at)
-        return done[1], journal.entry("rollback", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
-
-    return journal.write(path, body)
+    return _version_write(branch_code, period, db, actor, AuditAction.ROLLBACK, "rollback",
+                          lambda con: rollback_in(con, branch_code, period),
+                          lambda done: (done[1], f"回退到第 {done[2]} 版"))
 
 
 def set_deadline(period: str, due_date: dt.date | str | None, db: str | Path | None = None, *,
@@ -88,17 +78,28 @@ def withdraw(branch_code: str, period: str, db: str | Path | None = None, *, act
     Returns the withdrawn submission id, or None (nothing written) when there is no current version.
     PermissionError (Chinese) without an actor or outside its scope.
     """
+    return _version_write(branch_code, period, db, actor, AuditAction.WITHDRAW, "withdraw",
+                          lambda con: withdraw_in(con, branch_code, period),
+                          lambda done: (done[0], f"撤回第 {done[1]} 版"))
+
+
+def _version_write(branch_code: str, period: str, db, actor: Actor | str, action: AuditAction, kind: str,
+                   change, outcome) -> int | None:
+    """One audited, journaled change of a branch-quarter's versions (rollback, withdraw) after checking the
+    actor's right to that branch: `change(con)` makes it (None: nothing to change, nothing written) and
+    `outcome(done)` gives (the submission id returned, what the audit line says after the branch-quarter)."""
     path = dbm.db_path(db)
     actor = authorize(actor, [branch_code], db=path).name
     at = journal.now()
 
     def body(con):
-        done = withdraw_in(con, branch_code, period)
+        done = change(con)
         if done is None:
             raise journal.NoChange(None)
-        detail = f"{branch_code} {period}：撤回第 {done[1]} 版"
-        writes.audit(con, actor, AuditAction.WITHDRAW, detail, at=at)
-        return done[0], journal.entry("withdraw", actor=actor, at=at, detail=detail, branch=branch_code, period=period)
+        sub_id, what = outcome(done)
+        detail = f"{branch_code} {period}：{what}"
+        writes.audit(con, actor, action, detail, at=at)
+        return sub_id, journal.entry(kind, actor=actor, at=at, detail=detail, branch=branch_code, period=period)
 
     return journal.write(path, body)
 
