@@ -36,7 +36,7 @@ from pipelines.guide.period import Period  # noqa: E402
 from pipelines.report import quarterly  # noqa: E402
 from pipelines.scoring import alerts, honours  # noqa: E402
 from pipelines.store import db as dbmod  # noqa: E402
-from pipelines.store import followup  # noqa: E402
+from pipelines.store import followup, plan  # noqa: E402
 
 log = logging.getLogger("dangjian.pages")
 
@@ -118,8 +118,9 @@ def guide_key() -> str:
     return f"{g.version}:{g.fingerprint}"
 
 
-# what scores() may call: "fn" is scoring.fn, else "module.fn" of these pipelines modules (their reads only)
-_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup}
+# what scores() may call: "fn" is scoring.fn, else "module.fn" of these pipelines modules (their reads only;
+# plan: the stored registry for the template page)
+_MODULES = {"scoring": scoring, "alerts": alerts, "honours": honours, "followup": followup, "plan": plan}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

@@ -22,9 +22,7 @@ from pages import common as c  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
-from pipelines.store import plan  # noqa: E402
 from pipelines.workbook import prefilled
-from pipelines.scoring import alerts  # noqa: E402
 from pipelines.workbook.checklist import checklist  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.workbook.model import RegistryEntry  # noqa: E402
@@ -38,24 +36,15 @@ FREQUENT = 5  # reminders listed from the accepted workbooks
 
 
 # ---- data ----------------------------------------------------------------------------------------
-@st.cache_data(show_spinner=False, max_entries=8)
-def _registry(db: str, version: int) -> list[RegistryEntry]:
-    return plan.registry_entries(db)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _deadlines(db: str, version: int) -> pd.DataFrame:
-    return alerts.deadlines(db)
-
-
 def registry() -> list[RegistryEntry]:
-    """The branch registry stored in the database, cached on the data version."""
-    return _registry(str(c.db_file()), c.data_version())
+    """The branch registry stored in the database (common.scores: cached on the data version and, right after an
+    upload, served from the previous version while the new one is computed, like every other page's reads)."""
+    return c.scores("plan.registry_entries")
 
 
 def deadline(period: str) -> dt.date | None:
     """The submission deadline an admin set for `period` (pipelines.scoring.alerts.deadlines), or None."""
-    df = _deadlines(str(c.db_file()), c.data_version())
+    df = c.scores("alerts.deadlines")
     hit = df[df["period"] == period]
     return None if hit.empty else pd.Timestamp(hit["due_date"].iloc[0]).date()
 

@@ -244,3 +244,39 @@ def test_a_cached_computation_never_builds_on_the_previous_version(demo_db):
     first.join(30)
     built.join(30)
     assert got["n"] == before - 1
+
+
+def test_the_template_page_reads_the_registry_like_every_other_page(demo_db, tmp_path):
+    """填报模板's registry and deadlines go through common.scores: a new registry is seen at once by a viewer
+    alone, and while one viewer computes it after a write, another gets the registry it had at once."""
+    import pages.common as common
+    from pages import template
+    from pipelines.store.registry import load_registry
+    from ingest_helpers import registry_workbook
+
+    before = template.registry()
+    assert before and template.deadline("2026Q3") is None
+    codes = [e.branch_code for e in before][:3]
+    written, problems = load_registry(registry_workbook(tmp_path / "名册.xlsx", codes).read_bytes(), demo_db,
+                                      actor="test")
+    assert written == 3 and not problems
+    common.served_stale()
+    assert [e.branch_code for e in template.registry()] == codes and not common.served_stale()  # alone: at once
+
+    code, period = common.query("SELECT branch_code, period FROM submissions WHERE status = 'current' "
+                                "ORDER BY period, branch_code LIMIT 1").iloc[0]
+    assert versions.withdraw(code, period, demo_db, actor="test")  # another write: the registry is recomputed
+    got: dict = {}
+    with dbm.locked(demo_db):
+        t = threading.Thread(target=lambda: got.setdefault("r", template.registry()), daemon=True)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not common._computing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert common._computing, "the first viewer never started computing"
+        common.served_stale()
+        t0 = time.monotonic()
+        assert [e.branch_code for e in template.registry()] == codes and time.monotonic() - t0 < 1.0
+        assert common.served_stale()
+    t.join(30)
+    assert [e.branch_code for e in got["r"]] == codes
