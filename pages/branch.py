@@ -72,6 +72,7 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@charts.kept
 def history_chart(h: pd.DataFrame) -> go.Figure:
     """Score (top) and school rank (bottom, 1 at the top) over the quarters, every point labelled."""
     fig = make_subplots(rows=2, cols=1, subplot_titles=("总分", "全校排名"), vertical_spacing=0.16,

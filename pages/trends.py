@@ -34,7 +34,8 @@ def metric_name(m: str) -> str:
     return "总分" if m == "overall" else c.dim_label_map(short=False).get(m, m)
 
 
-def movers_chart(df: pd.DataFrame, up: bool):
+@charts.kept
+def movers_chart(df: pd.DataFrame, up: bool) -> charts.KeptFigure:
     """Biggest movers: bars of the change; under each branch name, the dimension that moved it most.
 
     The dimension sits on the axis, not beside the bar: in a half-width column a long label beside the
@@ -47,11 +48,9 @@ def movers_chart(df: pd.DataFrame, up: bool):
     hover = [f"{plot_text(n)}（{plot_text(col)}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
-    fig = charts.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
+    return charts.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
                  hover=hover, xmax=max(float(values.max()) * 1.25, 1), height=max(260, 56 * len(df) + 70),
-                 xtitle="总分变化（分）")
-    fig.update_xaxes(showticklabels=False)
-    return fig
+                 xtitle="总分变化（分）", xticks=False)
 
 
 def in_progress_filter(h: pd.DataFrame, periods: list[str], container) -> tuple[pd.DataFrame, list[str]]:
