@@ -1,6 +1,7 @@
 """The leadership briefing's blocks, shared by 全校总览 (first screen) and the 会议大屏: grade counts, 需关注,
 the college bars and the radar. Every figure comes from pipelines.report.briefing / pipelines.scoring.attention through the
-cached layer; these functions only lay them out (`big` is the meeting screen's larger type)."""
+cached layer; these functions only lay them out (`big` is the meeting screen's larger type), and their figures are
+kept per content (charts.kept)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,6 @@ from pages import charts
 from pages import state
 from pages import tables
 from pages.text import md_text, plot_text
-from pipelines.scoring import attention
 from pipelines.report import briefing
 
 
@@ -33,12 +33,6 @@ def grade_counts(counts: Sequence[briefing.GradeCount]) -> None:
         col.metric(g.grade, g.count, **delta, border=True, help="本季度该等次的支部数；箭头为与上一季度相比的变化")
 
 
-def quarter_statuses(period: str, periods: Sequence[str], status: pd.DataFrame) -> list[pd.DataFrame]:
-    """submission_status of `period` and of the collected quarters before it (attention.earlier_periods),
-    newest first, through the cache."""
-    return [status, *(c.scores("submission_status", p) for p in attention.earlier_periods(period, periods))]
-
-
 def _line(name: str, college: str, tail: str) -> str:
     return f"- {md_text(name)}（{md_text(college)}）{tail}"
 
@@ -48,10 +42,10 @@ def _change_md(change) -> str:
     return f" :orange[**{text}**]" if text.startswith(briefing.DOWN) else (f" {text}" if text else "")
 
 
-def attention_block(period: str, periods: Sequence[str], bs: pd.DataFrame, status: pd.DataFrame) -> None:
-    """需关注: the lowest branches, the largest falls, and branches that missed this quarter and the one before."""
-    a = attention.attention(period, c.db_file(), data={"branch_scores": bs, "submission_status": status},
-                            periods=periods, statuses=quarter_statuses(period, periods, status))
+def attention_block(period: str, periods: Sequence[str]) -> None:
+    """需关注: the lowest branches, the largest falls, and branches that missed this quarter and the one before
+    (common.attention: computed once per data version)."""
+    a = c.attention(period, periods)
     with st.container(border=True):
         st.subheader("需关注", anchor=False)
         if a.empty:

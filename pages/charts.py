@@ -184,7 +184,7 @@ def _feed(h: Any, v: Any) -> None:
         dtypes = list(v.dtypes) if isinstance(v, pd.DataFrame) else [v.dtype]
         h.update(f"{type(v).__name__}{v.shape}{columns!r}{dtypes!r}{v.index.dtype}\x1f".encode())
         if len(v):
-            h.update(pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes())
+            h.update(pd.util.hash_pandas_object(v, index=True, categorize=False).to_numpy().tobytes())
     elif isinstance(v, np.ndarray) and v.dtype != object:
         h.update(f"ndarray{v.shape}{v.dtype}\x1f".encode())
         h.update(np.ascontiguousarray(v).tobytes())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import datetime as dt
 import logging
 import sys
 import threading
@@ -313,6 +314,54 @@ def history() -> pd.DataFrame:
     Columns: period, branch_code, branch_name, branch_type, college, d1..d7, overall, rank.
     """
     return scores("score_history")
+
+
+# ---- what pages show from the marts, computed once per data version ---------------------------------------
+def summary(period: str, periods: Sequence[str]) -> Any:
+    """本季度要点 of `period` (pipelines.report.summary.quarter_summary on the cached marts), cached like scores()."""
+    return _derived("summary", period, tuple(periods))
+
+
+def attention(period: str, periods: Sequence[str]) -> Any:
+    """需关注 of `period` (pipelines.scoring.attention.attention on the cached marts and the submission statuses of
+    the quarters before), cached like scores()."""
+    return _derived("attention", period, tuple(periods))
+
+
+def trend_colleges(period: str) -> list[str]:
+    """The 二级党组织 趋势分析 draws when none is chosen (attention.trend_default_colleges), cached like scores()."""
+    return _derived("trend_colleges", period, ())
+
+
+def _derive(what: str, period: str, periods: tuple) -> Any:
+    from pipelines.report.summary import quarter_summary
+    from pipelines.scoring import attention as att
+
+    data = bundle(period)
+    if what == "summary":
+        return quarter_summary(period, db_file(), data=data, periods=list(periods))
+    if what == "attention":
+        statuses = [data["submission_status"],
+                    *(scores("submission_status", p) for p in att.earlier_periods(period, periods))]
+        return att.attention(period, db_file(), data=data, periods=periods, statuses=statuses)
+    if what == "trend_colleges":
+        return att.trend_default_colleges(data["college_scores"])
+    raise ValueError(what)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _derived_call(what: str, db: str, version: int, guide_version: str, today: dt.date, period: str,
+                  periods: tuple) -> Any:
+    return _derive(what, period, periods)  # inside a cached function: the marts of `version` only
+
+
+def _derived(what: str, period: str, periods: tuple) -> Any:
+    """_derive(...) once per (database, data version, guide, day: a quarter's label says 进行中 until it ends),
+    served as scores() serves a query (a private copy; a previous version while a new one is computed)."""
+    db, gk, today = str(db_file()), guide_key(), dt.date.today()
+    version = dbmod.data_version(db)
+    return _or_last_good(("derived", what, db, gk, today, period, periods), version,
+                         lambda: _derived_call(what, db, version, gk, today, period, periods))
 
 
 _prefetched: set[tuple] = set()

@@ -17,7 +17,6 @@ from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.fragments import part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
-from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
 
 MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
 
@@ -26,7 +25,7 @@ MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
 def default_colleges(period: str) -> list[str]:
     """The college lines drawn when none is chosen: the lowest and the largest fallers of `period`
     (pipelines.scoring.attention.trend_default_colleges on its college_scores), so the weakest always appear."""
-    return trend_default_colleges(c.bundle(period)["college_scores"])
+    return c.trend_colleges(period)
 
 
 def metric_name(m: str) -> str:
