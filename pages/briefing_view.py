@@ -67,11 +67,11 @@ def attention_block(period: str, periods: Sequence[str]) -> None:
         st.markdown("\n".join(parts))
 
 
-def college_bars(cs: pd.DataFrame, key: str, big: bool = False, period: str | None = None) -> None:
-    """二级党组织 bars coloured by grade, each labelled with its score and change ('64.5 ↓12.7'). With `period`,
-    a click on a bar opens that college's 二级党组织画像."""
-    bars = briefing.college_bars(cs)
-    unscored = briefing.unscored_colleges(cs)
+def college_bars(period: str, key: str, big: bool = False, clickable: bool = False) -> None:
+    """二级党组织 bars of `period` coloured by grade, each labelled with its score and change ('64.5 ↓12.7')
+    (common.college_bars: computed once per data version). When `clickable`, a click on a bar opens that
+    college's 二级党组织画像."""
+    bars, unscored = c.college_bars(period)
     if bars.empty:
         st.info("暂无二级党组织得分。")
         return
@@ -80,8 +80,8 @@ def college_bars(cs: pd.DataFrame, key: str, big: bool = False, period: str | No
     grades = [g.name for g in c.guide().grades]
     st.caption("柱色表示等次（" + "、".join(grades) + "由深到浅，较差为橙色）；箭头为较上季度的变化，"
                "只比较两个季度都报送的支部。")
-    picked = charts.show(college_bars_figure(bars, big), key=key, selectable=period is not None)
-    if period is not None:
+    picked = charts.show(college_bars_figure(bars, big), key=key, selectable=clickable)
+    if clickable:
         st.caption("点击某个二级党组织的柱条，可打开该二级党组织画像。")
         if picked and 0 <= picked[0] < len(bars):
             state.open_college(period, bars["college"].iloc[picked[0]])

@@ -84,7 +84,7 @@ def college_view(period: str, data: dict, periods: list[str]) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("二级党组织", anchor=False)
-        bv.college_bars(data["college_scores"], key="mt_colleges", big=True)
+        bv.college_bars(period, key="mt_colleges", big=True)
     with right:
         bv.attention_block(period, periods)
 

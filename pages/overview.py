@@ -180,7 +180,7 @@ def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[s
         bv.attention_block(period, periods)
     with right:
         st.subheader("二级党组织排名", anchor=False)
-        bv.college_bars(data["college_scores"], key="ov_colleges", period=period)
+        bv.college_bars(period, key="ov_colleges", clickable=True)
 
 
 def figures_section(bs: pd.DataFrame, status: pd.DataFrame, pbs) -> None:
