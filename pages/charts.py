@@ -180,11 +180,11 @@ def _feed(h: Any, v: Any) -> None:
             _feed(h, k)
             _feed(h, x)
     elif isinstance(v, (pd.DataFrame, pd.Series)):
-        columns = list(v.columns) if isinstance(v, pd.DataFrame) else [v.name]
-        dtypes = list(v.dtypes) if isinstance(v, pd.DataFrame) else [v.dtype]
-        h.update(f"{type(v).__name__}{v.shape}{columns!r}{dtypes!r}{v.index.dtype}\x1f".encode())
-        if len(v):
-            h.update(pd.util.hash_pandas_object(v, index=True, categorize=False).to_numpy().tobytes())
+        columns = list(v.items()) if isinstance(v, pd.DataFrame) else [(v.name, v)]
+        h.update(f"{type(v).__name__}{v.shape}{[(k, c.dtype) for k, c in columns]!r}{v.index.dtype}\x1f".encode())
+        _feed_values(h, v.index)
+        for _, column in columns:
+            _feed_values(h, column)
     elif isinstance(v, np.ndarray) and v.dtype != object:
         h.update(f"ndarray{v.shape}{v.dtype}\x1f".encode())
         h.update(np.ascontiguousarray(v).tobytes())
@@ -192,6 +192,18 @@ def _feed(h: Any, v: Any) -> None:
         h.update(f"{v!r}\x1f".encode())
     else:
         raise TypeError(f"no content key for {type(v).__name__}")
+
+
+def _feed_values(h: Any, values: pd.Index | pd.Series) -> None:
+    """A column's (or an index's) values: numbers and times as their bytes, anything else by the repr of its
+    Python values (distinct values have distinct reprs: 'nan' the text is not nan the number)."""
+    if isinstance(values, pd.RangeIndex):
+        h.update(f"range({values.start},{values.stop},{values.step})\x1f".encode())
+    elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufcmM":
+        h.update(np.ascontiguousarray(values.to_numpy()).tobytes())
+    else:
+        h.update(repr(values.tolist()).encode())
+    h.update(b"\x1e")
 
 
 # ---- figures ---------------------------------------------------------------------------------------

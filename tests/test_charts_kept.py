@@ -45,6 +45,9 @@ def test_equal_inputs_get_the_kept_figure_and_other_inputs_a_new_one():
     assert charts.heatmap(renamed, clickable=True) is not fig
     reindexed = heat().set_axis(["甲支部", "丙支部"])  # same values, another row
     assert charts.heatmap(reindexed, clickable=True) is not fig
+    # a text that reads "nan" is not a missing value; an integer column is not a float one
+    assert charts.content_key(pd.DataFrame({"x": ["nan"]})) != charts.content_key(pd.DataFrame({"x": [float("nan")]}))
+    assert charts.content_key(pd.Series([1, 2])) != charts.content_key(pd.Series([1.0, 2.0]))
     # an iterator is read once and keyed by what it held
     bars = charts.hbar(iter(["甲", "乙"]), pd.Series([50.0, 70.0]))
     assert charts.hbar(iter(["甲", "乙"]), pd.Series([50.0, 70.0])) is bars
