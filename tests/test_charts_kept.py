@@ -15,7 +15,10 @@ from streamlit.testing.v1 import AppTest
 from pages import charts
 from pipelines.store import db as dbmod
 from pipelines.store import writes
-from test_pages import _workbook, ok, page, thin_db  # noqa: F401  (thin_db: a fixture)
+import test_pages
+from test_pages import _workbook, ok, page
+
+thin_db = test_pages.thin_db  # a fixture of test_pages, used here too
 
 SERIES = [{"name": "本支部", "values": [81.25, 70.0, None, 64.5, 90.0, 55.55, 100.0], "color": charts.RED, "fill": True},
           {"name": "全校平均", "values": [75.0, 72.5, 60.0, 66.0, 80.0, 58.0, 90.0], "color": charts.GREY, "dash": "dot"}]
@@ -125,7 +128,7 @@ def history_x(at: AppTest) -> list[str]:
     return list(next(f for f in figs if any(t.name == "全校排名" for t in f.data)).data[0].x)
 
 
-def test_a_page_reuses_its_figures_and_builds_them_again_after_new_data(thin_db):  # noqa: F811
+def test_a_page_reuses_its_figures_and_builds_them_again_after_new_data(thin_db):
     charts._kept.clear()
     first = ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run())
     kept = dict(charts._kept)

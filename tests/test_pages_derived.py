@@ -7,10 +7,13 @@ from pipelines.report.summary import quarter_summary
 from pipelines.scoring import attention
 from pipelines.store import db as dbmod
 from pipelines.store import writes
-from test_pages import _workbook, ok, page, thin_db  # noqa: F401  (thin_db: a fixture)
+import test_pages
+from test_pages import _workbook, ok, page
+
+thin_db = test_pages.thin_db  # a fixture of test_pages, used here too
 
 
-def test_summary_and_attention_are_the_pipelines_own_and_follow_new_data(thin_db):  # noqa: F811
+def test_summary_and_attention_are_the_pipelines_own_and_follow_new_data(thin_db):
     periods = c.scores("periods")
     s = c.summary("2025Q2", periods)
     assert s.sentences == quarter_summary("2025Q2", thin_db).sentences
