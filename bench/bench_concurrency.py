@@ -9,6 +9,7 @@ setup of docs/admin.md: sessions are spread over the processes as a proxy would)
     python bench/bench_concurrency.py --servers 2              # two `streamlit run serve.py` on one database
     python bench/bench_concurrency.py --db FILE --think 0      # another database; no pause between pages
     python bench/bench_concurrency.py --ingest --baseline 00d0ca1   # that revision's pages, then this tree's (A/B)
+    python bench/bench_concurrency.py --py-spy bench/out/spy   # also py-spy --gil of each server under the crowd
 
 Sessions are headless (bench/stream_client.py: Streamlit's websocket, no browser rendering), so the figure is
 the server's side of a page: from asking for it to the end of its script run, every message received.
@@ -208,8 +209,20 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
+def profile(pids: list[int], folder: Path | None, duration: float, tag: str) -> list[subprocess.Popen]:
+    """py-spy (--gil: the threads holding the GIL, i.e. the scripts' Python work) of each server process for
+    the crowd's duration, as collapsed stacks (`--format raw`, one line per stack with its sample count) under
+    `folder`; [] without a folder."""
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen(["py-spy", "record", "--gil", "--nonblocking", "--format", "raw", "--duration",
+                              str(int(duration)), "-o", str(folder / f"{tag}_{i}.txt"), "--pid", str(pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i, pid in enumerate(pids)]
+
+
 def run(db: Path, *, sessions: int, duration: float, think: float, servers: int, ingest: Path | None,
-        rounds: int, label: str, root: Path = ROOT) -> dict:
+        rounds: int, label: str, root: Path = ROOT, spy: Path | None = None) -> dict:
     """Start the server(s), measure one viewer, then the crowd (with an ingest running when given)."""
     logs = [Path(tempfile.mkdtemp(prefix="bench_conc_")) / "streamlit.log" for _ in range(servers)]
     procs = []
@@ -245,7 +258,10 @@ def run(db: Path, *, sessions: int, duration: float, think: float, servers: int,
             waiter = threading.Thread(target=wait_writer, daemon=True)
             waiter.start()
         t_crowd = time.monotonic()
+        spies = profile(pids, spy, duration, f"{servers}p{'_ingest' if ingest is not None else ''}_{root.name}")
         res = crowd(bases, pages, sessions, duration, think)
+        for p in spies:
+            p.wait(60)
         ingest_s = ingest_out = None
         t_ingest_end = None
         if writer is not None:
@@ -339,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", type=Path, default=None, help="database (default: the 80-branch demo of bench_pages)")
     ap.add_argument("--baseline", help="also serve the pages of this git revision, before each run of this tree "
                                        "(interleaved A/B under the same load; the upload is this tree's ingest)")
+    ap.add_argument("--py-spy", type=Path, default=None, dest="spy",
+                    help="a folder: py-spy --gil of each server process during the crowd (collapsed stacks)")
     args = ap.parse_args(argv)
     from bench_pages import demo_db
 
@@ -356,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.strftime('%H:%M:%S')}] load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}: "
                   f"{label}", flush=True)
             r = run(db, sessions=args.sessions, duration=args.duration, think=args.think, servers=args.servers,
-                    ingest=batch, rounds=args.rounds, label=label, root=root)
+                    ingest=batch, rounds=args.rounds, label=label, root=root, spy=args.spy)
             report(r, args.sessions, args.think, args.servers)
             print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     return 0

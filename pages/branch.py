@@ -30,7 +30,7 @@ TRACE_COLUMNS = {  # trace() columns shown, with their Chinese headers
 }
 
 
-def measure_text(m: pd.Series, self_status: str | None) -> str:
+def measure_text(m: dict, self_status: str | None) -> str:
     """One measure as 'name：actual / required unit（状态）' — readable in a table cell."""
     status = MeasureStatus.label_of(m["status"])
     if m["kind"] == "self_assessed":
@@ -52,9 +52,12 @@ def measure_text(m: pd.Series, self_status: str | None) -> str:
 def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     """The dimension → item table of one branch: completion, pending, measures, evidence, warnings."""
     g = c.guide()
+    by_item: dict[str, list[dict]] = {}  # the measures of each item, in their order (rows as dicts: no per-row Series)
+    for m in measures.to_dict("records"):
+        by_item.setdefault(m["item_id"], []).append(m)
     rows = []
-    for _, it in items.iterrows():
-        ms = measures[measures["item_id"] == it["item_id"]]
+    for it in items.to_dict("records"):
+        ms = by_item.get(it["item_id"], [])
         warning = it.get("flag_message") or ""
         pending = bool(it["pending"])
         rows.append({
@@ -63,7 +66,7 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
             "内容": g.item(it["item_id"]).text,
             "完成率": c.scoring.shown_percent(it["completion"]),
             "未到期": "未到期" if pending else "",
-            "测评情况": "；".join(measure_text(m, it.get("self_status")) for _, m in ms.iterrows()),
+            "测评情况": "；".join(measure_text(m, it.get("self_status")) for m in ms),
             "佐证材料": it.get("evidence") or "",
             "台账佐证": c.scoring.support_label(it.get("linked"), it.get("evidence_rows")),
             "审核": c.scoring.review_state(it.get("review_decision")) if g.item(it["item_id"]).self_assessed else "",
@@ -72,6 +75,7 @@ def item_table(items: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@charts.kept
 def history_chart(h: pd.DataFrame) -> go.Figure:
     """Score (top) and school rank (bottom, 1 at the top) over the quarters, every point labelled."""
     fig = make_subplots(rows=2, cols=1, subplot_titles=("总分", "全校排名"), vertical_spacing=0.16,

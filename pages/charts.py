@@ -1,22 +1,32 @@
-"""Charts of the dashboard pages: the colour scheme and plotly template, and the figure builders (radar, bars,
-heatmap, trend lines with labels that do not collide)."""
+"""Charts of the dashboard pages: the colour scheme and plotly template, the figure builders (radar, bars,
+heatmap, trend lines with labels that do not collide), and the figures kept per content (`kept`), so a later
+visitor of the same data is not built the same figure again."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
+import logging
 import sys
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, ParamSpec
+
+import numpy as np
 
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
+from plotly.basedatatypes import BaseFigure
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # pages run directly (AppTest) have only pages/ on the path
     sys.path.insert(0, str(ROOT))
 
-from pages.common import dim_names, type_ids, type_name  # noqa: E402
+from pages.common import dim_names, guide_key, type_ids, type_name  # noqa: E402
 from pages.tables import fmt_score  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -49,6 +59,9 @@ pio.templates["dangjian"] = go.layout.Template(
         ),
     )
 )
+# every figure starts from the dashboard's template (plotly copies the default template into each new figure):
+# setting it afterwards would copy plotly's large default first. The PDF's charts name their own template.
+pio.templates.default = "dangjian"
 # Streamlit's plotly bundle carries only the English locale, so the Chinese one goes in the config itself
 # (plotly's `locales` option): the toolbar's tooltips and the double-click hint read in Chinese.
 ZH_CN = {"dictionary": {
@@ -65,24 +78,154 @@ PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "se
                  "locale": "zh-CN", "locales": {"zh-CN": ZH_CN}}
 
 
+# ---- kept figures ----------------------------------------------------------------------------------
+log = logging.getLogger("dangjian.pages")
+P = ParamSpec("P")
+FIGURES_KEPT = 256
+"""Figures kept in this server process, least recently shown dropped first (most are a few KB; the overview's
+heat map at 1,000 branches a few hundred)."""
+
+
+class KeptFigure:
+    """A built figure as every later visitor gets it: plotly's dict of it (Figure.to_dict: arrays as typed
+    arrays, the template in), taken once and never changed afterwards. `show` hands it to Streamlit without a
+    copy; there is nothing to change it with, so a page that needs another look asks its builder for it."""
+
+    __slots__ = ("_spec",)
+
+    def __init__(self, fig: go.Figure) -> None:
+        self._spec = fig.to_dict()
+
+    def json(self) -> str:
+        """The figure as Streamlit sends it (plotly's JSON of the kept dict)."""
+        return pio.to_json(self._spec, validate=False)
+
+
+class _KeptSpec(BaseFigure):
+    """What `show` hands st.plotly_chart for a kept figure. Streamlit asks a plotly figure for nothing but
+    `to_dict()` (plotly.tools.return_figure_from_figure_or_data), then encodes and hashes that dict; this one
+    answers with the kept dict itself, so a view costs no deep copy and no validation of the figure. It reads
+    the dict only (tests/test_charts_kept.py shows a kept figure twice and compares it with what it was); it is
+    never a whole plotly figure (plotly's __init__ is not run)."""
+
+    def __init__(self, kept: KeptFigure) -> None:  # noqa: D107 - no super().__init__: nothing of it is used
+        self._kept_spec = kept._spec
+
+    def to_dict(self) -> dict:
+        return self._kept_spec
+
+
+_kept: OrderedDict[tuple, KeptFigure] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def kept(builder: Callable[P, go.Figure | KeptFigure]) -> Callable[P, KeptFigure]:
+    """Decorate a figure builder so it builds each figure once: the result is kept per content of the arguments
+    (frames and series by their values, index, columns and types; lists, dicts and scalars by value), the
+    guide (it names the axes) and the builder's code, and a call with equal arguments gets the kept figure
+    (a KeptFigure, for `show`). New data means new arguments, so it is built again; nothing is keyed on
+    an object's identity (cached frames reach a page as copies). Thread-safe; two visitors asking for a new
+    figure at the same moment may both build it. An argument that has no content key (an unknown type) makes the
+    figure be built every time, never wrongly shared. Iterators among the arguments are read into lists first.
+    A builder may call another kept builder and return its figure as it is."""
+    code = builder.__code__
+    who = (code.co_filename, builder.__qualname__, hashlib.blake2b(code.co_code, digest_size=8).hexdigest())
+
+    @functools.wraps(builder)
+    def keeping(*args: P.args, **kwargs: P.kwargs) -> KeptFigure:
+        args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)  # type: ignore[assignment]
+        kwargs = {k: list(v) if isinstance(v, Iterator) else v for k, v in kwargs.items()}  # type: ignore[assignment]
+        try:
+            key = (*who, guide_key(), content_key((args, sorted(kwargs.items()))))
+        except TypeError as e:
+            log.debug("figure %s built without keeping: %s", builder.__qualname__, e)
+            return _as_kept(builder(*args, **kwargs))
+        with _kept_lock:
+            fig = _kept.get(key)
+            if fig is not None:
+                _kept.move_to_end(key)
+                return fig
+        fig = _as_kept(builder(*args, **kwargs))
+        with _kept_lock:
+            fig = _kept.setdefault(key, fig)  # a figure kept meanwhile by another visitor is the same figure
+            _kept.move_to_end(key)
+            while len(_kept) > FIGURES_KEPT:
+                _kept.popitem(last=False)
+        return fig
+
+    return keeping
+
+
+def _as_kept(fig: go.Figure | KeptFigure) -> KeptFigure:
+    return fig if isinstance(fig, KeptFigure) else KeptFigure(fig)
+
+
+def content_key(value: Any) -> str:
+    """A digest of what `value` holds (see `kept`); TypeError for a type it does not know."""
+    h = hashlib.blake2b(digest_size=16)
+    _feed(h, value)
+    return h.hexdigest()
+
+
+def _feed(h: Any, v: Any) -> None:
+    if v is None or isinstance(v, (bool, int, float, str, np.generic)):
+        h.update(f"{type(v).__name__}:{v!r}\x1f".encode())
+    elif isinstance(v, (list, tuple)):
+        h.update(f"{type(v).__name__}[{len(v)}\x1f".encode())
+        for x in v:
+            _feed(h, x)
+    elif isinstance(v, dict):
+        h.update(f"dict[{len(v)}\x1f".encode())
+        for k, x in v.items():
+            _feed(h, k)
+            _feed(h, x)
+    elif isinstance(v, (pd.DataFrame, pd.Series)):
+        columns = list(v.items()) if isinstance(v, pd.DataFrame) else [(v.name, v)]
+        h.update(f"{type(v).__name__}{v.shape}{[(k, c.dtype) for k, c in columns]!r}{v.index.dtype}\x1f".encode())
+        _feed_values(h, v.index)
+        for _, column in columns:
+            _feed_values(h, column)
+    elif isinstance(v, np.ndarray) and v.dtype != object:
+        h.update(f"ndarray{v.shape}{v.dtype}\x1f".encode())
+        h.update(np.ascontiguousarray(v).tobytes())
+    elif v is pd.NA or v is pd.NaT:
+        h.update(f"{v!r}\x1f".encode())
+    else:
+        raise TypeError(f"no content key for {type(v).__name__}")
+
+
+def _feed_values(h: Any, values: pd.Index | pd.Series) -> None:
+    """A column's (or an index's) values: numbers and times as their bytes, anything else by the repr of its
+    Python values (distinct values have distinct reprs: 'nan' the text is not nan the number)."""
+    if isinstance(values, pd.RangeIndex):
+        h.update(f"range({values.start},{values.stop},{values.step})\x1f".encode())
+    elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufcmM":
+        h.update(np.ascontiguousarray(values.to_numpy()).tobytes())
+    else:
+        h.update(repr(values.tolist()).encode())
+    h.update(b"\x1e")
+
+
 # ---- figures ---------------------------------------------------------------------------------------
-def show(fig: go.Figure, key: str | None = None, selectable: bool = False) -> list[int]:
-    """Render a plotly figure with the dashboard template, full width; with `selectable`, a click on a point
-    or bar reruns the page and the indices of the selected points are returned (else [])."""
-    fig.update_layout(template="dangjian")
+def show(fig: go.Figure | KeptFigure, key: str | None = None, selectable: bool = False) -> list[int]:
+    """Render a figure (built with the dashboard template, the default) full width; with `selectable`, a click
+    on a point or bar reruns the page and the indices of the selected points are returned (else []). A kept
+    figure goes to Streamlit as it is kept (never changed)."""
+    spec = _KeptSpec(fig) if isinstance(fig, KeptFigure) else fig
     if not selectable:
-        st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
+        st.plotly_chart(spec, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key)
         return []
-    event = st.plotly_chart(fig, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key, on_select="rerun",
+    event = st.plotly_chart(spec, width="stretch", theme=None, config=PLOTLY_CONFIG, key=key, on_select="rerun",
                             selection_mode="points")
     return list(((event or {}).get("selection") or {}).get("point_indices") or [])
 
 
-def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -> go.Figure:
+@kept
+def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0, big: bool = False) -> go.Figure:
     """A 7-axis radar. Each series: {name, values (7), color, dash?, fill?, hover? (7 extra hover lines)}.
 
     The `labelled` series (index, None for none) has its values written under the axis names, so the
-    chart reads without hovering and no number sits on top of a line.
+    chart reads without hovering and no number sits on top of a line. `big`: the meeting screen's larger type.
     """
     axes = dim_names()
     if labelled is not None and 0 <= labelled < len(series):
@@ -114,6 +257,9 @@ def radar(series: Sequence[dict], height: int = 420, labelled: int | None = 0) -
                              tickfont=dict(size=14, color=INK)),
         ),
     )
+    if big:
+        fig.update_layout(font=dict(size=20), polar=dict(angularaxis=dict(tickfont=dict(size=22))),
+                          legend=dict(font=dict(size=20)))
     return fig
 
 
@@ -123,10 +269,11 @@ def unique_labels(names: pd.Series, codes: pd.Series) -> list[str]:
     return list(names.where(~names.duplicated(keep=False), names + "（" + codes + "）"))
 
 
+@kept
 def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | None = None,
          color: str | Sequence[str] = RED, hover: Sequence[str] | None = None, height: int | None = None,
          xmax: float | None = 100, xtitle: str = "", inside: bool = False,
-         track: float | None = None, labels_above: bool = False) -> go.Figure:
+         track: float | None = None, labels_above: bool = False, xticks: bool = True, big: bool = False) -> go.Figure:
     """Horizontal bars, first label on top, each bar labelled with its value (readable without hover).
 
     inside=True writes the label inside the bar end (for long labels on bars that are near full length).
@@ -135,6 +282,8 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
     labels_above=True writes each row's label above its bar instead of beside it, so bars and their value
     labels get the chart's whole width (long item texts on a 390 px phone); the value label then goes inside
     the bar where it fits, else after it.
+    xticks=False leaves the value axis without numbers (the bars carry their own); `big`: the meeting screen's
+    larger type (labels and values).
     """
     labels, values = list(labels), list(values)
     text = list(text) if text is not None else [fmt_score(v) for v in values]
@@ -154,6 +303,8 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
     top = xmax or max(values or [1]) * 1.15
     fig.update_xaxes(range=[0, top * 1.02], title_text=xtitle,
                      tickvals=[0, 20, 40, 60, 80, 100] if top >= 100 else None)
+    if not xticks:
+        fig.update_xaxes(showticklabels=False)
     fig.update_layout(height=height or max(260, 34 * len(labels) + 60), showlegend=False, bargap=0.3,
                       margin=dict(l=10, r=40, t=20, b=30),
                       uniformtext=dict(minsize=12, mode="show"))  # labels inside short bars stay readable
@@ -166,6 +317,9 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
             fig.add_annotation(x=0, xref="x", xanchor="left", y=label, yref="y", yanchor="bottom",
                                yshift=row * 0.25 + 1, text=label, showarrow=False, align="left",
                                font=dict(size=13, color=INK))
+    if big:
+        fig.update_traces(insidetextfont=dict(size=22, color="white"))
+        fig.update_yaxes(tickfont=dict(size=22))
     return fig
 
 
@@ -175,6 +329,7 @@ def short_text(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[:chars - 1] + "…"
 
 
+@kept
 def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: float = 100,
             hover_name: str = "支部", clickable: bool = False, label_chars: int = 14) -> go.Figure:
     """Rows × columns heat map with the value written in every cell.
@@ -262,6 +417,7 @@ def label_slots(columns: dict[str, Sequence[float]], y_range: Sequence[float] | 
     return out
 
 
+@kept
 def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] | None = None,
           height: int = 380, ytitle: str = "得分", label_last: bool = True, dashes: dict[str, str] | None = None,
           order: Sequence[str] | None = None) -> go.Figure:
@@ -300,8 +456,9 @@ def lines(df: pd.DataFrame, x: str, y: str, group: str, colors: dict[str, str] |
     return fig
 
 
+@kept
 def type_mean_lines(h: pd.DataFrame, metric: str, *, suffix: str, school_first: bool, ytitle: str,
-                    height: int) -> go.Figure:
+                    height: int) -> KeptFigure:
     """The school mean (dashed) and each branch type's mean of `metric` over the quarters (trends, compare).
 
     Lines are named by the type's name plus `suffix`; the school line leads the legend when `school_first`.

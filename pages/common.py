@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import datetime as dt
 import logging
 import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ LAST_GOOD_ENTRIES = 256
 _stale_served = threading.local()  # .flag: this script thread was served a previous data version (run_page)
 
 
-def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
+def _or_last_good(key: tuple, version: int, compute: Callable[[], Any], as_kept: bool = False) -> Any:
     """compute() for data version `version`, with the last result of the same query (`key`, any version) kept
     for the cases where a viewer is better served by the data it had than by waiting:
 
@@ -155,7 +156,9 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
     Kept results are private copies (a page may change what it was given), taken once per query and version; a
     query already computed for the current version is served from here as another copy (copy.deepcopy: a
     frame's copy, about a third of st.cache_data's unpickling of the same frames, and no hashing of the
-    arguments). st.cache_data still computes each query once (and waits for a computation in progress)."""
+    arguments). st.cache_data still computes each query once (and waits for a computation in progress).
+    `as_kept`: a kept result is handed out as it is, not copied; the caller copies what it gives a page (bundle)."""
+    private = (lambda kept: kept) if as_kept else copy.deepcopy
     nested = _in_cached_function()  # inside another cached computation: only the data of `version` will do
     with _last_good_lock:
         have = _last_good.get(key)
@@ -167,19 +170,19 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
         if mine:
             _computing[key] = version  # this thread computes the new version
     if current:  # kept results are never changed in place, so they are copied outside the lock
-        return copy.deepcopy(have[1])
+        return private(have[1])
     if stale and _reads_own_writes():  # an admin sees what they just wrote: wait for the computation
         stale = False
     if stale:  # another thread computes the new version: serve the old one
         _stale_served.flag = True
-        return copy.deepcopy(have[1])
+        return private(have[1])
     if not mine:  # nothing to fall back on but the busy case: compute here
         try:
             result = compute()
         except dbmod.DatabaseBusy:
             if have is not None and not nested:
                 _stale_served.flag = True
-                return copy.deepcopy(have[1])
+                return private(have[1])
             raise
         _keep(key, version, result)
         return result
@@ -207,7 +210,7 @@ def _or_last_good(key: tuple, version: int, compute: Callable[[], Any]) -> Any:
     done.wait(wait)
     if not done.is_set() or isinstance(outcome.get("error"), dbmod.DatabaseBusy):
         _stale_served.flag = True  # the server is busy: the previous version now, the new one next time
-        return copy.deepcopy(have[1])
+        return private(have[1])
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
@@ -265,20 +268,44 @@ def served_stale() -> bool:
 def scores(fn: str, *args: Any, **kwargs: Any) -> Any:
     """pipelines.scoring.<fn>(*args, **kwargs) on the app's database, cached on (db, data version, guide version);
     "alerts.<fn>" calls pipelines.scoring.alerts.<fn> (the alerts, their counts and evidence, deadline_status)."""
+    return _scores(fn, args, kwargs)
+
+
+def _scores(fn: str, args: tuple, kwargs: dict, as_kept: bool = False) -> Any:
     db, kw, gk = str(db_file()), tuple(sorted(kwargs.items())), guide_key()
     version = dbmod.data_version(db)
     return _or_last_good(("scores", fn, db, gk, tuple(args), kw), version,
-                         lambda: _scoring_call(fn, db, version, gk, tuple(args), kw))
+                         lambda: _scoring_call(fn, db, version, gk, tuple(args), kw), as_kept=as_kept)
 
 
-def bundle(period: str) -> dict[str, pd.DataFrame]:
+class Bundle(Mapping):
+    """The marts of one period as a page gets them: each frame is copied from the kept result when the page
+    first reads it (a page may change what it was given), not all fifteen on every run."""
+
+    def __init__(self, marts: Mapping[str, pd.DataFrame]) -> None:
+        self._marts, self._copies = marts, {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._copies:
+            self._copies[name] = copy.deepcopy(self._marts[name])
+        return self._copies[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._marts)
+
+    def __len__(self) -> int:
+        return len(self._marts)
+
+
+def bundle(period: str) -> Bundle:
     """Every mart of one period from one scoring session (scoring.marts), cached; keys are the scoring
     function names (branch_scores, item_scores, measure_scores, college_scores, item_summary, …) and
-    prev_branch_scores (the calendar quarter before; see previous_scores).
+    prev_branch_scores (the calendar quarter before; see previous_scores). A read-only mapping: each frame a
+    private copy, made when first read.
 
     One session builds the base marts once, so a page needing several frames of a period pays once.
     """
-    return dict(scores("marts", period, previous=True))
+    return Bundle(_scores("marts", (period,), {"previous": True}, as_kept=True))
 
 
 def previous_scores(periods: Sequence[str], period: str,
@@ -314,6 +341,63 @@ def history() -> pd.DataFrame:
     Columns: period, branch_code, branch_name, branch_type, college, d1..d7, overall, rank.
     """
     return scores("score_history")
+
+
+# ---- what pages show from the marts, computed once per data version ---------------------------------------
+def summary(period: str, periods: Sequence[str]) -> Any:
+    """本季度要点 of `period` (pipelines.report.summary.quarter_summary on the cached marts), cached like scores()."""
+    return _derived("summary", period, tuple(periods))
+
+
+def attention(period: str, periods: Sequence[str]) -> Any:
+    """需关注 of `period` (pipelines.scoring.attention.attention on the cached marts and the submission statuses of
+    the quarters before), cached like scores()."""
+    return _derived("attention", period, tuple(periods))
+
+
+def college_bars(period: str) -> tuple[pd.DataFrame, list[str]]:
+    """(briefing.college_bars, briefing.unscored_colleges) of `period`'s college scores, cached like scores()."""
+    return _derived("college_bars", period, ())
+
+
+def trend_colleges(period: str) -> list[str]:
+    """The 二级党组织 趋势分析 draws when none is chosen (attention.trend_default_colleges), cached like scores()."""
+    return _derived("trend_colleges", period, ())
+
+
+def _derive(what: str, period: str, periods: tuple) -> Any:
+    from pipelines.report.summary import quarter_summary
+    from pipelines.scoring import attention as att
+
+    data = bundle(period)
+    if what == "summary":
+        return quarter_summary(period, db_file(), data=data, periods=list(periods))
+    if what == "attention":
+        statuses = [data["submission_status"],
+                    *(scores("submission_status", p) for p in att.earlier_periods(period, periods))]
+        return att.attention(period, db_file(), data=data, periods=periods, statuses=statuses)
+    if what == "college_bars":
+        from pipelines.report import briefing
+
+        return briefing.college_bars(data["college_scores"]), briefing.unscored_colleges(data["college_scores"])
+    if what == "trend_colleges":
+        return att.trend_default_colleges(data["college_scores"])
+    raise ValueError(what)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _derived_call(what: str, db: str, version: int, guide_version: str, today: dt.date, period: str,
+                  periods: tuple) -> Any:
+    return _derive(what, period, periods)  # inside a cached function: the marts of `version` only
+
+
+def _derived(what: str, period: str, periods: tuple) -> Any:
+    """_derive(...) once per (database, data version, guide, day: a quarter's label says 进行中 until it ends),
+    served as scores() serves a query (a private copy; a previous version while a new one is computed)."""
+    db, gk, today = str(db_file()), guide_key(), dt.date.today()
+    version = dbmod.data_version(db)
+    return _or_last_good(("derived", what, db, gk, today, period, periods), version,
+                         lambda: _derived_call(what, db, version, gk, today, period, periods))
 
 
 _prefetched: set[tuple] = set()

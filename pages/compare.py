@@ -23,6 +23,7 @@ ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the
 TABS = ("各考核要点", "分二级党组织", "季度变化")
 
 
+@charts.kept
 def box_chart(bs: pd.DataFrame) -> go.Figure:
     """Per-dimension distribution of both types (box with mean), same colours as everywhere. The boxes are drawn
     from scoring.dimension_spread (quartiles, mean, range as shown), not from every branch's score: at 1,000
@@ -49,6 +50,7 @@ BAR_TEXT = dict(textposition="auto", insidetextanchor="end", insidetextfont=dict
                 outsidetextfont=dict(color=charts.INK, size=12), cliponaxis=False)
 
 
+@charts.kept
 def item_bars(df: pd.DataFrame) -> go.Figure:
     """Per-item completion of both types side by side (largest gap on top), values written on the bars."""
     labels = [c.item_label(i, 14) for i in df["item_id"]]
@@ -65,6 +67,7 @@ def item_bars(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
+@charts.kept
 def college_bars(bs: pd.DataFrame) -> go.Figure:
     """Mean overall score of each type within each 二级党组织."""
     g = bs.groupby(["college", "branch_type"])["overall"].agg(["mean", "count"]).reset_index()

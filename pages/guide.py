@@ -64,6 +64,7 @@ def weight_rows(branch_type: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@charts.kept
 def sunburst(w: pd.DataFrame) -> go.Figure:
     """Dimension → indicator → item, sized by each item's share of the overall score."""
     ids, labels, parents, values = [], [], [], []

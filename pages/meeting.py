@@ -21,7 +21,6 @@ from pages import common as c  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.report import briefing  # noqa: E402
-from pipelines.report.summary import quarter_summary  # noqa: E402
 
 REFRESH_S = 10  # how often the screen looks for new data and moves on to the next view
 ROTATE_S = 20  # seconds per view when rotating
@@ -63,7 +62,7 @@ def _rotate_s() -> int:
 
 
 def summary_view(period: str, data: dict, periods: list[str]) -> None:
-    s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
+    s = c.summary(period, periods)
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("本季度要点", anchor=False)
@@ -85,9 +84,9 @@ def college_view(period: str, data: dict, periods: list[str]) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("二级党组织", anchor=False)
-        bv.college_bars(data["college_scores"], key="mt_colleges", big=True)
+        bv.college_bars(period, key="mt_colleges", big=True)
     with right:
-        bv.attention_block(period, periods, data["branch_scores"], data["submission_status"])
+        bv.attention_block(period, periods)
 
 
 def _movers_md(df, title: str) -> str:

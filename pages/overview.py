@@ -21,7 +21,6 @@ from pages.honours_view import honours_block  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
 from pipelines.report import briefing, quarterly
-from pipelines.report.summary import quarter_summary  # noqa: E402
 
 # Static page style (no user data): less empty space above the title, so 本季度要点 fits a laptop's first screen.
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2rem; }</style>"
@@ -164,7 +163,7 @@ def render() -> None:
 
 def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[str], pbs) -> None:
     """The first screen: 本季度要点 and the grade counts, then 需关注 beside the college bars."""
-    s = quarter_summary(period, c.db_file(), data=data, periods=list(periods))
+    s = c.summary(period, periods)
     left, right = st.columns([3, 1], gap="small")  # the summary wide enough to end above a laptop's fold
     with left:
         summary_section(s)
@@ -178,10 +177,10 @@ def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[s
         copy_summary(s)
     left, right = st.columns([2, 3], gap="large")
     with left:
-        bv.attention_block(period, periods, data["branch_scores"], data["submission_status"])
+        bv.attention_block(period, periods)
     with right:
         st.subheader("二级党组织排名", anchor=False)
-        bv.college_bars(data["college_scores"], key="ov_colleges", period=period)
+        bv.college_bars(period, key="ov_colleges", clickable=True)
 
 
 def figures_section(bs: pd.DataFrame, status: pd.DataFrame, pbs) -> None:

@@ -17,7 +17,6 @@ from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
 from pages.fragments import part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
-from pipelines.scoring.attention import trend_default_colleges  # noqa: E402
 
 MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
 
@@ -26,7 +25,7 @@ MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
 def default_colleges(period: str) -> list[str]:
     """The college lines drawn when none is chosen: the lowest and the largest fallers of `period`
     (pipelines.scoring.attention.trend_default_colleges on its college_scores), so the weakest always appear."""
-    return trend_default_colleges(c.bundle(period)["college_scores"])
+    return c.trend_colleges(period)
 
 
 def metric_name(m: str) -> str:
@@ -34,7 +33,8 @@ def metric_name(m: str) -> str:
     return "总分" if m == "overall" else c.dim_label_map(short=False).get(m, m)
 
 
-def movers_chart(df: pd.DataFrame, up: bool):
+@charts.kept
+def movers_chart(df: pd.DataFrame, up: bool) -> charts.KeptFigure:
     """Biggest movers: bars of the change; under each branch name, the dimension that moved it most.
 
     The dimension sits on the axis, not beside the bar: in a half-width column a long label beside the
@@ -47,11 +47,9 @@ def movers_chart(df: pd.DataFrame, up: bool):
     hover = [f"{plot_text(n)}（{plot_text(col)}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
-    fig = charts.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
+    return charts.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
                  hover=hover, xmax=max(float(values.max()) * 1.25, 1), height=max(260, 56 * len(df) + 70),
-                 xtitle="总分变化（分）")
-    fig.update_xaxes(showticklabels=False)
-    return fig
+                 xtitle="总分变化（分）", xticks=False)
 
 
 def in_progress_filter(h: pd.DataFrame, periods: list[str], container) -> tuple[pd.DataFrame, list[str]]:
