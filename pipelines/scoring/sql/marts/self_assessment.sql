@@ -15,7 +15,12 @@ WITH firsts AS (
     GROUP BY a.submission_id, a.item_id
 ),
 answered AS (
-    SELECT a.submission_id, a.item_id, a.row_no, a.status, a.evidence, a.branch_code, a.period
+    -- answer_fp (stg_self_assessment's fingerprint, the same expression on its trimmed evidence) only where the
+    -- item has a review in a scored quarter: a sha256 of every answer cost about a third of this mart
+    SELECT a.submission_id, a.item_id, a.row_no, a.status, a.evidence, a.branch_code, a.period,
+           CASE WHEN (a.branch_code, a.period, a.item_id) IN (
+                    SELECT branch_code, period, item_id FROM reviews WHERE period IN (SELECT period FROM g_targets))
+                THEN sha256(coalesce(a.status, '') || chr(31) || a.evidence) END AS answer_fp
     FROM firsts f JOIN stg_self_assessment a USING (submission_id, row_no)
 ),
 item_keys AS (
@@ -32,14 +37,6 @@ current_reviews AS (
     -- over every review of every quarter would cost more than the rest of this mart
     SELECT * FROM stg_reviews WHERE period IN (SELECT period FROM g_targets)
 ),
-fingerprints AS (
-    -- answer_fp (a sha256 per answer) only of the answers whose item has a current review: hashing every
-    -- answer of the scored quarters cost about a third of this mart
-    SELECT a.submission_id, a.row_no, a.answer_fp
-    FROM answered r
-    JOIN stg_self_assessment a USING (submission_id, row_no)
-    WHERE (r.branch_code, r.period, r.item_id) IN (SELECT branch_code, period, item_id FROM current_reviews)
-),
 judged AS (
     SELECT r.*, k.item_order, ans.value AS self_value, rv.review_id, r.status = cfg.done_status AS done,
            l.item_order IS NOT NULL AS linked, coalesce(sp.evidence_rows, 0) AS evidence_rows,
@@ -50,9 +47,8 @@ judged AS (
     LEFT JOIN g_answers ans ON ans.status = r.status
     LEFT JOIN linked l ON l.item_order = k.item_order
     LEFT JOIN support sp ON sp.submission_id = r.submission_id AND sp.item_order = k.item_order
-    LEFT JOIN fingerprints fp ON fp.submission_id = r.submission_id AND fp.row_no = r.row_no
     LEFT JOIN current_reviews rv ON rv.branch_code = r.branch_code AND rv.period = r.period
-                            AND rv.item_id = r.item_id AND rv.answer_fp = fp.answer_fp
+                            AND rv.item_id = r.item_id AND rv.answer_fp = r.answer_fp
     LEFT JOIN g_answers dv ON dv.status = rv.decision
 ),
 flagged AS (
