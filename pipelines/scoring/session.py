@@ -105,6 +105,23 @@ def _targets(periods: list[str]) -> pd.DataFrame:
         {"year": "int32", "quarter": "int32"})
 
 
+FLAG_MESSAGES = {
+    "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
+    "blank_status": "未填写自评完成情况，按 0 计分",
+    "no_ledger": "自评为“完成”但台账/统计数据中没有对应佐证，按“{answer}”计分，待核实",
+    "sent_back": "审核已退回补充佐证，按“{answer}”计分，待核实",
+    "unreviewed": "自评为“完成”，本项无台账佐证关联，审核认定前按“{answer}”计分，待核实",
+}
+
+
+def _flag_frame(g: Guide) -> pd.DataFrame:
+    """g_flags: each flag's message with the guide's self_assessment_without_evidence answer named in it (the
+    detail reads join it: a map over every measure row in pandas cost ~0.04 s at 10,000 branches)."""
+    name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
+    return pd.DataFrame({"flag": list(FLAG_MESSAGES),
+                         "flag_message": [m.format(answer=name) for m in FLAG_MESSAGES.values()]})
+
+
 _FRAMES: dict[int, tuple[Guide, dict]] = {}
 
 
@@ -117,7 +134,8 @@ def _frames_for(g: Guide) -> dict:
     if hit is None or hit[0] is not g:
         if len(_FRAMES) > 8:
             _FRAMES.clear()
-        tables = {k: pa.Table.from_pandas(v, preserve_index=False) for k, v in guide_frames(g).items()}
+        frames = {**guide_frames(g), "g_flags": _flag_frame(g)}
+        tables = {k: pa.Table.from_pandas(v, preserve_index=False) for k, v in frames.items()}
         hit = _FRAMES[id(g)] = (g, tables)
     return hit[1]
 
