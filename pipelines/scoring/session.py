@@ -177,8 +177,8 @@ def _reader(con: duckdb.DuckDBPyConnection) -> None:
 def _row_threads(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Run the block on settings().scoring_row_threads DuckDB threads (default 2), then back to scoring_threads:
     for queries that only join, filter, count and sort rows, whose result is the same on any number of threads
-    (no floating-point sum, and read in a total order or as counts). At 10,000 branches they are about a third of
-    marts(); on two cores the second one shortens them by about 40 % (docs/design.md § Scale)."""
+    (no floating-point sum, and read in a total order or as counts). At 10,000 branches they are about a quarter
+    of marts(); on two cores the second one shortens them by about 35–40 % (docs/design.md § Scale)."""
     s = settings()
     if s.scoring_row_threads == s.scoring_threads:
         yield

@@ -11,7 +11,6 @@ from pipelines.scoring.columns import (BRANCH_COLUMNS, CHANGE_COLUMNS, CONTRIBUT
 from pipelines.scoring.session import _df, _keyed, _mart, _only, _row_threads, _session
 
 
-
 # ---- one reader and one shape per mart ---------------------------------------------------------------------
 # Every mart is read by _read (the rows of one period) and shaped by its _SHAPES entry (contract columns first,
 # sorted, helper columns dropped), whether it comes from its own function or from marts(): the same frame
