@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     scoring_row_threads: int = Field(2, ge=1, description="DuckDB threads of the scoring steps that only join, filter, "
                                      "count and sort rows (the evidence rows, the measure and item rows of a "
                                      "quarter): the same result on any number of threads")
+    scoring_row_threads_from: int = Field(4000, ge=0, description="scoring_row_threads only when the chain scores at "
+                                          "least this many submissions (about half as many branches: a quarter and "
+                                          "the one before); below it DuckDB has too few rows to split")
     # Upload limits, side by side. The size of one workbook is the guide's `limits.max_file_mb`
     # (indicator_guide.yaml: the reader applies it to every file, from the CLI or the upload page alike);
     # .streamlit/config.toml `server.maxUploadSize` repeats it rounded up to whole MB, because Streamlit reads

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from pipelines import config, scoring
+from pipelines.scoring import session
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,7 @@ def _small_row_groups(src, dst) -> None:
 
 def _marts(db, period, monkeypatch, row_threads: int) -> dict[str, pd.DataFrame]:
     monkeypatch.setenv("DJ_SCORING_ROW_THREADS", str(row_threads))
+    monkeypatch.setenv("DJ_SCORING_ROW_THREADS_FROM", "0")  # this small school too
     config.settings.cache_clear()
     assert config.settings().scoring_threads == 1 and config.settings().scoring_row_threads == row_threads
     return scoring.marts(period, db, previous=True)
@@ -58,5 +60,6 @@ def test_marts_are_exactly_the_same_on_one_or_more_row_threads(tmp_path, monkeyp
     rows = scoring.evidence_rows(period, one["branch_scores"]["branch_code"].iloc[0], db)
     monkeypatch.setenv("DJ_SCORING_ROW_THREADS", "1")
     config.settings.cache_clear()
+    session._KEPT.clear()  # the evidence rows are kept per content (session._kept): compute them again
     pd.testing.assert_frame_equal(scoring.evidence_rows(period, one["branch_scores"]["branch_code"].iloc[0], db),
                                   rows, check_exact=True)

@@ -175,13 +175,15 @@ def _reader(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def _row_threads(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block on settings().scoring_row_threads DuckDB threads (default 2), then back to scoring_threads:
-    for queries that only join, filter, count and sort rows, whose result is the same on any number of threads
+    """Run the block on settings().scoring_row_threads DuckDB threads (default 2) when the chain scores at least
+    scoring_row_threads_from submissions, then back to scoring_threads: for queries that only join, filter, count
+    and sort rows, whose result is the same on any number of threads
     (no floating-point sum, and read in a total order or as counts). At 10,000 branches they are about a quarter
     of marts(); on two cores the second one shortens them by about 35–40 % (docs/design.md § Scale)."""
     s = settings()
-    if s.scoring_row_threads == s.scoring_threads:
-        yield
+    if s.scoring_row_threads == s.scoring_threads or (
+            con.execute("SELECT count(*) FROM branches").fetchone()[0] < s.scoring_row_threads_from):
+        yield  # a small school: nothing to split, and a second thread only costs CPU (+10 % at 1,000 branches)
         return
     con.execute(f"SET threads = {int(s.scoring_row_threads)}")
     try:
