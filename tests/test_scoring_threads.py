@@ -34,11 +34,16 @@ def _small_row_groups(src, dst) -> None:
     con.close()
 
 
-def _marts(db, period, monkeypatch, row_threads: int) -> dict[str, pd.DataFrame]:
+def _use(monkeypatch, row_threads: int, row_threads_from: int = 0) -> None:
     monkeypatch.setenv("DJ_SCORING_ROW_THREADS", str(row_threads))
-    monkeypatch.setenv("DJ_SCORING_ROW_THREADS_FROM", "0")  # this small school too
+    monkeypatch.setenv("DJ_SCORING_ROW_THREADS_FROM", str(row_threads_from))  # 0: this small school too
     config.settings.cache_clear()
+    session._KEPT.clear()  # results kept per content (session._kept), e.g. the evidence rows: compute them again
     assert config.settings().scoring_threads == 1 and config.settings().scoring_row_threads == row_threads
+
+
+def _marts(db, period, monkeypatch, row_threads: int, row_threads_from: int = 0) -> dict[str, pd.DataFrame]:
+    _use(monkeypatch, row_threads, row_threads_from)
     return scoring.marts(period, db, previous=True)
 
 
@@ -50,16 +55,17 @@ def test_marts_are_exactly_the_same_on_one_or_more_row_threads(tmp_path, monkeyp
         assert con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('raw_ledger')").fetchone()[0] > 2
     period = scoring.latest_period(db)
     one = _marts(db, period, monkeypatch, 1)
-    for _ in range(2):
-        more = _marts(db, period, monkeypatch, 4)
+    # twice on four threads, and once below the size from which they are used (the default: 800 submissions)
+    for more in (_marts(db, period, monkeypatch, 4), _marts(db, period, monkeypatch, 4),
+                 _marts(db, period, monkeypatch, 2, 4000)):
         assert set(more) == set(one)
         for name, frame in one.items():
             pd.testing.assert_frame_equal(more[name], frame, check_exact=True, obj=name)
             assert more[name].equals(frame), name
-    # the rows behind a number too: the evidence rows of every branch, sorted, on the same threads
-    rows = scoring.evidence_rows(period, one["branch_scores"]["branch_code"].iloc[0], db)
-    monkeypatch.setenv("DJ_SCORING_ROW_THREADS", "1")
-    config.settings.cache_clear()
-    session._KEPT.clear()  # the evidence rows are kept per content (session._kept): compute them again
-    pd.testing.assert_frame_equal(scoring.evidence_rows(period, one["branch_scores"]["branch_code"].iloc[0], db),
-                                  rows, check_exact=True)
+    # the rows behind a number too: one branch's evidence rows (built from every branch's, sorted)
+    code = one["branch_scores"]["branch_code"].iloc[0]
+    _use(monkeypatch, 4)
+    rows = scoring.evidence_rows(period, code, db)
+    _use(monkeypatch, 1)
+    pd.testing.assert_frame_equal(scoring.evidence_rows(period, code, db), rows, check_exact=True)
+    assert len(rows)

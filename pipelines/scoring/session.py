@@ -182,7 +182,7 @@ def _row_threads(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     of marts(); on two cores the second one shortens them by about 35–40 % (docs/design.md § Scale)."""
     s = settings()
     if s.scoring_row_threads == s.scoring_threads or (
-            con.execute("SELECT count(*) FROM branches").fetchone()[0] < s.scoring_row_threads_from):
+            con.execute("SELECT count(*) FROM branches").fetchall()[0][0] < s.scoring_row_threads_from):
         yield  # a small school: nothing to split, and a second thread only costs CPU (+10 % at 1,000 branches)
         return
     con.execute(f"SET threads = {int(s.scoring_row_threads)}")
