@@ -628,3 +628,26 @@ def test_half_up_agrees_with_the_score_rule():
     values = pd.Series([88.25, 87.35, 0.05, 12.345])
     assert list(scoring.half_up(values, 1)) == list(scoring.shown(values)) == [88.3, 87.4, 0.1, 12.3]
     assert scoring.half_up(2.5, 0) == 3 and scoring.half_up(12.345, 2) == 12.35
+
+
+def test_a_review_is_found_by_the_fingerprint_of_the_answer_it_judged(demo_db):
+    """self_assessment.sql fingerprints only the answers of reviewed items, with stg_self_assessment's expression:
+    every answer finds exactly the current review the staging view's answer_fp finds, in the quarter scored and
+    in the quarter before it (scored for the change)."""
+    from pipelines.store import review
+
+    period = scoring.latest_period(demo_db)
+    prev = scoring.periods(demo_db)[-2]
+    for p in (period, prev):
+        for code in scoring.branch_scores(p, demo_db)["branch_code"][:3]:
+            answers = scoring.scored_answers(p, code, demo_db)
+            decisions = {a.item_id: ("sent_back", "请补充佐证") if k % 2 else (a.status, "")
+                         for k, a in enumerate(answers.itertuples()) if isinstance(a.status, str)}
+            review.decide_many(code, p, decisions, reviewer="审核员", db=demo_db)
+    with _session(demo_db, [period], "self_assessment") as con:
+        found, wrong = con.execute(
+            "SELECT count(rv.review_id), count(*) FILTER (WHERE s.review_id IS DISTINCT FROM rv.review_id) "
+            "FROM self_assessment s JOIN stg_self_assessment a USING (submission_id, row_no) "
+            "LEFT JOIN stg_reviews rv ON rv.branch_code = a.branch_code AND rv.period = a.period "
+            "AND rv.item_id = a.item_id AND rv.answer_fp = a.answer_fp").fetchone()
+    assert found >= 6 and wrong == 0

@@ -37,8 +37,8 @@ from pipelines.scoring.review import (REVIEW_PROGRESS_COLUMNS, REVIEW_QUEUE_COLU
                                       sent_back, support_label)
 from pipelines.scoring.rounding import (SHOWN_DECIMALS, half_up, percent, shown, shown_change, shown_percent,
                                         shown_share)
-from pipelines.scoring.session import SQL_DIR, guide_frames, latest_period, periods
-from pipelines.scoring.shapes import FLAG_MESSAGES, marts
+from pipelines.scoring.session import FLAG_MESSAGES, SQL_DIR, guide_frames, latest_period, periods
+from pipelines.scoring.shapes import marts
 
 __all__ = [
     # rounding

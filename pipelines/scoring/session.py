@@ -31,6 +31,9 @@ SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
 _CHAIN = ["branches", "evidence", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
           "indicator_scores", "dimension_scores", "rankings", "branch_scores"]
 _VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
+# Chain tables built on settings().scoring_row_threads (see _row_threads): the evidence rows are only joined and
+# filtered, and read as counts or sorted, so their order and the thread count change no result.
+_ROW_STEPS = {"evidence"}
 
 
 # ---- guide as relations ------------------------------------------------------------------------------
@@ -102,6 +105,23 @@ def _targets(periods: list[str]) -> pd.DataFrame:
         {"year": "int32", "quarter": "int32"})
 
 
+FLAG_MESSAGES = {
+    "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
+    "blank_status": "未填写自评完成情况，按 0 计分",
+    "no_ledger": "自评为“完成”但台账/统计数据中没有对应佐证，按“{answer}”计分，待核实",
+    "sent_back": "审核已退回补充佐证，按“{answer}”计分，待核实",
+    "unreviewed": "自评为“完成”，本项无台账佐证关联，审核认定前按“{answer}”计分，待核实",
+}
+
+
+def _flag_frame(g: Guide) -> pd.DataFrame:
+    """g_flags: each flag's message with the guide's self_assessment_without_evidence answer named in it (the
+    detail reads join it: a map over every measure row in pandas cost ~0.04 s at 10,000 branches)."""
+    name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
+    return pd.DataFrame({"flag": list(FLAG_MESSAGES),
+                         "flag_message": [m.format(answer=name) for m in FLAG_MESSAGES.values()]})
+
+
 _FRAMES: dict[int, tuple[Guide, dict]] = {}
 
 
@@ -114,7 +134,8 @@ def _frames_for(g: Guide) -> dict:
     if hit is None or hit[0] is not g:
         if len(_FRAMES) > 8:
             _FRAMES.clear()
-        tables = {k: pa.Table.from_pandas(v, preserve_index=False) for k, v in guide_frames(g).items()}
+        frames = {**guide_frames(g), "g_flags": _flag_frame(g)}
+        tables = {k: pa.Table.from_pandas(v, preserve_index=False) for k, v in frames.items()}
         hit = _FRAMES[id(g)] = (g, tables)
     return hit[1]
 
@@ -141,14 +162,34 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
 
 def _reader(con: duckdb.DuckDBPyConnection) -> None:
     """Make a plain read connection a scoring one: threads, an older file readable, the guide relations, macros."""
-    # DuckDB threads per scoring connection. The marts are small (a quarter is ~10⁵ rows): one thread avoids
-    # scheduling overhead and leaves the other core to concurrent page loads (bench/bench_scoring.py).
+    # DuckDB threads of the steps that add up scores. One: a sum over several threads adds in another order each
+    # run, so a score's last bits would vary from call to call, and a recomputation leaves the other core to the
+    # page loads of viewers (bench/bench_scoring.py). Steps that only move rows use _row_threads.
     con.execute(f"SET threads = {int(settings().scoring_threads)}")
     # Arrow results with large string buffers: what pandas' string columns hold, so no cast per column
     con.execute("SET arrow_large_buffer_size = true")
     dbmod.readable(con)
     _register_guide(con)
     con.execute(_MACROS)
+
+
+@contextmanager
+def _row_threads(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block on settings().scoring_row_threads DuckDB threads (default 2) when the chain scores at least
+    scoring_row_threads_from submissions, then back to scoring_threads: for queries that only join, filter, count
+    and sort rows, whose result is the same on any number of threads
+    (no floating-point sum, and read in a total order or as counts). At 10,000 branches they are about a quarter
+    of marts(); on two cores the second one shortens them by about 35–40 % (docs/design.md § Scale)."""
+    s = settings()
+    if s.scoring_row_threads == s.scoring_threads or (
+            con.execute("SELECT count(*) FROM branches").fetchall()[0][0] < s.scoring_row_threads_from):
+        yield  # a small school: nothing to split, and a second thread only costs CPU (+10 % at 1,000 branches)
+        return
+    con.execute(f"SET threads = {int(s.scoring_row_threads)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(s.scoring_threads)}")
 
 
 def _chain(con: duckdb.DuckDBPyConnection, periods: list[str] | None, upto: str = "branch_scores", *,
@@ -160,7 +201,12 @@ def _chain(con: duckdb.DuckDBPyConnection, periods: list[str] | None, upto: str 
     con.register("g_targets", _arrow(_targets(wanted)))
     for table in _CHAIN:
         kind = "VIEW" if table in _VIEWS and table not in tables else "TABLE"
-        con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
+        sql = f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}"
+        if table in _ROW_STEPS and kind == "TABLE":
+            with _row_threads(con):
+                con.execute(sql)
+        else:
+            con.execute(sql)
         if table == upto:
             break
 

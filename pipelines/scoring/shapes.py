@@ -8,34 +8,19 @@ from pipelines.guide import guide
 from pipelines.guide.period import Period
 from pipelines.scoring.columns import (BRANCH_COLUMNS, CHANGE_COLUMNS, CONTRIBUTION_COLUMNS, DIMENSION_COLUMNS,
                                        ITEM_COLUMNS, MEASURE_COLUMNS)
-from pipelines.scoring.session import _df, _keyed, _mart, _only, _session
-
-FLAG_MESSAGES = {
-    "no_evidence": "自评为“完成”但未填写佐证材料，按“{answer}”计分",
-    "blank_status": "未填写自评完成情况，按 0 计分",
-    "no_ledger": "自评为“完成”但台账/统计数据中没有对应佐证，按“{answer}”计分，待核实",
-    "sent_back": "审核已退回补充佐证，按“{answer}”计分，待核实",
-    "unreviewed": "自评为“完成”，本项无台账佐证关联，审核认定前按“{answer}”计分，待核实",
-}
+from pipelines.scoring.session import _df, _keyed, _mart, _only, _row_threads, _session
 
 
 # ---- one reader and one shape per mart ---------------------------------------------------------------------
 # Every mart is read by _read (the rows of one period) and shaped by its _SHAPES entry (contract columns first,
 # sorted, helper columns dropped), whether it comes from its own function or from marts(): the same frame
 # either way.
-def _flag_messages() -> dict[str, str]:
-    g = guide()
-    name = next(a.name for a in g.self_assessment if a.id == g.self_assessment_without_evidence)
-    return {k: v.format(answer=name) for k, v in FLAG_MESSAGES.items()}
-
-
 def _with_flag_message(df: pd.DataFrame) -> pd.DataFrame:
-    # a dict maps the whole column at once (a lambda per row cost ~0.1 s at 10,000 branches); no flag → missing.
-    # Rows without any message give None in an object column, as a per-row map always gave.
-    messages = df["flag"].map(_flag_messages())
-    if len(messages) and not messages.notna().any():
-        messages = pd.Series([None] * len(messages), index=df.index, dtype=object)
-    return df.assign(flag_message=messages)
+    # flag_message comes joined from g_flags (session._flag_frame), last; no flag → missing. Rows without any
+    # message give None in an object column, as a per-row map always gave.
+    if len(df) and not df["flag_message"].notna().any():
+        df = df.assign(flag_message=pd.Series([None] * len(df), index=df.index, dtype=object))
+    return df
 
 
 def _shape_measures(df: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -110,7 +95,9 @@ _KEYED = {"indicator_scores", "rankings", "branch_scores"}
 def _read(con: duckdb.DuckDBPyConnection, name: str, period: str) -> pd.DataFrame:
     """The unshaped rows of one mart for one period, in a session that has built what it needs."""
     if name in _DETAILS:
-        return _mart(con, _DETAILS[name], {"period": period})
+        # rows joined and sorted by a unique key, nothing summed: the same on any number of threads
+        with _row_threads(con):
+            return _mart(con, _DETAILS[name], {"period": period})
     if name in _KEYED:
         return _df(con, _keyed(name, "WHERE b.period = $p"), {"p": period})
     return _mart(con, name, period=period)

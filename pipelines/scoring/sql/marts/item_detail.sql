@@ -20,8 +20,10 @@ final AS (
            i.weight, i.item_order, i.verified,
            CASE WHEN i.self_assessed THEN a.linked END AS linked,
            CASE WHEN i.self_assessed THEN a.evidence_rows END AS evidence_rows,
-           CASE WHEN i.self_assessed THEN a.decision END AS review_decision
+           CASE WHEN i.self_assessed THEN a.decision END AS review_decision,
+           fm.flag_message  -- the flag's message (g_flags), last
     FROM items i
     LEFT JOIN answers a ON a.submission_id = i.submission_id AND a.item_order = i.item_order
+    LEFT JOIN g_flags fm ON fm.flag = i.flag
 )
 SELECT * FROM final ORDER BY branch_code, item_order

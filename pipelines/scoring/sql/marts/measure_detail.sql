@@ -21,9 +21,10 @@ final AS (
            m.weight, m.flag IS NOT NULL AS flagged, m.flag,
            CASE WHEN g.kind = 'self_assessed' THEN a.self_status END AS self_status,
            CASE WHEN g.kind = 'self_assessed' THEN coalesce(a.evidence, '') END AS evidence,
-           m.measure_order
+           m.measure_order, fm.flag_message  -- the flag's message (g_flags), last
     FROM measures m
     JOIN g_measures g USING (measure_order)
     LEFT JOIN answers a ON a.submission_id = m.submission_id AND a.item_order = m.item_order
+    LEFT JOIN g_flags fm ON fm.flag = m.flag
 )
 SELECT * FROM final ORDER BY branch_code, measure_order
