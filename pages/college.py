@@ -16,6 +16,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import opened  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -95,9 +96,12 @@ def weakest_section(period: str, college: str) -> None:
                           "平均完成率": scoring.shown_percent(items["mean_completion"]),
                           "全校平均": scoring.shown_percent(items["school_mean"]),
                           "与全校相比": scoring.shown_percent(items["gap"]), "参与计算的支部数": items["branches"]})
-    with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", column_config=tables.one_decimal(table, ["与全校相比"]))
-        tables.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
+    box = opened("查看明细与下载", key="co_weakest_table")  # a data grid and two downloads: drawn when opened
+    if box:
+        with box:
+            st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                         column_config=tables.one_decimal(table, ["与全校相比"]))
+            tables.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
 
 
 def alerts_section(period: str, college: str) -> None:
@@ -114,9 +118,13 @@ def alerts_section(period: str, college: str) -> None:
                 {"period": period, "al_college": college})
 
 
-def missing_section(period: str, college: str) -> None:
+def missing_branches(period: str, college: str) -> pd.DataFrame:
     miss = c.scores("missing_contacts", period)
-    mine = miss[miss["college"] == college]
+    return miss[miss["college"] == college]
+
+
+def missing_section(period: str, college: str) -> None:
+    mine = missing_branches(period, college)
     if mine.empty:
         return
     st.subheader("未报送支部", anchor=False)

@@ -13,7 +13,7 @@ from pipelines.store import db as dbmod
 from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401
                                 shows_literally)
 from test_browser import server  # noqa: F401  (the app on a copy of the demo, for the browser test)
-from test_pages import metric, ok, page
+from test_pages import metric, ok, open_box, page
 
 ADMIN = "orgadmin"
 
@@ -188,6 +188,8 @@ def test_college_page_shows_the_college_from_the_url(demo_db):
     assert sorted(ranked["支部编码"]) == sorted(bs.loc[bs["college"] == college, "branch_code"])
     assert ranked["院内排名"].tolist() == sorted(ranked["院内排名"].tolist())
     items = scoring.college_items(p, college, demo_db)
+    assert not [d for d in at.dataframe if "全校平均" in d.value.columns]  # drawn when its expander is opened
+    at = open_box(at, "co_weakest_table")
     weakest = next(d.value for d in at.dataframe if "全校平均" in d.value.columns)
     assert weakest["考核要点"].tolist() == items["item_id"].head(8).tolist()
 
