@@ -21,6 +21,13 @@ Per page:
   switch s             Chromium: a click on the page in the sidebar of an open dashboard until finished
   view KB, × floor     bytes of that new tab as the network saw them (CDP: encoded HTTP responses not served from
                        the cache + websocket frames both ways)
+  browser split        (second table) the new tab's and the switch's own time as Chromium counts it (CDP
+                       Performance.getMetrics: TaskDuration = all main-thread work, of it ScriptDuration (JavaScript),
+                       LayoutDuration and RecalcStyleDuration), the time to the first plotly chart drawn, and the time
+                       each further chart adds ((last drawn - first drawn) / (charts - 1)); medians of --repeat
+  load                 the 1-minute load average while the column was measured (mean of its samples)
+A/B: `--ab TREE` also serves TREE (e.g. a detached worktree of main) from its own server and measures it in the same
+browser run, each round one context for TREE then one for this tree, so both see the same load.
 Targets: tab ≤ 1.5× floor, switch ≤ 0.7 s. Databases are written under bench/out/ (git-ignored).
 """
 from __future__ import annotations
@@ -161,18 +168,52 @@ class Meter:
         self.ws += len(base64.b64decode(data)) if frame["opcode"] == 2 else len(data.encode())
 
 
+SPLIT = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+
+def perf_metrics(response: dict) -> dict[str, float]:
+    """The durations (seconds) of a CDP `Performance.getMetrics` response: {'TaskDuration': …, 'ScriptDuration': …,
+    'LayoutDuration': …, 'RecalcStyleDuration': …}; a metric Chromium did not report is 0."""
+    got = {m["name"]: float(m["value"]) for m in response.get("metrics", [])}
+    return {k: got.get(k, 0.0) for k in SPLIT}
+
+
+def metrics_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What happened between two perf_metrics readings of one page (they are totals since the page opened)."""
+    return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in SPLIT}
+
+
+def chart_times(drawn_at: list[float]) -> tuple[float | None, float | None]:
+    """(seconds to the first chart drawn, seconds each further chart added) from the times at which the 1st, 2nd, …
+    chart was seen drawn."""
+    if not drawn_at:
+        return None, None
+    further = (drawn_at[-1] - drawn_at[0]) / (len(drawn_at) - 1) if len(drawn_at) > 1 else None
+    return drawn_at[0], further
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
 _DRAWN = """() => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
   return [plots.length, plots.filter(p => p.querySelector('.main-svg')).length]; }"""
 
 
-def wait_finished(page, title: str, charts: int, start: float, timeout_s: float = 120) -> float:
+def wait_finished(page, title: str, charts: int, start: float, timeout_s: float = 120,
+                  drawn_at: list[float] | None = None) -> float:
     """Seconds from `start` until the title is shown, no script runs, no skeleton is left and at least `charts`
-    plotly charts are drawn with none still drawing (held for 0.5 s, which is not counted)."""
+    plotly charts are drawn with none still drawing (held for 0.5 s, which is not counted). `drawn_at`, if given,
+    receives the seconds at which the 1st, 2nd, … chart was first seen drawn (polled every 25 ms)."""
+    drawn_at = [] if drawn_at is None else drawn_at
     page.get_by_role("heading", name=title, level=1).first.wait_for(timeout=timeout_s * 1000)
     quiet_since = None
     while time.perf_counter() - start < timeout_s:
         busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count() > 0
         present, drawn = page.evaluate(_DRAWN)
+        now = time.perf_counter() - start
+        while len(drawn_at) < min(drawn, charts):
+            drawn_at.append(now)
         if not busy and drawn >= charts and drawn == present:
             quiet_since = quiet_since or time.perf_counter()
             if time.perf_counter() - quiet_since >= 0.5:
@@ -188,55 +229,87 @@ def _no_error(page, name: str) -> None:
         raise RuntimeError(f"{name}: exception shown in the browser")
 
 
-def new_tab(ctx, url: str, title: str, charts: int) -> tuple[float, int]:
-    """(seconds to finished, bytes) of a new tab opening `url`."""
+def new_tab(ctx, url: str, title: str, charts: int) -> dict:
+    """A new tab opening `url`: {'tab': seconds to finished, 'bytes', 'first': seconds to the first chart drawn,
+    'more': seconds each further chart added, 'load', and the browser's split (perf_metrics) until finished}."""
     page = ctx.new_page()
-    meter = Meter(ctx.new_cdp_session(page))
+    cdp = ctx.new_cdp_session(page)
+    meter = Meter(cdp)
+    cdp.send("Performance.enable")
+    drawn_at: list[float] = []
     t = time.perf_counter()
     page.goto(url)
-    s = wait_finished(page, title, charts, t)
+    s = wait_finished(page, title, charts, t, drawn_at=drawn_at)
+    split = perf_metrics(cdp.send("Performance.getMetrics"))
     _no_error(page, url)
     page.wait_for_timeout(300)  # late frames of the visit (fragment messages, fonts) are part of its weight
     page.close()
-    return s, meter.http + meter.ws
+    first, more = chart_times(drawn_at)
+    return {"tab": s, "bytes": meter.http + meter.ws, "first": first, "more": more, "load": load(),
+            **{f"tab_{k}": v for k, v in split.items()}}
 
 
-def browser_times(base: str, floor_base: str, stats: dict[str, dict], nav_titles: dict[str, str],
-                  repeat: int) -> dict[str, dict[str, float]]:
-    """Medians over `repeat` browser contexts: new tab seconds and bytes of every page and of the floor, and the
-    switch seconds (sidebar click) of every page."""
+def _context_round(browser, base: str, floor_base: str, stats: dict[str, dict], nav_titles: dict[str, str],
+                   runs: dict[str, dict[str, list]]) -> None:
+    """One browser context: every page opened once (priming the cache), then the floor and every page as new tabs,
+    then a sidebar click to every page; each figure appended to runs[page][figure]."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    # prime each origin's static files in the browser cache (the new tab of a returning viewer): every
+    # measured page once, so no page pays for a script chunk (the data grid, a widget) that an earlier
+    # one happened not to load
+    new_tab(ctx, f"{floor_base}/", FLOOR_TITLE, 1)
+    for p, st_ in stats.items():
+        new_tab(ctx, f"{base}/{p}", st_["title"], st_["charts"])
+    for p, url, title, charts in [("floor", f"{floor_base}/", FLOOR_TITLE, 1),
+                                  *[(p, f"{base}/{p}", st_["title"], st_["charts"]) for p, st_ in stats.items()]]:
+        for k, v in new_tab(ctx, url, title, charts).items():
+            runs[p].setdefault(k, []).append(v)
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    page.goto(f"{base}/guide")
+    wait_finished(page, stats["guide"]["title"], stats["guide"]["charts"], time.perf_counter())
+    for p in [*[q for q in stats if q != "guide"], "guide"]:
+        link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=nav_titles[p])
+        before = perf_metrics(cdp.send("Performance.getMetrics"))
+        t = time.perf_counter()
+        link.click()
+        s = wait_finished(page, stats[p]["title"], stats[p]["charts"], t)
+        split = metrics_delta(before, perf_metrics(cdp.send("Performance.getMetrics")))
+        _no_error(page, p)
+        for k, v in {"switch": s, "switch_load": load(), **{f"switch_{k}": v for k, v in split.items()}}.items():
+            runs[p].setdefault(k, []).append(v)
+    ctx.close()
+
+
+def _medians(runs: dict[str, dict[str, list]]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for p, r in runs.items():
+        out[p] = {}
+        for k, v in r.items():
+            v = [x for x in v if x is not None]
+            if v:
+                out[p][k] = statistics.mean(v) if k.endswith("load") or k == "load" else statistics.median(v)
+    return out
+
+
+def browser_times(trees: dict[str, tuple[str, dict[str, dict], dict[str, str]]], floor_base: str,
+                  repeat: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Per tree name ((base url, session stats, nav titles) each): medians over `repeat` rounds of new tab seconds,
+    bytes, chart times and browser split of every page and of the floor, and the switch seconds and split of every
+    page. Each round has one browser context per tree, in turn (an A/B under the same load)."""
     from playwright.sync_api import sync_playwright
 
-    runs: dict[str, dict[str, list[float]]] = {p: {"tab": [], "bytes": [], "switch": []} for p in [*stats, "floor"]}
+    runs = {name: {p: {} for p in [*stats, "floor"]} for name, (_b, stats, _t) in trees.items()}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for _ in range(repeat):
-            ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-            # prime each origin's static files in the browser cache (the new tab of a returning viewer): every
-            # measured page once, so no page pays for a script chunk (the data grid, a widget) that an earlier
-            # one happened not to load
-            new_tab(ctx, f"{floor_base}/", FLOOR_TITLE, 1)
-            for p, st_ in stats.items():
-                new_tab(ctx, f"{base}/{p}", st_["title"], st_["charts"])
-            s, b = new_tab(ctx, f"{floor_base}/", FLOOR_TITLE, 1)
-            runs["floor"]["tab"].append(s)
-            runs["floor"]["bytes"].append(b)
-            for p, st_ in stats.items():
-                s, b = new_tab(ctx, f"{base}/{p}", st_["title"], st_["charts"])
-                runs[p]["tab"].append(s)
-                runs[p]["bytes"].append(b)
-            page = ctx.new_page()
-            page.goto(f"{base}/guide")
-            wait_finished(page, stats["guide"]["title"], stats["guide"]["charts"], time.perf_counter())
-            for p in [*[q for q in stats if q != "guide"], "guide"]:
-                link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=nav_titles[p])
-                t = time.perf_counter()
-                link.click()
-                runs[p]["switch"].append(wait_finished(page, stats[p]["title"], stats[p]["charts"], t))
-                _no_error(page, p)
-            ctx.close()
+        for i in range(repeat):
+            order = list(trees) if i % 2 == 0 else list(trees)[::-1]  # alternate who goes first
+            for name in order:
+                base, stats, titles = trees[name]
+                _context_round(browser, base, floor_base, stats, titles, runs[name])
         browser.close()
-    return {p: {k: statistics.median(v) for k, v in r.items() if v} for p, r in runs.items()}
+    return {name: _medians(r) for name, r in runs.items()}
 
 
 def nav_titles(base: str) -> dict[str, str]:
@@ -266,31 +339,60 @@ def _wait_warm_start(log: Path, proc, timeout_s: float = 300) -> None:
         time.sleep(0.2)
 
 
-def measure_school(db: Path, *, browser: bool, repeat: int, pages: list[str]) -> dict:
-    """AppTest script times, then one `serve.py` server (and the floor's server) for sessions and Chromium."""
-    result: dict = {"script": script_times(db, {p: NAV[p] for p in pages})}
-    tmp = Path(tempfile.mkdtemp(prefix="bench_pages_log_"))
-    proc, base = start_app(db, tmp / "app.log", script="serve.py")
-    fproc, fbase = start_app(db, tmp / "floor.log", script=FLOOR)
+def _serve(db: Path, tmp: Path, name: str, root: Path, pages: list[str], repeat: int, copies: list[Path]):
+    """serve.py of `root` on a private copy of `db` (its folder appended to `copies`), after its warm start:
+    (process, base url, session stats)."""
+    copy = private_copy(db)
+    copies.append(copy.parent)
+    proc, base = start_app(copy, tmp / f"{name}.log", script="serve.py", root=root)
     try:
-        _wait_warm_start(tmp / "app.log", proc)
-        result["session"] = session_stats(base, pages, repeat)
+        _wait_warm_start(tmp / f"{name}.log", proc)
+        return proc, base, session_stats(base, pages, repeat)
+    except BaseException:
+        stop_app(proc)
+        raise
+
+
+def measure_school(db: Path, *, browser: bool, repeat: int, pages: list[str],
+                   ab: Path | None = None) -> dict[str, dict]:
+    """Per tree ('tree' = this one, 'main' = `ab`): AppTest script times (this tree only), then one `serve.py`
+    server per tree and the floor's server for sessions and Chromium (the trees interleaved, browser_times)."""
+    if browser and "guide" not in pages:
+        pages = [*pages, "guide"]  # the page the switches start from
+    trees = {"main": ab, "tree": ROOT} if ab else {"tree": ROOT}
+    results: dict[str, dict] = {name: {} for name in trees}
+    results["tree"]["script"] = script_times(db, {p: NAV[p] for p in pages})
+    tmp = Path(tempfile.mkdtemp(prefix="bench_pages_log_"))
+    procs, copies = [], []
+    try:
+        served = {}
+        for name, root in trees.items():
+            proc, base, stats = _serve(db, tmp, name, root, pages, repeat, copies)
+            procs.append(proc)
+            served[name] = (base, stats)
+            results[name]["session"] = stats
+            results[name]["load"] = {"session": load()}
+        fproc, fbase = start_app(db, tmp / "floor.log", script=FLOOR)
+        procs.append(fproc)
         fs = Session(fbase)
         fs.visit("")
         fv = [fs.visit("") for _ in range(repeat)]
         fs.close()
-        result["session"]["floor"] = {"server_s": statistics.median(v.seconds for v in fv),
-                                      "ws_kb": fv[-1].ws_bytes / 1024, "charts": fv[-1].charts,
-                                      "chart_kb": fv[-1].chart_bytes / 1024,
-                                      "elements": sum(fv[-1].elements.values()), "title": FLOOR_TITLE}
+        floor = {"server_s": statistics.median(v.seconds for v in fv), "ws_kb": fv[-1].ws_bytes / 1024,
+                 "charts": fv[-1].charts, "chart_kb": fv[-1].chart_bytes / 1024,
+                 "elements": sum(fv[-1].elements.values()), "title": FLOOR_TITLE}
+        for name in trees:
+            results[name]["session"]["floor"] = floor
         if browser and Path(CHROMIUM).exists():
-            titles = nav_titles(base)
-            stats = {p: result["session"][p] for p in pages}
-            result["browser"] = browser_times(base, fbase, stats, titles, repeat)
+            arg = {name: (base, {p: stats[p] for p in pages}, nav_titles(base)) for name, (base, stats) in served.items()}
+            for name, r in browser_times(arg, fbase, repeat).items():
+                results[name]["browser"] = r
     finally:
-        stop_app(proc)
-        stop_app(fproc)
-    return result
+        for proc in procs:
+            stop_app(proc)
+        for copy in copies:
+            shutil.rmtree(copy, ignore_errors=True)
+    return results
 
 
 # ---- report ----------------------------------------------------------------------------------------------
@@ -298,11 +400,12 @@ def report(results: dict[str, dict], out=sys.stdout) -> None:
     for school, r in results.items():
         sc, se, br = r.get("script", {}), r.get("session", {}), r.get("browser", {})
         fl = br.get("floor", {})
-        print(f"\n{school}", file=out)
+        print(f"\n{school}  (load during the sessions {_f(r.get('load', {}).get('session'), 0, 1).strip()})", file=out)
         head = (f"{'page':<12}|{'script cold':>12}{'warm':>7} |{'server s':>9}{'ws KB':>8}{'charts':>7}{'chart KB':>9}"
-                f"{'elems':>6} |{'tab s':>7}{'×floor':>7}{'switch s':>9} |{'view KB':>9}{'×floor':>7}")
+                f"{'elems':>6} |{'tab s':>7}{'×floor':>7}{'switch s':>9} |{'view KB':>9}{'×floor':>7} |{'load':>5}")
         print(head + "\n" + "-" * len(head), file=out)
-        for p in [*[q for q in se if q != "floor"], "floor"]:
+        rows = [*[q for q in se if q != "floor"], "floor"]
+        for p in rows:
             a, s, b = sc.get(p, (None, None)), se.get(p, {}), br.get(p, {})
             tab, byt = b.get("tab"), b.get("bytes")
             rt = f"{tab / fl['tab']:>7.2f}" if tab and fl.get("tab") else f"{'—':>7}"
@@ -312,9 +415,22 @@ def report(results: dict[str, dict], out=sys.stdout) -> None:
             sws = f"{sw:>7.2f}{' !' if sw > TARGET_SWITCH_S else '  '}" if sw is not None else f"{'—':>9}"
             print(f"{('floor' if p == 'floor' else label(p)):<12}|{_f(a[0], 12)}{_f(a[1], 7)} |{_f(s.get('server_s'), 9)}"
                   f"{_f(s.get('ws_kb'), 8, 0)}{s.get('charts', 0):>7}{_f(s.get('chart_kb'), 9, 0)}{s.get('elements', 0):>6}"
-                  f" |{_f(tab, 7)}{rt}{mark[1:]}{sws} |{_f(byt and byt / 1024, 9, 0)}{rb}", file=out)
-    print(f"\ntargets: new tab ≤ {TARGET_TAB_RATIO}× the floor, switch ≤ {TARGET_SWITCH_S} s ('!' marks a miss)",
-          file=out)
+                  f" |{_f(tab, 7)}{rt}{mark[1:]}{sws} |{_f(byt and byt / 1024, 9, 0)}{rb} |{_f(b.get('load'), 5, 1)}",
+                  file=out)
+        if not br:
+            continue
+        print("\nbrowser split (s; CDP Performance.getMetrics): new tab until finished | sidebar switch", file=out)
+        head = (f"{'page':<12}|{'1st chart':>10}{'+chart':>7} |{'task':>6}{'script':>7}{'layout':>7}{'style':>6} |"
+                f"{'task':>6}{'script':>7}{'layout':>7}{'style':>6} |{'load':>5}")
+        print(head + "\n" + "-" * len(head), file=out)
+        for p in rows:
+            b = br.get(p, {})
+            tab = "".join(_f(b.get(f"tab_{k}"), w) for k, w in zip(SPLIT, (6, 7, 7, 6)))
+            sw = "".join(_f(b.get(f"switch_{k}"), w) for k, w in zip(SPLIT, (6, 7, 7, 6)))
+            print(f"{('floor' if p == 'floor' else label(p)):<12}|{_f(b.get('first'), 10)}{_f(b.get('more'), 7)} |"
+                  f"{tab} |{sw} |{_f(b.get('switch_load'), 5, 1)}", file=out)
+    print(f"\ntargets: new tab ≤ {TARGET_TAB_RATIO}× the floor, switch ≤ {TARGET_SWITCH_S} s ('!' marks a miss); "
+          "load = 1-minute load average while measured", file=out)
 
 
 def _f(x, w: int, d: int = 2) -> str:
@@ -332,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="visits / browser contexts per page (medians reported)")
     p.add_argument("--pages", default=",".join(NAV), help="url paths, comma-separated ('' = 全校总览)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    p.add_argument("--ab", type=Path, default=None,
+                   help="another tree (a detached worktree of main) measured in the same run, interleaved")
     args = p.parse_args(argv)
     pages = [x.strip() for x in args.pages.split(",")] if args.pages else list(NAV)
 
@@ -344,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, db in schools.items():
         work = private_copy(db)
         print(f"{name}: measuring …", flush=True)
-        results[name] = measure_school(work, browser=not args.no_browser, repeat=args.repeat, pages=pages)
+        for tree, r in measure_school(work, browser=not args.no_browser, repeat=args.repeat, pages=pages,
+                                      ab=args.ab).items():
+            results[f"{name} · {tree}" if args.ab else name] = r
         shutil.rmtree(work.parent, ignore_errors=True)
     report(results)
     if args.json:

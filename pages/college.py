@@ -16,6 +16,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
+from pages.fragments import opened, part  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -95,13 +96,15 @@ def weakest_section(period: str, college: str) -> None:
                           "平均完成率": scoring.shown_percent(items["mean_completion"]),
                           "全校平均": scoring.shown_percent(items["school_mean"]),
                           "与全校相比": scoring.shown_percent(items["gap"]), "参与计算的支部数": items["branches"]})
-    with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", column_config=tables.one_decimal(table, ["与全校相比"]))
-        tables.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
+    box = opened("查看明细与下载", key="co_weakest_table")  # a data grid and two downloads: drawn when opened
+    if box:
+        with box:
+            st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                         column_config=tables.one_decimal(table, ["与全校相比"]))
+            tables.download_buttons(table, f"薄弱考核要点_{college}_{period}", "dl_co_weakest")
 
 
 def alerts_section(period: str, college: str) -> None:
-    st.subheader("预警", anchor=False)
     df = c.scores("alerts.alerts", period)
     mine = df[df["college"] == college]
     if mine.empty:
@@ -114,12 +117,16 @@ def alerts_section(period: str, college: str) -> None:
                 {"period": period, "al_college": college})
 
 
-def missing_section(period: str, college: str) -> None:
+def missing_branches(period: str, college: str) -> pd.DataFrame:
     miss = c.scores("missing_contacts", period)
-    mine = miss[miss["college"] == college]
+    return miss[miss["college"] == college]
+
+
+def missing_section(period: str, college: str) -> None:
+    mine = missing_branches(period, college)
     if mine.empty:
+        st.success(f"{c.period_label(period)} 本单位名册中的支部均已报送。", icon=":material/task_alt:")
         return
-    st.subheader("未报送支部", anchor=False)
     st.dataframe(pd.DataFrame({"支部名称": mine["branch_name"], "支部编码": mine["branch_code"],
                                "书记": mine["secretary_name"].fillna("—"), "联系电话": mine["phone"].fillna("—")}),
                  hide_index=True, placeholder=tables.MISSING, width="stretch", key="co_missing")
@@ -161,10 +168,28 @@ def render() -> None:
     with right:
         branches_section(period, college, data["branch_scores"])
     weakest_section(period, college)
-    alerts_section(period, college)
-    honours_block(period, college)
-    missing_section(period, college)
+    details_section(period, college)
     trend_section(college)
+
+
+DETAILS_KEY = "co_details"
+
+
+@part
+def details_section(period: str, college: str) -> None:
+    """The alerts, the missing branches and the 红榜 in tabs: only the open one is drawn (st.tabs with
+    on_change="rerun", in its own fragment), so the page shows one table here instead of three."""
+    missing = len(missing_branches(period, college))
+    alerts, miss, honours = st.tabs(["预警", f"未报送支部（{missing}）", "红榜"], key=DETAILS_KEY, on_change="rerun")
+    if alerts.open:
+        with alerts:
+            alerts_section(period, college)
+    if miss.open:
+        with miss:
+            missing_section(period, college)
+    if honours.open:
+        with honours:
+            honours_block(period, college)
 
 
 c.require_entrypoint()

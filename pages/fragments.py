@@ -34,3 +34,12 @@ def part(fn: Callable[..., None]) -> Callable[..., None]:
         c.run_page(lambda: fn(*args, **kwargs))
 
     return st.fragment(framed)
+
+
+def opened(label: str, key: str, container: Any = None, **kwargs: Any) -> Any:
+    """An expander whose body is drawn only while it is open (on_change="rerun"): the expander when open, else None.
+    A closed expander's body still costs the browser its elements (a table is a data grid of canvases), so the
+    details below a chart (its table and downloads) are sent when asked for. Inside a fragment (`part`), opening it
+    reruns that part alone; elsewhere, the page."""
+    box = (container or st).expander(label, key=key, on_change="rerun", **kwargs)
+    return box if box.open else None

@@ -16,7 +16,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
-from pages.fragments import part  # noqa: E402
+from pages.fragments import opened, part  # noqa: E402
 from pages.honours_view import honours_block  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines import scoring  # noqa: E402
@@ -340,9 +340,12 @@ def weakest_section(weakest: pd.DataFrame, empty_note: str | None, item: str | N
         "完全完成的支部占比": c.scoring.shown_percent(weakest["full_share"]),
         "参与计算的支部数": weakest["w"].astype(int),
     })
-    with st.expander("查看明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", column_config=tables.one_decimal(table))
-        tables.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
+    box = opened("查看明细与下载", key="ov_weakest_table")  # a data grid and two downloads: drawn when opened
+    if box:
+        with box:
+            st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                         column_config=tables.one_decimal(table))
+            tables.download_buttons(table, f"薄弱考核要点_{period}", "dl_weakest")
 
 
 def missing_section(status: pd.DataFrame, period: str) -> None:

@@ -15,7 +15,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
-from pages.fragments import part  # noqa: E402
+from pages.fragments import opened, part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 
 MOVERS_TAB, BRANCHES_TAB = "进步与退步最大的支部", "支部对比"
@@ -153,10 +153,12 @@ def movers_section(period: str, periods: list[str]) -> tuple[pd.DataFrame, pd.Da
             else:
                 charts.show(movers_chart(df, is_up), key="tr_up" if is_up else "tr_down")
     table = movers_table(up, down)
-    with st.expander("明细与下载"):
-        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
-                     column_config=tables.one_decimal(table, signed=["变化", "该指标的贡献"]))
-        tables.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
+    box = opened("明细与下载", key="tr_movers_table")  # a data grid and two downloads: drawn when opened
+    if box:
+        with box:
+            st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                         column_config=tables.one_decimal(table, signed=["变化", "该指标的贡献"]))
+            tables.download_buttons(table, f"进步退步支部_{period}", "dl_movers")
     return up, down
 
 

@@ -13,7 +13,7 @@ from pipelines.store import db as dbmod
 from test_hostile_names import (BRANCHES, COLLEGE_A, PERIOD, assert_charts_show_text, hostile_db,  # noqa: F401
                                 shows_literally)
 from test_browser import server  # noqa: F401  (the app on a copy of the demo, for the browser test)
-from test_pages import metric, ok, page
+from test_pages import metric, ok, open_box, open_tab, page
 
 ADMIN = "orgadmin"
 
@@ -188,8 +188,36 @@ def test_college_page_shows_the_college_from_the_url(demo_db):
     assert sorted(ranked["支部编码"]) == sorted(bs.loc[bs["college"] == college, "branch_code"])
     assert ranked["院内排名"].tolist() == sorted(ranked["院内排名"].tolist())
     items = scoring.college_items(p, college, demo_db)
+    assert not [d for d in at.dataframe if "全校平均" in d.value.columns]  # drawn when its expander is opened
+    at = open_box(at, "co_weakest_table")
     weakest = next(d.value for d in at.dataframe if "全校平均" in d.value.columns)
     assert weakest["考核要点"].tolist() == items["item_id"].head(8).tolist()
+
+
+def test_college_page_draws_only_the_open_details_tab(demo_db):
+    """预警 opens first with the college's alerts; the missing branches and the 红榜 are drawn when their tab is
+    opened, and the missing tab's label counts them."""
+    p = latest(demo_db)
+    cs = scoring.college_scores(p, demo_db).dropna(subset=["rank"]).sort_values("rank")
+    status = scoring.submission_status(p, demo_db)
+    missing = status[status["status"] == "missing"]
+    college = missing["college"].value_counts().index[0] if len(missing) else cs["college"].iloc[-1]
+    mine = missing[missing["college"] == college]
+    at = ok(page("college", period=p, college=college).run())
+    alerts = al.alerts(p, demo_db)
+    shown = [d.value for d in at.dataframe if "预警规则" in d.value.columns]
+    assert len(shown) == 1 and len(shown[0]) == int((alerts["college"] == college).sum())
+    assert not [d for d in at.dataframe if "联系电话" in d.value.columns]  # the missing branches: not drawn yet
+    at = open_tab(at, f"未报送支部（{len(mine)}）", "co_details")
+    assert not [d for d in at.dataframe if "预警规则" in d.value.columns]
+    if len(mine):
+        table = next(d.value for d in at.dataframe if "联系电话" in d.value.columns)
+        assert sorted(table["支部编码"]) == sorted(mine["branch_code"])
+    else:
+        assert any("均已报送" in s.value for s in at.success)
+    at = open_tab(at, "红榜", "co_details")
+    assert any(h.value.startswith("红榜") for h in at.subheader)
+    assert not [d for d in at.dataframe if "联系电话" in d.value.columns]
 
 
 def test_college_pages_show_hostile_names_as_text(hostile_db):  # noqa: F811

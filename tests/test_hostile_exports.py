@@ -198,12 +198,12 @@ def ledger_item(db: Path, period: str, branch: str) -> str:
 
 def test_finding2_page_downloads_have_no_formula(hostile_db, served_files):
     period = PERIODS[-1]
-    from test_pages import open_tab
+    from test_pages import open_box, open_tab
 
     overview = run_page("overview", period=period)
     for label in [t.label for t in overview.tabs]:  # only the open detail tab is drawn: open each in turn
         open_tab(overview, label)
-    run_page("trends", period=period)
+    open_box(run_page("trends", period=period), "tr_movers_table")  # the movers' table: drawn when opened
     college = scoring.branch_scores(period, hostile_db).set_index("branch_code").loc[code(0), "college"]
     run_page("branch", period=period, college=college, branch=code(0), item=ledger_item(hostile_db, period, code(0)))
     names = [n for n, _ in served_files]

@@ -64,6 +64,13 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def open_box(at: AppTest, key: str) -> AppTest:
+    """`at` (run once) with the expander of `key` opened, run again: its body is drawn only while it is open
+    (pages.fragments.opened)."""
+    at.session_state[key] = True
+    return ok(at.run())
+
+
 def open_tab(at: AppTest, label: str, key: str = "ov_details") -> AppTest:
     """`at` (run once) with the tab whose label starts with `label` opened (the overview's details unless `key`
     names other tabs), run again: only the open tab is drawn (st.tabs with on_change="rerun")."""
@@ -84,16 +91,19 @@ def texts(at: AppTest) -> str:
 
 # ---- smoke ---------------------------------------------------------------------------------------------
 SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (CSV + Excel each))
-    # 10 metrics: 6 figures + 4 grade counts; the weakest items' tab opens first (its bars and table, CSV +
-    # Excel, beside the quarterly report); the ranking and the missing branches are drawn when their tab opens
-    "overview": ("全校总览", 3, 10, 1, 3),
+    # 10 metrics: 6 figures + 4 grade counts; the weakest items' tab opens first (its bars; its table, CSV and
+    # Excel when their expander is opened); the ranking and the missing branches are drawn when their tab opens
+    "overview": ("全校总览", 3, 10, 0, 1),
     "branch": ("支部画像", 2, 5, 1, 2),  # the ledger rows show once an item's row is ticked
     "compare": ("教师与学生支部对比", 3, 3, 2, 2),  # radar, boxes, items: colleges and quarters in their tabs
-    "trends": ("趋势分析", 4, 0, 1, 2),  # school, colleges, risers, fallers: the branches' lines in their tab
+    # school, colleges, risers, fallers: the branches' lines in their tab; the movers' table when opened
+    "trends": ("趋势分析", 4, 0, 0, 0),
     "guide": ("指标指南", 1, 4, 0, 0),
     "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
     "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
-    "college": ("二级党组织画像", 3, 4, 3, 4),  # radar, weakest items, trend; branches, items, alerts
+    # radar, weakest items, trend; branches and alerts (their tab opens first; the items' table and downloads
+    # are drawn when their expander is opened, the missing branches and 红榜 when their tab is)
+    "college": ("二级党组织画像", 3, 4, 2, 2),
     "template": ("填报模板", 0, 0, 0, 4),  # two blank templates, a branch's pre-filled workbook, a college's zip
     "review": ("审核", 0, 4, 3, 2),  # signed in: progress, queue, sent back; 整改通知 and 督办清单 (built on click)
 }
@@ -266,6 +276,9 @@ def test_overview_weakest_items_match_item_summary(demo_db):
     ps = scoring.periods(demo_db)
     summary = scoring.item_summary(ps[-1], demo_db)
     at = ok(page("overview").run())
+    assert not [df for df in at.dataframe if "平均完成率" in df.value.columns]  # drawn when its expander opens
+    at = open_box(at, "ov_weakest_table")
+    assert len(at.get("download_button")) == 3  # the report, the table's CSV and Excel
     weakest = [df.value for df in at.dataframe if "平均完成率" in df.value.columns][0]
     first = weakest.iloc[0]
     allrows = summary[summary["branch_type"] == "all"].dropna(subset=["mean_completion"])
@@ -420,6 +433,9 @@ def test_trends_movers_match_scoring_and_branches_can_be_picked(demo_db):
     ps = scoring.periods(demo_db)
     up, down = scoring.movers(ps[-1], 5, demo_db)
     at = ok(page("trends").run())
+    assert not [df for df in at.dataframe if "主要变化的一级指标" in df.value.columns]  # drawn when opened
+    at = open_box(at, "tr_movers_table")
+    assert len(at.get("download_button")) == 2
     table = [df.value for df in at.dataframe if "主要变化的一级指标" in df.value.columns][0]
     assert list(table[table["方向"] == "进步"]["支部编码"]) == list(up["branch_code"])
     assert list(table[table["方向"] == "退步"]["支部编码"]) == list(down["branch_code"])
