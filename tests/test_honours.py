@@ -147,7 +147,7 @@ def test_the_report_has_a_honour_sheet(school):
 def test_the_overview_and_the_college_page_show_the_honour_list(demo_db):
     """红榜 on 全校总览 (its own tab) and on 二级党组织画像, from honours_table through the cached layer."""
     from pipelines import scoring
-    from test_pages import ok, page
+    from test_pages import ok, open_tab, page
 
     period = scoring.latest_period(demo_db)
     at = ok(page("overview", period=period).run())
@@ -159,4 +159,6 @@ def test_the_overview_and_the_college_page_show_the_honour_list(demo_db):
     assert (shown and len(shown[0]) == len(table)) or (table.empty and any("暂无符合条件" in i.value for i in at.info))
     college = scoring.college_scores(period, demo_db).dropna(subset=["rank"])["college"].iloc[0]
     at = ok(page("college", period=period, college=college).run())
+    assert not any(s.value.startswith("红榜") for s in at.subheader)  # drawn when its tab is opened
+    at = open_tab(at, "红榜", key="co_details")
     assert any(s.value.startswith("红榜") for s in at.subheader)
