@@ -14,7 +14,7 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
-from pages.fragments import part  # noqa: E402
+from pages.fragments import opened, part  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.guide.vocab import MeasureKind  # noqa: E402
@@ -160,8 +160,8 @@ def render() -> None:
 
     with st.expander("得分是怎样算出来的", expanded=True, icon=":material/calculate:"):
         method()
-    review = st.expander("自评的佐证、审核与核实率", icon=":material/fact_check:", key="guide_review", on_change="rerun")
-    if review.open:  # drawn when opened: a closed expander's content would be sent all the same
+    review = opened("自评的佐证、审核与核实率", icon=":material/fact_check:", key="guide_review")
+    if review:  # drawn when opened: a closed expander's content would be sent all the same
         with review:
             review_method()
 
@@ -195,9 +195,9 @@ def tree(btype: str, shares: pd.DataFrame) -> None:
                    if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
         if not matches:
             continue
-        box = st.expander(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1,
-                          key=f"guide_dim_{d.id}_{q}", on_change="rerun")
-        if not box.open:
+        box = opened(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1,
+                     key=f"guide_dim_{d.id}_{q}")
+        if box is None:
             shown += len(matches)
             continue
         with box:

@@ -42,8 +42,8 @@ def summary_section(s) -> None:
 def copy_summary(s) -> None:
     """The summary as one paragraph in a code block, for its copy button. The block is drawn only once the
     expander is opened: a code block loads Streamlit's syntax highlighter, 0.5 MB more on a phone's first visit."""
-    box = st.expander("复制本季度要点", icon=":material/content_copy:", key="ov_copy_summary", on_change="rerun")
-    if box.open:
+    box = opened("复制本季度要点", icon=":material/content_copy:", key="ov_copy_summary")
+    if box:
         box.caption("点击右上角的复制按钮，可粘贴到会议材料中。")
         box.code(s.text, language=None, wrap_lines=True)
 
@@ -156,12 +156,12 @@ def render() -> None:
                 icon=":material/event_busy:")
         missing_section(status, period)
         return
-    briefing_section(period, data, periods, pbs)
+    briefing_section(period, periods)
     figures_section(bs, status, pbs)
     details_section(bs, data, status, period)
 
 
-def briefing_section(period: str, data: dict[str, pd.DataFrame], periods: list[str], pbs) -> None:
+def briefing_section(period: str, periods: list[str]) -> None:
     """The first screen: 本季度要点 and the grade counts, then 需关注 beside the college bars."""
     s = c.summary(period, periods)
     left, right = st.columns([3, 1], gap="small")  # the summary wide enough to end above a laptop's fold
