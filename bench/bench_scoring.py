@@ -467,8 +467,8 @@ def run(branches: int, quarters: int, db: Path | None = None, repeat: int = 3, o
 
         w = out.write
         w(f"\n评分基准测试 scoring benchmark — {branches} branches × {quarters} quarters ({ps[0]}–{last}), "
-          f"DuckDB threads: {settings().scoring_threads} for the steps that add up scores, "
-          f"{settings().scoring_row_threads} for those that only join and sort rows\n")
+          f"DuckDB threads: {settings().scoring_threads}, {settings().scoring_large_threads} from "
+          f"{settings().scoring_large_from} submissions in one chain\n")
         w("rows: " + ", ".join(f"{k}={v:,}" for k, v in rows.items()) + "\n")
         w(f"synthesis {t_synth:.2f} s; reading the staging tables into pandas {t_load:.2f} s; agreement asserted on "
           f"{n1} + {nh} branch rows; best of {repeat} interleaved runs (history {hist_repeat}); wall s (CPU s)\n")

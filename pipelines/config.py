@@ -40,15 +40,14 @@ class Settings(BaseSettings):
     demo_branches: int = Field(80, ge=2, description="Branches of the demo school built when no database exists")
     demo_quarters: int = Field(6, ge=1, description="Quarters of the demo school, ending with the latest completed one")
     lock_timeout_s: float = Field(10.0, description="How long a writer waits for a busy database before giving up")
-    scoring_threads: int = Field(1, ge=1, description="DuckDB threads of the scoring steps that add up scores (the chain "
-                                 "of marts); more than 1 adds in another order each run, so the last bits of a score "
-                                 "vary between runs (never a shown figure); 1 leaves a core to the viewers")
-    scoring_row_threads: int = Field(2, ge=1, description="DuckDB threads of the scoring steps that only join, filter, "
-                                     "count and sort rows (the evidence rows, the measure and item rows of a "
-                                     "quarter): the same result on any number of threads")
-    scoring_row_threads_from: int = Field(4000, ge=0, description="scoring_row_threads only when the chain scores at "
-                                          "least this many submissions (about half as many branches: a quarter and "
-                                          "the one before); below it DuckDB has too few rows to split")
+    scoring_threads: int = Field(1, ge=1, description="DuckDB threads of a scoring run (the chain of marts) of a "
+                                 "school below scoring_large_from; 1 leaves a core to the viewers")
+    scoring_large_threads: int = Field(2, ge=1, description="DuckDB threads of a scoring run whose chain scores at "
+                                       "least scoring_large_from submissions; sums are exact, so every result is "
+                                       "the same on any number of threads")
+    scoring_large_from: int = Field(4000, ge=0, description="scoring_large_threads from this many submissions in "
+                                    "one chain (about 2,000 branches: a quarter and the one before); below it "
+                                    "DuckDB has too few rows to split and a second thread only costs CPU")
     # Upload limits, side by side. The size of one workbook is the guide's `limits.max_file_mb`
     # (indicator_guide.yaml: the reader applies it to every file, from the CLI or the upload page alike);
     # .streamlit/config.toml `server.maxUploadSize` repeats it rounded up to whole MB, because Streamlit reads

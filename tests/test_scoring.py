@@ -581,6 +581,11 @@ def test_score_key_rounds_half_up_without_float_noise(db):
     assert got == (900, 899, 900, 99.2, 99.2)
     assert [scoring.shown(x) for x in (89.95, 89.9499, 89.95 - 1e-12, 87.25, -0.25)] == [90.0, 89.9, 90.0, 87.3, -0.2]
     assert scoring.shown(pd.Series([87.25, None])).iloc[0] == 87.3
+    # negative numbers (a change, a dimension's contribution) too: the SQL macro and its Python twin agree
+    values = [-4.26, -4.25, -4.24, -0.05, -0.04, -89.95, -2.5 - 1e-12, 0.0]
+    with _session(db, []) as con:
+        in_sql = [con.execute("SELECT shown(?)", [v]).fetchone()[0] for v in values]
+    assert in_sql == [scoring.shown(v) for v in values] == [-4.3, -4.2, -4.2, 0.0, 0.0, -89.9, -2.5, 0.0]
 
 
 def test_college_change_compares_the_same_branches(db):

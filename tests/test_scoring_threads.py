@@ -1,17 +1,20 @@
-"""Scoring results do not depend on DuckDB's thread count where the scoring uses more than one thread.
+"""Scores are the same bits whatever DuckDB does with the rows: on any number of threads, and whatever else the
+chain scores beside a quarter (alone, with the quarter before, as part of the whole history).
 
-The steps that only join, filter, count and sort rows (the evidence rows, the measure and item rows of a quarter)
-run on `scoring_row_threads`; the steps that add up scores stay on `scoring_threads` (default 1), because a sum
-over several threads adds in another order each run. A synthetic school (the scoring bench's) is copied into a
-file with small row groups (2,048 rows), so DuckDB really splits these scans between threads at this size.
+Every score, share and mean the marts add up goes through the exact-sum macros (session._EXACT_MACROS: DECIMAL sums,
+a standard deviation over sorted values), so the order in which hash aggregates and threads hand the rows on does
+not reach a result. A synthetic school (the scoring bench's) is copied into a file with small row groups (2,048
+rows), so DuckDB really splits these scans between threads at this size.
 """
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 
 from pipelines import config, scoring
 from pipelines.scoring import session
@@ -34,38 +37,110 @@ def _small_row_groups(src, dst) -> None:
     con.close()
 
 
-def _use(monkeypatch, row_threads: int, row_threads_from: int = 0) -> None:
-    monkeypatch.setenv("DJ_SCORING_ROW_THREADS", str(row_threads))
-    monkeypatch.setenv("DJ_SCORING_ROW_THREADS_FROM", str(row_threads_from))  # 0: this small school too
-    config.settings.cache_clear()
-    session._KEPT.clear()  # results kept per content (session._kept), e.g. the evidence rows: compute them again
-    assert config.settings().scoring_threads == 1 and config.settings().scoring_row_threads == row_threads
-
-
-def _marts(db, period, monkeypatch, row_threads: int, row_threads_from: int = 0) -> dict[str, pd.DataFrame]:
-    _use(monkeypatch, row_threads, row_threads_from)
-    return scoring.marts(period, db, previous=True)
-
-
-def test_marts_are_exactly_the_same_on_one_or_more_row_threads(tmp_path, monkeypatch):
-    _synthesise(tmp_path / "school.duckdb", branches=400, quarters=2)
-    db = tmp_path / "small_row_groups.duckdb"
-    _small_row_groups(tmp_path / "school.duckdb", db)
+@pytest.fixture(scope="module")
+def school(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("threads")
+    _synthesise(tmp / "school.duckdb", branches=400, quarters=3)
+    db = tmp / "small_row_groups.duckdb"
+    _small_row_groups(tmp / "school.duckdb", db)
     with duckdb.connect(str(db), read_only=True) as con:  # several row groups: a parallel scan has work to split
         assert con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('raw_ledger')").fetchone()[0] > 2
-    period = scoring.latest_period(db)
-    one = _marts(db, period, monkeypatch, 1)
-    # twice on four threads, and once below the size from which they are used (the default: 800 submissions)
-    for more in (_marts(db, period, monkeypatch, 4), _marts(db, period, monkeypatch, 4),
-                 _marts(db, period, monkeypatch, 2, 4000)):
+    return db
+
+
+def _use(monkeypatch, large_threads: int, large_from: int = 0) -> None:
+    monkeypatch.setenv("DJ_SCORING_LARGE_THREADS", str(large_threads))
+    monkeypatch.setenv("DJ_SCORING_LARGE_FROM", str(large_from))  # 0: this small school counts as large
+    config.settings.cache_clear()
+    session._KEPT.clear()  # results kept per content (session._kept), e.g. the evidence rows: compute them again
+    assert config.settings().scoring_threads == 1 and config.settings().scoring_large_threads == large_threads
+
+
+def _threads_used(db, monkeypatch) -> int:
+    with session._session(db, [scoring.latest_period(db)], "branches") as con:
+        return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True, obj=what)
+    assert a.equals(b), what
+
+
+def test_a_large_chain_runs_on_more_threads_a_small_one_on_one(school, monkeypatch):
+    _use(monkeypatch, 3, 0)
+    assert _threads_used(school, monkeypatch) == 3
+    _use(monkeypatch, 3, 100_000)  # the default size is 4,000 submissions: this school is small
+    assert _threads_used(school, monkeypatch) == 1
+
+
+def test_marts_are_exactly_the_same_on_one_or_more_threads(school, monkeypatch):
+    period = scoring.latest_period(school)
+    _use(monkeypatch, 1)
+    one = scoring.marts(period, school, previous=True)
+    assert set(one) >= {"branch_scores", "college_scores", "type_comparison", "item_summary", "score_change"}
+    for threads in (4, 4, 2):
+        _use(monkeypatch, threads)
+        more = scoring.marts(period, school, previous=True)
         assert set(more) == set(one)
         for name, frame in one.items():
-            pd.testing.assert_frame_equal(more[name], frame, check_exact=True, obj=name)
-            assert more[name].equals(frame), name
-    # the rows behind a number too: one branch's evidence rows (built from every branch's, sorted)
-    code = one["branch_scores"]["branch_code"].iloc[0]
+            _same(more[name], frame, f"{name} on {threads} threads")
+    # the history and a college's and the rows behind a number too
     _use(monkeypatch, 4)
-    rows = scoring.evidence_rows(period, code, db)
+    history, radar = scoring.history(school), scoring.college_radar(period, one["college_scores"]["college"].iloc[0], school)
+    code = one["branch_scores"]["branch_code"].iloc[0]
+    rows = scoring.evidence_rows(period, code, school)
     _use(monkeypatch, 1)
-    pd.testing.assert_frame_equal(scoring.evidence_rows(period, code, db), rows, check_exact=True)
+    _same(scoring.history(school), history, "history")
+    _same(scoring.college_radar(period, one["college_scores"]["college"].iloc[0], school), radar, "college_radar")
+    _same(scoring.evidence_rows(period, code, school), rows, "evidence_rows")
     assert len(rows)
+
+
+def test_a_quarter_scores_the_same_bits_whatever_else_the_chain_scores(school, monkeypatch):
+    """indicator_scores(p) scores p alone, marts(p) with the quarter before, history() every quarter, marts(next)
+    p as the quarter before: before the sums were exact, their last bits differed (the order of a hash aggregate's
+    rows depends on everything the chain holds)."""
+    _use(monkeypatch, 1, 100_000)
+    ps = scoring.periods(school)
+    p, nxt = ps[-2], ps[-1]
+    m = scoring.marts(p, school)
+    _same(scoring.indicator_scores(p, school), m["indicator_scores"], "indicator_scores alone vs in marts")
+    cols = ["branch_code", "overall", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "verified"]
+    in_marts = m["branch_scores"][cols].sort_values("branch_code").reset_index(drop=True)
+    h = scoring.history(school)
+    in_history = h[h["period"] == p][cols].sort_values("branch_code").reset_index(drop=True)
+    _same(in_history, in_marts, "branch scores in history() vs marts()")
+    after = scoring.marts(nxt, school)["branch_scores"]
+    before = after[["branch_code", "prev_overall"]].dropna().merge(in_marts[["branch_code", "overall"]], on="branch_code")
+    assert len(before) > 100
+    assert (before["prev_overall"] == before["overall"]).all(), "the quarter before, scored in the next quarter's chain"
+
+
+def test_every_score_the_marts_add_up_goes_through_the_exact_sums():
+    """A plain sum(), avg() or stddev over scores would make results depend on row order and threads again."""
+    plain = re.compile(r"\b(sum|avg|mean|stddev_pop|stddev_samp|stddev|variance|var_pop|fsum|kahan_sum)\s*\(",
+                       re.IGNORECASE)
+    found = []
+    for sql in sorted((ROOT / "pipelines" / "scoring" / "sql").rglob("*.sql")):
+        for n, line in enumerate(sql.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("--", 1)[0]
+            # the one sum left on purpose: the dimensions' guide weights over a window (DECIMAL, exact)
+            if plain.search(code) and "::DECIMAL(38, 18)) OVER" not in code:
+                found.append(f"{sql.name}:{n}: {line.strip()}")
+    assert not found, "use xsum / xavg / xstddev_pop:\n" + "\n".join(found)
+
+
+def test_the_dimension_named_for_a_change_is_the_first_of_those_tied_as_shown(school, monkeypatch):
+    """score_change names the dimension that added (took away) the most, compared as shown (one decimal, half up):
+    when two dimensions add the same as shown, the first one in the guide's order — never the one that float noise
+    made larger in the 15th digit."""
+    _use(monkeypatch, 1, 100_000)
+    ch = scoring.score_change(scoring.latest_period(school), school)
+    cols = [f"c{k}" for k in range(1, 8)]
+    shown = scoring.shown(ch[cols].stack()).unstack()[cols].to_numpy()
+    ties = 0
+    for row, up, down in zip(shown, ch["up_dimension"], ch["down_dimension"]):
+        best, worst = row.max(), row.min()
+        assert up == 1 + list(row).index(best) and down == 1 + list(row).index(worst)
+        ties += (row == best).sum() > 1 and best != 0
+    assert ties > 5  # the synthetic school has such ties (e.g. +3.3 in two dimensions)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 SHOWN_DECIMALS = 1  # scores are shown, graded and ranked at this precision (dashboard, report, CLI)
-# score_key(x): the score as shown, as an integer (tenths), rounded half up via millionths so float noise
-# from summation order never splits a tie; shown(x): the same as a number. Grades and ranks use these.
+# score_key(x): the score as shown, as an integer (tenths), rounded half up via millionths so float noise never
+# splits a tie; shown(x): the same as a number. Grades and ranks use these, score_change compares contributions
+# (negative too) with it. floor, as Python's // in half_up: DuckDB's // truncates, which rounds −4.26 to −4.2.
 _MACROS = (f"CREATE OR REPLACE TEMP MACRO score_key(x) AS "
-           f"(round(x * 1000000)::BIGINT + {10 ** (6 - SHOWN_DECIMALS) // 2}) // {10 ** (6 - SHOWN_DECIMALS)};"
+           f"floor((round(x * 1000000)::BIGINT + {10 ** (6 - SHOWN_DECIMALS) // 2}) / {10 ** (6 - SHOWN_DECIMALS)})"
+           f"::BIGINT;"
            f"CREATE OR REPLACE TEMP MACRO shown(x) AS score_key(x) / {10 ** SHOWN_DECIMALS}::DOUBLE;")
 
 

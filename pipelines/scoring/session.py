@@ -31,9 +31,18 @@ SQL_DIR = Path(__file__).resolve().parent / "sql" / "marts"
 _CHAIN = ["branches", "evidence", "self_assessment", "self_assessment_detail", "measure_scores", "item_scores",
           "indicator_scores", "dimension_scores", "rankings", "branch_scores"]
 _VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
-# Chain tables built on settings().scoring_row_threads (see _row_threads): the evidence rows are only joined and
-# filtered, and read as counts or sorted, so their order and the thread count change no result.
-_ROW_STEPS = {"evidence"}
+
+# Exact sums: every score, share and mean the marts add up goes through these (a test holds the SQL to it). Each
+# term becomes a DECIMAL with 18 places and the sum is exact, so it does not depend on the order DuckDB's hash
+# aggregates and threads hand the rows on: a quarter's scores are the same bits whatever else the chain scores
+# and on any number of threads. The terms are completions (0–1) times guide weights, scores (0–100) and person-
+# hours (≤ 24 h × 1,000 present × 2,000 rows, the workbook limits): far inside DECIMAL(38, 18).
+_EXACT_MACROS = (
+    "CREATE OR REPLACE TEMP MACRO xsum(x) AS sum(x::DECIMAL(38, 18))::DOUBLE;"
+    "CREATE OR REPLACE TEMP MACRO xavg(x) AS xsum(x) / count(x);"
+    # population standard deviation over the values in ascending order (Welford's steps, as stddev_pop, in one order)
+    "CREATE OR REPLACE TEMP MACRO xstddev_pop(x) AS list_stddev_pop(list(x ORDER BY x));"
+)
 
 
 # ---- guide as relations ------------------------------------------------------------------------------
@@ -162,34 +171,27 @@ def _session(db, periods: list[str] | None, upto: str = "branch_scores", *,
 
 def _reader(con: duckdb.DuckDBPyConnection) -> None:
     """Make a plain read connection a scoring one: threads, an older file readable, the guide relations, macros."""
-    # DuckDB threads of the steps that add up scores. One: a sum over several threads adds in another order each
-    # run, so a score's last bits would vary from call to call, and a recomputation leaves the other core to the
-    # page loads of viewers (bench/bench_scoring.py). Steps that only move rows use _row_threads.
+    # One DuckDB thread for a school's chain (`_threads_for_size` gives a large one more): a recomputation leaves the
+    # other core to the page loads of viewers (bench/bench_scoring.py).
     con.execute(f"SET threads = {int(settings().scoring_threads)}")
     # Arrow results with large string buffers: what pandas' string columns hold, so no cast per column
     con.execute("SET arrow_large_buffer_size = true")
     dbmod.readable(con)
     _register_guide(con)
     con.execute(_MACROS)
+    con.execute(_EXACT_MACROS)
 
 
-@contextmanager
-def _row_threads(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block on settings().scoring_row_threads DuckDB threads (default 2) when the chain scores at least
-    scoring_row_threads_from submissions, then back to scoring_threads: for queries that only join, filter, count
-    and sort rows, whose result is the same on any number of threads
-    (no floating-point sum, and read in a total order or as counts). At 10,000 branches they are about a quarter
-    of marts(); on two cores the second one shortens them by about 35–40 % (docs/design.md § Scale)."""
+def _threads_for_size(con: duckdb.DuckDBPyConnection) -> None:
+    """settings().scoring_large_threads DuckDB threads (default 2) for the rest of the session when the chain scores
+    at least scoring_large_from submissions (a province: at 10,000 branches, one quarter's marts() 2.2 → 1.6 s on
+    two cores, docs/design.md § Scale). The sums are exact (_EXACT_MACROS) and every read is sorted by a unique
+    key, so no result depends on the thread count; a small school stays on scoring_threads (a second thread only
+    cost CPU there, +10 % at 1,000 branches)."""
     s = settings()
-    if s.scoring_row_threads == s.scoring_threads or (
-            con.execute("SELECT count(*) FROM branches").fetchall()[0][0] < s.scoring_row_threads_from):
-        yield  # a small school: nothing to split, and a second thread only costs CPU (+10 % at 1,000 branches)
-        return
-    con.execute(f"SET threads = {int(s.scoring_row_threads)}")
-    try:
-        yield
-    finally:
-        con.execute(f"SET threads = {int(s.scoring_threads)}")
+    if s.scoring_large_threads != s.scoring_threads and (
+            con.execute("SELECT count(*) FROM branches").fetchall()[0][0] >= s.scoring_large_from):
+        con.execute(f"SET threads = {int(s.scoring_large_threads)}")
 
 
 def _chain(con: duckdb.DuckDBPyConnection, periods: list[str] | None, upto: str = "branch_scores", *,
@@ -201,12 +203,9 @@ def _chain(con: duckdb.DuckDBPyConnection, periods: list[str] | None, upto: str 
     con.register("g_targets", _arrow(_targets(wanted)))
     for table in _CHAIN:
         kind = "VIEW" if table in _VIEWS and table not in tables else "TABLE"
-        sql = f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}"
-        if table in _ROW_STEPS and kind == "TABLE":
-            with _row_threads(con):
-                con.execute(sql)
-        else:
-            con.execute(sql)
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {_sql(table)}")
+        if table == "branches":
+            _threads_for_size(con)
         if table == upto:
             break
 

@@ -8,7 +8,7 @@ from pipelines.guide import guide
 from pipelines.guide.period import Period
 from pipelines.scoring.columns import (BRANCH_COLUMNS, CHANGE_COLUMNS, CONTRIBUTION_COLUMNS, DIMENSION_COLUMNS,
                                        ITEM_COLUMNS, MEASURE_COLUMNS)
-from pipelines.scoring.session import _df, _keyed, _mart, _only, _row_threads, _session
+from pipelines.scoring.session import _df, _keyed, _mart, _only, _session
 
 
 # ---- one reader and one shape per mart ---------------------------------------------------------------------
@@ -95,9 +95,7 @@ _KEYED = {"indicator_scores", "rankings", "branch_scores"}
 def _read(con: duckdb.DuckDBPyConnection, name: str, period: str) -> pd.DataFrame:
     """The unshaped rows of one mart for one period, in a session that has built what it needs."""
     if name in _DETAILS:
-        # rows joined and sorted by a unique key, nothing summed: the same on any number of threads
-        with _row_threads(con):
-            return _mart(con, _DETAILS[name], {"period": period})
+        return _mart(con, _DETAILS[name], {"period": period})
     if name in _KEYED:
         return _df(con, _keyed(name, "WHERE b.period = $p"), {"p": period})
     return _mart(con, name, period=period)

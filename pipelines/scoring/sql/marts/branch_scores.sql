@@ -12,7 +12,7 @@ WITH wide AS (
            max(score) FILTER (WHERE dimension_id = 5) AS d5,
            max(score) FILTER (WHERE dimension_id = 6) AS d6,
            max(score) FILTER (WHERE dimension_id = 7) AS d7,
-           sum(weight_share * verified) AS verified,
+           xsum(weight_share * verified) AS verified,
            max(verified) FILTER (WHERE dimension_id = 1) AS v1,
            max(verified) FILTER (WHERE dimension_id = 2) AS v2,
            max(verified) FILTER (WHERE dimension_id = 3) AS v3,

@@ -6,7 +6,7 @@ WITH items AS (
     FROM item_scores i JOIN branches b USING (submission_id)
 ),
 school AS (
-    SELECT period, item_id, avg(completion) AS school_mean, count(*) AS school_branches
+    SELECT period, item_id, xavg(completion) AS school_mean, count(*) AS school_branches
     FROM items
     WHERE NOT pending
     GROUP BY ALL
@@ -14,8 +14,8 @@ school AS (
 college AS (
     SELECT period, item_id,
            count(*) AS branches,
-           avg(CASE WHEN completion >= 1 - 1e-9 THEN 1.0 ELSE 0.0 END) AS full_share,
-           avg(completion) AS mean_completion
+           xavg(CASE WHEN completion >= 1 - 1e-9 THEN 1.0 ELSE 0.0 END) AS full_share,
+           xavg(completion) AS mean_completion
     FROM items
     WHERE NOT pending AND college = $college
     GROUP BY ALL

@@ -6,15 +6,15 @@ WITH scored AS (
     FROM branch_scores s JOIN branches b USING (submission_id)
 ),
 college AS (
-    SELECT period, 'college' AS who, count(*) AS branches, avg(overall) AS overall,
-           avg(d1) AS d1, avg(d2) AS d2, avg(d3) AS d3, avg(d4) AS d4, avg(d5) AS d5, avg(d6) AS d6, avg(d7) AS d7
+    SELECT period, 'college' AS who, count(*) AS branches, xavg(overall) AS overall,
+           xavg(d1) AS d1, xavg(d2) AS d2, xavg(d3) AS d3, xavg(d4) AS d4, xavg(d5) AS d5, xavg(d6) AS d6, xavg(d7) AS d7
     FROM scored
     WHERE college = $college
     GROUP BY period
 ),
 school AS (
-    SELECT period, 'school' AS who, count(*) AS branches, avg(overall) AS overall,
-           avg(d1) AS d1, avg(d2) AS d2, avg(d3) AS d3, avg(d4) AS d4, avg(d5) AS d5, avg(d6) AS d6, avg(d7) AS d7
+    SELECT period, 'school' AS who, count(*) AS branches, xavg(overall) AS overall,
+           xavg(d1) AS d1, xavg(d2) AS d2, xavg(d3) AS d3, xavg(d4) AS d4, xavg(d5) AS d5, xavg(d6) AS d6, xavg(d7) AS d7
     FROM scored
     GROUP BY period
 ),

@@ -12,13 +12,13 @@ per_college AS (
     SELECT r.period, r.college,
            count(DISTINCT r.branch_code) AS branches,
            count(m.submission_id) AS submitted,
-           avg(m.overall) AS overall,
-           avg(m.d1) AS d1, avg(m.d2) AS d2, avg(m.d3) AS d3, avg(m.d4) AS d4,
-           avg(m.d5) AS d5, avg(m.d6) AS d6, avg(m.d7) AS d7,
-           stddev_pop(m.overall) AS overall_std,
+           xavg(m.overall) AS overall,
+           xavg(m.d1) AS d1, xavg(m.d2) AS d2, xavg(m.d3) AS d3, xavg(m.d4) AS d4,
+           xavg(m.d5) AS d5, xavg(m.d6) AS d6, xavg(m.d7) AS d7,
+           xstddev_pop(m.overall) AS overall_std,
            count(m.prev_overall) AS same_branches,
-           avg(m.overall) FILTER (WHERE m.prev_overall IS NOT NULL) AS overall_same,
-           avg(m.prev_overall) AS prev_same
+           xavg(CASE WHEN m.prev_overall IS NOT NULL THEN m.overall END) AS overall_same,
+           xavg(m.prev_overall) AS prev_same
     FROM roster r
     LEFT JOIN branches b ON b.period = r.period AND b.branch_code = r.branch_code
     LEFT JOIN branch_scores m ON m.submission_id = b.submission_id

@@ -8,13 +8,13 @@ WITH indicators AS (
 ),
 dimensions AS (
     SELECT submission_id, dimension_id,
-           sum(weight * score) / sum(weight) AS score,
-           sum(weight * verified) / sum(weight) AS verified
+           xsum(weight * score) / xsum(weight) AS score,
+           xsum(weight * verified) / xsum(weight) AS verified
     FROM indicators
     GROUP BY ALL
 ),
 shares AS (
-    SELECT d.*, g.weight / sum(g.weight) OVER (PARTITION BY d.submission_id) AS weight_share
+    SELECT d.*, g.weight / sum(g.weight::DECIMAL(38, 18)) OVER (PARTITION BY d.submission_id)::DOUBLE AS weight_share
     FROM dimensions d JOIN g_dimensions g USING (dimension_id)
 ),
 final AS (

@@ -5,9 +5,9 @@ WITH items AS (
 ),
 final AS (
     SELECT i.submission_id, i.indicator_id, i.dimension_id,
-           100 * sum(i.weight * i.completion) / sum(i.weight) AS score,
+           100 * xsum(i.weight * i.completion) / xsum(i.weight) AS score,
            count(*) AS items_due,
-           sum(i.weight * i.verified) / sum(i.weight) AS verified
+           xsum(i.weight * i.verified) / xsum(i.weight) AS verified
     FROM items i
     GROUP BY ALL
 )

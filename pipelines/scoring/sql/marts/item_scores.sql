@@ -7,10 +7,10 @@ WITH measures AS (
 ),
 by_item AS (
     SELECT submission_id, item_order,
-           sum(weight * completion) / nullif(sum(weight) FILTER (WHERE completion IS NOT NULL), 0) AS completion,
+           xsum(weight * completion) / nullif(xsum(CASE WHEN completion IS NOT NULL THEN weight END), 0) AS completion,
            bool_and(completion IS NULL) AS pending,
-           sum(weight * verified::DOUBLE) FILTER (WHERE completion IS NOT NULL)
-               / nullif(sum(weight) FILTER (WHERE completion IS NOT NULL), 0) AS verified,
+           xsum(CASE WHEN completion IS NOT NULL THEN weight * verified::DOUBLE END)
+               / nullif(xsum(CASE WHEN completion IS NOT NULL THEN weight END), 0) AS verified,
            max(flag) AS flag  -- flagged when any measure is
     FROM measures
     GROUP BY ALL

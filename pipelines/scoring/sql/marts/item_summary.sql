@@ -8,8 +8,8 @@ summary AS (
     SELECT period, item_id,
            coalesce(branch_type, 'all') AS branch_type,
            count(*) FILTER (WHERE NOT pending) AS branches,
-           avg(CASE WHEN completion >= 1 - 1e-9 THEN 1.0 ELSE 0.0 END) FILTER (WHERE NOT pending) AS full_share,
-           avg(completion) AS mean_completion,
+           xavg(CASE WHEN NOT pending THEN CASE WHEN completion >= 1 - 1e-9 THEN 1.0 ELSE 0.0 END END) AS full_share,
+           xavg(completion) AS mean_completion,
            count(*) FILTER (WHERE pending) AS pending,
            any_value(dimension_id) AS dimension_id,
            any_value(indicator_id) AS indicator_id

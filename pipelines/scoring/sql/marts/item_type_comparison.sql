@@ -8,8 +8,8 @@ WITH items AS (
 ),
 final AS (
     SELECT period, item_id, branch_type,
-           avg(completion) AS mean,
-           stddev_pop(completion) AS std,
+           xavg(completion) AS mean,
+           xstddev_pop(completion) AS std,
            count(*) AS n
     FROM items
     GROUP BY ALL

@@ -45,7 +45,7 @@ ledger_quarter AS (
 ledger_ytd AS (
     SELECT y.target_submission_id AS submission_id, l.activity_type AS activity,
            count(*) AS n,
-           sum(coalesce(l.hours, 0) * coalesce(l.attended, 0)) AS person_hours
+           xsum(coalesce(l.hours, 0) * coalesce(l.attended, 0)) AS person_hours
     FROM ytd_submissions y JOIN ledger l ON l.submission_id = y.submission_id
     GROUP BY ALL
 ),

@@ -3,7 +3,7 @@
 -- decimal, half up), ties share the smallest rank (1, 1, 3). rank_change = previous rank − rank
 -- (positive = moved up). Keyed by submission_id; the previous quarter's row is that of prev_submission_id.
 WITH overall AS (
-    SELECT submission_id, 0 AS dimension_id, 'overall' AS metric, sum(weighted) AS score
+    SELECT submission_id, 0 AS dimension_id, 'overall' AS metric, xsum(weighted) AS score
     FROM dimension_scores
     GROUP BY ALL
 ),

@@ -29,9 +29,10 @@ wide AS (
            coalesce(max(contribution) FILTER (WHERE dimension_id = 5), 0) AS c5,
            coalesce(max(contribution) FILTER (WHERE dimension_id = 6), 0) AS c6,
            coalesce(max(contribution) FILTER (WHERE dimension_id = 7), 0) AS c7,
-           -- ties (e.g. several dimensions unchanged) go to the first dimension, whatever the row order
-           first(dimension_id ORDER BY contribution DESC, dimension_id) AS up_dimension,
-           first(dimension_id ORDER BY contribution, dimension_id) AS down_dimension
+           -- compared as shown (score_key: one decimal, half up, as ranks are), ties (e.g. several dimensions
+           -- unchanged, or +3.3 twice) go to the first dimension, whatever the row order
+           first(dimension_id ORDER BY score_key(contribution) DESC, dimension_id) AS up_dimension,
+           first(dimension_id ORDER BY score_key(contribution), dimension_id) AS down_dimension
     FROM contributions
     GROUP BY ALL
 ),

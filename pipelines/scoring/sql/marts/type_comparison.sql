@@ -7,8 +7,8 @@ WITH scores AS (
 ),
 final AS (
     SELECT s.period, s.dimension_id, g.name, s.branch_type,
-           avg(s.score) AS mean,
-           stddev_pop(s.score) AS std,
+           xavg(s.score) AS mean,
+           xstddev_pop(s.score) AS std,
            count(*) AS n
     FROM scores s JOIN g_dimensions g USING (dimension_id)
     GROUP BY s.period, s.dimension_id, g.name, s.branch_type
