@@ -106,6 +106,12 @@ def test_broken_guide_names_the_key(tmp_path):
     with pytest.raises(GuideError, match=r"dimensions\.2\.weight"):
         load_guide(_broken(tmp_path, missing_weight))
 
+    def huge_weight(raw):  # the marts add weighted scores as DECIMAL(18, 12): a weight is at most MAX_WEIGHT
+        raw["dimensions"][0]["indicators"][0]["items"][0]["weight"] = 5000
+
+    with pytest.raises(GuideError, match=r"dimensions\.0\.indicators\.0\.items\.0\.weight.*1000"):
+        load_guide(_broken(tmp_path, huge_weight))
+
     def hours_without_requirement(raw):
         raw["dimensions"][1]["indicators"][0]["items"][2]["measures"][0].pop("required")
 

@@ -19,6 +19,11 @@ from pipelines.guide.vocab import MeasureKind
 BranchType = Literal["teacher", "student"]  # their names are the guide's branch_types
 
 
+# A weight (of a measure, item, indicator or dimension) is at most this: the marts add weighted scores exactly as
+# DECIMAL(18, 12) terms (scoring/session.py _EXACT_MACROS), which hold up to 10⁶, and a weight × a score of 100 stays
+# far inside. The school's guide uses 1–60.
+MAX_WEIGHT = 1000
+
 class Named(Strict):
     id: str
     name: str
@@ -74,7 +79,7 @@ class Measure(Strict):
     id: str
     kind: MeasureKind
     name: str
-    weight: float = Field(default=1, gt=0)
+    weight: float = Field(default=1, gt=0, le=MAX_WEIGHT)
     activity: str | None = None  # activity type id, for ledger-based kinds
     required: float | None = None  # annual_count: times a year; hours: hours per member per year
     count: str | None = None  # annual_coverage: count field id of covered members
@@ -130,7 +135,7 @@ class Item(Strict):
 
     id: str
     text: str
-    weight: float = Field(default=1, gt=0)
+    weight: float = Field(default=1, gt=0, le=MAX_WEIGHT)
     applies_to: tuple[BranchType, ...] = ("teacher", "student")
     parts: dict[BranchType, str] = Field(default_factory=dict)
     measures: tuple[Measure, ...] = Field(min_length=1)
@@ -149,7 +154,7 @@ class Indicator(Strict):
 
     id: str
     name: str
-    weight: float = Field(default=1, gt=0)
+    weight: float = Field(default=1, gt=0, le=MAX_WEIGHT)
     items: tuple[Item, ...] = Field(min_length=1)
 
 
@@ -159,7 +164,7 @@ class Dimension(Strict):
     id: int = Field(ge=1, le=7)
     name: str
     short: str
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=MAX_WEIGHT)
     indicators: tuple[Indicator, ...] = Field(min_length=1)
 
 

@@ -33,12 +33,14 @@ _CHAIN = ["branches", "evidence", "self_assessment", "self_assessment_detail", "
 _VIEWS = {"self_assessment_detail", "rankings"}  # computed only where read (branch_scores reads overall only)
 
 # Exact sums: every score, share and mean the marts add up goes through these (a test holds the SQL to it). Each
-# term becomes a DECIMAL with 18 places and the sum is exact, so it does not depend on the order DuckDB's hash
+# term becomes a DECIMAL with 12 places and the sum is exact, so it does not depend on the order DuckDB's hash
 # aggregates and threads hand the rows on: a quarter's scores are the same bits whatever else the chain scores
-# and on any number of threads. The terms are completions (0–1) times guide weights, scores (0–100) and person-
-# hours (≤ 24 h × 1,000 present × 2,000 rows, the workbook limits): far inside DECIMAL(38, 18).
+# and on any number of threads. The terms are completions (0–1) and verified shares times guide weights (≤ 1,000,
+# guide/model.py MAX_WEIGHT), scores (0–100) times weights, and person-hours of one ledger row (≤ 24 h × 1,000
+# present, the workbook limits): inside DECIMAL(18, 12)'s 10⁶, which sums as fast as a DOUBLE (DECIMAL(38, 18) took
+# 2.5×). A term is off by at most 5·10⁻¹³; every figure is shown through millionths (rounding.py).
 _EXACT_MACROS = (
-    "CREATE OR REPLACE TEMP MACRO xsum(x) AS sum(x::DECIMAL(38, 18))::DOUBLE;"
+    "CREATE OR REPLACE TEMP MACRO xsum(x) AS sum(x::DECIMAL(18, 12))::DOUBLE;"
     "CREATE OR REPLACE TEMP MACRO xavg(x) AS xsum(x) / count(x);"
     # population standard deviation over the values in ascending order (Welford's steps, as stddev_pop, in one order)
     "CREATE OR REPLACE TEMP MACRO xstddev_pop(x) AS list_stddev_pop(list(x ORDER BY x));"

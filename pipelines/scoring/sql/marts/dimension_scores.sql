@@ -14,7 +14,7 @@ dimensions AS (
     GROUP BY ALL
 ),
 shares AS (
-    SELECT d.*, g.weight / sum(g.weight::DECIMAL(38, 18)) OVER (PARTITION BY d.submission_id)::DOUBLE AS weight_share
+    SELECT d.*, g.weight / sum(g.weight::DECIMAL(18, 12)) OVER (PARTITION BY d.submission_id)::DOUBLE AS weight_share
     FROM dimensions d JOIN g_dimensions g USING (dimension_id)
 ),
 final AS (
