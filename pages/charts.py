@@ -463,9 +463,9 @@ def type_mean_lines(h: pd.DataFrame, metric: str, *, suffix: str, school_first: 
 
     Lines are named by the type's name plus `suffix`; the school line leads the legend when `school_first`.
     """
-    by_type = h.groupby(["period", "branch_type"], as_index=False)[metric].mean()
+    by_type = scoring.group_means(h, ["period", "branch_type"], [metric])
     by_type["group"] = by_type["branch_type"].map(lambda t: f"{type_name(t)}{suffix}")
-    school = h.groupby("period", as_index=False)[metric].mean().assign(group="全校平均")
+    school = scoring.group_means(h, ["period"], [metric]).assign(group="全校平均")
     types = [f"{type_name(t)}{suffix}" for t in type_ids()]
     colors = {f"{type_name(t)}{suffix}": TYPE_COLORS[t] for t in type_ids()} | {"全校平均": SCHOOL_COLOR}
     order = ["全校平均", *types] if school_first else [*types, "全校平均"]

@@ -119,7 +119,7 @@ def college_lines(h: pd.DataFrame, period: str, periods: list[str], metric: str,
     shown = chosen or default_colleges(period if period in periods else periods[-1])
     if not chosen:
         st.caption("默认显示所选季度总分最低和较上季度下降最多的二级党组织；可在上方选择其他二级党组织。")
-    by_college = h[h["college"].isin(shown)].groupby(["period", "college"], as_index=False)[metric].mean()
+    by_college = c.scoring.group_means(h[h["college"].isin(shown)], ["period", "college"], [metric])
     colors = {col: charts.LINE_PALETTE[i % len(charts.LINE_PALETTE)] for i, col in enumerate(shown)}
     charts.show(charts.lines(by_college, "period", metric, "college", colors=colors, ytitle=name, label_last=False,
                    height=400, order=shown), key="tr_colleges")

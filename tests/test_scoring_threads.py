@@ -144,3 +144,31 @@ def test_the_dimension_named_for_a_change_is_the_first_of_those_tied_as_shown(sc
         assert up == 1 + list(row).index(best) and down == 1 + list(row).index(worst)
         ties += (row == best).sum() > 1 and best != 0
     assert ties > 5  # the synthetic school has such ties (e.g. +3.3 in two dimensions)
+
+
+def test_group_means_agree_with_the_marts_means_as_shown(school, monkeypatch):
+    """group_means (the means a page shows: type lines, college lines, the radar's averages) and the marts' own
+    means in SQL (type_comparison, college_scores, college_radar) are the same figures as shown."""
+    _use(monkeypatch, 1, 100_000)
+    p = scoring.latest_period(school)
+    bs = scoring.branch_scores(p, school)
+    by_type = scoring.group_means(bs, ["branch_type"]).set_index("branch_type")
+    tc = scoring.type_comparison(p, school)
+    for t in ("teacher", "student"):
+        assert by_type.loc[t, "n"] == (bs["branch_type"] == t).sum()
+        for _, row in tc.iterrows():
+            assert scoring.shown(by_type.loc[t, f"d{row['dimension_id']}"]) == scoring.shown(row[f"{t}_mean"])
+    cs = scoring.college_scores(p, school).set_index("college")
+    by_college = scoring.group_means(bs, ["college"]).set_index("college")
+    assert list(by_college.index) == sorted(by_college.index) and len(by_college) > 3
+    for col in ("overall", "d1", "d7"):
+        assert (scoring.shown(by_college[col]) == scoring.shown(cs.loc[by_college.index, col])).all(), col
+    school_row = scoring.college_radar(p, cs.index[0], school).set_index("who").loc["school"]
+    everyone = scoring.group_means(bs).iloc[0]
+    assert everyone["n"] == len(bs) == school_row["branches"]
+    assert scoring.shown(everyone["overall"]) == scoring.shown(school_row["overall"])
+    # over every quarter at once, per quarter and type: the same as one quarter's
+    h = scoring.score_history(school)
+    lines = scoring.group_means(h, ["period", "branch_type"], ["overall"])
+    now = lines[lines["period"] == p].set_index("branch_type")["overall"]
+    assert (scoring.shown(now) == scoring.shown(by_type.loc[now.index, "overall"])).all()

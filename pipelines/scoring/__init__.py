@@ -12,7 +12,7 @@ Pages, the report and the CLI call `from pipelines import scoring; scoring.branc
   session   the guide as relations, the read session that builds the chain, periods
   shapes    one reader and one shape per mart; marts() (every mart of a quarter at once)
   branch    per-branch marts and the rows behind a number
-  compare   colleges, items per branch type, branch types side by side
+  compare   colleges, items per branch type, branch types side by side, group means
   history   scores across quarters, change and movers
   college   a college's profile and submission progress
   review    the review (审核) queue, its progress, the sent-back answers, the history of decisions
@@ -29,7 +29,8 @@ from pipelines.scoring.college import (college_items, college_radar, item_shortf
                                        submission_progress)
 from pipelines.scoring.columns import (BRANCH_COLUMNS, CHANGE_COLUMNS, CONTRIBUTION_COLUMNS, DIMENSION_COLUMNS,
                                        ITEM_COLUMNS, MEASURE_COLUMNS, SCORE_HISTORY_COLUMNS)
-from pipelines.scoring.compare import college_scores, dimension_spread, item_summary, item_type_comparison, type_comparison
+from pipelines.scoring.compare import (college_scores, dimension_spread, group_means, item_summary,
+                                       item_type_comparison, type_comparison)
 from pipelines.scoring.history import (branch_history, college_history, history, movers, score_change,
                                        score_history)
 from pipelines.scoring.review import (REVIEW_PROGRESS_COLUMNS, REVIEW_QUEUE_COLUMNS, ReviewBoard, review_board,
@@ -52,7 +53,7 @@ __all__ = [
     "measure_scores", "item_scores", "indicator_scores", "branch_scores", "rankings", "submission_status",
     "has_registry", "trace", "scored_answers", "evidence_rows", "marts",
     # comparisons
-    "college_scores", "item_summary", "type_comparison", "item_type_comparison", "dimension_spread",
+    "college_scores", "item_summary", "type_comparison", "item_type_comparison", "dimension_spread", "group_means",
     # history
     "history", "score_history", "branch_history", "score_change", "movers", "college_history",
     # colleges

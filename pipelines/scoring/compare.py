@@ -1,4 +1,4 @@
-"""Comparisons of one quarter: colleges, items per branch type, and the branch types side by side."""
+"""Comparisons: colleges, items per branch type, the branch types side by side, and the means of any groups."""
 from __future__ import annotations
 
 import pandas as pd
@@ -56,3 +56,30 @@ def dimension_spread(branch_scores: pd.DataFrame, dims: list[str], types: list[s
                    "mean": s.mean()}
             rows.append({"branch_type": t, "dim": dim, "n": len(s), **{k: shown(v) for k, v in raw.items()}})
     return pd.DataFrame(rows, columns=["branch_type", "dim", "n", *SPREAD_STATS])
+
+
+SCORE_COLUMNS = ("overall", "d1", "d2", "d3", "d4", "d5", "d6", "d7")
+
+
+def group_means(scores: pd.DataFrame, by: list[str] | tuple[str, ...] = (),
+                columns: list[str] | tuple[str, ...] = SCORE_COLUMNS) -> pd.DataFrame:
+    """The plain mean of each score column over the branches of each group, from scores the query API returned
+    (branch_scores of a quarter, score_history of every quarter): e.g. by ["period", "branch_type"] for the types'
+    mean lines, ["branch_type"] for one quarter's type means, [] for the school's. One row per group, sorted by
+    `by`, with n (the branches with a score) and each column's mean (a branch without it is left out, as in SQL's
+    avg). Unrounded, like every score the API returns: shown through `shown` (one rule for every mean on a page).
+    Columns not in `scores` are left out."""
+    cols = [c for c in columns if c in scores.columns]
+    by = list(by)
+    frame = scores[by + cols].copy()
+    frame[cols] = frame[cols].apply(pd.to_numeric, errors="coerce")
+    # each group's rows in one order (by branch, when the frame has it), so a mean is the same bits every call
+    if "branch_code" in scores.columns:
+        frame = frame.assign(_b=scores["branch_code"]).sort_values(by + ["_b"], kind="stable").drop(columns="_b")
+    if not by:
+        row = {"n": int(frame[cols[0]].notna().sum()) if cols else len(frame), **frame[cols].mean().to_dict()}
+        return pd.DataFrame([row], columns=["n", *cols])
+    grouped = frame.groupby(by, sort=True, dropna=False)
+    out = grouped[cols].mean()
+    out.insert(0, "n", grouped[cols[0]].count() if cols else grouped.size())
+    return out.reset_index()
