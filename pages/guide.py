@@ -16,6 +16,7 @@ from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages.fragments import opened, part  # noqa: E402
 from pages.text import md_text  # noqa: E402
+from pipelines import scoring  # noqa: E402
 from pipelines.guide import guide  # noqa: E402
 from pipelines.guide.vocab import MeasureKind  # noqa: E402
 
@@ -43,46 +44,30 @@ def requirement_text(m) -> str:
     return "按完成 / 基本完成 / 未完成自评，并填写佐证材料"
 
 
-def weight_rows(branch_type: str) -> pd.DataFrame:
-    """Effective weight of every applicable item in the overall score (shares multiply down the tree)."""
-    g = guide()
-    rows = []
-    dim_total = sum(d.weight for d in g.dimensions)
-    for d in g.dimensions:
-        inds = [i for i in d.indicators if any(it.applies(branch_type) for it in i.items)]
-        ind_total = sum(i.weight for i in inds)
-        for ind in inds:
-            items = [it for it in ind.items if it.applies(branch_type)]
-            item_total = sum(it.weight for it in items)
-            for it in items:
-                rows.append({
-                    "dimension": f"{d.id} {d.short}", "indicator": ind.id, "item": it.id,
-                    "dim_share": d.weight / dim_total, "ind_share": ind.weight / ind_total,
-                    "item_share": it.weight / item_total,
-                    "overall": d.weight / dim_total * ind.weight / ind_total * it.weight / item_total,
-                })
-    return pd.DataFrame(rows)
-
-
 @charts.kept
 def sunburst(w: pd.DataFrame) -> go.Figure:
-    """Dimension → indicator → item, sized by each item's share of the overall score."""
-    ids, labels, parents, values = [], [], [], []
+    """Dimension → indicator → item, sized by each item's share of the overall score (scoring.weight_shares);
+    the percentages written on it are the shown ones (scoring.percent), the sizes the exact shares."""
+    ids, labels, parents, values, shares = [], [], [], [], []
     for dim, dg in w.groupby("dimension", sort=False):
+        # a sector's size is the sum of its children (branchvalues="total" wants no less); its label the share
         ids.append(dim); labels.append(dim); parents.append(""); values.append(dg["overall"].sum())
+        shares.append(dg["dim_share"].iloc[0])
         for ind, ig in dg.groupby("indicator", sort=False):
             ids.append(f"{dim}/{ind}"); labels.append(ind); parents.append(dim); values.append(ig["overall"].sum())
+            shares.append(ig["indicator_overall"].iloc[0])
             for _, r in ig.iterrows():
                 ids.append(f"{dim}/{ind}/{r['item']}"); labels.append(r["item"]); parents.append(f"{dim}/{ind}")
-                values.append(r["overall"])
+                values.append(r["overall"]); shares.append(r["overall"])
     palette = charts.DIMENSION_COLORS
     dims = list(dict.fromkeys(w["dimension"]))
     colors = [palette[dims.index(i.split("/")[0]) % len(palette)] for i in ids]
     fig = go.Figure(go.Sunburst(
-        ids=ids, labels=labels, parents=parents, values=[v * 100 for v in values], branchvalues="total",
+        ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
+        customdata=[[scoring.percent(v, 1), scoring.percent(v, 2)] for v in shares],
         marker=dict(colors=colors, line=dict(color="white", width=1.5)),
-        texttemplate="%{label}<br>%{value:.1f}%", insidetextorientation="horizontal",
-        hovertemplate="%{label}<br>占总分 %{value:.2f}%<extra></extra>",
+        texttemplate="%{label}<br>%{customdata[0]}", insidetextorientation="horizontal",
+        hovertemplate="%{label}<br>占总分 %{customdata[1]}<extra></extra>",
     ))
     fig.update_layout(height=460, margin=dict(l=0, r=0, t=10, b=10))
     return fig
@@ -170,7 +155,7 @@ def render() -> None:
         st.subheader("各考核要点在总分中的占比", anchor=False)
         btype = state.state_widget("radio", "按支部类型查看", c.type_ids(), "gtype", format_func=c.type_name,
                                horizontal=True)
-        w = weight_rows(btype)
+        w = scoring.weight_shares(btype)
         charts.show(sunburst(w), key="guide_sunburst")
         st.caption("占比 = 一级指标权重占比 × 二级指标权重占比 × 考核要点权重占比；只计入适用于该类支部的考核要点。")
     with left:
@@ -189,13 +174,14 @@ def tree(btype: str, shares: pd.DataFrame) -> None:
     q = st.text_input("搜索考核要点", key="guide_q", placeholder="如：党课、谈心谈话、32 学时、1.2.1")
     q = (q or "").strip()
     shown = 0
+    dim_shares = scoring.dimension_shares()
     for d in g.dimensions:
-        dim_share = d.weight / sum(x.weight for x in g.dimensions)
+        dim_share = dim_shares[d.id]
         matches = [(ind, it) for ind in d.indicators for it in ind.items
                    if not q or q in it.id or q in it.text or any(q in m.name for m in it.measures)]
         if not matches:
             continue
-        box = opened(f"{d.id}. {d.name}　占总分 {dim_share:.0%}", expanded=bool(q) or d.id == 1,
+        box = opened(f"{d.id}. {d.name}　占总分 {scoring.percent(dim_share)}", expanded=bool(q) or d.id == 1,
                      key=f"guide_dim_{d.id}_{q}")
         if box is None:
             shown += len(matches)
@@ -221,15 +207,16 @@ def item_card(it, btype: str, shares: pd.DataFrame) -> None:
             f":red-badge[{c.type_name(t)}]" if t == "teacher" else f":orange-badge[{c.type_name(t)}]"
             for t in it.applies_to)
         share = shares["overall"].get(it.id)
-        share_txt = f"　占{c.type_name(btype)}总分 {share:.1%}" if share is not None and pd.notna(share) else ""
+        share_txt = (f"　占{c.type_name(btype)}总分 {scoring.percent(share, 1)}" if share is not None and pd.notna(share)
+                     else "")
         st.markdown(f"**{it.id}**　{applies}{share_txt}")
         st.write(it.text)
         for t, text in it.parts.items():
             st.caption(f"{c.type_name(t)}：{text}")
-        total = sum(m.weight for m in it.measures)
+        shares = scoring.measure_shares(it.id)
         st.markdown("\n".join(
             f"- **{m.name}**　{MeasureKind(m.kind).label}　·　{requirement_text(m)}"
-            + (f"　·　占本要点 {m.weight / total:.0%}" if len(it.measures) > 1 else "")
+            + (f"　·　占本要点 {scoring.percent(shares[m.id])}" if len(it.measures) > 1 else "")
             for m in it.measures))
 
 

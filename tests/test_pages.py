@@ -579,6 +579,18 @@ def test_guide_page_shows_every_item_and_searches(demo_db):
     first = [it.id for ind in g.dimensions[0].indicators for it in ind.items]
     cards = lambda: {m.value.split("**")[1] for m in at.markdown if m.value.startswith("**") and m.value.count("**") >= 2}  # noqa: E731
     assert set(first) <= cards() and not cards() & {it.id for it in g.items if it.id not in first}
+    # the shares shown are the query API's (scoring.weight_shares), rounded by its one rule
+    shares = scoring.weight_shares("teacher").set_index("item")
+    card = next(m.value for m in at.markdown if m.value.startswith(f"**{first[0]}**"))
+    assert f"占教师党支部总分 {scoring.percent(shares.loc[first[0], 'overall'], 1)}" in card
+    assert any(e.label == f"1. {g.dimensions[0].name}　占总分 {scoring.percent(scoring.dimension_shares()[1])}"
+               for e in at.expander)
+    sun = next(json.loads(ch.proto.spec) for ch in at.get("plotly_chart") if '"sunburst"' in ch.proto.spec)["data"][0]
+    by_id = dict(zip(sun["ids"], sun["customdata"]))
+    for item, r in shares.iterrows():
+        assert by_id[f"{r['dimension']}/{r['indicator']}/{item}"] == [scoring.percent(r["overall"], 1),
+                                                                     scoring.percent(r["overall"], 2)]
+    assert sum(1 for i in sun["ids"] if "/" not in i) == len(g.dimensions)
     assert not any(e.label == "自评的佐证、审核与核实率" and e.dataframe for e in at.expander)
     second = g.dimensions[1]
     at.session_state[f"guide_dim_{second.id}_"] = True

@@ -656,3 +656,21 @@ def test_a_review_is_found_by_the_fingerprint_of_the_answer_it_judged(demo_db):
             "LEFT JOIN stg_reviews rv ON rv.branch_code = a.branch_code AND rv.period = a.period "
             "AND rv.item_id = a.item_id AND rv.answer_fp = a.answer_fp").fetchone()
     assert found >= 6 and wrong == 0
+
+
+def test_weight_shares_add_up_and_follow_the_guide():
+    g = guide()
+    dims = scoring.dimension_shares()
+    assert list(dims) == [d.id for d in g.dimensions] and sum(dims.values()) == approx(1)
+    for t in ("teacher", "student"):
+        w = scoring.weight_shares(t)
+        assert list(w["item"]) == [it.id for it in g.items if it.applies(t)]
+        assert w["overall"].sum() == approx(1)
+        for _, per_ind in w.groupby("indicator"):
+            assert per_ind["item_share"].sum() == approx(1)
+            assert per_ind["overall"].sum() == approx(per_ind["indicator_overall"].iloc[0])
+        for dim_id, per_dim in w.groupby("dimension_id"):
+            assert per_dim["overall"].sum() == approx(dims[dim_id])
+    multi = next(it for it in g.items if len(it.measures) > 1)
+    ms = scoring.measure_shares(multi.id)
+    assert list(ms) == [m.id for m in multi.measures] and sum(ms.values()) == approx(1)

@@ -15,6 +15,7 @@ Pages, the report and the CLI call `from pipelines import scoring; scoring.branc
   compare   colleges, items per branch type, branch types side by side, group means
   history   scores across quarters, change and movers
   college   a college's profile and submission progress
+  weights   each dimension's, item's and measure's share of a score
   review    the review (审核) queue, its progress, the sent-back answers, the history of decisions
   cli       `python -m pipelines scores`
 Read-side analytics built on the marts: alerts (预警), honours (表彰), attention (需关注).
@@ -40,6 +41,7 @@ from pipelines.scoring.rounding import (SHOWN_DECIMALS, half_up, percent, shown,
                                         shown_share)
 from pipelines.scoring.session import FLAG_MESSAGES, SQL_DIR, guide_frames, latest_period, periods
 from pipelines.scoring.shapes import marts
+from pipelines.scoring.weights import dimension_shares, measure_shares, weight_shares
 
 __all__ = [
     # rounding
@@ -58,6 +60,8 @@ __all__ = [
     "history", "score_history", "branch_history", "score_change", "movers", "college_history",
     # colleges
     "college_items", "college_radar", "submission_progress", "missing_contacts", "item_shortfalls",
+    # the guide's weights as shares
+    "dimension_shares", "weight_shares", "measure_shares",
     # review (审核)
     "REVIEW_QUEUE_COLUMNS", "REVIEW_PROGRESS_COLUMNS", "ReviewBoard", "review_board", "review_colleges", "review_queue",
     "review_progress", "sent_back", "review_history", "review_state", "support_label",
