@@ -297,7 +297,9 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
     fig.add_trace(go.Bar(
         y=labels, x=values, orientation="h", text=text, textposition="inside" if inside else "outside",
         insidetextanchor="end", insidetextfont=dict(color="white", size=13), cliponaxis=False,
-        marker_color=color, customdata=hover, hovertemplate="%{customdata}<br>%{x:.1f}<extra></extra>",
+        # the value in the hover as on the bar's label: one decimal, half up (fmt_score), not plotly's rounding
+        marker_color=color, customdata=[f"{h}<br>{fmt_score(v)}" for h, v in zip(hover, values)],
+        hovertemplate="%{customdata}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", automargin=True)
     top = xmax or max(values or [1]) * 1.15
@@ -351,7 +353,7 @@ def heatmap(z: pd.DataFrame, height: int | None = None, zmin: float = 0, zmax: f
                       ypad=6, len=1, lenmode="fraction"),
         # the row names for the hover; a clickable map hovers on its markers instead, so it sends none
         customdata=None if clickable else [[r] * len(cols) for r in rows],
-        hovertemplate=None if clickable else hover_name + "：%{customdata}<br>%{x}：%{z:.1f}<extra></extra>",
+        hovertemplate=None if clickable else hover_name + "：%{customdata}<br>%{x}：%{text}<extra></extra>",
         hoverinfo="skip" if clickable else None,
     ))
     if clickable:

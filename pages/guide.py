@@ -115,7 +115,8 @@ def review_method() -> None:
     """Evidence links, review and 核实率, in Chinese, from the guide's own settings."""
     g = guide()
     fallback = next(s.name for s in g.self_assessment if s.id == g.self_assessment_without_evidence)
-    blend = (f"已审核的考核要点按“{g.review.self_share:.0%} × 自评分值 + {1 - g.review.self_share:.0%} × 认定分值”计分"
+    blend = (f"已审核的考核要点按“{scoring.percent(g.review.self_share)} × 自评分值 + "
+             f"{scoring.percent(1 - g.review.self_share)} × 认定分值”计分"
              if g.review.blend else "已审核的考核要点按认定结论计分")
     st.markdown(f"""
 - **台账佐证**：下表中的考核要点，自评“完成”时到台账或统计数据中查找对应记录；找到即“有台账佐证”，按“完成”计分。
@@ -174,7 +175,7 @@ def tree(btype: str, shares: pd.DataFrame) -> None:
     q = st.text_input("搜索考核要点", key="guide_q", placeholder="如：党课、谈心谈话、32 学时、1.2.1")
     q = (q or "").strip()
     shown = 0
-    dim_shares = scoring.dimension_shares()
+    dim_shares, ind_shares = scoring.dimension_shares(), scoring.indicator_shares()
     for d in g.dimensions:
         dim_share = dim_shares[d.id]
         matches = [(ind, it) for ind in d.indicators for it in ind.items
@@ -191,8 +192,7 @@ def tree(btype: str, shares: pd.DataFrame) -> None:
                 items = [it for i2, it in matches if i2.id == ind.id]
                 if not items:
                     continue
-                ind_total = sum(i.weight for i in d.indicators)
-                st.markdown(f"**{ind.id}　{ind.name}**　·　占本一级指标 {ind.weight / ind_total:.0%}")
+                st.markdown(f"**{ind.id}　{ind.name}**　·　占本一级指标 {scoring.percent(ind_shares[ind.id])}")
                 for it in items:
                     shown += 1
                     item_card(it, btype, shares)

@@ -324,7 +324,7 @@ def weakest_section(weakest: pd.DataFrame, empty_note: str | None, item: str | N
                "点击某一项的柱条，可列出未完全完成该项的支部。")
     g = c.guide()
     charts.show(charts.hbar(
-        [c.item_label(i, 16) for i in weakest["item_id"]], weakest["completion"] * 100,
+        [c.item_label(i, 16) for i in weakest["item_id"]], scoring.shown_percent(weakest["completion"]),
         # short enough (≤ 165 px) to sit after any bar too short to hold it on a 390 px phone
         text=[f"平均 {scoring.percent(v)}，全部完成 {scoring.percent(f)}"
               for v, f in zip(weakest["completion"], weakest["full_share"])],

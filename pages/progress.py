@@ -55,7 +55,7 @@ def progress_section(period: str, progress: pd.DataFrame) -> None:
     """Per college: submitted / expected as bars (lowest first) and a table whose rows open the college."""
     colleges = progress[progress["scope"] == "college"].reset_index(drop=True)
     st.subheader("各二级党组织报送进度", anchor=False)
-    charts.show(charts.hbar(list(map(plot_text, colleges["college"])), colleges["share"] * 100, xmax=100,
+    charts.show(charts.hbar(list(map(plot_text, colleges["college"])), c.scoring.shown_percent(colleges["share"]), xmax=100,
                   text=[f"{int(s)}/{int(e)}（{tables.fmt_pct(r)}）" for s, e, r in
                         zip(colleges["submitted"], colleges["expected"], colleges["share"])],
                   hover=list(map(plot_text, colleges["college"])), xtitle="已报送占比（%）"), key="pg_bars")

@@ -42,12 +42,13 @@ def movers_chart(df: pd.DataFrame, up: bool) -> charts.KeptFigure:
     """
     names = [plot_text(n) for n in charts.unique_labels(df["branch_name"], df["branch_code"])]
     labels = [f"{n}<br><span style='font-size:12px;color:{charts.GREY}'>主要变化：{dim} {ct:+.1f}</span>"
-              for n, dim, ct in zip(names, df["main_dimension_name"], df["main_contribution"])]
-    values = df["delta"].abs()
-    hover = [f"{plot_text(n)}（{plot_text(col)}）<br>{p:.1f} → {o:.1f}<br>主要来自“{dim}”"
+              for n, dim, ct in zip(names, df["main_dimension_name"], c.scoring.shown(df["main_contribution"]))]
+    change = c.scoring.shown_change(df["overall"], df["prev_overall"])  # as the two scores are shown
+    values = change.abs()
+    hover = [f"{plot_text(n)}（{plot_text(col)}）<br>{tables.fmt_score(p)} → {tables.fmt_score(o)}<br>主要来自“{dim}”"
              for n, col, p, o, dim in zip(df["branch_name"], df["college"], df["prev_overall"], df["overall"],
                                           df["main_dimension_name"])]
-    return charts.hbar(labels, values, text=[f"{d:+.1f}" for d in c.scoring.shown_change(df["overall"], df["prev_overall"])], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
+    return charts.hbar(labels, values, text=[f"{d:+.1f}" for d in change], color=charts.UP_COLOR if up else charts.DOWN_COLOR,
                  hover=hover, xmax=max(float(values.max()) * 1.25, 1), height=max(260, 56 * len(df) + 70),
                  xtitle="总分变化（分）", xticks=False)
 

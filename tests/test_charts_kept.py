@@ -141,3 +141,20 @@ def test_a_page_reuses_its_figures_and_builds_them_again_after_new_data(thin_db)
     after = ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run())
     assert history_x(after) == ["2025年Q1", "2025年Q2", "2025年Q3"]
     assert set(charts._kept) - set(kept)  # the history was built again for the new data
+
+
+def test_hover_values_follow_the_one_rounding_rule():
+    """A bar's or a heat-map cell's hover shows its value as the label does (one decimal, half up via
+    millionths), never plotly's own rounding of the raw number: 64.45 is 64.5 (64.4499999999999957 in binary)."""
+    values = [64.45, 0.0449, 87.25]
+    def traces(fig):
+        return pio.from_json(fig.json() if isinstance(fig, charts.KeptFigure) else fig.to_json()).data
+
+    bar = traces(charts.hbar(["甲", "乙", "丙"], values, hover=["甲支部", "乙支部", "丙支部"]))[-1]
+    assert "%{x" not in bar.hovertemplate
+    assert list(bar.customdata) == ["甲支部<br>64.5", "乙支部<br>0.0", "丙支部<br>87.3"]
+    assert list(bar.text) == ["64.5", "0.0", "87.3"]
+    z = pd.DataFrame({"学习": [64.45, 70.0]}, index=["甲支部", "乙支部"])
+    hm = traces(charts.heatmap(z, hover_name="支部"))[0]
+    assert "%{z" not in hm.hovertemplate and "%{text}" in hm.hovertemplate
+    assert [list(r) for r in hm.text] == [["64.5"], ["70.0"]]

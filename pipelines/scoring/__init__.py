@@ -41,7 +41,7 @@ from pipelines.scoring.rounding import (SHOWN_DECIMALS, half_up, percent, shown,
                                         shown_share)
 from pipelines.scoring.session import FLAG_MESSAGES, SQL_DIR, guide_frames, latest_period, periods
 from pipelines.scoring.shapes import marts
-from pipelines.scoring.weights import dimension_shares, measure_shares, weight_shares
+from pipelines.scoring.weights import dimension_shares, indicator_shares, measure_shares, weight_shares
 
 __all__ = [
     # rounding
@@ -61,7 +61,7 @@ __all__ = [
     # colleges
     "college_items", "college_radar", "submission_progress", "missing_contacts", "item_shortfalls",
     # the guide's weights as shares
-    "dimension_shares", "weight_shares", "measure_shares",
+    "dimension_shares", "indicator_shares", "weight_shares", "measure_shares",
     # review (审核)
     "REVIEW_QUEUE_COLUMNS", "REVIEW_PROGRESS_COLUMNS", "ReviewBoard", "review_board", "review_colleges", "review_queue",
     "review_progress", "sent_back", "review_history", "review_state", "support_label",

@@ -19,6 +19,16 @@ def dimension_shares() -> dict[int, float]:
     return {d.id: d.weight / total for d in dims}
 
 
+def indicator_shares() -> dict[str, float]:
+    """Each indicator's share (0–1) of its dimension's score, by indicator id (every indicator of the dimension;
+    weight_shares renormalises over those that apply to a branch type)."""
+    out = {}
+    for d in guide().dimensions:
+        total = sum(i.weight for i in d.indicators)
+        out.update({i.id: i.weight / total for i in d.indicators})
+    return out
+
+
 def weight_shares(branch_type: str) -> pd.DataFrame:
     """Every item that applies to `branch_type`, in guide order, with its shares (0–1): dim_share (the
     dimension's of the overall score), ind_share (the indicator's of its dimension, among the indicators with an
