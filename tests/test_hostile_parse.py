@@ -229,6 +229,17 @@ def test_finding1_registry_with_a_far_cell(tmp_path):
     assert entries == [] and [(p.code, p.cell) for p in problems] == [("cell_out_of_range", "XFD1048576")]
 
 
+def test_a_province_registry_of_10000_branches_is_read(tmp_path):
+    """The row guard stops crafted sheets, not a province: every university branch of one (about 10,000, the
+    scale bench's largest school) fits in one registry."""
+    from tests.ingest_helpers import registry_workbook
+
+    codes = [f"SF{i // 100:03d}-T{i % 100:02d}" for i in range(10_000)]
+    entries, problems = safe_read.read_registry(registry_workbook(tmp_path / "名册.xlsx", codes))
+    assert not [p for p in problems if p.severity == "error"]
+    assert sorted(e.branch_code for e in entries) == sorted(codes)
+
+
 # ---- native crashes in the worker ---------------------------------------------------------------------
 def test_a_crash_in_the_worker_is_file_unreadable_and_the_batch_goes_on(tmp_path, monkeypatch):
     first = branch_workbook(tmp_path / "a_crash.xlsx", "JX01-T01")
