@@ -38,8 +38,8 @@ def measure_text(m: dict, self_status: str | None) -> str:
     if pd.isna(m.get("actual")):
         return f"{m['measure_name']}（{status}）"
 
-    def num(x) -> str:
-        return f"{x:.1f}".rstrip("0").rstrip(".")
+    def num(x) -> str:  # one decimal, half up (the one rounding rule), without a trailing .0
+        return f"{c.scoring.half_up(x, 1):.1f}".rstrip("0").rstrip(".")
 
     required = "" if pd.isna(m.get("required")) else f" / {num(m['required'])}"
     unit = MeasureKind(m["kind"]).unit if m["kind"] in MeasureKind.labels() else ""
@@ -161,14 +161,16 @@ def profile(r: pd.Series, bs: pd.DataFrame, data: dict, period: str) -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**七个一级指标：本支部与同类支部、全校平均对比**")
-        same = bs[bs["branch_type"] == r["branch_type"]]
+        # the type's and the school's means of this quarter, from the query API (group_means)
+        same = c.scoring.group_means(bs, ["branch_type"]).set_index("branch_type").loc[r["branch_type"]]
+        school = c.scoring.group_means(bs).iloc[0]
         series = [
             {"name": "本支部", "values": [r[col] for col in c.dim_cols()], "color": charts.RED, "fill": True,
              "hover": [f"核实率 {c.scoring.shown_share(r[f'v{k}'])}%" if pd.notna(r[f"v{k}"]) else ""
                        for k in range(1, len(c.dim_cols()) + 1)]},
-            {"name": f"{c.type_name(r['branch_type'])}平均", "values": [same[col].mean() for col in c.dim_cols()],
+            {"name": f"{c.type_name(r['branch_type'])}平均", "values": [same[col] for col in c.dim_cols()],
              "color": charts.TYPE_COLORS.get(r["branch_type"], charts.GREY), "dash": "dot"},
-            {"name": "全校平均", "values": [bs[col].mean() for col in c.dim_cols()], "color": charts.LIGHT_GREY_LINE,
+            {"name": "全校平均", "values": [school[col] for col in c.dim_cols()], "color": charts.LIGHT_GREY_LINE,
              "dash": "dash"},  # lighter than the type's line, so the two averages stay apart on a projector
         ]
         charts.show(charts.radar(series, height=440), key="br_radar")

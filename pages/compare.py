@@ -70,13 +70,15 @@ def item_bars(df: pd.DataFrame) -> go.Figure:
 @charts.kept
 def college_bars(bs: pd.DataFrame) -> go.Figure:
     """Mean overall score of each type within each 二级党组织."""
-    g = bs.groupby(["college", "branch_type"])["overall"].agg(["mean", "count"]).reset_index()
-    order = bs.groupby("college")["overall"].mean().sort_values(ascending=False).index.tolist()
+    g = c.scoring.group_means(bs, ["college", "branch_type"], ["overall"]).rename(columns={"overall": "mean",
+                                                                                        "n": "count"})
+    order = (c.scoring.group_means(bs, ["college"], ["overall"])
+             .sort_values(["overall", "college"], ascending=[False, True], kind="stable")["college"].tolist())
     fig = go.Figure()
     for t in c.type_ids():
         sub = g[g["branch_type"] == t].set_index("college").reindex(order)
         fig.add_trace(go.Bar(
-            y=[plot_text(col) for col in order], x=sub["mean"], orientation="h", name=c.type_name(t),
+            y=[plot_text(col) for col in order], x=c.scoring.shown(sub["mean"]), orientation="h", name=c.type_name(t),
             marker_color=charts.TYPE_COLORS[t],
             # the score alone on the bar (with the branch count it ran off a phone's plot); the count in the hover
             text=[("" if pd.isna(m) else tables.fmt_score(m)) for m in sub["mean"]], **BAR_TEXT,
@@ -133,8 +135,8 @@ def details_section(bs: pd.DataFrame, itc: pd.DataFrame, missing_type: list[str]
 
 def type_metrics(bs: pd.DataFrame, period: str) -> list[str]:
     """Each type's mean overall score and the gap; returns the types without a submission this quarter."""
-    counts = bs["branch_type"].value_counts()
-    means = bs.groupby("branch_type")["overall"].mean()
+    by_type = c.scoring.group_means(bs, ["branch_type"], ["overall"]).set_index("branch_type")
+    counts, means = by_type["n"], by_type["overall"]
     cols = st.columns(3)
     for col, t in zip(cols, c.type_ids()):
         col.metric(f"{c.type_name(t)}平均分（{int(counts.get(t, 0))} 个）", tables.fmt_score(means.get(t)), border=True, height=c.METRIC_H)

@@ -304,6 +304,14 @@ def test_branch_drill_down_shows_scores_items_and_trace(demo_db):
     assert metric(at, "等次") == target["grade"]
     assert metric(at, "全校排名") == f"{int(target['rank'])} / {len(bs)}"
     assert at.query_params["branch"] in (target["branch_code"], [target["branch_code"]])
+    # the radar's two averages are the marts' own means (type_comparison and college_radar, in SQL), as shown
+    radar = {tr["name"]: tr["r"][:7] for ch in at.get("plotly_chart") if '"scatterpolar"' in ch.proto.spec
+             for tr in json.loads(ch.proto.spec)["data"]}
+    tc = scoring.type_comparison(ps[-1], demo_db).sort_values("dimension_id")
+    t = target["branch_type"]
+    assert radar[f"{'教师' if t == 'teacher' else '学生'}党支部平均"] == list(scoring.shown(tc[f"{t}_mean"]))
+    school = scoring.college_radar(ps[-1], target["college"], demo_db).set_index("who").loc["school"]
+    assert radar["全校平均"] == [scoring.shown(school[f"d{k}"]) for k in range(1, 8)]
 
     items = scoring.item_scores(ps[-1], demo_db, branch_code=target["branch_code"])
     table = [df.value for df in at.dataframe if "测评情况" in df.value.columns][0]
