@@ -101,9 +101,9 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     "guide": ("指标指南", 1, 4, 0, 0),
     "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
     "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
-    # radar, weakest items, trend; branches and alerts (their tab opens first; the items' table and downloads
-    # are drawn when their expander is opened, the missing branches and 红榜 when their tab is)
-    "college": ("二级党组织画像", 3, 4, 2, 2),
+    # radar, weakest items; branches and alerts (their tab opens first; the items' table and downloads
+    # are drawn when their expander is opened, the missing branches, 红榜 and the trend when their tab is)
+    "college": ("二级党组织画像", 2, 4, 2, 2),
     "template": ("填报模板", 0, 0, 0, 4),  # two blank templates, a branch's pre-filled workbook, a college's zip
     "review": ("审核", 0, 4, 3, 2),  # signed in: progress, queue, sent back; 整改通知 and 督办清单 (built on click)
 }
