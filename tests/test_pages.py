@@ -94,7 +94,8 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     # 10 metrics: 6 figures + 4 grade counts; the weakest items' tab opens first (its bars; its table, CSV and
     # Excel when their expander is opened); the ranking and the missing branches are drawn when their tab opens
     "overview": ("全校总览", 3, 10, 0, 1),
-    "branch": ("支部画像", 2, 5, 1, 2),  # the ledger rows show once an item's row is ticked
+    # the radar; the history's chart is drawn when its box is opened, the ledger rows once an item's row is ticked
+    "branch": ("支部画像", 1, 5, 1, 2),
     "compare": ("教师与学生支部对比", 3, 3, 2, 2),  # radar, boxes, items: colleges and quarters in their tabs
     # school, colleges, risers, fallers: the branches' lines in their tab; the movers' table when opened
     "trends": ("趋势分析", 4, 0, 0, 0),
@@ -360,6 +361,46 @@ def test_branch_shows_support_review_and_verified_share(demo_db):
     assert len(shown) == int(items.loc[linked, "evidence_rows"]) == int((rows["item_id"] == linked).sum())
 
 
+def decoded(values) -> list:
+    """A trace's x or y as a list: plotly's JSON may carry numbers as a typed array ({"dtype", "bdata"})."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_branch_history_is_a_table_and_its_chart_is_drawn_when_opened(demo_db):
+    """The first screen shows the radar and the history as a table (quarter, score, rank); the two-part chart of
+    score and rank is drawn only when its box is opened, with the query API's scores and ranks."""
+    from pages.charts import period_short
+    from pages.common import period_label
+
+    ps = scoring.periods(demo_db)
+    h = scoring.score_history(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db)
+    code = next(b for b in bs.sort_values("branch_code")["branch_code"] if (h["branch_code"] == b).sum() >= 3)
+    mine = h[h["branch_code"] == code].sort_values("period")
+    row = bs.set_index("branch_code").loc[code]
+    at = ok(page("branch", period=ps[-1], college=row["college"], branch=code).run())
+    drawn = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+    assert len(drawn) == 1 and drawn[0]["data"][0]["type"] == "scatterpolar"  # the radar only
+    shown = texts(at)
+    for _, q in mine.iterrows():
+        assert f"| {period_label(q['period'])} | {scoring.shown(q['overall']):.1f} | 第 {int(q['rank'])} 名 |" in shown
+
+    at = open_box(at, "br_history_box")
+    figs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+    (history,) = [f for f in figs if any(t.get("name") == "全校排名" for t in f["data"])]
+    score, rank = history["data"]
+    assert decoded(score["x"]) == decoded(rank["x"]) == [period_short(p) for p in mine["period"]]
+    assert decoded(score["y"]) == pytest.approx(list(scoring.shown(mine["overall"])))
+    assert decoded(rank["y"]) == list(mine["rank"].astype(float))
+    assert len(figs) == 2  # the radar is still there
+
+
 def test_overview_ranking_shows_verified_share(demo_db):
     period = scoring.latest_period(demo_db)
     bs = scoring.branch_scores(period, demo_db)
@@ -375,7 +416,8 @@ def test_branch_that_did_not_submit_the_quarter_is_explained(demo_db):
     miss = status[status["status"] == "missing"].iloc[0]
     at = ok(page("branch", period=ps[-1], college=miss["college"], branch=miss["branch_code"]).run())
     assert f"该支部未报送 {ps[-1][:4]} 年第 {ps[-1][-1]} 季度" in texts(at)
-    assert charts(at) == 1  # its history still shows
+    assert "| 季度 | 总分 | 全校排名 |" in texts(at)  # its history still shows: the table, the chart when opened
+    assert charts(open_box(at, "br_history_box")) == 1
 
 
 def test_quarter_survives_a_page_switch(demo_db):
@@ -754,6 +796,8 @@ def test_a_quarter_the_branch_missed_is_a_gap_in_its_history(thin_db):
         writes.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
         writes.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
     at = ok(page("branch", period="2025Q4", college="机械工程学院", branch="T01").run())
+    assert "| 2025 年第 3 季度 | 未报送 | — |" in texts(at)
+    at = open_box(at, "br_history_box")
     assert "未报送的季度（图中断开）：2025 年第 3 季度" in texts(at)
     import math
 
