@@ -289,7 +289,7 @@ def test_clicking_a_college_bar_opens_the_college_page(server, page):  # noqa: F
     box = bar.bounding_box()  # plotly's drag layer takes the pointer: click where a user would, on the bar
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    wait_finished(page, "二级党组织画像", 3)
+    wait_finished(page, "二级党组织画像", 2)
     college = cs["college"].iloc[1]
     assert page.get_by_role("heading", name=college).count() >= 1
     assert "/college" in page.url and "college=" in page.url

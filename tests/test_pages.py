@@ -96,7 +96,9 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     "overview": ("全校总览", 3, 10, 0, 1),
     # the radar; the history's chart is drawn when its box is opened, the ledger rows once an item's row is ticked
     "branch": ("支部画像", 1, 5, 1, 2),
-    "compare": ("教师与学生支部对比", 3, 3, 2, 2),  # radar, boxes, items: colleges and quarters in their tabs
+    # radar and items (the first tab; its table and downloads when their box is opened): the distributions,
+    # colleges and quarters in their tabs
+    "compare": ("教师与学生支部对比", 2, 3, 1, 0),
     # school, colleges, risers, fallers: the branches' lines in their tab; the movers' table when opened
     "trends": ("趋势分析", 4, 0, 0, 0),
     "guide": ("指标指南", 1, 4, 0, 0),
@@ -434,7 +436,7 @@ def test_compare_means_match_type_comparison(demo_db):
     ps = scoring.periods(demo_db)
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = ok(page("compare").run())
-    assert [t.label for t in at.tabs] == ["各考核要点", "分二级党组织", "季度变化"]
+    assert [t.label for t in at.tabs] == ["各考核要点", "各一级指标得分分布", "分二级党组织", "季度变化"]
     means = bs.groupby("branch_type")["overall"].mean()
     assert metric(at, "教师党支部平均分") == f"{scoring.shown(means['teacher']):.1f}"
     assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
@@ -444,14 +446,17 @@ def test_compare_means_match_type_comparison(demo_db):
     want = scoring.shown_change(tc["teacher_mean"], tc["student_mean"])
     assert list(dims["差值（教师−学生）"]) == pytest.approx(list(want), abs=1e-9)
     itc = scoring.item_type_comparison(ps[-1], demo_db)
+    assert charts(at) == 2  # the radar and the items' bars
+    assert not [df for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns]  # drawn when opened
+    at = open_box(at, "cmp_items_table")
+    assert len(at.get("download_button")) == 2
     full = [df.value for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns][0]
     gaps = full["差值（教师−学生，百分点）"].dropna().abs()
     assert list(gaps) == sorted(gaps, reverse=True)  # sorted by the gap
     assert len(full) == len(itc)
-    assert charts(at) == 3
-    for tab in ("分二级党组织", "季度变化"):  # drawn when opened, instead of the items' chart and table
+    for tab in ("各一级指标得分分布", "分二级党组织", "季度变化"):  # drawn when opened, instead of the items' chart and table
         open_tab(at, tab, "cmp_details")
-        assert charts(at) == 3 and not [d for d in at.dataframe if "差值（教师−学生，百分点）" in d.value.columns]
+        assert charts(at) == 2 and not [d for d in at.dataframe if "差值（教师−学生，百分点）" in d.value.columns]
 
 
 def test_compare_boxes_are_drawn_from_the_spread_not_from_every_branch(demo_db):
@@ -460,6 +465,8 @@ def test_compare_boxes_are_drawn_from_the_spread_not_from_every_branch(demo_db):
     p = scoring.latest_period(demo_db)
     bs = scoring.branch_scores(p, demo_db)
     at = ok(page("compare").run())
+    assert not [c for c in at.get("plotly_chart") if '"box"' in c.proto.spec]  # drawn when its tab is opened
+    at = open_tab(at, "各一级指标得分分布", "cmp_details")
     fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"box"' in c.proto.spec)
     boxes = fig["data"]
     assert [b["name"] for b in boxes] == ["教师党支部", "学生党支部"]
