@@ -17,7 +17,7 @@ from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import state  # noqa: E402
 from pages import tables  # noqa: E402
-from pages.fragments import part  # noqa: E402
+from pages.fragments import opened, part  # noqa: E402
 from pages.text import md_text  # noqa: E402
 from pages.evidence_view import evidence_section  # noqa: E402
 from pipelines.guide.vocab import MeasureKind, MeasureStatus, TraceSource  # noqa: E402
@@ -271,8 +271,24 @@ def problems_section(code: str, period: str) -> None:
                      hide_index=True, placeholder=tables.MISSING, width="stretch")
 
 
+HISTORY_BOX = "br_history_box"
+
+
+def history_table(h: pd.DataFrame) -> str:
+    """The branch's quarters (`h`: one row per quarter from its first, a missed one with no score) as a markdown
+    table: quarter, score and school rank, as the chart labels them."""
+    rows = ["| 季度 | 总分 | 全校排名 |", "|:--|--:|--:|"]
+    for p, overall, rank in zip(h["period"], h["overall"], h["rank"].astype("float")):
+        shown = ("未报送", "—") if pd.isna(overall) else (tables.fmt_score(overall), f"第 {int(rank)} 名")
+        rows.append(f"| {c.period_label(p)} | {shown[0]} | {shown[1]} |")
+    return "\n".join(rows)
+
+
+@part
 def history_section(code: str) -> None:
-    """The branch's overall score and school rank over every quarter it was scored."""
+    """The branch's overall score and school rank over every quarter it was scored: a table of them, and their
+    chart in a box drawn when opened (two charts on the first screen were most of the page's drawing in the
+    browser: the radar and this one). Its own fragment, so opening the box reruns this part alone."""
     st.markdown("**历史得分与全校排名**")
     everything = c.history()
     h = everything[everything["branch_code"] == code].sort_values("period")
@@ -283,12 +299,17 @@ def history_section(code: str) -> None:
     quarters = [p for p in sorted(everything["period"].unique()) if h["period"].min() <= p <= h["period"].max()]
     missed = [p for p in quarters if p not in set(h["period"])]
     h = h.set_index("period").reindex(quarters).reset_index()
-    if missed:
-        st.caption(f"未报送的季度（图中断开）：{'、'.join(c.period_label(p) for p in missed)}")
+    st.markdown(history_table(h))
     if h["overall"].notna().sum() == 1:
         st.info(f"该支部目前只有 {c.period_label(h['period'].iloc[0])} 一个季度的数据，"
                 "积累两个及以上季度后将显示变化趋势。", icon=":material/timeline:")
-    charts.show(history_chart(h), key="br_history")
+        return
+    box = opened("查看走势图", key=HISTORY_BOX, icon=":material/show_chart:")
+    if box:
+        with box:
+            if missed:
+                st.caption(f"未报送的季度（图中断开）：{'、'.join(c.period_label(p) for p in missed)}")
+            charts.show(history_chart(h), key="br_history")
 
 
 c.require_entrypoint()

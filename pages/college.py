@@ -1,6 +1,6 @@
 """二级党组织画像: one college in a quarter — its branches ranked, its radar against the school, its weakest
-items, its alerts, its submission progress and its trend. Reached from the overview's college bars and from
-the college tables of 报送进度."""
+items, then in tabs its alerts, its missing branches, its 红榜 and its trend. Reached from the overview's college
+bars and from the college tables of 报送进度."""
 from __future__ import annotations
 
 import sys
@@ -133,7 +133,7 @@ def missing_section(period: str, college: str) -> None:
 
 
 def trend_section(college: str) -> None:
-    st.subheader("历季度平均分", anchor=False)
+    """The college's mean score over the quarters (its tab of the details)."""
     hist = c.scores("college_history", college).dropna(subset=["overall"])
     if len(hist) < 2:
         st.caption("有得分的季度不足两个，暂无趋势。")
@@ -169,18 +169,20 @@ def render() -> None:
         branches_section(period, college, data["branch_scores"])
     weakest_section(period, college)
     details_section(period, college)
-    trend_section(college)
 
 
 DETAILS_KEY = "co_details"
+TREND_TAB = "历季度平均分"
 
 
 @part
 def details_section(period: str, college: str) -> None:
-    """The alerts, the missing branches and the 红榜 in tabs: only the open one is drawn (st.tabs with
-    on_change="rerun", in its own fragment), so the page shows one table here instead of three."""
+    """The alerts, the missing branches, the 红榜 and the college's trend in tabs: only the open one is drawn
+    (st.tabs with on_change="rerun", in its own fragment), so the page shows one table here instead of three
+    tables and a chart, and its first screen two charts (the radar and the weakest items), not three."""
     missing = len(missing_branches(period, college))
-    alerts, miss, honours = st.tabs(["预警", f"未报送支部（{missing}）", "红榜"], key=DETAILS_KEY, on_change="rerun")
+    alerts, miss, honours, trend = st.tabs(["预警", f"未报送支部（{missing}）", "红榜", TREND_TAB], key=DETAILS_KEY,
+                                           on_change="rerun")
     if alerts.open:
         with alerts:
             alerts_section(period, college)
@@ -190,6 +192,9 @@ def details_section(period: str, college: str) -> None:
     if honours.open:
         with honours:
             honours_block(period, college)
+    if trend.open:
+        with trend:
+            trend_section(college)
 
 
 c.require_entrypoint()

@@ -1,5 +1,6 @@
-"""教师与学生支部对比: the two branch types side by side — mean radars, distributions per dimension,
-per-item completion sorted by the gap, the split by 二级党组织, and the two means over the quarters."""
+"""教师与学生支部对比: the two branch types side by side — their mean radar and its values, then in tabs the
+per-item completion sorted by the gap, the distributions per dimension, the split by 二级党组织, and the two
+means over the quarters."""
 from __future__ import annotations
 
 import sys
@@ -15,12 +16,12 @@ import streamlit as st  # noqa: E402
 from pages import common as c  # noqa: E402
 from pages import charts  # noqa: E402
 from pages import tables  # noqa: E402
-from pages.fragments import part  # noqa: E402
+from pages.fragments import opened, part  # noqa: E402
 from pages.text import plot_text  # noqa: E402
 from pipelines.scoring.compare import SPREAD_STATS  # noqa: E402
 
 ITEM_BARS = 14  # items shown in the side-by-side chart (the full list is in the table)
-TABS = ("各考核要点", "分二级党组织", "季度变化")
+TABS = ("各考核要点", "各一级指标得分分布", "分二级党组织", "季度变化")
 
 
 @charts.kept
@@ -106,19 +107,25 @@ def render() -> None:
         st.info(f"{c.period_label(period)} 还没有任何支部报送，请选择其他季度。", icon=":material/event_busy:")
         return
     missing_type = type_metrics(bs, period)
-    dimensions_section(bs, data["type_comparison"].sort_values("dimension_id"))
+    dimensions_section(data["type_comparison"].sort_values("dimension_id"))
     details_section(bs, data["item_type_comparison"], missing_type, period)
 
 
 @part
 def details_section(bs: pd.DataFrame, itc: pd.DataFrame, missing_type: list[str], period: str) -> None:
-    """Items, colleges and quarters in tabs; only the open one is drawn (on_change="rerun", in this fragment:
-    a tab click reruns this part alone), so the first view has three charts, not five."""
+    """Items, the dimensions' distributions, colleges and quarters in tabs; only the open one is drawn
+    (on_change="rerun", in this fragment: a tab click reruns this part alone), so the first view has two charts
+    (the radar and the items), not five."""
     tabs = st.tabs(list(TABS), key="cmp_details", on_change="rerun")
-    items, colleges, quarters = tabs
+    items, spread, colleges, quarters = tabs
     if items.open:
         with items:
             items_section(itc.copy(), missing_type, period)
+    if spread.open:
+        with spread:
+            st.subheader("各一级指标得分分布", anchor=False)
+            charts.show(box_chart(bs), key="cmp_box")
+            st.caption("箱体为中间一半支部的得分范围，中线为中位数，虚线为平均数，须线为其余支部的范围。")
     if colleges.open:
         with colleges:
             st.subheader("分二级党组织对比", anchor=False)
@@ -150,8 +157,8 @@ def type_metrics(bs: pd.DataFrame, period: str) -> list[str]:
     return missing_type
 
 
-def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
-    """The two types' mean radar, the per-dimension distributions and the radar's values as a table."""
+def dimensions_section(tc: pd.DataFrame) -> None:
+    """The two types' mean radar and its values as a table beside it (the distributions are a tab below)."""
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("七个一级指标平均得分", anchor=False)
@@ -160,13 +167,8 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
             col = f"{t}_mean"
             if col in tc and tc[col].notna().any():
                 series.append({"name": c.type_name(t), "values": list(tc[col]), "color": charts.TYPE_COLORS[t]})
-        # values are in the table below, so neither series is written on the axes
+        # values are in the table beside it, so neither series is written on the axes
         charts.show(charts.radar(series, height=430, labelled=None if len(series) > 1 else 0), key="cmp_radar")
-    with right:
-        st.subheader("各一级指标得分分布", anchor=False)
-        charts.show(box_chart(bs), key="cmp_box")
-        st.caption("箱体为中间一半支部的得分范围，中线为中位数，虚线为平均数，须线为其余支部的范围。")
-    # the radar's values, full width so the 差值 column shows on a laptop too
     table = pd.DataFrame({
         "一级指标": c.dim_names(short=False),
         **{f"{c.type_name(t)}平均": c.scoring.shown(tc[f"{t}_mean"]).values for t in c.type_ids()},
@@ -174,8 +176,10 @@ def dimensions_section(bs: pd.DataFrame, tc: pd.DataFrame) -> None:
     first, second = c.type_ids()[:2]
     gap = f"差值（{c.guide().gap_label()}）"
     table[gap] = c.scoring.shown_change(tc[f"{first}_mean"], tc[f"{second}_mean"]).values
-    st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", key="cmp_dims",
-                 column_config=tables.one_decimal(table, signed=[gap]))
+    with right:
+        st.subheader("平均得分与差值", anchor=False)
+        st.dataframe(table, hide_index=True, placeholder=tables.MISSING, width="stretch", key="cmp_dims",
+                     column_config=tables.one_decimal(table, signed=[gap]))
 
 
 def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> None:
@@ -209,10 +213,12 @@ def items_section(itc: pd.DataFrame, missing_type: list[str], period: str) -> No
     gap = f"差值（{g.gap_label()}，百分点）"
     full[gap] = c.scoring.shown_change(c.scoring.shown_percent(itc[f"{first}_mean"]),
                                        c.scoring.shown_percent(itc[f"{second}_mean"]))
-    with st.expander("全部考核要点对比表与下载"):
-        st.dataframe(full, hide_index=True, placeholder=tables.MISSING, width="stretch",
-                     column_config=tables.one_decimal(full, signed=[gap]))
-        tables.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
+    box = opened("全部考核要点对比表与下载", key="cmp_items_table")  # a data grid and two downloads: drawn when opened
+    if box:
+        with box:
+            st.dataframe(full, hide_index=True, placeholder=tables.MISSING, width="stretch",
+                         column_config=tables.one_decimal(full, signed=[gap]))
+            tables.download_buttons(full, f"教师学生考核要点对比_{period}", "dl_cmp_items")
 
 
 c.require_entrypoint()

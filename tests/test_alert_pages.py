@@ -220,10 +220,52 @@ def test_college_page_draws_only_the_open_details_tab(demo_db):
     assert not [d for d in at.dataframe if "联系电话" in d.value.columns]
 
 
+def figure_values(values) -> list:
+    """A trace's x or y as a list: plotly's JSON may carry numbers as a typed array ({"dtype", "bdata"})."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def line_figures(at) -> list[dict]:
+    """The line charts (cartesian scatter traces) the run drew, as plotly JSON."""
+    import json
+
+    figs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+    return [f for f in figs if any(t.get("type") == "scatter" for t in f["data"])]
+
+
+def test_college_trend_is_drawn_only_when_its_tab_is_opened(demo_db):
+    """The college's mean over the quarters is the last details tab: the first view draws the radar and the
+    weakest items only; opening the tab draws the trend, its points the query API's college_history."""
+    from pages.charts import period_short
+
+    p = latest(demo_db)
+    college = scoring.college_scores(p, demo_db).dropna(subset=["rank"])["college"].iloc[0]
+    at = ok(page("college", period=p, college=college).run())
+    assert len(at.get("plotly_chart")) == 2 and not line_figures(at)  # radar and weakest items, no trend
+    assert "历季度平均分" in [t.label for t in at.tabs]
+    at = open_tab(at, "历季度平均分", "co_details")
+    hist = scoring.college_history(college, demo_db).dropna(subset=["overall"])
+    assert len(hist) >= 2
+    (trend,) = line_figures(at)
+    (line,) = trend["data"]
+    assert figure_values(line["x"]) == [period_short(q) for q in hist["period"]]
+    assert figure_values(line["y"]) == pytest.approx(list(scoring.shown(hist["overall"])))
+    assert not [d for d in at.dataframe if "预警规则" in d.value.columns]  # the alerts' tab is closed now
+
+
 def test_college_pages_show_hostile_names_as_text(hostile_db):  # noqa: F811
     at = ok(page("college", period=PERIOD, college=COLLEGE_A).run())
     heading = next(m.value for m in at.markdown if m.value.startswith("### "))
     assert shows_literally(heading[4:], COLLEGE_A)
+    assert_charts_show_text(at, [COLLEGE_A])
+    at = open_tab(at, "历季度平均分", "co_details")  # the trend's line is named by the college too
+    assert line_figures(at)
     assert_charts_show_text(at, [COLLEGE_A])
     at = ok(page("progress", period=PERIOD).run())
     assert_charts_show_text(at, [COLLEGE_A])
@@ -247,7 +289,7 @@ def test_clicking_a_college_bar_opens_the_college_page(server, page):  # noqa: F
     box = bar.bounding_box()  # plotly's drag layer takes the pointer: click where a user would, on the bar
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    wait_finished(page, "二级党组织画像", 3)
+    wait_finished(page, "二级党组织画像", 2)
     college = cs["college"].iloc[1]
     assert page.get_by_role("heading", name=college).count() >= 1
     assert "/college" in page.url and "college=" in page.url

@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PAGES = {  # url path -> (title, plotly charts that must be drawn)
     "": ("全校总览", 3),  # the ranking's heat map is drawn when its tab is opened
-    "branch": ("支部画像", 2),
-    "compare": ("教师与学生支部对比", 3),  # colleges and quarters in tabs, drawn when opened
+    "branch": ("支部画像", 1),  # the history's chart is drawn when its box is opened
+    "compare": ("教师与学生支部对比", 2),  # the distributions, colleges and quarters in tabs, drawn when opened
     "trends": ("趋势分析", 4),  # the branches' lines in their tab
     "guide": ("指标指南", 1),
-    "college": ("二级党组织画像", 3),
+    "college": ("二级党组织画像", 2),  # the trend in its tab, drawn when opened
     "alerts": ("预警", 0),
     "progress": ("报送进度", 1),
     "template": ("填报模板", 0),
@@ -109,7 +109,7 @@ def test_link_reproduces_the_view_and_quarter_survives_navigation(server, page):
     target = bs.iloc[len(bs) // 2]
     query = urllib.parse.urlencode({"period": ps[-2], "college": target["college"], "branch": target["branch_code"]})
     page.goto(f"{base}/branch?{query}")
-    wait_finished(page, "支部画像", 2)
+    wait_finished(page, "支部画像", 1)
     assert page.get_by_role("heading", name=target["branch_name"]).count() >= 1
     total = page.locator('[data-testid="stMetric"]').filter(has_text="总分").locator('[data-testid="stMetricValue"]')
     assert total.inner_text().strip() == f"{scoring.shown(target['overall']):.1f}"
@@ -119,7 +119,7 @@ def test_link_reproduces_the_view_and_quarter_survives_navigation(server, page):
     # arrival (that would be a second history entry for one step, and Back would need two presses); the URL
     # carries it again as soon as the user changes anything there.
     page.get_by_role("link", name="教师与学生支部对比").click()
-    wait_finished(page, "教师与学生支部对比", 3)
+    wait_finished(page, "教师与学生支部对比", 2)
     year, q = ps[-2].split("Q")
     assert page.get_by_role("combobox", name="季度").input_value() == f"{year} 年第 {q} 季度"
 
@@ -137,7 +137,7 @@ def test_ranking_row_opens_the_branch_profile(server, page):
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 17)  # the selection box of the first row
-    wait_finished(page, "支部画像", 2)
+    wait_finished(page, "支部画像", 1)
     assert page.get_by_role("heading", name=top["branch_name"]).count() >= 1
     assert f"branch={top['branch_code']}" in page.url
 
@@ -206,7 +206,7 @@ def test_view_password_gate_hides_the_pages_and_keeps_the_link(demo_db_master, t
         page.get_by_text("查看密码不正确").wait_for(timeout=30_000)
         page.get_by_label("查看密码").fill("正确的密码-2026")
         page.get_by_role("button", name="进入看板").click()
-        wait_finished(page, "教师与学生支部对比", 3)
+        wait_finished(page, "教师与学生支部对比", 2)
         assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="全校总览").count() == 1
     finally:
         stop_app(proc)

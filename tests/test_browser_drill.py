@@ -58,19 +58,19 @@ def drill(server, page) -> tuple[list[tuple[str, str, int]], str]:
     wait_finished(page, "全校总览", 3)
     overview_url = page.url
     click_centre(page, page.locator(".st-key-ov_colleges .js-plotly-plot .bars .point path").last)
-    wait_finished(page, "二级党组织画像", 3)
+    wait_finished(page, "二级党组织画像", 2)
     assert page.get_by_role("heading", name=college).count() >= 1
     college_url = page.url
 
     click_centre(page, page.locator('[class*="st-key-co_weakest_"] .js-plotly-plot .bars .point path').first)
     page.wait_for_url(lambda u: "co_item=" in u)
     shortfall_heading(page).wait_for()
-    wait_finished(page, "二级党组织画像", 3)
+    wait_finished(page, "二级党组织画像", 2)
     assert f"co_item={weak}" in page.url
     item_url = page.url
 
     tick_row(page, page.locator('.st-key-co_shortfalls [data-testid="stDataFrame"]'), 0)
-    wait_finished(page, "支部画像", 2)
+    wait_finished(page, "支部画像", 1)
     assert page.get_by_role("heading", name=branch["branch_name"]).count() >= 1
     assert f"branch={branch['branch_code']}" in page.url and f"item={weak}" in page.url
     ledger_heading(page).first.wait_for()
@@ -84,15 +84,15 @@ def drill(server, page) -> tuple[list[tuple[str, str, int]], str]:
     other = 1 if dim_items[0] == weak else 0  # another item of the dimension the branch was opened at
     tick_row(page, grid, other)
     page.wait_for_url(lambda u: f"item={dim_items[other]}" in u)
-    wait_finished(page, "支部画像", 2)
+    wait_finished(page, "支部画像", 1)
     ledger_heading(page).first.wait_for()
     ledger_heading(page).first.scroll_into_view_if_needed()
     assert page.locator('[data-testid="stException"]').count() == 0
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "branch_ledger_rows_1366x768.png"))
 
-    return [(overview_url, "全校总览", 3), (college_url, "二级党组织画像", 3), (item_url, "二级党组织画像", 3),
-            (branch_url, "支部画像", 2)], weak
+    return [(overview_url, "全校总览", 3), (college_url, "二级党组织画像", 2), (item_url, "二级党组织画像", 2),
+            (branch_url, "支部画像", 1)], weak
 
 
 def test_drill_down_chain_from_a_college_bar_to_ledger_rows(server, page):
@@ -137,7 +137,7 @@ def open_ranking(page) -> None:
 
 def at_branch(page, branch, dim: int | None) -> None:
     """支部画像 of `branch` is shown, at dimension `dim` (its radio chosen, the URL saying so) or at all items."""
-    wait_finished(page, "支部画像", 2)
+    wait_finished(page, "支部画像", 1)
     assert page.get_by_role("heading", name=branch["branch_name"]).count() >= 1
     assert f"branch={branch['branch_code']}" in page.url
     assert ("dim=" in page.url) == (dim is not None) and (dim is None or f"dim={dim}" in page.url)

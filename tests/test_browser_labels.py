@@ -67,7 +67,7 @@ def test_trend_point_labels_do_not_overlap(alike_server, browser, url, size):
         if url == "compare":  # the two types' lines over the quarters, drawn when their tab is opened
             page.get_by_role("tab", name="季度变化").click()
             page.locator(".st-key-cmp_trend .js-plotly-plot .main-svg").first.wait_for()
-            wait_finished(page, "教师与学生支部对比", 3)
+            wait_finished(page, "教师与学生支部对比", 2)
         assert page.evaluate(COUNT_LABELS) > 5  # the lines are labelled at all
         assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)[:8]
     finally:

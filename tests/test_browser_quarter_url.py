@@ -63,17 +63,17 @@ def test_quarter_reaches_the_url_at_once_and_survives_a_sidebar_switch(server, p
     assert written and early, (page.url, written, early)
     # away through the sidebar before (or just after) the page has finished: the choice is kept there
     page.get_by_role("link", name="二级党组织画像").click()
-    wait_finished(page, "二级党组织画像", 3, timeout_s=90)
+    wait_finished(page, "二级党组织画像", 2, timeout_s=90)
     assert shown_quarter(page) == label(ps[0])
     # a change on the new page is written to its URL, and a reload keeps it
     choose_quarter(page, ps[1])
     assert url_written(page, ps[1])[0], page.url
-    wait_finished(page, "二级党组织画像", 3, timeout_s=90)
+    wait_finished(page, "二级党组织画像", 2, timeout_s=90)
     assert "/college" in page.url
     page.reload()
-    wait_finished(page, "二级党组织画像", 3, timeout_s=90)
+    wait_finished(page, "二级党组织画像", 2, timeout_s=90)
     assert shown_quarter(page) == label(ps[1])
     # Back returns to the quarter before, on the same page
     page.go_back()
-    wait_finished(page, "二级党组织画像", 3, timeout_s=90)
+    wait_finished(page, "二级党组织画像", 2, timeout_s=90)
     assert f"period={ps[1]}" not in page.url

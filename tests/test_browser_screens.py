@@ -19,12 +19,12 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 SIZES = {"phone": (390, 844), "laptop": (1366, 768), "projector": (1920, 1080)}
 PAGES = {  # url -> (file name, title, plotly charts drawn at least)
     "": ("overview", "全校总览", 2),
-    "branch": ("branch", "支部画像", 2),
-    "compare": ("compare", "教师与学生支部对比", 3),
+    "branch": ("branch", "支部画像", 1),
+    "compare": ("compare", "教师与学生支部对比", 2),
     "trends": ("trends", "趋势分析", 3),
     "guide": ("guide", "指标指南", 1),
     "upload": ("upload", "数据上传", 0),
-    "college": ("college", "二级党组织画像", 3),
+    "college": ("college", "二级党组织画像", 2),
     "alerts": ("alerts", "预警", 0),
     "progress": ("progress", "报送进度", 1),
     "followups": ("followups", "督办整改", 0),

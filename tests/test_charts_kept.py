@@ -16,7 +16,7 @@ from pages import charts
 from pipelines.store import db as dbmod
 from pipelines.store import writes
 import test_pages
-from test_pages import _workbook, ok, page
+from test_pages import _workbook, ok, open_box, page
 
 thin_db = test_pages.thin_db  # a fixture of test_pages, used here too
 
@@ -130,15 +130,16 @@ def history_x(at: AppTest) -> list[str]:
 
 def test_a_page_reuses_its_figures_and_builds_them_again_after_new_data(thin_db):
     charts._kept.clear()
-    first = ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run())
+    first = open_box(ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run()), "br_history_box")
     kept = dict(charts._kept)
     assert kept and history_x(first) == ["2025年Q1", "2025年Q2"]
-    again = ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run())  # another visitor
+    again = open_box(ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run()),  # another visitor
+                     "br_history_box")
     assert [c.proto.spec for c in again.get("plotly_chart")] == [c.proto.spec for c in first.get("plotly_chart")]
     assert dict(charts._kept) == kept  # nothing built again: the same kept figures were shown
     with dbmod.connect(thin_db, write=True) as con:
         writes.save_parsed(con, _workbook("T01", 2025, 3), actor="test")
-    after = ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run())
+    after = open_box(ok(page("branch", period="2025Q2", college="机械工程学院", branch="T01").run()), "br_history_box")
     assert history_x(after) == ["2025年Q1", "2025年Q2", "2025年Q3"]
     assert set(charts._kept) - set(kept)  # the history was built again for the new data
 

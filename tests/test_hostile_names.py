@@ -315,8 +315,8 @@ def test_finding3_no_planted_link_or_bold_is_live_in_chromium(tmp_path, page):
     code, name, college, *_ = BRANCHES[3]  # <b>粗</b>党支部 of **粗体学院** www.evil.example
     query = urllib.parse.urlencode({"period": PERIOD, "college": college, "branch": code})
     try:
-        for path, title, charts in (("", "全校总览", 3), (f"branch?{query}", "支部画像", 2), ("trends", "趋势分析", 4),
-                                    ("compare", "教师与学生支部对比", 3)):
+        for path, title, charts in (("", "全校总览", 3), (f"branch?{query}", "支部画像", 1), ("trends", "趋势分析", 4),
+                                    ("compare", "教师与学生支部对比", 2)):
             page.goto(f"{base}/{path}")
             wait_finished(page, title, charts)
             if not path:  # the ranking's heat map with every name, drawn when its tab is opened

@@ -94,16 +94,19 @@ SMOKE = {  # page -> (title, plotly charts, metrics, tables, download buttons (C
     # 10 metrics: 6 figures + 4 grade counts; the weakest items' tab opens first (its bars; its table, CSV and
     # Excel when their expander is opened); the ranking and the missing branches are drawn when their tab opens
     "overview": ("全校总览", 3, 10, 0, 1),
-    "branch": ("支部画像", 2, 5, 1, 2),  # the ledger rows show once an item's row is ticked
-    "compare": ("教师与学生支部对比", 3, 3, 2, 2),  # radar, boxes, items: colleges and quarters in their tabs
+    # the radar; the history's chart is drawn when its box is opened, the ledger rows once an item's row is ticked
+    "branch": ("支部画像", 1, 5, 1, 2),
+    # radar and items (the first tab; its table and downloads when their box is opened): the distributions,
+    # colleges and quarters in their tabs
+    "compare": ("教师与学生支部对比", 2, 3, 1, 0),
     # school, colleges, risers, fallers: the branches' lines in their tab; the movers' table when opened
     "trends": ("趋势分析", 4, 0, 0, 0),
     "guide": ("指标指南", 1, 4, 0, 0),
     "alerts": ("预警", 0, 3, 3, 2),  # counts by rule and by college, the alerts
     "progress": ("报送进度", 1, 4, 2, 4),  # colleges' bars; colleges and missing branches with contacts
-    # radar, weakest items, trend; branches and alerts (their tab opens first; the items' table and downloads
-    # are drawn when their expander is opened, the missing branches and 红榜 when their tab is)
-    "college": ("二级党组织画像", 3, 4, 2, 2),
+    # radar, weakest items; branches and alerts (their tab opens first; the items' table and downloads
+    # are drawn when their expander is opened, the missing branches, 红榜 and the trend when their tab is)
+    "college": ("二级党组织画像", 2, 4, 2, 2),
     "template": ("填报模板", 0, 0, 0, 4),  # two blank templates, a branch's pre-filled workbook, a college's zip
     "review": ("审核", 0, 4, 3, 2),  # signed in: progress, queue, sent back; 整改通知 and 督办清单 (built on click)
 }
@@ -368,6 +371,46 @@ def test_branch_shows_support_review_and_verified_share(demo_db):
     assert len(shown) == int(items.loc[linked, "evidence_rows"]) == int((rows["item_id"] == linked).sum())
 
 
+def decoded(values) -> list:
+    """A trace's x or y as a list: plotly's JSON may carry numbers as a typed array ({"dtype", "bdata"})."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_branch_history_is_a_table_and_its_chart_is_drawn_when_opened(demo_db):
+    """The first screen shows the radar and the history as a table (quarter, score, rank); the two-part chart of
+    score and rank is drawn only when its box is opened, with the query API's scores and ranks."""
+    from pages.charts import period_short
+    from pages.common import period_label
+
+    ps = scoring.periods(demo_db)
+    h = scoring.score_history(demo_db)
+    bs = scoring.branch_scores(ps[-1], demo_db)
+    code = next(b for b in bs.sort_values("branch_code")["branch_code"] if (h["branch_code"] == b).sum() >= 3)
+    mine = h[h["branch_code"] == code].sort_values("period")
+    row = bs.set_index("branch_code").loc[code]
+    at = ok(page("branch", period=ps[-1], college=row["college"], branch=code).run())
+    drawn = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+    assert len(drawn) == 1 and drawn[0]["data"][0]["type"] == "scatterpolar"  # the radar only
+    shown = texts(at)
+    for _, q in mine.iterrows():
+        assert f"| {period_label(q['period'])} | {scoring.shown(q['overall']):.1f} | 第 {int(q['rank'])} 名 |" in shown
+
+    at = open_box(at, "br_history_box")
+    figs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+    (history,) = [f for f in figs if any(t.get("name") == "全校排名" for t in f["data"])]
+    score, rank = history["data"]
+    assert decoded(score["x"]) == decoded(rank["x"]) == [period_short(p) for p in mine["period"]]
+    assert decoded(score["y"]) == pytest.approx(list(scoring.shown(mine["overall"])))
+    assert decoded(rank["y"]) == list(mine["rank"].astype(float))
+    assert len(figs) == 2  # the radar is still there
+
+
 def test_overview_ranking_shows_verified_share(demo_db):
     period = scoring.latest_period(demo_db)
     bs = scoring.branch_scores(period, demo_db)
@@ -383,7 +426,8 @@ def test_branch_that_did_not_submit_the_quarter_is_explained(demo_db):
     miss = status[status["status"] == "missing"].iloc[0]
     at = ok(page("branch", period=ps[-1], college=miss["college"], branch=miss["branch_code"]).run())
     assert f"该支部未报送 {ps[-1][:4]} 年第 {ps[-1][-1]} 季度" in texts(at)
-    assert charts(at) == 1  # its history still shows
+    assert "| 季度 | 总分 | 全校排名 |" in texts(at)  # its history still shows: the table, the chart when opened
+    assert charts(open_box(at, "br_history_box")) == 1
 
 
 def test_quarter_survives_a_page_switch(demo_db):
@@ -400,7 +444,7 @@ def test_compare_means_match_type_comparison(demo_db):
     ps = scoring.periods(demo_db)
     bs = scoring.branch_scores(ps[-1], demo_db)
     at = ok(page("compare").run())
-    assert [t.label for t in at.tabs] == ["各考核要点", "分二级党组织", "季度变化"]
+    assert [t.label for t in at.tabs] == ["各考核要点", "各一级指标得分分布", "分二级党组织", "季度变化"]
     means = bs.groupby("branch_type")["overall"].mean()
     assert metric(at, "教师党支部平均分") == f"{scoring.shown(means['teacher']):.1f}"
     assert metric(at, "学生党支部平均分") == f"{scoring.shown(means['student']):.1f}"
@@ -410,14 +454,17 @@ def test_compare_means_match_type_comparison(demo_db):
     want = scoring.shown_change(tc["teacher_mean"], tc["student_mean"])
     assert list(dims["差值（教师−学生）"]) == pytest.approx(list(want), abs=1e-9)
     itc = scoring.item_type_comparison(ps[-1], demo_db)
+    assert charts(at) == 2  # the radar and the items' bars
+    assert not [df for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns]  # drawn when opened
+    at = open_box(at, "cmp_items_table")
+    assert len(at.get("download_button")) == 2
     full = [df.value for df in at.dataframe if "差值（教师−学生，百分点）" in df.value.columns][0]
     gaps = full["差值（教师−学生，百分点）"].dropna().abs()
     assert list(gaps) == sorted(gaps, reverse=True)  # sorted by the gap
     assert len(full) == len(itc)
-    assert charts(at) == 3
-    for tab in ("分二级党组织", "季度变化"):  # drawn when opened, instead of the items' chart and table
+    for tab in ("各一级指标得分分布", "分二级党组织", "季度变化"):  # drawn when opened, instead of the items' chart and table
         open_tab(at, tab, "cmp_details")
-        assert charts(at) == 3 and not [d for d in at.dataframe if "差值（教师−学生，百分点）" in d.value.columns]
+        assert charts(at) == 2 and not [d for d in at.dataframe if "差值（教师−学生，百分点）" in d.value.columns]
 
 
 def test_compare_boxes_are_drawn_from_the_spread_not_from_every_branch(demo_db):
@@ -426,6 +473,8 @@ def test_compare_boxes_are_drawn_from_the_spread_not_from_every_branch(demo_db):
     p = scoring.latest_period(demo_db)
     bs = scoring.branch_scores(p, demo_db)
     at = ok(page("compare").run())
+    assert not [c for c in at.get("plotly_chart") if '"box"' in c.proto.spec]  # drawn when its tab is opened
+    at = open_tab(at, "各一级指标得分分布", "cmp_details")
     fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"box"' in c.proto.spec)
     boxes = fig["data"]
     assert [b["name"] for b in boxes] == ["教师党支部", "学生党支部"]
@@ -774,6 +823,8 @@ def test_a_quarter_the_branch_missed_is_a_gap_in_its_history(thin_db):
         writes.save_parsed(con, _workbook("S01", 2025, 3, "student"), actor="test")
         writes.save_parsed(con, _workbook("T01", 2025, 4), actor="test")
     at = ok(page("branch", period="2025Q4", college="机械工程学院", branch="T01").run())
+    assert "| 2025 年第 3 季度 | 未报送 | — |" in texts(at)
+    at = open_box(at, "br_history_box")
     assert "未报送的季度（图中断开）：2025 年第 3 季度" in texts(at)
     import math
 

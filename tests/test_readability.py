@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 from pipelines import scoring
-from test_pages import RANKING, ok, open_tab, page, thin_db  # noqa: F401 - thin_db is a fixture
+from test_pages import RANKING, ok, open_box, open_tab, page, thin_db  # noqa: F401 - thin_db is a fixture
 
 NONE_TEXT = re.compile(r"\b(None|nan|NaN|NaT)\b")
 NO_NONE_KINDS = {"progress", "checkbox", "line_chart", "bar_chart"}  # Streamlit paints no 'None' in these
@@ -46,6 +46,8 @@ def test_branch_tables_show_no_none(demo_db):
 @pytest.mark.parametrize("name", ["overview", "compare", "trends", "college", "alerts", "progress"])
 def test_no_table_shows_none(demo_db, name):
     at = ok(page(name).run())
+    if name == "compare":
+        at = open_box(at, "cmp_items_table")  # the items' full table, drawn when opened
     for table in at.dataframe:
         assert not none_cells(table), (name, list(table.value.columns), none_cells(table)[:5])
 
