@@ -288,18 +288,17 @@ def hbar(labels: Sequence[str], values: Sequence[float], text: Sequence[str] | N
     labels, values = list(labels), list(values)
     text = list(text) if text is not None else [fmt_score(v) for v in values]
     hover = list(hover) if hover is not None else labels
+    # each bar's hover: its name and its value as on a label (one decimal, half up), not plotly's rounding
+    hover = [f"{h}<br>{fmt_score(v)}" for h, v in zip(hover, values)]
     fig = go.Figure()
     if track is not None:
-        fig.add_trace(go.Bar(y=labels, x=[track] * len(labels), orientation="h", marker_color=GRID,
-                             customdata=[f"{h}<br>{fmt_score(v)}" for h, v in zip(hover, values)],
+        fig.add_trace(go.Bar(y=labels, x=[track] * len(labels), orientation="h", marker_color=GRID, customdata=hover,
                              hovertemplate="%{customdata}<extra></extra>", unselected=dict(marker_opacity=1)))
         fig.update_layout(barmode="overlay")
     fig.add_trace(go.Bar(
         y=labels, x=values, orientation="h", text=text, textposition="inside" if inside else "outside",
         insidetextanchor="end", insidetextfont=dict(color="white", size=13), cliponaxis=False,
-        # the value in the hover as on the bar's label: one decimal, half up (fmt_score), not plotly's rounding
-        marker_color=color, customdata=[f"{h}<br>{fmt_score(v)}" for h, v in zip(hover, values)],
-        hovertemplate="%{customdata}<extra></extra>",
+        marker_color=color, customdata=hover, hovertemplate="%{customdata}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed", automargin=True)
     top = xmax or max(values or [1]) * 1.15

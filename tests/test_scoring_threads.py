@@ -56,7 +56,7 @@ def _use(monkeypatch, large_threads: int, large_from: int = 0) -> None:
     assert config.settings().scoring_threads == 1 and config.settings().scoring_large_threads == large_threads
 
 
-def _threads_used(db, monkeypatch) -> int:
+def _threads_used(db) -> int:
     with session._session(db, [scoring.latest_period(db)], "branches") as con:
         return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
 
@@ -68,9 +68,9 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
 
 def test_a_large_chain_runs_on_more_threads_a_small_one_on_one(school, monkeypatch):
     _use(monkeypatch, 3, 0)
-    assert _threads_used(school, monkeypatch) == 3
+    assert _threads_used(school) == 3
     _use(monkeypatch, 3, 100_000)  # the default size is 4,000 submissions: this school is small
-    assert _threads_used(school, monkeypatch) == 1
+    assert _threads_used(school) == 1
 
 
 def test_marts_are_exactly_the_same_on_one_or_more_threads(school, monkeypatch):

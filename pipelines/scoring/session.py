@@ -186,7 +186,7 @@ def _reader(con: duckdb.DuckDBPyConnection) -> None:
 
 def _threads_for_size(con: duckdb.DuckDBPyConnection) -> None:
     """settings().scoring_large_threads DuckDB threads (default 2) for the rest of the session when the chain scores
-    at least scoring_large_from submissions (a province: at 10,000 branches, one quarter's marts() 2.2 → 1.6 s on
+    at least scoring_large_from submissions (a province: at 10,000 branches, one quarter's marts() 1.9 → 1.5 s on
     two cores, docs/design.md § Scale). The sums are exact (_EXACT_MACROS) and every read is sorted by a unique
     key, so no result depends on the thread count; a small school stays on scoring_threads (a second thread only
     cost CPU there, +10 % at 1,000 branches)."""

@@ -24,7 +24,8 @@ MAX_RATIO = 200  # deflate tops out near 1030:1; real xlsx XML stays well under 
 RATIO_MIN_BYTES = 5 * 2**20  # small members may compress extremely well without being a threat
 CHUNK = 2**20
 MAX_SHEET_ROWS = 1000  # info, counts and self-assessment sheets hold a few dozen rows
-MAX_REGISTRY_ROWS = 20001  # a university has hundreds of branches, a province's universities about 10,000 (bench_scale); twice that and the header
+# a university has hundreds of branches, a province's universities about 10,000 (bench_scale): twice that and the header
+MAX_REGISTRY_ROWS = 20001
 MAX_SHEET_COLUMNS = 64  # the widest sheet has 9 columns; notes typed beside a table still fit
 SHARED_STRINGS = "xl/sharedStrings.xml"
 
